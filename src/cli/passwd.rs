@@ -1,0 +1,45 @@
+//! `keyport passwd`: unlock with the current passphrase, re-wrap the same data key under
+//! the new one, and replace the single vault row in one transaction. No sealed value is
+//! touched, so the change is instant and cannot half-apply.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::serve::EXIT_UNLOCK;
+use super::{CliError, CliResult, passphrase};
+use crate::clock::Clock;
+use crate::config::{self, DB_FILE};
+use crate::store::Store;
+use crate::vault::{Vault, VaultError};
+
+#[derive(Args, Debug)]
+pub struct PasswdArgs {
+    /// Read the current passphrase from this file instead of KEYPORT_PASSPHRASE or a prompt.
+    #[arg(long)]
+    pub passphrase_file: Option<PathBuf>,
+    /// Read the new passphrase from this file instead of KEYPORT_NEW_PASSPHRASE or a prompt.
+    #[arg(long)]
+    pub new_passphrase_file: Option<PathBuf>,
+}
+
+pub fn run(data_dir: Option<PathBuf>, args: PasswdArgs) -> CliResult {
+    let dir = config::data_dir(data_dir)?;
+    let db = dir.join(DB_FILE);
+    let record = Store::peek_vault(&db)
+        .map_err(|e| CliError::with_code(format!("{}: {e}", db.display()), EXIT_UNLOCK))?
+        .ok_or_else(|| CliError::new(format!("no vault at {}; run `keyport serve` first", db.display())))?;
+    let old = passphrase::obtain(args.passphrase_file.as_deref(), passphrase::ENV, "Current passphrase", false)?;
+    let vault = Vault::unlock(&record, &old).map_err(|e| match e {
+        VaultError::WrongPassphrase => CliError::with_code("wrong passphrase", EXIT_UNLOCK),
+        other => CliError::with_code(other.to_string(), EXIT_UNLOCK),
+    })?;
+    let new = passphrase::obtain(args.new_passphrase_file.as_deref(), "KEYPORT_NEW_PASSPHRASE", "New passphrase", true)?;
+    let rewrapped = vault.rewrap(&new, vault.params()).map_err(|e| CliError::new(e.to_string()))?;
+    let store = Store::open(&db).map_err(|e| CliError::new(format!("{}: {e}", db.display())))?;
+    let changed = store
+        .replace_vault(&rewrapped, &Clock::system().stamp())
+        .map_err(|e| CliError::new(format!("{}: {e}", db.display())))?;
+    println!("keyport: passphrase changed ({changed} row rewritten; no stored secret was re-encrypted)");
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! `keyport serve`: make the data dir private, unlock (or create) the vault on the main
+//! thread before any worker exists, mint the admin key if needed, bind loopback, serve
+//! until Ctrl-C / SIGTERM, then checkpoint the database and remove the address file.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use actix_web::web;
+use clap::Args;
+use secrecy::ExposeSecret;
+
+use super::{CliError, CliResult, passphrase};
+use crate::clock::Clock;
+use crate::config::{self, DB_FILE};
+use crate::http::{self, HostPolicy};
+use crate::providers::Catalog;
+use crate::service::Service;
+use crate::store::{Store, StoreError};
+use crate::vault::{KdfParams, Vault, VaultError};
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:7790].
+    #[arg(long, env = "KEYPORT_LISTEN")]
+    pub listen: Option<String>,
+    /// Read the passphrase from this file (first line) instead of KEYPORT_PASSPHRASE or a prompt.
+    #[arg(long, env = "KEYPORT_PASSPHRASE_FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Allow listening on a non-loopback address (anyone who can reach it can try API keys).
+    #[arg(long)]
+    pub allow_remote: bool,
+}
+
+/// Exit code for a refused unlock (wrong passphrase, corrupt vault).
+pub const EXIT_UNLOCK: u8 = 2;
+
+fn unlock_error(e: VaultError) -> CliError {
+    match e {
+        VaultError::WrongPassphrase => CliError::with_code("wrong passphrase", EXIT_UNLOCK),
+        VaultError::Corrupt(why) => CliError::with_code(format!("the vault is corrupt: {why}"), EXIT_UNLOCK),
+        other => CliError::with_code(other.to_string(), EXIT_UNLOCK),
+    }
+}
+
+fn store_error(db: &Path, e: StoreError) -> CliError {
+    match e {
+        StoreError::NoVault => CliError::with_code(format!("{}: corrupt: {e}", db.display()), EXIT_UNLOCK),
+        other => CliError::new(format!("{}: {other}", db.display())),
+    }
+}
+
+/// Hardening that needs no privileges: files created from here on are private, and the
+/// process cannot be core-dumped or ptrace-attached by other same-user processes.
+fn harden_process() {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
+    let _ = nix::sys::prctl::set_dumpable(false);
+}
+
+fn kdf_target(file: &config::FileConfig) -> Duration {
+    let ms = std::env::var("KEYPORT_KDF_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .or(file.kdf_target_ms)
+        .unwrap_or(config::DEFAULT_KDF_MS);
+    Duration::from_millis(ms)
+}
+
+/// Opens the existing vault, or creates one. Returns the store, the unlocked vault and
+/// whether it was created.
+pub fn open_or_create(db: &Path, file_config: &config::FileConfig, passphrase_file: Option<&Path>, clock: &Clock) -> Result<(Store, Vault, bool), CliError> {
+    match Store::peek_vault(db).map_err(|e| store_error(db, e))? {
+        Some(record) => {
+            let pass = passphrase::obtain(passphrase_file, passphrase::ENV, "Vault passphrase", false)?;
+            let started = Instant::now();
+            let vault = Vault::unlock(&record, &pass).map_err(unlock_error)?;
+            tracing::info!(ms = started.elapsed().as_millis() as u64, "vault unlocked");
+            let store = Store::open(db).map_err(|e| store_error(db, e))?;
+            Ok((store, vault, false))
+        }
+        None => {
+            eprintln!("keyport: creating a new vault at {}", db.display());
+            let pass = passphrase::obtain(passphrase_file, passphrase::ENV, "Choose a vault passphrase", true)?;
+            let params = KdfParams::calibrate(kdf_target(file_config));
+            let (vault, record) = Vault::create(&pass, params).map_err(unlock_error)?;
+            let store = Store::create(db, &record, &clock.stamp()).map_err(|e| store_error(db, e))?;
+            Ok((store, vault, true))
+        }
+    }
+}
+
+fn is_loopback(addr: &SocketAddr) -> bool {
+    addr.ip().is_loopback()
+}
+
+pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
+    harden_process();
+    let dir = config::data_dir(data_dir)?;
+    config::ensure_private_dir(&dir)?;
+    let file_config = config::load_file(&dir)?;
+    crate::logging::init(file_config.log.as_deref());
+
+    let listen = args.listen.or(file_config.listen.clone()).unwrap_or_else(|| config::DEFAULT_LISTEN.to_string());
+    let addr: SocketAddr = listen
+        .parse()
+        .map_err(|_| CliError::new(format!("--listen {listen:?}: expected IP:PORT, e.g. 127.0.0.1:7790")))?;
+    if !is_loopback(&addr) && !args.allow_remote {
+        return Err(CliError::new(format!(
+            "refusing to listen on {addr}: it is not a loopback address; pass --allow-remote if you really mean it"
+        )));
+    }
+
+    let clock = Clock::system();
+    let db = dir.join(DB_FILE);
+    let (store, vault, created) = open_or_create(&db, &file_config, args.passphrase_file.as_deref(), &clock)?;
+
+    let (catalog, problems) = Catalog::load(&dir.join(config::PROVIDERS_DIR));
+    for problem in &problems {
+        tracing::warn!(error = %problem, "provider override skipped");
+        eprintln!("keyport: warning: {problem}");
+    }
+
+    let listener = TcpListener::bind(addr).map_err(|e| CliError::new(format!("cannot listen on {addr}: {e}")))?;
+    let bound = listener.local_addr().map_err(|e| CliError::new(e.to_string()))?;
+    if !is_loopback(&bound) {
+        eprintln!("keyport: WARNING: listening on {bound}, reachable from other machines");
+    }
+    let public_url = format!("http://{bound}");
+    let extra_host = (!is_loopback(&bound)).then(|| bound.to_string());
+    let policy = HostPolicy::for_port(bound.port(), extra_host);
+
+    let service = Service::new(store, vault, catalog, clock, public_url.clone()).map_err(|e| CliError::new(e.to_string()))?;
+    let key_path = dir.join(config::ADMIN_KEY_FILE);
+    let existing = config::read_trimmed(&key_path)?;
+    if let Some(new_key) = service.ensure_admin_key(existing.as_deref()).map_err(|e| CliError::new(e.to_string()))? {
+        config::write_private(&key_path, format!("{}\n", new_key.expose_secret()).as_bytes())?;
+    }
+    let url_path = dir.join(config::SERVER_URL_FILE);
+    config::write_private(&url_path, format!("{public_url}\n").as_bytes())?;
+
+    if created {
+        println!("keyport: new vault created in {}", dir.display());
+    }
+    println!("keyport: listening on {public_url}");
+    println!("keyport: admin API key in {}", key_path.display());
+
+    let data = web::Data::new(service);
+    let result = actix_web::rt::System::new().block_on(http::serve(data.clone(), listener, policy));
+    if let Err(e) = data.store().checkpoint() {
+        tracing::warn!(error = %e, "checkpoint at shutdown failed");
+    }
+    let _ = std::fs::remove_file(&url_path);
+    println!("keyport: stopped");
+    result.map_err(|e| CliError::new(format!("server error: {e}")))
+}

@@ -1,0 +1,66 @@
+//! Time, passed in. Everything that decides expiry takes a `Clock` so tests can move time
+//! without sleeping; timestamps are stored and sent in one fixed ISO-8601 form with
+//! milliseconds and `Z`, which sorts correctly as a string (the Composio SDK sorts by it).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use time::OffsetDateTime;
+use time::format_description::FormatItem;
+use time::macros::format_description;
+
+const WIRE: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+
+/// A source of "now". `Clock::system()` in production; `Clock::manual()` in tests.
+#[derive(Clone, Debug)]
+pub struct Clock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl Clock {
+    pub fn system() -> Self {
+        Clock { offset_ms: Arc::new(AtomicI64::new(0)) }
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+            + time::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// Seconds since the Unix epoch.
+    pub fn unix(&self) -> i64 {
+        self.now().unix_timestamp()
+    }
+
+    /// Moves this clock (and its clones) forward; for tests.
+    pub fn advance(&self, by: std::time::Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    pub fn stamp(&self) -> String {
+        format_stamp(self.now())
+    }
+}
+
+pub fn format_stamp(t: OffsetDateTime) -> String {
+    let utc = t.to_offset(time::UtcOffset::UTC);
+    utc.format(WIRE).unwrap_or_else(|_| utc.unix_timestamp().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_have_one_fixed_shape() {
+        let t = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(format_stamp(t), "2023-11-14T22:13:20.000Z");
+        let clock = Clock::system();
+        let before = clock.unix();
+        clock.advance(std::time::Duration::from_secs(3600));
+        assert!(clock.unix() >= before + 3600);
+        assert_eq!(clock.stamp().len(), 24);
+    }
+}

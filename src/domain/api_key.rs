@@ -1,0 +1,78 @@
+//! API keys: who may call keyport's API and with what power. `Use` acts through keyport
+//! (connections, proxy, actions) without seeing credentials; `Reveal` may also read a live
+//! credential; `Admin` may also manage keys. A key may be restricted to one entity.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::ids::{ApiKeyId, EntityId};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Permission {
+    Use,
+    Reveal,
+    Admin,
+}
+
+impl Permission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Use => "use",
+            Permission::Reveal => "reveal",
+            Permission::Admin => "admin",
+        }
+    }
+
+    /// Each level includes the ones below it.
+    pub fn allows(self, required: Permission) -> bool {
+        self >= required
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Permission {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "use" => Ok(Permission::Use),
+            "reveal" => Ok(Permission::Reveal),
+            "admin" => Ok(Permission::Admin),
+            other => Err(format!(
+                "unknown permission {other:?}; expected use, reveal or admin"
+            )),
+        }
+    }
+}
+
+/// A stored key: its hash, never the key itself.
+#[derive(Clone, Debug)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub name: String,
+    /// The first characters of the key, shown so a user can tell keys apart.
+    pub prefix: String,
+    pub permission: Permission,
+    pub entity: Option<EntityId>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permissions_nest() {
+        assert!(Permission::Admin.allows(Permission::Reveal));
+        assert!(Permission::Reveal.allows(Permission::Use));
+        assert!(!Permission::Use.allows(Permission::Reveal));
+        assert!(!Permission::Reveal.allows(Permission::Admin));
+        assert_eq!("REVEAL".parse::<Permission>(), Ok(Permission::Reveal));
+        assert!("root".parse::<Permission>().is_err());
+    }
+}

@@ -1,0 +1,119 @@
+//! `/api/v1/connectedAccounts`: Composio's connected-account resource, plus keyport's
+//! explicit credential reveal beside it.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::dto::{ConnectedAccountDto, csv, items};
+use super::{ApiResult, blocking};
+use crate::ids::{ConnectionId, IntegrationId};
+use crate::service::{Caller, CreateConnection, ListConnections, Service};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateBody {
+    integration_id: String,
+    user_uuid: Option<String>,
+    entity_id: Option<String>,
+    data: Option<Map<String, Value>>,
+    labels: Option<Vec<String>>,
+    redirect_uri: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    user_uuid: Option<String>,
+    entity_id: Option<String>,
+    app_names: Option<String>,
+    app_name: Option<String>,
+    status: Option<String>,
+    labels: Option<String>,
+    show_active_only: Option<bool>,
+    integration_id: Option<String>,
+    page: Option<u64>,
+    page_size: Option<u64>,
+}
+
+pub async fn create(svc: web::Data<Service>, caller: Caller, body: web::Json<CreateBody>) -> ApiResult {
+    let body = body.into_inner();
+    let req = CreateConnection {
+        integration_id: body.integration_id.parse()?,
+        entity: body.user_uuid.or(body.entity_id),
+        data: body.data.unwrap_or_default(),
+        labels: body.labels.unwrap_or_default(),
+        redirect_url: body.redirect_uri.filter(|u| !u.is_empty()),
+    };
+    let created = blocking(move || svc.create_connection(&caller, req)).await?;
+    let mut out = json!({
+        "connectionStatus": created.status.as_str(),
+        "connectedAccountId": created.id.to_string(),
+    });
+    if let Some(url) = created.redirect_url {
+        out["redirectUrl"] = Value::String(url);
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
+
+pub async fn list(svc: web::Data<Service>, caller: Caller, query: web::Query<ListQuery>) -> ApiResult {
+    let q = query.into_inner();
+    let integration_id: Option<IntegrationId> = q.integration_id.as_deref().filter(|s| !s.is_empty()).map(str::parse).transpose()?;
+    let page_size = q.page_size.unwrap_or(0);
+    let req = ListConnections {
+        entities: csv(q.user_uuid.or(q.entity_id)),
+        apps: csv(q.app_names.or(q.app_name)),
+        statuses: csv(q.status),
+        labels: csv(q.labels),
+        integration_id,
+        active_only: q.show_active_only.unwrap_or(false),
+        page: q.page.unwrap_or(1).max(1),
+        page_size,
+    };
+    let page = req.page;
+    let views = blocking(move || svc.list_connections(&caller, req)).await?;
+    let list: Vec<ConnectedAccountDto> = views.iter().map(ConnectedAccountDto::from).collect();
+    let mut body = items(list);
+    body["page"] = json!(page);
+    body["pageSize"] = json!(page_size);
+    Ok(HttpResponse::Ok().json(body))
+}
+
+pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
+    let id: ConnectionId = path.parse()?;
+    let view = blocking(move || svc.get_connection(&caller, id)).await?;
+    Ok(HttpResponse::Ok().json(ConnectedAccountDto::from(&view)))
+}
+
+pub async fn enable(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
+    set_enabled(svc, caller, path, true).await
+}
+
+pub async fn disable(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
+    set_enabled(svc, caller, path, false).await
+}
+
+async fn set_enabled(svc: web::Data<Service>, caller: Caller, path: web::Path<String>, enabled: bool) -> ApiResult {
+    let id: ConnectionId = path.parse()?;
+    let view = blocking(move || svc.set_connection_enabled(&caller, id, enabled)).await?;
+    Ok(HttpResponse::Ok().json(ConnectedAccountDto::from(&view)))
+}
+
+pub async fn delete(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
+    let id: ConnectionId = path.parse()?;
+    blocking(move || svc.delete_connection(&caller, id)).await?;
+    Ok(HttpResponse::Ok().json(json!({"status": "success"})))
+}
+
+/// keyport's explicit reveal: the live credential, for keys with the `reveal` permission.
+pub async fn credentials(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
+    let id: ConnectionId = path.parse()?;
+    let (view, params) = blocking(move || svc.reveal_connection(&caller, id)).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "connectedAccountId": view.connection.id.to_string(),
+        "entityId": view.connection.entity_id.as_str(),
+        "appName": view.connection.app_key,
+        "authScheme": view.auth_scheme.as_str(),
+        "credentials": params,
+    })))
+}

@@ -1,0 +1,145 @@
+//! keyport's HTTP surface. One table (`routes()`) lists every route — Composio's resource
+//! paths and keyport's additions beside them — and is what the server mounts, so tests
+//! can walk the real route list. Handlers only extract, call the service on the blocking
+//! pool, and map the result.
+
+mod admin;
+mod connections;
+pub mod dto;
+pub mod error;
+mod guard;
+mod integrations;
+
+use std::net::TcpListener;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
+
+pub use error::ApiError;
+pub use guard::HostPolicy;
+
+use crate::error::Error;
+use crate::service::Service;
+
+pub type ApiResult = Result<HttpResponse, ApiError>;
+
+/// Largest JSON body accepted (a service-account key is ~2.5 KiB).
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// Runs service work on the blocking pool, never on an async worker.
+pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> crate::error::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    web::block(f)
+        .await
+        .map_err(|_| ApiError(Error::Internal("blocking pool unavailable".into())))?
+        .map_err(ApiError)
+}
+
+/// One mounted route.
+pub struct RouteDef {
+    pub method: &'static str,
+    pub path: &'static str,
+    mount: fn(&mut web::ServiceConfig),
+}
+
+macro_rules! route {
+    ($method:ident, $path:literal, $handler:path) => {
+        RouteDef {
+            method: stringify!($method),
+            path: $path,
+            mount: |cfg| {
+                cfg.route($path, web::$method().to($handler));
+            },
+        }
+    };
+}
+
+/// Every route keyport serves. Everything under `/api/` requires an API key.
+pub fn routes() -> Vec<RouteDef> {
+    vec![
+        route!(get, "/healthz", admin::health),
+        route!(get, "/api/v1/client/auth/client_info", admin::client_info),
+        route!(get, "/api/v1/integrations", integrations::list),
+        route!(post, "/api/v1/integrations", integrations::create),
+        route!(get, "/api/v1/integrations/{id}", integrations::get),
+        route!(patch, "/api/v1/integrations/{id}", integrations::update),
+        route!(delete, "/api/v1/integrations/{id}", integrations::delete),
+        route!(get, "/api/v1/entities", admin::list_entities),
+        route!(get, "/api/v1/connectedAccounts", connections::list),
+        route!(post, "/api/v1/connectedAccounts", connections::create),
+        route!(get, "/api/v1/connectedAccounts/{id}", connections::get),
+        route!(delete, "/api/v1/connectedAccounts/{id}", connections::delete),
+        route!(post, "/api/v1/connectedAccounts/{id}/enable", connections::enable),
+        route!(post, "/api/v1/connectedAccounts/{id}/disable", connections::disable),
+        route!(get, "/api/v1/connectedAccounts/{id}/credentials", connections::credentials),
+        route!(get, "/api/v1/keys", admin::list_keys),
+        route!(post, "/api/v1/keys", admin::create_key),
+        route!(delete, "/api/v1/keys/{id}", admin::revoke_key),
+    ]
+}
+
+fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let e = match &err {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            Error::TooLarge(format!("request body is larger than {MAX_BODY} bytes"))
+        }
+        JsonPayloadError::ContentType => Error::invalid("send the body as JSON with Content-Type: application/json"),
+        JsonPayloadError::Deserialize(e) => Error::invalid(format!("malformed JSON body: {e}")),
+        other => Error::invalid(format!("unreadable body: {other}")),
+    };
+    ApiError(e).into()
+}
+
+fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError(Error::invalid(format!("bad query string: {err}"))).into()
+}
+
+fn path_error(err: PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError(Error::invalid(format!("bad path: {err}"))).into()
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    ApiError(Error::not_found("route", req.path())).error_response()
+}
+
+/// Mounts the route table and the extractor configuration.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::JsonConfig::default().limit(MAX_BODY).error_handler(json_error))
+        .app_data(web::PayloadConfig::default().limit(MAX_BODY))
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error));
+    for route in routes() {
+        (route.mount)(cfg);
+    }
+}
+
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("Cache-Control", "no-store"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"))
+}
+
+/// Serves until Ctrl-C or SIGTERM (actix handles both and drains in-flight requests).
+pub async fn serve(service: web::Data<Service>, listener: TcpListener, policy: HostPolicy) -> std::io::Result<()> {
+    let policy = web::Data::new(policy);
+    HttpServer::new(move || {
+        App::new()
+            .app_data(service.clone())
+            .app_data(policy.clone())
+            .configure(configure)
+            .default_service(web::to(not_found))
+            .wrap(from_fn(guard::guard))
+            .wrap(security_headers())
+    })
+    .listen(listener)?
+    .shutdown_timeout(5)
+    .run()
+    .await
+}

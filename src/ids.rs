@@ -1,0 +1,112 @@
+//! Typed identifiers. Integration, connection and API-key ids are UUIDv4s; entity ids are
+//! strings chosen by the caller (`"default"` when none is named). Parsing happens at the
+//! edge, so the service never handles an id that was not validated.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::Error;
+
+macro_rules! uuid_id {
+    ($name:ident, $what:literal) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub uuid::Uuid);
+
+        impl $name {
+            pub fn new() -> Self {
+                $name(uuid::Uuid::new_v4())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self, Error> {
+                uuid::Uuid::parse_str(s.trim())
+                    .map($name)
+                    .map_err(|_| Error::not_found($what, s))
+            }
+        }
+    };
+}
+
+uuid_id!(IntegrationId, "integration");
+uuid_id!(ConnectionId, "connected account");
+uuid_id!(ApiKeyId, "api key");
+
+/// One end user of the developer's agent. Any printable string of 1–128 characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntityId(String);
+
+impl EntityId {
+    pub const DEFAULT: &'static str = "default";
+
+    pub fn default_entity() -> Self {
+        EntityId(Self::DEFAULT.to_string())
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.chars().count() > 128 {
+            return Err(Error::invalid("entity id must be 1 to 128 characters"));
+        }
+        if trimmed.chars().any(|c| c.is_control() || c == ',') {
+            return Err(Error::invalid(
+                "entity id must not contain control characters or commas",
+            ));
+        }
+        Ok(EntityId(trimmed.to_string()))
+    }
+
+    /// `None` or blank → `"default"`.
+    pub fn or_default(raw: Option<&str>) -> Result<Self, Error> {
+        match raw {
+            Some(s) if !s.trim().is_empty() => Self::parse(s),
+            _ => Ok(Self::default_entity()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EntityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entity_ids_are_validated() {
+        assert_eq!(EntityId::or_default(None).ok(), Some(EntityId::default_entity()));
+        assert_eq!(EntityId::or_default(Some("  ")).ok(), Some(EntityId::default_entity()));
+        assert_eq!(EntityId::parse(" alice ").ok().map(|e| e.0), Some("alice".into()));
+        assert!(EntityId::parse("a,b").is_err());
+        assert!(EntityId::parse("a\nb").is_err());
+        assert!(EntityId::parse(&"x".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn uuid_ids_reject_garbage_as_not_found() {
+        let err = "nope".parse::<ConnectionId>().err().map(|e| e.code());
+        assert_eq!(err, Some("not_found"));
+        let id = ConnectionId::new();
+        assert_eq!(id.to_string().parse::<ConnectionId>().ok(), Some(id));
+    }
+}

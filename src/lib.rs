@@ -1,0 +1,16 @@
+//! keyport as a library: the modules behind the `keyport` binary, exposed so integration
+//! tests and benchmarks drive the same code.
+
+pub mod assets;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod logging;
+pub mod providers;
+pub mod service;
+pub mod store;
+pub mod vault;

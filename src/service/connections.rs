@@ -1,0 +1,282 @@
+//! Connections (connected accounts): create, read, list, enable/disable, delete, and the
+//! explicit reveal of a live credential. Token schemes become ACTIVE as soon as their
+//! fields are given; redirect schemes start INITIATED and are completed by the browser
+//! flow. Reads show secret parameters as `********`; only `reveal` opens them.
+
+use serde_json::{Map, Value};
+
+use super::integrations::CONNECTION_DEFAULTS;
+use super::{Service, redacted, unknown_app};
+use crate::domain::api_key::Permission;
+use crate::domain::{AuthScheme, Connection, ConnectionStatus};
+use crate::error::{Error, Result};
+use crate::ids::{ConnectionId, EntityId, IntegrationId};
+use crate::providers::fields::{self, FieldSpec};
+use crate::service::Caller;
+use crate::store::{ConnectionFilter, NewConnection, connections};
+
+const TABLE: &str = "connections";
+
+#[derive(Debug, Default)]
+pub struct CreateConnection {
+    pub integration_id: IntegrationId,
+    pub entity: Option<String>,
+    pub data: Map<String, Value>,
+    pub labels: Vec<String>,
+    /// Where to send the browser once a redirect flow completes.
+    pub redirect_url: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreatedConnection {
+    pub id: ConnectionId,
+    pub status: ConnectionStatus,
+    pub redirect_url: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct ListConnections {
+    pub entities: Vec<String>,
+    pub apps: Vec<String>,
+    pub statuses: Vec<String>,
+    pub labels: Vec<String>,
+    pub integration_id: Option<IntegrationId>,
+    pub active_only: bool,
+    pub page: u64,
+    pub page_size: u64,
+}
+
+/// A connection as readers see it: secrets redacted.
+#[derive(Debug, Clone)]
+pub struct ConnectionView {
+    pub connection: Connection,
+    pub auth_scheme: AuthScheme,
+    pub params: Map<String, Value>,
+}
+
+fn valid_labels(labels: Vec<String>) -> Result<Vec<String>> {
+    if labels.len() > 32 {
+        return Err(Error::invalid("labels: at most 32 labels"));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(labels.len());
+    for label in labels {
+        let label = label.trim().to_string();
+        if label.is_empty() || label.chars().count() > 64 || label.chars().any(char::is_control) {
+            return Err(Error::invalid("labels: each label must be 1 to 64 printable characters"));
+        }
+        if !out.contains(&label) {
+            out.push(label);
+        }
+    }
+    Ok(out)
+}
+
+impl Service {
+    fn view_connection(&self, connection: Connection) -> Result<ConnectionView> {
+        let integration = self.load_integration(connection.integration_id)?;
+        let params = redacted(&connection.params, &connection.secret_keys);
+        Ok(ConnectionView { connection, auth_scheme: integration.auth_scheme, params })
+    }
+
+    /// Loads a connection the caller may see; others' connections are "not found".
+    pub(crate) fn load_connection(&self, caller: &Caller, id: ConnectionId) -> Result<Connection> {
+        let connection = self
+            .store
+            .read(|db| connections::get(db, id))?
+            .ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
+        if caller.may_act_for(&connection.entity_id).is_err() {
+            return Err(Error::not_found("connected account", id.to_string()));
+        }
+        Ok(connection)
+    }
+
+    pub(crate) fn connection_secrets(&self, id: ConnectionId) -> Result<Map<String, Value>> {
+        let blob = self.store.read(|db| connections::secrets(db, id))?;
+        self.open_map(TABLE, &id.to_string(), blob.as_deref())
+    }
+
+    pub fn create_connection(&self, caller: &Caller, req: CreateConnection) -> Result<CreatedConnection> {
+        caller.require(Permission::Use)?;
+        let entity = EntityId::or_default(req.entity.as_deref())?;
+        caller.may_act_for(&entity)?;
+        let integration = self.load_integration(req.integration_id)?;
+        if integration.deleted {
+            return Err(Error::not_found("integration", req.integration_id.to_string()));
+        }
+        if !integration.enabled {
+            return Err(Error::Conflict(format!("integration {} is disabled; enable it first", integration.id)));
+        }
+        let labels = valid_labels(req.labels)?;
+        let app = self.catalog.get(&integration.app_key).ok_or_else(|| unknown_app(&integration.app_key))?;
+        let spec = self.scheme_of(app, integration.auth_scheme)?;
+        if let Some(url) = &req.redirect_url {
+            super::integrations::check_url("redirectUri", url)?;
+        }
+        if integration.auth_scheme.needs_browser() {
+            return Err(Error::invalid(format!(
+                "authScheme: {} connections need the browser flow, which this build does not offer yet",
+                integration.auth_scheme
+            )));
+        }
+        // Defaults carried on the integration, overridden by the caller's data.
+        let mut input = Map::new();
+        if let Some(Value::Object(defaults)) = integration.config.get(CONNECTION_DEFAULTS) {
+            input.extend(defaults.clone());
+        }
+        if integration.secret_keys.iter().any(|k| k == CONNECTION_DEFAULTS)
+            && let Some(Value::Object(defaults)) = self.integration_secrets(integration.id)?.remove(CONNECTION_DEFAULTS)
+        {
+            input.extend(defaults);
+        }
+        input.extend(req.data);
+        let wanted: Vec<FieldSpec> = spec.connection_fields(app);
+        let validated = fields::validate(&wanted, &input)?;
+        let id = ConnectionId::new();
+        let secret_keys: Vec<String> = validated.secret.keys().cloned().collect();
+        let sealed = self.seal_map(TABLE, &id.to_string(), &validated.secret)?;
+        let now = self.clock.stamp();
+        let status = ConnectionStatus::Active;
+        self.store.write(|tx| {
+            connections::insert(
+                tx,
+                &NewConnection {
+                    id,
+                    integration_id: integration.id,
+                    entity_id: &entity,
+                    app_key: &integration.app_key,
+                    status,
+                    status_reason: None,
+                    labels: &labels,
+                    params: &validated.plain,
+                    secret_keys: &secret_keys,
+                    secrets: sealed.as_deref(),
+                    now: &now,
+                },
+            )
+            .map_err(Error::from)
+        })?;
+        Ok(CreatedConnection { id, status, redirect_url: None })
+    }
+
+    pub fn get_connection(&self, caller: &Caller, id: ConnectionId) -> Result<ConnectionView> {
+        caller.require(Permission::Use)?;
+        let connection = self.load_connection(caller, id)?;
+        self.view_connection(connection)
+    }
+
+    pub fn list_connections(&self, caller: &Caller, req: ListConnections) -> Result<Vec<ConnectionView>> {
+        caller.require(Permission::Use)?;
+        let mut entities = req
+            .entities
+            .iter()
+            .map(|e| EntityId::parse(e))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(own) = &caller.entity {
+            if entities.iter().any(|e| e != own) {
+                return Ok(Vec::new());
+            }
+            entities = vec![own.clone()];
+        }
+        let mut statuses = req
+            .statuses
+            .iter()
+            .map(|s| s.parse::<ConnectionStatus>().map_err(|e| Error::invalid(format!("status: {e}"))))
+            .collect::<Result<Vec<_>>>()?;
+        if req.active_only {
+            if !statuses.is_empty() && !statuses.contains(&ConnectionStatus::Active) {
+                return Ok(Vec::new());
+            }
+            statuses = vec![ConnectionStatus::Active];
+        }
+        let mut apps = Vec::new();
+        for app in &req.apps {
+            apps.push(self.find_app(app)?.key.clone());
+        }
+        let page_size = if req.page_size == 0 { u64::MAX } else { req.page_size };
+        let filter = ConnectionFilter {
+            entities,
+            apps,
+            statuses,
+            labels: req.labels,
+            integration_id: req.integration_id,
+            limit: page_size,
+            offset: req.page.saturating_sub(1).saturating_mul(page_size.min(u64::MAX / 2)),
+        };
+        let list = self.store.read(|db| connections::list(db, &filter))?;
+        list.into_iter().map(|c| self.view_connection(c)).collect()
+    }
+
+    /// Moves a connection to `to` if the lifecycle allows it.
+    pub(crate) fn transition(&self, id: ConnectionId, to: ConnectionStatus, reason: Option<&str>) -> Result<()> {
+        let now = self.clock.stamp();
+        self.store.write(|tx| {
+            let current = connections::get(tx, id)?.ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
+            current.status.check(to)?;
+            connections::set_status(tx, id, to, reason, &now)?;
+            Ok(())
+        })
+    }
+
+    pub fn set_connection_enabled(&self, caller: &Caller, id: ConnectionId, enabled: bool) -> Result<ConnectionView> {
+        caller.require(Permission::Use)?;
+        self.load_connection(caller, id)?;
+        let (to, reason) = if enabled {
+            (ConnectionStatus::Active, None)
+        } else {
+            (ConnectionStatus::Inactive, Some("disabled by the user"))
+        };
+        self.transition(id, to, reason)?;
+        self.get_connection(caller, id)
+    }
+
+    pub fn delete_connection(&self, caller: &Caller, id: ConnectionId) -> Result<()> {
+        caller.require(Permission::Use)?;
+        self.load_connection(caller, id)?;
+        let now = self.clock.stamp();
+        self.store.write(|tx| {
+            let current = connections::get(tx, id)?.ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
+            current.status.check(ConnectionStatus::Deleted)?;
+            connections::soft_delete(tx, id, &now)?;
+            Ok(())
+        })
+    }
+
+    /// The live credential of an ACTIVE connection: every parameter, secrets opened.
+    /// Only keys with the `reveal` permission may call this.
+    pub fn reveal_connection(&self, caller: &Caller, id: ConnectionId) -> Result<(ConnectionView, Map<String, Value>)> {
+        caller.require(Permission::Reveal)?;
+        let connection = self.load_connection(caller, id)?;
+        if !connection.status.usable() {
+            return Err(Error::Conflict(format!(
+                "connected account {id} is {}; reconnect it before using its credential",
+                connection.status
+            )));
+        }
+        let mut params = connection.params.clone();
+        params.extend(self.connection_secrets(id)?);
+        Ok((self.view_connection(connection)?, params))
+    }
+
+    /// Every entity with its number of live connections.
+    pub fn list_entities(&self, caller: &Caller) -> Result<Vec<(EntityId, String, u64)>> {
+        caller.require(Permission::Use)?;
+        let all = self.store.read(connections::entities)?;
+        Ok(match &caller.entity {
+            Some(own) => all.into_iter().filter(|(e, _, _)| e == own).collect(),
+            None => all,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_trimmed_deduplicated_and_bounded() {
+        assert_eq!(valid_labels(vec![" a ".into(), "a".into(), "b".into()]).ok(), Some(vec!["a".into(), "b".into()]));
+        assert!(valid_labels(vec!["".into()]).is_err());
+        assert!(valid_labels(vec!["x".repeat(65)]).is_err());
+        assert!(valid_labels((0..33).map(|i| i.to_string()).collect()).is_err());
+    }
+}

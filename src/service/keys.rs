@@ -1,0 +1,248 @@
+//! API keys: minting, authenticating, listing, revoking. Keys are 256-bit random strings
+//! shown once; the database keeps their SHA-256. Authentication hashes the presented key
+//! and compares digests in constant time, against an in-memory ring of active keys so the
+//! hot path does no I/O.
+
+use std::collections::HashMap;
+use std::sync::PoisonError;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::digest::{SHA256, digest};
+use ring::rand::{SecureRandom, SystemRandom};
+use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
+
+use super::Service;
+use crate::domain::api_key::{ApiKey, Permission};
+use crate::error::{Error, Result};
+use crate::ids::{ApiKeyId, EntityId};
+use crate::store::{NewApiKey, Store, api_keys};
+
+const KEY_PREFIX: &str = "kp_";
+
+/// The authenticated caller of one request.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub key_id: ApiKeyId,
+    pub name: String,
+    pub permission: Permission,
+    pub entity: Option<EntityId>,
+}
+
+impl Caller {
+    pub fn require(&self, needed: Permission) -> Result<()> {
+        if self.permission.allows(needed) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "this API key has the {} permission; this needs {}",
+                self.permission, needed
+            )))
+        }
+    }
+
+    /// Refuses an entity-restricted key acting for another entity.
+    pub fn may_act_for(&self, entity: &EntityId) -> Result<()> {
+        match &self.entity {
+            Some(own) if own != entity => Err(Error::Forbidden(format!(
+                "this API key is restricted to entity {:?}",
+                own.as_str()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Keys restricted to one entity may not change shared configuration.
+    pub fn require_unrestricted(&self) -> Result<()> {
+        match &self.entity {
+            Some(own) => Err(Error::Forbidden(format!(
+                "this API key is restricted to entity {:?} and cannot change integrations",
+                own.as_str()
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A freshly minted key: the only moment its value exists outside the caller.
+pub struct CreatedKey {
+    pub key: SecretString,
+    pub record: ApiKey,
+}
+
+impl std::fmt::Debug for CreatedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedKey").field("key", &"[redacted]").field("record", &self.record).finish()
+    }
+}
+
+/// Active keys by the SHA-256 of their value.
+pub struct KeyRing {
+    active: HashMap<[u8; 32], ApiKey>,
+}
+
+fn hash(key: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest(&SHA256, key.as_bytes()).as_ref());
+    out
+}
+
+impl KeyRing {
+    pub fn load(store: &Store) -> Result<Self> {
+        let all = store.read(api_keys::all)?;
+        let mut active = HashMap::new();
+        for (key, key_hash) in all {
+            if key.revoked_at.is_none()
+                && let Ok(h) = <[u8; 32]>::try_from(key_hash.as_slice())
+            {
+                active.insert(h, key);
+            }
+        }
+        Ok(KeyRing { active })
+    }
+
+    fn find(&self, presented: &str) -> Option<&ApiKey> {
+        let wanted = hash(presented);
+        let (stored, key) = self.active.get_key_value(&wanted)?;
+        bool::from(stored.ct_eq(&wanted)).then_some(key)
+    }
+}
+
+fn mint() -> Result<SecretString> {
+    let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+    SystemRandom::new()
+        .fill(bytes.as_mut())
+        .map_err(|_| Error::Internal("system random failed".into()))?;
+    Ok(SecretString::from(format!("{KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes.as_ref()))))
+}
+
+fn valid_name(name: &str) -> Result<&str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(Error::invalid("name: must be 1 to 64 printable characters"));
+    }
+    Ok(name)
+}
+
+impl Service {
+    /// Resolves a presented key to its caller, or `Unauthorized`.
+    pub fn authenticate(&self, presented: &str) -> Result<Caller> {
+        let ring = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        let key = ring.find(presented.trim()).ok_or(Error::Unauthorized)?;
+        Ok(Caller {
+            key_id: key.id,
+            name: key.name.clone(),
+            permission: key.permission,
+            entity: key.entity.clone(),
+        })
+    }
+
+    fn insert_key(&self, name: &str, permission: Permission, entity: Option<EntityId>) -> Result<CreatedKey> {
+        let name = valid_name(name)?;
+        let key = mint()?;
+        let key_hash = hash(key.expose_secret());
+        let prefix: String = key.expose_secret().chars().take(KEY_PREFIX.len() + 6).collect();
+        let record = ApiKey {
+            id: ApiKeyId::new(),
+            name: name.to_string(),
+            prefix,
+            permission,
+            entity,
+            created_at: self.clock.stamp(),
+            revoked_at: None,
+        };
+        self.store.write(|tx| {
+            api_keys::insert(
+                tx,
+                &NewApiKey {
+                    id: record.id,
+                    name: &record.name,
+                    key_hash: &key_hash,
+                    prefix: &record.prefix,
+                    permission,
+                    entity: record.entity.as_ref(),
+                    now: &record.created_at,
+                },
+            )
+            .map_err(Error::from)
+        })?;
+        self.keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .active
+            .insert(key_hash, record.clone());
+        Ok(CreatedKey { key, record })
+    }
+
+    pub fn create_key(
+        &self,
+        caller: &Caller,
+        name: &str,
+        permission: Permission,
+        entity: Option<EntityId>,
+    ) -> Result<CreatedKey> {
+        caller.require(Permission::Admin)?;
+        self.insert_key(name, permission, entity)
+    }
+
+    pub fn list_keys(&self, caller: &Caller) -> Result<Vec<ApiKey>> {
+        caller.require(Permission::Admin)?;
+        Ok(self.store.read(api_keys::all)?.into_iter().map(|(k, _)| k).collect())
+    }
+
+    pub fn revoke_key(&self, caller: &Caller, id: ApiKeyId) -> Result<ApiKey> {
+        caller.require(Permission::Admin)?;
+        if id == caller.key_id {
+            return Err(Error::Conflict("an API key cannot revoke itself".into()));
+        }
+        let now = self.clock.stamp();
+        let found = self.store.write(|tx| -> Result<Option<ApiKey>> {
+            let keys = api_keys::all(tx)?;
+            let Some((key, _)) = keys.into_iter().find(|(k, _)| k.id == id) else {
+                return Ok(None);
+            };
+            if key.revoked_at.is_some() {
+                return Err(Error::Conflict(format!("API key {id} is already revoked")));
+            }
+            api_keys::revoke(tx, id, &now)?;
+            Ok(Some(ApiKey { revoked_at: Some(now.clone()), ..key }))
+        })?;
+        let revoked = found.ok_or_else(|| Error::not_found("api key", id.to_string()))?;
+        self.keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .active
+            .retain(|_, k| k.id != id);
+        Ok(revoked)
+    }
+
+    /// Makes sure `admin.key` holds an active admin key: returns a new key to write when
+    /// `existing` is missing or no longer valid (e.g. the database was replaced).
+    pub fn ensure_admin_key(&self, existing: Option<&str>) -> Result<Option<SecretString>> {
+        if let Some(existing) = existing
+            && let Ok(caller) = self.authenticate(existing)
+            && caller.permission == Permission::Admin
+        {
+            return Ok(None);
+        }
+        let created = self.insert_key("admin", Permission::Admin, None)?;
+        Ok(Some(created.key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minted_keys_are_long_random_and_prefixed() -> Result<()> {
+        let a = mint()?;
+        let b = mint()?;
+        assert!(a.expose_secret().starts_with(KEY_PREFIX));
+        assert_eq!(a.expose_secret().len(), KEY_PREFIX.len() + 43);
+        assert_ne!(a.expose_secret(), b.expose_secret());
+        assert!(!format!("{a:?}").contains(&a.expose_secret()[3..]));
+        Ok(())
+    }
+}

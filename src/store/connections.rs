@@ -1,0 +1,241 @@
+//! The `connections` and `entities` tables. An entity row exists once any connection has
+//! named it; connections are soft-deleted (status DELETED, secrets wiped) so their history
+//! stays visible.
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection as Db, OptionalExtension, Row, params, params_from_iter};
+use serde_json::{Map, Value};
+
+use super::{StoreError, from_json, to_json};
+use crate::domain::{Connection, ConnectionStatus};
+use crate::ids::{ConnectionId, EntityId, IntegrationId};
+
+pub struct NewConnection<'a> {
+    pub id: ConnectionId,
+    pub integration_id: IntegrationId,
+    pub entity_id: &'a EntityId,
+    pub app_key: &'a str,
+    pub status: ConnectionStatus,
+    pub status_reason: Option<&'a str>,
+    pub labels: &'a [String],
+    pub params: &'a Map<String, Value>,
+    pub secret_keys: &'a [String],
+    pub secrets: Option<&'a [u8]>,
+    pub now: &'a str,
+}
+
+/// New credential material and status for an existing connection.
+pub struct SecretUpdate<'a> {
+    pub status: ConnectionStatus,
+    pub status_reason: Option<&'a str>,
+    pub params: &'a Map<String, Value>,
+    pub secret_keys: &'a [String],
+    pub secrets: Option<&'a [u8]>,
+    pub now: &'a str,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ConnectionFilter {
+    pub entities: Vec<EntityId>,
+    pub apps: Vec<String>,
+    pub statuses: Vec<ConnectionStatus>,
+    pub labels: Vec<String>,
+    pub integration_id: Option<IntegrationId>,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+const COLUMNS: &str = "id, integration_id, entity_id, app_key, status, status_reason, labels, params, secret_keys, created_at, updated_at";
+
+struct Raw {
+    id: String,
+    integration_id: String,
+    entity_id: String,
+    app_key: String,
+    status: String,
+    status_reason: Option<String>,
+    labels: String,
+    params: String,
+    secret_keys: String,
+    created_at: String,
+    updated_at: String,
+}
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Raw> {
+    Ok(Raw {
+        id: row.get(0)?,
+        integration_id: row.get(1)?,
+        entity_id: row.get(2)?,
+        app_key: row.get(3)?,
+        status: row.get(4)?,
+        status_reason: row.get(5)?,
+        labels: row.get(6)?,
+        params: row.get(7)?,
+        secret_keys: row.get(8)?,
+        created_at: row.get(9)?,
+        updated_at: row.get(10)?,
+    })
+}
+
+fn finish(raw: Raw) -> Result<Connection, StoreError> {
+    let bad = |what: String| StoreError::Json(serde::de::Error::custom(what));
+    Ok(Connection {
+        id: raw.id.parse().map_err(|_| bad(format!("bad connection id {}", raw.id)))?,
+        integration_id: raw
+            .integration_id
+            .parse()
+            .map_err(|_| bad(format!("bad integration id {}", raw.integration_id)))?,
+        entity_id: EntityId::parse(&raw.entity_id).map_err(|_| bad("bad entity id".into()))?,
+        app_key: raw.app_key,
+        status: raw.status.parse().map_err(|_| bad(format!("bad status {}", raw.status)))?,
+        status_reason: raw.status_reason,
+        labels: from_json(&raw.labels)?,
+        params: from_json(&raw.params)?,
+        secret_keys: from_json(&raw.secret_keys)?,
+        created_at: raw.created_at,
+        updated_at: raw.updated_at,
+    })
+}
+
+pub fn insert(db: &Db, new: &NewConnection<'_>) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT OR IGNORE INTO entities (id, created_at) VALUES (?1, ?2)",
+        params![new.entity_id.as_str(), new.now],
+    )?;
+    db.execute(
+        "INSERT INTO connections (id, integration_id, entity_id, app_key, status, status_reason, labels, params, secret_keys, secrets, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+        params![
+            new.id.to_string(),
+            new.integration_id.to_string(),
+            new.entity_id.as_str(),
+            new.app_key,
+            new.status.as_str(),
+            new.status_reason,
+            to_json(&new.labels)?,
+            to_json(new.params)?,
+            to_json(&new.secret_keys)?,
+            new.secrets,
+            new.now,
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn get(db: &Db, id: ConnectionId) -> Result<Option<Connection>, StoreError> {
+    db.query_row(&format!("SELECT {COLUMNS} FROM connections WHERE id = ?1"), [id.to_string()], from_row)
+        .optional()?
+        .map(finish)
+        .transpose()
+}
+
+pub fn secrets(db: &Db, id: ConnectionId) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(db
+        .query_row("SELECT secrets FROM connections WHERE id = ?1", [id.to_string()], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
+/// Connections matching every given criterion, oldest first. Without a status filter,
+/// DELETED connections are left out.
+pub fn list(db: &Db, filter: &ConnectionFilter) -> Result<Vec<Connection>, StoreError> {
+    let mut sql = format!("SELECT {COLUMNS} FROM connections WHERE 1 = 1");
+    let mut args: Vec<SqlValue> = Vec::new();
+    let mut any_of = |sql: &mut String, column: &str, values: Vec<String>| {
+        if values.is_empty() {
+            return;
+        }
+        let marks = vec!["?"; values.len()].join(", ");
+        sql.push_str(&format!(" AND {column} IN ({marks})"));
+        args.extend(values.into_iter().map(SqlValue::Text));
+    };
+    any_of(&mut sql, "entity_id", filter.entities.iter().map(|e| e.as_str().to_string()).collect());
+    any_of(&mut sql, "app_key", filter.apps.iter().map(|a| a.to_ascii_lowercase()).collect());
+    if filter.statuses.is_empty() {
+        sql.push_str(" AND status <> 'DELETED'");
+    }
+    any_of(&mut sql, "status", filter.statuses.iter().map(|s| s.as_str().to_string()).collect());
+    if let Some(integration) = filter.integration_id {
+        any_of(&mut sql, "integration_id", vec![integration.to_string()]);
+    }
+    for label in &filter.labels {
+        sql.push_str(" AND EXISTS (SELECT 1 FROM json_each(connections.labels) WHERE json_each.value = ?)");
+        args.push(SqlValue::Text(label.clone()));
+    }
+    sql.push_str(" ORDER BY created_at, id LIMIT ? OFFSET ?");
+    args.push(SqlValue::Integer(i64::try_from(filter.limit).unwrap_or(i64::MAX)));
+    args.push(SqlValue::Integer(i64::try_from(filter.offset).unwrap_or(i64::MAX)));
+    let mut stmt = db.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), from_row)?;
+    rows.map(|r| finish(r?)).collect()
+}
+
+pub fn set_status(
+    db: &Db,
+    id: ConnectionId,
+    status: ConnectionStatus,
+    reason: Option<&str>,
+    now: &str,
+) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE connections SET status = ?2, status_reason = ?3, updated_at = ?4 WHERE id = ?1",
+        params![id.to_string(), status.as_str(), reason, now],
+    )?;
+    Ok(())
+}
+
+pub fn update_secrets(db: &Db, id: ConnectionId, update: &SecretUpdate<'_>) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE connections SET status = ?2, status_reason = ?3, params = ?4, secret_keys = ?5, secrets = ?6, updated_at = ?7 WHERE id = ?1",
+        params![
+            id.to_string(),
+            update.status.as_str(),
+            update.status_reason,
+            to_json(update.params)?,
+            to_json(&update.secret_keys)?,
+            update.secrets,
+            update.now,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Marks a connection DELETED and wipes its credentials.
+pub fn soft_delete(db: &Db, id: ConnectionId, now: &str) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE connections SET status = 'DELETED', status_reason = NULL, secrets = NULL, secret_keys = '[]', updated_at = ?2 WHERE id = ?1",
+        params![id.to_string(), now],
+    )?;
+    Ok(())
+}
+
+/// Soft-deletes every live connection of an integration; returns their ids.
+pub fn delete_for_integration(db: &Db, integration: IntegrationId, now: &str) -> Result<Vec<ConnectionId>, StoreError> {
+    let mut stmt = db.prepare("SELECT id FROM connections WHERE integration_id = ?1 AND status <> 'DELETED'")?;
+    let ids: Vec<String> = stmt.query_map([integration.to_string()], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Ok(parsed) = id.parse::<ConnectionId>() {
+            soft_delete(db, parsed, now)?;
+            out.push(parsed);
+        }
+    }
+    Ok(out)
+}
+
+/// Every entity with the number of live connections it has.
+pub fn entities(db: &Db) -> Result<Vec<(EntityId, String, u64)>, StoreError> {
+    let mut stmt = db.prepare(
+        "SELECT e.id, e.created_at, (SELECT COUNT(*) FROM connections c WHERE c.entity_id = e.id AND c.status <> 'DELETED')
+         FROM entities e ORDER BY e.id",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, created, count) = row?;
+        if let Ok(entity) = EntityId::parse(&id) {
+            out.push((entity, created, u64::try_from(count).unwrap_or(0)));
+        }
+    }
+    Ok(out)
+}

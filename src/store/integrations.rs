@@ -1,0 +1,173 @@
+//! The `integrations` table.
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use serde_json::{Map, Value};
+
+use super::{StoreError, from_json, to_json};
+use crate::domain::{AuthScheme, Integration};
+use crate::ids::IntegrationId;
+
+pub struct NewIntegration<'a> {
+    pub id: IntegrationId,
+    pub app_key: &'a str,
+    pub name: &'a str,
+    pub auth_scheme: AuthScheme,
+    pub config: &'a Map<String, Value>,
+    pub secret_keys: &'a [String],
+    pub secrets: Option<&'a [u8]>,
+    pub scopes: &'a [String],
+    pub base_url: &'a str,
+    pub enabled: bool,
+    pub now: &'a str,
+}
+
+/// A full replacement of an integration's mutable columns (the service merges first).
+pub struct IntegrationPatch<'a> {
+    pub name: &'a str,
+    pub config: &'a Map<String, Value>,
+    pub secret_keys: &'a [String],
+    pub secrets: Option<&'a [u8]>,
+    pub scopes: &'a [String],
+    pub base_url: &'a str,
+    pub enabled: bool,
+    pub now: &'a str,
+}
+
+const COLUMNS: &str = "id, app_key, name, auth_scheme, config, secret_keys, scopes, base_url, enabled, deleted, created_at, updated_at";
+
+struct Raw {
+    id: String,
+    app_key: String,
+    name: String,
+    scheme: String,
+    config: String,
+    secret_keys: String,
+    scopes: String,
+    base_url: String,
+    enabled: bool,
+    deleted: bool,
+    created_at: String,
+    updated_at: String,
+}
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Raw> {
+    Ok(Raw {
+        id: row.get(0)?,
+        app_key: row.get(1)?,
+        name: row.get(2)?,
+        scheme: row.get(3)?,
+        config: row.get(4)?,
+        secret_keys: row.get(5)?,
+        scopes: row.get(6)?,
+        base_url: row.get(7)?,
+        enabled: row.get(8)?,
+        deleted: row.get(9)?,
+        created_at: row.get(10)?,
+        updated_at: row.get(11)?,
+    })
+}
+
+fn finish(raw: Raw) -> Result<Integration, StoreError> {
+    let bad = |what: String| StoreError::Json(serde::de::Error::custom(what));
+    Ok(Integration {
+        id: raw.id.parse().map_err(|_| bad(format!("bad integration id {}", raw.id)))?,
+        app_key: raw.app_key,
+        name: raw.name,
+        auth_scheme: raw.scheme.parse().map_err(|_| bad(format!("unknown scheme {}", raw.scheme)))?,
+        config: from_json(&raw.config)?,
+        secret_keys: from_json(&raw.secret_keys)?,
+        scopes: from_json(&raw.scopes)?,
+        base_url: raw.base_url,
+        enabled: raw.enabled,
+        deleted: raw.deleted,
+        created_at: raw.created_at,
+        updated_at: raw.updated_at,
+    })
+}
+
+pub fn insert(conn: &Connection, new: &NewIntegration<'_>) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO integrations (id, app_key, name, auth_scheme, config, secret_keys, secrets, scopes, base_url, enabled, deleted, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11, ?11)",
+        params![
+            new.id.to_string(),
+            new.app_key,
+            new.name,
+            new.auth_scheme.as_str(),
+            to_json(new.config)?,
+            to_json(&new.secret_keys)?,
+            new.secrets,
+            to_json(&new.scopes)?,
+            new.base_url,
+            new.enabled,
+            new.now,
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn get(conn: &Connection, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM integrations WHERE id = ?1"),
+        [id.to_string()],
+        from_row,
+    )
+    .optional()?
+    .map(finish)
+    .transpose()
+}
+
+/// Sealed secret configuration of one integration.
+pub fn secrets(conn: &Connection, id: IntegrationId) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(conn
+        .query_row("SELECT secrets FROM integrations WHERE id = ?1", [id.to_string()], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
+/// Integrations that are not deleted, oldest first; `app` matches case-insensitively.
+pub fn list(conn: &Connection, app: Option<&str>, show_disabled: bool) -> Result<Vec<Integration>, StoreError> {
+    let mut sql = format!("SELECT {COLUMNS} FROM integrations WHERE deleted = 0");
+    let mut args: Vec<SqlValue> = Vec::new();
+    if let Some(app) = app {
+        sql.push_str(" AND app_key = ?");
+        args.push(SqlValue::Text(app.to_ascii_lowercase()));
+    }
+    if !show_disabled {
+        sql.push_str(" AND enabled = 1");
+    }
+    sql.push_str(" ORDER BY created_at, id");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), from_row)?;
+    rows.map(|r| finish(r?)).collect()
+}
+
+pub fn update(conn: &Connection, id: IntegrationId, patch: &IntegrationPatch<'_>) -> Result<bool, StoreError> {
+    let changed = conn.execute(
+        "UPDATE integrations SET name = ?2, config = ?3, secret_keys = ?4, secrets = ?5, scopes = ?6, base_url = ?7, enabled = ?8, updated_at = ?9
+         WHERE id = ?1 AND deleted = 0",
+        params![
+            id.to_string(),
+            patch.name,
+            to_json(patch.config)?,
+            to_json(&patch.secret_keys)?,
+            patch.secrets,
+            to_json(&patch.scopes)?,
+            patch.base_url,
+            patch.enabled,
+            patch.now,
+        ],
+    )?;
+    Ok(changed == 1)
+}
+
+/// Marks the integration deleted and wipes its sealed secrets. Its connections are handled
+/// by the caller in the same transaction.
+pub fn soft_delete(conn: &Connection, id: IntegrationId, now: &str) -> Result<bool, StoreError> {
+    let changed = conn.execute(
+        "UPDATE integrations SET deleted = 1, enabled = 0, secrets = NULL, secret_keys = '[]', updated_at = ?2 WHERE id = ?1 AND deleted = 0",
+        params![id.to_string(), now],
+    )?;
+    Ok(changed == 1)
+}

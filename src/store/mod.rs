@@ -1,0 +1,167 @@
+//! SQLite persistence (rusqlite, bundled SQLite). One file, WAL mode, `synchronous=FULL`,
+//! foreign keys on. A small pool of connections lets reads run in parallel while SQLite
+//! serializes writers; every write is one `BEGIN IMMEDIATE` transaction, so an operation
+//! is either fully stored or not at all. The store never sees plaintext secrets: it moves
+//! sealed blobs the service hands it.
+
+pub mod api_keys;
+pub mod connections;
+pub mod integrations;
+pub mod migrate;
+mod pool;
+mod vault_row;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+pub use api_keys::NewApiKey;
+pub use connections::{ConnectionFilter, NewConnection, SecretUpdate};
+pub use integrations::{IntegrationPatch, NewIntegration};
+use pool::Pool;
+
+use crate::vault::VaultRecord;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database was written by a newer keyport (schema {found}, this build supports {supported})")]
+    TooNew { found: u32, supported: u32 },
+    #[error("the database has no vault header; it was not created by keyport or is damaged")]
+    NoVault,
+    #[error("stored JSON is malformed: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl From<StoreError> for crate::error::Error {
+    fn from(e: StoreError) -> Self {
+        crate::error::Error::Internal(e.to_string())
+    }
+}
+
+/// `synchronous=FULL`: a token refresh or a new credential acknowledged to a caller must
+/// survive a crash or power loss, because a rotated refresh token that is lost cannot be
+/// replayed. Writes are rare next to reads, so the cost is acceptable.
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(())
+}
+
+pub struct Store {
+    path: PathBuf,
+    pool: Pool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+const POOL_SIZE: usize = 4;
+
+impl Store {
+    /// Reads the vault record without writing anything to the database file, so that a
+    /// failed unlock leaves it byte-identical. `Ok(None)` when the file does not exist.
+    pub fn peek_vault(path: &Path) -> Result<Option<VaultRecord>, StoreError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let version = migrate::user_version(&conn)?;
+        if version > migrate::LATEST {
+            return Err(StoreError::TooNew { found: version, supported: migrate::LATEST });
+        }
+        if version == 0 {
+            return Err(StoreError::NoVault);
+        }
+        vault_row::read(&conn).map(Some)
+    }
+
+    /// Creates a new database holding `record`, schema and vault row in one transaction.
+    pub fn create(path: &Path, record: &VaultRecord, now: &str) -> Result<Store, StoreError> {
+        let mut conn = Connection::open(path)?;
+        configure(&conn)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        migrate::apply(&tx)?;
+        vault_row::insert(&tx, record, now)?;
+        tx.commit()?;
+        drop(conn);
+        Self::open(path)
+    }
+
+    /// Opens an existing database (after its vault was unlocked) and applies pending
+    /// migrations.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let mut conns = Vec::with_capacity(POOL_SIZE);
+        for _ in 0..POOL_SIZE {
+            let conn = Connection::open(path)?;
+            configure(&conn)?;
+            conns.push(conn);
+        }
+        if let Some(first) = conns.first_mut() {
+            let tx = first.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            migrate::apply(&tx)?;
+            tx.commit()?;
+        }
+        Ok(Store { path: path.to_path_buf(), pool: Pool::new(conns) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on a pooled connection.
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let conn = self.pool.get();
+        f(&conn)
+    }
+
+    /// Runs `f` in one immediate transaction; commits only if `f` succeeds.
+    pub fn write<T, E>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut conn = self.pool.get();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let value = f(&tx)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(value)
+    }
+
+    /// Replaces the vault row (passphrase change): one row, one transaction. Returns the
+    /// number of rows the statement changed.
+    pub fn replace_vault(&self, record: &VaultRecord, now: &str) -> Result<usize, StoreError> {
+        self.write(|tx| vault_row::replace(tx, record, now))
+    }
+
+    pub fn read_vault(&self) -> Result<VaultRecord, StoreError> {
+        self.read(vault_row::read)
+    }
+
+    /// Folds the WAL into the main file; called on clean shutdown.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.read(|conn| {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+    }
+}
+
+/// JSON helpers for TEXT columns.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    Ok(serde_json::to_string(value)?)
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    Ok(serde_json::from_str(text)?)
+}
