@@ -1,0 +1,334 @@
+//! The typed shape of one provider ("app") as catalog JSON spells it.
+//!
+//! Every struct refuses unknown keys (`deny_unknown_fields`) so a typo in a user file is an
+//! error rather than a silently ignored setting. Auth modes are the domain's closed
+//! [`AuthScheme`] set; the per-mode details are one enum tagged by `"mode"`, so an OAuth 2.0
+//! scheme can't lack a token URL and an API-key scheme can't lack its placement. The checks
+//! that serde can't express (https, declared variables, unique modes) live in `parse`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::domain::auth_scheme::AuthScheme;
+
+/// A URL that may contain `{variable}` placeholders, rendered per connection.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct UrlTemplate(pub(super) String);
+
+impl UrlTemplate {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One provider of the catalog.
+#[derive(Clone, Debug)]
+pub struct App {
+    /// Lower-case `[a-z0-9_]+`, as Composio spells it (`googlecalendar`).
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    pub categories: Vec<String>,
+    pub docs: Option<String>,
+    pub base_url: String,
+    pub whoami: Option<Endpoint>,
+    /// Default headers for API calls (never `Authorization`: that comes from the scheme).
+    pub headers: BTreeMap<String, String>,
+    pub variables: Vec<Variable>,
+    /// The first one is the app's default scheme; modes are unique.
+    pub schemes: Vec<SchemeSpec>,
+}
+
+/// A request that identifies the connected account, used to test a fresh connection.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    pub method: HttpMethod,
+    /// A path appended to the base URL, or an absolute https URL.
+    pub path: String,
+    /// A JSON body (for GraphQL APIs), sent with POST.
+    #[serde(default)]
+    pub body: Option<Value>,
+}
+
+impl Endpoint {
+    /// The full URL given the (rendered) base URL.
+    pub fn url(&self, base_url: &str) -> String {
+        if self.path.starts_with('/') {
+            format!("{}{}", base_url.trim_end_matches('/'), self.path)
+        } else {
+            self.path.clone()
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum HttpMethod {
+    #[serde(rename = "GET")]
+    Get,
+    #[serde(rename = "POST")]
+    Post,
+}
+
+/// A per-connection value substituted for `{name}` in the app's URLs.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variable {
+    pub name: String,
+    pub display_name: String,
+    pub description: String,
+    #[serde(default)]
+    pub default: Option<String>,
+}
+
+/// One auth scheme an app supports: the mode and its typed details.
+#[derive(Clone, Debug)]
+pub struct SchemeSpec {
+    /// Always equal to `details.mode()`.
+    pub mode: AuthScheme,
+    pub details: SchemeDetails,
+    /// The owning app's base URL, the default of the `base_url` integration field.
+    pub(super) app_base_url: String,
+}
+
+/// Per-mode details, tagged in JSON by `"mode"` with the wire spelling of [`AuthScheme`].
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(tag = "mode", deny_unknown_fields)]
+pub enum SchemeDetails {
+    #[serde(rename = "OAUTH2")]
+    OAuth2(OAuth2Spec),
+    #[serde(rename = "OAUTH1")]
+    OAuth1(OAuth1Spec),
+    #[serde(rename = "API_KEY")]
+    ApiKey(ApiKeySpec),
+    #[serde(rename = "BASIC")]
+    Basic(BasicSpec),
+    #[serde(rename = "BASIC_WITH_JWT")]
+    BasicWithJwt(JwtSpec),
+    #[serde(rename = "GOOGLE_SERVICE_ACCOUNT")]
+    GoogleServiceAccount(GsaSpec),
+    #[serde(rename = "BEARER_TOKEN")]
+    BearerToken {},
+    #[serde(rename = "NO_AUTH")]
+    NoAuth {},
+}
+
+impl SchemeDetails {
+    pub fn mode(&self) -> AuthScheme {
+        match self {
+            SchemeDetails::OAuth2(_) => AuthScheme::OAuth2,
+            SchemeDetails::OAuth1(_) => AuthScheme::OAuth1,
+            SchemeDetails::ApiKey(_) => AuthScheme::ApiKey,
+            SchemeDetails::Basic(_) => AuthScheme::Basic,
+            SchemeDetails::BasicWithJwt(_) => AuthScheme::BasicWithJwt,
+            SchemeDetails::GoogleServiceAccount(_) => AuthScheme::GoogleServiceAccount,
+            SchemeDetails::BearerToken {} => AuthScheme::BearerToken,
+            SchemeDetails::NoAuth {} => AuthScheme::NoAuth,
+        }
+    }
+}
+
+/// OAuth 2.0 authorization-code flow (RFC 6749), optionally with PKCE (RFC 7636).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2Spec {
+    pub authorization_url: UrlTemplate,
+    pub token_url: UrlTemplate,
+    /// An RFC 7009 revocation endpoint, where the provider has one.
+    #[serde(default)]
+    pub revocation_url: Option<UrlTemplate>,
+    #[serde(default)]
+    pub default_scopes: Vec<String>,
+    /// `" "` (RFC 6749) or `","` (Slack, Strava, …).
+    #[serde(default = "space")]
+    pub scope_separator: String,
+    #[serde(default)]
+    pub pkce: bool,
+    #[serde(default)]
+    pub token_auth: TokenAuth,
+    /// Extra query parameters of the authorization request (`access_type=offline`, …).
+    #[serde(default)]
+    pub authorization_params: BTreeMap<String, String>,
+    /// Extra form parameters of token requests.
+    #[serde(default)]
+    pub token_params: BTreeMap<String, String>,
+    /// The provider also grants tokens to the client itself (`client_credentials`).
+    #[serde(default)]
+    pub client_credentials: bool,
+}
+
+fn space() -> String {
+    " ".to_string()
+}
+
+/// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenAuth {
+    /// HTTP Basic with client id and secret, the one RFC 6749 requires servers to support.
+    #[default]
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+    /// A public client: `client_id` only, no secret (PKCE carries the proof).
+    None,
+}
+
+impl TokenAuth {
+    pub const ALL: [TokenAuth; 3] = [
+        TokenAuth::ClientSecretPost,
+        TokenAuth::ClientSecretBasic,
+        TokenAuth::None,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenAuth::ClientSecretBasic => "client_secret_basic",
+            TokenAuth::ClientSecretPost => "client_secret_post",
+            TokenAuth::None => "none",
+        }
+    }
+}
+
+/// OAuth 1.0a three-legged flow (RFC 5849).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth1Spec {
+    pub request_token_url: UrlTemplate,
+    pub authorization_url: UrlTemplate,
+    pub access_token_url: UrlTemplate,
+    #[serde(default)]
+    pub signature_method: SignatureMethod,
+    /// Extra query parameters of the authorization redirect (Trello: `scope`, `expiration`).
+    #[serde(default)]
+    pub authorization_params: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum SignatureMethod {
+    #[default]
+    #[serde(rename = "HMAC-SHA1")]
+    HmacSha1,
+    #[serde(rename = "HMAC-SHA256")]
+    HmacSha256,
+    #[serde(rename = "PLAINTEXT")]
+    Plaintext,
+}
+
+impl SignatureMethod {
+    pub const ALL: [SignatureMethod; 3] = [
+        SignatureMethod::HmacSha1,
+        SignatureMethod::HmacSha256,
+        SignatureMethod::Plaintext,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureMethod::HmacSha1 => "HMAC-SHA1",
+            SignatureMethod::HmacSha256 => "HMAC-SHA256",
+            SignatureMethod::Plaintext => "PLAINTEXT",
+        }
+    }
+}
+
+/// A static key sent with every request, in a header or the query string.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeySpec {
+    #[serde(rename = "in")]
+    pub location: KeyLocation,
+    /// Header or query-parameter name.
+    pub name: String,
+    /// Text put verbatim before the key (`"Bearer "`, `"Token token="`).
+    #[serde(default)]
+    pub prefix: String,
+    /// Further values the provider wants next to the key (Trello's `token`, Datadog's
+    /// application key), each its own connection field.
+    #[serde(default)]
+    pub extra: Vec<ExtraKey>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraKey {
+    /// The connection field's name.
+    pub field: String,
+    pub display_name: String,
+    pub description: String,
+    #[serde(rename = "in")]
+    pub location: KeyLocation,
+    pub name: String,
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default = "yes")]
+    pub secret: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyLocation {
+    Header,
+    Query,
+}
+
+impl KeyLocation {
+    pub const ALL: [KeyLocation; 2] = [KeyLocation::Header, KeyLocation::Query];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyLocation::Header => "header",
+            KeyLocation::Query => "query",
+        }
+    }
+}
+
+/// HTTP Basic (RFC 7617); labels say what this provider calls the two halves.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicSpec {
+    #[serde(default = "username_label")]
+    pub username_label: String,
+    #[serde(default = "password_label")]
+    pub password_label: String,
+    /// For providers that ignore one half (Freshdesk: the password is any text).
+    #[serde(default)]
+    pub username_default: Option<String>,
+    #[serde(default)]
+    pub password_default: Option<String>,
+}
+
+fn username_label() -> String {
+    "Username".to_string()
+}
+
+fn password_label() -> String {
+    "Password".to_string()
+}
+
+/// Username and password exchanged at `token_url` for a JWT sent as a bearer token.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSpec {
+    pub token_url: UrlTemplate,
+}
+
+/// A Google service-account key signing a JWT assertion (RFC 7523) at `token_url`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GsaSpec {
+    #[serde(default = "google_token_url")]
+    pub token_url: UrlTemplate,
+    #[serde(default)]
+    pub default_scopes: Vec<String>,
+}
+
+fn google_token_url() -> UrlTemplate {
+    UrlTemplate("https://oauth2.googleapis.com/token".to_string())
+}

@@ -1,0 +1,479 @@
+//! The parser that turns a catalog file into checked [`App`]s.
+//!
+//! Catalog files are data (`assets/providers/catalog.json`, plus user files), so everything
+//! is checked when a file is read rather than when a connection first fails: every URL must
+//! be https (plain http only to a loopback host, and only in user files), every `{variable}`
+//! a URL uses must be declared and every declared one used, each app lists each auth mode at
+//! most once, and the derived field lists have unique names. A file is all or nothing, and an
+//! error names the file, the app and the field, so a typo is found without a debugger.
+//! Entries are parsed one by one (and schemes one by one) from a `Value`, which is what lets
+//! a serde error name the entry it happened in.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use url::Url;
+
+use super::CatalogError;
+use super::catalog::{
+    App, Endpoint, HttpMethod, KeyLocation, SchemeDetails, SchemeSpec, UrlTemplate, Variable,
+};
+use super::fields::{check_variable_value, template_variables};
+
+/// Where a catalog file comes from; user files may point at loopback over plain http.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Origin {
+    Builtin,
+    User,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    apps: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApp {
+    key: String,
+    name: String,
+    description: String,
+    #[serde(default)]
+    categories: Vec<String>,
+    #[serde(default)]
+    docs: Option<String>,
+    base_url: UrlTemplate,
+    #[serde(default)]
+    whoami: Option<Endpoint>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    variables: Vec<Variable>,
+    auth_schemes: Vec<Value>,
+}
+
+/// Parse and check one catalog file. All or nothing: one bad entry rejects the file.
+pub(super) fn parse_file(file: &str, text: &str, origin: Origin) -> Result<Vec<App>, CatalogError> {
+    let raw: RawFile = serde_json::from_str(text).map_err(|source| CatalogError::Syntax {
+        file: file.to_string(),
+        source,
+    })?;
+    let mut seen = BTreeSet::new();
+    let mut apps = Vec::with_capacity(raw.apps.len());
+    for (index, value) in raw.apps.into_iter().enumerate() {
+        let label = match value.get("key").and_then(Value::as_str) {
+            Some(key) => format!("{key:?}"),
+            None => format!("#{index}"),
+        };
+        let invalid = |field: &str, reason: String| CatalogError::Invalid {
+            file: file.to_string(),
+            app: label.clone(),
+            field: field.to_string(),
+            reason,
+        };
+        let app = parse_app(value, origin).map_err(|(field, reason)| invalid(&field, reason))?;
+        if !seen.insert(app.key.clone()) {
+            return Err(invalid("key", "appears twice in this file".to_string()));
+        }
+        apps.push(app);
+    }
+    Ok(apps)
+}
+
+/// A problem in one entry: the field's path and the reason.
+type EntryError = (String, String);
+
+fn parse_app(value: Value, origin: Origin) -> Result<App, EntryError> {
+    let raw: RawApp = deserialize(&value, "", &[])?;
+    let err = |field: &str, reason: &str| (field.to_string(), reason.to_string());
+    let key_ok = |k: &str| {
+        !k.is_empty()
+            && k.len() <= 64
+            && k.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    if !key_ok(&raw.key) {
+        return Err(err("key", "must be 1-64 characters of a-z, 0-9 and '_'"));
+    }
+    for (field, text) in [("name", &raw.name), ("description", &raw.description)] {
+        if text.trim().is_empty() || text.trim() != text || text.chars().any(char::is_control) {
+            return Err(err(
+                field,
+                "must be non-empty text without surrounding whitespace",
+            ));
+        }
+    }
+    let category_ok = |c: &String| {
+        !c.is_empty()
+            && c.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    if let Some(i) = raw.categories.iter().position(|c| !category_ok(c)) {
+        return Err(err(
+            &format!("categories[{i}]"),
+            "must be lower-case words joined by '-'",
+        ));
+    }
+    let declared = check_variables(&raw.variables)?;
+    let mut used = BTreeSet::new();
+    let mut check = |field: &str, url: &str| -> Result<(), EntryError> {
+        used.extend(
+            check_url(url, &declared, origin).map_err(|reason| (field.to_string(), reason))?,
+        );
+        Ok(())
+    };
+    if let Some(docs) = &raw.docs {
+        check("docs", docs)?;
+    }
+    check("base_url", raw.base_url.as_str())?;
+    if let Some(whoami) = &raw.whoami {
+        if whoami.path.starts_with('/') {
+            check("whoami.path", &whoami.url(raw.base_url.as_str()))?;
+        } else {
+            check("whoami.path", &whoami.path)?;
+        }
+        if whoami.body.is_some() && whoami.method != HttpMethod::Post {
+            return Err(err("whoami.body", "a body needs method POST"));
+        }
+    }
+    for (name, value) in &raw.headers {
+        check_header(name, value)
+            .map_err(|reason| (format!("headers.{name}"), reason.to_string()))?;
+    }
+    if raw.auth_schemes.is_empty() {
+        return Err(err("auth_schemes", "must list at least one scheme"));
+    }
+    let mut schemes: Vec<SchemeSpec> = Vec::with_capacity(raw.auth_schemes.len());
+    for (i, value) in raw.auth_schemes.into_iter().enumerate() {
+        let mode = value
+            .get("mode")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string();
+        let at = format!("auth_schemes[{i}] ({mode})");
+        let details: SchemeDetails = deserialize(&value, &at, &["mode"])?;
+        if schemes.iter().any(|s| s.mode == details.mode()) {
+            return Err((at, "this mode is already listed for this app".to_string()));
+        }
+        for (field, url) in scheme_urls(&details) {
+            check(&format!("{at}.{field}"), url)?;
+        }
+        check_details(&details).map_err(|(field, reason)| (format!("{at}.{field}"), reason))?;
+        schemes.push(SchemeSpec {
+            mode: details.mode(),
+            details,
+            app_base_url: raw.base_url.as_str().to_string(),
+        });
+    }
+    if let Some(unused) = declared.iter().find(|v| !used.contains(*v)) {
+        return Err((
+            format!("variables.{unused}"),
+            "is declared but no URL uses it".to_string(),
+        ));
+    }
+    let app = App {
+        key: raw.key,
+        name: raw.name,
+        description: raw.description,
+        categories: raw.categories,
+        docs: raw.docs,
+        base_url: raw.base_url.0,
+        whoami: raw.whoami,
+        headers: raw.headers,
+        variables: raw.variables,
+        schemes,
+    };
+    for scheme in &app.schemes {
+        let at = format!("auth_schemes ({})", scheme.mode);
+        let mut names = BTreeSet::new();
+        for field in scheme
+            .integration_fields()
+            .iter()
+            .chain(&scheme.connection_fields(&app))
+        {
+            if !names.insert(field.name.clone()) {
+                return Err((at, format!("two fields are named {:?}", field.name)));
+            }
+        }
+    }
+    Ok(app)
+}
+
+/// Deserialize `value`, naming the offending field on failure. serde names unknown and
+/// missing fields itself; for a value of the wrong type the culprit is the key whose removal
+/// makes the error go away (or turn into "missing field" for that very key). That search runs
+/// only on the error path. `skip` lists keys never to blame (an enum's tag).
+fn deserialize<T: DeserializeOwned>(
+    value: &Value,
+    at: &str,
+    skip: &[&str],
+) -> Result<T, EntryError> {
+    let error = match T::deserialize(value) {
+        Ok(parsed) => return Ok(parsed),
+        Err(error) => error.to_string(),
+    };
+    let named_by_serde = error.starts_with("unknown field") || error.starts_with("missing field");
+    let culprit = value
+        .as_object()
+        .filter(|_| !named_by_serde)
+        .and_then(|object| {
+            object
+                .keys()
+                .filter(|k| !skip.contains(&k.as_str()))
+                .find(|key| {
+                    let mut without = object.clone();
+                    without.remove(key.as_str());
+                    match T::deserialize(&Value::Object(without)) {
+                        Ok(_) => true,
+                        Err(e) => e.to_string() == format!("missing field `{key}`"),
+                    }
+                })
+        });
+    let field = match (at, culprit) {
+        ("", None) => "entry".to_string(),
+        ("", Some(key)) => key.clone(),
+        (at, None) => at.to_string(),
+        (at, Some(key)) => format!("{at}.{key}"),
+    };
+    Err((field, error))
+}
+
+fn check_variables(variables: &[Variable]) -> Result<BTreeSet<String>, EntryError> {
+    let mut declared = BTreeSet::new();
+    for (i, var) in variables.iter().enumerate() {
+        let at = format!("variables[{i}]");
+        let name_ok = var.name.starts_with(|c: char| c.is_ascii_lowercase())
+            && var
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !name_ok {
+            return Err((
+                at,
+                "name must be lower-case letters, digits or '_'".to_string(),
+            ));
+        }
+        if var.display_name.trim().is_empty() || var.description.trim().is_empty() {
+            return Err((at, "needs a display_name and a description".to_string()));
+        }
+        if let Some(default) = &var.default {
+            check_variable_value(default).map_err(|r| (format!("{at}.default"), r.to_string()))?;
+        }
+        if !declared.insert(var.name.clone()) {
+            return Err((at, format!("{:?} is declared twice", var.name)));
+        }
+    }
+    Ok(declared)
+}
+
+/// Every URL template a scheme carries, with its field name.
+pub(super) fn scheme_urls(details: &SchemeDetails) -> Vec<(&'static str, &str)> {
+    match details {
+        SchemeDetails::OAuth2(s) => {
+            let mut urls = vec![
+                ("authorization_url", s.authorization_url.as_str()),
+                ("token_url", s.token_url.as_str()),
+            ];
+            if let Some(revocation) = &s.revocation_url {
+                urls.push(("revocation_url", revocation.as_str()));
+            }
+            urls
+        }
+        SchemeDetails::OAuth1(s) => vec![
+            ("request_token_url", s.request_token_url.as_str()),
+            ("authorization_url", s.authorization_url.as_str()),
+            ("access_token_url", s.access_token_url.as_str()),
+        ],
+        SchemeDetails::BasicWithJwt(s) => vec![("token_url", s.token_url.as_str())],
+        SchemeDetails::GoogleServiceAccount(s) => vec![("token_url", s.token_url.as_str())],
+        SchemeDetails::ApiKey(_)
+        | SchemeDetails::Basic(_)
+        | SchemeDetails::BearerToken {}
+        | SchemeDetails::NoAuth {} => Vec::new(),
+    }
+}
+
+/// Check a URL template; returns the variables it uses.
+fn check_url(
+    template: &str,
+    declared: &BTreeSet<String>,
+    origin: Origin,
+) -> Result<Vec<String>, String> {
+    let vars = template_variables(template).map_err(|e| e.reason)?;
+    let mut dummy = serde_json::Map::new();
+    for var in &vars {
+        if !declared.contains(*var) {
+            return Err(format!(
+                "uses {{{var}}}, which is not declared in variables"
+            ));
+        }
+        dummy.insert((*var).to_string(), Value::from("example"));
+    }
+    let rendered = super::fields::render_template(template, &dummy).map_err(|e| e.to_string())?;
+    let url = Url::parse(&rendered).map_err(|e| format!("is not a valid URL: {e}"))?;
+    let host = url.host().ok_or("has no host")?;
+    let loopback = match host {
+        url::Host::Domain(d) => d == "localhost",
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback && origin == Origin::User => {}
+        "http" if loopback => {
+            return Err(
+                "must use https (plain http is allowed only to loopback, in user files)".into(),
+            );
+        }
+        _ => return Err("must use https (plain http only to a loopback host)".into()),
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
+        return Err("must not carry credentials or a fragment".into());
+    }
+    Ok(vars.into_iter().map(str::to_string).collect())
+}
+
+fn check_header(name: &str, value: &str) -> Result<(), &'static str> {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        Err("is not a valid header name")
+    } else if name.eq_ignore_ascii_case("authorization") {
+        Err("Authorization comes from the auth scheme, not from default headers")
+    } else if value.is_empty()
+        || value.trim() != value
+        || !value.chars().all(|c| c == ' ' || c.is_ascii_graphic())
+    {
+        Err("value must be non-empty printable ASCII without surrounding spaces")
+    } else {
+        Ok(())
+    }
+}
+
+/// Parameters the OAuth client sets itself; a catalog entry may not override them.
+const RESERVED_AUTHORIZATION_PARAMS: [&str; 7] = [
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "state",
+    "scope",
+    "code_challenge",
+    "code_challenge_method",
+];
+const RESERVED_OAUTH1_PARAMS: [&str; 3] = ["oauth_token", "oauth_callback", "oauth_verifier"];
+const RESERVED_TOKEN_PARAMS: [&str; 7] = [
+    "grant_type",
+    "code",
+    "redirect_uri",
+    "client_id",
+    "client_secret",
+    "code_verifier",
+    "refresh_token",
+];
+
+fn check_details(details: &SchemeDetails) -> Result<(), EntryError> {
+    let err = |field: &str, reason: &str| Err((field.to_string(), reason.to_string()));
+    let check_params = |field: &str, params: &BTreeMap<String, String>, reserved: &[&str]| {
+        for (k, v) in params {
+            if reserved.contains(&k.as_str()) {
+                return err(
+                    &format!("{field}.{k}"),
+                    "is set by the OAuth client and can't be overridden",
+                );
+            }
+            if k.is_empty() || v.is_empty() || v.chars().any(char::is_control) {
+                return err(
+                    &format!("{field}.{k}"),
+                    "must be a non-empty name and value",
+                );
+            }
+        }
+        Ok(())
+    };
+    let check_scopes = |field: &str, scopes: &[String], sep: &str| match scopes
+        .iter()
+        .position(|s| s.is_empty() || s.contains(char::is_whitespace) || s.contains(sep))
+    {
+        Some(i) => err(
+            &format!("{field}[{i}]"),
+            "must be non-empty without spaces or the separator",
+        ),
+        None => Ok(()),
+    };
+    match details {
+        SchemeDetails::OAuth2(s) => {
+            if s.scope_separator != " " && s.scope_separator != "," {
+                return err("scope_separator", "must be \" \" or \",\"");
+            }
+            check_scopes("default_scopes", &s.default_scopes, &s.scope_separator)?;
+            check_params(
+                "authorization_params",
+                &s.authorization_params,
+                &RESERVED_AUTHORIZATION_PARAMS,
+            )?;
+            check_params("token_params", &s.token_params, &RESERVED_TOKEN_PARAMS)
+        }
+        SchemeDetails::OAuth1(s) => check_params(
+            "authorization_params",
+            &s.authorization_params,
+            &RESERVED_OAUTH1_PARAMS,
+        ),
+        SchemeDetails::GoogleServiceAccount(s) => {
+            check_scopes("default_scopes", &s.default_scopes, " ")
+        }
+        SchemeDetails::ApiKey(s) => {
+            check_key_placement("name", s.location, &s.name)?;
+            for (i, extra) in s.extra.iter().enumerate() {
+                check_key_placement(&format!("extra[{i}].name"), extra.location, &extra.name)?;
+                let field_ok = !extra.field.is_empty()
+                    && extra
+                        .field
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                if !field_ok
+                    || extra.display_name.trim().is_empty()
+                    || extra.description.trim().is_empty()
+                {
+                    return err(
+                        &format!("extra[{i}]"),
+                        "needs a snake_case field, a display_name and a description",
+                    );
+                }
+            }
+            Ok(())
+        }
+        SchemeDetails::Basic(s) => {
+            if s.username_label.trim().is_empty() || s.password_label.trim().is_empty() {
+                return err("username_label", "labels must not be empty");
+            }
+            Ok(())
+        }
+        SchemeDetails::BasicWithJwt(_)
+        | SchemeDetails::BearerToken {}
+        | SchemeDetails::NoAuth {} => Ok(()),
+    }
+}
+
+fn check_key_placement(field: &str, location: KeyLocation, name: &str) -> Result<(), EntryError> {
+    let ok = match location {
+        KeyLocation::Header => {
+            check_header(name, "x").is_ok() || name.eq_ignore_ascii_case("authorization")
+        }
+        KeyLocation::Query => {
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err((
+            field.to_string(),
+            format!("is not a valid {} name", location.as_str()),
+        ))
+    }
+}
