@@ -24,6 +24,7 @@ pub struct CreateBody {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListQuery {
+    #[serde(rename = "user_uuid", alias = "userUuid")]
     user_uuid: Option<String>,
     entity_id: Option<String>,
     app_names: Option<String>,
