@@ -20,7 +20,9 @@ pub struct Clock {
 
 impl Clock {
     pub fn system() -> Self {
-        Clock { offset_ms: Arc::new(AtomicI64::new(0)) }
+        Clock {
+            offset_ms: Arc::new(AtomicI64::new(0)),
+        }
     }
 
     pub fn now(&self) -> OffsetDateTime {
@@ -46,7 +48,8 @@ impl Clock {
 
 pub fn format_stamp(t: OffsetDateTime) -> String {
     let utc = t.to_offset(time::UtcOffset::UTC);
-    utc.format(WIRE).unwrap_or_else(|_| utc.unix_timestamp().to_string())
+    utc.format(WIRE)
+        .unwrap_or_else(|_| utc.unix_timestamp().to_string())
 }
 
 #[cfg(test)]
@@ -55,7 +58,8 @@ mod tests {
 
     #[test]
     fn stamps_have_one_fixed_shape() {
-        let t = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let t = OffsetDateTime::from_unix_timestamp(1_700_000_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         assert_eq!(format_stamp(t), "2023-11-14T22:13:20.000Z");
         let clock = Clock::system();
         let before = clock.unix();

@@ -35,13 +35,19 @@ pub enum ConfigError {
     #[error("cannot determine a home directory for the default data dir; pass --data-dir")]
     NoHome,
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ConfigError + '_ {
-    move |source| ConfigError::Io { path: path.to_path_buf(), source }
+    move |source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// `--data-dir` / `KEYPORT_DATA_DIR`, else the platform data dir (e.g. `~/.local/share/keyport`).
@@ -56,14 +62,21 @@ pub fn data_dir(given: Option<PathBuf>) -> Result<PathBuf, ConfigError> {
 
 /// Creates the data dir if needed and makes it private (0700).
 pub fn ensure_private_dir(dir: &Path) -> Result<(), ConfigError> {
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io(dir))?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io(dir))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))
 }
 
 pub fn load_file(dir: &Path) -> Result<FileConfig, ConfigError> {
     let path = dir.join(CONFIG_FILE);
     match fs::read_to_string(&path) {
-        Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse { path, message: e.to_string() }),
+        Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path,
+            message: e.to_string(),
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
         Err(e) => Err(ConfigError::Io { path, source: e }),
     }
@@ -90,7 +103,10 @@ pub fn read_trimmed(path: &Path) -> Result<Option<String>, ConfigError> {
     match fs::read_to_string(path) {
         Ok(text) => Ok(Some(text.trim().to_string())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(ConfigError::Io { path: path.to_path_buf(), source: e }),
+        Err(e) => Err(ConfigError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        }),
     }
 }
 
@@ -102,9 +118,15 @@ mod tests {
     fn config_file_rejects_unknown_keys() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         fs::write(dir.path().join(CONFIG_FILE), "listen = \"127.0.0.1:9\"\n")?;
-        assert_eq!(load_file(dir.path())?.listen.as_deref(), Some("127.0.0.1:9"));
+        assert_eq!(
+            load_file(dir.path())?.listen.as_deref(),
+            Some("127.0.0.1:9")
+        );
         fs::write(dir.path().join(CONFIG_FILE), "lisen = \"x\"\n")?;
-        let err = load_file(dir.path()).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = load_file(dir.path())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("lisen"), "{err}");
         Ok(())
     }

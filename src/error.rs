@@ -19,7 +19,9 @@ pub enum Error {
     Conflict(String),
     #[error(transparent)]
     IllegalTransition(#[from] IllegalTransition),
-    #[error("missing or invalid API key; send it in the x-api-key header or as Authorization: Bearer")]
+    #[error(
+        "missing or invalid API key; send it in the x-api-key header or as Authorization: Bearer"
+    )]
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
@@ -53,7 +55,10 @@ impl Error {
     }
 
     pub fn not_found(what: &'static str, id: impl Into<String>) -> Self {
-        Error::NotFound { what, id: id.into() }
+        Error::NotFound {
+            what,
+            id: id.into(),
+        }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {

@@ -94,9 +94,18 @@ mod tests {
 
     #[test]
     fn entity_ids_are_validated() {
-        assert_eq!(EntityId::or_default(None).ok(), Some(EntityId::default_entity()));
-        assert_eq!(EntityId::or_default(Some("  ")).ok(), Some(EntityId::default_entity()));
-        assert_eq!(EntityId::parse(" alice ").ok().map(|e| e.0), Some("alice".into()));
+        assert_eq!(
+            EntityId::or_default(None).ok(),
+            Some(EntityId::default_entity())
+        );
+        assert_eq!(
+            EntityId::or_default(Some("  ")).ok(),
+            Some(EntityId::default_entity())
+        );
+        assert_eq!(
+            EntityId::parse(" alice ").ok().map(|e| e.0),
+            Some("alice".into())
+        );
         assert!(EntityId::parse("a,b").is_err());
         assert!(EntityId::parse("a\nb").is_err());
         assert!(EntityId::parse(&"x".repeat(129)).is_err());

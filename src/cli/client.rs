@@ -40,28 +40,44 @@ impl Client {
             .timeout_global(Some(Duration::from_secs(120)))
             .build()
             .into();
-        Ok(Client { base, key: SecretString::from(key), agent })
+        Ok(Client {
+            base,
+            key: SecretString::from(key),
+            agent,
+        })
     }
 
-    fn finish(&self, result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Value, CliError> {
+    fn finish(
+        &self,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Value, CliError> {
         let mut response = result.map_err(|e| match e {
-            ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => CliError::new(format!(
-                "no keyport server is running at {} ({e}); start it with `keyport serve`",
-                self.base
-            )),
+            ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
+                CliError::new(format!(
+                    "no keyport server is running at {} ({e}); start it with `keyport serve`",
+                    self.base
+                ))
+            }
             other => CliError::new(format!("request to {} failed: {other}", self.base)),
         })?;
         let status = response.status();
-        let body: Value = response
-            .body_mut()
-            .read_json()
-            .map_err(|e| CliError::new(format!("unreadable answer from {} (HTTP {status}): {e}", self.base)))?;
+        let body: Value = response.body_mut().read_json().map_err(|e| {
+            CliError::new(format!(
+                "unreadable answer from {} (HTTP {status}): {e}",
+                self.base
+            ))
+        })?;
         if status.is_success() {
             return Ok(body);
         }
-        let message = body["error"]["message"].as_str().unwrap_or("request failed");
+        let message = body["error"]["message"]
+            .as_str()
+            .unwrap_or("request failed");
         let code = body["error"]["code"].as_str().unwrap_or("error");
-        Err(CliError::new(format!("{message} ({code}, HTTP {})", status.as_u16())))
+        Err(CliError::new(format!(
+            "{message} ({code}, HTTP {})",
+            status.as_u16()
+        )))
     }
 
     fn url(&self, path: &str) -> String {
@@ -69,22 +85,38 @@ impl Client {
     }
 
     pub fn get(&self, path: &str) -> Result<Value, CliError> {
-        let r = self.agent.get(self.url(path)).header("x-api-key", self.key.expose_secret()).call();
+        let r = self
+            .agent
+            .get(self.url(path))
+            .header("x-api-key", self.key.expose_secret())
+            .call();
         self.finish(r)
     }
 
     pub fn delete(&self, path: &str) -> Result<Value, CliError> {
-        let r = self.agent.delete(self.url(path)).header("x-api-key", self.key.expose_secret()).call();
+        let r = self
+            .agent
+            .delete(self.url(path))
+            .header("x-api-key", self.key.expose_secret())
+            .call();
         self.finish(r)
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Result<Value, CliError> {
-        let r = self.agent.post(self.url(path)).header("x-api-key", self.key.expose_secret()).send_json(body);
+        let r = self
+            .agent
+            .post(self.url(path))
+            .header("x-api-key", self.key.expose_secret())
+            .send_json(body);
         self.finish(r)
     }
 
     pub fn patch(&self, path: &str, body: &Value) -> Result<Value, CliError> {
-        let r = self.agent.patch(self.url(path)).header("x-api-key", self.key.expose_secret()).send_json(body);
+        let r = self
+            .agent
+            .patch(self.url(path))
+            .header("x-api-key", self.key.expose_secret())
+            .send_json(body);
         self.finish(r)
     }
 

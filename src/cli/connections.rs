@@ -72,9 +72,21 @@ fn show(c: &Value) {
 }
 
 pub fn run(client: &Client, cmd: ConnectionsCmd, as_json: bool) -> CliResult {
-    let print = |value: &Value| if as_json { output::json(value) } else { show(value) };
+    let print = |value: &Value| {
+        if as_json {
+            output::json(value)
+        } else {
+            show(value)
+        }
+    };
     match cmd {
-        ConnectionsCmd::Add { integration, entity, set, secrets, labels } => {
+        ConnectionsCmd::Add {
+            integration,
+            entity,
+            set,
+            secrets,
+            labels,
+        } => {
             let mut data = parse_pairs(&set)?;
             for key in secrets {
                 data.insert(key.clone(), Value::String(passphrase::secret_value(&key)?));
@@ -85,9 +97,19 @@ pub fn run(client: &Client, cmd: ConnectionsCmd, as_json: bool) -> CliResult {
             let connection = client.get(&format!("/api/v1/connectedAccounts/{}", enc(&id)))?;
             print(&connection);
         }
-        ConnectionsCmd::List { entity, app, status, label } => {
+        ConnectionsCmd::List {
+            entity,
+            app,
+            status,
+            label,
+        } => {
             let mut query = vec![];
-            for (key, value) in [("user_uuid", entity), ("appNames", app), ("status", status), ("labels", label)] {
+            for (key, value) in [
+                ("user_uuid", entity),
+                ("appNames", app),
+                ("status", status),
+                ("labels", label),
+            ] {
                 if let Some(v) = value {
                     query.push(format!("{key}={}", enc(&v)));
                 }
@@ -98,13 +120,24 @@ pub fn run(client: &Client, cmd: ConnectionsCmd, as_json: bool) -> CliResult {
             } else {
                 output::table(
                     &["ID", "ENTITY", "APP", "STATUS", "LABELS", "UPDATED"],
-                    output::rows(&list, &["id", "entityId", "appName", "status", "labels", "updatedAt"]),
+                    output::rows(
+                        &list,
+                        &["id", "entityId", "appName", "status", "labels", "updatedAt"],
+                    ),
                 );
             }
         }
-        ConnectionsCmd::Show { id } => print(&client.get(&format!("/api/v1/connectedAccounts/{}", enc(&id)))?),
-        ConnectionsCmd::Enable { id } => print(&client.post(&format!("/api/v1/connectedAccounts/{}/enable", enc(&id)), &json!({}))?),
-        ConnectionsCmd::Disable { id } => print(&client.post(&format!("/api/v1/connectedAccounts/{}/disable", enc(&id)), &json!({}))?),
+        ConnectionsCmd::Show { id } => {
+            print(&client.get(&format!("/api/v1/connectedAccounts/{}", enc(&id)))?)
+        }
+        ConnectionsCmd::Enable { id } => print(&client.post(
+            &format!("/api/v1/connectedAccounts/{}/enable", enc(&id)),
+            &json!({}),
+        )?),
+        ConnectionsCmd::Disable { id } => print(&client.post(
+            &format!("/api/v1/connectedAccounts/{}/disable", enc(&id)),
+            &json!({}),
+        )?),
         ConnectionsCmd::Rm { id } => {
             let result = client.delete(&format!("/api/v1/connectedAccounts/{}", enc(&id)))?;
             if as_json {

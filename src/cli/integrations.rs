@@ -58,18 +58,36 @@ fn show(integration: &Value) {
             ("created", "createdAt"),
         ],
     );
-    if let Some(config) = integration["authConfig"].as_object().filter(|c| !c.is_empty()) {
+    if let Some(config) = integration["authConfig"]
+        .as_object()
+        .filter(|c| !c.is_empty())
+    {
         println!("config");
         for (key, value) in config {
             println!("  {key} = {}", output::cell(value));
         }
     }
-    if let Some(fields) = integration["expectedInputFields"].as_array().filter(|f| !f.is_empty()) {
+    if let Some(fields) = integration["expectedInputFields"]
+        .as_array()
+        .filter(|f| !f.is_empty())
+    {
         println!("a connection supplies");
         for f in fields {
-            let required = if f["required"].as_bool().unwrap_or(false) { "required" } else { "optional" };
-            let secret = if f["is_secret"].as_bool().unwrap_or(false) { ", secret" } else { "" };
-            println!("  {} ({required}{secret}): {}", output::cell(&f["name"]), output::cell(&f["description"]));
+            let required = if f["required"].as_bool().unwrap_or(false) {
+                "required"
+            } else {
+                "optional"
+            };
+            let secret = if f["is_secret"].as_bool().unwrap_or(false) {
+                ", secret"
+            } else {
+                ""
+            };
+            println!(
+                "  {} ({required}{secret}): {}",
+                output::cell(&f["name"]),
+                output::cell(&f["description"])
+            );
         }
     }
     if let Some(uri) = integration["callbackUrl"].as_str() {
@@ -79,7 +97,14 @@ fn show(integration: &Value) {
 
 pub fn run(client: &Client, cmd: IntegrationsCmd, as_json: bool) -> CliResult {
     match cmd {
-        IntegrationsCmd::Add { app, scheme, name, client_id, set, secrets } => {
+        IntegrationsCmd::Add {
+            app,
+            scheme,
+            name,
+            client_id,
+            set,
+            secrets,
+        } => {
             let mut config = parse_pairs(&set)?;
             if let Some(id) = client_id {
                 config.insert("client_id".into(), Value::String(id));
@@ -87,7 +112,8 @@ pub fn run(client: &Client, cmd: IntegrationsCmd, as_json: bool) -> CliResult {
             for key in secrets {
                 config.insert(key.clone(), Value::String(passphrase::secret_value(&key)?));
             }
-            let body = json!({"appName": app, "authScheme": scheme, "name": name, "authConfig": config});
+            let body =
+                json!({"appName": app, "authScheme": scheme, "name": name, "authConfig": config});
             let created = client.post("/api/v1/integrations", &body)?;
             if as_json {
                 output::json(&created);
@@ -106,7 +132,17 @@ pub fn run(client: &Client, cmd: IntegrationsCmd, as_json: bool) -> CliResult {
             } else {
                 output::table(
                     &["ID", "NAME", "APP", "SCHEME", "ENABLED", "CREATED"],
-                    output::rows(&list, &["id", "name", "appName", "authScheme", "enabled", "createdAt"]),
+                    output::rows(
+                        &list,
+                        &[
+                            "id",
+                            "name",
+                            "appName",
+                            "authScheme",
+                            "enabled",
+                            "createdAt",
+                        ],
+                    ),
                 );
             }
         }
@@ -123,7 +159,10 @@ pub fn run(client: &Client, cmd: IntegrationsCmd, as_json: bool) -> CliResult {
             if as_json {
                 output::json(&result);
             } else {
-                println!("deleted integration {id} and {} connection(s)", output::cell(&result["deletedConnections"]));
+                println!(
+                    "deleted integration {id} and {} connection(s)",
+                    output::cell(&result["deletedConnections"])
+                );
             }
         }
     }

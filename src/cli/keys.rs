@@ -28,13 +28,31 @@ pub enum KeysCmd {
 
 pub fn run(client: &Client, cmd: KeysCmd, as_json: bool) -> CliResult {
     match cmd {
-        KeysCmd::Create { name, permission, entity } => {
-            let key = client.post("/api/v1/keys", &json!({"name": name, "permission": permission, "entityId": entity}))?;
+        KeysCmd::Create {
+            name,
+            permission,
+            entity,
+        } => {
+            let key = client.post(
+                "/api/v1/keys",
+                &json!({"name": name, "permission": permission, "entityId": entity}),
+            )?;
             if as_json {
                 output::json(&key);
             } else {
-                output::details(&key, &[("id", "id"), ("name", "name"), ("permission", "permission"), ("entity", "entityId")]);
-                println!("\n{}\n\nThis key is shown once; store it now.", output::cell(&key["key"]));
+                output::details(
+                    &key,
+                    &[
+                        ("id", "id"),
+                        ("name", "name"),
+                        ("permission", "permission"),
+                        ("entity", "entityId"),
+                    ],
+                );
+                println!(
+                    "\n{}\n\nThis key is shown once; store it now.",
+                    output::cell(&key["key"])
+                );
             }
         }
         KeysCmd::List => {
@@ -43,8 +61,27 @@ pub fn run(client: &Client, cmd: KeysCmd, as_json: bool) -> CliResult {
                 output::json(&keys);
             } else {
                 output::table(
-                    &["ID", "NAME", "PREFIX", "PERMISSION", "ENTITY", "CREATED", "REVOKED"],
-                    output::rows(&keys, &["id", "name", "prefix", "permission", "entityId", "createdAt", "revokedAt"]),
+                    &[
+                        "ID",
+                        "NAME",
+                        "PREFIX",
+                        "PERMISSION",
+                        "ENTITY",
+                        "CREATED",
+                        "REVOKED",
+                    ],
+                    output::rows(
+                        &keys,
+                        &[
+                            "id",
+                            "name",
+                            "prefix",
+                            "permission",
+                            "entityId",
+                            "createdAt",
+                            "revokedAt",
+                        ],
+                    ),
                 );
             }
         }
@@ -53,7 +90,11 @@ pub fn run(client: &Client, cmd: KeysCmd, as_json: bool) -> CliResult {
             if as_json {
                 output::json(&key);
             } else {
-                println!("revoked API key {} ({})", output::cell(&key["id"]), output::cell(&key["name"]));
+                println!(
+                    "revoked API key {} ({})",
+                    output::cell(&key["id"]),
+                    output::cell(&key["name"])
+                );
             }
         }
     }

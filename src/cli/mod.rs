@@ -19,7 +19,11 @@ use clap::{Parser, Subcommand};
 pub use client::Client;
 
 #[derive(Parser, Debug)]
-#[command(name = "keyport", version, about = "A self-hosted credential vault for AI agents")]
+#[command(
+    name = "keyport",
+    version,
+    about = "A self-hosted credential vault for AI agents"
+)]
 pub struct Cli {
     /// Data directory (default: the platform data dir, e.g. ~/.local/share/keyport).
     #[arg(long, global = true, env = "KEYPORT_DATA_DIR")]
@@ -63,11 +67,17 @@ pub struct CliError {
 
 impl CliError {
     pub fn new(message: impl Into<String>) -> Self {
-        CliError { message: message.into(), code: 1 }
+        CliError {
+            message: message.into(),
+            code: 1,
+        }
     }
 
     pub fn with_code(message: impl Into<String>, code: u8) -> Self {
-        CliError { message: message.into(), code }
+        CliError {
+            message: message.into(),
+            code,
+        }
     }
 }
 
@@ -83,9 +93,14 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(cli.data_dir, args),
         Command::Passwd(args) => passwd::run(cli.data_dir, args),
-        Command::Integrations(cmd) => Client::connect(cli.data_dir, cli.url).and_then(|c| integrations::run(&c, cmd, cli.json)),
-        Command::Connections(cmd) => Client::connect(cli.data_dir, cli.url).and_then(|c| connections::run(&c, cmd, cli.json)),
-        Command::Keys(cmd) => Client::connect(cli.data_dir, cli.url).and_then(|c| keys::run(&c, cmd, cli.json)),
+        Command::Integrations(cmd) => Client::connect(cli.data_dir, cli.url)
+            .and_then(|c| integrations::run(&c, cmd, cli.json)),
+        Command::Connections(cmd) => {
+            Client::connect(cli.data_dir, cli.url).and_then(|c| connections::run(&c, cmd, cli.json))
+        }
+        Command::Keys(cmd) => {
+            Client::connect(cli.data_dir, cli.url).and_then(|c| keys::run(&c, cmd, cli.json))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -97,7 +112,9 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 /// Parses `key=value` pairs given with `--set`.
-pub fn parse_pairs(pairs: &[String]) -> Result<serde_json::Map<String, serde_json::Value>, CliError> {
+pub fn parse_pairs(
+    pairs: &[String],
+) -> Result<serde_json::Map<String, serde_json::Value>, CliError> {
     let mut map = serde_json::Map::new();
     for pair in pairs {
         let (key, value) = pair

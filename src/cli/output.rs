@@ -5,7 +5,10 @@ use comfy_table::{ContentArrangement, Table};
 use serde_json::Value;
 
 pub fn json(value: &Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+    );
 }
 
 /// A value as table text: strings bare, null empty, everything else as JSON.
@@ -24,7 +27,9 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) {
         return;
     }
     let mut t = Table::new();
-    t.load_style(UTF8_BORDERS_ONLY).set_content_arrangement(ContentArrangement::Disabled).set_header(headers.to_vec());
+    t.load_style(UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(headers.to_vec());
     for row in rows {
         t.add_row(row);
     }
@@ -35,13 +40,21 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) {
 pub fn rows(items: &Value, fields: &[&str]) -> Vec<Vec<String>> {
     items["items"]
         .as_array()
-        .map(|list| list.iter().map(|item| fields.iter().map(|f| cell(&item[*f])).collect()).collect())
+        .map(|list| {
+            list.iter()
+                .map(|item| fields.iter().map(|f| cell(&item[*f])).collect())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// `key: value` lines for one object.
 pub fn details(value: &Value, fields: &[(&str, &str)]) {
-    let width = fields.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
+    let width = fields
+        .iter()
+        .map(|(label, _)| label.len())
+        .max()
+        .unwrap_or(0);
     for (label, field) in fields {
         let text = cell(&value[*field]);
         if !text.is_empty() {

@@ -11,8 +11,12 @@ use super::CliError;
 pub const ENV: &str = "KEYPORT_PASSPHRASE";
 
 fn from_file(path: &Path) -> Result<SecretString, CliError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::new(format!("cannot read passphrase file {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::new(format!(
+            "cannot read passphrase file {}: {e}",
+            path.display()
+        ))
+    })?;
     let line = text.lines().next().unwrap_or("").to_string();
     non_empty(SecretString::from(line))
 }
@@ -32,7 +36,12 @@ fn prompt(label: &str) -> Result<SecretString, CliError> {
 }
 
 /// Obtains a passphrase. `confirm` asks twice on a terminal (for a new passphrase).
-pub fn obtain(file: Option<&Path>, env_var: &str, label: &str, confirm: bool) -> Result<SecretString, CliError> {
+pub fn obtain(
+    file: Option<&Path>,
+    env_var: &str,
+    label: &str,
+    confirm: bool,
+) -> Result<SecretString, CliError> {
     if let Some(path) = file {
         return from_file(path);
     }

@@ -28,18 +28,37 @@ pub fn run(data_dir: Option<PathBuf>, args: PasswdArgs) -> CliResult {
     let db = dir.join(DB_FILE);
     let record = Store::peek_vault(&db)
         .map_err(|e| CliError::with_code(format!("{}: {e}", db.display()), EXIT_UNLOCK))?
-        .ok_or_else(|| CliError::new(format!("no vault at {}; run `keyport serve` first", db.display())))?;
-    let old = passphrase::obtain(args.passphrase_file.as_deref(), passphrase::ENV, "Current passphrase", false)?;
+        .ok_or_else(|| {
+            CliError::new(format!(
+                "no vault at {}; run `keyport serve` first",
+                db.display()
+            ))
+        })?;
+    let old = passphrase::obtain(
+        args.passphrase_file.as_deref(),
+        passphrase::ENV,
+        "Current passphrase",
+        false,
+    )?;
     let vault = Vault::unlock(&record, &old).map_err(|e| match e {
         VaultError::WrongPassphrase => CliError::with_code("wrong passphrase", EXIT_UNLOCK),
         other => CliError::with_code(other.to_string(), EXIT_UNLOCK),
     })?;
-    let new = passphrase::obtain(args.new_passphrase_file.as_deref(), "KEYPORT_NEW_PASSPHRASE", "New passphrase", true)?;
-    let rewrapped = vault.rewrap(&new, vault.params()).map_err(|e| CliError::new(e.to_string()))?;
+    let new = passphrase::obtain(
+        args.new_passphrase_file.as_deref(),
+        "KEYPORT_NEW_PASSPHRASE",
+        "New passphrase",
+        true,
+    )?;
+    let rewrapped = vault
+        .rewrap(&new, vault.params())
+        .map_err(|e| CliError::new(e.to_string()))?;
     let store = Store::open(&db).map_err(|e| CliError::new(format!("{}: {e}", db.display())))?;
     let changed = store
         .replace_vault(&rewrapped, &Clock::system().stamp())
         .map_err(|e| CliError::new(format!("{}: {e}", db.display())))?;
-    println!("keyport: passphrase changed ({changed} row rewritten; no stored secret was re-encrypted)");
+    println!(
+        "keyport: passphrase changed ({changed} row rewritten; no stored secret was re-encrypted)"
+    );
     Ok(())
 }

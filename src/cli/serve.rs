@@ -38,14 +38,18 @@ pub const EXIT_UNLOCK: u8 = 2;
 fn unlock_error(e: VaultError) -> CliError {
     match e {
         VaultError::WrongPassphrase => CliError::with_code("wrong passphrase", EXIT_UNLOCK),
-        VaultError::Corrupt(why) => CliError::with_code(format!("the vault is corrupt: {why}"), EXIT_UNLOCK),
+        VaultError::Corrupt(why) => {
+            CliError::with_code(format!("the vault is corrupt: {why}"), EXIT_UNLOCK)
+        }
         other => CliError::with_code(other.to_string(), EXIT_UNLOCK),
     }
 }
 
 fn store_error(db: &Path, e: StoreError) -> CliError {
     match e {
-        StoreError::NoVault => CliError::with_code(format!("{}: corrupt: {e}", db.display()), EXIT_UNLOCK),
+        StoreError::NoVault => {
+            CliError::with_code(format!("{}: corrupt: {e}", db.display()), EXIT_UNLOCK)
+        }
         other => CliError::new(format!("{}: {other}", db.display())),
     }
 }
@@ -69,10 +73,16 @@ fn kdf_target(file: &config::FileConfig) -> Duration {
 
 /// Opens the existing vault, or creates one. Returns the store, the unlocked vault and
 /// whether it was created.
-pub fn open_or_create(db: &Path, file_config: &config::FileConfig, passphrase_file: Option<&Path>, clock: &Clock) -> Result<(Store, Vault, bool), CliError> {
+pub fn open_or_create(
+    db: &Path,
+    file_config: &config::FileConfig,
+    passphrase_file: Option<&Path>,
+    clock: &Clock,
+) -> Result<(Store, Vault, bool), CliError> {
     match Store::peek_vault(db).map_err(|e| store_error(db, e))? {
         Some(record) => {
-            let pass = passphrase::obtain(passphrase_file, passphrase::ENV, "Vault passphrase", false)?;
+            let pass =
+                passphrase::obtain(passphrase_file, passphrase::ENV, "Vault passphrase", false)?;
             let started = Instant::now();
             let vault = Vault::unlock(&record, &pass).map_err(unlock_error)?;
             tracing::info!(ms = started.elapsed().as_millis() as u64, "vault unlocked");
@@ -81,10 +91,16 @@ pub fn open_or_create(db: &Path, file_config: &config::FileConfig, passphrase_fi
         }
         None => {
             eprintln!("keyport: creating a new vault at {}", db.display());
-            let pass = passphrase::obtain(passphrase_file, passphrase::ENV, "Choose a vault passphrase", true)?;
+            let pass = passphrase::obtain(
+                passphrase_file,
+                passphrase::ENV,
+                "Choose a vault passphrase",
+                true,
+            )?;
             let params = KdfParams::calibrate(kdf_target(file_config));
             let (vault, record) = Vault::create(&pass, params).map_err(unlock_error)?;
-            let store = Store::create(db, &record, &clock.stamp()).map_err(|e| store_error(db, e))?;
+            let store =
+                Store::create(db, &record, &clock.stamp()).map_err(|e| store_error(db, e))?;
             Ok((store, vault, true))
         }
     }
@@ -101,10 +117,15 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
     let file_config = config::load_file(&dir)?;
     crate::logging::init(file_config.log.as_deref());
 
-    let listen = args.listen.or(file_config.listen.clone()).unwrap_or_else(|| config::DEFAULT_LISTEN.to_string());
-    let addr: SocketAddr = listen
-        .parse()
-        .map_err(|_| CliError::new(format!("--listen {listen:?}: expected IP:PORT, e.g. 127.0.0.1:7790")))?;
+    let listen = args
+        .listen
+        .or(file_config.listen.clone())
+        .unwrap_or_else(|| config::DEFAULT_LISTEN.to_string());
+    let addr: SocketAddr = listen.parse().map_err(|_| {
+        CliError::new(format!(
+            "--listen {listen:?}: expected IP:PORT, e.g. 127.0.0.1:7790"
+        ))
+    })?;
     if !is_loopback(&addr) && !args.allow_remote {
         return Err(CliError::new(format!(
             "refusing to listen on {addr}: it is not a loopback address; pass --allow-remote if you really mean it"
@@ -113,7 +134,8 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
 
     let clock = Clock::system();
     let db = dir.join(DB_FILE);
-    let (store, vault, created) = open_or_create(&db, &file_config, args.passphrase_file.as_deref(), &clock)?;
+    let (store, vault, created) =
+        open_or_create(&db, &file_config, args.passphrase_file.as_deref(), &clock)?;
 
     let (catalog, problems) = Catalog::load(&dir.join(config::PROVIDERS_DIR));
     for problem in &problems {
@@ -121,8 +143,11 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
         eprintln!("keyport: warning: {problem}");
     }
 
-    let listener = TcpListener::bind(addr).map_err(|e| CliError::new(format!("cannot listen on {addr}: {e}")))?;
-    let bound = listener.local_addr().map_err(|e| CliError::new(e.to_string()))?;
+    let listener = TcpListener::bind(addr)
+        .map_err(|e| CliError::new(format!("cannot listen on {addr}: {e}")))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| CliError::new(e.to_string()))?;
     if !is_loopback(&bound) {
         eprintln!("keyport: WARNING: listening on {bound}, reachable from other machines");
     }
@@ -130,11 +155,18 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
     let extra_host = (!is_loopback(&bound)).then(|| bound.to_string());
     let policy = HostPolicy::for_port(bound.port(), extra_host);
 
-    let service = Service::new(store, vault, catalog, clock, public_url.clone()).map_err(|e| CliError::new(e.to_string()))?;
+    let service = Service::new(store, vault, catalog, clock, public_url.clone())
+        .map_err(|e| CliError::new(e.to_string()))?;
     let key_path = dir.join(config::ADMIN_KEY_FILE);
     let existing = config::read_trimmed(&key_path)?;
-    if let Some(new_key) = service.ensure_admin_key(existing.as_deref()).map_err(|e| CliError::new(e.to_string()))? {
-        config::write_private(&key_path, format!("{}\n", new_key.expose_secret()).as_bytes())?;
+    if let Some(new_key) = service
+        .ensure_admin_key(existing.as_deref())
+        .map_err(|e| CliError::new(e.to_string()))?
+    {
+        config::write_private(
+            &key_path,
+            format!("{}\n", new_key.expose_secret()).as_bytes(),
+        )?;
     }
     let url_path = dir.join(config::SERVER_URL_FILE);
     config::write_private(&url_path, format!("{public_url}\n").as_bytes())?;

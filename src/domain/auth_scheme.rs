@@ -71,7 +71,9 @@ impl fmt::Display for AuthScheme {
 
 /// The error for a scheme name outside the closed set.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown auth scheme {0:?}; expected one of OAUTH2, OAUTH1, API_KEY, BASIC, BEARER_TOKEN, BASIC_WITH_JWT, GOOGLE_SERVICE_ACCOUNT, NO_AUTH")]
+#[error(
+    "unknown auth scheme {0:?}; expected one of OAUTH2, OAUTH1, API_KEY, BASIC, BEARER_TOKEN, BASIC_WITH_JWT, GOOGLE_SERVICE_ACCOUNT, NO_AUTH"
+)]
 pub struct UnknownAuthScheme(pub String);
 
 impl FromStr for AuthScheme {
@@ -98,7 +100,10 @@ mod tests {
     fn round_trips_every_scheme() {
         for scheme in AuthScheme::ALL {
             assert_eq!(scheme.as_str().parse::<AuthScheme>(), Ok(scheme));
-            assert_eq!(scheme.as_str().to_lowercase().parse::<AuthScheme>(), Ok(scheme));
+            assert_eq!(
+                scheme.as_str().to_lowercase().parse::<AuthScheme>(),
+                Ok(scheme)
+            );
         }
     }
 

@@ -81,7 +81,9 @@ impl fmt::Display for ConnectionStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown connection status {0:?}; expected one of INITIATED, ACTIVE, INACTIVE, EXPIRED, FAILED, DELETED")]
+#[error(
+    "unknown connection status {0:?}; expected one of INITIATED, ACTIVE, INACTIVE, EXPIRED, FAILED, DELETED"
+)]
 pub struct UnknownStatus(pub String);
 
 impl FromStr for ConnectionStatus {
@@ -151,7 +153,10 @@ mod tests {
     #[test]
     fn statuses_parse_case_insensitively() {
         for st in ConnectionStatus::ALL {
-            assert_eq!(st.as_str().to_lowercase().parse::<ConnectionStatus>(), Ok(st));
+            assert_eq!(
+                st.as_str().to_lowercase().parse::<ConnectionStatus>(),
+                Ok(st)
+            );
         }
         assert!("SUCCESS".parse::<ConnectionStatus>().is_err());
     }

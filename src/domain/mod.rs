@@ -2,9 +2,9 @@
 //! statuses. No I/O and no wire spellings beyond the closed enums' names; the service
 //! decides, the store persists, `http/` translates.
 
+pub mod api_key;
 pub mod auth_scheme;
 pub mod connection;
-pub mod api_key;
 pub mod integration;
 
 pub use auth_scheme::AuthScheme;

@@ -33,13 +33,24 @@ fn key_json(key: &ApiKey) -> serde_json::Value {
     })
 }
 
-pub async fn create_key(svc: web::Data<Service>, caller: Caller, body: web::Json<CreateKeyBody>) -> ApiResult {
+pub async fn create_key(
+    svc: web::Data<Service>,
+    caller: Caller,
+    body: web::Json<CreateKeyBody>,
+) -> ApiResult {
     let body = body.into_inner();
     let permission = match body.permission.as_deref() {
         None => Permission::Use,
-        Some(p) => p.parse::<Permission>().map_err(|e| Error::invalid(format!("permission: {e}")))?,
+        Some(p) => p
+            .parse::<Permission>()
+            .map_err(|e| Error::invalid(format!("permission: {e}")))?,
     };
-    let entity = body.entity_id.as_deref().filter(|e| !e.trim().is_empty()).map(EntityId::parse).transpose()?;
+    let entity = body
+        .entity_id
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .map(EntityId::parse)
+        .transpose()?;
     let created = blocking(move || svc.create_key(&caller, &body.name, permission, entity)).await?;
     let mut out = key_json(&created.record);
     out["key"] = json!(created.key.expose_secret());
@@ -51,7 +62,11 @@ pub async fn list_keys(svc: web::Data<Service>, caller: Caller) -> ApiResult {
     Ok(HttpResponse::Ok().json(items(keys.iter().map(key_json).collect())))
 }
 
-pub async fn revoke_key(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
+pub async fn revoke_key(
+    svc: web::Data<Service>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult {
     let id: ApiKeyId = path.parse()?;
     let key = blocking(move || svc.revoke_key(&caller, id)).await?;
     Ok(HttpResponse::Ok().json(key_json(&key)))
@@ -75,5 +90,6 @@ pub async fn client_info(caller: Caller) -> ApiResult {
 }
 
 pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok", "service": "keyport", "version": env!("CARGO_PKG_VERSION")}))
+    HttpResponse::Ok()
+        .json(json!({"status": "ok", "service": "keyport", "version": env!("CARGO_PKG_VERSION")}))
 }

@@ -37,7 +37,11 @@ pub struct ListQuery {
     page_size: Option<u64>,
 }
 
-pub async fn create(svc: web::Data<Service>, caller: Caller, body: web::Json<CreateBody>) -> ApiResult {
+pub async fn create(
+    svc: web::Data<Service>,
+    caller: Caller,
+    body: web::Json<CreateBody>,
+) -> ApiResult {
     let body = body.into_inner();
     let req = CreateConnection {
         integration_id: body.integration_id.parse()?,
@@ -57,9 +61,18 @@ pub async fn create(svc: web::Data<Service>, caller: Caller, body: web::Json<Cre
     Ok(HttpResponse::Ok().json(out))
 }
 
-pub async fn list(svc: web::Data<Service>, caller: Caller, query: web::Query<ListQuery>) -> ApiResult {
+pub async fn list(
+    svc: web::Data<Service>,
+    caller: Caller,
+    query: web::Query<ListQuery>,
+) -> ApiResult {
     let q = query.into_inner();
-    let integration_id: Option<IntegrationId> = q.integration_id.as_deref().filter(|s| !s.is_empty()).map(str::parse).transpose()?;
+    let integration_id: Option<IntegrationId> = q
+        .integration_id
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(str::parse)
+        .transpose()?;
     let page_size = q.page_size.unwrap_or(0);
     let req = ListConnections {
         entities: csv(q.user_uuid.or(q.entity_id)),
@@ -90,11 +103,20 @@ pub async fn enable(svc: web::Data<Service>, caller: Caller, path: web::Path<Str
     set_enabled(svc, caller, path, true).await
 }
 
-pub async fn disable(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
+pub async fn disable(
+    svc: web::Data<Service>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult {
     set_enabled(svc, caller, path, false).await
 }
 
-async fn set_enabled(svc: web::Data<Service>, caller: Caller, path: web::Path<String>, enabled: bool) -> ApiResult {
+async fn set_enabled(
+    svc: web::Data<Service>,
+    caller: Caller,
+    path: web::Path<String>,
+    enabled: bool,
+) -> ApiResult {
     let id: ConnectionId = path.parse()?;
     let view = blocking(move || svc.set_connection_enabled(&caller, id, enabled)).await?;
     Ok(HttpResponse::Ok().json(ConnectedAccountDto::from(&view)))
@@ -107,7 +129,11 @@ pub async fn delete(svc: web::Data<Service>, caller: Caller, path: web::Path<Str
 }
 
 /// keyport's explicit reveal: the live credential, for keys with the `reveal` permission.
-pub async fn credentials(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
+pub async fn credentials(
+    svc: web::Data<Service>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult {
     let id: ConnectionId = path.parse()?;
     let (view, params) = blocking(move || svc.reveal_connection(&caller, id)).await?;
     Ok(HttpResponse::Ok().json(json!({

@@ -16,12 +16,19 @@ pub fn items<T: Serialize>(list: Vec<T>) -> Value {
 
 /// A comma-separated query value as a list; empty parts dropped.
 pub fn csv(raw: Option<String>) -> Vec<String> {
-    raw.map(|s| s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect())
-        .unwrap_or_default()
+    raw.map(|s| {
+        s.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 pub fn parse_scheme(raw: &str) -> Result<AuthScheme, Error> {
-    raw.parse::<AuthScheme>().map_err(|e| Error::invalid(format!("authScheme: {e}")))
+    raw.parse::<AuthScheme>()
+        .map_err(|e| Error::invalid(format!("authScheme: {e}")))
 }
 
 #[derive(Serialize)]

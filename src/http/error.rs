@@ -55,7 +55,8 @@ impl ResponseError for ApiError {
             }
             other => other.to_string(),
         };
-        HttpResponse::build(status).json(json!({"error": {"code": self.0.code(), "message": message}}))
+        HttpResponse::build(status)
+            .json(json!({"error": {"code": self.0.code(), "message": message}}))
     }
 }
 

@@ -27,18 +27,28 @@ impl HostPolicy {
     /// For a server listening on `port`, reachable through `extra` as well (an explicitly
     /// allowed non-loopback listen address).
     pub fn for_port(port: u16, extra: Option<String>) -> Self {
-        let mut hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")];
+        let mut hosts = vec![
+            format!("127.0.0.1:{port}"),
+            format!("localhost:{port}"),
+            format!("[::1]:{port}"),
+        ];
         hosts.extend(extra);
         let origins = hosts.iter().map(|h| format!("http://{h}")).collect();
         HostPolicy { hosts, origins }
     }
 
     pub fn host_allowed(&self, host: Option<&str>) -> bool {
-        host.is_some_and(|h| self.hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(h)))
+        host.is_some_and(|h| {
+            self.hosts
+                .iter()
+                .any(|allowed| allowed.eq_ignore_ascii_case(h))
+        })
     }
 
     pub fn origin_allowed(&self, origin: &str) -> bool {
-        self.origins.iter().any(|allowed| allowed.eq_ignore_ascii_case(origin))
+        self.origins
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(origin))
     }
 }
 
@@ -48,14 +58,19 @@ fn presented_key(req: &ServiceRequest) -> Option<String> {
     }
     let auth = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = auth.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
 }
 
 fn check(req: &ServiceRequest) -> Result<Option<Caller>, Error> {
     let policy = req
         .app_data::<web::Data<HostPolicy>>()
         .ok_or_else(|| Error::Internal("host policy missing".into()))?;
-    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
     if !policy.host_allowed(host) {
         return Err(Error::Forbidden("this Host is not keyport's; requests must name 127.0.0.1, localhost or [::1] with keyport's port".into()));
     }
@@ -65,7 +80,9 @@ fn check(req: &ServiceRequest) -> Result<Option<Caller>, Error> {
         && (is_api || changes_state)
         && !origin.to_str().is_ok_and(|o| policy.origin_allowed(o))
     {
-        return Err(Error::Forbidden("cross-origin requests are not allowed".into()));
+        return Err(Error::Forbidden(
+            "cross-origin requests are not allowed".into(),
+        ));
     }
     if !is_api {
         return Ok(None);
@@ -85,7 +102,9 @@ pub async fn guard(
     let method = req.method().clone();
     let path = req.path().to_string();
     let response = match check(&req) {
-        Err(e) => req.into_response(ApiError(e).error_response()).map_into_right_body(),
+        Err(e) => req
+            .into_response(ApiError(e).error_response())
+            .map_into_right_body(),
         Ok(caller) => {
             if let Some(caller) = caller {
                 req.extensions_mut().insert(caller);
@@ -109,7 +128,12 @@ impl FromRequest for Caller {
     type Future = Ready<Result<Caller, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        ready(req.extensions().get::<Caller>().cloned().ok_or(ApiError(Error::Unauthorized)))
+        ready(
+            req.extensions()
+                .get::<Caller>()
+                .cloned()
+                .ok_or(ApiError(Error::Unauthorized)),
+        )
     }
 }
 
@@ -120,10 +144,24 @@ mod tests {
     #[test]
     fn only_our_own_hosts_and_origins_pass() {
         let policy = HostPolicy::for_port(7790, None);
-        for ok in ["127.0.0.1:7790", "localhost:7790", "LOCALHOST:7790", "[::1]:7790"] {
+        for ok in [
+            "127.0.0.1:7790",
+            "localhost:7790",
+            "LOCALHOST:7790",
+            "[::1]:7790",
+        ] {
             assert!(policy.host_allowed(Some(ok)), "{ok}");
         }
-        for bad in [None, Some(""), Some(":7790"), Some("127.0.0.1"), Some("127.0.0.1:7791"), Some("evil.example:7790"), Some("localhost.evil:7790"), Some("127.0.0.1.nip.io:7790")] {
+        for bad in [
+            None,
+            Some(""),
+            Some(":7790"),
+            Some("127.0.0.1"),
+            Some("127.0.0.1:7791"),
+            Some("evil.example:7790"),
+            Some("localhost.evil:7790"),
+            Some("127.0.0.1.nip.io:7790"),
+        ] {
             assert!(!policy.host_allowed(bad), "{bad:?}");
         }
         assert!(policy.origin_allowed("http://127.0.0.1:7790"));

@@ -37,7 +37,11 @@ pub struct ListQuery {
     show_disabled: Option<bool>,
 }
 
-pub async fn create(svc: web::Data<Service>, caller: Caller, body: web::Json<CreateBody>) -> ApiResult {
+pub async fn create(
+    svc: web::Data<Service>,
+    caller: Caller,
+    body: web::Json<CreateBody>,
+) -> ApiResult {
     let body = body.into_inner();
     let _ = body.force_new_integration; // every create makes a new integration
     let app = body
@@ -55,11 +59,16 @@ pub async fn create(svc: web::Data<Service>, caller: Caller, body: web::Json<Cre
     Ok(HttpResponse::Ok().json(IntegrationDto::from(&view)))
 }
 
-pub async fn list(svc: web::Data<Service>, caller: Caller, query: web::Query<ListQuery>) -> ApiResult {
+pub async fn list(
+    svc: web::Data<Service>,
+    caller: Caller,
+    query: web::Query<ListQuery>,
+) -> ApiResult {
     let query = query.into_inner();
     let app = query.app_name.or(query.app_id);
     let show_disabled = query.show_disabled.unwrap_or(false);
-    let views = blocking(move || svc.list_integrations(&caller, app.as_deref(), show_disabled)).await?;
+    let views =
+        blocking(move || svc.list_integrations(&caller, app.as_deref(), show_disabled)).await?;
     Ok(HttpResponse::Ok().json(items(views.iter().map(IntegrationDto::from).collect())))
 }
 
@@ -77,7 +86,11 @@ pub async fn update(
 ) -> ApiResult {
     let id: IntegrationId = path.parse()?;
     let body = body.into_inner();
-    let req = UpdateIntegration { name: body.name, auth_config: body.auth_config, enabled: body.enabled };
+    let req = UpdateIntegration {
+        name: body.name,
+        auth_config: body.auth_config,
+        enabled: body.enabled,
+    };
     let view = blocking(move || svc.update_integration(&caller, id, req)).await?;
     Ok(HttpResponse::Ok().json(IntegrationDto::from(&view)))
 }

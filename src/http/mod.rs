@@ -72,10 +72,26 @@ pub fn routes() -> Vec<RouteDef> {
         route!(get, "/api/v1/connectedAccounts", connections::list),
         route!(post, "/api/v1/connectedAccounts", connections::create),
         route!(get, "/api/v1/connectedAccounts/{id}", connections::get),
-        route!(delete, "/api/v1/connectedAccounts/{id}", connections::delete),
-        route!(post, "/api/v1/connectedAccounts/{id}/enable", connections::enable),
-        route!(post, "/api/v1/connectedAccounts/{id}/disable", connections::disable),
-        route!(get, "/api/v1/connectedAccounts/{id}/credentials", connections::credentials),
+        route!(
+            delete,
+            "/api/v1/connectedAccounts/{id}",
+            connections::delete
+        ),
+        route!(
+            post,
+            "/api/v1/connectedAccounts/{id}/enable",
+            connections::enable
+        ),
+        route!(
+            post,
+            "/api/v1/connectedAccounts/{id}/disable",
+            connections::disable
+        ),
+        route!(
+            get,
+            "/api/v1/connectedAccounts/{id}/credentials",
+            connections::credentials
+        ),
         route!(get, "/api/v1/keys", admin::list_keys),
         route!(post, "/api/v1/keys", admin::create_key),
         route!(delete, "/api/v1/keys/{id}", admin::revoke_key),
@@ -87,7 +103,9 @@ fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
         JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
             Error::TooLarge(format!("request body is larger than {MAX_BODY} bytes"))
         }
-        JsonPayloadError::ContentType => Error::invalid("send the body as JSON with Content-Type: application/json"),
+        JsonPayloadError::ContentType => {
+            Error::invalid("send the body as JSON with Content-Type: application/json")
+        }
         JsonPayloadError::Deserialize(e) => Error::invalid(format!("malformed JSON body: {e}")),
         other => Error::invalid(format!("unreadable body: {other}")),
     };
@@ -108,10 +126,14 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
 
 /// Mounts the route table and the extractor configuration.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::JsonConfig::default().limit(MAX_BODY).error_handler(json_error))
-        .app_data(web::PayloadConfig::default().limit(MAX_BODY))
-        .app_data(web::QueryConfig::default().error_handler(query_error))
-        .app_data(web::PathConfig::default().error_handler(path_error));
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(MAX_BODY)
+            .error_handler(json_error),
+    )
+    .app_data(web::PayloadConfig::default().limit(MAX_BODY))
+    .app_data(web::QueryConfig::default().error_handler(query_error))
+    .app_data(web::PathConfig::default().error_handler(path_error));
     for route in routes() {
         (route.mount)(cfg);
     }
@@ -123,11 +145,18 @@ fn security_headers() -> DefaultHeaders {
         .add(("Referrer-Policy", "no-referrer"))
         .add(("Cache-Control", "no-store"))
         .add(("X-Frame-Options", "DENY"))
-        .add(("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"))
+        .add((
+            "Content-Security-Policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ))
 }
 
 /// Serves until Ctrl-C or SIGTERM (actix handles both and drains in-flight requests).
-pub async fn serve(service: web::Data<Service>, listener: TcpListener, policy: HostPolicy) -> std::io::Result<()> {
+pub async fn serve(
+    service: web::Data<Service>,
+    listener: TcpListener,
+    policy: HostPolicy,
+) -> std::io::Result<()> {
     let policy = web::Data::new(policy);
     HttpServer::new(move || {
         App::new()

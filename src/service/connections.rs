@@ -62,7 +62,9 @@ fn valid_labels(labels: Vec<String>) -> Result<Vec<String>> {
     for label in labels {
         let label = label.trim().to_string();
         if label.is_empty() || label.chars().count() > 64 || label.chars().any(char::is_control) {
-            return Err(Error::invalid("labels: each label must be 1 to 64 printable characters"));
+            return Err(Error::invalid(
+                "labels: each label must be 1 to 64 printable characters",
+            ));
         }
         if !out.contains(&label) {
             out.push(label);
@@ -75,7 +77,11 @@ impl Service {
     fn view_connection(&self, connection: Connection) -> Result<ConnectionView> {
         let integration = self.load_integration(connection.integration_id)?;
         let params = redacted(&connection.params, &connection.secret_keys);
-        Ok(ConnectionView { connection, auth_scheme: integration.auth_scheme, params })
+        Ok(ConnectionView {
+            connection,
+            auth_scheme: integration.auth_scheme,
+            params,
+        })
     }
 
     /// Loads a connection the caller may see; others' connections are "not found".
@@ -95,19 +101,32 @@ impl Service {
         self.open_map(TABLE, &id.to_string(), blob.as_deref())
     }
 
-    pub fn create_connection(&self, caller: &Caller, req: CreateConnection) -> Result<CreatedConnection> {
+    pub fn create_connection(
+        &self,
+        caller: &Caller,
+        req: CreateConnection,
+    ) -> Result<CreatedConnection> {
         caller.require(Permission::Use)?;
         let entity = EntityId::or_default(req.entity.as_deref())?;
         caller.may_act_for(&entity)?;
         let integration = self.load_integration(req.integration_id)?;
         if integration.deleted {
-            return Err(Error::not_found("integration", req.integration_id.to_string()));
+            return Err(Error::not_found(
+                "integration",
+                req.integration_id.to_string(),
+            ));
         }
         if !integration.enabled {
-            return Err(Error::Conflict(format!("integration {} is disabled; enable it first", integration.id)));
+            return Err(Error::Conflict(format!(
+                "integration {} is disabled; enable it first",
+                integration.id
+            )));
         }
         let labels = valid_labels(req.labels)?;
-        let app = self.catalog.get(&integration.app_key).ok_or_else(|| unknown_app(&integration.app_key))?;
+        let app = self
+            .catalog
+            .get(&integration.app_key)
+            .ok_or_else(|| unknown_app(&integration.app_key))?;
         let spec = self.scheme_of(app, integration.auth_scheme)?;
         if let Some(url) = &req.redirect_url {
             super::integrations::check_url("redirectUri", url)?;
@@ -123,8 +142,13 @@ impl Service {
         if let Some(Value::Object(defaults)) = integration.config.get(CONNECTION_DEFAULTS) {
             input.extend(defaults.clone());
         }
-        if integration.secret_keys.iter().any(|k| k == CONNECTION_DEFAULTS)
-            && let Some(Value::Object(defaults)) = self.integration_secrets(integration.id)?.remove(CONNECTION_DEFAULTS)
+        if integration
+            .secret_keys
+            .iter()
+            .any(|k| k == CONNECTION_DEFAULTS)
+            && let Some(Value::Object(defaults)) = self
+                .integration_secrets(integration.id)?
+                .remove(CONNECTION_DEFAULTS)
         {
             input.extend(defaults);
         }
@@ -155,7 +179,11 @@ impl Service {
             )
             .map_err(Error::from)
         })?;
-        Ok(CreatedConnection { id, status, redirect_url: None })
+        Ok(CreatedConnection {
+            id,
+            status,
+            redirect_url: None,
+        })
     }
 
     pub fn get_connection(&self, caller: &Caller, id: ConnectionId) -> Result<ConnectionView> {
@@ -164,7 +192,11 @@ impl Service {
         self.view_connection(connection)
     }
 
-    pub fn list_connections(&self, caller: &Caller, req: ListConnections) -> Result<Vec<ConnectionView>> {
+    pub fn list_connections(
+        &self,
+        caller: &Caller,
+        req: ListConnections,
+    ) -> Result<Vec<ConnectionView>> {
         caller.require(Permission::Use)?;
         let mut entities = req
             .entities
@@ -180,7 +212,10 @@ impl Service {
         let mut statuses = req
             .statuses
             .iter()
-            .map(|s| s.parse::<ConnectionStatus>().map_err(|e| Error::invalid(format!("status: {e}"))))
+            .map(|s| {
+                s.parse::<ConnectionStatus>()
+                    .map_err(|e| Error::invalid(format!("status: {e}")))
+            })
             .collect::<Result<Vec<_>>>()?;
         if req.active_only {
             if !statuses.is_empty() && !statuses.contains(&ConnectionStatus::Active) {
@@ -192,7 +227,11 @@ impl Service {
         for app in &req.apps {
             apps.push(self.find_app(app)?.key.clone());
         }
-        let page_size = if req.page_size == 0 { u64::MAX } else { req.page_size };
+        let page_size = if req.page_size == 0 {
+            u64::MAX
+        } else {
+            req.page_size
+        };
         let filter = ConnectionFilter {
             entities,
             apps,
@@ -200,24 +239,38 @@ impl Service {
             labels: req.labels,
             integration_id: req.integration_id,
             limit: page_size,
-            offset: req.page.saturating_sub(1).saturating_mul(page_size.min(u64::MAX / 2)),
+            offset: req
+                .page
+                .saturating_sub(1)
+                .saturating_mul(page_size.min(u64::MAX / 2)),
         };
         let list = self.store.read(|db| connections::list(db, &filter))?;
         list.into_iter().map(|c| self.view_connection(c)).collect()
     }
 
     /// Moves a connection to `to` if the lifecycle allows it.
-    pub(crate) fn transition(&self, id: ConnectionId, to: ConnectionStatus, reason: Option<&str>) -> Result<()> {
+    pub(crate) fn transition(
+        &self,
+        id: ConnectionId,
+        to: ConnectionStatus,
+        reason: Option<&str>,
+    ) -> Result<()> {
         let now = self.clock.stamp();
         self.store.write(|tx| {
-            let current = connections::get(tx, id)?.ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
+            let current = connections::get(tx, id)?
+                .ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
             current.status.check(to)?;
             connections::set_status(tx, id, to, reason, &now)?;
             Ok(())
         })
     }
 
-    pub fn set_connection_enabled(&self, caller: &Caller, id: ConnectionId, enabled: bool) -> Result<ConnectionView> {
+    pub fn set_connection_enabled(
+        &self,
+        caller: &Caller,
+        id: ConnectionId,
+        enabled: bool,
+    ) -> Result<ConnectionView> {
         caller.require(Permission::Use)?;
         self.load_connection(caller, id)?;
         let (to, reason) = if enabled {
@@ -234,7 +287,8 @@ impl Service {
         self.load_connection(caller, id)?;
         let now = self.clock.stamp();
         self.store.write(|tx| {
-            let current = connections::get(tx, id)?.ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
+            let current = connections::get(tx, id)?
+                .ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
             current.status.check(ConnectionStatus::Deleted)?;
             connections::soft_delete(tx, id, &now)?;
             Ok(())
@@ -243,7 +297,11 @@ impl Service {
 
     /// The live credential of an ACTIVE connection: every parameter, secrets opened.
     /// Only keys with the `reveal` permission may call this.
-    pub fn reveal_connection(&self, caller: &Caller, id: ConnectionId) -> Result<(ConnectionView, Map<String, Value>)> {
+    pub fn reveal_connection(
+        &self,
+        caller: &Caller,
+        id: ConnectionId,
+    ) -> Result<(ConnectionView, Map<String, Value>)> {
         caller.require(Permission::Reveal)?;
         let connection = self.load_connection(caller, id)?;
         if !connection.status.usable() {
@@ -274,7 +332,10 @@ mod tests {
 
     #[test]
     fn labels_are_trimmed_deduplicated_and_bounded() {
-        assert_eq!(valid_labels(vec![" a ".into(), "a".into(), "b".into()]).ok(), Some(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            valid_labels(vec![" a ".into(), "a".into(), "b".into()]).ok(),
+            Some(vec!["a".into(), "b".into()])
+        );
         assert!(valid_labels(vec!["".into()]).is_err());
         assert!(valid_labels(vec!["x".repeat(65)]).is_err());
         assert!(valid_labels((0..33).map(|i| i.to_string()).collect()).is_err());

@@ -50,7 +50,8 @@ pub struct IntegrationView {
 
 /// https everywhere, plain http only to a loopback host.
 pub(crate) fn check_url(field: &str, raw: &str) -> Result<()> {
-    let parsed = url::Url::parse(raw).map_err(|e| Error::invalid(format!("{field}: not a URL ({e})")))?;
+    let parsed =
+        url::Url::parse(raw).map_err(|e| Error::invalid(format!("{field}: not a URL ({e})")))?;
     let loopback = match parsed.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -60,7 +61,9 @@ pub(crate) fn check_url(field: &str, raw: &str) -> Result<()> {
     match parsed.scheme() {
         "https" => Ok(()),
         "http" if loopback => Ok(()),
-        _ => Err(Error::invalid(format!("{field}: must be an https URL (http only for loopback hosts)"))),
+        _ => Err(Error::invalid(format!(
+            "{field}: must be an https URL (http only for loopback hosts)"
+        ))),
     }
 }
 
@@ -70,7 +73,9 @@ fn check_urls(config: &Map<String, Value>) -> Result<()> {
             Value::String(s) if key.ends_with("_url") && !s.is_empty() => check_url(key, s)?,
             Value::Array(items) if key.ends_with("_urls") => {
                 for item in items {
-                    let s = item.as_str().ok_or_else(|| Error::invalid(format!("{key}: must be a list of URLs")))?;
+                    let s = item
+                        .as_str()
+                        .ok_or_else(|| Error::invalid(format!("{key}: must be a list of URLs")))?;
                     check_url(key, s)?;
                 }
             }
@@ -82,8 +87,16 @@ fn check_urls(config: &Map<String, Value>) -> Result<()> {
 
 fn scopes_of(config: &Map<String, Value>) -> Vec<String> {
     match config.get("scopes") {
-        Some(Value::String(s)) => s.split([' ', ',']).filter(|p| !p.is_empty()).map(str::to_string).collect(),
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::String(s)) => s
+            .split([' ', ','])
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -91,18 +104,28 @@ fn scopes_of(config: &Map<String, Value>) -> Vec<String> {
 fn valid_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
-        return Err(Error::invalid("name: must be 1 to 128 printable characters"));
+        return Err(Error::invalid(
+            "name: must be 1 to 128 printable characters",
+        ));
     }
     Ok(name.to_string())
 }
 
 /// Splits caller input into integration config and connection defaults, validating both.
-fn split_config(spec: &SchemeSpec, app: &App, input: &Map<String, Value>) -> Result<(fields::Validated, fields::Validated)> {
+fn split_config(
+    spec: &SchemeSpec,
+    app: &App,
+    input: &Map<String, Value>,
+) -> Result<(fields::Validated, fields::Validated)> {
     let integration_fields = spec.integration_fields();
     let connection_fields: Vec<FieldSpec> = spec
         .connection_fields(app)
         .into_iter()
-        .map(|f| FieldSpec { required: false, default: None, ..f })
+        .map(|f| FieldSpec {
+            required: false,
+            default: None,
+            ..f
+        })
         .collect();
     let mut own = Map::new();
     let mut defaults = Map::new();
@@ -115,7 +138,10 @@ fn split_config(spec: &SchemeSpec, app: &App, input: &Map<String, Value>) -> Res
             own.insert(key.clone(), value.clone()); // reported as unknown by `validate`
         }
     }
-    Ok((fields::validate(&integration_fields, &own)?, fields::validate(&connection_fields, &defaults)?))
+    Ok((
+        fields::validate(&integration_fields, &own)?,
+        fields::validate(&connection_fields, &defaults)?,
+    ))
 }
 
 impl Service {
@@ -125,7 +151,11 @@ impl Service {
         }
         self.catalog
             .apps()
-            .find(|app| app.app_id().to_string().eq_ignore_ascii_case(key_or_id.trim()))
+            .find(|app| {
+                app.app_id()
+                    .to_string()
+                    .eq_ignore_ascii_case(key_or_id.trim())
+            })
             .ok_or_else(|| unknown_app(key_or_id))
     }
 
@@ -143,7 +173,10 @@ impl Service {
     pub fn view_integration(&self, integration: Integration) -> IntegrationView {
         let app = self.catalog.get(&integration.app_key);
         let expected = app
-            .and_then(|app| app.scheme(integration.auth_scheme).map(|spec| spec.connection_fields(app)))
+            .and_then(|app| {
+                app.scheme(integration.auth_scheme)
+                    .map(|spec| spec.connection_fields(app))
+            })
             .unwrap_or_default();
         let callback_url = integration
             .auth_scheme
@@ -158,13 +191,20 @@ impl Service {
         }
     }
 
-    pub fn create_integration(&self, caller: &Caller, req: CreateIntegration) -> Result<IntegrationView> {
+    pub fn create_integration(
+        &self,
+        caller: &Caller,
+        req: CreateIntegration,
+    ) -> Result<IntegrationView> {
         caller.require(Permission::Use)?;
         caller.require_unrestricted()?;
         let app = self.find_app(&req.app)?;
         let scheme = req.auth_scheme.unwrap_or_else(|| app.default_scheme());
         let spec = self.scheme_of(app, scheme)?;
-        if req.use_composio_auth && scheme.needs_browser() && !req.auth_config.contains_key("client_id") {
+        if req.use_composio_auth
+            && scheme.needs_browser()
+            && !req.auth_config.contains_key("client_id")
+        {
             return Err(Error::invalid(format!(
                 "useComposioAuth: keyport has no managed OAuth apps; register your own OAuth app with {} \
                  (redirect URI {}/callback/{}) and pass its client_id and client_secret in authConfig",
@@ -184,9 +224,17 @@ impl Service {
         let now = self.clock.stamp();
         let name = match req.name {
             Some(name) => valid_name(&name)?,
-            None => format!("{}_{}", app.key.to_ascii_uppercase(), now.replace(['-', ':', 'T', '.', 'Z'], "")),
+            None => format!(
+                "{}_{}",
+                app.key.to_ascii_uppercase(),
+                now.replace(['-', ':', 'T', '.', 'Z'], "")
+            ),
         };
-        let base_url = config.get("base_url").and_then(Value::as_str).unwrap_or(&app.base_url).to_string();
+        let base_url = config
+            .get("base_url")
+            .and_then(Value::as_str)
+            .unwrap_or(&app.base_url)
+            .to_string();
         let scopes = scopes_of(&config);
         let id = IntegrationId::new();
         let secret_keys: Vec<String> = secrets.keys().cloned().collect();
@@ -230,17 +278,29 @@ impl Service {
         Ok(self.view_integration(self.load_integration(id)?))
     }
 
-    pub fn list_integrations(&self, caller: &Caller, app: Option<&str>, show_disabled: bool) -> Result<Vec<IntegrationView>> {
+    pub fn list_integrations(
+        &self,
+        caller: &Caller,
+        app: Option<&str>,
+        show_disabled: bool,
+    ) -> Result<Vec<IntegrationView>> {
         caller.require(Permission::Use)?;
         let app_key = match app {
             Some(a) if !a.trim().is_empty() => Some(self.find_app(a)?.key.clone()),
             _ => None,
         };
-        let list = self.store.read(|db| integrations::list(db, app_key.as_deref(), show_disabled))?;
+        let list = self
+            .store
+            .read(|db| integrations::list(db, app_key.as_deref(), show_disabled))?;
         Ok(list.into_iter().map(|i| self.view_integration(i)).collect())
     }
 
-    pub fn update_integration(&self, caller: &Caller, id: IntegrationId, req: UpdateIntegration) -> Result<IntegrationView> {
+    pub fn update_integration(
+        &self,
+        caller: &Caller,
+        id: IntegrationId,
+        req: UpdateIntegration,
+    ) -> Result<IntegrationView> {
         caller.require(Permission::Use)?;
         caller.require_unrestricted()?;
         let current = self.load_integration(id)?;
@@ -254,7 +314,10 @@ impl Service {
         let (config, secrets) = match &req.auth_config {
             None => (current.config.clone(), None),
             Some(changes) => {
-                let app = self.catalog.get(&current.app_key).ok_or_else(|| unknown_app(&current.app_key))?;
+                let app = self
+                    .catalog
+                    .get(&current.app_key)
+                    .ok_or_else(|| unknown_app(&current.app_key))?;
                 let spec = self.scheme_of(app, current.auth_scheme)?;
                 // Merge: given keys replace, others are kept (secrets included).
                 let mut old_secrets = self.integration_secrets(id)?;
@@ -288,14 +351,25 @@ impl Service {
             }
         };
         let (secret_keys, sealed) = match &secrets {
-            Some(s) => (s.keys().cloned().collect(), self.seal_map(TABLE, &id.to_string(), s)?),
+            Some(s) => (
+                s.keys().cloned().collect(),
+                self.seal_map(TABLE, &id.to_string(), s)?,
+            ),
             None => {
                 let blob = self.store.read(|db| integrations::secrets(db, id))?;
                 (current.secret_keys.clone(), blob)
             }
         };
-        let app_base = self.catalog.get(&current.app_key).map(|a| a.base_url.clone()).unwrap_or(current.base_url.clone());
-        let base_url = config.get("base_url").and_then(Value::as_str).map(str::to_string).unwrap_or(app_base);
+        let app_base = self
+            .catalog
+            .get(&current.app_key)
+            .map(|a| a.base_url.clone())
+            .unwrap_or(current.base_url.clone());
+        let base_url = config
+            .get("base_url")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or(app_base);
         let scopes = scopes_of(&config);
         let now = self.clock.stamp();
         let enabled = req.enabled.unwrap_or(current.enabled);
@@ -347,8 +421,16 @@ mod tests {
         assert!(check_url("token_url", "http://127.0.0.1:9000/token").is_ok());
         assert!(check_url("token_url", "http://[::1]:9000/token").is_ok());
         assert!(check_url("token_url", "http://localhost:9000/token").is_ok());
-        for bad in ["http://example.com/x", "ftp://127.0.0.1/x", "not a url", "http://127.0.0.1.evil.example/x"] {
-            let err = check_url("token_url", bad).err().map(|e| e.to_string()).unwrap_or_default();
+        for bad in [
+            "http://example.com/x",
+            "ftp://127.0.0.1/x",
+            "not a url",
+            "http://127.0.0.1.evil.example/x",
+        ] {
+            let err = check_url("token_url", bad)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(err.starts_with("token_url:"), "{bad}: {err}");
         }
     }
@@ -356,7 +438,10 @@ mod tests {
     #[test]
     fn scopes_split_on_spaces_commas_or_lists() {
         let mut config = Map::new();
-        config.insert("scopes".into(), Value::String("repo, user  read:org".into()));
+        config.insert(
+            "scopes".into(),
+            Value::String("repo, user  read:org".into()),
+        );
         assert_eq!(scopes_of(&config), ["repo", "user", "read:org"]);
         config.insert("scopes".into(), serde_json::json!(["a", "b"]));
         assert_eq!(scopes_of(&config), ["a", "b"]);

@@ -73,7 +73,10 @@ pub struct CreatedKey {
 
 impl std::fmt::Debug for CreatedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedKey").field("key", &"[redacted]").field("record", &self.record).finish()
+        f.debug_struct("CreatedKey")
+            .field("key", &"[redacted]")
+            .field("record", &self.record)
+            .finish()
     }
 }
 
@@ -114,7 +117,10 @@ fn mint() -> Result<SecretString> {
     SystemRandom::new()
         .fill(bytes.as_mut())
         .map_err(|_| Error::Internal("system random failed".into()))?;
-    Ok(SecretString::from(format!("{KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes.as_ref()))))
+    Ok(SecretString::from(format!(
+        "{KEY_PREFIX}{}",
+        URL_SAFE_NO_PAD.encode(bytes.as_ref())
+    )))
 }
 
 fn valid_name(name: &str) -> Result<&str> {
@@ -138,11 +144,20 @@ impl Service {
         })
     }
 
-    fn insert_key(&self, name: &str, permission: Permission, entity: Option<EntityId>) -> Result<CreatedKey> {
+    fn insert_key(
+        &self,
+        name: &str,
+        permission: Permission,
+        entity: Option<EntityId>,
+    ) -> Result<CreatedKey> {
         let name = valid_name(name)?;
         let key = mint()?;
         let key_hash = hash(key.expose_secret());
-        let prefix: String = key.expose_secret().chars().take(KEY_PREFIX.len() + 6).collect();
+        let prefix: String = key
+            .expose_secret()
+            .chars()
+            .take(KEY_PREFIX.len() + 6)
+            .collect();
         let record = ApiKey {
             id: ApiKeyId::new(),
             name: name.to_string(),
@@ -188,7 +203,12 @@ impl Service {
 
     pub fn list_keys(&self, caller: &Caller) -> Result<Vec<ApiKey>> {
         caller.require(Permission::Admin)?;
-        Ok(self.store.read(api_keys::all)?.into_iter().map(|(k, _)| k).collect())
+        Ok(self
+            .store
+            .read(api_keys::all)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect())
     }
 
     pub fn revoke_key(&self, caller: &Caller, id: ApiKeyId) -> Result<ApiKey> {
@@ -206,7 +226,10 @@ impl Service {
                 return Err(Error::Conflict(format!("API key {id} is already revoked")));
             }
             api_keys::revoke(tx, id, &now)?;
-            Ok(Some(ApiKey { revoked_at: Some(now.clone()), ..key }))
+            Ok(Some(ApiKey {
+                revoked_at: Some(now.clone()),
+                ..key
+            }))
         })?;
         let revoked = found.ok_or_else(|| Error::not_found("api key", id.to_string()))?;
         self.keys

@@ -45,9 +45,22 @@ impl std::fmt::Debug for Service {
 }
 
 impl Service {
-    pub fn new(store: Store, vault: Vault, catalog: Catalog, clock: Clock, public_url: String) -> Result<Self> {
+    pub fn new(
+        store: Store,
+        vault: Vault,
+        catalog: Catalog,
+        clock: Clock,
+        public_url: String,
+    ) -> Result<Self> {
         let keys = KeyRing::load(&store)?;
-        Ok(Service { store, vault, catalog, clock, keys: RwLock::new(keys), public_url })
+        Ok(Service {
+            store,
+            vault,
+            catalog,
+            clock,
+            keys: RwLock::new(keys),
+            public_url,
+        })
     }
 
     pub fn store(&self) -> &Store {
@@ -71,12 +84,21 @@ impl Service {
     }
 
     /// Seals a JSON object of secret fields; `None` when there is nothing to seal.
-    fn seal_map(&self, table: &str, row: &str, map: &Map<String, Value>) -> Result<Option<Vec<u8>>> {
+    fn seal_map(
+        &self,
+        table: &str,
+        row: &str,
+        map: &Map<String, Value>,
+    ) -> Result<Option<Vec<u8>>> {
         if map.is_empty() {
             return Ok(None);
         }
         let plaintext = Zeroizing::new(serde_json::to_vec(map)?);
-        let aad = Aad { table, row, column: "secrets" };
+        let aad = Aad {
+            table,
+            row,
+            column: "secrets",
+        };
         Ok(Some(self.vault.seal(&aad, &plaintext)?))
     }
 
@@ -85,7 +107,11 @@ impl Service {
         let Some(blob) = blob else {
             return Ok(Map::new());
         };
-        let aad = Aad { table, row, column: "secrets" };
+        let aad = Aad {
+            table,
+            row,
+            column: "secrets",
+        };
         let plaintext = self.vault.open(&aad, blob)?;
         Ok(serde_json::from_slice(&plaintext)?)
     }

@@ -37,11 +37,19 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<(ApiKey, Vec<u8>)> {
     let permission: String = row.get(4)?;
     let entity: Option<String> = row.get(5)?;
     let key = ApiKey {
-        id: id.parse().map_err(|_| rusqlite::Error::InvalidColumnName("id".into()))?,
+        id: id
+            .parse()
+            .map_err(|_| rusqlite::Error::InvalidColumnName("id".into()))?,
         name: row.get(1)?,
         prefix: row.get(3)?,
-        permission: permission.parse().map_err(|_| rusqlite::Error::InvalidColumnName("permission".into()))?,
-        entity: entity.as_deref().map(EntityId::parse).transpose().map_err(|_| rusqlite::Error::InvalidColumnName("entity_id".into()))?,
+        permission: permission
+            .parse()
+            .map_err(|_| rusqlite::Error::InvalidColumnName("permission".into()))?,
+        entity: entity
+            .as_deref()
+            .map(EntityId::parse)
+            .transpose()
+            .map_err(|_| rusqlite::Error::InvalidColumnName("entity_id".into()))?,
         created_at: row.get(6)?,
         revoked_at: row.get(7)?,
     };

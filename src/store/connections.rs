@@ -80,14 +80,20 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Raw> {
 fn finish(raw: Raw) -> Result<Connection, StoreError> {
     let bad = |what: String| StoreError::Json(serde::de::Error::custom(what));
     Ok(Connection {
-        id: raw.id.parse().map_err(|_| bad(format!("bad connection id {}", raw.id)))?,
+        id: raw
+            .id
+            .parse()
+            .map_err(|_| bad(format!("bad connection id {}", raw.id)))?,
         integration_id: raw
             .integration_id
             .parse()
             .map_err(|_| bad(format!("bad integration id {}", raw.integration_id)))?,
         entity_id: EntityId::parse(&raw.entity_id).map_err(|_| bad("bad entity id".into()))?,
         app_key: raw.app_key,
-        status: raw.status.parse().map_err(|_| bad(format!("bad status {}", raw.status)))?,
+        status: raw
+            .status
+            .parse()
+            .map_err(|_| bad(format!("bad status {}", raw.status)))?,
         status_reason: raw.status_reason,
         labels: from_json(&raw.labels)?,
         params: from_json(&raw.params)?,
@@ -123,15 +129,23 @@ pub fn insert(db: &Db, new: &NewConnection<'_>) -> Result<(), StoreError> {
 }
 
 pub fn get(db: &Db, id: ConnectionId) -> Result<Option<Connection>, StoreError> {
-    db.query_row(&format!("SELECT {COLUMNS} FROM connections WHERE id = ?1"), [id.to_string()], from_row)
-        .optional()?
-        .map(finish)
-        .transpose()
+    db.query_row(
+        &format!("SELECT {COLUMNS} FROM connections WHERE id = ?1"),
+        [id.to_string()],
+        from_row,
+    )
+    .optional()?
+    .map(finish)
+    .transpose()
 }
 
 pub fn secrets(db: &Db, id: ConnectionId) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(db
-        .query_row("SELECT secrets FROM connections WHERE id = ?1", [id.to_string()], |r| r.get(0))
+        .query_row(
+            "SELECT secrets FROM connections WHERE id = ?1",
+            [id.to_string()],
+            |r| r.get(0),
+        )
         .optional()?
         .flatten())
 }
@@ -149,22 +163,48 @@ pub fn list(db: &Db, filter: &ConnectionFilter) -> Result<Vec<Connection>, Store
         sql.push_str(&format!(" AND {column} IN ({marks})"));
         args.extend(values.into_iter().map(SqlValue::Text));
     };
-    any_of(&mut sql, "entity_id", filter.entities.iter().map(|e| e.as_str().to_string()).collect());
-    any_of(&mut sql, "app_key", filter.apps.iter().map(|a| a.to_ascii_lowercase()).collect());
+    any_of(
+        &mut sql,
+        "entity_id",
+        filter
+            .entities
+            .iter()
+            .map(|e| e.as_str().to_string())
+            .collect(),
+    );
+    any_of(
+        &mut sql,
+        "app_key",
+        filter.apps.iter().map(|a| a.to_ascii_lowercase()).collect(),
+    );
     if filter.statuses.is_empty() {
         sql.push_str(" AND status <> 'DELETED'");
     }
-    any_of(&mut sql, "status", filter.statuses.iter().map(|s| s.as_str().to_string()).collect());
+    any_of(
+        &mut sql,
+        "status",
+        filter
+            .statuses
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect(),
+    );
     if let Some(integration) = filter.integration_id {
         any_of(&mut sql, "integration_id", vec![integration.to_string()]);
     }
     for label in &filter.labels {
-        sql.push_str(" AND EXISTS (SELECT 1 FROM json_each(connections.labels) WHERE json_each.value = ?)");
+        sql.push_str(
+            " AND EXISTS (SELECT 1 FROM json_each(connections.labels) WHERE json_each.value = ?)",
+        );
         args.push(SqlValue::Text(label.clone()));
     }
     sql.push_str(" ORDER BY created_at, id LIMIT ? OFFSET ?");
-    args.push(SqlValue::Integer(i64::try_from(filter.limit).unwrap_or(i64::MAX)));
-    args.push(SqlValue::Integer(i64::try_from(filter.offset).unwrap_or(i64::MAX)));
+    args.push(SqlValue::Integer(
+        i64::try_from(filter.limit).unwrap_or(i64::MAX),
+    ));
+    args.push(SqlValue::Integer(
+        i64::try_from(filter.offset).unwrap_or(i64::MAX),
+    ));
     let mut stmt = db.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), from_row)?;
     rows.map(|r| finish(r?)).collect()
@@ -184,7 +224,11 @@ pub fn set_status(
     Ok(())
 }
 
-pub fn update_secrets(db: &Db, id: ConnectionId, update: &SecretUpdate<'_>) -> Result<(), StoreError> {
+pub fn update_secrets(
+    db: &Db,
+    id: ConnectionId,
+    update: &SecretUpdate<'_>,
+) -> Result<(), StoreError> {
     db.execute(
         "UPDATE connections SET status = ?2, status_reason = ?3, params = ?4, secret_keys = ?5, secrets = ?6, updated_at = ?7 WHERE id = ?1",
         params![
@@ -210,9 +254,16 @@ pub fn soft_delete(db: &Db, id: ConnectionId, now: &str) -> Result<(), StoreErro
 }
 
 /// Soft-deletes every live connection of an integration; returns their ids.
-pub fn delete_for_integration(db: &Db, integration: IntegrationId, now: &str) -> Result<Vec<ConnectionId>, StoreError> {
-    let mut stmt = db.prepare("SELECT id FROM connections WHERE integration_id = ?1 AND status <> 'DELETED'")?;
-    let ids: Vec<String> = stmt.query_map([integration.to_string()], |r| r.get(0))?.collect::<Result<_, _>>()?;
+pub fn delete_for_integration(
+    db: &Db,
+    integration: IntegrationId,
+    now: &str,
+) -> Result<Vec<ConnectionId>, StoreError> {
+    let mut stmt =
+        db.prepare("SELECT id FROM connections WHERE integration_id = ?1 AND status <> 'DELETED'")?;
+    let ids: Vec<String> = stmt
+        .query_map([integration.to_string()], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         if let Ok(parsed) = id.parse::<ConnectionId>() {
@@ -229,7 +280,13 @@ pub fn entities(db: &Db) -> Result<Vec<(EntityId, String, u64)>, StoreError> {
         "SELECT e.id, e.created_at, (SELECT COUNT(*) FROM connections c WHERE c.entity_id = e.id AND c.status <> 'DELETED')
          FROM entities e ORDER BY e.id",
     )?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
     let mut out = Vec::new();
     for row in rows {
         let (id, created, count) = row?;

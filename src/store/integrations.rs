@@ -71,10 +71,16 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Raw> {
 fn finish(raw: Raw) -> Result<Integration, StoreError> {
     let bad = |what: String| StoreError::Json(serde::de::Error::custom(what));
     Ok(Integration {
-        id: raw.id.parse().map_err(|_| bad(format!("bad integration id {}", raw.id)))?,
+        id: raw
+            .id
+            .parse()
+            .map_err(|_| bad(format!("bad integration id {}", raw.id)))?,
         app_key: raw.app_key,
         name: raw.name,
-        auth_scheme: raw.scheme.parse().map_err(|_| bad(format!("unknown scheme {}", raw.scheme)))?,
+        auth_scheme: raw
+            .scheme
+            .parse()
+            .map_err(|_| bad(format!("unknown scheme {}", raw.scheme)))?,
         config: from_json(&raw.config)?,
         secret_keys: from_json(&raw.secret_keys)?,
         scopes: from_json(&raw.scopes)?,
@@ -121,13 +127,21 @@ pub fn get(conn: &Connection, id: IntegrationId) -> Result<Option<Integration>, 
 /// Sealed secret configuration of one integration.
 pub fn secrets(conn: &Connection, id: IntegrationId) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(conn
-        .query_row("SELECT secrets FROM integrations WHERE id = ?1", [id.to_string()], |r| r.get(0))
+        .query_row(
+            "SELECT secrets FROM integrations WHERE id = ?1",
+            [id.to_string()],
+            |r| r.get(0),
+        )
         .optional()?
         .flatten())
 }
 
 /// Integrations that are not deleted, oldest first; `app` matches case-insensitively.
-pub fn list(conn: &Connection, app: Option<&str>, show_disabled: bool) -> Result<Vec<Integration>, StoreError> {
+pub fn list(
+    conn: &Connection,
+    app: Option<&str>,
+    show_disabled: bool,
+) -> Result<Vec<Integration>, StoreError> {
     let mut sql = format!("SELECT {COLUMNS} FROM integrations WHERE deleted = 0");
     let mut args: Vec<SqlValue> = Vec::new();
     if let Some(app) = app {
@@ -143,7 +157,11 @@ pub fn list(conn: &Connection, app: Option<&str>, show_disabled: bool) -> Result
     rows.map(|r| finish(r?)).collect()
 }
 
-pub fn update(conn: &Connection, id: IntegrationId, patch: &IntegrationPatch<'_>) -> Result<bool, StoreError> {
+pub fn update(
+    conn: &Connection,
+    id: IntegrationId,
+    patch: &IntegrationPatch<'_>,
+) -> Result<bool, StoreError> {
     let changed = conn.execute(
         "UPDATE integrations SET name = ?2, config = ?3, secret_keys = ?4, secrets = ?5, scopes = ?6, base_url = ?7, enabled = ?8, updated_at = ?9
          WHERE id = ?1 AND deleted = 0",

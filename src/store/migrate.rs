@@ -20,7 +20,10 @@ pub fn user_version(conn: &rusqlite::Connection) -> Result<u32, StoreError> {
 pub fn apply(tx: &Transaction<'_>) -> Result<u32, StoreError> {
     let current = user_version(tx)?;
     if current > LATEST {
-        return Err(StoreError::TooNew { found: current, supported: LATEST });
+        return Err(StoreError::TooNew {
+            found: current,
+            supported: LATEST,
+        });
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         tx.execute_batch(sql)?;

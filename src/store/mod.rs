@@ -26,7 +26,9 @@ use crate::vault::VaultRecord;
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("the database was written by a newer keyport (schema {found}, this build supports {supported})")]
+    #[error(
+        "the database was written by a newer keyport (schema {found}, this build supports {supported})"
+    )]
     TooNew { found: u32, supported: u32 },
     #[error("the database has no vault header; it was not created by keyport or is damaged")]
     NoVault,
@@ -58,7 +60,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -77,7 +81,10 @@ impl Store {
         )?;
         let version = migrate::user_version(&conn)?;
         if version > migrate::LATEST {
-            return Err(StoreError::TooNew { found: version, supported: migrate::LATEST });
+            return Err(StoreError::TooNew {
+                found: version,
+                supported: migrate::LATEST,
+            });
         }
         if version == 0 {
             return Err(StoreError::NoVault);
@@ -111,7 +118,10 @@ impl Store {
             migrate::apply(&tx)?;
             tx.commit()?;
         }
-        Ok(Store { path: path.to_path_buf(), pool: Pool::new(conns) })
+        Ok(Store {
+            path: path.to_path_buf(),
+            pool: Pool::new(conns),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -119,13 +129,19 @@ impl Store {
     }
 
     /// Runs `f` on a pooled connection.
-    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let conn = self.pool.get();
         f(&conn)
     }
 
     /// Runs `f` in one immediate transaction; commits only if `f` succeeds.
-    pub fn write<T, E>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    pub fn write<T, E>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
     where
         E: From<StoreError>,
     {

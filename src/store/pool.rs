@@ -13,7 +13,10 @@ pub struct Pool {
 
 impl Pool {
     pub fn new(conns: Vec<Connection>) -> Self {
-        Pool { idle: Mutex::new(conns), available: Condvar::new() }
+        Pool {
+            idle: Mutex::new(conns),
+            available: Condvar::new(),
+        }
     }
 
     /// Waits until a connection is free.
@@ -21,9 +24,15 @@ impl Pool {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if let Some(conn) = idle.pop() {
-                return Pooled { pool: self, conn: Some(conn) };
+                return Pooled {
+                    pool: self,
+                    conn: Some(conn),
+                };
             }
-            idle = self.available.wait(idle).unwrap_or_else(PoisonError::into_inner);
+            idle = self
+                .available
+                .wait(idle)
+                .unwrap_or_else(PoisonError::into_inner);
         }
     }
 }
@@ -53,7 +62,10 @@ impl DerefMut for Pooled<'_> {
     }
 }
 
-#[expect(clippy::panic, reason = "the connection is present for the guard's whole life")]
+#[expect(
+    clippy::panic,
+    reason = "the connection is present for the guard's whole life"
+)]
 fn unreachable_conn() -> ! {
     panic!("pooled connection used after release")
 }
@@ -61,7 +73,11 @@ fn unreachable_conn() -> ! {
 impl Drop for Pooled<'_> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            let mut idle = self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut idle = self
+                .pool
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             idle.push(conn);
             self.pool.available.notify_one();
         }

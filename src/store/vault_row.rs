@@ -10,7 +10,11 @@ pub fn read(conn: &Connection) -> Result<VaultRecord, StoreError> {
         "SELECT header, header_sha256, wrapped_dek FROM vault WHERE id = 1",
         [],
         |row| {
-            Ok(VaultRecord { header: row.get(0)?, header_sha256: row.get(1)?, wrapped_dek: row.get(2)? })
+            Ok(VaultRecord {
+                header: row.get(0)?,
+                header_sha256: row.get(1)?,
+                wrapped_dek: row.get(2)?,
+            })
         },
     )
     .optional()?
@@ -30,5 +34,9 @@ pub fn replace(conn: &Connection, record: &VaultRecord, now: &str) -> Result<usi
         "UPDATE vault SET header = ?1, header_sha256 = ?2, wrapped_dek = ?3, updated_at = ?4 WHERE id = 1",
         params![record.header, record.header_sha256, record.wrapped_dek, now],
     )?;
-    if changed == 1 { Ok(changed) } else { Err(StoreError::NoVault) }
+    if changed == 1 {
+        Ok(changed)
+    } else {
+        Err(StoreError::NoVault)
+    }
 }

@@ -11,7 +11,11 @@ fn every_api_route() -> Vec<(String, String)> {
         .into_iter()
         .filter(|r| r.path.starts_with("/api/"))
         .map(|r| {
-            let path = r.path.replace("{id}", "00000000-0000-4000-8000-000000000000").replace("{name}", "GITHUB_GET_THE_AUTHENTICATED_USER").replace("{app}", "github");
+            let path = r
+                .path
+                .replace("{id}", "00000000-0000-4000-8000-000000000000")
+                .replace("{name}", "GITHUB_GET_THE_AUTHENTICATED_USER")
+                .replace("{app}", "github");
             (r.method.to_uppercase(), path)
         })
         .collect()
@@ -21,7 +25,11 @@ fn every_api_route() -> Vec<(String, String)> {
 fn every_api_route_needs_a_key() {
     let server = Server::start();
     let routes = every_api_route();
-    assert!(routes.len() >= 15, "route table looks truncated: {}", routes.len());
+    assert!(
+        routes.len() >= 15,
+        "route table looks truncated: {}",
+        routes.len()
+    );
     for (method, path) in &routes {
         let body = (method != "GET" && method != "DELETE").then(|| json!({}));
         for key in [None, Some("kp_wrong"), Some("")] {
@@ -31,9 +39,17 @@ fn every_api_route_needs_a_key() {
         }
         // Authorization: Bearer works as well as x-api-key, and a wrong one is refused.
         let url = format!("{}{path}", server.url);
-        let response = crate::common::agent().get(&url).header("authorization", "Bearer kp_nope").call().unwrap();
+        let response = crate::common::agent()
+            .get(&url)
+            .header("authorization", "Bearer kp_nope")
+            .call()
+            .unwrap();
         if method == "GET" {
-            assert_eq!(response.status().as_u16(), 401, "GET {path} with a wrong bearer");
+            assert_eq!(
+                response.status().as_u16(),
+                401,
+                "GET {path} with a wrong bearer"
+            );
         }
     }
     let response = crate::common::agent()
@@ -46,7 +62,11 @@ fn every_api_route_needs_a_key() {
 }
 
 fn create_bearer_integration(server: &Server, app: &str) -> Value {
-    server.ok("POST", "/api/v1/integrations", Some(&json!({"appName": app, "authScheme": "BEARER_TOKEN"})))
+    server.ok(
+        "POST",
+        "/api/v1/integrations",
+        Some(&json!({"appName": app, "authScheme": "BEARER_TOKEN"})),
+    )
 }
 
 #[test]
@@ -57,8 +77,22 @@ fn integration_and_connection_lifecycle_in_composio_shapes() {
         "/api/v1/integrations",
         Some(&json!({"appName": "GitHub", "authScheme": "bearer_token", "name": "gh"})),
     );
-    for field in ["id", "name", "authScheme", "createdAt", "updatedAt", "enabled", "deleted", "appId", "appName", "expectedInputFields"] {
-        assert!(!integration[field].is_null(), "integration lacks {field}: {integration}");
+    for field in [
+        "id",
+        "name",
+        "authScheme",
+        "createdAt",
+        "updatedAt",
+        "enabled",
+        "deleted",
+        "appId",
+        "appName",
+        "expectedInputFields",
+    ] {
+        assert!(
+            !integration[field].is_null(),
+            "integration lacks {field}: {integration}"
+        );
     }
     assert_eq!(integration["authScheme"], "BEARER_TOKEN");
     assert_eq!(integration["appName"], "github");
@@ -87,59 +121,146 @@ fn integration_and_connection_lifecycle_in_composio_shapes() {
     let conn_id = created["connectedAccountId"].as_str().unwrap().to_string();
 
     // Entity defaults to "default".
-    let other = server.ok("POST", "/api/v1/connectedAccounts", Some(&json!({"integrationId": id, "data": {"token": "ghp_other"}})));
+    let other = server.ok(
+        "POST",
+        "/api/v1/connectedAccounts",
+        Some(&json!({"integrationId": id, "data": {"token": "ghp_other"}})),
+    );
     let other_id = other["connectedAccountId"].as_str().unwrap();
-    let got = server.ok("GET", &format!("/api/v1/connectedAccounts/{other_id}"), None);
+    let got = server.ok(
+        "GET",
+        &format!("/api/v1/connectedAccounts/{other_id}"),
+        None,
+    );
     assert_eq!(got["entityId"], "default");
 
     let got = server.ok("GET", &format!("/api/v1/connectedAccounts/{conn_id}"), None);
-    for field in ["id", "status", "createdAt", "updatedAt", "appUniqueId", "appName", "integrationId", "connectionParams", "clientUniqueUserId"] {
+    for field in [
+        "id",
+        "status",
+        "createdAt",
+        "updatedAt",
+        "appUniqueId",
+        "appName",
+        "integrationId",
+        "connectionParams",
+        "clientUniqueUserId",
+    ] {
         assert!(!got[field].is_null(), "connection lacks {field}: {got}");
     }
     assert_eq!(got["connectionParams"]["token"], "********");
     assert_eq!(got["appUniqueId"], "github");
     assert_eq!(got["labels"], json!(["work"]));
 
-    let by_entity = server.ok("GET", "/api/v1/connectedAccounts?user_uuid=alice&showActiveOnly=true", None);
+    let by_entity = server.ok(
+        "GET",
+        "/api/v1/connectedAccounts?user_uuid=alice&showActiveOnly=true",
+        None,
+    );
     assert_eq!(by_entity["items"].as_array().unwrap().len(), 1);
     let by_label = server.ok("GET", "/api/v1/connectedAccounts?labels=work", None);
     assert_eq!(by_label["items"].as_array().unwrap().len(), 1);
     let by_app = server.ok("GET", "/api/v1/connectedAccounts?appNames=GITHUB", None);
     assert_eq!(by_app["items"].as_array().unwrap().len(), 2);
     let entities = server.ok("GET", "/api/v1/entities", None);
-    let names: Vec<&str> = entities["items"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    let names: Vec<&str> = entities["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["alice", "default"]);
 
     // disable -> INACTIVE (not in active-only lists) -> enable -> ACTIVE
-    let disabled = server.ok("POST", &format!("/api/v1/connectedAccounts/{conn_id}/disable"), Some(&json!({})));
+    let disabled = server.ok(
+        "POST",
+        &format!("/api/v1/connectedAccounts/{conn_id}/disable"),
+        Some(&json!({})),
+    );
     assert_eq!(disabled["status"], "INACTIVE");
-    let active = server.ok("GET", "/api/v1/connectedAccounts?user_uuid=alice&showActiveOnly=true", None);
+    let active = server.ok(
+        "GET",
+        "/api/v1/connectedAccounts?user_uuid=alice&showActiveOnly=true",
+        None,
+    );
     assert_eq!(active["items"].as_array().unwrap().len(), 0);
-    let (status, err) = server.call("POST", &format!("/api/v1/connectedAccounts/{conn_id}/disable"), Some(&server.admin), Some(&json!({})));
-    assert_eq!((status, err["error"]["code"].as_str()), (409, Some("illegal_transition")), "{err}");
-    let enabled = server.ok("POST", &format!("/api/v1/connectedAccounts/{conn_id}/enable"), Some(&json!({})));
+    let (status, err) = server.call(
+        "POST",
+        &format!("/api/v1/connectedAccounts/{conn_id}/disable"),
+        Some(&server.admin),
+        Some(&json!({})),
+    );
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("illegal_transition")),
+        "{err}"
+    );
+    let enabled = server.ok(
+        "POST",
+        &format!("/api/v1/connectedAccounts/{conn_id}/enable"),
+        Some(&json!({})),
+    );
     assert_eq!(enabled["status"], "ACTIVE");
 
     // delete -> DELETED, gone from default lists, secrets wiped
-    assert_eq!(server.ok("DELETE", &format!("/api/v1/connectedAccounts/{conn_id}"), None)["status"], "success");
+    assert_eq!(
+        server.ok(
+            "DELETE",
+            &format!("/api/v1/connectedAccounts/{conn_id}"),
+            None
+        )["status"],
+        "success"
+    );
     let deleted = server.ok("GET", &format!("/api/v1/connectedAccounts/{conn_id}"), None);
     assert_eq!(deleted["status"], "DELETED");
     assert_eq!(deleted["connectionParams"], json!({}));
-    let (status, _) = server.call("POST", &format!("/api/v1/connectedAccounts/{conn_id}/enable"), Some(&server.admin), Some(&json!({})));
+    let (status, _) = server.call(
+        "POST",
+        &format!("/api/v1/connectedAccounts/{conn_id}/enable"),
+        Some(&server.admin),
+        Some(&json!({})),
+    );
     assert_eq!(status, 409);
     let remaining = server.ok("GET", "/api/v1/connectedAccounts", None);
     assert_eq!(remaining["items"].as_array().unwrap().len(), 1);
 
     // update, then delete the integration: its connections go with it
-    let updated = server.ok("PATCH", &format!("/api/v1/integrations/{id}"), Some(&json!({"name": "renamed", "enabled": false})));
-    assert_eq!((updated["name"].as_str(), updated["enabled"].as_bool()), (Some("renamed"), Some(false)));
-    let (status, err) = server.call("POST", "/api/v1/connectedAccounts", Some(&server.admin), Some(&json!({"integrationId": id, "data": {"token": "x"}})));
-    assert_eq!(status, 409, "disabled integration refuses connections: {err}");
+    let updated = server.ok(
+        "PATCH",
+        &format!("/api/v1/integrations/{id}"),
+        Some(&json!({"name": "renamed", "enabled": false})),
+    );
+    assert_eq!(
+        (updated["name"].as_str(), updated["enabled"].as_bool()),
+        (Some("renamed"), Some(false))
+    );
+    let (status, err) = server.call(
+        "POST",
+        "/api/v1/connectedAccounts",
+        Some(&server.admin),
+        Some(&json!({"integrationId": id, "data": {"token": "x"}})),
+    );
+    assert_eq!(
+        status, 409,
+        "disabled integration refuses connections: {err}"
+    );
     let gone = server.ok("DELETE", &format!("/api/v1/integrations/{id}"), None);
     assert_eq!(gone["deletedConnections"], 1);
-    let (status, _) = server.call("GET", &format!("/api/v1/connectedAccounts/{other_id}"), Some(&server.admin), None);
+    let (status, _) = server.call(
+        "GET",
+        &format!("/api/v1/connectedAccounts/{other_id}"),
+        Some(&server.admin),
+        None,
+    );
     assert_eq!(status, 200);
-    assert_eq!(server.ok("GET", &format!("/api/v1/connectedAccounts/{other_id}"), None)["status"], "DELETED");
+    assert_eq!(
+        server.ok(
+            "GET",
+            &format!("/api/v1/connectedAccounts/{other_id}"),
+            None
+        )["status"],
+        "DELETED"
+    );
 }
 
 #[test]
@@ -149,23 +270,142 @@ fn bad_input_gets_a_named_4xx_and_writes_nothing() {
     let integration = create_bearer_integration(&server, "github");
     let id = integration["id"].as_str().unwrap();
     let cases: Vec<(&str, &str, Value, u16, &str, &str)> = vec![
-        ("POST", "/api/v1/integrations", json!({"appName": "github", "authScheme": "OAUTH3"}), 400, "invalid_input", "OAUTH3"),
-        ("POST", "/api/v1/integrations", json!({"appName": "nosuchapp"}), 404, "not_found", "nosuchapp"),
-        ("POST", "/api/v1/integrations", json!({"authScheme": "BEARER_TOKEN"}), 400, "invalid_input", "appName"),
-        ("POST", "/api/v1/integrations", json!({"appName": "github", "bogus": 1}), 400, "invalid_input", "bogus"),
-        ("POST", "/api/v1/integrations", json!({"appName": "github", "authScheme": "BEARER_TOKEN", "authConfig": {"nonsense": "x"}}), 400, "invalid_input", "nonsense"),
-        ("POST", "/api/v1/integrations", json!({"appName": "github", "authScheme": "BEARER_TOKEN", "authConfig": {"base_url": "http://example.com"}}), 400, "invalid_input", "base_url"),
-        ("POST", "/api/v1/integrations", json!({"appName": "stripe", "authScheme": "OAUTH1"}), 400, "invalid_input", "OAUTH1"),
-        ("POST", "/api/v1/connectedAccounts", json!({"integrationId": id, "data": {}}), 400, "invalid_input", "token"),
-        ("POST", "/api/v1/connectedAccounts", json!({"integrationId": id, "data": {"token": 42}}), 400, "invalid_input", "token"),
-        ("POST", "/api/v1/connectedAccounts", json!({"integrationId": "00000000-0000-4000-8000-000000000000", "data": {"token": "t"}}), 404, "not_found", "integration"),
-        ("POST", "/api/v1/connectedAccounts", json!({"integrationId": "garbage", "data": {"token": "t"}}), 404, "not_found", "garbage"),
-        ("POST", "/api/v1/connectedAccounts", json!({"integrationId": id, "userUuid": "a,b", "data": {"token": "t"}}), 400, "invalid_input", "entity"),
-        ("GET", "/api/v1/connectedAccounts?status=SUCCESS", Value::Null, 400, "invalid_input", "SUCCESS"),
-        ("GET", "/api/v1/connectedAccounts/00000000-0000-4000-8000-000000000000", Value::Null, 404, "not_found", "connected account"),
-        ("GET", "/api/v1/integrations/nope", Value::Null, 404, "not_found", "nope"),
-        ("POST", "/api/v1/keys", json!({"name": "k", "permission": "root"}), 400, "invalid_input", "permission"),
-        ("GET", "/api/v1/nothing-here", Value::Null, 404, "not_found", "route"),
+        (
+            "POST",
+            "/api/v1/integrations",
+            json!({"appName": "github", "authScheme": "OAUTH3"}),
+            400,
+            "invalid_input",
+            "OAUTH3",
+        ),
+        (
+            "POST",
+            "/api/v1/integrations",
+            json!({"appName": "nosuchapp"}),
+            404,
+            "not_found",
+            "nosuchapp",
+        ),
+        (
+            "POST",
+            "/api/v1/integrations",
+            json!({"authScheme": "BEARER_TOKEN"}),
+            400,
+            "invalid_input",
+            "appName",
+        ),
+        (
+            "POST",
+            "/api/v1/integrations",
+            json!({"appName": "github", "bogus": 1}),
+            400,
+            "invalid_input",
+            "bogus",
+        ),
+        (
+            "POST",
+            "/api/v1/integrations",
+            json!({"appName": "github", "authScheme": "BEARER_TOKEN", "authConfig": {"nonsense": "x"}}),
+            400,
+            "invalid_input",
+            "nonsense",
+        ),
+        (
+            "POST",
+            "/api/v1/integrations",
+            json!({"appName": "github", "authScheme": "BEARER_TOKEN", "authConfig": {"base_url": "http://example.com"}}),
+            400,
+            "invalid_input",
+            "base_url",
+        ),
+        (
+            "POST",
+            "/api/v1/integrations",
+            json!({"appName": "stripe", "authScheme": "OAUTH1"}),
+            400,
+            "invalid_input",
+            "OAUTH1",
+        ),
+        (
+            "POST",
+            "/api/v1/connectedAccounts",
+            json!({"integrationId": id, "data": {}}),
+            400,
+            "invalid_input",
+            "token",
+        ),
+        (
+            "POST",
+            "/api/v1/connectedAccounts",
+            json!({"integrationId": id, "data": {"token": 42}}),
+            400,
+            "invalid_input",
+            "token",
+        ),
+        (
+            "POST",
+            "/api/v1/connectedAccounts",
+            json!({"integrationId": "00000000-0000-4000-8000-000000000000", "data": {"token": "t"}}),
+            404,
+            "not_found",
+            "integration",
+        ),
+        (
+            "POST",
+            "/api/v1/connectedAccounts",
+            json!({"integrationId": "garbage", "data": {"token": "t"}}),
+            404,
+            "not_found",
+            "garbage",
+        ),
+        (
+            "POST",
+            "/api/v1/connectedAccounts",
+            json!({"integrationId": id, "userUuid": "a,b", "data": {"token": "t"}}),
+            400,
+            "invalid_input",
+            "entity",
+        ),
+        (
+            "GET",
+            "/api/v1/connectedAccounts?status=SUCCESS",
+            Value::Null,
+            400,
+            "invalid_input",
+            "SUCCESS",
+        ),
+        (
+            "GET",
+            "/api/v1/connectedAccounts/00000000-0000-4000-8000-000000000000",
+            Value::Null,
+            404,
+            "not_found",
+            "connected account",
+        ),
+        (
+            "GET",
+            "/api/v1/integrations/nope",
+            Value::Null,
+            404,
+            "not_found",
+            "nope",
+        ),
+        (
+            "POST",
+            "/api/v1/keys",
+            json!({"name": "k", "permission": "root"}),
+            400,
+            "invalid_input",
+            "permission",
+        ),
+        (
+            "GET",
+            "/api/v1/nothing-here",
+            Value::Null,
+            404,
+            "not_found",
+            "route",
+        ),
     ];
     for (method, path, body, status, code, mention) in cases {
         let body = (!body.is_null()).then_some(body);
@@ -173,7 +413,10 @@ fn bad_input_gets_a_named_4xx_and_writes_nothing() {
         assert_eq!(got, status, "{method} {path} {body:?}: {value}");
         assert_eq!(value["error"]["code"], code, "{method} {path}: {value}");
         let message = value["error"]["message"].as_str().unwrap_or_default();
-        assert!(message.contains(mention), "{method} {path}: message {message:?} should name {mention:?}");
+        assert!(
+            message.contains(mention),
+            "{method} {path}: message {message:?} should name {mention:?}"
+        );
     }
     // Malformed JSON and an oversized body.
     let raw = |body: String| {
@@ -187,12 +430,32 @@ fn bad_input_gets_a_named_4xx_and_writes_nothing() {
         (status, r.body_mut().read_json::<Value>().unwrap())
     };
     let (status, value) = raw("{\"appName\": ".into());
-    assert_eq!((status, value["error"]["code"].as_str()), (400, Some("invalid_input")), "{value}");
+    assert_eq!(
+        (status, value["error"]["code"].as_str()),
+        (400, Some("invalid_input")),
+        "{value}"
+    );
     let (status, value) = raw(format!("{{\"appName\": \"{}\"}}", "x".repeat(300 * 1024)));
-    assert_eq!((status, value["error"]["code"].as_str()), (413, Some("payload_too_large")), "{value}");
+    assert_eq!(
+        (status, value["error"]["code"].as_str()),
+        (413, Some("payload_too_large")),
+        "{value}"
+    );
     // Nothing half-written: still exactly the one integration and no connection.
-    assert_eq!(server.ok("GET", "/api/v1/integrations", None)["items"].as_array().unwrap().len(), 1);
-    assert_eq!(server.ok("GET", "/api/v1/connectedAccounts", None)["items"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        server.ok("GET", "/api/v1/integrations", None)["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        server.ok("GET", "/api/v1/connectedAccounts", None)["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 #[test]
@@ -201,42 +464,103 @@ fn reads_are_redacted_and_reveal_needs_the_permission() {
     let canary = "ghp_CANARY_reveal_7f3a9c";
     let integration = create_bearer_integration(&server, "github");
     let id = integration["id"].as_str().unwrap();
-    let created = server.ok("POST", "/api/v1/connectedAccounts", Some(&json!({"integrationId": id, "userUuid": "bob", "data": {"token": canary}})));
+    let created = server.ok(
+        "POST",
+        "/api/v1/connectedAccounts",
+        Some(&json!({"integrationId": id, "userUuid": "bob", "data": {"token": canary}})),
+    );
     let conn = created["connectedAccountId"].as_str().unwrap();
 
-    let use_key = server.ok("POST", "/api/v1/keys", Some(&json!({"name": "agent", "permission": "use"})))["key"].as_str().unwrap().to_string();
-    let reveal_key = server.ok("POST", "/api/v1/keys", Some(&json!({"name": "lib", "permission": "reveal"})))["key"].as_str().unwrap().to_string();
-    let other_entity = server.ok("POST", "/api/v1/keys", Some(&json!({"name": "eve", "permission": "reveal", "entityId": "eve"})))["key"].as_str().unwrap().to_string();
+    let use_key = server.ok(
+        "POST",
+        "/api/v1/keys",
+        Some(&json!({"name": "agent", "permission": "use"})),
+    )["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let reveal_key = server.ok(
+        "POST",
+        "/api/v1/keys",
+        Some(&json!({"name": "lib", "permission": "reveal"})),
+    )["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other_entity = server.ok(
+        "POST",
+        "/api/v1/keys",
+        Some(&json!({"name": "eve", "permission": "reveal", "entityId": "eve"})),
+    )["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     for key in [&use_key, &reveal_key, &server.admin] {
-        for path in [format!("/api/v1/connectedAccounts/{conn}"), "/api/v1/connectedAccounts".into(), "/api/v1/integrations".into(), format!("/api/v1/integrations/{id}")] {
+        for path in [
+            format!("/api/v1/connectedAccounts/{conn}"),
+            "/api/v1/connectedAccounts".into(),
+            "/api/v1/integrations".into(),
+            format!("/api/v1/integrations/{id}"),
+        ] {
             let (status, value) = server.call("GET", &path, Some(key), None);
             assert_eq!(status, 200);
-            assert!(!value.to_string().contains(canary), "{path} leaked the secret");
+            assert!(
+                !value.to_string().contains(canary),
+                "{path} leaked the secret"
+            );
         }
     }
     let path = format!("/api/v1/connectedAccounts/{conn}/credentials");
     let (status, value) = server.call("GET", &path, Some(&use_key), None);
-    assert_eq!((status, value["error"]["code"].as_str()), (403, Some("forbidden")));
+    assert_eq!(
+        (status, value["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
     assert!(!value.to_string().contains(canary));
     let (status, value) = server.call("GET", &path, Some(&reveal_key), None);
     assert_eq!(status, 200, "{value}");
     assert_eq!(value["credentials"]["token"], canary);
     let (status, _) = server.call("GET", &path, Some(&other_entity), None);
-    assert_eq!(status, 404, "an entity-restricted key does not see other entities' connections");
-    let (status, _) = server.call("POST", "/api/v1/keys", Some(&use_key), Some(&json!({"name": "x"})));
+    assert_eq!(
+        status, 404,
+        "an entity-restricted key does not see other entities' connections"
+    );
+    let (status, _) = server.call(
+        "POST",
+        "/api/v1/keys",
+        Some(&use_key),
+        Some(&json!({"name": "x"})),
+    );
     assert_eq!(status, 403, "only admin keys mint keys");
 
     // Revoked keys stop working at once; keys are listed without their values.
     let keys = server.ok("GET", "/api/v1/keys", None);
     assert!(!keys.to_string().contains(&reveal_key));
-    let reveal_id = keys["items"].as_array().unwrap().iter().find(|k| k["name"] == "lib").unwrap()["id"].as_str().unwrap().to_string();
+    let reveal_id = keys["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "lib")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     server.ok("DELETE", &format!("/api/v1/keys/{reveal_id}"), None);
     let (status, _) = server.call("GET", &path, Some(&reveal_key), None);
     assert_eq!(status, 401);
     // Disabled connections do not hand out credentials.
-    server.ok("POST", &format!("/api/v1/connectedAccounts/{conn}/disable"), Some(&json!({})));
+    server.ok(
+        "POST",
+        &format!("/api/v1/connectedAccounts/{conn}/disable"),
+        Some(&json!({})),
+    );
     let (status, value) = server.call("GET", &path, Some(&server.admin), None);
     assert_eq!(status, 409, "{value}");
-    assert!(value["error"]["message"].as_str().unwrap().contains("reconnect"));
+    assert!(
+        value["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reconnect")
+    );
 }

@@ -11,13 +11,22 @@ use crate::common::{Server, keyport};
 fn run(server: &Server, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = keyport(&server.dir)
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     child.wait_with_output().unwrap()
 }
@@ -26,27 +35,71 @@ fn ok_json(server: &Server, args: &[&str], stdin: Option<&str>) -> Value {
     let mut full = vec!["--json"];
     full.extend_from_slice(args);
     let out = run(server, &full, stdin);
-    assert!(out.status.success(), "keyport {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "keyport {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]
 fn cli_manages_integrations_connections_and_keys() {
     let server = Server::start();
-    let integration = ok_json(&server, &["integrations", "add", "github", "--scheme", "BEARER_TOKEN"], None);
+    let integration = ok_json(
+        &server,
+        &["integrations", "add", "github", "--scheme", "BEARER_TOKEN"],
+        None,
+    );
     let id = integration["id"].as_str().unwrap();
 
-    let oauth = run(&server, &["integrations", "add", "github", "--client-id", "abc", "--secret", "client_secret"], Some("s3cret-from-stdin\n"));
+    let oauth = run(
+        &server,
+        &[
+            "integrations",
+            "add",
+            "github",
+            "--client-id",
+            "abc",
+            "--secret",
+            "client_secret",
+        ],
+        Some("s3cret-from-stdin\n"),
+    );
     let text = String::from_utf8_lossy(&oauth.stdout);
-    assert!(oauth.status.success(), "{}", String::from_utf8_lossy(&oauth.stderr));
-    assert!(text.contains(&format!("{}/callback/github", server.url)), "show prints the redirect URI: {text}");
+    assert!(
+        oauth.status.success(),
+        "{}",
+        String::from_utf8_lossy(&oauth.stderr)
+    );
+    assert!(
+        text.contains(&format!("{}/callback/github", server.url)),
+        "show prints the redirect URI: {text}"
+    );
     assert!(!text.contains("s3cret-from-stdin"));
 
     let table = run(&server, &["integrations", "list"], None);
     let table = String::from_utf8_lossy(&table.stdout);
-    assert!(table.contains("BEARER_TOKEN") && table.contains("OAUTH2"), "{table}");
+    assert!(
+        table.contains("BEARER_TOKEN") && table.contains("OAUTH2"),
+        "{table}"
+    );
 
-    let conn = ok_json(&server, &["connections", "add", id, "--entity", "alice", "--secret", "token", "--label", "cli"], Some("ghp_from_stdin\n"));
+    let conn = ok_json(
+        &server,
+        &[
+            "connections",
+            "add",
+            id,
+            "--entity",
+            "alice",
+            "--secret",
+            "token",
+            "--label",
+            "cli",
+        ],
+        Some("ghp_from_stdin\n"),
+    );
     assert_eq!(conn["status"], "ACTIVE");
     assert_eq!(conn["connectionParams"]["token"], "********");
     let conn_id = conn["id"].as_str().unwrap();
@@ -54,16 +107,52 @@ fn cli_manages_integrations_connections_and_keys() {
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     let shown = run(&server, &["connections", "show", conn_id], None);
     let shown_text = String::from_utf8_lossy(&shown.stdout);
-    assert!(shown_text.contains("ACTIVE") && shown_text.contains("alice") && !shown_text.contains("ghp_from_stdin"), "{shown_text}");
-    assert_eq!(ok_json(&server, &["connections", "disable", conn_id], None)["status"], "INACTIVE");
-    assert_eq!(ok_json(&server, &["connections", "enable", conn_id], None)["status"], "ACTIVE");
-    assert!(run(&server, &["connections", "rm", conn_id], None).status.success());
+    assert!(
+        shown_text.contains("ACTIVE")
+            && shown_text.contains("alice")
+            && !shown_text.contains("ghp_from_stdin"),
+        "{shown_text}"
+    );
+    assert_eq!(
+        ok_json(&server, &["connections", "disable", conn_id], None)["status"],
+        "INACTIVE"
+    );
+    assert_eq!(
+        ok_json(&server, &["connections", "enable", conn_id], None)["status"],
+        "ACTIVE"
+    );
+    assert!(
+        run(&server, &["connections", "rm", conn_id], None)
+            .status
+            .success()
+    );
 
-    let key = ok_json(&server, &["keys", "create", "--name", "agent", "--permission", "reveal", "--entity", "alice"], None);
+    let key = ok_json(
+        &server,
+        &[
+            "keys",
+            "create",
+            "--name",
+            "agent",
+            "--permission",
+            "reveal",
+            "--entity",
+            "alice",
+        ],
+        None,
+    );
     assert!(key["key"].as_str().unwrap().starts_with("kp_"));
     let keys = ok_json(&server, &["keys", "list"], None);
     assert_eq!(keys["items"].as_array().unwrap().len(), 2);
-    assert!(run(&server, &["keys", "revoke", key["id"].as_str().unwrap()], None).status.success());
+    assert!(
+        run(
+            &server,
+            &["keys", "revoke", key["id"].as_str().unwrap()],
+            None
+        )
+        .status
+        .success()
+    );
 
     // Errors: a message and a non-zero exit.
     let bad = run(&server, &["integrations", "show", "no-such-id"], None);
@@ -72,7 +161,11 @@ fn cli_manages_integrations_connections_and_keys() {
     let bad = run(&server, &["integrations", "add", "nosuchapp"], None);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("nosuchapp"));
-    assert!(run(&server, &["integrations", "rm", id], None).status.success());
+    assert!(
+        run(&server, &["integrations", "rm", id], None)
+            .status
+            .success()
+    );
 }
 
 #[test]
@@ -84,7 +177,10 @@ fn cli_says_when_no_server_runs() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no keyport server is running"), "{stderr}");
     let empty = tempfile::tempdir().unwrap();
-    let out = keyport(empty.path()).args(["keys", "list"]).output().unwrap();
+    let out = keyport(empty.path())
+        .args(["keys", "list"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("keyport serve"));
 }
@@ -92,10 +188,18 @@ fn cli_says_when_no_server_runs() {
 #[test]
 fn serve_without_a_passphrase_source_refuses_to_guess() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = keyport(&tmp.path().join("d")).args(["serve", "--listen", "127.0.0.1:0"]).env_remove("KEYPORT_PASSPHRASE").output().unwrap();
+    let out = keyport(&tmp.path().join("d"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("KEYPORT_PASSPHRASE")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("KEYPORT_PASSPHRASE"));
-    let out = keyport(&tmp.path().join("d")).args(["serve", "--listen", "0.0.0.0:0"]).env("KEYPORT_PASSPHRASE", "x").output().unwrap();
+    let out = keyport(&tmp.path().join("d"))
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .env("KEYPORT_PASSPHRASE", "x")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
 }

@@ -72,18 +72,34 @@ impl Server {
             if let Some(c) = child.as_mut()
                 && let Ok(Some(_)) = c.try_wait()
             {
-                let out = child.take().expect("child").wait_with_output().expect("output");
+                let out = child
+                    .take()
+                    .expect("child")
+                    .wait_with_output()
+                    .expect("output");
                 let stderr = std::fs::read(dir.with_extension("log")).unwrap_or_default();
                 return Err(Output { stderr, ..out });
             }
             if let Ok(url) = std::fs::read_to_string(&url_file) {
                 let url = url.trim().to_string();
                 if agent().get(format!("{url}/healthz")).call().is_ok() {
-                    let admin = std::fs::read_to_string(dir.join("admin.key")).expect("admin.key").trim().to_string();
-                    return Ok(Server { dir: dir.to_path_buf(), url, admin, child, _tmp: None });
+                    let admin = std::fs::read_to_string(dir.join("admin.key"))
+                        .expect("admin.key")
+                        .trim()
+                        .to_string();
+                    return Ok(Server {
+                        dir: dir.to_path_buf(),
+                        url,
+                        admin,
+                        child,
+                        _tmp: None,
+                    });
                 }
             }
-            assert!(Instant::now() < deadline, "keyport did not start within 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "keyport did not start within 60 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -119,7 +135,13 @@ impl Server {
         *self = next;
     }
 
-    pub fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
         call(&self.url, method, path, key, body)
     }
 
@@ -140,7 +162,13 @@ impl Drop for Server {
     }
 }
 
-pub fn call(base: &str, method: &str, path: &str, key: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+pub fn call(
+    base: &str,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
     let url = format!("{base}{path}");
     let agent = agent();
     let mut req = ureq::http::Request::builder().method(method).uri(&url);
@@ -148,7 +176,11 @@ pub fn call(base: &str, method: &str, path: &str, key: Option<&str>, body: Optio
         req = req.header("x-api-key", key);
     }
     let result = match body {
-        Some(b) => agent.run(req.header("content-type", "application/json").body(b.to_string()).expect("request")),
+        Some(b) => agent.run(
+            req.header("content-type", "application/json")
+                .body(b.to_string())
+                .expect("request"),
+        ),
         None => agent.run(req.body(()).expect("request")),
     };
     let mut response = result.expect("HTTP call");

@@ -1,6 +1,11 @@
 //! keyport's integration tests: one binary, one module per area. Each test starts the real
 //! binary (or drives the library) against throwaway data dirs on 127.0.0.1.
-#![expect(clippy::expect_used, clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
+#![expect(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
 
 mod api;
 mod cli;

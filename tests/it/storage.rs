@@ -25,7 +25,9 @@ fn encodings(secret: &str) -> Vec<Vec<u8>> {
 fn scan(dir: &Path, canaries: &[String]) -> Vec<String> {
     let mut hits = Vec::new();
     for name in ["keyport.db", "keyport.db-wal", "keyport.db-shm"] {
-        let Ok(bytes) = std::fs::read(dir.join(name)) else { continue };
+        let Ok(bytes) = std::fs::read(dir.join(name)) else {
+            continue;
+        };
         for canary in canaries {
             for needle in encodings(canary) {
                 if memchr::memmem::find(&bytes, &needle).is_some() {
@@ -40,8 +42,16 @@ fn scan(dir: &Path, canaries: &[String]) -> Vec<String> {
 /// Writes integrations and connections holding canary secrets; returns the canaries.
 fn write_canaries(server: &Server, count: usize) -> Vec<String> {
     let mut canaries = Vec::new();
-    let basic = server.ok("POST", "/api/v1/integrations", Some(&json!({"appName": "jira", "authScheme": "BASIC"})));
-    let bearer = server.ok("POST", "/api/v1/integrations", Some(&json!({"appName": "github", "authScheme": "BEARER_TOKEN"})));
+    let basic = server.ok(
+        "POST",
+        "/api/v1/integrations",
+        Some(&json!({"appName": "jira", "authScheme": "BASIC"})),
+    );
+    let bearer = server.ok(
+        "POST",
+        "/api/v1/integrations",
+        Some(&json!({"appName": "github", "authScheme": "BEARER_TOKEN"})),
+    );
     let client_secret = "CANARY-client-secret-0b1d2e".to_string();
     server.ok(
         "POST",
@@ -69,16 +79,25 @@ fn canary_secrets_never_reach_the_disk_in_clear() {
     let mut server = Server::start();
     let canaries = write_canaries(&server, 50);
     let hits = scan(&server.dir, &canaries);
-    assert!(hits.is_empty(), "plaintext secrets on disk while running: {hits:?}");
+    assert!(
+        hits.is_empty(),
+        "plaintext secrets on disk while running: {hits:?}"
+    );
     server.stop();
     let hits = scan(&server.dir, &canaries);
-    assert!(hits.is_empty(), "plaintext secrets on disk after shutdown: {hits:?}");
+    assert!(
+        hits.is_empty(),
+        "plaintext secrets on disk after shutdown: {hits:?}"
+    );
     // And the scan can see them if they were there (the check is not blind).
     let probe = server.dir.join("probe.bin");
     std::fs::write(&probe, hex::encode(&canaries[3])).unwrap();
     let planted = std::fs::read(&probe).unwrap();
     assert!(memchr::memmem::find(&planted, &encodings(&canaries[3])[1]).is_some());
-    println!("{} canaries x 6 encodings: 0 hits in keyport.db, -wal, -shm", canaries.len());
+    println!(
+        "{} canaries x 6 encodings: 0 hits in keyport.db, -wal, -shm",
+        canaries.len()
+    );
     // The log carries no secret either.
     let log = server.log();
     for canary in &canaries {
@@ -92,7 +111,13 @@ fn files_are_private() {
     write_canaries(&server, 1);
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&server.dir), 0o700);
-    for name in ["keyport.db", "keyport.db-wal", "keyport.db-shm", "admin.key", "server.url"] {
+    for name in [
+        "keyport.db",
+        "keyport.db-wal",
+        "keyport.db-shm",
+        "admin.key",
+        "server.url",
+    ] {
         let path = server.dir.join(name);
         if path.exists() {
             assert_eq!(mode(&path), 0o600, "{name}");
@@ -107,16 +132,32 @@ fn wrong_passphrase_is_clear_and_changes_nothing() {
     server.stop();
     let db = server.dir.join("keyport.db");
     let before = sha256(&db);
-    for wrong in ["wrong", "correct horse battery stapl", "CORRECT HORSE BATTERY STAPLE"] {
-        let out = Server::start_in(&server.dir, wrong).err().expect("a wrong passphrase must not serve");
+    for wrong in [
+        "wrong",
+        "correct horse battery stapl",
+        "CORRECT HORSE BATTERY STAPLE",
+    ] {
+        let out = Server::start_in(&server.dir, wrong)
+            .err()
+            .expect("a wrong passphrase must not serve");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains("wrong passphrase"), "{stderr}");
         assert!(!stderr.contains("corrupt"), "{stderr}");
-        assert_eq!(sha256(&db), before, "the database changed after a failed unlock");
+        assert_eq!(
+            sha256(&db),
+            before,
+            "the database changed after a failed unlock"
+        );
     }
     server.restart();
-    assert_eq!(server.ok("GET", "/api/v1/connectedAccounts", None)["items"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        server.ok("GET", "/api/v1/connectedAccounts", None)["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
 }
 
 #[test]
@@ -126,12 +167,17 @@ fn a_damaged_header_is_corrupt_not_a_wrong_passphrase() {
     let db = server.dir.join("keyport.db");
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
-        let mut header: Vec<u8> = conn.query_row("SELECT header FROM vault", [], |r| r.get(0)).unwrap();
+        let mut header: Vec<u8> = conn
+            .query_row("SELECT header FROM vault", [], |r| r.get(0))
+            .unwrap();
         let last = header.len() - 1;
         header[last] ^= 0x01;
-        conn.execute("UPDATE vault SET header = ?1", [header]).unwrap();
+        conn.execute("UPDATE vault SET header = ?1", [header])
+            .unwrap();
     }
-    let out = Server::start_in(&server.dir, PASSPHRASE).err().expect("a corrupt vault must not serve");
+    let out = Server::start_in(&server.dir, PASSPHRASE)
+        .err()
+        .expect("a corrupt vault must not serve");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("corrupt"), "{stderr}");
@@ -141,8 +187,16 @@ fn a_damaged_header_is_corrupt_not_a_wrong_passphrase() {
 fn table_dump(db: &Path) -> Vec<(String, Vec<String>)> {
     let conn = rusqlite::Connection::open(db).unwrap();
     let mut out = Vec::new();
-    for table in ["vault", "integrations", "connections", "entities", "api_keys"] {
-        let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY 1")).unwrap();
+    for table in [
+        "vault",
+        "integrations",
+        "connections",
+        "entities",
+        "api_keys",
+    ] {
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM {table} ORDER BY 1"))
+            .unwrap();
         let columns = stmt.column_count();
         let rows: Vec<String> = stmt
             .query_map([], |row| {
@@ -174,7 +228,11 @@ fn passwd_rewrites_one_row_and_every_secret_still_opens() {
         .env("KEYPORT_NEW_PASSPHRASE", "a brand new passphrase")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let after = table_dump(&db);
     let mut changed_rows = 0;
     for ((table, old), (_, new)) in before.iter().zip(&after) {
@@ -188,18 +246,36 @@ fn passwd_rewrites_one_row_and_every_secret_still_opens() {
     assert_eq!(changed_rows, 1, "exactly the vault row changes");
 
     // Old passphrase refused, new one opens every secret.
-    let out = Server::start_in(&server.dir, PASSPHRASE).err().expect("old passphrase must fail");
+    let out = Server::start_in(&server.dir, PASSPHRASE)
+        .err()
+        .expect("old passphrase must fail");
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrong passphrase"));
-    let renewed = Server::start_in(&server.dir, "a brand new passphrase").expect("new passphrase serves");
+    let renewed =
+        Server::start_in(&server.dir, "a brand new passphrase").expect("new passphrase serves");
     let list = renewed.ok("GET", "/api/v1/connectedAccounts", None);
     let mut opened = Vec::new();
     for item in list["items"].as_array().unwrap() {
-        let creds = renewed.ok("GET", &format!("/api/v1/connectedAccounts/{}/credentials", item["id"].as_str().unwrap()), None);
-        let secret = creds["credentials"]["token"].as_str().or(creds["credentials"]["password"].as_str()).unwrap().to_string();
+        let creds = renewed.ok(
+            "GET",
+            &format!(
+                "/api/v1/connectedAccounts/{}/credentials",
+                item["id"].as_str().unwrap()
+            ),
+            None,
+        );
+        let secret = creds["credentials"]["token"]
+            .as_str()
+            .or(creds["credentials"]["password"].as_str())
+            .unwrap()
+            .to_string();
         opened.push(secret);
     }
     opened.sort();
-    let mut expected: Vec<String> = canaries.iter().filter(|c| !c.contains("client-secret")).cloned().collect();
+    let mut expected: Vec<String> = canaries
+        .iter()
+        .filter(|c| !c.contains("client-secret"))
+        .cloned()
+        .collect();
     expected.sort();
     assert_eq!(opened, expected);
     // A wrong current passphrase leaves everything alone.
@@ -215,15 +291,30 @@ fn passwd_rewrites_one_row_and_every_secret_still_opens() {
 #[test]
 fn a_ciphertext_moved_to_another_row_or_column_does_not_open() {
     let mut server = Server::start();
-    let integration = server.ok("POST", "/api/v1/integrations", Some(&json!({"appName": "github", "authScheme": "BEARER_TOKEN"})));
-    let a = server.ok("POST", "/api/v1/connectedAccounts", Some(&json!({"integrationId": integration["id"], "data": {"token": "token-a"}})));
-    let b = server.ok("POST", "/api/v1/connectedAccounts", Some(&json!({"integrationId": integration["id"], "data": {"token": "token-b"}})));
+    let integration = server.ok(
+        "POST",
+        "/api/v1/integrations",
+        Some(&json!({"appName": "github", "authScheme": "BEARER_TOKEN"})),
+    );
+    let a = server.ok(
+        "POST",
+        "/api/v1/connectedAccounts",
+        Some(&json!({"integrationId": integration["id"], "data": {"token": "token-a"}})),
+    );
+    let b = server.ok(
+        "POST",
+        "/api/v1/connectedAccounts",
+        Some(&json!({"integrationId": integration["id"], "data": {"token": "token-b"}})),
+    );
     let oauth = server.ok(
         "POST",
         "/api/v1/integrations",
         Some(&json!({"appName": "github", "authScheme": "OAUTH2", "authConfig": {"client_id": "c", "client_secret": "s"}})),
     );
-    let (a, b) = (a["connectedAccountId"].as_str().unwrap().to_string(), b["connectedAccountId"].as_str().unwrap().to_string());
+    let (a, b) = (
+        a["connectedAccountId"].as_str().unwrap().to_string(),
+        b["connectedAccountId"].as_str().unwrap().to_string(),
+    );
     server.stop();
     {
         let conn = rusqlite::Connection::open(server.dir.join("keyport.db")).unwrap();
@@ -234,7 +325,12 @@ fn a_ciphertext_moved_to_another_row_or_column_does_not_open() {
     }
     server.restart();
     for id in [&a, &b] {
-        let (status, value) = server.call("GET", &format!("/api/v1/connectedAccounts/{id}/credentials"), Some(&server.admin), None);
+        let (status, value) = server.call(
+            "GET",
+            &format!("/api/v1/connectedAccounts/{id}/credentials"),
+            Some(&server.admin),
+            None,
+        );
         assert_eq!(status, 500, "{value}");
         assert_eq!(value["error"]["code"], "seal_open_failed", "{value}");
         assert!(!value.to_string().contains("token-"));
@@ -266,7 +362,10 @@ fn serve_with_the_readme_command_on_a_fresh_machine() {
     let mut served = None;
     while std::time::Instant::now() < deadline {
         if let Ok(key) = std::fs::read_to_string(data.join("admin.key"))
-            && let Ok(mut r) = crate::common::agent().get("http://127.0.0.1:7790/api/v1/integrations").header("x-api-key", key.trim()).call()
+            && let Ok(mut r) = crate::common::agent()
+                .get("http://127.0.0.1:7790/api/v1/integrations")
+                .header("x-api-key", key.trim())
+                .call()
         {
             served = Some((r.status().as_u16(), r.body_mut().read_to_string().unwrap()));
             break;

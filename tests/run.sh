@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# keyport's whole test suite, from a fresh machine: installs the test peers (Debian's
+# Chromium, the npm authorization server and browser driver, the PyPI verifiers), then runs
+# formatting, lints and every test. Safe to re-run; installs are skipped when present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+sudo=""
+if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+
+apt_need=()
+[ -x /usr/bin/chromium ] || apt_need+=(chromium)
+command -v node >/dev/null || apt_need+=(nodejs)
+command -v npm >/dev/null || apt_need+=(npm)
+python3 -c 'import venv, ensurepip' 2>/dev/null || apt_need+=(python3-venv)
+if [ ${#apt_need[@]} -gt 0 ]; then
+    echo "==> installing Debian packages: ${apt_need[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${apt_need[@]}" >/dev/null
+fi
+
+for peer in tests/peers/*/; do
+    if [ -f "$peer/package-lock.json" ]; then
+        if [ ! -d "$peer/node_modules" ] || [ "$peer/package-lock.json" -nt "$peer/node_modules" ]; then
+            echo "==> npm ci in $peer"
+            (cd "$peer" && npm ci --no-audit --no-fund --loglevel=error)
+            touch "$peer/node_modules"
+        fi
+    fi
+done
+
+venv="$root/target/test-venv"
+if [ -f tests/peers/requirements.txt ]; then
+    if [ ! -x "$venv/bin/python" ] || [ tests/peers/requirements.txt -nt "$venv/.installed" ]; then
+        echo "==> Python test peers into $venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check -r tests/peers/requirements.txt
+        touch "$venv/.installed"
+    fi
+    export KEYPORT_TEST_PYTHON="$venv/bin/python"
+fi
+
+echo "==> cargo fmt --check"
+cargo fmt --check
+echo "==> cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "==> cargo test"
+cargo test --all-targets
