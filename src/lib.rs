@@ -2,6 +2,7 @@
 //! tests and benchmarks drive the same code.
 
 pub mod assets;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod logging;
+pub mod net;
 pub mod providers;
 pub mod service;
 pub mod store;

@@ -4,6 +4,7 @@
 //! what — and is synchronous on purpose: handlers run it on the blocking pool.
 
 mod connections;
+mod credentials;
 mod integrations;
 mod keys;
 
@@ -13,6 +14,7 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 pub use connections::{ConnectionView, CreateConnection, CreatedConnection, ListConnections};
+pub use credentials::Prepared;
 pub use integrations::{CreateIntegration, IntegrationView, UpdateIntegration};
 pub use keys::{Caller, CreatedKey, KeyRing};
 

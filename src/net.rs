@@ -1,0 +1,102 @@
+//! The one outbound HTTP client: a shared ureq agent (connection reuse) that never follows
+//! redirects (the oauth2 crate's SSRF warning), has timeouts, and caps response bodies.
+//! It speaks `http::Request<Vec<u8>>` / `http::Response<Vec<u8>>`, which is exactly the
+//! oauth2 crate's `HttpRequest` / `HttpResponse`, so the same client serves token exchange,
+//! provider calls and the proxy, and tests can substitute it with a closure.
+
+use std::io::Read;
+use std::time::Duration;
+
+use ureq::Agent;
+
+/// Largest response body read from a provider (token endpoints answer in a few hundred bytes;
+/// proxied API responses may be larger).
+pub const MAX_RESPONSE: u64 = 16 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("the upstream did not answer in time")]
+    Timeout,
+    #[error("could not reach the upstream: {0}")]
+    Connect(String),
+    #[error("the upstream response is larger than {0} bytes")]
+    TooLarge(u64),
+    #[error("HTTP error: {0}")]
+    Other(String),
+}
+
+#[derive(Clone)]
+pub struct Net {
+    agent: Agent,
+    max_body: u64,
+}
+
+impl std::fmt::Debug for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Net")
+            .field("max_body", &self.max_body)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Net {
+    fn default() -> Self {
+        Net::new(Duration::from_secs(30), MAX_RESPONSE)
+    }
+}
+
+impl Net {
+    pub fn new(timeout: Duration, max_body: u64) -> Self {
+        let agent: Agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(timeout))
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .user_agent(concat!("keyport/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Net { agent, max_body }
+    }
+
+    /// Sends one request; redirects come back as 3xx responses, never followed.
+    pub fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, NetError> {
+        let response = self.agent.run(request).map_err(map_error)?;
+        let (parts, body) = response.into_parts();
+        let mut reader = body.into_reader().take(self.max_body + 1);
+        let mut bytes = Vec::new();
+        reader.read_to_end(&mut bytes).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                NetError::Timeout
+            } else {
+                NetError::Other(e.to_string())
+            }
+        })?;
+        if bytes.len() as u64 > self.max_body {
+            return Err(NetError::TooLarge(self.max_body));
+        }
+        Ok(http::Response::from_parts(parts, bytes))
+    }
+
+    /// The client as a closure the oauth2 crate accepts (`SyncHttpClient`).
+    pub fn oauth2_client(
+        &self,
+    ) -> impl Fn(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, NetError> + '_ {
+        move |request| self.send(request)
+    }
+}
+
+fn map_error(e: ureq::Error) -> NetError {
+    match e {
+        ureq::Error::Timeout(_) => NetError::Timeout,
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
+            NetError::Connect(e.to_string())
+        }
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => NetError::Timeout,
+        ureq::Error::Io(io) => NetError::Connect(io.to_string()),
+        ureq::Error::BodyExceedsLimit(limit) => NetError::TooLarge(limit),
+        other => NetError::Other(other.to_string()),
+    }
+}
