@@ -144,3 +144,30 @@ pub async fn credentials(
         "credentials": params,
     })))
 }
+
+#[derive(Deserialize)]
+pub struct WaitQuery {
+    /// Seconds to wait at most (default 30, at most 120).
+    timeout: Option<u64>,
+}
+
+/// Long-polls a connection until it leaves INITIATED or the timeout passes; answers with
+/// the connection either way, so clients need not spin.
+pub async fn wait(svc: web::Data<Service>, caller: Caller, path: web::Path<String>, query: web::Query<WaitQuery>) -> ApiResult {
+    let id: ConnectionId = path.parse()?;
+    let limit = std::time::Duration::from_secs(query.timeout.unwrap_or(30).min(120));
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut changes = svc.status_changes();
+    loop {
+        changes.borrow_and_update();
+        let (svc2, caller2) = (svc.clone(), caller.clone());
+        let view = blocking(move || svc2.get_connection(&caller2, id)).await?;
+        let now = tokio::time::Instant::now();
+        if view.connection.status != crate::domain::ConnectionStatus::Initiated || now >= deadline {
+            return Ok(HttpResponse::Ok().json(ConnectedAccountDto::from(&view)));
+        }
+        // Wake on any status change, and at least every few seconds to notice expiry.
+        let nap = (deadline - now).min(std::time::Duration::from_secs(5));
+        let _ = tokio::time::timeout(nap, changes.changed()).await;
+    }
+}

@@ -100,6 +100,23 @@ impl SchemeSpec {
                         Some(json!(s.token_auth.as_str())),
                     )
                 },
+                setting(
+                    "issuer",
+                    "Issuer",
+                    "The authorization server's issuer identifier; when set, the callback must carry a matching `iss` (RFC 9207)",
+                    FieldKind::String,
+                    None,
+                ),
+                FieldSpec {
+                    choices: vec!["authorization_code".into(), "client_credentials".into()],
+                    ..setting(
+                        "grant_type",
+                        "Grant type",
+                        "authorization_code: each user authorizes in the browser; client_credentials: one machine token for the app itself",
+                        FieldKind::String,
+                        Some(json!("authorization_code")),
+                    )
+                },
                 base_url,
                 redirect_urls(),
             ],
@@ -110,12 +127,24 @@ impl SchemeSpec {
                     "OAuth 1.0a consumer key of your app",
                     false,
                 ),
-                required(
-                    "consumer_secret",
-                    "Consumer secret",
-                    "OAuth 1.0a consumer secret of your app",
-                    true,
-                ),
+                FieldSpec {
+                    required: s.signature_method != SignatureMethod::RsaSha1,
+                    ..required(
+                        "consumer_secret",
+                        "Consumer secret",
+                        "OAuth 1.0a consumer secret of your app (not used with RSA-SHA1)",
+                        true,
+                    )
+                },
+                FieldSpec {
+                    required: s.signature_method == SignatureMethod::RsaSha1,
+                    ..required(
+                        "private_key",
+                        "Private key",
+                        "RSA private key for RSA-SHA1 signing, PEM (PKCS#8 or PKCS#1); line breaks may be written as spaces or \\n",
+                        true,
+                    )
+                },
                 url_setting(
                     "request_token_url",
                     "Request token URL",

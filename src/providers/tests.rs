@@ -359,6 +359,8 @@ fn oauth2_integration_fields() {
             "token_params",
             "pkce",
             "token_auth",
+            "issuer",
+            "grant_type",
             "base_url",
             "allowed_redirect_urls"
         ]

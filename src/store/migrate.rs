@@ -8,7 +8,10 @@ use rusqlite::Transaction;
 use super::StoreError;
 
 /// Migration `i` (1-based) brings the schema from version `i - 1` to `i`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_oauth_flows.sql"),
+];
 
 pub const LATEST: u32 = MIGRATIONS.len() as u32;
 

@@ -6,6 +6,7 @@
 
 pub mod api_keys;
 pub mod connections;
+pub mod flows;
 pub mod integrations;
 pub mod migrate;
 mod pool;

@@ -104,6 +104,11 @@ impl Server {
         }
     }
 
+    /// Keeps a temp dir alive as long as the server.
+    pub fn keep(&mut self, tmp: tempfile::TempDir) {
+        self._tmp = Some(tmp);
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.with_extension("log")).unwrap_or_default()
     }

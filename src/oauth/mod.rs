@@ -1,0 +1,308 @@
+//! The OAuth 2.0 client, over the `oauth2` crate and keyport's one outbound HTTP client
+//! (no redirects followed, bounded bodies). It knows the protocol — authorization URLs with
+//! PKCE S256 and `state`, code exchange, refresh, client credentials, RFC 7009 revocation —
+//! and nothing of storage: the service decides when to call it and what to keep.
+
+mod response;
+
+use std::time::Duration;
+
+use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    StandardRevocableToken, TokenResponse, TokenUrl,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+pub use response::KeyportTokenResponse;
+
+use crate::net::{Net, NetError};
+
+type OAuthClient = Client<
+    BasicErrorResponse,
+    KeyportTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointMaybeSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+>;
+
+/// How the client authenticates at the token endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenAuth {
+    /// `client_id` and `client_secret` in the form body.
+    Post,
+    /// HTTP Basic with the client credentials.
+    Basic,
+    /// Public client: `client_id` only.
+    None,
+}
+
+/// One integration's OAuth 2.0 configuration, URLs already rendered.
+pub struct OAuthConfig {
+    pub client_id: String,
+    pub client_secret: Option<SecretString>,
+    pub authorization_url: Option<String>,
+    pub token_url: String,
+    pub revocation_url: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub scopes: Vec<String>,
+    pub scope_separator: String,
+    pub authorization_params: Vec<(String, String)>,
+    pub token_params: Vec<(String, String)>,
+    pub pkce: bool,
+    pub token_auth: TokenAuth,
+}
+
+impl std::fmt::Debug for OAuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthConfig")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
+            .field("token_url", &self.token_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What went wrong talking to an authorization server. Messages never carry a token.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    #[error("the OAuth configuration is invalid: {0}")]
+    Config(String),
+    /// The server answered with an OAuth error (`invalid_grant`, `invalid_client`…).
+    #[error("the authorization server refused: {code}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Refused { code: String, description: Option<String> },
+    #[error("the authorization server could not be reached: {0}")]
+    Network(String),
+    #[error("the authorization server's answer is unusable: {0}")]
+    BadResponse(String),
+}
+
+impl OAuthError {
+    /// The grant itself is dead (revoked, expired, reused): the user must reconnect.
+    pub fn is_invalid_grant(&self) -> bool {
+        matches!(self, OAuthError::Refused { code, .. } if code == "invalid_grant")
+    }
+
+    /// Worth retrying later: the server or the network failed, not the grant.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, OAuthError::Network(_))
+            || matches!(self, OAuthError::BadResponse(m) if m.starts_with("HTTP 5"))
+    }
+}
+
+/// A token endpoint's successful answer.
+pub struct Grant {
+    pub access_token: SecretString,
+    pub refresh_token: Option<SecretString>,
+    pub expires_in: Option<Duration>,
+    pub scopes: Option<Vec<String>>,
+    pub token_type: String,
+}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grant")
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field("expires_in", &self.expires_in)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Largest `expires_in` believed (a year); anything larger is clamped.
+const MAX_EXPIRES_IN: u64 = 365 * 24 * 3600;
+
+fn url_error(field: &str) -> impl FnOnce(url::ParseError) -> OAuthError + '_ {
+    move |e| OAuthError::Config(format!("{field}: {e}"))
+}
+
+fn client(config: &OAuthConfig) -> Result<OAuthClient, OAuthError> {
+    let mut client = Client::new(ClientId::new(config.client_id.clone()))
+        .set_auth_uri_option(
+            config.authorization_url.clone().map(AuthUrl::new).transpose().map_err(url_error("authorization_url"))?,
+        )
+        .set_token_uri_option(Some(TokenUrl::new(config.token_url.clone()).map_err(url_error("token_url"))?))
+        .set_auth_type(match config.token_auth {
+            TokenAuth::Basic => AuthType::BasicAuth,
+            TokenAuth::Post | TokenAuth::None => AuthType::RequestBody,
+        });
+    if let Some(secret) = &config.client_secret
+        && config.token_auth != TokenAuth::None
+    {
+        client = client.set_client_secret(ClientSecret::new(secret.expose_secret().to_string()));
+    }
+    if let Some(redirect) = &config.redirect_uri {
+        client = client.set_redirect_uri(RedirectUrl::new(redirect.clone()).map_err(url_error("redirect_uri"))?);
+    }
+    Ok(client)
+}
+
+fn scope(config: &OAuthConfig) -> Option<Scope> {
+    (!config.scopes.is_empty()).then(|| Scope::new(config.scopes.join(&config.scope_separator)))
+}
+
+/// A started authorization: where to send the browser, and what to keep server-side.
+pub struct Authorization {
+    pub url: String,
+    pub pkce_verifier: Option<SecretString>,
+}
+
+/// The authorization URL for a new flow with the given `state` (≥ 128 random bits, made by
+/// the caller) and, unless the provider cannot do it, a fresh PKCE S256 challenge.
+pub fn authorization(config: &OAuthConfig, state: &str) -> Result<Authorization, OAuthError> {
+    let client = client(config)?;
+    let state = state.to_string();
+    let mut request = client
+        .authorize_url(move || CsrfToken::new(state))
+        .map_err(|e| OAuthError::Config(format!("authorization_url: {e}")))?;
+    if let Some(scope) = scope(config) {
+        request = request.add_scope(scope);
+    }
+    for (name, value) in &config.authorization_params {
+        request = request.add_extra_param(name.clone(), value.clone());
+    }
+    let mut pkce_verifier = None;
+    if config.pkce {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        request = request.set_pkce_challenge(challenge);
+        pkce_verifier = Some(SecretString::from(verifier.secret().clone()));
+    }
+    let (url, _) = request.url();
+    Ok(Authorization { url: url.to_string(), pkce_verifier })
+}
+
+fn grant(response: KeyportTokenResponse) -> Result<Grant, OAuthError> {
+    let access_token = response.access_token().secret().clone();
+    if access_token.is_empty() {
+        return Err(OAuthError::BadResponse("access_token is empty".into()));
+    }
+    Ok(Grant {
+        access_token: SecretString::from(access_token),
+        refresh_token: response.refresh_token().map(|t| SecretString::from(t.secret().clone())),
+        expires_in: response.expires_in().map(|d| d.min(Duration::from_secs(MAX_EXPIRES_IN))),
+        scopes: response.scopes().map(|s| s.iter().map(|s| s.to_string()).collect()),
+        token_type: response.token_type_name(),
+    })
+}
+
+fn map_error(e: RequestTokenError<NetError, BasicErrorResponse>) -> OAuthError {
+    match e {
+        RequestTokenError::ServerResponse(err) => OAuthError::Refused {
+            code: err.error().to_string(),
+            description: err.error_description().map(|d| d.chars().take(300).collect()),
+        },
+        RequestTokenError::Request(net) => OAuthError::Network(net.to_string()),
+        // The body may hold tokens: report only its shape.
+        RequestTokenError::Parse(_, body) => OAuthError::BadResponse(format!(
+            "the token response is not JSON with an access_token ({} bytes)",
+            body.len()
+        )),
+        RequestTokenError::Other(msg) => OAuthError::BadResponse(response::sanitize(&msg)),
+    }
+}
+
+/// The shared client as oauth2 sees it: redirects and server errors become transport
+/// errors (never followed, never parsed as token responses).
+fn http(net: &Net) -> impl Fn(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, NetError> + '_ {
+    move |request| {
+        let response = net.send(request)?;
+        let status = response.status().as_u16();
+        if (300..400).contains(&status) {
+            return Err(NetError::Other(format!("the endpoint answered with a redirect (HTTP {status}), which is not followed")));
+        }
+        if status >= 500 {
+            return Err(NetError::Other(format!("HTTP {status} from the server")));
+        }
+        Ok(response)
+    }
+}
+
+fn with_params<R>(mut request: R, params: &[(String, String)], add: impl Fn(R, String, String) -> R) -> R {
+    for (name, value) in params {
+        request = add(request, name.clone(), value.clone());
+    }
+    request
+}
+
+/// Exchanges an authorization code (with the flow's PKCE verifier).
+pub fn exchange_code(net: &Net, config: &OAuthConfig, code: &str, verifier: Option<&SecretString>) -> Result<Grant, OAuthError> {
+    let client = client(config)?;
+    let mut request = client
+        .exchange_code(AuthorizationCode::new(code.to_string()))
+        .map_err(|e| OAuthError::Config(format!("token_url: {e}")))?;
+    if let Some(v) = verifier {
+        request = request.set_pkce_verifier(PkceCodeVerifier::new(v.expose_secret().to_string()));
+    }
+    let request = with_params(request, &config.token_params, |r, n, v| r.add_extra_param(n, v));
+    request.request(&http(net)).map_err(map_error).and_then(grant)
+}
+
+/// Uses a refresh token. A response without `refresh_token` means "keep the old one".
+pub fn refresh(net: &Net, config: &OAuthConfig, refresh_token: &SecretString) -> Result<Grant, OAuthError> {
+    let client = client(config)?;
+    let token = RefreshToken::new(refresh_token.expose_secret().to_string());
+    let request = client.exchange_refresh_token(&token).map_err(|e| OAuthError::Config(format!("token_url: {e}")))?;
+    let request = with_params(request, &config.token_params, |r, n, v| r.add_extra_param(n, v));
+    request.request(&http(net)).map_err(map_error).and_then(grant)
+}
+
+/// The client-credentials grant (machine tokens, no user).
+pub fn client_credentials(net: &Net, config: &OAuthConfig) -> Result<Grant, OAuthError> {
+    let client = client(config)?;
+    let mut request = client.exchange_client_credentials().map_err(|e| OAuthError::Config(format!("token_url: {e}")))?;
+    if let Some(scope) = scope(config) {
+        request = request.add_scope(scope);
+    }
+    let request = with_params(request, &config.token_params, |r, n, v| r.add_extra_param(n, v));
+    request.request(&http(net)).map_err(map_error).and_then(grant)
+}
+
+/// RFC 7009 revocation of a refresh token (or, without one, the access token). Written
+/// here rather than through the oauth2 crate, which refuses non-https revocation URLs even
+/// on loopback.
+pub fn revoke(net: &Net, config: &OAuthConfig, refresh_token: Option<&SecretString>, access_token: Option<&SecretString>) -> Result<(), OAuthError> {
+    let Some(url) = &config.revocation_url else {
+        return Ok(());
+    };
+    let (token, hint) = match (refresh_token, access_token) {
+        (Some(rt), _) => (rt, "refresh_token"),
+        (None, Some(at)) => (at, "access_token"),
+        (None, None) => return Ok(()),
+    };
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("token", token.expose_secret()).append_pair("token_type_hint", hint);
+    let mut request = http::Request::builder()
+        .method(http::Method::POST)
+        .uri(url.as_str())
+        .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(http::header::ACCEPT, "application/json");
+    match (config.token_auth, &config.client_secret) {
+        (TokenAuth::Basic, Some(secret)) => {
+            use base64::Engine as _;
+            let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let pair = format!("{}:{}", enc(&config.client_id), enc(secret.expose_secret()));
+            let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair));
+            request = request.header(http::header::AUTHORIZATION, value);
+        }
+        (TokenAuth::Post, Some(secret)) => {
+            form.append_pair("client_id", &config.client_id).append_pair("client_secret", secret.expose_secret());
+        }
+        _ => {
+            form.append_pair("client_id", &config.client_id);
+        }
+    }
+    let request = request
+        .body(form.finish().into_bytes())
+        .map_err(|e| OAuthError::Config(format!("revocation_url: {e}")))?;
+    let response = http(net)(request).map_err(|e| OAuthError::Network(e.to_string()))?;
+    match response.status().as_u16() {
+        200..=299 => Ok(()),
+        status => Err(OAuthError::BadResponse(format!("HTTP {status} from the revocation endpoint"))),
+    }
+}
