@@ -2,13 +2,16 @@
 //! subcommand is a client of the running server's API, authenticated with `admin.key`.
 //! One file per noun.
 
+mod actions;
 mod client;
+mod connect;
 mod connections;
 mod integrations;
 mod keys;
 mod output;
 mod passphrase;
 mod passwd;
+mod proxy;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -56,6 +59,13 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(keys::KeysCmd),
+    /// Connect an entity to an app: prints the link, opens the browser, waits until ACTIVE or FAILED.
+    Connect(connect::ConnectArgs),
+    /// Named actions (Composio-style tools): list, show, run for an entity.
+    #[command(subcommand)]
+    Actions(actions::ActionsCmd),
+    /// Send one request through a connection with its credential injected (curl-like).
+    Proxy(proxy::ProxyArgs),
 }
 
 /// A failure to report to the user: a message and an exit code.
@@ -90,18 +100,26 @@ impl From<crate::config::ConfigError> for CliError {
 pub type CliResult = Result<(), CliError>;
 
 pub fn run(cli: Cli) -> ExitCode {
-    let result = match cli.command {
-        Command::Serve(args) => serve::run(cli.data_dir, args),
-        Command::Passwd(args) => passwd::run(cli.data_dir, args),
-        Command::Integrations(cmd) => Client::connect(cli.data_dir, cli.url)
-            .and_then(|c| integrations::run(&c, cmd, cli.json)),
-        Command::Connections(cmd) => {
-            Client::connect(cli.data_dir, cli.url).and_then(|c| connections::run(&c, cmd, cli.json))
-        }
-        Command::Keys(cmd) => {
-            Client::connect(cli.data_dir, cli.url).and_then(|c| keys::run(&c, cmd, cli.json))
-        }
-    };
+    let result =
+        match cli.command {
+            Command::Serve(args) => serve::run(cli.data_dir, args),
+            Command::Connect(args) => Client::connect(cli.data_dir, cli.url)
+                .and_then(|c| connect::run(&c, args, cli.json)),
+            Command::Passwd(args) => passwd::run(cli.data_dir, args),
+            Command::Integrations(cmd) => Client::connect(cli.data_dir, cli.url)
+                .and_then(|c| integrations::run(&c, cmd, cli.json)),
+            Command::Connections(cmd) => Client::connect(cli.data_dir, cli.url)
+                .and_then(|c| connections::run(&c, cmd, cli.json)),
+            Command::Keys(cmd) => {
+                Client::connect(cli.data_dir, cli.url).and_then(|c| keys::run(&c, cmd, cli.json))
+            }
+            Command::Actions(cmd) => {
+                Client::connect(cli.data_dir, cli.url).and_then(|c| actions::run(&c, cmd, cli.json))
+            }
+            Command::Proxy(args) => {
+                Client::connect(cli.data_dir, cli.url).and_then(|c| proxy::run(&c, args, cli.json))
+            }
+        };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

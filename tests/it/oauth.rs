@@ -31,27 +31,55 @@ struct Idp {
 impl Idp {
     fn start(redirect_uri: &str, access_ttl: u32) -> Idp {
         let dir = peers();
-        assert!(dir.join("node_modules").exists(), "run tests/run.sh (it installs the npm peers) first");
+        assert!(
+            dir.join("node_modules").exists(),
+            "run tests/run.sh (it installs the npm peers) first"
+        );
         let mut child = Command::new("node")
             .arg(dir.join("server.js"))
-            .args(["--port", "0", "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET, "--redirect-uri", redirect_uri])
+            .args([
+                "--port",
+                "0",
+                "--client-id",
+                CLIENT_ID,
+                "--client-secret",
+                CLIENT_SECRET,
+                "--redirect-uri",
+                redirect_uri,
+            ])
             .args(["--access-ttl", &access_ttl.to_string()])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("node runs the oidc-provider peer");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let info: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("peer said {line:?}: {e}"));
-        Idp { child, issuer: info["issuer"].as_str().unwrap().to_string() }
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let info: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("peer said {line:?}: {e}"));
+        Idp {
+            child,
+            issuer: info["issuer"].as_str().unwrap().to_string(),
+        }
     }
 
     fn stats(&self) -> Value {
-        agent().get(format!("{}/__stats", self.issuer)).call().unwrap().body_mut().read_json().unwrap()
+        agent()
+            .get(format!("{}/__stats", self.issuer))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap()
     }
 
     fn post(&self, path: &str) {
-        let status = agent().post(format!("{}{path}", self.issuer)).send_empty().unwrap().status();
+        let status = agent()
+            .post(format!("{}{path}", self.issuer))
+            .send_empty()
+            .unwrap()
+            .status();
         assert!(status.is_success(), "{path}: {status}");
     }
 
@@ -69,8 +97,18 @@ impl Drop for Idp {
 
 /// Drives Chromium through the flow; returns drive.js's JSON line.
 fn drive(url: &str, extra: &[&str]) -> Value {
-    let out = Command::new("node").arg(peers().join("drive.js")).arg(url).args(extra).output().unwrap();
-    assert!(out.status.success(), "drive.js failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("node")
+        .arg(peers().join("drive.js"))
+        .arg(url)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "drive.js failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(text.lines().last().unwrap_or_default()).unwrap()
 }
@@ -88,7 +126,11 @@ fn oauth_integration(server: &Server, idp: &Idp, extra: Value) -> String {
     for (k, v) in extra.as_object().unwrap() {
         config[k] = v.clone();
     }
-    let integration = server.ok("POST", "/api/v1/integrations", Some(&json!({"appName": "testidp", "authScheme": "OAUTH2", "authConfig": config})));
+    let integration = server.ok(
+        "POST",
+        "/api/v1/integrations",
+        Some(&json!({"appName": "testidp", "authScheme": "OAUTH2", "authConfig": config})),
+    );
     integration["id"].as_str().unwrap().to_string()
 }
 
@@ -115,7 +157,12 @@ fn server_with_testidp() -> Server {
     server
 }
 
-fn start_connection(server: &Server, integration: &str, entity: &str, redirect: Option<&str>) -> (String, String) {
+fn start_connection(
+    server: &Server,
+    integration: &str,
+    entity: &str,
+    redirect: Option<&str>,
+) -> (String, String) {
     let created = server.ok(
         "POST",
         "/api/v1/connectedAccounts",
@@ -123,24 +170,46 @@ fn start_connection(server: &Server, integration: &str, entity: &str, redirect: 
     );
     assert_eq!(created["connectionStatus"], "INITIATED", "{created}");
     let url = created["redirectUrl"].as_str().unwrap().to_string();
-    assert!(url.starts_with(&format!("{}/connect/", server.url)), "{url}");
-    (created["connectedAccountId"].as_str().unwrap().to_string(), url)
+    assert!(
+        url.starts_with(&format!("{}/connect/", server.url)),
+        "{url}"
+    );
+    (
+        created["connectedAccountId"].as_str().unwrap().to_string(),
+        url,
+    )
 }
 
 fn reveal(server: &Server, id: &str) -> (u16, Value) {
-    server.call("GET", &format!("/api/v1/connectedAccounts/{id}/credentials"), Some(&server.admin), None)
+    server.call(
+        "GET",
+        &format!("/api/v1/connectedAccounts/{id}/credentials"),
+        Some(&server.admin),
+        None,
+    )
 }
 
 /// The provider authorization URL behind a connect link (read from the page's link).
 fn authorize_url(connect_url: &str) -> String {
-    let html = agent().get(connect_url).call().unwrap().body_mut().read_to_string().unwrap();
-    let start = html.find("id=\"continue\" href=\"").expect("continue link") + "id=\"continue\" href=\"".len();
+    let html = agent()
+        .get(connect_url)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let start = html.find("id=\"continue\" href=\"").expect("continue link")
+        + "id=\"continue\" href=\"".len();
     let end = start + html[start..].find('"').unwrap();
     html[start..end].replace("&amp;", "&")
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {
-    url::Url::parse(url).ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 #[test]
@@ -150,41 +219,93 @@ fn authorization_code_with_pkce_refresh_rotation_and_revocation() {
     let idp = Idp::start(&format!("{}/callback/testidp", server.url), 6);
     let integration = oauth_integration(&server, &idp, json!({}));
     let shown = server.ok("GET", &format!("/api/v1/integrations/{integration}"), None);
-    assert_eq!(shown["callbackUrl"], format!("{}/callback/testidp", server.url));
+    assert_eq!(
+        shown["callbackUrl"],
+        format!("{}/callback/testidp", server.url)
+    );
     assert_eq!(shown["authConfig"]["client_secret"], "********");
 
     let (id, url) = start_connection(&server, &integration, "alice", None);
     let page = agent().get(&url).call().unwrap();
-    assert_eq!(page.headers().get("referrer-policy").unwrap(), "no-referrer");
-    assert!(page.headers().get("content-security-policy").unwrap().to_str().unwrap().contains("default-src 'none'"));
+    assert_eq!(
+        page.headers().get("referrer-policy").unwrap(),
+        "no-referrer"
+    );
+    assert!(
+        page.headers()
+            .get("content-security-policy")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
     let auth = authorize_url(&url);
-    assert_eq!(query_param(&auth, "code_challenge_method").as_deref(), Some("S256"));
-    assert!(query_param(&auth, "state").unwrap().len() >= 22, "state carries at least 128 bits");
-    assert_eq!(query_param(&auth, "redirect_uri").unwrap(), format!("{}/callback/testidp", server.url));
+    assert_eq!(
+        query_param(&auth, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    assert!(
+        query_param(&auth, "state").unwrap().len() >= 22,
+        "state carries at least 128 bits"
+    );
+    assert_eq!(
+        query_param(&auth, "redirect_uri").unwrap(),
+        format!("{}/callback/testidp", server.url)
+    );
 
     let landed = drive(&url, &["--expect-text", "Connected"]);
     let final_url = landed["finalUrl"].as_str().unwrap().to_string();
-    assert!(final_url.starts_with(&format!("{}/callback/testidp?", server.url)), "{landed}");
+    assert!(
+        final_url.starts_with(&format!("{}/callback/testidp?", server.url)),
+        "{landed}"
+    );
     let code = query_param(&final_url, "code").unwrap();
-    assert!(!landed["text"].as_str().unwrap().contains(&code), "the page must not echo the code");
-    let waited = server.ok("GET", &format!("/api/v1/connectedAccounts/{id}/wait?timeout=5"), None);
+    assert!(
+        !landed["text"].as_str().unwrap().contains(&code),
+        "the page must not echo the code"
+    );
+    let waited = server.ok(
+        "GET",
+        &format!("/api/v1/connectedAccounts/{id}/wait?timeout=5"),
+        None,
+    );
     assert_eq!(waited["status"], "ACTIVE", "{waited}");
     assert_eq!(waited["connectionParams"]["access_token"], "********");
     assert_eq!(idp.token_calls("authorization_code"), 1);
-    let auth_log: Vec<Value> = idp.stats()["requests"].as_array().unwrap().iter().filter(|r| r["kind"] == "authorization" || r["path"] == "/auth").cloned().collect();
-    assert!(auth_log.iter().all(|r| r["code_challenge_method"].is_null() || r["code_challenge_method"] == "S256"), "{auth_log:?}");
+    let auth_log: Vec<Value> = idp.stats()["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "authorization" || r["path"] == "/auth")
+        .cloned()
+        .collect();
+    assert!(
+        auth_log
+            .iter()
+            .all(|r| r["code_challenge_method"].is_null() || r["code_challenge_method"] == "S256"),
+        "{auth_log:?}"
+    );
 
     // Replaying the callback (same code and state) is refused without a token request.
     let before = idp.token_calls("authorization_code");
     let mut replay = agent().get(&final_url).call().unwrap();
     assert_eq!(replay.status().as_u16(), 400);
-    assert!(replay.body_mut().read_to_string().unwrap().contains("already used"));
+    assert!(
+        replay
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+            .contains("already used")
+    );
     assert_eq!(idp.token_calls("authorization_code"), before);
 
     // 100 concurrent reads of an expired token: one refresh, one shared new token.
     let (_, first) = reveal(&server, &id);
     std::thread::sleep(Duration::from_secs(7));
-    let old_refresh = first["credentials"]["refresh_token"].as_str().unwrap().to_string();
+    let old_refresh = first["credentials"]["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let refreshes_before = idp.token_calls("refresh_token");
     let server = Arc::new(server);
     let tokens: Vec<String> = (0..100)
@@ -193,27 +314,49 @@ fn authorization_code_with_pkce_refresh_rotation_and_revocation() {
             std::thread::spawn(move || {
                 let (status, body) = reveal(&server, &id);
                 assert_eq!(status, 200, "{body}");
-                body["credentials"]["access_token"].as_str().unwrap().to_string()
+                body["credentials"]["access_token"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
             })
         })
         .collect::<Vec<_>>()
         .into_iter()
         .map(|h| h.join().unwrap())
         .collect();
-    assert_eq!(idp.token_calls("refresh_token") - refreshes_before, 1, "exactly one refresh for 100 concurrent reads");
-    assert!(tokens.iter().all(|t| t == &tokens[0]), "all 100 callers got the same token");
-    assert_ne!(tokens[0], first["credentials"]["access_token"].as_str().unwrap());
+    assert_eq!(
+        idp.token_calls("refresh_token") - refreshes_before,
+        1,
+        "exactly one refresh for 100 concurrent reads"
+    );
+    assert!(
+        tokens.iter().all(|t| t == &tokens[0]),
+        "all 100 callers got the same token"
+    );
+    assert_ne!(
+        tokens[0],
+        first["credentials"]["access_token"].as_str().unwrap()
+    );
     let (_, after) = reveal(&server, &id);
     let rotated = after["credentials"]["refresh_token"].as_str().unwrap();
-    assert_ne!(rotated, old_refresh, "the refresh token rotated and the new one was kept");
-    println!("100 concurrent reads: {} refresh call(s), 1 distinct token", idp.token_calls("refresh_token") - refreshes_before);
+    assert_ne!(
+        rotated, old_refresh,
+        "the refresh token rotated and the new one was kept"
+    );
+    println!(
+        "100 concurrent reads: {} refresh call(s), 1 distinct token",
+        idp.token_calls("refresh_token") - refreshes_before
+    );
 
     // Delete: the provider records the revocation; the local delete happens regardless.
     server.ok("DELETE", &format!("/api/v1/connectedAccounts/{id}"), None);
     let stats = idp.stats();
     assert_eq!(stats["revocation"], 1, "{stats}");
     assert_eq!(stats["revoked_tokens"][0], "refresh_token");
-    assert_eq!(server.ok("GET", &format!("/api/v1/connectedAccounts/{id}"), None)["status"], "DELETED");
+    assert_eq!(
+        server.ok("GET", &format!("/api/v1/connectedAccounts/{id}"), None)["status"],
+        "DELETED"
+    );
 }
 
 #[test]
@@ -227,10 +370,22 @@ fn a_dead_refresh_token_expires_the_connection() {
     std::thread::sleep(Duration::from_secs(3));
     let (status, body) = reveal(&server, &id);
     assert_eq!(status, 409, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("reconnect"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reconnect"),
+        "{body}"
+    );
     let connection = server.ok("GET", &format!("/api/v1/connectedAccounts/{id}"), None);
     assert_eq!(connection["status"], "EXPIRED");
-    assert!(connection["statusReason"].as_str().unwrap().contains("invalid_grant"), "{connection}");
+    assert!(
+        connection["statusReason"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant"),
+        "{connection}"
+    );
     // Further uses do not hammer the provider.
     let calls = idp.token_calls("refresh_token");
     for _ in 0..5 {
@@ -248,32 +403,73 @@ fn provider_refusal_state_tricks_and_foreign_redirects_are_rejected() {
     // The user says no at the provider: FAILED, with the reason on the page.
     let (denied, url) = start_connection(&server, &integration, "carol", None);
     let page = drive(&url, &["--deny"]);
-    assert!(page["text"].as_str().unwrap().contains("access_denied"), "{page}");
+    assert!(
+        page["text"].as_str().unwrap().contains("access_denied"),
+        "{page}"
+    );
     let failed = server.ok("GET", &format!("/api/v1/connectedAccounts/{denied}"), None);
     assert_eq!(failed["status"], "FAILED");
-    assert!(failed["statusReason"].as_str().unwrap().contains("access_denied"));
+    assert!(
+        failed["statusReason"]
+            .as_str()
+            .unwrap()
+            .contains("access_denied")
+    );
 
     // Missing, wrong and foreign-path state: refused, nothing sent to the token endpoint.
     let (pending, url) = start_connection(&server, &integration, "carol", None);
     let state = query_param(&authorize_url(&url), "state").unwrap();
     let calls = idp.token_calls("authorization_code");
-    for query in ["code=abc".to_string(), "code=abc&state=not-the-state".to_string(), format!("code=abc&state={state}x")] {
-        let response = agent().get(format!("{}/callback/testidp?{query}", server.url)).call().unwrap();
+    for query in [
+        "code=abc".to_string(),
+        "code=abc&state=not-the-state".to_string(),
+        format!("code=abc&state={state}x"),
+    ] {
+        let response = agent()
+            .get(format!("{}/callback/testidp?{query}", server.url))
+            .call()
+            .unwrap();
         assert_eq!(response.status().as_u16(), 400, "{query}");
     }
-    assert_eq!(server.ok("GET", &format!("/api/v1/connectedAccounts/{pending}"), None)["status"], "INITIATED", "bad attempts do not touch the flow");
+    assert_eq!(
+        server.ok("GET", &format!("/api/v1/connectedAccounts/{pending}"), None)["status"],
+        "INITIATED",
+        "bad attempts do not touch the flow"
+    );
     // The right state at another provider's callback path (mix-up): refused, flow closed.
-    let response = agent().get(format!("{}/callback/github?code=abc&state={state}", server.url)).call().unwrap();
+    let response = agent()
+        .get(format!(
+            "{}/callback/github?code=abc&state={state}",
+            server.url
+        ))
+        .call()
+        .unwrap();
     assert_eq!(response.status().as_u16(), 400);
-    assert_eq!(server.ok("GET", &format!("/api/v1/connectedAccounts/{pending}"), None)["status"], "FAILED");
+    assert_eq!(
+        server.ok("GET", &format!("/api/v1/connectedAccounts/{pending}"), None)["status"],
+        "FAILED"
+    );
     // A wrong issuer: refused.
     let (mixed, url) = start_connection(&server, &integration, "carol", None);
     let state = query_param(&authorize_url(&url), "state").unwrap();
-    let response = agent().get(format!("{}/callback/testidp?code=abc&state={state}&iss=https://evil.example", server.url)).call().unwrap();
+    let response = agent()
+        .get(format!(
+            "{}/callback/testidp?code=abc&state={state}&iss=https://evil.example",
+            server.url
+        ))
+        .call()
+        .unwrap();
     assert_eq!(response.status().as_u16(), 400);
     let connection = server.ok("GET", &format!("/api/v1/connectedAccounts/{mixed}"), None);
-    assert!(connection["statusReason"].as_str().unwrap().contains("iss"), "{connection}");
-    assert_eq!(idp.token_calls("authorization_code"), calls, "no token request for any refused callback");
+    assert!(
+        connection["statusReason"].as_str().unwrap().contains("iss"),
+        "{connection}"
+    );
+    assert_eq!(
+        idp.token_calls("authorization_code"),
+        calls,
+        "no token request for any refused callback"
+    );
 
     // Foreign redirect URLs are refused up front; loopback ones are honoured.
     let (status, body) = server.call(
@@ -283,26 +479,50 @@ fn provider_refusal_state_tricks_and_foreign_redirects_are_rejected() {
         Some(&json!({"integrationId": integration, "data": {}, "redirectUri": "https://evil.example/landing"})),
     );
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("redirectUri"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("redirectUri")
+    );
     let back = format!("{}/healthz", server.url);
     let (id, url) = start_connection(&server, &integration, "dave", Some(&back));
     let landed = drive(&url, &[]);
     let final_url = landed["finalUrl"].as_str().unwrap();
-    assert!(final_url.starts_with(&back) && final_url.contains(&format!("connectedAccountId={id}")), "{landed}");
+    assert!(
+        final_url.starts_with(&back) && final_url.contains(&format!("connectedAccountId={id}")),
+        "{landed}"
+    );
 }
 
 #[test]
 fn client_credentials_integrations_hold_a_machine_token() {
     let server = server_with_testidp();
     let idp = Idp::start(&format!("{}/callback/testidp", server.url), 3600);
-    let integration = oauth_integration(&server, &idp, json!({"grant_type": "client_credentials", "scopes": "api:read"}));
-    let created = server.ok("POST", "/api/v1/connectedAccounts", Some(&json!({"integrationId": integration, "data": {}})));
+    let integration = oauth_integration(
+        &server,
+        &idp,
+        json!({"grant_type": "client_credentials", "scopes": "api:read"}),
+    );
+    let created = server.ok(
+        "POST",
+        "/api/v1/connectedAccounts",
+        Some(&json!({"integrationId": integration, "data": {}})),
+    );
     assert_eq!(created["connectionStatus"], "ACTIVE", "{created}");
     assert_eq!(idp.token_calls("client_credentials"), 1);
     let (status, body) = reveal(&server, created["connectedAccountId"].as_str().unwrap());
     assert_eq!(status, 200, "{body}");
-    assert!(body["credentials"]["access_token"].as_str().is_some_and(|t| !t.is_empty()));
-    assert_eq!(idp.token_calls("client_credentials"), 1, "a valid machine token is reused");
+    assert!(
+        body["credentials"]["access_token"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
+    assert_eq!(
+        idp.token_calls("client_credentials"),
+        1,
+        "a valid machine token is reused"
+    );
 }
 
 /// Reads one whole HTTP request (headers and a Content-Length body).
@@ -319,7 +539,10 @@ fn read_request(stream: &mut std::net::TcpStream) {
             let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
             let length = head
                 .lines()
-                .find_map(|l| l.strip_prefix("content-length:").and_then(|v| v.trim().parse::<usize>().ok()))
+                .find_map(|l| {
+                    l.strip_prefix("content-length:")
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                })
                 .unwrap_or(0);
             if data.len() >= end + 4 + length {
                 return;
@@ -362,25 +585,41 @@ fn unusable_token_responses_fail_the_connection_clearly() {
     let sentinel_port = sentinel.local_addr().unwrap().port();
     sentinel.set_nonblocking(true).unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
-    for (answer, expect) in [("html", "JSON"), ("no-token", "access_token"), ("huge", "larger than"), ("redirect", "302")] {
+    for (answer, expect) in [
+        ("html", "JSON"),
+        ("no-token", "access_token"),
+        ("huge", "larger than"),
+        ("redirect", "302"),
+    ] {
         let port = misbehaving_token_endpoint(answer, sentinel_port);
         let integration = server.ok(
             "POST",
             "/api/v1/integrations",
-            Some(&json!({"appName": "testidp", "authScheme": "OAUTH2", "authConfig": {
+            Some(
+                &json!({"appName": "testidp", "authScheme": "OAUTH2", "authConfig": {
                 "client_id": "c", "client_secret": "s",
                 "authorization_url": format!("http://127.0.0.1:{port}/auth"),
-                "token_url": format!("http://127.0.0.1:{port}/token")}})),
+                "token_url": format!("http://127.0.0.1:{port}/token")}}),
+            ),
         )["id"]
             .as_str()
             .unwrap()
             .to_string();
         let (id, url) = start_connection(&server, &integration, "erin", None);
         let state = query_param(&authorize_url(&url), "state").unwrap();
-        let mut page = agent().get(format!("{}/callback/testidp?code=abc&state={state}", server.url)).call().unwrap();
+        let mut page = agent()
+            .get(format!(
+                "{}/callback/testidp?code=abc&state={state}",
+                server.url
+            ))
+            .call()
+            .unwrap();
         assert_eq!(page.status().as_u16(), 400, "{answer}");
         let text = page.body_mut().read_to_string().unwrap();
-        assert!(!text.contains("aaaaaaaa"), "{answer}: the page must not echo the response");
+        assert!(
+            !text.contains("aaaaaaaa"),
+            "{answer}: the page must not echo the response"
+        );
         let connection = server.ok("GET", &format!("/api/v1/connectedAccounts/{id}"), None);
         assert_eq!(connection["status"], "FAILED", "{answer}");
         let reason = connection["statusReason"].as_str().unwrap();
@@ -389,7 +628,11 @@ fn unusable_token_responses_fail_the_connection_clearly() {
     if sentinel.accept().is_ok() {
         hits.fetch_add(1, Ordering::SeqCst);
     }
-    assert_eq!(hits.load(Ordering::SeqCst), 0, "the redirect target must receive nothing");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "the redirect target must receive nothing"
+    );
 }
 
 /// A token endpoint that counts requests: the first answers with tokens that expire in a
@@ -406,7 +649,10 @@ fn flaky_token_endpoint() -> (u16, Arc<AtomicUsize>) {
             let n = seen.fetch_add(1, Ordering::SeqCst);
             let response = if n == 0 {
                 let body = r#"{"access_token":"at-1","refresh_token":"rt-1","token_type":"Bearer","expires_in":"1"}"#;
-                format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len())
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                )
             } else {
                 "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n".to_string()
             };
@@ -423,29 +669,54 @@ fn a_failing_token_endpoint_backs_off_and_leaves_the_connection_active() {
     let integration = server.ok(
         "POST",
         "/api/v1/integrations",
-        Some(&json!({"appName": "testidp", "authScheme": "OAUTH2", "authConfig": {
+        Some(
+            &json!({"appName": "testidp", "authScheme": "OAUTH2", "authConfig": {
             "client_id": "c", "client_secret": "s",
             "authorization_url": format!("http://127.0.0.1:{port}/auth"),
-            "token_url": format!("http://127.0.0.1:{port}/token")}})),
+            "token_url": format!("http://127.0.0.1:{port}/token")}}),
+        ),
     )["id"]
         .as_str()
         .unwrap()
         .to_string();
     let (id, url) = start_connection(&server, &integration, "frank", None);
     let state = query_param(&authorize_url(&url), "state").unwrap();
-    let page = agent().get(format!("{}/callback/testidp?code=abc&state={state}", server.url)).call().unwrap();
+    let page = agent()
+        .get(format!(
+            "{}/callback/testidp?code=abc&state={state}",
+            server.url
+        ))
+        .call()
+        .unwrap();
     assert_eq!(page.status().as_u16(), 200);
     std::thread::sleep(Duration::from_millis(1500));
     let (status, body) = reveal(&server, &id);
     assert_eq!(status, 502, "{body}");
-    assert_eq!(count.load(Ordering::SeqCst), 2, "one exchange, one refresh attempt");
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        2,
+        "one exchange, one refresh attempt"
+    );
     for _ in 0..10 {
         let (status, body) = reveal(&server, &id);
         assert_eq!(status, 502);
-        assert!(body["error"]["message"].as_str().unwrap().contains("retries in"), "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("retries in"),
+            "{body}"
+        );
     }
-    assert_eq!(count.load(Ordering::SeqCst), 2, "no retry storm while backing off");
-    assert_eq!(server.ok("GET", &format!("/api/v1/connectedAccounts/{id}"), None)["status"], "ACTIVE");
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        2,
+        "no retry storm while backing off"
+    );
+    assert_eq!(
+        server.ok("GET", &format!("/api/v1/connectedAccounts/{id}"), None)["status"],
+        "ACTIVE"
+    );
 }
 
 #[test]
@@ -472,26 +743,60 @@ fn an_expired_state_is_refused_and_the_connection_fails() {
     )
     .unwrap();
     let (vault, record) = Vault::create(&"pass".to_string().into(), KdfParams::FLOOR).unwrap();
-    let store = Store::create(&tmp.path().join("k.db"), &record, "2026-01-01T00:00:00.000Z").unwrap();
+    let store = Store::create(
+        &tmp.path().join("k.db"),
+        &record,
+        "2026-01-01T00:00:00.000Z",
+    )
+    .unwrap();
     let (catalog, problems) = Catalog::load(&providers);
     assert!(problems.is_empty(), "{problems:?}");
     let clock = Clock::system();
-    let svc = Service::new(store, vault, catalog, clock.clone(), "http://127.0.0.1:1".into()).unwrap();
+    let svc = Service::new(
+        store,
+        vault,
+        catalog,
+        clock.clone(),
+        "http://127.0.0.1:1".into(),
+    )
+    .unwrap();
     let key = svc.ensure_admin_key(None).unwrap().unwrap();
     let caller = svc.authenticate(key.expose_secret()).unwrap();
     let mut config = serde_json::Map::new();
     config.insert("client_id".into(), json!("c"));
     config.insert("client_secret".into(), json!("s"));
     let integration = svc
-        .create_integration(&caller, CreateIntegration { app: "testidp".into(), auth_config: config, ..Default::default() })
+        .create_integration(
+            &caller,
+            CreateIntegration {
+                app: "testidp".into(),
+                auth_config: config,
+                ..Default::default()
+            },
+        )
         .unwrap();
     let start = || {
         let created = svc
-            .create_connection(&caller, CreateConnection { integration_id: integration.integration.id, ..Default::default() })
+            .create_connection(
+                &caller,
+                CreateConnection {
+                    integration_id: integration.integration.id,
+                    ..Default::default()
+                },
+            )
             .unwrap();
-        let token = created.redirect_url.unwrap().rsplit('/').next().unwrap().to_string();
+        let token = created
+            .redirect_url
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string();
         let page = svc.connect_page(&token).unwrap();
-        (created.id, query_param(&page.authorize_url, "state").unwrap())
+        (
+            created.id,
+            query_param(&page.authorize_url, "state").unwrap(),
+        )
     };
     let (swept, _) = start();
     let (late, late_state) = start();
@@ -500,10 +805,76 @@ fn an_expired_state_is_refused_and_the_connection_fails() {
     // Swept on read: FAILED with the reason.
     let view = svc.get_connection(&caller, swept).unwrap();
     assert_eq!(view.connection.status.as_str(), "FAILED");
-    assert!(view.connection.status_reason.unwrap().contains("10 minutes"));
+    assert!(
+        view.connection
+            .status_reason
+            .unwrap()
+            .contains("10 minutes")
+    );
     // A callback with the expired state: refused, no token request.
-    let outcome = svc.oauth_callback("testidp", CallbackQuery { code: Some("c".into()), state: Some(late_state), ..Default::default() });
+    let outcome = svc.oauth_callback(
+        "testidp",
+        CallbackQuery {
+            code: Some("c".into()),
+            state: Some(late_state),
+            ..Default::default()
+        },
+    );
     assert!(!outcome.success, "{outcome:?}");
-    assert_eq!(svc.get_connection(&caller, late).unwrap().connection.status.as_str(), "FAILED");
-    assert_eq!(count.load(Ordering::SeqCst), 0, "no token request for an expired state");
+    assert_eq!(
+        svc.get_connection(&caller, late)
+            .unwrap()
+            .connection
+            .status
+            .as_str(),
+        "FAILED"
+    );
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        0,
+        "no token request for an expired state"
+    );
+}
+
+#[test]
+fn keyport_connect_prints_the_link_and_waits_until_active() {
+    let server = server_with_testidp();
+    let idp = Idp::start(&format!("{}/callback/testidp", server.url), 3600);
+    oauth_integration(&server, &idp, json!({}));
+    let mut child = crate::common::keyport(&server.dir)
+        .args([
+            "--json",
+            "connect",
+            "testidp",
+            "--entity",
+            "zed",
+            "--no-browser",
+            "--timeout",
+            "60",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut link = None;
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+            link = Some(url.to_string());
+            break;
+        }
+        line.clear();
+    }
+    let link = link.expect("keyport connect prints the link");
+    drive(&link, &["--expect-text", "Connected"]);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let connection: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(connection["status"], "ACTIVE");
+    assert_eq!(connection["entityId"], "zed");
 }
