@@ -3,6 +3,7 @@
 //! One file per noun.
 
 mod actions;
+mod apps;
 mod client;
 mod connect;
 mod connections;
@@ -59,6 +60,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(keys::KeysCmd),
+    /// Browse the provider catalog.
+    #[command(subcommand)]
+    Apps(apps::AppsCmd),
     /// Connect an entity to an app: prints the link, opens the browser, waits until ACTIVE or FAILED.
     Connect(connect::ConnectArgs),
     /// Named actions (Composio-style tools): list, show, run for an entity.
@@ -103,7 +107,8 @@ pub fn run(cli: Cli) -> ExitCode {
     let result =
         match cli.command {
             Command::Serve(args) => serve::run(cli.data_dir, args),
-            Command::Connect(args) => Client::connect(cli.data_dir, cli.url)
+            Command::Apps(cmd) => Client::connect(cli.data_dir, cli.url).and_then(|c| apps::run(&c, cmd, cli.json)),
+        Command::Connect(args) => Client::connect(cli.data_dir, cli.url)
                 .and_then(|c| connect::run(&c, args, cli.json)),
             Command::Passwd(args) => passwd::run(cli.data_dir, args),
             Command::Integrations(cmd) => Client::connect(cli.data_dir, cli.url)

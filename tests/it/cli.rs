@@ -203,3 +203,16 @@ fn serve_without_a_passphrase_source_refuses_to_guess() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
 }
+
+#[test]
+fn cli_browses_the_catalog() {
+    let server = Server::start();
+    let out = run(&server, &["apps", "list", "--search", "git"], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("github") && text.contains("gitlab"), "{text}");
+    let out = run(&server, &["apps", "show", "zendesk"], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("subdomain") && text.contains("OAUTH2"), "{text}");
+    let out = run(&server, &["apps", "show", "nosuchapp"], None);
+    assert!(!out.status.success());
+}
