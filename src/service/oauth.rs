@@ -60,7 +60,10 @@ impl Default for OAuthState {
 /// Refresh this long before expiry: a minute, or half the lifetime of short-lived tokens
 /// (so a fresh 30-second token is not refreshed again at once).
 fn refresh_margin(params: &Map<String, Value>) -> i64 {
-    let lifetime = match (params.get("expires_at").and_then(Value::as_i64), params.get("issued_at").and_then(Value::as_i64)) {
+    let lifetime = match (
+        params.get("expires_at").and_then(Value::as_i64),
+        params.get("issued_at").and_then(Value::as_i64),
+    ) {
         (Some(expires), Some(issued)) => expires - issued,
         _ => 2 * REFRESH_AHEAD_SECS,
     };
@@ -100,7 +103,12 @@ pub struct CallbackOutcome {
 
 impl CallbackOutcome {
     fn failed(title: &str, message: impl Into<String>) -> Self {
-        CallbackOutcome { success: false, title: title.into(), message: message.into(), redirect: None }
+        CallbackOutcome {
+            success: false,
+            title: title.into(),
+            message: message.into(),
+            redirect: None,
+        }
     }
 }
 
@@ -153,14 +161,31 @@ impl Service {
     }
 
     /// The OAuth 2.0 configuration of an integration, URLs rendered for one connection.
-    pub(crate) fn oauth_config(&self, app: &App, integration: &Integration, config: &Map<String, Value>, connection: &Connection) -> Result<OAuthConfig> {
-        let Some(spec) = app.scheme(integration.auth_scheme).and_then(|s| match &s.details {
-            SchemeDetails::OAuth2(o) => Some(o),
-            _ => None,
-        }) else {
-            return Err(Error::invalid(format!("{} does not support OAUTH2", app.key)));
+    pub(crate) fn oauth_config(
+        &self,
+        app: &App,
+        integration: &Integration,
+        config: &Map<String, Value>,
+        connection: &Connection,
+    ) -> Result<OAuthConfig> {
+        let Some(spec) = app
+            .scheme(integration.auth_scheme)
+            .and_then(|s| match &s.details {
+                SchemeDetails::OAuth2(o) => Some(o),
+                _ => None,
+            })
+        else {
+            return Err(Error::invalid(format!(
+                "{} does not support OAUTH2",
+                app.key
+            )));
         };
-        let get = |k: &str| config.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+        let get = |k: &str| {
+            config
+                .get(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
         let render = |k: &str| get(k).map(|u| self.render_for(u, connection)).transpose();
         let token_auth = match get("token_auth").unwrap_or(spec.token_auth.as_str()) {
             "client_secret_basic" => TokenAuth::Basic,
@@ -168,17 +193,23 @@ impl Service {
             _ => TokenAuth::Post,
         };
         Ok(OAuthConfig {
-            client_id: get("client_id").ok_or_else(|| Error::invalid("client_id: the integration has no client id"))?.to_string(),
+            client_id: get("client_id")
+                .ok_or_else(|| Error::invalid("client_id: the integration has no client id"))?
+                .to_string(),
             client_secret: get("client_secret").map(|s| SecretString::from(s.to_string())),
             authorization_url: render("authorization_url")?,
-            token_url: render("token_url")?.ok_or_else(|| Error::invalid("token_url: the integration has no token URL"))?,
+            token_url: render("token_url")?
+                .ok_or_else(|| Error::invalid("token_url: the integration has no token URL"))?,
             revocation_url: render("revocation_url")?,
             redirect_uri: Some(self.callback_url(&integration.app_key)),
             scopes: integration.scopes.clone(),
             scope_separator: spec.scope_separator.clone(),
             authorization_params: str_list(config.get("authorization_params")),
             token_params: str_list(config.get("token_params")),
-            pkce: config.get("pkce").and_then(Value::as_bool).unwrap_or(spec.pkce),
+            pkce: config
+                .get("pkce")
+                .and_then(Value::as_bool)
+                .unwrap_or(spec.pkce),
             token_auth,
         })
     }
@@ -189,7 +220,6 @@ impl Service {
 
     /// Starts a connection for an OAUTH2 integration: INITIATED with a connect-page link, or
     /// — for a client-credentials integration — ACTIVE with a machine token.
-    #[expect(clippy::too_many_arguments, reason = "one call site, all parts of one request")]
     pub(crate) fn initiate_oauth2(
         &self,
         app: &App,
@@ -219,7 +249,8 @@ impl Service {
         let oauth_config = self.oauth_config(app, integration, &config, &draft)?;
 
         if Self::uses_client_credentials(integration) {
-            let grant = oauth::client_credentials(&self.oauth.net, &oauth_config).map_err(|e| Error::Upstream(e.to_string()))?;
+            let grant = oauth::client_credentials(&self.oauth.net, &oauth_config)
+                .map_err(|e| Error::Upstream(e.to_string()))?;
             let (plain, secrets) = self.token_material(&params, &grant, None);
             let secret_keys: Vec<String> = secrets.keys().cloned().collect();
             let sealed = self.seal_map("connections", &id.to_string(), &secrets)?;
@@ -242,7 +273,11 @@ impl Service {
                 )
                 .map_err(Error::from)
             })?;
-            return Ok(CreatedConnection { id, status: ConnectionStatus::Active, redirect_url: None });
+            return Ok(CreatedConnection {
+                id,
+                status: ConnectionStatus::Active,
+                redirect_url: None,
+            });
         }
 
         if let Some(url) = &redirect_after {
@@ -250,15 +285,23 @@ impl Service {
         }
         let state = random_token()?;
         let connect = random_token()?;
-        let authorization = oauth::authorization(&oauth_config, &state).map_err(|e| Error::invalid(e.to_string()))?;
-        let expected_issuer = match config.get("issuer").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        let authorization = oauth::authorization(&oauth_config, &state)
+            .map_err(|e| Error::invalid(e.to_string()))?;
+        let expected_issuer = match config
+            .get("issuer")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
             Some(issuer) => Some(issuer.to_string()),
             None => oauth_config.authorization_url.as_deref().and_then(origin),
         };
         let mut flow_secrets = Map::new();
         flow_secrets.insert("authorize_url".into(), Value::String(authorization.url));
         if let Some(verifier) = &authorization.pkce_verifier {
-            flow_secrets.insert("pkce_verifier".into(), Value::String(verifier.expose_secret().to_string()));
+            flow_secrets.insert(
+                "pkce_verifier".into(),
+                Value::String(verifier.expose_secret().to_string()),
+            );
         }
         let sealed_flow = self
             .seal_map("oauth_flows", &id.to_string(), &flow_secrets)?
@@ -317,11 +360,17 @@ impl Service {
         if loopback {
             return Ok(());
         }
-        let allowed = integration.config.get("allowed_redirect_urls").and_then(Value::as_array).is_some_and(|list| {
-            list.iter().filter_map(Value::as_str).any(|a| {
-                url::Url::parse(a).is_ok_and(|a| a.origin() == parsed.origin() && parsed.path().starts_with(a.path()))
-            })
-        });
+        let allowed = integration
+            .config
+            .get("allowed_redirect_urls")
+            .and_then(Value::as_array)
+            .is_some_and(|list| {
+                list.iter().filter_map(Value::as_str).any(|a| {
+                    url::Url::parse(a).is_ok_and(|a| {
+                        a.origin() == parsed.origin() && parsed.path().starts_with(a.path())
+                    })
+                })
+            });
         if allowed {
             Ok(())
         } else {
@@ -336,7 +385,9 @@ impl Service {
     pub(crate) fn expire_flows(&self) -> Result<()> {
         let now_unix = self.clock.unix();
         let now = self.clock.stamp();
-        let changed = self.store.write(|tx| flows::expire(tx, now_unix, &now).map_err(Error::from))?;
+        let changed = self
+            .store
+            .write(|tx| flows::expire(tx, now_unix, &now).map_err(Error::from))?;
         if changed > 0 {
             self.notify_change();
         }
@@ -345,24 +396,57 @@ impl Service {
 
     /// The connect page for a link handed out by `initiate_oauth2`.
     pub fn connect_page(&self, token: &str) -> std::result::Result<ConnectPage, CallbackOutcome> {
-        let gone = || CallbackOutcome::failed("Link not valid", "This connect link is unknown or has expired. Start the connection again.");
-        let flow = self.store.read(|db| flows::by_connect(db, &hash(token))).map_err(|_| gone())?.ok_or_else(gone)?;
+        let gone = || {
+            CallbackOutcome::failed(
+                "Link not valid",
+                "This connect link is unknown or has expired. Start the connection again.",
+            )
+        };
+        let flow = self
+            .store
+            .read(|db| flows::by_connect(db, &hash(token)))
+            .map_err(|_| gone())?
+            .ok_or_else(gone)?;
         if flow.used {
-            return Err(CallbackOutcome::failed("Already used", "This connect link was already used. Start the connection again if needed."));
+            return Err(CallbackOutcome::failed(
+                "Already used",
+                "This connect link was already used. Start the connection again if needed.",
+            ));
         }
         if flow.expires_at < self.clock.unix() {
             let _ = self.expire_flows();
             return Err(gone());
         }
-        let secrets = self.open_map("oauth_flows", &flow.connection_id.to_string(), Some(&flow.secrets)).map_err(|_| gone())?;
-        let connection = self.store.read(|db| connections::get(db, flow.connection_id)).ok().flatten().ok_or_else(gone)?;
-        let integration = self.load_integration(connection.integration_id).map_err(|_| gone())?;
-        let app_name = self.catalog.get(&flow.app_key).map(|a| a.name.clone()).unwrap_or(flow.app_key.clone());
+        let secrets = self
+            .open_map(
+                "oauth_flows",
+                &flow.connection_id.to_string(),
+                Some(&flow.secrets),
+            )
+            .map_err(|_| gone())?;
+        let connection = self
+            .store
+            .read(|db| connections::get(db, flow.connection_id))
+            .ok()
+            .flatten()
+            .ok_or_else(gone)?;
+        let integration = self
+            .load_integration(connection.integration_id)
+            .map_err(|_| gone())?;
+        let app_name = self
+            .catalog
+            .get(&flow.app_key)
+            .map(|a| a.name.clone())
+            .unwrap_or(flow.app_key.clone());
         Ok(ConnectPage {
             app_name,
             entity: connection.entity_id.as_str().to_string(),
             scopes: integration.scopes,
-            authorize_url: secrets.get("authorize_url").and_then(Value::as_str).unwrap_or_default().to_string(),
+            authorize_url: secrets
+                .get("authorize_url")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
         })
     }
 
@@ -376,27 +460,52 @@ impl Service {
     /// Completes (or fails) a browser flow. Every check happens before the token request.
     pub fn oauth_callback(&self, app_key: &str, query: CallbackQuery) -> CallbackOutcome {
         let Some(state) = query.state.as_deref().filter(|s| !s.is_empty()) else {
-            return CallbackOutcome::failed("Connection failed", "The provider's answer carries no state; nothing was changed.");
+            return CallbackOutcome::failed(
+                "Connection failed",
+                "The provider's answer carries no state; nothing was changed.",
+            );
         };
         let flow = match self.store.read(|db| flows::by_state(db, &hash(state))) {
             Ok(Some(flow)) => flow,
-            Ok(None) => return CallbackOutcome::failed("Connection failed", "Unknown or expired authorization (state does not match any pending connection)."),
+            Ok(None) => {
+                return CallbackOutcome::failed(
+                    "Connection failed",
+                    "Unknown or expired authorization (state does not match any pending connection).",
+                );
+            }
             Err(e) => {
                 tracing::error!(error = %e, "flow lookup failed");
-                return CallbackOutcome::failed("Connection failed", "keyport could not read its pending connections.");
+                return CallbackOutcome::failed(
+                    "Connection failed",
+                    "keyport could not read its pending connections.",
+                );
             }
         };
         let id = flow.connection_id;
         if flow.used {
-            return CallbackOutcome::failed("Connection failed", "This authorization was already used.");
+            return CallbackOutcome::failed(
+                "Connection failed",
+                "This authorization was already used.",
+            );
         }
         let now = self.clock.stamp();
-        match self.store.write(|tx| flows::mark_used(tx, id, &now).map_err(Error::from)) {
+        match self
+            .store
+            .write(|tx| flows::mark_used(tx, id, &now).map_err(Error::from))
+        {
             Ok(true) => {}
-            Ok(false) => return CallbackOutcome::failed("Connection failed", "This authorization was already used."),
+            Ok(false) => {
+                return CallbackOutcome::failed(
+                    "Connection failed",
+                    "This authorization was already used.",
+                );
+            }
             Err(e) => {
                 tracing::error!(error = %e, "could not close the flow");
-                return CallbackOutcome::failed("Connection failed", "keyport could not record the authorization.");
+                return CallbackOutcome::failed(
+                    "Connection failed",
+                    "keyport could not record the authorization.",
+                );
             }
         }
         let fail = |reason: String| {
@@ -404,20 +513,44 @@ impl Service {
             CallbackOutcome::failed("Connection failed", reason)
         };
         if flow.expires_at < self.clock.unix() {
-            return fail("The authorization took longer than 10 minutes; start the connection again.".into());
+            return fail(
+                "The authorization took longer than 10 minutes; start the connection again.".into(),
+            );
         }
         if !flow.app_key.eq_ignore_ascii_case(app_key) {
-            return fail(format!("The answer arrived at the callback of {app_key}, not {}; refused.", flow.app_key));
+            return fail(format!(
+                "The answer arrived at the callback of {app_key}, not {}; refused.",
+                flow.app_key
+            ));
         }
         if let Some(error) = &query.error {
-            let code: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
-            let description: String = query.error_description.as_deref().unwrap_or("").chars().filter(|c| !c.is_control()).take(200).collect();
-            let reason = if description.is_empty() { format!("The provider refused: {code}") } else { format!("The provider refused: {code} ({description})") };
+            let code: String = error
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(64)
+                .collect();
+            let description: String = query
+                .error_description
+                .as_deref()
+                .unwrap_or("")
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect();
+            let reason = if description.is_empty() {
+                format!("The provider refused: {code}")
+            } else {
+                format!("The provider refused: {code} ({description})")
+            };
             return fail(reason);
         }
         match (&query.iss, &flow.expected_issuer) {
-            (Some(iss), Some(expected)) if iss.trim_end_matches('/') != expected.trim_end_matches('/') => {
-                return fail("The answer names another authorization server (iss mismatch); refused.".into());
+            (Some(iss), Some(expected))
+                if iss.trim_end_matches('/') != expected.trim_end_matches('/') =>
+            {
+                return fail(
+                    "The answer names another authorization server (iss mismatch); refused.".into(),
+                );
             }
             _ => {}
         }
@@ -431,44 +564,75 @@ impl Service {
                     let sep = if url.contains('?') { '&' } else { '?' };
                     format!("{url}{sep}status=success&connectedAccountId={id}")
                 });
-                CallbackOutcome { success: true, title: "Connected".into(), message: String::new(), redirect }
+                CallbackOutcome {
+                    success: true,
+                    title: "Connected".into(),
+                    message: String::new(),
+                    redirect,
+                }
             }
             Err(e) => fail(format!("The token exchange failed: {e}")),
         }
     }
 
     fn complete_code(&self, id: ConnectionId, flow: &flows::Flow, code: &str) -> Result<()> {
-        let connection = self.store.read(|db| connections::get(db, id))?.ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
+        let connection = self
+            .store
+            .read(|db| connections::get(db, id))?
+            .ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
         let integration = self.load_integration(connection.integration_id)?;
-        let app = self.catalog.get(&integration.app_key).ok_or_else(|| unknown_app(&integration.app_key))?;
+        let app = self
+            .catalog
+            .get(&integration.app_key)
+            .ok_or_else(|| unknown_app(&integration.app_key))?;
         let mut config = integration.config.clone();
         config.extend(self.integration_secrets(integration.id)?);
         let oauth_config = self.oauth_config(app, &integration, &config, &connection)?;
         let flow_secrets = self.open_map("oauth_flows", &id.to_string(), Some(&flow.secrets))?;
-        let verifier = flow_secrets.get("pkce_verifier").and_then(Value::as_str).map(|v| SecretString::from(v.to_string()));
-        let grant = oauth::exchange_code(&self.oauth.net, &oauth_config, code, verifier.as_ref()).map_err(|e| Error::Upstream(e.to_string()))?;
+        let verifier = flow_secrets
+            .get("pkce_verifier")
+            .and_then(Value::as_str)
+            .map(|v| SecretString::from(v.to_string()));
+        let grant = oauth::exchange_code(&self.oauth.net, &oauth_config, code, verifier.as_ref())
+            .map_err(|e| Error::Upstream(e.to_string()))?;
         self.store_grant(&connection, &grant, None, ConnectionStatus::Active)
     }
 
     /// Token material to keep: secrets (tokens) and plain params (expiry, scope, type).
-    fn token_material(&self, params: &Map<String, Value>, grant: &Grant, old_refresh: Option<&str>) -> (Map<String, Value>, Map<String, Value>) {
+    fn token_material(
+        &self,
+        params: &Map<String, Value>,
+        grant: &Grant,
+        old_refresh: Option<&str>,
+    ) -> (Map<String, Value>, Map<String, Value>) {
         let mut plain = params.clone();
         for key in ["expires_at", "issued_at", "scope", "token_type"] {
             plain.remove(key);
         }
         if let Some(expires_in) = grant.expires_in {
             plain.insert("issued_at".into(), json!(self.clock.unix()));
-            plain.insert("expires_at".into(), json!(self.clock.unix() + i64::try_from(expires_in.as_secs()).unwrap_or(i64::MAX / 2)));
+            plain.insert(
+                "expires_at".into(),
+                json!(
+                    self.clock.unix() + i64::try_from(expires_in.as_secs()).unwrap_or(i64::MAX / 2)
+                ),
+            );
         }
         if let Some(scopes) = &grant.scopes {
             plain.insert("scope".into(), Value::String(scopes.join(" ")));
         }
         plain.insert("token_type".into(), Value::String(grant.token_type.clone()));
         let mut secrets = Map::new();
-        secrets.insert("access_token".into(), Value::String(grant.access_token.expose_secret().to_string()));
+        secrets.insert(
+            "access_token".into(),
+            Value::String(grant.access_token.expose_secret().to_string()),
+        );
         match (&grant.refresh_token, old_refresh) {
             (Some(rt), _) => {
-                secrets.insert("refresh_token".into(), Value::String(rt.expose_secret().to_string()));
+                secrets.insert(
+                    "refresh_token".into(),
+                    Value::String(rt.expose_secret().to_string()),
+                );
             }
             (None, Some(old)) => {
                 secrets.insert("refresh_token".into(), Value::String(old.to_string()));
@@ -479,18 +643,32 @@ impl Service {
     }
 
     /// Commits new tokens (and the status) in one transaction, before anyone uses them.
-    fn store_grant(&self, connection: &Connection, grant: &Grant, old_refresh: Option<&str>, status: ConnectionStatus) -> Result<()> {
+    fn store_grant(
+        &self,
+        connection: &Connection,
+        grant: &Grant,
+        old_refresh: Option<&str>,
+        status: ConnectionStatus,
+    ) -> Result<()> {
         let (plain, secrets) = self.token_material(&connection.params, grant, old_refresh);
         let secret_keys: Vec<String> = secrets.keys().cloned().collect();
         let sealed = self.seal_map("connections", &connection.id.to_string(), &secrets)?;
         let now = self.clock.stamp();
         self.store.write(|tx| {
-            let current = connections::get(tx, connection.id)?.ok_or_else(|| Error::not_found("connected account", connection.id.to_string()))?;
+            let current = connections::get(tx, connection.id)?
+                .ok_or_else(|| Error::not_found("connected account", connection.id.to_string()))?;
             current.status.check(status)?;
             connections::update_secrets(
                 tx,
                 connection.id,
-                &SecretUpdate { status, status_reason: None, params: &plain, secret_keys: &secret_keys, secrets: sealed.as_deref(), now: &now },
+                &SecretUpdate {
+                    status,
+                    status_reason: None,
+                    params: &plain,
+                    secret_keys: &secret_keys,
+                    secrets: sealed.as_deref(),
+                    now: &now,
+                },
             )?;
             Ok(())
         })
@@ -503,7 +681,13 @@ impl Service {
     /// A valid access token for an OAUTH2 connection, refreshing when it expires within a
     /// minute — or, with `force` (the provider just answered 401 to `seen`), refreshing
     /// unless another caller already did.
-    pub(crate) fn oauth2_access_token(&self, connection: &Connection, integration: &Integration, credentials: &Credentials, force: Option<&str>) -> Result<String> {
+    pub(crate) fn oauth2_access_token(
+        &self,
+        connection: &Connection,
+        integration: &Integration,
+        credentials: &Credentials,
+        force: Option<&str>,
+    ) -> Result<String> {
         let now = self.clock.unix();
         let fresh = |params: &Map<String, Value>, token: Option<&str>, _: Option<&str>| -> bool {
             if token.is_none() {
@@ -514,9 +698,14 @@ impl Service {
                 None => true,
             }
         };
-        let token = credentials.connection.get("access_token").and_then(Value::as_str);
+        let token = credentials
+            .connection
+            .get("access_token")
+            .and_then(Value::as_str);
         if force.is_none() && fresh(&connection.params, token, None) {
-            return token.map(str::to_string).ok_or_else(|| Error::Internal("token vanished".into()));
+            return token
+                .map(str::to_string)
+                .ok_or_else(|| Error::Internal("token vanished".into()));
         }
 
         // One refresher per connection; the others wait here and then read its result.
@@ -525,21 +714,38 @@ impl Service {
         let seen = force.or(token);
         let flight = self.flight(connection.id);
         let _turn = lock(&flight);
-        let current = self.store.read(|db| connections::get(db, connection.id))?.ok_or_else(|| Error::not_found("connected account", connection.id.to_string()))?;
+        let current = self
+            .store
+            .read(|db| connections::get(db, connection.id))?
+            .ok_or_else(|| Error::not_found("connected account", connection.id.to_string()))?;
         if !current.status.usable() {
             return Err(Error::Conflict(format!(
                 "connected account {} is {}{}; reconnect it",
                 current.id,
                 current.status,
-                current.status_reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+                current
+                    .status_reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
             )));
         }
         let secrets = self.connection_secrets(current.id)?;
         let token = secrets.get("access_token").and_then(Value::as_str);
-        if token.is_some() && token != seen || (force.is_none() && fresh(&current.params, token, None)) {
-            return token.map(str::to_string).ok_or_else(|| Error::Internal("token vanished".into()));
+        if token.is_some() && token != seen
+            || (force.is_none() && fresh(&current.params, token, None))
+        {
+            return token
+                .map(str::to_string)
+                .ok_or_else(|| Error::Internal("token vanished".into()));
         }
-        let still_valid = token.filter(|_| current.params.get("expires_at").and_then(Value::as_i64).is_none_or(|at| at > now));
+        let still_valid = token.filter(|_| {
+            current
+                .params
+                .get("expires_at")
+                .and_then(Value::as_i64)
+                .is_none_or(|at| at > now)
+        });
 
         if let Some((until, _)) = lock(&self.oauth.backoff).get(&current.id).copied()
             && Instant::now() < until
@@ -548,18 +754,28 @@ impl Service {
                 Some(t) if force.is_none() => Ok(t.to_string()),
                 _ => Err(Error::Upstream(format!(
                     "refreshing the token failed recently; keyport retries in {} s",
-                    until.saturating_duration_since(Instant::now()).as_secs().max(1)
+                    until
+                        .saturating_duration_since(Instant::now())
+                        .as_secs()
+                        .max(1)
                 ))),
             };
         }
 
-        let app = self.catalog.get(&integration.app_key).ok_or_else(|| unknown_app(&integration.app_key))?;
+        let app = self
+            .catalog
+            .get(&integration.app_key)
+            .ok_or_else(|| unknown_app(&integration.app_key))?;
         let config = self.oauth_config(app, integration, &credentials.integration, &current)?;
         let refresh_token = secrets.get("refresh_token").and_then(Value::as_str);
         let result = if Self::uses_client_credentials(integration) {
             oauth::client_credentials(&self.oauth.net, &config)
         } else if let Some(rt) = refresh_token {
-            oauth::refresh(&self.oauth.net, &config, &SecretString::from(rt.to_string()))
+            oauth::refresh(
+                &self.oauth.net,
+                &config,
+                &SecretString::from(rt.to_string()),
+            )
         } else {
             if let Some(t) = still_valid.filter(|_| force.is_none()) {
                 return Ok(t.to_string());
@@ -567,7 +783,10 @@ impl Service {
             let reason = "the access token expired and the provider gave no refresh token";
             self.transition(current.id, ConnectionStatus::Expired, Some(reason))?;
             self.notify_change();
-            return Err(Error::Conflict(format!("connected account {} is EXPIRED ({reason}); reconnect it", current.id)));
+            return Err(Error::Conflict(format!(
+                "connected account {} is EXPIRED ({reason}); reconnect it",
+                current.id
+            )));
         };
         match result {
             Ok(grant) => {
@@ -579,15 +798,23 @@ impl Service {
                 let reason = format!("the provider refused the refresh token: {e}");
                 self.transition(current.id, ConnectionStatus::Expired, Some(&reason))?;
                 self.notify_change();
-                Err(Error::Conflict(format!("connected account {} is EXPIRED ({reason}); reconnect it", current.id)))
+                Err(Error::Conflict(format!(
+                    "connected account {} is EXPIRED ({reason}); reconnect it",
+                    current.id
+                )))
             }
             Err(e) => {
                 let mut backoff = lock(&self.oauth.backoff);
-                let next = backoff.get(&current.id).map(|(_, d)| (*d * 2).min(BACKOFF_MAX)).unwrap_or(BACKOFF_START);
+                let next = backoff
+                    .get(&current.id)
+                    .map(|(_, d)| (*d * 2).min(BACKOFF_MAX))
+                    .unwrap_or(BACKOFF_START);
                 backoff.insert(current.id, (Instant::now() + next, next));
                 tracing::warn!(connection = %current.id, error = %e, backoff_s = next.as_secs(), "token refresh failed");
                 match still_valid {
-                    Some(t) if force.is_none() && !matches!(e, OAuthError::Refused { .. }) => Ok(t.to_string()),
+                    Some(t) if force.is_none() && !matches!(e, OAuthError::Refused { .. }) => {
+                        Ok(t.to_string())
+                    }
                     _ => Err(Error::Upstream(format!("refreshing the token failed: {e}"))),
                 }
             }
@@ -596,16 +823,36 @@ impl Service {
 
     /// Best-effort RFC 7009 revocation before a delete; the delete happens regardless.
     pub(crate) fn revoke_oauth2(&self, connection: &Connection, integration: &Integration) {
-        let Some(app) = self.catalog.get(&integration.app_key) else { return };
-        let Ok(credentials) = self.open_credentials(connection, integration) else { return };
-        let Ok(config) = self.oauth_config(app, integration, &credentials.integration, connection) else { return };
+        let Some(app) = self.catalog.get(&integration.app_key) else {
+            return;
+        };
+        let Ok(credentials) = self.open_credentials(connection, integration) else {
+            return;
+        };
+        let Ok(config) = self.oauth_config(app, integration, &credentials.integration, connection)
+        else {
+            return;
+        };
         if config.revocation_url.is_none() {
             return;
         }
-        let secret = |k: &str| credentials.connection.get(k).and_then(Value::as_str).map(|s| SecretString::from(s.to_string()));
-        match oauth::revoke(&self.oauth.net, &config, secret("refresh_token").as_ref(), secret("access_token").as_ref()) {
+        let secret = |k: &str| {
+            credentials
+                .connection
+                .get(k)
+                .and_then(Value::as_str)
+                .map(|s| SecretString::from(s.to_string()))
+        };
+        match oauth::revoke(
+            &self.oauth.net,
+            &config,
+            secret("refresh_token").as_ref(),
+            secret("access_token").as_ref(),
+        ) {
             Ok(()) => tracing::info!(connection = %connection.id, "tokens revoked at the provider"),
-            Err(e) => tracing::warn!(connection = %connection.id, error = %e, "revocation at the provider failed; deleted locally anyway"),
+            Err(e) => {
+                tracing::warn!(connection = %connection.id, error = %e, "revocation at the provider failed; deleted locally anyway")
+            }
         }
     }
 }
@@ -627,7 +874,13 @@ mod tests {
 
     #[test]
     fn origins_compare_scheme_host_and_port() {
-        assert_eq!(origin("http://127.0.0.1:9/auth?x=1").as_deref(), Some("http://127.0.0.1:9"));
-        assert_eq!(origin("https://accounts.google.com/o/oauth2/v2/auth").as_deref(), Some("https://accounts.google.com"));
+        assert_eq!(
+            origin("http://127.0.0.1:9/auth?x=1").as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+        assert_eq!(
+            origin("https://accounts.google.com/o/oauth2/v2/auth").as_deref(),
+            Some("https://accounts.google.com")
+        );
     }
 }
