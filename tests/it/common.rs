@@ -120,7 +120,9 @@ impl Server {
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    assert!(status.success(), "keyport exited with {status} on SIGTERM");
+                    assert!(!self.dir.join("server.url").exists(), "server.url is removed on a clean stop");
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(50));
