@@ -1,6 +1,7 @@
 //! keyport as a library: the modules behind the `keyport` binary, exposed so integration
 //! tests and benchmarks drive the same code.
 
+pub mod actions;
 pub mod assets;
 pub mod auth;
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod http;
 pub mod ids;
 pub mod logging;
 pub mod net;
+pub mod oauth;
 pub mod providers;
 pub mod service;
 pub mod store;

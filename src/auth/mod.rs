@@ -2,14 +2,26 @@
 //! stored material into what goes on the wire. `Credentials` is the opened material (never
 //! logged: hand-written `Debug`); `Injection` is what to add to one outgoing request.
 //! Token-issuing schemes (OAuth 2.0, BASIC_WITH_JWT, GOOGLE_SERVICE_ACCOUNT) obtain their
-//! access token elsewhere and are injected here as a bearer token.
+//! access token elsewhere and are injected here as a bearer token; OAuth 1.0a signs each
+//! request (`Injection::oauth1`).
+//!
+//! One file per scheme that talks to a provider: [`oauth1`] (RFC 5849 signing and the
+//! three-legged flow's protocol steps), [`jwt`] (BASIC_WITH_JWT login), [`google`]
+//! (service-account JWT assertions, RFC 7523). Each takes the `Net` client and `now` as
+//! arguments and never stores anything: caching and status changes are the service's.
+
+pub mod google;
+pub mod jwt;
+pub mod oauth1;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 use crate::domain::AuthScheme;
+use crate::net::{Net, NetError};
 use crate::providers::App;
 use crate::providers::catalog::{KeyLocation, SchemeDetails};
 
@@ -19,6 +31,51 @@ pub enum AuthError {
     Missing(String),
     #[error("{0}")]
     Invalid(String),
+    /// A configuration or credential field is missing or unusable; `field` names it
+    /// (`private_key`, `credentials_json.client_email`, …). Never carries the value.
+    #[error("{field}: {reason}")]
+    Field { field: String, reason: String },
+    /// The provider refused the credentials (HTTP 400 or 401 from a token endpoint): the
+    /// connection needs new credentials, retrying will not help.
+    #[error("the provider refused the credentials (HTTP {status}{})", reason_suffix(.reason))]
+    Rejected { status: u16, reason: String },
+    /// The provider could not be reached or answered something unusable; worth retrying.
+    #[error("{0}")]
+    Upstream(String),
+    #[error("the provider did not answer in time")]
+    Timeout,
+}
+
+fn reason_suffix(reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(": {reason}")
+    }
+}
+
+impl AuthError {
+    pub fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        AuthError::Field {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// An access token a token endpoint issued, with its expiry (Unix seconds) when known.
+pub struct IssuedToken {
+    pub access_token: SecretString,
+    pub expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("access_token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// A connection's opened credential material, with its integration's configuration.
@@ -65,6 +122,9 @@ impl Credentials {
 pub struct Injection {
     pub headers: Vec<(String, SecretString)>,
     pub query: Vec<(String, SecretString)>,
+    /// OAuth 1.0a: an `Authorization: OAuth …` header computed per request over the final
+    /// method, URL and form body.
+    pub oauth1: Option<oauth1::Signer>,
 }
 
 impl std::fmt::Debug for Injection {
@@ -78,6 +138,7 @@ impl std::fmt::Debug for Injection {
                 "query",
                 &self.query.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             )
+            .field("oauth1", &self.oauth1)
             .finish()
     }
 }
@@ -89,7 +150,7 @@ impl Injection {
                 "Authorization".into(),
                 SecretString::from(format!("Bearer {token}")),
             )],
-            query: Vec::new(),
+            ..Injection::default()
         }
     }
 
@@ -104,16 +165,22 @@ impl Injection {
     /// Names of the headers this injection sets (lower-case), so callers can drop any the
     /// client tried to set itself.
     pub fn header_names(&self) -> Vec<String> {
-        self.headers
+        let mut names: Vec<String> = self
+            .headers
             .iter()
             .map(|(n, _)| n.to_ascii_lowercase())
-            .collect()
+            .collect();
+        if self.oauth1.is_some() && !names.iter().any(|n| n == "authorization") {
+            names.push("authorization".into());
+        }
+        names
     }
 
     /// Adds the injection to a request: headers replace same-named ones, query parameters
     /// replace same-named ones. `method` and `form_body` (an
     /// `application/x-www-form-urlencoded` body, if that is what is sent) are what a
-    /// per-request signature covers.
+    /// per-request signature covers: with an OAuth 1.0a signer, the `Authorization` header
+    /// is computed last, over the final URL (query injection included) and that body.
     pub fn apply(
         &self,
         method: &http::Method,
@@ -121,7 +188,6 @@ impl Injection {
         headers: &mut http::HeaderMap,
         form_body: Option<&[u8]>,
     ) -> Result<(), AuthError> {
-        let _ = (method, form_body); // covered only by signing schemes
         for (name, value) in &self.headers {
             let name = http::HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| AuthError::Invalid(format!("bad header name {name:?}")))?;
@@ -146,6 +212,16 @@ impl Injection {
             for (name, value) in &self.query {
                 pairs.append_pair(name, value.expose_secret());
             }
+        }
+        if let Some(signer) = &self.oauth1 {
+            let header = signer.authorization(method, url, form_body)?;
+            let mut value = http::HeaderValue::from_str(header.expose_secret()).map_err(|_| {
+                AuthError::Invalid(
+                    "the OAuth 1.0a header holds characters a header cannot carry".into(),
+                )
+            })?;
+            value.set_sensitive(true);
+            headers.insert(http::header::AUTHORIZATION, value);
         }
         Ok(())
     }
@@ -228,9 +304,186 @@ pub fn static_injection(app: &App, creds: &Credentials) -> Result<Injection, Aut
         }
         other => {
             return Err(AuthError::Invalid(format!(
-                "{other} credentials are issued by a token endpoint, not injected statically"
+                "{other} credentials are issued by a token endpoint or signed per request, not injected statically"
             )));
         }
     }
     Ok(injection)
+}
+
+/// A PEM block's label and DER bytes. Lenient about layout, because a key often arrives
+/// through a single-line form field or JSON: line breaks may be real, spaces, or the two
+/// characters `\n`. Text without armour is taken as bare base64 DER.
+pub(crate) fn pem_to_der(text: &str) -> Result<(String, Zeroizing<Vec<u8>>), &'static str> {
+    let text = text.trim();
+    let (label, body) = match text.strip_prefix("-----BEGIN ") {
+        Some(rest) => {
+            let (label, rest) = rest
+                .split_once("-----")
+                .ok_or("has a malformed BEGIN line")?;
+            let end = format!("-----END {label}-----");
+            let (body, _) = rest
+                .split_once(end.as_str())
+                .ok_or("has no matching END line")?;
+            (label.to_string(), body)
+        }
+        None => (String::new(), text),
+    };
+    let compact: Zeroizing<String> = Zeroizing::new(
+        body.replace("\\n", "")
+            .replace("\\r", "")
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect(),
+    );
+    if compact.is_empty() {
+        return Err("is empty");
+    }
+    let der = STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|_| "is not valid base64 between its BEGIN and END lines")?;
+    Ok((label, Zeroizing::new(der)))
+}
+
+/// Maps a transport failure to the auth layer's error (no URL, no body).
+pub(crate) fn net_error(e: NetError) -> AuthError {
+    match e {
+        NetError::Timeout => AuthError::Timeout,
+        other => AuthError::Upstream(format!("the token endpoint failed: {other}")),
+    }
+}
+
+/// Sends a token-endpoint request and returns the body of a 2xx answer. 400 and 401 are
+/// [`AuthError::Rejected`] with the provider's short reason; anything else is upstream
+/// trouble. `secrets` are values that must never appear in an error (a reason quoting one
+/// is dropped).
+pub(crate) fn token_endpoint(
+    net: &Net,
+    request: http::Request<Vec<u8>>,
+    secrets: &[&str],
+) -> Result<Vec<u8>, AuthError> {
+    let response = net.send(request).map_err(net_error)?;
+    let status = response.status().as_u16();
+    if response.status().is_success() {
+        return Ok(response.into_body());
+    }
+    let reason = provider_reason(response.body(), secrets);
+    match status {
+        400 | 401 => Err(AuthError::Rejected { status, reason }),
+        _ => Err(AuthError::Upstream(format!(
+            "the token endpoint answered HTTP {status}{}",
+            reason_suffix(&reason)
+        ))),
+    }
+}
+
+/// The provider's own short explanation from an error body (`error`, `error_description`,
+/// `message`, `detail` in JSON, or `oauth_problem` in a form body), made safe to show:
+/// printable, at most 200 characters, and dropped if it quotes one of `secrets`.
+pub(crate) fn provider_reason(body: &[u8], secrets: &[&str]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
+        for key in ["error", "error_description", "message", "detail"] {
+            if let Some(text) = map.get(key).and_then(Value::as_str) {
+                parts.push(text.to_string());
+            }
+        }
+    } else {
+        for (k, v) in url::form_urlencoded::parse(body) {
+            if k == "oauth_problem" {
+                parts.push(v.into_owned());
+            }
+        }
+    }
+    let joined = parts.join(": ");
+    if secrets.iter().any(|s| s.len() >= 4 && joined.contains(s)) {
+        return String::new();
+    }
+    let clean: String = joined
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if clean.chars().count() > 200 {
+        format!("{}…", clean.chars().take(200).collect::<String>())
+    } else {
+        clean
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_layouts_decode_alike() {
+        let der = b"\x30\x03\x02\x01\x05";
+        let body = STANDARD.encode(der);
+        for text in [
+            format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n"),
+            format!("-----BEGIN PRIVATE KEY----- {body} -----END PRIVATE KEY-----"),
+            format!("-----BEGIN PRIVATE KEY-----\\n{body}\\n-----END PRIVATE KEY-----\\n"),
+        ] {
+            let (label, decoded) = pem_to_der(&text).unwrap();
+            assert_eq!(label, "PRIVATE KEY");
+            assert_eq!(decoded.as_slice(), der);
+        }
+        assert_eq!(pem_to_der(&body).unwrap().0, "");
+        assert!(pem_to_der("-----BEGIN PRIVATE KEY----- x").is_err());
+        assert!(pem_to_der("-----BEGIN A-----%%-----END A-----").is_err());
+        assert!(pem_to_der("-----BEGIN A----------END A-----").is_err());
+    }
+
+    #[test]
+    fn provider_reasons_are_short_printable_and_never_quote_a_secret() {
+        let body = br#"{"error":"invalid_grant","error_description":"bad\nkey"}"#;
+        assert_eq!(provider_reason(body, &[]), "invalid_grant: bad key");
+        let echo = br#"{"detail":"password hunter22 is wrong"}"#;
+        assert_eq!(provider_reason(echo, &["hunter22"]), "");
+        assert_eq!(
+            provider_reason(b"oauth_problem=signature_invalid&x=1", &[]),
+            "signature_invalid"
+        );
+        let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(500));
+        assert_eq!(provider_reason(long.as_bytes(), &[]).chars().count(), 201);
+    }
+
+    #[test]
+    fn oauth1_injections_claim_the_authorization_header() {
+        let consumer = oauth1::Consumer::new(
+            "ck",
+            Some("cs"),
+            crate::providers::SignatureMethod::HmacSha1,
+            None,
+        )
+        .unwrap();
+        let injection = Injection {
+            oauth1: Some(oauth1::Signer::new(
+                consumer,
+                Some(("t", "ts")),
+                crate::clock::Clock::system(),
+            )),
+            ..Injection::default()
+        };
+        assert_eq!(injection.header_names(), ["authorization"]);
+        let mut url = url::Url::parse("https://api.example/x?a=1").unwrap();
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::AUTHORIZATION,
+            "Bearer client".parse().unwrap(),
+        );
+        injection
+            .apply(&http::Method::GET, &mut url, &mut headers, None)
+            .unwrap();
+        let value = headers.get(http::header::AUTHORIZATION).unwrap();
+        assert!(value.is_sensitive());
+        assert!(
+            value
+                .to_str()
+                .unwrap()
+                .starts_with("OAuth oauth_consumer_key=\"ck\"")
+        );
+        let shown = format!("{injection:?}");
+        assert!(!shown.contains("cs") && !shown.contains("ts\""), "{shown}");
+    }
 }

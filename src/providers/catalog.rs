@@ -216,13 +216,18 @@ pub enum SignatureMethod {
     HmacSha256,
     #[serde(rename = "PLAINTEXT")]
     Plaintext,
+    /// RSASSA-PKCS1-v1_5 with SHA-1 (RFC 5849 §3.4.3), keyed by the integration's
+    /// `private_key`; the consumer secret is not used.
+    #[serde(rename = "RSA-SHA1")]
+    RsaSha1,
 }
 
 impl SignatureMethod {
-    pub const ALL: [SignatureMethod; 3] = [
+    pub const ALL: [SignatureMethod; 4] = [
         SignatureMethod::HmacSha1,
         SignatureMethod::HmacSha256,
         SignatureMethod::Plaintext,
+        SignatureMethod::RsaSha1,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -230,7 +235,13 @@ impl SignatureMethod {
             SignatureMethod::HmacSha1 => "HMAC-SHA1",
             SignatureMethod::HmacSha256 => "HMAC-SHA256",
             SignatureMethod::Plaintext => "PLAINTEXT",
+            SignatureMethod::RsaSha1 => "RSA-SHA1",
         }
+    }
+
+    /// The method spelled as on the wire (`"HMAC-SHA1"`, …), if it is one.
+    pub fn parse(raw: &str) -> Option<SignatureMethod> {
+        Self::ALL.into_iter().find(|m| m.as_str() == raw)
     }
 }
 

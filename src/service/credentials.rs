@@ -81,11 +81,18 @@ impl Service {
             | AuthScheme::Basic
             | AuthScheme::NoAuth => auth::static_injection(app, &credentials)
                 .map_err(|e| Error::Conflict(e.to_string()))?,
-            other => {
-                return Err(Error::Conflict(format!(
-                    "acting through {other} connections is not available in this build"
-                )));
+            AuthScheme::OAuth2 => Injection::bearer(&self.oauth2_access_token(
+                &connection,
+                &integration,
+                &credentials,
+                None,
+            )?),
+            AuthScheme::BasicWithJwt | AuthScheme::GoogleServiceAccount => {
+                let token = self.issued_token(&connection, &integration, &credentials, None)?;
+                Injection::bearer(secrecy::ExposeSecret::expose_secret(&token))
             }
+            AuthScheme::OAuth1 => auth::oauth1::injection(&credentials, self.clock.clone())
+                .map_err(super::issued::auth_error)?,
         };
         let base_url = self.render_for(&integration.base_url, &connection)?;
         let app_headers = app

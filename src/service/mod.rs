@@ -6,7 +6,10 @@
 mod connections;
 mod credentials;
 mod integrations;
+mod issued;
 mod keys;
+mod oauth;
+mod proxy;
 
 use std::sync::RwLock;
 
@@ -17,9 +20,15 @@ pub use connections::{ConnectionView, CreateConnection, CreatedConnection, ListC
 pub use credentials::Prepared;
 pub use integrations::{CreateIntegration, IntegrationView, UpdateIntegration};
 pub use keys::{Caller, CreatedKey, KeyRing};
+pub use oauth::{CallbackOutcome, CallbackQuery, ConnectPage};
+pub use proxy::{
+    ActionOutcome, ExecuteAction, ParamIn, ProxyRequest, ProxyResponse, Target, resolve_endpoint,
+};
 
+use crate::actions::Actions;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+use crate::net::{MAX_RESPONSE, Net};
 use crate::providers::Catalog;
 use crate::store::Store;
 use crate::vault::{Aad, Vault};
@@ -33,8 +42,18 @@ pub struct Service {
     catalog: Catalog,
     clock: Clock,
     keys: RwLock<KeyRing>,
+    /// Browser flows and token lifecycle: the token-endpoint client, single-flight locks,
+    /// refresh back-off and status-change notifications.
+    oauth: oauth::OAuthState,
+    /// BASIC_WITH_JWT and GOOGLE_SERVICE_ACCOUNT tokens: their client and renewal locks.
+    issued: issued::IssuedState,
     /// Where this server is reachable from the user's browser, e.g. `http://127.0.0.1:7790`.
     public_url: String,
+    /// The one outbound client for provider APIs (proxy and actions); its timeout is
+    /// `KEYPORT_UPSTREAM_TIMEOUT_MS`, read once here.
+    net: Net,
+    /// Named actions, loaded and checked against the catalog at construction.
+    actions: Actions,
 }
 
 impl std::fmt::Debug for Service {
@@ -55,13 +74,19 @@ impl Service {
         public_url: String,
     ) -> Result<Self> {
         let keys = KeyRing::load(&store)?;
+        let actions = Actions::builtin(&catalog)
+            .map_err(|e| Error::Internal(format!("action definitions: {e}")))?;
         Ok(Service {
             store,
             vault,
             catalog,
             clock,
             keys: RwLock::new(keys),
+            oauth: oauth::OAuthState::default(),
+            issued: issued::IssuedState::default(),
             public_url,
+            net: Net::new(proxy::upstream_timeout(), MAX_RESPONSE),
+            actions,
         })
     }
 
@@ -83,6 +108,15 @@ impl Service {
 
     pub fn public_url(&self) -> &str {
         &self.public_url
+    }
+
+    /// The shared outbound client for provider APIs.
+    pub fn net(&self) -> &Net {
+        &self.net
+    }
+
+    pub fn actions(&self) -> &Actions {
+        &self.actions
     }
 
     /// Seals a JSON object of secret fields; `None` when there is nothing to seal.

@@ -10,4 +10,7 @@
 mod api;
 mod cli;
 mod common;
+mod oauth;
+mod proxy;
+mod schemes;
 mod storage;
