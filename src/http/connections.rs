@@ -153,7 +153,12 @@ pub struct WaitQuery {
 
 /// Long-polls a connection until it leaves INITIATED or the timeout passes; answers with
 /// the connection either way, so clients need not spin.
-pub async fn wait(svc: web::Data<Service>, caller: Caller, path: web::Path<String>, query: web::Query<WaitQuery>) -> ApiResult {
+pub async fn wait(
+    svc: web::Data<Service>,
+    caller: Caller,
+    path: web::Path<String>,
+    query: web::Query<WaitQuery>,
+) -> ApiResult {
     let id: ConnectionId = path.parse()?;
     let limit = std::time::Duration::from_secs(query.timeout.unwrap_or(30).min(120));
     let deadline = tokio::time::Instant::now() + limit;

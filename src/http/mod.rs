@@ -3,12 +3,15 @@
 //! can walk the real route list. Handlers only extract, call the service on the blocking
 //! pool, and map the result.
 
+mod actions;
 mod admin;
+mod apps;
 mod connections;
 pub mod dto;
 pub mod error;
 mod guard;
 mod integrations;
+pub mod pages;
 
 use std::net::TcpListener;
 
@@ -62,7 +65,12 @@ macro_rules! route {
 pub fn routes() -> Vec<RouteDef> {
     vec![
         route!(get, "/healthz", admin::health),
+        route!(get, "/connect/{token}", pages::connect),
+        route!(get, "/callback/{app}", pages::callback),
+        route!(get, "/static/keyport.css", pages::stylesheet),
         route!(get, "/api/v1/client/auth/client_info", admin::client_info),
+        route!(get, "/api/v1/apps", apps::list),
+        route!(get, "/api/v1/apps/{name}", apps::get),
         route!(get, "/api/v1/integrations", integrations::list),
         route!(post, "/api/v1/integrations", integrations::create),
         route!(get, "/api/v1/integrations/{id}", integrations::get),
@@ -92,6 +100,15 @@ pub fn routes() -> Vec<RouteDef> {
             "/api/v1/connectedAccounts/{id}/credentials",
             connections::credentials
         ),
+        route!(
+            get,
+            "/api/v1/connectedAccounts/{id}/wait",
+            connections::wait
+        ),
+        route!(get, "/api/v2/actions", actions::list),
+        route!(post, "/api/v2/actions/proxy", actions::proxy),
+        route!(get, "/api/v2/actions/{name}", actions::get),
+        route!(post, "/api/v2/actions/{name}/execute", actions::execute),
         route!(get, "/api/v1/keys", admin::list_keys),
         route!(post, "/api/v1/keys", admin::create_key),
         route!(delete, "/api/v1/keys/{id}", admin::revoke_key),

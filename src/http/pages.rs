@@ -11,8 +11,7 @@ use serde::Deserialize;
 use crate::assets::Assets;
 use crate::service::{CallbackOutcome, CallbackQuery, Service};
 
-const PAGE_CSP: &str =
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /// HTML-escapes text for element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -32,26 +31,50 @@ pub fn escape(text: &str) -> String {
 
 /// Fills `{{name}}` placeholders of an embedded page with escaped values.
 fn render(page: &str, vars: &[(&str, &str)]) -> String {
-    let template = Assets::get(page).map(|f| String::from_utf8_lossy(&f.data).into_owned()).unwrap_or_default();
-    vars.iter().fold(template, |html, (name, value)| html.replace(&format!("{{{{{name}}}}}"), &escape(value)))
+    let template = Assets::get(page)
+        .map(|f| String::from_utf8_lossy(&f.data).into_owned())
+        .unwrap_or_default();
+    vars.iter().fold(template, |html, (name, value)| {
+        html.replace(&format!("{{{{{name}}}}}"), &escape(value))
+    })
 }
 
 fn page(status: StatusCode, html: String) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
-        .insert_header((header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP)))
-        .insert_header((header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(PAGE_CSP),
+        ))
+        .insert_header((
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .body(html)
 }
 
 fn outcome_page(outcome: &CallbackOutcome) -> HttpResponse {
     let (status, class, message) = if outcome.success {
-        (StatusCode::OK, "success", "Your account is connected. keyport keeps the tokens in its vault on this machine.")
+        (
+            StatusCode::OK,
+            "success",
+            "Your account is connected. keyport keeps the tokens in its vault on this machine.",
+        )
     } else {
         (StatusCode::BAD_REQUEST, "failure", outcome.message.as_str())
     };
-    page(status, render("pages/result.html", &[("title", &outcome.title), ("class", class), ("message", message)]))
+    page(
+        status,
+        render(
+            "pages/result.html",
+            &[
+                ("title", &outcome.title),
+                ("class", class),
+                ("message", message),
+            ],
+        ),
+    )
 }
 
 pub async fn connect(svc: web::Data<Service>, path: web::Path<String>) -> HttpResponse {
@@ -59,12 +82,21 @@ pub async fn connect(svc: web::Data<Service>, path: web::Path<String>) -> HttpRe
     let found = web::block(move || svc.connect_page(&token)).await;
     match found {
         Ok(Ok(p)) => {
-            let scopes = if p.scopes.is_empty() { String::new() } else { format!(", with access to: {}", p.scopes.join(", ")) };
+            let scopes = if p.scopes.is_empty() {
+                String::new()
+            } else {
+                format!(", with access to: {}", p.scopes.join(", "))
+            };
             page(
                 StatusCode::OK,
                 render(
                     "pages/connect.html",
-                    &[("app", &p.app_name), ("entity", &p.entity), ("scopes", &scopes), ("authorize_url", &p.authorize_url)],
+                    &[
+                        ("app", &p.app_name),
+                        ("entity", &p.entity),
+                        ("scopes", &scopes),
+                        ("authorize_url", &p.authorize_url),
+                    ],
                 ),
             )
         }
@@ -91,10 +123,20 @@ pub struct CallbackParams {
     error_description: Option<String>,
 }
 
-pub async fn callback(svc: web::Data<Service>, path: web::Path<String>, query: web::Query<CallbackParams>) -> HttpResponse {
+pub async fn callback(
+    svc: web::Data<Service>,
+    path: web::Path<String>,
+    query: web::Query<CallbackParams>,
+) -> HttpResponse {
     let app = path.into_inner();
     let q = query.into_inner();
-    let query = CallbackQuery { code: q.code, state: q.state, iss: q.iss, error: q.error, error_description: q.error_description };
+    let query = CallbackQuery {
+        code: q.code,
+        state: q.state,
+        iss: q.iss,
+        error: q.error,
+        error_description: q.error_description,
+    };
     let outcome = match web::block(move || svc.oauth_callback(&app, query)).await {
         Ok(outcome) => outcome,
         Err(_) => CallbackOutcome {
@@ -107,7 +149,10 @@ pub async fn callback(svc: web::Data<Service>, path: web::Path<String>, query: w
     match &outcome.redirect {
         Some(url) => HttpResponse::SeeOther()
             .insert_header((header::LOCATION, url.as_str()))
-            .insert_header((header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+            .insert_header((
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ))
             .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
             .finish(),
         None => outcome_page(&outcome),
@@ -118,7 +163,10 @@ pub async fn stylesheet() -> HttpResponse {
     match Assets::get("pages/keyport.css") {
         Some(file) => HttpResponse::Ok()
             .content_type("text/css; charset=utf-8")
-            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("max-age=3600")))
+            .insert_header((
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("max-age=3600"),
+            ))
             .body(file.data.into_owned()),
         None => HttpResponse::NotFound().finish(),
     }
@@ -130,18 +178,40 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_quotes() {
-        assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
     }
 
     #[test]
     fn pages_are_embedded_and_reference_nothing_external() {
-        for name in ["pages/connect.html", "pages/result.html", "pages/keyport.css"] {
-            let text = String::from_utf8(Assets::get(name).map(|f| f.data.into_owned()).unwrap_or_default()).unwrap_or_default();
+        for name in [
+            "pages/connect.html",
+            "pages/result.html",
+            "pages/keyport.css",
+        ] {
+            let text = String::from_utf8(
+                Assets::get(name)
+                    .map(|f| f.data.into_owned())
+                    .unwrap_or_default(),
+            )
+            .unwrap_or_default();
             assert!(!text.is_empty(), "{name} is missing");
-            assert!(!text.contains("https://") && !text.contains("http://"), "{name} references an external URL");
+            assert!(
+                !text.contains("https://") && !text.contains("http://"),
+                "{name} references an external URL"
+            );
             assert!(!text.contains("<script"), "{name} has a script");
         }
-        let html = render("pages/result.html", &[("title", "<b>x</b>"), ("class", "failure"), ("message", "m")]);
+        let html = render(
+            "pages/result.html",
+            &[
+                ("title", "<b>x</b>"),
+                ("class", "failure"),
+                ("message", "m"),
+            ],
+        );
         assert!(html.contains("&lt;b&gt;x&lt;/b&gt;") && !html.contains("{{"));
     }
 }

@@ -7,11 +7,13 @@ mod response;
 
 use std::time::Duration;
 
-use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+};
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
-    StandardRevocableToken, TokenResponse, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RefreshToken, RequestTokenError, Scope, StandardRevocableToken, TokenResponse, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -63,7 +65,10 @@ impl std::fmt::Debug for OAuthConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OAuthConfig")
             .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
             .field("token_url", &self.token_url)
             .finish_non_exhaustive()
     }
@@ -76,7 +81,10 @@ pub enum OAuthError {
     Config(String),
     /// The server answered with an OAuth error (`invalid_grant`, `invalid_client`…).
     #[error("the authorization server refused: {code}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    Refused { code: String, description: Option<String> },
+    Refused {
+        code: String,
+        description: Option<String>,
+    },
     #[error("the authorization server could not be reached: {0}")]
     Network(String),
     #[error("the authorization server's answer is unusable: {0}")]
@@ -108,7 +116,10 @@ pub struct Grant {
 impl std::fmt::Debug for Grant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Grant")
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("expires_in", &self.expires_in)
             .field("scopes", &self.scopes)
             .finish_non_exhaustive()
@@ -125,9 +136,16 @@ fn url_error(field: &str) -> impl FnOnce(url::ParseError) -> OAuthError + '_ {
 fn client(config: &OAuthConfig) -> Result<OAuthClient, OAuthError> {
     let mut client = Client::new(ClientId::new(config.client_id.clone()))
         .set_auth_uri_option(
-            config.authorization_url.clone().map(AuthUrl::new).transpose().map_err(url_error("authorization_url"))?,
+            config
+                .authorization_url
+                .clone()
+                .map(AuthUrl::new)
+                .transpose()
+                .map_err(url_error("authorization_url"))?,
         )
-        .set_token_uri_option(Some(TokenUrl::new(config.token_url.clone()).map_err(url_error("token_url"))?))
+        .set_token_uri_option(Some(
+            TokenUrl::new(config.token_url.clone()).map_err(url_error("token_url"))?,
+        ))
         .set_auth_type(match config.token_auth {
             TokenAuth::Basic => AuthType::BasicAuth,
             TokenAuth::Post | TokenAuth::None => AuthType::RequestBody,
@@ -138,7 +156,9 @@ fn client(config: &OAuthConfig) -> Result<OAuthClient, OAuthError> {
         client = client.set_client_secret(ClientSecret::new(secret.expose_secret().to_string()));
     }
     if let Some(redirect) = &config.redirect_uri {
-        client = client.set_redirect_uri(RedirectUrl::new(redirect.clone()).map_err(url_error("redirect_uri"))?);
+        client = client.set_redirect_uri(
+            RedirectUrl::new(redirect.clone()).map_err(url_error("redirect_uri"))?,
+        );
     }
     Ok(client)
 }
@@ -174,7 +194,10 @@ pub fn authorization(config: &OAuthConfig, state: &str) -> Result<Authorization,
         pkce_verifier = Some(SecretString::from(verifier.secret().clone()));
     }
     let (url, _) = request.url();
-    Ok(Authorization { url: url.to_string(), pkce_verifier })
+    Ok(Authorization {
+        url: url.to_string(),
+        pkce_verifier,
+    })
 }
 
 fn grant(response: KeyportTokenResponse) -> Result<Grant, OAuthError> {
@@ -184,9 +207,15 @@ fn grant(response: KeyportTokenResponse) -> Result<Grant, OAuthError> {
     }
     Ok(Grant {
         access_token: SecretString::from(access_token),
-        refresh_token: response.refresh_token().map(|t| SecretString::from(t.secret().clone())),
-        expires_in: response.expires_in().map(|d| d.min(Duration::from_secs(MAX_EXPIRES_IN))),
-        scopes: response.scopes().map(|s| s.iter().map(|s| s.to_string()).collect()),
+        refresh_token: response
+            .refresh_token()
+            .map(|t| SecretString::from(t.secret().clone())),
+        expires_in: response
+            .expires_in()
+            .map(|d| d.min(Duration::from_secs(MAX_EXPIRES_IN))),
+        scopes: response
+            .scopes()
+            .map(|s| s.iter().map(|s| s.to_string()).collect()),
         token_type: response.token_type_name(),
     })
 }
@@ -195,7 +224,9 @@ fn map_error(e: RequestTokenError<NetError, BasicErrorResponse>) -> OAuthError {
     match e {
         RequestTokenError::ServerResponse(err) => OAuthError::Refused {
             code: err.error().to_string(),
-            description: err.error_description().map(|d| d.chars().take(300).collect()),
+            description: err
+                .error_description()
+                .map(|d| d.chars().take(300).collect()),
         },
         RequestTokenError::Request(net) => OAuthError::Network(net.to_string()),
         // The body may hold tokens: report only its shape.
@@ -209,12 +240,16 @@ fn map_error(e: RequestTokenError<NetError, BasicErrorResponse>) -> OAuthError {
 
 /// The shared client as oauth2 sees it: redirects and server errors become transport
 /// errors (never followed, never parsed as token responses).
-fn http(net: &Net) -> impl Fn(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, NetError> + '_ {
+fn http(
+    net: &Net,
+) -> impl Fn(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, NetError> + '_ {
     move |request| {
         let response = net.send(request)?;
         let status = response.status().as_u16();
         if (300..400).contains(&status) {
-            return Err(NetError::Other(format!("the endpoint answered with a redirect (HTTP {status}), which is not followed")));
+            return Err(NetError::Other(format!(
+                "the endpoint answered with a redirect (HTTP {status}), which is not followed"
+            )));
         }
         if status >= 500 {
             return Err(NetError::Other(format!("HTTP {status} from the server")));
@@ -223,7 +258,11 @@ fn http(net: &Net) -> impl Fn(http::Request<Vec<u8>>) -> Result<http::Response<V
     }
 }
 
-fn with_params<R>(mut request: R, params: &[(String, String)], add: impl Fn(R, String, String) -> R) -> R {
+fn with_params<R>(
+    mut request: R,
+    params: &[(String, String)],
+    add: impl Fn(R, String, String) -> R,
+) -> R {
     for (name, value) in params {
         request = add(request, name.clone(), value.clone());
     }
@@ -231,7 +270,12 @@ fn with_params<R>(mut request: R, params: &[(String, String)], add: impl Fn(R, S
 }
 
 /// Exchanges an authorization code (with the flow's PKCE verifier).
-pub fn exchange_code(net: &Net, config: &OAuthConfig, code: &str, verifier: Option<&SecretString>) -> Result<Grant, OAuthError> {
+pub fn exchange_code(
+    net: &Net,
+    config: &OAuthConfig,
+    code: &str,
+    verifier: Option<&SecretString>,
+) -> Result<Grant, OAuthError> {
     let client = client(config)?;
     let mut request = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
@@ -239,34 +283,62 @@ pub fn exchange_code(net: &Net, config: &OAuthConfig, code: &str, verifier: Opti
     if let Some(v) = verifier {
         request = request.set_pkce_verifier(PkceCodeVerifier::new(v.expose_secret().to_string()));
     }
-    let request = with_params(request, &config.token_params, |r, n, v| r.add_extra_param(n, v));
-    request.request(&http(net)).map_err(map_error).and_then(grant)
+    let request = with_params(request, &config.token_params, |r, n, v| {
+        r.add_extra_param(n, v)
+    });
+    request
+        .request(&http(net))
+        .map_err(map_error)
+        .and_then(grant)
 }
 
 /// Uses a refresh token. A response without `refresh_token` means "keep the old one".
-pub fn refresh(net: &Net, config: &OAuthConfig, refresh_token: &SecretString) -> Result<Grant, OAuthError> {
+pub fn refresh(
+    net: &Net,
+    config: &OAuthConfig,
+    refresh_token: &SecretString,
+) -> Result<Grant, OAuthError> {
     let client = client(config)?;
     let token = RefreshToken::new(refresh_token.expose_secret().to_string());
-    let request = client.exchange_refresh_token(&token).map_err(|e| OAuthError::Config(format!("token_url: {e}")))?;
-    let request = with_params(request, &config.token_params, |r, n, v| r.add_extra_param(n, v));
-    request.request(&http(net)).map_err(map_error).and_then(grant)
+    let request = client
+        .exchange_refresh_token(&token)
+        .map_err(|e| OAuthError::Config(format!("token_url: {e}")))?;
+    let request = with_params(request, &config.token_params, |r, n, v| {
+        r.add_extra_param(n, v)
+    });
+    request
+        .request(&http(net))
+        .map_err(map_error)
+        .and_then(grant)
 }
 
 /// The client-credentials grant (machine tokens, no user).
 pub fn client_credentials(net: &Net, config: &OAuthConfig) -> Result<Grant, OAuthError> {
     let client = client(config)?;
-    let mut request = client.exchange_client_credentials().map_err(|e| OAuthError::Config(format!("token_url: {e}")))?;
+    let mut request = client
+        .exchange_client_credentials()
+        .map_err(|e| OAuthError::Config(format!("token_url: {e}")))?;
     if let Some(scope) = scope(config) {
         request = request.add_scope(scope);
     }
-    let request = with_params(request, &config.token_params, |r, n, v| r.add_extra_param(n, v));
-    request.request(&http(net)).map_err(map_error).and_then(grant)
+    let request = with_params(request, &config.token_params, |r, n, v| {
+        r.add_extra_param(n, v)
+    });
+    request
+        .request(&http(net))
+        .map_err(map_error)
+        .and_then(grant)
 }
 
 /// RFC 7009 revocation of a refresh token (or, without one, the access token). Written
 /// here rather than through the oauth2 crate, which refuses non-https revocation URLs even
 /// on loopback.
-pub fn revoke(net: &Net, config: &OAuthConfig, refresh_token: Option<&SecretString>, access_token: Option<&SecretString>) -> Result<(), OAuthError> {
+pub fn revoke(
+    net: &Net,
+    config: &OAuthConfig,
+    refresh_token: Option<&SecretString>,
+    access_token: Option<&SecretString>,
+) -> Result<(), OAuthError> {
     let Some(url) = &config.revocation_url else {
         return Ok(());
     };
@@ -276,22 +348,31 @@ pub fn revoke(net: &Net, config: &OAuthConfig, refresh_token: Option<&SecretStri
         (None, None) => return Ok(()),
     };
     let mut form = url::form_urlencoded::Serializer::new(String::new());
-    form.append_pair("token", token.expose_secret()).append_pair("token_type_hint", hint);
+    form.append_pair("token", token.expose_secret())
+        .append_pair("token_type_hint", hint);
     let mut request = http::Request::builder()
         .method(http::Method::POST)
         .uri(url.as_str())
-        .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
         .header(http::header::ACCEPT, "application/json");
     match (config.token_auth, &config.client_secret) {
         (TokenAuth::Basic, Some(secret)) => {
             use base64::Engine as _;
-            let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let enc =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
             let pair = format!("{}:{}", enc(&config.client_id), enc(secret.expose_secret()));
-            let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair));
+            let value = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            );
             request = request.header(http::header::AUTHORIZATION, value);
         }
         (TokenAuth::Post, Some(secret)) => {
-            form.append_pair("client_id", &config.client_id).append_pair("client_secret", secret.expose_secret());
+            form.append_pair("client_id", &config.client_id)
+                .append_pair("client_secret", secret.expose_secret());
         }
         _ => {
             form.append_pair("client_id", &config.client_id);
@@ -303,6 +384,8 @@ pub fn revoke(net: &Net, config: &OAuthConfig, refresh_token: Option<&SecretStri
     let response = http(net)(request).map_err(|e| OAuthError::Network(e.to_string()))?;
     match response.status().as_u16() {
         200..=299 => Ok(()),
-        status => Err(OAuthError::BadResponse(format!("HTTP {status} from the revocation endpoint"))),
+        status => Err(OAuthError::BadResponse(format!(
+            "HTTP {status} from the revocation endpoint"
+        ))),
     }
 }

@@ -83,7 +83,10 @@ pub fn sanitize(message: &str) -> String {
     let first = message.lines().next().unwrap_or_default();
     if first.contains("Content-Type") || first.contains("content type") {
         "the token endpoint did not answer with JSON".to_string()
-    } else if let Some(status) = first.split_whitespace().find_map(|w| w.parse::<u16>().ok().filter(|s| (100..600).contains(s))) {
+    } else if let Some(status) = first
+        .split_whitespace()
+        .find_map(|w| w.parse::<u16>().ok().filter(|s| (100..600).contains(s)))
+    {
         format!("HTTP {status} from the token endpoint")
     } else {
         "unexpected answer from the token endpoint".to_string()
@@ -104,17 +107,24 @@ mod tests {
         assert_eq!(r.expires_in(), Some(Duration::from_secs(3600)));
         assert_eq!(r.scopes().unwrap().len(), 2);
         assert!(r.refresh_token().is_none());
-        let r: KeyportTokenResponse = serde_json::from_str(r#"{"access_token":"a","expires_in":60}"#).unwrap();
+        let r: KeyportTokenResponse =
+            serde_json::from_str(r#"{"access_token":"a","expires_in":60}"#).unwrap();
         assert_eq!(r.expires_in(), Some(Duration::from_secs(60)));
         assert_eq!(r.token_type_name(), "Bearer");
-        assert!(serde_json::from_str::<KeyportTokenResponse>(r#"{"token_type":"bearer"}"#).is_err());
+        assert!(
+            serde_json::from_str::<KeyportTokenResponse>(r#"{"token_type":"bearer"}"#).is_err()
+        );
     }
 
     #[test]
     fn debug_hides_tokens() {
         let r: KeyportTokenResponse =
-            serde_json::from_str(r#"{"access_token":"SECRET_AT","refresh_token":"SECRET_RT"}"#).unwrap();
+            serde_json::from_str(r#"{"access_token":"SECRET_AT","refresh_token":"SECRET_RT"}"#)
+                .unwrap();
         let shown = format!("{r:?}");
-        assert!(!shown.contains("SECRET_AT") && !shown.contains("SECRET_RT"), "{shown}");
+        assert!(
+            !shown.contains("SECRET_AT") && !shown.contains("SECRET_RT"),
+            "{shown}"
+        );
     }
 }

@@ -131,12 +131,6 @@ impl Service {
         if let Some(url) = &req.redirect_url {
             super::integrations::check_url("redirectUri", url)?;
         }
-        if integration.auth_scheme.needs_browser() {
-            return Err(Error::invalid(format!(
-                "authScheme: {} connections need the browser flow, which this build does not offer yet",
-                integration.auth_scheme
-            )));
-        }
         // Defaults carried on the integration, overridden by the caller's data.
         let mut input = Map::new();
         if let Some(Value::Object(defaults)) = integration.config.get(CONNECTION_DEFAULTS) {
@@ -155,6 +149,25 @@ impl Service {
         input.extend(req.data);
         let wanted: Vec<FieldSpec> = spec.connection_fields(app);
         let validated = fields::validate(&wanted, &input)?;
+        match integration.auth_scheme {
+            AuthScheme::OAuth2 => {
+                let created = self.initiate_oauth2(
+                    app,
+                    &integration,
+                    &entity,
+                    &labels,
+                    validated.plain,
+                    req.redirect_url,
+                )?;
+                return Ok(created);
+            }
+            AuthScheme::OAuth1 => {
+                return Err(Error::invalid(
+                    "authScheme: OAUTH1 connections need the OAuth 1.0a browser flow, which this build does not offer yet",
+                ));
+            }
+            _ => {}
+        }
         let id = ConnectionId::new();
         let secret_keys: Vec<String> = validated.secret.keys().cloned().collect();
         let sealed = self.seal_map(TABLE, &id.to_string(), &validated.secret)?;
@@ -188,6 +201,7 @@ impl Service {
 
     pub fn get_connection(&self, caller: &Caller, id: ConnectionId) -> Result<ConnectionView> {
         caller.require(Permission::Use)?;
+        self.expire_flows()?;
         let connection = self.load_connection(caller, id)?;
         self.view_connection(connection)
     }
@@ -198,6 +212,7 @@ impl Service {
         req: ListConnections,
     ) -> Result<Vec<ConnectionView>> {
         caller.require(Permission::Use)?;
+        self.expire_flows()?;
         let mut entities = req
             .entities
             .iter()
@@ -284,7 +299,14 @@ impl Service {
 
     pub fn delete_connection(&self, caller: &Caller, id: ConnectionId) -> Result<()> {
         caller.require(Permission::Use)?;
-        self.load_connection(caller, id)?;
+        let connection = self.load_connection(caller, id)?;
+        connection.status.check(ConnectionStatus::Deleted)?;
+        let integration = self.load_integration(connection.integration_id)?;
+        if integration.auth_scheme == AuthScheme::OAuth2
+            && connection.status != ConnectionStatus::Initiated
+        {
+            self.revoke_oauth2(&connection, &integration);
+        }
         let now = self.clock.stamp();
         self.store.write(|tx| {
             let current = connections::get(tx, id)?
@@ -310,6 +332,15 @@ impl Service {
                 connection.status
             )));
         }
+        let integration = self.load_integration(connection.integration_id)?;
+        let connection = if integration.auth_scheme == AuthScheme::OAuth2 {
+            // Hand out a token that is valid now, then read what was committed.
+            let credentials = self.open_credentials(&connection, &integration)?;
+            self.oauth2_access_token(&connection, &integration, &credentials, None)?;
+            self.load_connection(caller, id)?
+        } else {
+            connection
+        };
         let mut params = connection.params.clone();
         params.extend(self.connection_secrets(id)?);
         Ok((self.view_connection(connection)?, params))

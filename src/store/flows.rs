@@ -29,7 +29,8 @@ pub struct Flow {
     pub used: bool,
 }
 
-const COLUMNS: &str = "connection_id, app_key, secrets, redirect_after, expected_issuer, expires_at, used_at";
+const COLUMNS: &str =
+    "connection_id, app_key, secrets, redirect_after, expected_issuer, expires_at, used_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<(String, Flow)> {
     let id: String = row.get(0)?;
@@ -52,10 +53,13 @@ fn finish(found: Option<(String, Flow)>) -> Result<Option<Flow>, StoreError> {
     match found {
         None => Ok(None),
         Some((id, flow)) => {
-            let connection_id = id
-                .parse()
-                .map_err(|_| StoreError::Json(serde::de::Error::custom(format!("bad connection id {id}"))))?;
-            Ok(Some(Flow { connection_id, ..flow }))
+            let connection_id = id.parse().map_err(|_| {
+                StoreError::Json(serde::de::Error::custom(format!("bad connection id {id}")))
+            })?;
+            Ok(Some(Flow {
+                connection_id,
+                ..flow
+            }))
         }
     }
 }
@@ -80,15 +84,36 @@ pub fn insert(db: &Db, new: &NewFlow<'_>) -> Result<(), StoreError> {
 }
 
 pub fn by_state(db: &Db, state_hash: &[u8]) -> Result<Option<Flow>, StoreError> {
-    finish(db.query_row(&format!("SELECT {COLUMNS} FROM oauth_flows WHERE state_hash = ?1"), [state_hash], from_row).optional()?)
+    finish(
+        db.query_row(
+            &format!("SELECT {COLUMNS} FROM oauth_flows WHERE state_hash = ?1"),
+            [state_hash],
+            from_row,
+        )
+        .optional()?,
+    )
 }
 
 pub fn by_connect(db: &Db, connect_hash: &[u8]) -> Result<Option<Flow>, StoreError> {
-    finish(db.query_row(&format!("SELECT {COLUMNS} FROM oauth_flows WHERE connect_hash = ?1"), [connect_hash], from_row).optional()?)
+    finish(
+        db.query_row(
+            &format!("SELECT {COLUMNS} FROM oauth_flows WHERE connect_hash = ?1"),
+            [connect_hash],
+            from_row,
+        )
+        .optional()?,
+    )
 }
 
 pub fn by_connection(db: &Db, id: ConnectionId) -> Result<Option<Flow>, StoreError> {
-    finish(db.query_row(&format!("SELECT {COLUMNS} FROM oauth_flows WHERE connection_id = ?1"), [id.to_string()], from_row).optional()?)
+    finish(
+        db.query_row(
+            &format!("SELECT {COLUMNS} FROM oauth_flows WHERE connection_id = ?1"),
+            [id.to_string()],
+            from_row,
+        )
+        .optional()?,
+    )
 }
 
 /// Marks a flow used; `false` if it already was (a replay).
