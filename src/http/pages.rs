@@ -118,6 +118,9 @@ pub async fn connect(svc: web::Data<Service>, path: web::Path<String>) -> HttpRe
 pub struct CallbackParams {
     code: Option<String>,
     state: Option<String>,
+    oauth_token: Option<String>,
+    oauth_verifier: Option<String>,
+    denied: Option<String>,
     iss: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
@@ -133,6 +136,9 @@ pub async fn callback(
     let query = CallbackQuery {
         code: q.code,
         state: q.state,
+        oauth_token: q.oauth_token,
+        oauth_verifier: q.oauth_verifier,
+        denied: q.denied,
         iss: q.iss,
         error: q.error,
         error_description: q.error_description,

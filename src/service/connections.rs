@@ -149,6 +149,10 @@ impl Service {
         input.extend(req.data);
         let wanted: Vec<FieldSpec> = spec.connection_fields(app);
         let validated = fields::validate(&wanted, &input)?;
+        if let Some(key) = validated.secret.get("credentials_json") {
+            crate::auth::google::check_key(key)
+                .map_err(|reason| fields::FieldError::new("credentials_json", reason))?;
+        }
         match integration.auth_scheme {
             AuthScheme::OAuth2 => {
                 let created = self.initiate_oauth2(
@@ -162,9 +166,13 @@ impl Service {
                 return Ok(created);
             }
             AuthScheme::OAuth1 => {
-                return Err(Error::invalid(
-                    "authScheme: OAUTH1 connections need the OAuth 1.0a browser flow, which this build does not offer yet",
-                ));
+                return self.initiate_oauth1(
+                    &integration,
+                    &entity,
+                    &labels,
+                    validated.plain,
+                    req.redirect_url,
+                );
             }
             _ => {}
         }
@@ -276,8 +284,10 @@ impl Service {
                 .ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
             current.status.check(to)?;
             connections::set_status(tx, id, to, reason, &now)?;
-            Ok(())
-        })
+            Ok::<_, Error>(())
+        })?;
+        self.notify_change();
+        Ok(())
     }
 
     pub fn set_connection_enabled(
@@ -333,13 +343,20 @@ impl Service {
             )));
         }
         let integration = self.load_integration(connection.integration_id)?;
-        let connection = if integration.auth_scheme == AuthScheme::OAuth2 {
-            // Hand out a token that is valid now, then read what was committed.
-            let credentials = self.open_credentials(&connection, &integration)?;
-            self.oauth2_access_token(&connection, &integration, &credentials, None)?;
-            self.load_connection(caller, id)?
-        } else {
-            connection
+        // Token-issuing schemes: hand out a token that is valid now, then read what was
+        // committed.
+        let connection = match integration.auth_scheme {
+            AuthScheme::OAuth2 => {
+                let credentials = self.open_credentials(&connection, &integration)?;
+                self.oauth2_access_token(&connection, &integration, &credentials, None)?;
+                self.load_connection(caller, id)?
+            }
+            AuthScheme::BasicWithJwt | AuthScheme::GoogleServiceAccount => {
+                let credentials = self.open_credentials(&connection, &integration)?;
+                self.issued_token(&connection, &integration, &credentials, None)?;
+                self.load_connection(caller, id)?
+            }
+            _ => connection,
         };
         let mut params = connection.params.clone();
         params.extend(self.connection_secrets(id)?);

@@ -184,6 +184,23 @@ impl Service {
         })
     }
 
+    /// Names of the connection fields this integration supplies as defaults. The sealed
+    /// ones are opened only to read their names; an integration whose secrets cannot be
+    /// opened simply supplies none of them.
+    fn connection_default_names(&self, integration: &Integration) -> Vec<String> {
+        let mut names: Vec<String> = match integration.config.get(CONNECTION_DEFAULTS) {
+            Some(Value::Object(plain)) => plain.keys().cloned().collect(),
+            _ => Vec::new(),
+        };
+        if integration.secret_keys.iter().any(|k| k == CONNECTION_DEFAULTS)
+            && let Ok(mut secrets) = self.integration_secrets(integration.id)
+            && let Some(Value::Object(sealed)) = secrets.remove(CONNECTION_DEFAULTS)
+        {
+            names.extend(sealed.keys().cloned());
+        }
+        names
+    }
+
     pub fn view_integration(&self, integration: Integration) -> IntegrationView {
         let app = self.catalog.get(&integration.app_key);
         let expected = app
@@ -192,6 +209,16 @@ impl Service {
                     .map(|spec| spec.connection_fields(app))
             })
             .unwrap_or_default();
+        // A field the integration already supplies (connection defaults) is no longer
+        // required from whoever connects.
+        let supplied = self.connection_default_names(&integration);
+        let expected = expected
+            .into_iter()
+            .map(|f| FieldSpec {
+                required: f.required && !supplied.contains(&f.name),
+                ..f
+            })
+            .collect();
         let callback_url = integration
             .auth_scheme
             .needs_browser()
@@ -227,6 +254,12 @@ impl Service {
         }
         let (own, defaults) = split_config(spec, app, &req.auth_config)?;
         check_urls(&own.plain)?;
+        if scheme == AuthScheme::OAuth1 {
+            // A malformed RSA key or a missing consumer secret is refused now, not at first use.
+            let mut all = own.plain.clone();
+            all.extend(own.secret.clone());
+            crate::auth::oauth1::check_config(&all).map_err(super::issued::auth_error)?;
+        }
         let mut config = own.plain;
         let mut secrets = own.secret;
         if !defaults.plain.is_empty() {

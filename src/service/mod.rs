@@ -3,12 +3,14 @@
 //! against the provider catalog, status transitions, sealing and redaction, who may see
 //! what — and is synchronous on purpose: handlers run it on the blocking pool.
 
+mod auth_params;
 mod connections;
 mod credentials;
 mod integrations;
 mod issued;
 mod keys;
 mod oauth;
+mod oauth1_flow;
 mod proxy;
 
 use std::sync::RwLock;
@@ -16,6 +18,7 @@ use std::sync::RwLock;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
+pub use auth_params::AuthParams;
 pub use connections::{ConnectionView, CreateConnection, CreatedConnection, ListConnections};
 pub use credentials::Prepared;
 pub use integrations::{CreateIntegration, IntegrationView, UpdateIntegration};

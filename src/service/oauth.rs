@@ -91,6 +91,23 @@ fn origin(url: &str) -> Option<String> {
     Some(parsed.origin().ascii_serialization())
 }
 
+/// A browser flow about to start: the INITIATED connection and what the callback needs.
+pub(super) struct PendingFlow<'a> {
+    pub id: ConnectionId,
+    pub integration: &'a Integration,
+    pub entity: &'a EntityId,
+    pub labels: &'a [String],
+    pub params: &'a Map<String, Value>,
+    /// The value the provider echoes back (OAuth 2.0 `state`, OAuth 1.0a `oauth_token`);
+    /// stored only as a hash.
+    pub state_key: &'a str,
+    /// Sealed with the flow: `authorize_url`, and the PKCE verifier or the temporary
+    /// credentials' secret.
+    pub flow_secrets: Map<String, Value>,
+    pub redirect_after: Option<&'a str>,
+    pub expected_issuer: Option<&'a str>,
+}
+
 /// What the callback page shows.
 #[derive(Debug)]
 pub struct CallbackOutcome {
@@ -117,6 +134,11 @@ impl CallbackOutcome {
 pub struct CallbackQuery {
     pub code: Option<String>,
     pub state: Option<String>,
+    /// OAuth 1.0a: the temporary token and the verifier.
+    pub oauth_token: Option<String>,
+    pub oauth_verifier: Option<String>,
+    /// OAuth 1.0a providers that say no this way (X/Twitter).
+    pub denied: Option<String>,
     pub iss: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
@@ -146,8 +168,13 @@ fn str_list(value: Option<&Value>) -> Vec<(String, String)> {
 }
 
 impl Service {
-    fn notify_change(&self) {
+    pub(super) fn notify_change(&self) {
         self.oauth.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// The client for token endpoints (small bodies, no redirects).
+    pub(super) fn net_oauth(&self) -> &Net {
+        &self.oauth.net
     }
 
     /// A receiver that wakes whenever a connection's status changes.
@@ -284,7 +311,6 @@ impl Service {
             self.check_redirect_after(integration, url)?;
         }
         let state = random_token()?;
-        let connect = random_token()?;
         let authorization = oauth::authorization(&oauth_config, &state)
             .map_err(|e| Error::invalid(e.to_string()))?;
         let expected_issuer = match config
@@ -303,9 +329,28 @@ impl Service {
                 Value::String(verifier.expose_secret().to_string()),
             );
         }
+        self.start_flow(PendingFlow {
+            id,
+            integration,
+            entity,
+            labels,
+            params: &params,
+            state_key: &state,
+            flow_secrets,
+            redirect_after: redirect_after.as_deref(),
+            expected_issuer: expected_issuer.as_deref(),
+        })
+    }
+
+    /// Stores an INITIATED connection and its pending flow in one transaction; returns the
+    /// connect-page link.
+    pub(super) fn start_flow(&self, flow: PendingFlow<'_>) -> Result<CreatedConnection> {
+        let PendingFlow { id, integration, entity, labels, params, state_key, flow_secrets, redirect_after, expected_issuer } = flow;
+        let connect = random_token()?;
         let sealed_flow = self
             .seal_map("oauth_flows", &id.to_string(), &flow_secrets)?
             .ok_or_else(|| Error::Internal("empty flow".into()))?;
+        let now = self.clock.stamp();
         let expires_at = self.clock.unix() + FLOW_TTL_SECS;
         self.store.write(|tx| {
             connections::insert(
@@ -318,7 +363,7 @@ impl Service {
                     status: ConnectionStatus::Initiated,
                     status_reason: None,
                     labels,
-                    params: &params,
+                    params,
                     secret_keys: &[],
                     secrets: None,
                     now: &now,
@@ -328,12 +373,12 @@ impl Service {
                 tx,
                 &flows::NewFlow {
                     connection_id: id,
-                    state_hash: &hash(&state),
+                    state_hash: &hash(state_key),
                     connect_hash: &hash(&connect),
                     app_key: &integration.app_key,
                     secrets: &sealed_flow,
-                    redirect_after: redirect_after.as_deref(),
-                    expected_issuer: expected_issuer.as_deref(),
+                    redirect_after,
+                    expected_issuer,
                     now: &now,
                     expires_at,
                 },
@@ -348,7 +393,7 @@ impl Service {
     }
 
     /// Where the browser may go after connecting: loopback, or the integration's allow-list.
-    fn check_redirect_after(&self, integration: &Integration, url: &str) -> Result<()> {
+    pub(super) fn check_redirect_after(&self, integration: &Integration, url: &str) -> Result<()> {
         check_url("redirectUri", url)?;
         let parsed = url::Url::parse(url).map_err(|_| Error::invalid("redirectUri: not a URL"))?;
         let loopback = match parsed.host() {
@@ -459,7 +504,9 @@ impl Service {
 
     /// Completes (or fails) a browser flow. Every check happens before the token request.
     pub fn oauth_callback(&self, app_key: &str, query: CallbackQuery) -> CallbackOutcome {
-        let Some(state) = query.state.as_deref().filter(|s| !s.is_empty()) else {
+        // OAuth 2.0 echoes `state`; OAuth 1.0a echoes the temporary `oauth_token`.
+        let echoed = query.state.as_deref().or(query.oauth_token.as_deref());
+        let Some(state) = echoed.filter(|s| !s.is_empty()) else {
             return CallbackOutcome::failed(
                 "Connection failed",
                 "The provider's answer carries no state; nothing was changed.",
@@ -523,6 +570,9 @@ impl Service {
                 flow.app_key
             ));
         }
+        if query.denied.is_some() {
+            return fail("The provider refused: the user denied access".into());
+        }
         if let Some(error) = &query.error {
             let code: String = error
                 .chars()
@@ -554,10 +604,18 @@ impl Service {
             }
             _ => {}
         }
-        let Some(code) = query.code.as_deref().filter(|c| !c.is_empty()) else {
-            return fail("The provider's answer carries no authorization code.".into());
+        let completed = if query.state.is_none() {
+            let Some(verifier) = query.oauth_verifier.as_deref().filter(|v| !v.is_empty()) else {
+                return fail("The provider's answer carries no oauth_verifier.".into());
+            };
+            self.complete_oauth1(id, &flow, verifier)
+        } else {
+            let Some(code) = query.code.as_deref().filter(|c| !c.is_empty()) else {
+                return fail("The provider's answer carries no authorization code.".into());
+            };
+            self.complete_code(id, &flow, code)
         };
-        match self.complete_code(id, &flow, code) {
+        match completed {
             Ok(()) => {
                 self.notify_change();
                 let redirect = flow.redirect_after.map(|url| {
