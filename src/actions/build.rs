@@ -1,0 +1,233 @@
+//! From a validated input to one request, and from the provider's answer to the
+//! Composio result (`data`, `successful`, `error`). Pure functions, no I/O.
+
+use jsonschema::error::ValidationErrorKind;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Map, Value};
+
+use super::Action;
+use crate::error::{Error, Result};
+
+/// Everything but RFC 3986 unreserved characters is encoded in a path input.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The request an action sends: an endpoint relative to the base URL and maybe a JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    pub method: http::Method,
+    /// Path (with path inputs filled in and encoded) and query string.
+    pub endpoint: String,
+    pub body: Option<Value>,
+}
+
+/// What an execution reports back, in Composio's terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub data: Value,
+    pub successful: bool,
+    pub error: Option<String>,
+}
+
+/// `/a/b` → `a.b`, for messages that name a field of the input.
+fn dotted(pointer: &str) -> String {
+    pointer
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn field_name(pointer: &str, child: Option<&str>) -> String {
+    let mut name = String::from("input");
+    let path = dotted(pointer);
+    if !path.is_empty() {
+        name.push('.');
+        name.push_str(&path);
+    }
+    if let Some(child) = child {
+        name.push('.');
+        name.push_str(child);
+    }
+    name
+}
+
+/// A scalar as query or path text; objects and arrays as JSON.
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl Action {
+    /// Checks `input` against the action's schema; the error names the first bad field
+    /// and says why, without echoing the value.
+    pub fn validate_input(&self, input: &Value) -> Result<()> {
+        if !input.is_object() {
+            return Err(Error::invalid("input: must be a JSON object"));
+        }
+        let mut errors = self.validator.iter_errors(input);
+        let Some(first) = errors.next() else {
+            return Ok(());
+        };
+        let pointer = first.instance_path().as_str().to_string();
+        let message = match first.kind() {
+            ValidationErrorKind::Required { property } => {
+                let child = property
+                    .as_str()
+                    .map_or_else(|| property.to_string(), str::to_string);
+                format!("{}: is required", field_name(&pointer, Some(&child)))
+            }
+            _ => format!("{}: {}", field_name(&pointer, None), first.masked()),
+        };
+        let more = errors.count();
+        Err(Error::invalid(if more > 0 {
+            format!("{message} (and {more} more problem(s) with the input)")
+        } else {
+            message
+        }))
+    }
+
+    /// The request for a validated `input`.
+    pub fn plan(&self, input: &Map<String, Value>) -> Result<Planned> {
+        let def = &self.def;
+        let wire = |name: &str| {
+            def.rename
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| name.to_string())
+        };
+        let present = |name: &str| input.get(name).filter(|v| !v.is_null());
+
+        let mut path = String::new();
+        let mut rest = def.path.as_str();
+        while let Some(open) = rest.find('{') {
+            path.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let close = after.find('}').unwrap_or(after.len());
+            let name = &after[..close];
+            let value = present(name)
+                .map(text_of)
+                .ok_or_else(|| Error::invalid(format!("input.{name}: is required")))?;
+            if value.is_empty() || value == "." || value == ".." {
+                return Err(Error::invalid(format!(
+                    "input.{name}: must not be empty, '.' or '..'"
+                )));
+            }
+            if value.contains(['/', '\\']) || value.chars().any(char::is_control) {
+                return Err(Error::invalid(format!(
+                    "input.{name}: must be one path segment (no '/', '\\' or control characters)"
+                )));
+            }
+            path.extend(utf8_percent_encode(&value, SEGMENT));
+            rest = after.get(close + 1..).unwrap_or("");
+        }
+        path.push_str(rest);
+
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        let mut any_query = false;
+        for name in &def.query {
+            let Some(value) = present(name) else { continue };
+            let key = wire(name);
+            match value {
+                Value::Array(items) => {
+                    for item in items.iter().filter(|v| !v.is_null()) {
+                        query.append_pair(&key, &text_of(item));
+                        any_query = true;
+                    }
+                }
+                other => {
+                    query.append_pair(&key, &text_of(other));
+                    any_query = true;
+                }
+            }
+        }
+        let mut endpoint = path;
+        if any_query {
+            endpoint.push('?');
+            endpoint.push_str(&query.finish());
+        }
+
+        let body = if def.method.has_body() {
+            let mut fields = Map::new();
+            for name in &def.body {
+                if let Some(value) = present(name) {
+                    fields.insert(wire(name), value.clone());
+                }
+            }
+            if let Some(transform) = def.transform {
+                fields.extend(super::gmail::apply(transform, input)?);
+            }
+            Some(match &def.body_template {
+                Some(template) => fill_template(template, &fields),
+                None => Value::Object(fields),
+            })
+        } else {
+            None
+        };
+        Ok(Planned {
+            method: def.method.as_http(),
+            endpoint,
+            body,
+        })
+    }
+
+    /// The Composio result for an upstream answer: `data` (the response, or the part
+    /// `data_pointer` selects), `successful` (2xx, the success flag true, no reported
+    /// error) and `error`.
+    pub fn outcome(&self, status: u16, body: Value) -> Outcome {
+        let def = &self.def;
+        let pointed = |pointer: &Option<String>| {
+            pointer
+                .as_deref()
+                .and_then(|p| body.pointer(p))
+                .filter(|v| !v.is_null())
+                .cloned()
+        };
+        let flag_ok = def
+            .success_pointer
+            .as_deref()
+            .is_none_or(|p| body.pointer(p) == Some(&Value::Bool(true)));
+        let reported = pointed(&def.error_pointer);
+        let ok_status = (200..300).contains(&status);
+        let successful = ok_status && flag_ok && reported.is_none();
+        let error = if successful {
+            None
+        } else if let Some(reported) = reported {
+            Some(text_of(&reported))
+        } else {
+            Some(super::upstream_error(status, &body))
+        };
+        let data = if ok_status {
+            pointed(&def.data_pointer).unwrap_or(body)
+        } else {
+            body
+        };
+        Outcome {
+            data,
+            successful,
+            error,
+        }
+    }
+}
+
+/// `template` with every string `"$body"` replaced by `fields`.
+fn fill_template(template: &Value, fields: &Map<String, Value>) -> Value {
+    match template {
+        Value::String(s) if s == "$body" => Value::Object(fields.clone()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| fill_template(v, fields)).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), fill_template(v, fields)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}

@@ -1,0 +1,312 @@
+//! The shape of an action definition file and the checks serde cannot express: the name
+//! is the app's upper-case slug, the app exists, every `{placeholder}` of the path is a
+//! declared, required string or integer input, every input has exactly one destination,
+//! and both schemas are well-formed JSON Schema.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Action, ActionError};
+use crate::providers::Catalog;
+
+/// One file: the actions of one app.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    /// The app's catalog key.
+    app: String,
+    actions: Vec<Definition>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum Method {
+    #[serde(rename = "GET")]
+    Get,
+    #[serde(rename = "POST")]
+    Post,
+    #[serde(rename = "PUT")]
+    Put,
+    #[serde(rename = "PATCH")]
+    Patch,
+    #[serde(rename = "DELETE")]
+    Delete,
+}
+
+impl Method {
+    pub fn as_http(self) -> http::Method {
+        match self {
+            Method::Get => http::Method::GET,
+            Method::Post => http::Method::POST,
+            Method::Put => http::Method::PUT,
+            Method::Patch => http::Method::PATCH,
+            Method::Delete => http::Method::DELETE,
+        }
+    }
+
+    /// Whether requests with this method carry a body.
+    pub fn has_body(self) -> bool {
+        matches!(self, Method::Post | Method::Put | Method::Patch)
+    }
+}
+
+/// A request-building step written in Rust, for bodies a template cannot express.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transform {
+    /// Gmail `users.messages.send`: an RFC 2822 message, base64url-encoded into `raw`.
+    GmailRawMessage,
+}
+
+impl Transform {
+    /// The inputs this transform consumes.
+    pub fn inputs(self) -> &'static [&'static str] {
+        match self {
+            Transform::GmailRawMessage => super::gmail::INPUTS,
+        }
+    }
+}
+
+/// One action as its file spells it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Definition {
+    /// Upper-case slug starting with the app's key: `GITHUB_CREATE_AN_ISSUE`.
+    pub name: String,
+    pub display_name: String,
+    pub description: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub method: Method,
+    /// Appended to the integration's base URL; `{input}` placeholders are path inputs.
+    pub path: String,
+    /// Inputs sent in the query string (arrays repeat the parameter).
+    #[serde(default)]
+    pub query: Vec<String>,
+    /// Inputs sent as members of the JSON body.
+    #[serde(default)]
+    pub body: Vec<String>,
+    /// Input name → the name the provider uses on the wire, for query and body inputs.
+    #[serde(default)]
+    pub rename: BTreeMap<String, String>,
+    /// A fixed JSON body in which the string `"$body"` stands for the object of body inputs
+    /// (GraphQL: `{"query": "…", "variables": {"input": "$body"}}`).
+    #[serde(default)]
+    pub body_template: Option<Value>,
+    #[serde(default)]
+    pub transform: Option<Transform>,
+    /// JSON pointer into the response of what becomes `data` (default: all of it).
+    #[serde(default)]
+    pub data_pointer: Option<String>,
+    /// JSON pointer to a boolean that must be `true` for success (Slack's `/ok`).
+    #[serde(default)]
+    pub success_pointer: Option<String>,
+    /// JSON pointer to an error the provider reports with a 2xx status (GraphQL `errors`).
+    #[serde(default)]
+    pub error_pointer: Option<String>,
+    /// JSON Schema of the input: `{"title", "type": "object", "properties", "required"}`.
+    pub parameters: Value,
+    /// JSON Schema of `data`.
+    pub response: Value,
+}
+
+pub(super) fn parse_file(
+    file: &str,
+    text: &str,
+    catalog: &Catalog,
+) -> Result<Vec<Action>, ActionError> {
+    let fail = |action: &str, reason: String| ActionError {
+        file: file.to_string(),
+        action: action.to_string(),
+        reason,
+    };
+    let parsed: File = serde_json::from_str(text)
+        .map_err(|e| fail("-", format!("not a valid action file: {e}")))?;
+    let app = catalog
+        .get(&parsed.app)
+        .ok_or_else(|| fail("-", format!("app {:?} is not in the catalog", parsed.app)))?;
+    if app.key != parsed.app {
+        return Err(fail("-", format!("app must be spelled {:?}", app.key)));
+    }
+    parsed
+        .actions
+        .into_iter()
+        .map(|def| {
+            let name = def.name.clone();
+            check(&app.key, def).map_err(|reason| fail(&name, reason))
+        })
+        .collect()
+}
+
+/// The `{placeholders}` of a path template, or why it is malformed.
+pub(super) fn placeholders(path: &str) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    let mut rest = path;
+    while let Some(open) = rest.find(['{', '}']) {
+        if rest[open..].starts_with('}') {
+            return Err("path: unbalanced '}'".into());
+        }
+        let after = &rest[open + 1..];
+        let close = after
+            .find('}')
+            .ok_or_else(|| "path: unclosed '{'".to_string())?;
+        let name = &after[..close];
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("path: bad placeholder {{{name}}}"));
+        }
+        names.push(name.to_string());
+        rest = &after[close + 1..];
+    }
+    Ok(names)
+}
+
+fn check_pointer(field: &str, pointer: Option<&String>) -> Result<(), String> {
+    match pointer {
+        Some(p) if !p.is_empty() && !p.starts_with('/') => Err(format!(
+            "{field}: a JSON pointer must be empty or start with '/'"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A schema's own shape: a titled object (for parameters) or any titled schema, valid
+/// against its meta-schema.
+fn check_schema(field: &str, schema: &Value, object: bool) -> Result<(), String> {
+    let obj = schema
+        .as_object()
+        .ok_or_else(|| format!("{field}: must be a JSON Schema object"))?;
+    if !obj.get("title").is_some_and(Value::is_string) {
+        return Err(format!("{field}: needs a title"));
+    }
+    if object {
+        if obj.get("type").and_then(Value::as_str) != Some("object") {
+            return Err(format!("{field}: type must be \"object\""));
+        }
+        if !obj.get("properties").is_some_and(Value::is_object) {
+            return Err(format!("{field}: needs properties"));
+        }
+    }
+    jsonschema::meta::validate(schema)
+        .map_err(|e| format!("{field}: not a valid JSON Schema: {e}"))?;
+    Ok(())
+}
+
+fn check(app: &str, def: Definition) -> Result<Action, String> {
+    let prefix = format!("{}_", app.to_ascii_uppercase());
+    let slug_ok = def.name.starts_with(&prefix)
+        && def.name.len() > prefix.len()
+        && def
+            .name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if !slug_ok {
+        return Err(format!(
+            "name must be an upper-case slug starting with {prefix}"
+        ));
+    }
+    if def.display_name.trim().is_empty() || def.description.trim().is_empty() {
+        return Err("display_name and description must not be empty".into());
+    }
+    if !def.path.starts_with('/') || def.path.contains(['?', '#', '\\']) || def.path.contains("..")
+    {
+        return Err("path: must start with '/' and hold no '?', '#', '\\' or '..'".into());
+    }
+    check_schema("parameters", &def.parameters, true)?;
+    check_schema("response", &def.response, false)?;
+    for (field, pointer) in [
+        ("data_pointer", &def.data_pointer),
+        ("success_pointer", &def.success_pointer),
+        ("error_pointer", &def.error_pointer),
+    ] {
+        check_pointer(field, pointer.as_ref())?;
+    }
+    let properties = def.parameters["properties"]
+        .as_object()
+        .ok_or("parameters: needs properties")?;
+    let required: BTreeSet<&str> = match def.parameters.get("required") {
+        None => BTreeSet::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().ok_or("parameters.required: must list names"))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err("parameters.required: must be an array".into()),
+    };
+    for name in &required {
+        if !properties.contains_key(*name) {
+            return Err(format!("parameters.required: {name} is not a property"));
+        }
+    }
+    for (name, schema) in properties {
+        if !schema.get("description").is_some_and(Value::is_string) {
+            return Err(format!("parameters.{name}: needs a description"));
+        }
+    }
+    let path_params = placeholders(&def.path)?;
+    for name in &path_params {
+        let schema = properties
+            .get(name)
+            .ok_or_else(|| format!("path: {{{name}}} is not a declared input"))?;
+        if !required.contains(name.as_str()) {
+            return Err(format!("path: {{{name}}} must be a required input"));
+        }
+        let kind = schema.get("type").and_then(Value::as_str);
+        if !matches!(kind, Some("string" | "integer")) {
+            return Err(format!(
+                "path: {{{name}}} must be of type string or integer"
+            ));
+        }
+    }
+    // Every input goes exactly one place.
+    let mut placed: BTreeMap<&str, &str> = BTreeMap::new();
+    let transform_inputs = def.transform.map(Transform::inputs).unwrap_or_default();
+    let destinations = [
+        (
+            "path",
+            path_params.iter().map(String::as_str).collect::<Vec<_>>(),
+        ),
+        ("query", def.query.iter().map(String::as_str).collect()),
+        ("body", def.body.iter().map(String::as_str).collect()),
+        ("transform", transform_inputs.to_vec()),
+    ];
+    for (place, names) in &destinations {
+        for name in names {
+            if !properties.contains_key(*name) {
+                return Err(format!("{place}: {name} is not a declared input"));
+            }
+            if let Some(before) = placed.insert(name, place) {
+                return Err(format!("input {name} goes to both {before} and {place}"));
+            }
+        }
+    }
+    for name in properties.keys() {
+        if !placed.contains_key(name.as_str()) {
+            return Err(format!(
+                "input {name} goes nowhere (path, query, body or transform)"
+            ));
+        }
+    }
+    for name in def.rename.keys() {
+        if !matches!(placed.get(name.as_str()), Some(&"query" | &"body")) {
+            return Err(format!("rename: {name} is not a query or body input"));
+        }
+    }
+    let sends_body = !def.body.is_empty() || def.transform.is_some() || def.body_template.is_some();
+    if sends_body && !def.method.has_body() {
+        return Err(format!("a {:?} request carries no body", def.method));
+    }
+    if let Some(template) = &def.body_template
+        && !def.body.is_empty()
+        && !template.to_string().contains("\"$body\"")
+    {
+        return Err("body_template: has body inputs but no \"$body\" slot".into());
+    }
+    let validator = jsonschema::validator_for(&def.parameters)
+        .map_err(|e| format!("parameters: cannot compile: {e}"))?;
+    Ok(Action {
+        app: app.to_string(),
+        def,
+        path_params,
+        validator,
+    })
+}

@@ -1,0 +1,134 @@
+//! Gmail's `users.messages.send` takes the whole email as an RFC 2822 (RFC 5322) message,
+//! base64url-encoded into `{"raw": …}`. This transform writes that message from plain
+//! inputs: recipients, subject and a text or HTML body. Header values are checked so an
+//! input cannot add a header (no CR/LF, no control characters, one address per entry);
+//! a non-ASCII subject becomes RFC 2047 encoded-words; the body is sent base64-encoded in
+//! UTF-8, so any text survives transport unchanged.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use serde_json::{Map, Value};
+
+use super::Transform;
+use crate::error::{Error, Result};
+
+/// The inputs the transform consumes.
+pub const INPUTS: &[&str] = &[
+    "recipient_email",
+    "extra_recipients",
+    "cc",
+    "bcc",
+    "subject",
+    "body",
+    "is_html",
+];
+
+/// The body members a transform produces from `input`.
+pub fn apply(transform: Transform, input: &Map<String, Value>) -> Result<Map<String, Value>> {
+    match transform {
+        Transform::GmailRawMessage => {
+            let message = raw_message(input)?;
+            let mut out = Map::new();
+            out.insert("raw".into(), Value::String(URL_SAFE.encode(message)));
+            Ok(out)
+        }
+    }
+}
+
+/// One mailbox: printable ASCII, at most one address (no ',' or ';'), with an '@'.
+fn address(field: &str, raw: &str) -> Result<String> {
+    let trimmed = raw.trim();
+    let printable = trimmed.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if trimmed.is_empty() || !printable {
+        return Err(Error::invalid(format!(
+            "input.{field}: an address must be printable ASCII without line breaks"
+        )));
+    }
+    if trimmed.contains([',', ';']) || trimmed.matches('@').count() != 1 {
+        return Err(Error::invalid(format!(
+            "input.{field}: give one address per entry, like a@example.com or Name <a@example.com>"
+        )));
+    }
+    Ok(trimmed.to_string())
+}
+
+fn addresses(input: &Map<String, Value>, field: &str) -> Result<Vec<String>> {
+    match input.get(field) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![address(field, s)?]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .ok_or_else(|| Error::invalid(format!("input.{field}: must list strings")))
+                    .and_then(|s| address(field, s))
+            })
+            .collect(),
+        Some(_) => Err(Error::invalid(format!(
+            "input.{field}: must be a string or a list of strings"
+        ))),
+    }
+}
+
+/// The subject as a header value: verbatim when short printable ASCII, otherwise
+/// RFC 2047 `B` encoded-words of at most 45 bytes each, folded onto continuation lines.
+fn subject(raw: &str) -> Result<String> {
+    if raw.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "input.subject: must not contain line breaks or control characters",
+        ));
+    }
+    if raw.is_ascii() && raw.len() <= 900 {
+        return Ok(raw.to_string());
+    }
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in raw.chars() {
+        if chunk.len() + c.len_utf8() > 45 {
+            words.push(format!("=?UTF-8?B?{}?=", STANDARD.encode(&chunk)));
+            chunk.clear();
+        }
+        chunk.push(c);
+    }
+    if !chunk.is_empty() {
+        words.push(format!("=?UTF-8?B?{}?=", STANDARD.encode(&chunk)));
+    }
+    Ok(words.join("\r\n "))
+}
+
+/// The RFC 2822 message, CRLF line endings.
+pub fn raw_message(input: &Map<String, Value>) -> Result<Vec<u8>> {
+    let mut to = addresses(input, "recipient_email")?;
+    if to.is_empty() {
+        return Err(Error::invalid("input.recipient_email: is required"));
+    }
+    to.extend(addresses(input, "extra_recipients")?);
+    let cc = addresses(input, "cc")?;
+    let bcc = addresses(input, "bcc")?;
+    let subject = subject(input.get("subject").and_then(Value::as_str).unwrap_or(""))?;
+    let body = input.get("body").and_then(Value::as_str).unwrap_or("");
+    let html = input
+        .get("is_html")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+
+    let mut message = String::new();
+    message.push_str(&format!("To: {}\r\n", to.join(", ")));
+    if !cc.is_empty() {
+        message.push_str(&format!("Cc: {}\r\n", cc.join(", ")));
+    }
+    if !bcc.is_empty() {
+        message.push_str(&format!("Bcc: {}\r\n", bcc.join(", ")));
+    }
+    message.push_str(&format!("Subject: {subject}\r\n"));
+    message.push_str("MIME-Version: 1.0\r\n");
+    let kind = if html { "html" } else { "plain" };
+    message.push_str(&format!("Content-Type: text/{kind}; charset=\"UTF-8\"\r\n"));
+    message.push_str("Content-Transfer-Encoding: base64\r\n\r\n");
+    let encoded = STANDARD.encode(body.as_bytes());
+    for line in encoded.as_bytes().chunks(76) {
+        message.push_str(&String::from_utf8_lossy(line));
+        message.push_str("\r\n");
+    }
+    Ok(message.into_bytes())
+}

@@ -1,0 +1,172 @@
+//! Named actions: Composio-style tools (`GITHUB_CREATE_AN_ISSUE`) that turn a validated
+//! JSON input into one HTTP request to the app's API, sent through the proxy with the
+//! connection's credential.
+//!
+//! Actions are data beside the provider catalog (STYLE habit 9): `assets/actions/*.json`,
+//! one file per app, embedded in the binary and checked as a whole when the service starts,
+//! so a broken definition stops keyport rather than failing on first use. Each definition
+//! says where every input goes — path, query string or JSON body, or into a named
+//! [`Transform`] implemented in Rust (Gmail's RFC 2822 message) — and carries its input as
+//! a JSON Schema, compiled once with the `jsonschema` crate (no remote `$ref` resolution)
+//! and checked before anything is sent. This module does no I/O: [`Action::plan`] builds
+//! the request, the service sends it.
+
+mod build;
+mod definition;
+mod gmail;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::assets::Assets;
+use crate::providers::Catalog;
+
+pub use build::{Outcome, Planned};
+pub use definition::{Definition, Method, Transform};
+
+/// The one version every built-in action has (the SDK wants `version` and
+/// `available_versions`).
+pub const VERSION: &str = "1.0.0";
+
+/// Where the definitions live inside [`Assets`].
+const DIR: &str = "actions/";
+
+/// A broken definition file, naming the file, the action and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {action}: {reason}")]
+pub struct ActionError {
+    pub file: String,
+    pub action: String,
+    pub reason: String,
+}
+
+/// One loaded, checked action.
+pub struct Action {
+    /// The app's catalog key (lower-case).
+    pub app: String,
+    pub def: Definition,
+    /// The `{placeholders}` of the path, in order.
+    path_params: Vec<String>,
+    validator: jsonschema::Validator,
+}
+
+impl std::fmt::Debug for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Action")
+            .field("name", &self.def.name)
+            .field("app", &self.app)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Action {
+    pub fn name(&self) -> &str {
+        &self.def.name
+    }
+
+    pub fn path_params(&self) -> &[String] {
+        &self.path_params
+    }
+}
+
+/// Every action, keyed by its upper-case name.
+#[derive(Debug, Default)]
+pub struct Actions {
+    by_name: BTreeMap<String, Action>,
+}
+
+impl Actions {
+    /// The definitions embedded in the binary, each checked against `catalog`.
+    pub fn builtin(catalog: &Catalog) -> Result<Actions, ActionError> {
+        let mut files = Vec::new();
+        for path in Assets::iter() {
+            if path.starts_with(DIR) && path.ends_with(".json") {
+                let file = Assets::get(&path).ok_or_else(|| ActionError {
+                    file: path.to_string(),
+                    action: "-".into(),
+                    reason: "listed but not readable".into(),
+                })?;
+                let text = String::from_utf8(file.data.into_owned()).map_err(|_| ActionError {
+                    file: path.to_string(),
+                    action: "-".into(),
+                    reason: "is not UTF-8".into(),
+                })?;
+                files.push((path.to_string(), text));
+            }
+        }
+        files.sort();
+        Actions::from_files(&files, catalog)
+    }
+
+    /// Parses and checks `(file name, JSON text)` pairs; names must be unique across files.
+    pub fn from_files(
+        files: &[(String, String)],
+        catalog: &Catalog,
+    ) -> Result<Actions, ActionError> {
+        let mut by_name = BTreeMap::new();
+        for (file, text) in files {
+            for action in definition::parse_file(file, text, catalog)? {
+                let name = action.def.name.clone();
+                if by_name.insert(name.clone(), action).is_some() {
+                    return Err(ActionError {
+                        file: file.clone(),
+                        action: name,
+                        reason: "is defined twice".into(),
+                    });
+                }
+            }
+        }
+        Ok(Actions { by_name })
+    }
+
+    /// The action with this name, ignoring ASCII case.
+    pub fn get(&self, name: &str) -> Option<&Action> {
+        self.by_name.get(&name.trim().to_ascii_uppercase())
+    }
+
+    /// Every action, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = &Action> {
+        self.by_name.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
+/// A one-line description of an unsuccessful upstream answer: the status, and the
+/// provider's own message when the body has one in a usual place.
+pub fn upstream_error(status: u16, body: &Value) -> String {
+    let reason = http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    let message = [
+        "/message",
+        "/error/message",
+        "/error_description",
+        "/error",
+        "/errors/0/message",
+    ]
+    .iter()
+    .find_map(|p| body.pointer(p).and_then(Value::as_str))
+    .map(|m| m.chars().take(500).collect::<String>());
+    let mut text = format!("the provider answered HTTP {status}");
+    if !reason.is_empty() {
+        text.push(' ');
+        text.push_str(reason);
+    }
+    if let Some(m) = message {
+        text.push_str(": ");
+        text.push_str(&m);
+    }
+    text
+}

@@ -1,0 +1,115 @@
+//! Named actions through the proxy: look the action up, validate the input against its
+//! schema before anything else happens, pick the connection, plan the request and send it
+//! with the same path, checks and credential handling as `POST /api/v2/actions/proxy`.
+
+use serde_json::{Map, Value};
+
+use super::{Outbound, Target};
+use crate::actions::Action;
+use crate::domain::api_key::Permission;
+use crate::error::{Error, Result};
+use crate::ids::ConnectionId;
+use crate::service::{Caller, Service};
+
+/// `POST /api/v2/actions/{name}/execute`, as the service sees it.
+#[derive(Debug, Clone, Default)]
+pub struct ExecuteAction {
+    pub name: String,
+    pub connected_account_id: Option<ConnectionId>,
+    pub entity_id: Option<String>,
+    /// The app the caller thinks the action belongs to (the SDK sends it upper-case).
+    pub app_name: Option<String>,
+    pub input: Value,
+}
+
+/// The Composio result of an execution.
+#[derive(Debug, Clone)]
+pub struct ActionOutcome {
+    pub data: Value,
+    pub successful: bool,
+    pub error: Option<String>,
+}
+
+impl Service {
+    fn action(&self, name: &str) -> Result<&Action> {
+        self.actions()
+            .get(name)
+            .ok_or_else(|| Error::not_found("action", name))
+    }
+
+    /// Actions of the given apps (all when empty; names ignore case), at most `limit`.
+    pub fn list_actions(
+        &self,
+        caller: &Caller,
+        apps: &[String],
+        limit: Option<usize>,
+    ) -> Result<Vec<&Action>> {
+        caller.require(Permission::Use)?;
+        let apps: Vec<String> = apps.iter().map(|a| a.trim().to_ascii_lowercase()).collect();
+        Ok(self
+            .actions()
+            .iter()
+            .filter(|a| apps.is_empty() || apps.contains(&a.app))
+            .take(limit.unwrap_or(usize::MAX))
+            .collect())
+    }
+
+    pub fn get_action(&self, caller: &Caller, name: &str) -> Result<&Action> {
+        caller.require(Permission::Use)?;
+        self.action(name)
+    }
+
+    pub fn execute_action(&self, caller: &Caller, req: ExecuteAction) -> Result<ActionOutcome> {
+        caller.require(Permission::Use)?;
+        let action = self.action(&req.name)?;
+        if let Some(app) = req.app_name.as_deref().filter(|a| !a.trim().is_empty())
+            && !app.trim().eq_ignore_ascii_case(&action.app)
+        {
+            return Err(Error::invalid(format!(
+                "appName: {} is a {} action, not {app}",
+                action.name(),
+                action.app
+            )));
+        }
+        let input = match req.input {
+            Value::Null => Value::Object(Map::new()),
+            other => other,
+        };
+        action.validate_input(&input)?;
+        let fields = input.as_object().cloned().unwrap_or_default();
+        let planned = action.plan(&fields)?;
+        let target = match req.connected_account_id {
+            Some(id) => Target::Connection(id),
+            None => Target::Entity {
+                entity: req.entity_id.clone(),
+                app: action.app.clone(),
+            },
+        };
+        let id = self.resolve_target(caller, &target)?;
+        let prepared = self.prepare(caller, id)?;
+        if prepared.connection.app_key != action.app {
+            return Err(Error::invalid(format!(
+                "connectedAccountId: connection {id} is for {}, and {} needs a {} connection",
+                prepared.connection.app_key,
+                action.name(),
+                action.app
+            )));
+        }
+        let outbound = Outbound {
+            method: planned.method,
+            endpoint: planned.endpoint,
+            headers: Vec::new(),
+            query: Vec::new(),
+            body: planned
+                .body
+                .map(|b| ("application/json".to_string(), b.to_string().into_bytes())),
+        };
+        let response = self.send_prepared(&prepared, &outbound)?;
+        let outcome = action.outcome(response.status, response.data());
+        Ok(ActionOutcome {
+            data: outcome.data,
+            successful: outcome.successful,
+            error: outcome.error,
+        })
+    }
+}
