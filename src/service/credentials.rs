@@ -14,7 +14,6 @@ use crate::providers::fields;
 use crate::service::Caller;
 
 /// Everything needed to send one authenticated request for a connection.
-#[derive(Debug)]
 pub struct Prepared {
     pub connection: Connection,
     pub integration: Integration,
@@ -23,6 +22,20 @@ pub struct Prepared {
     /// Default headers the app wants on every call (never credentials).
     pub app_headers: Vec<(String, String)>,
     pub injection: Injection,
+    /// The issued access token in `injection` (OAuth 2.0, BASIC_WITH_JWT, service
+    /// accounts), so a 401 can ask for a newer one than exactly this.
+    pub issued: Option<secrecy::SecretString>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("connection", &self.connection.id)
+            .field("base_url", &self.base_url)
+            .field("injection", &self.injection)
+            .field("issued", &self.issued.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Service {
@@ -54,6 +67,23 @@ impl Service {
         Ok(fields::render_template(template, &vars)?)
     }
 
+    /// A valid access token for a token-issuing scheme; with `stale`, a newer one than
+    /// that (the provider just refused it).
+    pub(crate) fn issued_access_token(
+        &self,
+        connection: &Connection,
+        integration: &Integration,
+        credentials: &Credentials,
+        stale: Option<&str>,
+    ) -> Result<secrecy::SecretString> {
+        match integration.auth_scheme {
+            AuthScheme::OAuth2 => self
+                .oauth2_access_token(connection, integration, credentials, stale)
+                .map(secrecy::SecretString::from),
+            _ => self.issued_token(connection, integration, credentials, stale),
+        }
+    }
+
     /// A usable connection the caller may act through, with a fresh credential to inject.
     pub fn prepare(&self, caller: &Caller, id: ConnectionId) -> Result<Prepared> {
         caller.require(Permission::Use)?;
@@ -75,21 +105,19 @@ impl Service {
             .get(&integration.app_key)
             .ok_or_else(|| super::unknown_app(&integration.app_key))?;
         let credentials = self.open_credentials(&connection, &integration)?;
+        let mut issued = None;
         let injection = match integration.auth_scheme {
             AuthScheme::ApiKey
             | AuthScheme::BearerToken
             | AuthScheme::Basic
             | AuthScheme::NoAuth => auth::static_injection(app, &credentials)
                 .map_err(|e| Error::Conflict(e.to_string()))?,
-            AuthScheme::OAuth2 => Injection::bearer(&self.oauth2_access_token(
-                &connection,
-                &integration,
-                &credentials,
-                None,
-            )?),
-            AuthScheme::BasicWithJwt | AuthScheme::GoogleServiceAccount => {
-                let token = self.issued_token(&connection, &integration, &credentials, None)?;
-                Injection::bearer(secrecy::ExposeSecret::expose_secret(&token))
+            AuthScheme::OAuth2 | AuthScheme::BasicWithJwt | AuthScheme::GoogleServiceAccount => {
+                let token =
+                    self.issued_access_token(&connection, &integration, &credentials, None)?;
+                let injection = Injection::bearer(secrecy::ExposeSecret::expose_secret(&token));
+                issued = Some(token);
+                injection
             }
             AuthScheme::OAuth1 => auth::oauth1::injection(&credentials, self.clock.clone())
                 .map_err(super::issued::auth_error)?,
@@ -106,6 +134,7 @@ impl Service {
             base_url,
             app_headers,
             injection,
+            issued,
         })
     }
 }

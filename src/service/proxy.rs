@@ -32,7 +32,6 @@ pub use execute::{ActionOutcome, ExecuteAction};
 
 use super::{Caller, ListConnections, Prepared, Service};
 use crate::auth::Injection;
-use crate::domain::AuthScheme;
 use crate::error::{Error, Result};
 use crate::ids::{ConnectionId, EntityId};
 use crate::net::NetError;
@@ -471,14 +470,21 @@ impl Service {
     /// A new injection after the provider answered 401, or `None` when there is nothing
     /// to refresh: static schemes (API_KEY, BEARER_TOKEN, BASIC, NO_AUTH) carry the same
     /// credential whatever happens.
+    /// Token-issuing schemes get a newer token than the refused one (one refresh, shared
+    /// with concurrent callers); a dead grant turns the connection EXPIRED. OAuth 1.0a token
+    /// credentials do not expire, so there is nothing to renew either.
     pub fn refresh_after_401(&self, prepared: &Prepared) -> Result<Option<Injection>> {
-        match prepared.integration.auth_scheme {
-            AuthScheme::ApiKey
-            | AuthScheme::BearerToken
-            | AuthScheme::Basic
-            | AuthScheme::NoAuth => Ok(None),
-            _ => Ok(None),
-        }
+        let Some(refused) = &prepared.issued else {
+            return Ok(None);
+        };
+        let credentials = self.open_credentials(&prepared.connection, &prepared.integration)?;
+        let fresh = self.issued_access_token(
+            &prepared.connection,
+            &prepared.integration,
+            &credentials,
+            Some(secrecy::ExposeSecret::expose_secret(refused)),
+        )?;
+        Ok(Some(Injection::bearer(secrecy::ExposeSecret::expose_secret(&fresh))))
     }
 }
 

@@ -635,9 +635,9 @@ fn unusable_token_responses_fail_the_connection_clearly() {
     );
 }
 
-/// A token endpoint that counts requests: the first answers with tokens that expire in a
-/// second, every later one with 503.
-fn flaky_token_endpoint() -> (u16, Arc<AtomicUsize>) {
+/// A token endpoint that answers the n-th request with `bodies[n]` (JSON, 200) and every
+/// later one with 503; counts requests.
+fn scripted_token_endpoint(bodies: Vec<&'static str>) -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let count = Arc::new(AtomicUsize::new(0));
@@ -647,14 +647,63 @@ fn flaky_token_endpoint() -> (u16, Arc<AtomicUsize>) {
             let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
             read_request(&mut stream);
             let n = seen.fetch_add(1, Ordering::SeqCst);
-            let response = if n == 0 {
-                let body = r#"{"access_token":"at-1","refresh_token":"rt-1","token_type":"Bearer","expires_in":"1"}"#;
-                format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                    body.len()
-                )
-            } else {
-                "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n".to_string()
+            let response = match bodies.get(n) {
+                Some(body) => format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len()),
+                None => "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n".to_string(),
+            };
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (port, count)
+}
+
+/// The first answer issues tokens that expire in a second; every later one is a 503.
+fn flaky_token_endpoint() -> (u16, Arc<AtomicUsize>) {
+    scripted_token_endpoint(vec![r#"{"access_token":"at-1","refresh_token":"rt-1","token_type":"Bearer","expires_in":"1"}"#])
+}
+
+/// An OAUTH2 integration on `testidp` whose token URL is a local scripted endpoint, and an
+/// ACTIVE connection completed through the callback (no browser needed).
+fn scripted_connection(server: &Server, token_port: u16, base_url: Option<String>) -> String {
+    let mut config = json!({
+        "client_id": "c", "client_secret": "s",
+        "authorization_url": format!("http://127.0.0.1:{token_port}/auth"),
+        "token_url": format!("http://127.0.0.1:{token_port}/token")});
+    if let Some(base) = base_url {
+        config["base_url"] = json!(base);
+    }
+    let integration = server.ok("POST", "/api/v1/integrations", Some(&json!({"appName": "testidp", "authScheme": "OAUTH2", "authConfig": config})));
+    let (id, url) = start_connection(server, integration["id"].as_str().unwrap(), "frank", None);
+    let state = query_param(&authorize_url(&url), "state").unwrap();
+    let page = agent().get(format!("{}/callback/testidp?code=abc&state={state}", server.url)).call().unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    id
+}
+
+/// An API stand-in that answers 401 to `Bearer at-1` and 200 to anything else; counts
+/// requests.
+fn api_refusing_first_token() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&count);
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten().take(20) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            seen.fetch_add(1, Ordering::SeqCst);
+            let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+            let body = if text.contains("authorization: bearer at-1") { None } else { Some(r#"{"login":"octocat"}"#) };
+            let response = match body {
+                None => "HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string(),
+                Some(b) => format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{b}", b.len()),
             };
             let _ = stream.write_all(response.as_bytes());
         }
@@ -663,32 +712,35 @@ fn flaky_token_endpoint() -> (u16, Arc<AtomicUsize>) {
 }
 
 #[test]
+fn a_token_without_expiry_is_used_until_a_401_then_refreshed_once_and_retried_once() {
+    let server = server_with_testidp();
+    let (token_port, token_calls) = scripted_token_endpoint(vec![
+        r#"{"access_token":"at-1","refresh_token":"rt-1","token_type":"Bearer"}"#,
+        r#"{"access_token":"at-2","token_type":"Bearer"}"#,
+    ]);
+    let (api_port, api_calls) = api_refusing_first_token();
+    let id = scripted_connection(&server, token_port, Some(format!("http://127.0.0.1:{api_port}")));
+    assert_eq!(token_calls.load(Ordering::SeqCst), 1);
+    let answer = server.ok("POST", "/api/v2/actions/proxy", Some(&json!({"connectedAccountId": id, "endpoint": "/user", "method": "GET"})));
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert_eq!(answer["data"]["login"], "octocat");
+    assert_eq!(token_calls.load(Ordering::SeqCst), 2, "exactly one refresh after the 401");
+    assert_eq!(api_calls.load(Ordering::SeqCst), 2, "exactly one retry");
+    // The refresh answer had no refresh_token: the old one is kept.
+    let (_, creds) = reveal(&server, &id);
+    assert_eq!(creds["credentials"]["refresh_token"], "rt-1");
+    assert_eq!(creds["credentials"]["access_token"], "at-2");
+    // The new token has no expiry either: used again without a refresh.
+    let again = server.ok("POST", "/api/v2/actions/proxy", Some(&json!({"connectedAccountId": id, "endpoint": "/user", "method": "GET"})));
+    assert_eq!(again["status"], 200);
+    assert_eq!(token_calls.load(Ordering::SeqCst), 2);
+}
+
+#[test]
 fn a_failing_token_endpoint_backs_off_and_leaves_the_connection_active() {
     let server = server_with_testidp();
     let (port, count) = flaky_token_endpoint();
-    let integration = server.ok(
-        "POST",
-        "/api/v1/integrations",
-        Some(
-            &json!({"appName": "testidp", "authScheme": "OAUTH2", "authConfig": {
-            "client_id": "c", "client_secret": "s",
-            "authorization_url": format!("http://127.0.0.1:{port}/auth"),
-            "token_url": format!("http://127.0.0.1:{port}/token")}}),
-        ),
-    )["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (id, url) = start_connection(&server, &integration, "frank", None);
-    let state = query_param(&authorize_url(&url), "state").unwrap();
-    let page = agent()
-        .get(format!(
-            "{}/callback/testidp?code=abc&state={state}",
-            server.url
-        ))
-        .call()
-        .unwrap();
-    assert_eq!(page.status().as_u16(), 200);
+    let id = scripted_connection(&server, port, None);
     std::thread::sleep(Duration::from_millis(1500));
     let (status, body) = reveal(&server, &id);
     assert_eq!(status, 502, "{body}");
