@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::compat;
 use super::dto::{ConnectedAccountDto, csv, items};
 use super::{ApiResult, blocking};
 use crate::ids::{ConnectionId, IntegrationId};
@@ -85,8 +86,14 @@ pub async fn list(
         page_size,
     };
     let page = req.page;
-    let views = blocking(move || svc.list_connections(&caller, req)).await?;
-    let list: Vec<ConnectedAccountDto> = views.iter().map(ConnectedAccountDto::from).collect();
+    let list: Vec<ConnectedAccountDto> = blocking(move || {
+        let views = svc.list_connections(&caller, req)?;
+        Ok(views
+            .iter()
+            .map(|v| compat::account(&svc, &caller, v))
+            .collect())
+    })
+    .await?;
     let mut body = items(list);
     body["page"] = json!(page);
     body["pageSize"] = json!(page_size);
@@ -95,8 +102,12 @@ pub async fn list(
 
 pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
     let id: ConnectionId = path.parse()?;
-    let view = blocking(move || svc.get_connection(&caller, id)).await?;
-    Ok(HttpResponse::Ok().json(ConnectedAccountDto::from(&view)))
+    let dto = blocking(move || {
+        let view = svc.get_connection(&caller, id)?;
+        Ok(compat::account(&svc, &caller, &view))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(dto))
 }
 
 pub async fn enable(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
@@ -118,8 +129,12 @@ async fn set_enabled(
     enabled: bool,
 ) -> ApiResult {
     let id: ConnectionId = path.parse()?;
-    let view = blocking(move || svc.set_connection_enabled(&caller, id, enabled)).await?;
-    Ok(HttpResponse::Ok().json(ConnectedAccountDto::from(&view)))
+    let dto = blocking(move || {
+        let view = svc.set_connection_enabled(&caller, id, enabled)?;
+        Ok(compat::account(&svc, &caller, &view))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(dto))
 }
 
 pub async fn delete(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
@@ -166,10 +181,15 @@ pub async fn wait(
     loop {
         changes.borrow_and_update();
         let (svc2, caller2) = (svc.clone(), caller.clone());
-        let view = blocking(move || svc2.get_connection(&caller2, id)).await?;
+        let (initiated, dto) = blocking(move || {
+            let view = svc2.get_connection(&caller2, id)?;
+            let initiated = view.connection.status == crate::domain::ConnectionStatus::Initiated;
+            Ok((initiated, compat::account(&svc2, &caller2, &view)))
+        })
+        .await?;
         let now = tokio::time::Instant::now();
-        if view.connection.status != crate::domain::ConnectionStatus::Initiated || now >= deadline {
-            return Ok(HttpResponse::Ok().json(ConnectedAccountDto::from(&view)));
+        if !initiated || now >= deadline {
+            return Ok(HttpResponse::Ok().json(dto));
         }
         // Wake on any status change, and at least every few seconds to notice expiry.
         let nap = (deadline - now).min(std::time::Duration::from_secs(5));

@@ -31,6 +31,9 @@ pub fn parse_scheme(raw: &str) -> Result<AuthScheme, Error> {
         .map_err(|e| Error::invalid(format!("authScheme: {e}")))
 }
 
+/// Composio's `ExpectedFieldInput` / `AuthSchemeField`. The SDK types `default` as a string
+/// and refuses any other JSON kind, so only string defaults are shown here; keyport applies
+/// its non-string defaults (objects, lists, booleans) itself when the field is left out.
 #[derive(Serialize)]
 pub struct ExpectedFieldDto {
     pub name: String,
@@ -55,7 +58,7 @@ impl From<&FieldSpec> for ExpectedFieldDto {
             required: f.required,
             is_secret: f.is_secret,
             expected_from_customer: f.expected_from_customer,
-            default: f.default.clone(),
+            default: f.default.clone().filter(Value::is_string),
         }
     }
 }

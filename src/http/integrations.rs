@@ -48,11 +48,17 @@ pub async fn create(
         .app_name
         .or(body.app_id)
         .ok_or_else(|| crate::error::Error::invalid("appName: required (or appId)"))?;
+    let auth_scheme = body.auth_scheme.as_deref().map(parse_scheme).transpose()?;
+    let mut auth_config = body.auth_config.unwrap_or_default();
+    if let Ok(found) = svc.find_app(&app) {
+        let scheme = auth_scheme.unwrap_or_else(|| found.default_scheme());
+        super::compat::normalize_auth_config(svc.public_url(), found, scheme, &mut auth_config);
+    }
     let req = CreateIntegration {
         app,
         name: body.name,
-        auth_scheme: body.auth_scheme.as_deref().map(parse_scheme).transpose()?,
-        auth_config: body.auth_config.unwrap_or_default(),
+        auth_scheme,
+        auth_config,
         use_composio_auth: body.use_composio_auth.unwrap_or(false),
     };
     let view = blocking(move || svc.create_integration(&caller, req)).await?;

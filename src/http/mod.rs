@@ -6,17 +6,19 @@
 mod actions;
 mod admin;
 mod apps;
+mod compat;
 mod connections;
 pub mod dto;
 pub mod error;
 mod guard;
 mod integrations;
+mod openapi;
 pub mod pages;
 
 use std::net::TcpListener;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
-use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::middleware::{DefaultHeaders, NormalizePath, TrailingSlash, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
 
 pub use error::ApiError;
@@ -26,6 +28,22 @@ use crate::error::Error;
 use crate::service::Service;
 
 pub type ApiResult = Result<HttpResponse, ApiError>;
+
+/// The request bodies and queries the API deserializes from clients, named by resource, so
+/// the fuzz targets (tests/fuzz) can feed them untrusted bytes.
+pub mod wire {
+    pub use super::actions::{ExecuteBody, ListQuery as ActionListQuery, ProxyBody};
+    pub use super::admin::CreateKeyBody;
+    pub use super::apps::ListQuery as AppListQuery;
+    pub use super::connections::{
+        CreateBody as CreateConnectionBody, ListQuery as ConnectionListQuery, WaitQuery,
+    };
+    pub use super::integrations::{
+        CreateBody as CreateIntegrationBody, ListQuery as IntegrationListQuery,
+        UpdateBody as UpdateIntegrationBody,
+    };
+    pub use super::pages::CallbackParams;
+}
 
 /// Largest JSON body accepted (a service-account key is ~2.5 KiB).
 pub const MAX_BODY: usize = 256 * 1024;
@@ -68,6 +86,7 @@ pub fn routes() -> Vec<RouteDef> {
         route!(get, "/connect/{token}", pages::connect),
         route!(get, "/callback/{app}", pages::callback),
         route!(get, "/static/keyport.css", pages::stylesheet),
+        route!(get, "/api/openapi.json", openapi::document),
         route!(get, "/api/v1/client/auth/client_info", admin::client_info),
         route!(get, "/api/v1/apps", apps::list),
         route!(get, "/api/v1/apps/{name}", apps::get),
@@ -105,6 +124,8 @@ pub fn routes() -> Vec<RouteDef> {
             "/api/v1/connectedAccounts/{id}/wait",
             connections::wait
         ),
+        route!(get, "/api/v1/connectedAccounts/{id}/info", compat::info),
+        route!(get, "/api/v1/triggers", compat::triggers),
         route!(get, "/api/v2/actions", actions::list),
         route!(post, "/api/v2/actions/proxy", actions::proxy),
         route!(get, "/api/v2/actions/{name}", actions::get),
@@ -137,8 +158,31 @@ fn path_error(err: PathError, _: &HttpRequest) -> actix_web::Error {
     ApiError(Error::invalid(format!("bad path: {err}"))).into()
 }
 
+/// No route took the request: 405 with `Allow` when the path is served under other methods
+/// (RFC 9110 §15.5.6), else 404. A literal path (`/api/v2/actions/proxy`) is its own
+/// resource even where a pattern (`/api/v2/actions/{name}`) would match it too.
 async fn not_found(req: HttpRequest) -> HttpResponse {
-    ApiError(Error::not_found("route", req.path())).error_response()
+    let all = routes();
+    let matching: Vec<&RouteDef> = all
+        .iter()
+        .filter(|r| actix_web::dev::ResourceDef::new(r.path).is_match(req.path()))
+        .collect();
+    let literal = matching.iter().any(|r| r.path == req.path());
+    let allowed: Vec<String> = matching
+        .iter()
+        .filter(|r| !literal || r.path == req.path())
+        .map(|r| r.method.to_uppercase())
+        .collect();
+    if allowed.is_empty() {
+        return ApiError(Error::not_found("route", req.path())).error_response();
+    }
+    let allow = allowed.join(", ");
+    HttpResponse::MethodNotAllowed()
+        .insert_header((actix_web::http::header::ALLOW, allow.clone()))
+        .json(serde_json::json!({"error": {
+            "code": "method_not_allowed",
+            "message": format!("{} {} is not served; this path takes {allow}", req.method(), req.path()),
+        }}))
 }
 
 /// Mounts the route table and the extractor configuration.
@@ -183,6 +227,10 @@ pub async fn serve(
             .default_service(web::to(not_found))
             .wrap(from_fn(guard::guard))
             .wrap(security_headers())
+            // Outermost, so the guard and the router see one spelling of each path: the SDK
+            // concatenates its base URL and paths, and a trailing slash in
+            // COMPOSIO_BASE_URL gives `/api//v1/...`.
+            .wrap(NormalizePath::new(TrailingSlash::Trim))
     })
     .listen(listener)?
     .shutdown_timeout(5)

@@ -19,7 +19,7 @@ const TABLE: &str = "integrations";
 /// token in the integration's `authConfig`) are kept here and used as connection defaults.
 pub(crate) const CONNECTION_DEFAULTS: &str = "connection_defaults";
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct CreateIntegration {
     /// App key, or the app's catalog id.
     pub app: String,
@@ -29,11 +29,37 @@ pub struct CreateIntegration {
     pub use_composio_auth: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct UpdateIntegration {
     pub name: Option<String>,
     pub auth_config: Option<Map<String, Value>>,
     pub enabled: Option<bool>,
+}
+
+// Both requests carry client secrets in `auth_config`: `Debug` shows only its keys.
+impl std::fmt::Debug for CreateIntegration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateIntegration")
+            .field("app", &self.app)
+            .field("name", &self.name)
+            .field("auth_scheme", &self.auth_scheme)
+            .field("auth_config_keys", &super::KeysOnly(&self.auth_config))
+            .field("use_composio_auth", &self.use_composio_auth)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for UpdateIntegration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpdateIntegration")
+            .field("name", &self.name)
+            .field(
+                "auth_config_keys",
+                &self.auth_config.as_ref().map(super::KeysOnly),
+            )
+            .field("enabled", &self.enabled)
+            .finish()
+    }
 }
 
 /// An integration with what readers need from the catalog beside it.
@@ -192,7 +218,10 @@ impl Service {
             Some(Value::Object(plain)) => plain.keys().cloned().collect(),
             _ => Vec::new(),
         };
-        if integration.secret_keys.iter().any(|k| k == CONNECTION_DEFAULTS)
+        if integration
+            .secret_keys
+            .iter()
+            .any(|k| k == CONNECTION_DEFAULTS)
             && let Ok(mut secrets) = self.integration_secrets(integration.id)
             && let Some(Value::Object(sealed)) = secrets.remove(CONNECTION_DEFAULTS)
         {

@@ -169,3 +169,13 @@ pub fn redacted(params: &Map<String, Value>, secret_keys: &[String]) -> Map<Stri
 fn unknown_app(key: &str) -> Error {
     Error::not_found("app", key)
 }
+
+/// `Debug` for a JSON map that may hold secrets (caller input, auth configs): its keys,
+/// never its values.
+pub(crate) struct KeysOnly<'a>(pub &'a Map<String, Value>);
+
+impl std::fmt::Debug for KeysOnly<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}

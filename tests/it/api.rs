@@ -213,7 +213,11 @@ fn integration_and_connection_lifecycle_in_composio_shapes() {
     );
     let deleted = server.ok("GET", &format!("/api/v1/connectedAccounts/{conn_id}"), None);
     assert_eq!(deleted["status"], "DELETED");
-    assert_eq!(deleted["connectionParams"], json!({}));
+    assert_eq!(deleted["connectionParams"]["headers"], json!({}));
+    assert!(
+        deleted["connectionParams"].get("token").is_none(),
+        "{deleted}"
+    );
     let (status, _) = server.call(
         "POST",
         &format!("/api/v1/connectedAccounts/{conn_id}/enable"),
@@ -503,8 +507,24 @@ fn reads_are_redacted_and_reveal_needs_the_permission() {
             "/api/v1/integrations".into(),
             format!("/api/v1/integrations/{id}"),
         ] {
-            let (status, value) = server.call("GET", &path, Some(key), None);
+            let (status, mut value) = server.call("GET", &path, Some(key), None);
             assert_eq!(status, 200);
+            // A `reveal` key (and only it) reads the live header the Composio SDK uses;
+            // everything else stays redacted.
+            if key == &reveal_key && path.contains("connectedAccounts") {
+                let account = match value.get_mut("items") {
+                    Some(items) => &mut items[0],
+                    None => &mut value,
+                };
+                let headers = account["connectionParams"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("headers");
+                assert_eq!(
+                    headers,
+                    Some(json!({"Authorization": format!("Bearer {canary}")}))
+                );
+            }
             assert!(
                 !value.to_string().contains(canary),
                 "{path} leaked the secret"

@@ -10,7 +10,9 @@
 mod api;
 mod cli;
 mod common;
+mod hardening;
 mod oauth;
 mod proxy;
 mod schemes;
+mod sdk;
 mod storage;
