@@ -5,9 +5,14 @@
 //! provider calls and the proxy, and tests can substitute it with a closure.
 
 use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use ureq::Agent;
+use ureq::config::Config;
+use ureq::http::Uri;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 /// Largest response body read from a provider (token endpoints answer in a few hundred bytes;
 /// proxied API responses may be larger).
@@ -47,14 +52,14 @@ impl Default for Net {
 
 impl Net {
     pub fn new(timeout: Duration, max_body: u64) -> Self {
-        let agent: Agent = Agent::config_builder()
+        let config = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_global(Some(timeout))
             .timeout_connect(Some(Duration::from_secs(10)))
             .user_agent(concat!("keyport/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+            .build();
+        let agent = Agent::with_parts(config, DefaultConnector::default(), LiteralFirst::default());
         Net { agent, max_body }
     }
 
@@ -88,6 +93,47 @@ impl Net {
     }
 }
 
+/// ureq's default resolver looks every request's host up on a new thread whenever a
+/// timeout is set, even when the host is a literal IP address and a pooled connection is
+/// then reused: a thread created and joined per request. A literal address needs no
+/// lookup, so it is answered here at once; names still go to the default resolver.
+#[derive(Debug, Default)]
+struct LiteralFirst(DefaultResolver);
+
+impl Resolver for LiteralFirst {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        match literal_addr(uri) {
+            Some(addr) => {
+                let mut addrs = self.empty();
+                addrs.push(addr);
+                Ok(addrs)
+            }
+            None => self.0.resolve(uri, config, timeout),
+        }
+    }
+}
+
+/// The socket address of a URI whose host is a literal IP address.
+fn literal_addr(uri: &Uri) -> Option<SocketAddr> {
+    let host = uri.host()?;
+    let ip = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .ok()?;
+    let port = uri.port_u16().or(match uri.scheme_str() {
+        Some("http") => Some(80),
+        Some("https") => Some(443),
+        _ => None,
+    })?;
+    Some(SocketAddr::new(ip, port))
+}
+
 fn map_error(e: ureq::Error) -> NetError {
     match e {
         ureq::Error::Timeout(_) => NetError::Timeout,
@@ -98,5 +144,28 @@ fn map_error(e: ureq::Error) -> NetError {
         ureq::Error::Io(io) => NetError::Connect(io.to_string()),
         ureq::Error::BodyExceedsLimit(limit) => NetError::TooLarge(limit),
         other => NetError::Other(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(uri: &str) -> Option<String> {
+        literal_addr(&uri.parse().ok()?).map(|a| a.to_string())
+    }
+
+    #[test]
+    fn literal_addresses_skip_the_lookup_and_names_do_not() {
+        assert_eq!(
+            addr("http://127.0.0.1:8080/x").as_deref(),
+            Some("127.0.0.1:8080")
+        );
+        assert_eq!(addr("http://127.0.0.1/x").as_deref(), Some("127.0.0.1:80"));
+        assert_eq!(addr("https://[::1]/x").as_deref(), Some("[::1]:443"));
+        assert_eq!(addr("http://[::1]:9/").as_deref(), Some("[::1]:9"));
+        assert_eq!(addr("https://api.github.com/user"), None);
+        assert_eq!(addr("http://localhost:8080/"), None);
+        assert_eq!(addr("http://127.0.0.1.nip.io/"), None);
     }
 }

@@ -47,3 +47,12 @@ echo "==> cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "==> cargo test"
 cargo test --all-targets
+
+# Fuzzing last (its build is separate and slow): a short run of every target from the
+# committed seeds. cargo-fuzz drives libFuzzer; it is installed here when missing.
+if ! command -v cargo-fuzz >/dev/null; then
+    echo "==> cargo install cargo-fuzz"
+    cargo install cargo-fuzz --version 0.13.2 --locked --quiet
+fi
+echo "==> fuzzing (tests/fuzz/run.sh)"
+bash tests/fuzz/run.sh "${KEYPORT_FUZZ_SECONDS:-20}"

@@ -41,9 +41,16 @@ pub fn run(client: &Client, cmd: AppsCmd, as_json: bool) -> CliResult {
                             .map(|a| {
                                 let schemes: Vec<String> = a["auth_schemes"]
                                     .as_array()
-                                    .map(|s| s.iter().map(|s| output::cell(&s["auth_mode"])).collect())
+                                    .map(|s| {
+                                        s.iter().map(|s| output::cell(&s["auth_mode"])).collect()
+                                    })
                                     .unwrap_or_default();
-                                vec![output::cell(&a["key"]), output::cell(&a["display_name"]), output::cell(&a["categories"]), schemes.join(",")]
+                                vec![
+                                    output::cell(&a["key"]),
+                                    output::cell(&a["display_name"]),
+                                    output::cell(&a["categories"]),
+                                    schemes.join(","),
+                                ]
                             })
                             .collect()
                     })
@@ -57,15 +64,40 @@ pub fn run(client: &Client, cmd: AppsCmd, as_json: bool) -> CliResult {
                 output::json(&app);
                 return Ok(());
             }
-            output::details(&app, &[("key", "key"), ("name", "display_name"), ("description", "description"), ("categories", "categories"), ("docs", "docs")]);
+            output::details(
+                &app,
+                &[
+                    ("key", "key"),
+                    ("name", "display_name"),
+                    ("description", "description"),
+                    ("categories", "categories"),
+                    ("docs", "docs"),
+                ],
+            );
             println!("base url     {}", output::cell(&app["meta"]["base_url"]));
             for scheme in app["auth_schemes"].as_array().into_iter().flatten() {
                 println!("\n{}", output::cell(&scheme["auth_mode"]));
                 for field in scheme["fields"].as_array().into_iter().flatten() {
-                    let who = if field["expected_from_customer"].as_bool().unwrap_or(false) { "connection" } else { "integration" };
-                    let need = if field["required"].as_bool().unwrap_or(false) { "required" } else { "optional" };
-                    let secret = if field["is_secret"].as_bool().unwrap_or(false) { ", secret" } else { "" };
-                    println!("  {:<22} {who}, {need}{secret}: {}", output::cell(&field["name"]), output::cell(&field["description"]));
+                    let who = if field["expected_from_customer"].as_bool().unwrap_or(false) {
+                        "connection"
+                    } else {
+                        "integration"
+                    };
+                    let need = if field["required"].as_bool().unwrap_or(false) {
+                        "required"
+                    } else {
+                        "optional"
+                    };
+                    let secret = if field["is_secret"].as_bool().unwrap_or(false) {
+                        ", secret"
+                    } else {
+                        ""
+                    };
+                    println!(
+                        "  {:<22} {who}, {need}{secret}: {}",
+                        output::cell(&field["name"]),
+                        output::cell(&field["description"])
+                    );
                 }
             }
         }

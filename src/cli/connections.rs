@@ -24,6 +24,9 @@ pub enum ConnectionsCmd {
         /// Label (repeatable).
         #[arg(long = "label")]
         labels: Vec<String>,
+        /// Check the credential with the provider first (FAILED if refused).
+        #[arg(long)]
+        validate: bool,
     },
     /// List connections.
     List {
@@ -41,6 +44,8 @@ pub enum ConnectionsCmd {
     Show { id: String },
     /// Delete a connection (its credentials are wiped).
     Rm { id: String },
+    /// Check the credential with the provider's who-am-I endpoint (API key, bearer, basic).
+    Test { id: String },
     /// Re-enable a disabled connection.
     Enable { id: String },
     /// Disable a connection without deleting it.
@@ -86,12 +91,13 @@ pub fn run(client: &Client, cmd: ConnectionsCmd, as_json: bool) -> CliResult {
             set,
             secrets,
             labels,
+            validate,
         } => {
             let mut data = parse_pairs(&set)?;
             for key in secrets {
                 data.insert(key.clone(), Value::String(passphrase::secret_value(&key)?));
             }
-            let body = json!({"integrationId": integration, "userUuid": entity, "data": data, "labels": labels});
+            let body = json!({"integrationId": integration, "userUuid": entity, "data": data, "labels": labels, "validate": validate});
             let created = client.post("/api/v1/connectedAccounts", &body)?;
             let id = output::cell(&created["connectedAccountId"]);
             let connection = client.get(&format!("/api/v1/connectedAccounts/{}", enc(&id)))?;
@@ -125,6 +131,30 @@ pub fn run(client: &Client, cmd: ConnectionsCmd, as_json: bool) -> CliResult {
                         &["id", "entityId", "appName", "status", "labels", "updatedAt"],
                     ),
                 );
+            }
+        }
+        ConnectionsCmd::Test { id } => {
+            let checked = client.post(
+                &format!("/api/v1/connectedAccounts/{}/test", enc(&id)),
+                &json!({}),
+            )?;
+            if as_json {
+                output::json(&checked);
+            } else {
+                let verdict = if checked["check"]["ok"].as_bool().unwrap_or(false) {
+                    "accepted"
+                } else {
+                    "REFUSED"
+                };
+                println!(
+                    "the provider {verdict} the credential (HTTP {}): {}",
+                    output::cell(&checked["check"]["status"]),
+                    output::cell(&checked["check"]["message"])
+                );
+                show(&checked);
+            }
+            if !checked["check"]["ok"].as_bool().unwrap_or(false) {
+                return Err(super::CliError::new("the credential was refused"));
             }
         }
         ConnectionsCmd::Show { id } => {

@@ -107,8 +107,10 @@ pub fn run(cli: Cli) -> ExitCode {
     let result =
         match cli.command {
             Command::Serve(args) => serve::run(cli.data_dir, args),
-            Command::Apps(cmd) => Client::connect(cli.data_dir, cli.url).and_then(|c| apps::run(&c, cmd, cli.json)),
-        Command::Connect(args) => Client::connect(cli.data_dir, cli.url)
+            Command::Apps(cmd) => {
+                Client::connect(cli.data_dir, cli.url).and_then(|c| apps::run(&c, cmd, cli.json))
+            }
+            Command::Connect(args) => Client::connect(cli.data_dir, cli.url)
                 .and_then(|c| connect::run(&c, args, cli.json)),
             Command::Passwd(args) => passwd::run(cli.data_dir, args),
             Command::Integrations(cmd) => Client::connect(cli.data_dir, cli.url)

@@ -15,8 +15,16 @@ use crate::service::{Caller, Service};
 
 fn scheme_json(app: &App, index: usize) -> Value {
     let spec = &app.schemes[index];
-    let mut fields: Vec<ExpectedFieldDto> = spec.integration_fields().iter().map(ExpectedFieldDto::from).collect();
-    fields.extend(spec.connection_fields(app).iter().map(ExpectedFieldDto::from));
+    let mut fields: Vec<ExpectedFieldDto> = spec
+        .integration_fields()
+        .iter()
+        .map(ExpectedFieldDto::from)
+        .collect();
+    fields.extend(
+        spec.connection_fields(app)
+            .iter()
+            .map(ExpectedFieldDto::from),
+    );
     let mut out = json!({
         "scheme_name": format!("{}_{}", app.key, spec.mode.as_str().to_ascii_lowercase()),
         "auth_mode": spec.mode.as_str(),
@@ -41,7 +49,10 @@ fn scheme_json(app: &App, index: usize) -> Value {
 
 /// One app as Composio's AppModel.
 pub fn app_json(app: &App) -> Value {
-    let no_auth = app.schemes.iter().all(|s| s.mode == crate::domain::AuthScheme::NoAuth);
+    let no_auth = app
+        .schemes
+        .iter()
+        .all(|s| s.mode == crate::domain::AuthScheme::NoAuth);
     json!({
         "name": app.key,
         "key": app.key,
@@ -65,22 +76,44 @@ pub struct ListQuery {
 }
 
 fn matches(app: &App, query: &ListQuery) -> bool {
-    let search = query.search.as_deref().map(str::to_lowercase).filter(|s| !s.is_empty());
-    let category = query.category.as_deref().map(str::to_lowercase).filter(|s| !s.is_empty());
+    let search = query
+        .search
+        .as_deref()
+        .map(str::to_lowercase)
+        .filter(|s| !s.is_empty());
+    let category = query
+        .category
+        .as_deref()
+        .map(str::to_lowercase)
+        .filter(|s| !s.is_empty());
     let search_ok = search.is_none_or(|s| {
-        app.key.contains(&s) || app.name.to_lowercase().contains(&s) || app.description.to_lowercase().contains(&s)
+        app.key.contains(&s)
+            || app.name.to_lowercase().contains(&s)
+            || app.description.to_lowercase().contains(&s)
     });
     let category_ok = category.is_none_or(|c| app.categories.iter().any(|a| a.to_lowercase() == c));
     search_ok && category_ok
 }
 
-pub async fn list(svc: web::Data<Service>, _caller: Caller, query: web::Query<ListQuery>) -> ApiResult {
-    let list: Vec<Value> = svc.catalog().apps().filter(|a| matches(a, &query)).map(app_json).collect();
+pub async fn list(
+    svc: web::Data<Service>,
+    _caller: Caller,
+    query: web::Query<ListQuery>,
+) -> ApiResult {
+    let list: Vec<Value> = svc
+        .catalog()
+        .apps()
+        .filter(|a| matches(a, &query))
+        .map(app_json)
+        .collect();
     Ok(HttpResponse::Ok().json(items(list)))
 }
 
 pub async fn get(svc: web::Data<Service>, _caller: Caller, path: web::Path<String>) -> ApiResult {
     let name = path.into_inner();
-    let app = svc.catalog().get(&name).ok_or_else(|| Error::not_found("app", name.clone()))?;
+    let app = svc
+        .catalog()
+        .get(&name)
+        .ok_or_else(|| Error::not_found("app", name.clone()))?;
     Ok(HttpResponse::Ok().json(app_json(app)))
 }

@@ -20,6 +20,8 @@ pub struct CreateBody {
     data: Option<Map<String, Value>>,
     labels: Option<Vec<String>>,
     redirect_uri: Option<String>,
+    /// keyport: check the credential with the provider before it becomes ACTIVE.
+    validate: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -50,6 +52,7 @@ pub async fn create(
         data: body.data.unwrap_or_default(),
         labels: body.labels.unwrap_or_default(),
         redirect_url: body.redirect_uri.filter(|u| !u.is_empty()),
+        validate: body.validate.unwrap_or(false),
     };
     let created = blocking(move || svc.create_connection(&caller, req)).await?;
     let mut out = json!({
@@ -195,4 +198,15 @@ pub async fn wait(
         let nap = (deadline - now).min(std::time::Duration::from_secs(5));
         let _ = tokio::time::timeout(nap, changes.changed()).await;
     }
+}
+
+/// keyport: checks a token-scheme connection's credential with the provider now.
+pub async fn test(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
+    let id: ConnectionId = path.parse()?;
+    let (svc2, caller2) = (svc.clone(), caller.clone());
+    let (view, outcome) = blocking(move || svc2.test_connection(&caller2, id)).await?;
+    let dto = blocking(move || Ok(compat::account(&svc, &caller, &view))).await?;
+    let mut body = serde_json::to_value(dto).map_err(crate::error::Error::from)?;
+    body["check"] = json!({"ok": outcome.ok, "status": outcome.status, "message": outcome.message});
+    Ok(HttpResponse::Ok().json(body))
 }

@@ -130,6 +130,11 @@ pub fn routes() -> Vec<RouteDef> {
         route!(post, "/api/v2/actions/proxy", actions::proxy),
         route!(get, "/api/v2/actions/{name}", actions::get),
         route!(post, "/api/v2/actions/{name}/execute", actions::execute),
+        route!(
+            post,
+            "/api/v1/connectedAccounts/{id}/test",
+            connections::test
+        ),
         route!(get, "/api/v1/keys", admin::list_keys),
         route!(post, "/api/v1/keys", admin::create_key),
         route!(delete, "/api/v1/keys/{id}", admin::revoke_key),

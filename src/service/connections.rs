@@ -3,28 +3,46 @@
 //! fields are given; redirect schemes start INITIATED and are completed by the browser
 //! flow. Reads show secret parameters as `********`; only `reveal` opens them.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use super::integrations::CONNECTION_DEFAULTS;
 use super::{Service, redacted, unknown_app};
 use crate::domain::api_key::Permission;
-use crate::domain::{AuthScheme, Connection, ConnectionStatus};
+use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
 use crate::error::{Error, Result};
 use crate::ids::{ConnectionId, EntityId, IntegrationId};
 use crate::providers::fields::{self, FieldSpec};
 use crate::service::Caller;
-use crate::store::{ConnectionFilter, NewConnection, connections};
+use crate::store::{ConnectionFilter, NewConnection, StoreError, connections, integrations};
 
 const TABLE: &str = "connections";
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct CreateConnection {
     pub integration_id: IntegrationId,
     pub entity: Option<String>,
+    /// The caller's input, secrets included: `Debug` shows only its keys.
     pub data: Map<String, Value>,
     pub labels: Vec<String>,
     /// Where to send the browser once a redirect flow completes.
     pub redirect_url: Option<String>,
+    /// Check the credential against the app's who-am-I endpoint before it is ACTIVE
+    /// (API_KEY, BEARER_TOKEN and BASIC).
+    pub validate: bool,
+}
+
+impl std::fmt::Debug for CreateConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateConnection")
+            .field("integration_id", &self.integration_id)
+            .field("entity", &self.entity)
+            .field("data_keys", &super::KeysOnly(&self.data))
+            .field("labels", &self.labels)
+            .field("redirect_url", &self.redirect_url)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -73,15 +91,29 @@ fn valid_labels(labels: Vec<String>) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// A connection with its integration and both sealed secret blobs, as one snapshot read
+/// them.
+pub(crate) struct Loaded {
+    pub connection: Connection,
+    pub integration: Integration,
+    pub connection_secrets: Option<Vec<u8>>,
+    pub integration_secrets: Option<Vec<u8>>,
+}
+
+/// The reader's view of `connection`, whose integration has `auth_scheme`.
+fn view_as(connection: Connection, auth_scheme: AuthScheme) -> ConnectionView {
+    let params = redacted(&connection.params, &connection.secret_keys);
+    ConnectionView {
+        connection,
+        auth_scheme,
+        params,
+    }
+}
+
 impl Service {
     fn view_connection(&self, connection: Connection) -> Result<ConnectionView> {
         let integration = self.load_integration(connection.integration_id)?;
-        let params = redacted(&connection.params, &connection.secret_keys);
-        Ok(ConnectionView {
-            connection,
-            auth_scheme: integration.auth_scheme,
-            params,
-        })
+        Ok(view_as(connection, integration.auth_scheme))
     }
 
     /// Loads a connection the caller may see; others' connections are "not found".
@@ -94,6 +126,28 @@ impl Service {
             return Err(Error::not_found("connected account", id.to_string()));
         }
         Ok(connection)
+    }
+
+    /// A connection the caller may see, its integration and both sealed secret blobs,
+    /// read from one snapshot: one read transaction where there were four.
+    pub(crate) fn load_sealed(&self, caller: &Caller, id: ConnectionId) -> Result<Loaded> {
+        let found = self.store.snapshot(|db| {
+            let Some(connection) = connections::get(db, id)? else {
+                return Ok::<_, StoreError>(None);
+            };
+            let Some(integration) = integrations::get(db, connection.integration_id)? else {
+                return Ok(None);
+            };
+            Ok(Some(Loaded {
+                connection_secrets: connections::secrets(db, id)?,
+                integration_secrets: integrations::secrets(db, integration.id)?,
+                connection,
+                integration,
+            }))
+        })?;
+        found
+            .filter(|l| caller.may_act_for(&l.connection.entity_id).is_ok())
+            .ok_or_else(|| Error::not_found("connected account", id.to_string()))
     }
 
     pub(crate) fn connection_secrets(&self, id: ConnectionId) -> Result<Map<String, Value>> {
@@ -153,6 +207,18 @@ impl Service {
             crate::auth::google::check_key(key)
                 .map_err(|reason| fields::FieldError::new("credentials_json", reason))?;
         }
+        if req.validate {
+            let checkable = matches!(
+                integration.auth_scheme,
+                AuthScheme::ApiKey | AuthScheme::BearerToken | AuthScheme::Basic
+            );
+            if !checkable || app.whoami.is_none() {
+                return Err(Error::invalid(format!(
+                    "validate: {} {} connections cannot be checked (no who-am-I endpoint for this scheme)",
+                    app.key, integration.auth_scheme
+                )));
+            }
+        }
         match integration.auth_scheme {
             AuthScheme::OAuth2 => {
                 let created = self.initiate_oauth2(
@@ -180,7 +246,11 @@ impl Service {
         let secret_keys: Vec<String> = validated.secret.keys().cloned().collect();
         let sealed = self.seal_map(TABLE, &id.to_string(), &validated.secret)?;
         let now = self.clock.stamp();
-        let status = ConnectionStatus::Active;
+        let status = if req.validate {
+            ConnectionStatus::Initiated
+        } else {
+            ConnectionStatus::Active
+        };
         self.store.write(|tx| {
             connections::insert(
                 tx,
@@ -200,6 +270,16 @@ impl Service {
             )
             .map_err(Error::from)
         })?;
+        let status = if req.validate {
+            let outcome = self.check_new_connection(id)?;
+            if outcome.ok {
+                ConnectionStatus::Active
+            } else {
+                ConnectionStatus::Failed
+            }
+        } else {
+            status
+        };
         Ok(CreatedConnection {
             id,
             status,
@@ -268,7 +348,21 @@ impl Service {
                 .saturating_mul(page_size.min(u64::MAX / 2)),
         };
         let list = self.store.read(|db| connections::list(db, &filter))?;
-        list.into_iter().map(|c| self.view_connection(c)).collect()
+        // One integration load per distinct integration, not one per connection.
+        let mut schemes: HashMap<IntegrationId, AuthScheme> = HashMap::new();
+        list.into_iter()
+            .map(|c| {
+                let scheme = match schemes.get(&c.integration_id) {
+                    Some(scheme) => *scheme,
+                    None => {
+                        let scheme = self.load_integration(c.integration_id)?.auth_scheme;
+                        schemes.insert(c.integration_id, scheme);
+                        scheme
+                    }
+                };
+                Ok(view_as(c, scheme))
+            })
+            .collect()
     }
 
     /// Moves a connection to `to` if the lifecycle allows it.
@@ -335,32 +429,42 @@ impl Service {
         id: ConnectionId,
     ) -> Result<(ConnectionView, Map<String, Value>)> {
         caller.require(Permission::Reveal)?;
-        let connection = self.load_connection(caller, id)?;
-        if !connection.status.usable() {
+        let loaded = self.load_sealed(caller, id)?;
+        if !loaded.connection.status.usable() {
             return Err(Error::Conflict(format!(
                 "connected account {id} is {}; reconnect it before using its credential",
-                connection.status
+                loaded.connection.status
             )));
         }
-        let integration = self.load_integration(connection.integration_id)?;
         // Token-issuing schemes: hand out a token that is valid now, then read what was
         // committed.
-        let connection = match integration.auth_scheme {
+        let loaded = match loaded.integration.auth_scheme {
             AuthScheme::OAuth2 => {
-                let credentials = self.open_credentials(&connection, &integration)?;
-                self.oauth2_access_token(&connection, &integration, &credentials, None)?;
-                self.load_connection(caller, id)?
+                let credentials = self.open_loaded(&loaded)?;
+                self.oauth2_access_token(
+                    &loaded.connection,
+                    &loaded.integration,
+                    &credentials,
+                    None,
+                )?;
+                self.load_sealed(caller, id)?
             }
             AuthScheme::BasicWithJwt | AuthScheme::GoogleServiceAccount => {
-                let credentials = self.open_credentials(&connection, &integration)?;
-                self.issued_token(&connection, &integration, &credentials, None)?;
-                self.load_connection(caller, id)?
+                let credentials = self.open_loaded(&loaded)?;
+                self.issued_token(&loaded.connection, &loaded.integration, &credentials, None)?;
+                self.load_sealed(caller, id)?
             }
-            _ => connection,
+            _ => loaded,
         };
+        let Loaded {
+            connection,
+            integration,
+            connection_secrets,
+            ..
+        } = loaded;
         let mut params = connection.params.clone();
-        params.extend(self.connection_secrets(id)?);
-        Ok((self.view_connection(connection)?, params))
+        params.extend(self.open_map(TABLE, &id.to_string(), connection_secrets.as_deref())?);
+        Ok((view_as(connection, integration.auth_scheme), params))
     }
 
     /// Every entity with its number of live connections.

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::Service;
+use super::connections::Loaded;
 use crate::auth::{self, Credentials, Injection};
 use crate::domain::api_key::Permission;
 use crate::domain::{AuthScheme, Connection, Integration};
@@ -56,6 +57,27 @@ impl Service {
         })
     }
 
+    /// `open_credentials` for blobs `load_sealed` already read.
+    pub(super) fn open_loaded(&self, loaded: &Loaded) -> Result<Credentials> {
+        let mut integration_config = loaded.integration.config.clone();
+        integration_config.extend(self.open_map(
+            "integrations",
+            &loaded.integration.id.to_string(),
+            loaded.integration_secrets.as_deref(),
+        )?);
+        let mut params = loaded.connection.params.clone();
+        params.extend(self.open_map(
+            "connections",
+            &loaded.connection.id.to_string(),
+            loaded.connection_secrets.as_deref(),
+        )?);
+        Ok(Credentials {
+            scheme: loaded.integration.auth_scheme,
+            integration: integration_config,
+            connection: params,
+        })
+    }
+
     /// Fills `{variable}` templates in a URL from the connection's parameters.
     pub(crate) fn render_for(&self, template: &str, connection: &Connection) -> Result<String> {
         let mut vars: Map<String, Value> = Map::new();
@@ -87,7 +109,8 @@ impl Service {
     /// A usable connection the caller may act through, with a fresh credential to inject.
     pub fn prepare(&self, caller: &Caller, id: ConnectionId) -> Result<Prepared> {
         caller.require(Permission::Use)?;
-        let connection = self.load_connection(caller, id)?;
+        let loaded = self.load_sealed(caller, id)?;
+        let connection = &loaded.connection;
         if !connection.status.usable() {
             return Err(Error::Conflict(format!(
                 "connected account {id} is {}{}; reconnect it",
@@ -99,12 +122,16 @@ impl Service {
                     .unwrap_or_default()
             )));
         }
-        let integration = self.load_integration(connection.integration_id)?;
         let app = self
             .catalog
-            .get(&integration.app_key)
-            .ok_or_else(|| super::unknown_app(&integration.app_key))?;
-        let credentials = self.open_credentials(&connection, &integration)?;
+            .get(&loaded.integration.app_key)
+            .ok_or_else(|| super::unknown_app(&loaded.integration.app_key))?;
+        let credentials = self.open_loaded(&loaded)?;
+        let Loaded {
+            connection,
+            integration,
+            ..
+        } = loaded;
         let mut issued = None;
         let injection = match integration.auth_scheme {
             AuthScheme::ApiKey

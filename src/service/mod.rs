@@ -4,6 +4,7 @@
 //! what — and is synchronous on purpose: handlers run it on the blocking pool.
 
 mod auth_params;
+mod checks;
 mod connections;
 mod credentials;
 mod integrations;
@@ -19,6 +20,7 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 pub use auth_params::AuthParams;
+pub use checks::CheckOutcome;
 pub use connections::{ConnectionView, CreateConnection, CreatedConnection, ListConnections};
 pub use credentials::Prepared;
 pub use integrations::{CreateIntegration, IntegrationView, UpdateIntegration};

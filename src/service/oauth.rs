@@ -129,8 +129,9 @@ impl CallbackOutcome {
     }
 }
 
-/// The query a provider sends to the callback.
-#[derive(Debug, Default)]
+/// The query a provider sends to the callback. `Debug` leaves out the code and the state
+/// (either lets its holder finish the flow).
+#[derive(Default)]
 pub struct CallbackQuery {
     pub code: Option<String>,
     pub state: Option<String>,
@@ -142,6 +143,18 @@ pub struct CallbackQuery {
     pub iss: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+}
+
+impl std::fmt::Debug for CallbackQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackQuery")
+            .field("code", &self.code.as_ref().map(|_| "[redacted]"))
+            .field("state", &self.state.as_ref().map(|_| "[redacted]"))
+            .field("iss", &self.iss)
+            .field("error", &self.error)
+            .field("error_description", &self.error_description)
+            .finish()
+    }
 }
 
 /// What the connect page shows before sending the browser to the provider.
@@ -345,7 +358,17 @@ impl Service {
     /// Stores an INITIATED connection and its pending flow in one transaction; returns the
     /// connect-page link.
     pub(super) fn start_flow(&self, flow: PendingFlow<'_>) -> Result<CreatedConnection> {
-        let PendingFlow { id, integration, entity, labels, params, state_key, flow_secrets, redirect_after, expected_issuer } = flow;
+        let PendingFlow {
+            id,
+            integration,
+            entity,
+            labels,
+            params,
+            state_key,
+            flow_secrets,
+            redirect_after,
+            expected_issuer,
+        } = flow;
         let connect = random_token()?;
         let sealed_flow = self
             .seal_map("oauth_flows", &id.to_string(), &flow_secrets)?
@@ -427,8 +450,13 @@ impl Service {
     }
 
     /// Turns INITIATED connections whose flow expired into FAILED.
+    /// Every get and list calls this: it checks with a read first and takes the write
+    /// lock only when a flow did expire, so reads stay parallel.
     pub(crate) fn expire_flows(&self) -> Result<()> {
         let now_unix = self.clock.unix();
+        if !self.store.read(|db| flows::any_expired(db, now_unix))? {
+            return Ok(());
+        }
         let now = self.clock.stamp();
         let changed = self
             .store

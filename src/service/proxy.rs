@@ -484,7 +484,9 @@ impl Service {
             &credentials,
             Some(secrecy::ExposeSecret::expose_secret(refused)),
         )?;
-        Ok(Some(Injection::bearer(secrecy::ExposeSecret::expose_secret(&fresh))))
+        Ok(Some(Injection::bearer(
+            secrecy::ExposeSecret::expose_secret(&fresh),
+        )))
     }
 }
 

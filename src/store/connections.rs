@@ -129,23 +129,18 @@ pub fn insert(db: &Db, new: &NewConnection<'_>) -> Result<(), StoreError> {
 }
 
 pub fn get(db: &Db, id: ConnectionId) -> Result<Option<Connection>, StoreError> {
-    db.query_row(
-        &format!("SELECT {COLUMNS} FROM connections WHERE id = ?1"),
-        [id.to_string()],
-        from_row,
-    )
-    .optional()?
-    .map(finish)
-    .transpose()
+    // Cached: this runs on every read of a connection.
+    db.prepare_cached(&format!("SELECT {COLUMNS} FROM connections WHERE id = ?1"))?
+        .query_row([id.to_string()], from_row)
+        .optional()?
+        .map(finish)
+        .transpose()
 }
 
 pub fn secrets(db: &Db, id: ConnectionId) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(db
-        .query_row(
-            "SELECT secrets FROM connections WHERE id = ?1",
-            [id.to_string()],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT secrets FROM connections WHERE id = ?1")?
+        .query_row([id.to_string()], |r| r.get(0))
         .optional()?
         .flatten())
 }

@@ -125,6 +125,15 @@ pub fn mark_used(db: &Db, id: ConnectionId, now: &str) -> Result<bool, StoreErro
     Ok(changed == 1)
 }
 
+/// Whether any open flow expired before `now_unix`: a read through the partial expiry
+/// index, so that readers need not take the write lock to find nothing to expire.
+pub fn any_expired(db: &Db, now_unix: i64) -> Result<bool, StoreError> {
+    let mut stmt = db.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM oauth_flows WHERE used_at IS NULL AND expires_at < ?1)",
+    )?;
+    Ok(stmt.query_row([now_unix], |r| r.get(0))?)
+}
+
 /// INITIATED connections whose flow expired before `now_unix`: turned FAILED, flows closed.
 /// Returns how many.
 pub fn expire(db: &Db, now_unix: i64, now: &str) -> Result<usize, StoreError> {

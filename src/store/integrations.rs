@@ -114,24 +114,19 @@ pub fn insert(conn: &Connection, new: &NewIntegration<'_>) -> Result<(), StoreEr
 }
 
 pub fn get(conn: &Connection, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM integrations WHERE id = ?1"),
-        [id.to_string()],
-        from_row,
-    )
-    .optional()?
-    .map(finish)
-    .transpose()
+    // Cached: this runs on every read of an integration.
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM integrations WHERE id = ?1"))?
+        .query_row([id.to_string()], from_row)
+        .optional()?
+        .map(finish)
+        .transpose()
 }
 
 /// Sealed secret configuration of one integration.
 pub fn secrets(conn: &Connection, id: IntegrationId) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(conn
-        .query_row(
-            "SELECT secrets FROM integrations WHERE id = ?1",
-            [id.to_string()],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT secrets FROM integrations WHERE id = ?1")?
+        .query_row([id.to_string()], |r| r.get(0))
         .optional()?
         .flatten())
 }

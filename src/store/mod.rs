@@ -138,6 +138,19 @@ impl Store {
         f(&conn)
     }
 
+    /// Runs `f` on one pooled connection inside one read transaction: its reads see one
+    /// snapshot, and SQLite takes its WAL read lock once rather than once per statement.
+    pub fn snapshot<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let conn = self.pool.get();
+        let tx = conn.unchecked_transaction().map_err(StoreError::from)?;
+        let value = f(&tx)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(value)
+    }
+
     /// Runs `f` in one immediate transaction; commits only if `f` succeeds.
     pub fn write<T, E>(
         &self,

@@ -209,10 +209,16 @@ fn cli_browses_the_catalog() {
     let server = Server::start();
     let out = run(&server, &["apps", "list", "--search", "git"], None);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains("github") && text.contains("gitlab"), "{text}");
+    assert!(
+        out.status.success() && text.contains("github") && text.contains("gitlab"),
+        "{text}"
+    );
     let out = run(&server, &["apps", "show", "zendesk"], None);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains("subdomain") && text.contains("OAUTH2"), "{text}");
+    assert!(
+        out.status.success() && text.contains("subdomain") && text.contains("OAUTH2"),
+        "{text}"
+    );
     let out = run(&server, &["apps", "show", "nosuchapp"], None);
     assert!(!out.status.success());
 }

@@ -55,17 +55,22 @@ impl Server {
 
     /// Starts `keyport serve` in `dir`; `Err(output)` if it exits instead of serving.
     pub fn start_in(dir: &Path, passphrase: &str) -> Result<Server, Output> {
-        let url_file = dir.join("server.url");
-        let _ = std::fs::remove_file(&url_file);
         let log = std::fs::File::create(dir.with_extension("log")).expect("log file");
-        let child = keyport(dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+        let mut cmd = keyport(dir);
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
             .env("KEYPORT_PASSPHRASE", passphrase)
             .env("KEYPORT_LOG", "keyport=debug,info")
             .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("spawn keyport");
+            .stderr(log);
+        Server::spawn(dir, cmd)
+    }
+
+    /// Runs `cmd` (a prepared `keyport serve` for `dir`, possibly wrapped, with its stderr
+    /// going to `dir.with_extension("log")`) and waits until it serves.
+    pub fn spawn(dir: &Path, mut cmd: Command) -> Result<Server, Output> {
+        let url_file = dir.join("server.url");
+        let _ = std::fs::remove_file(&url_file);
+        let child = cmd.spawn().expect("spawn keyport");
         let mut child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -122,7 +127,10 @@ impl Server {
             while Instant::now() < deadline {
                 if let Ok(Some(status)) = child.try_wait() {
                     assert!(status.success(), "keyport exited with {status} on SIGTERM");
-                    assert!(!self.dir.join("server.url").exists(), "server.url is removed on a clean stop");
+                    assert!(
+                        !self.dir.join("server.url").exists(),
+                        "server.url is removed on a clean stop"
+                    );
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(50));
@@ -130,6 +138,19 @@ impl Server {
             let _ = child.kill();
             let _ = child.wait();
             panic!("keyport did not stop within 20 s of SIGTERM");
+        }
+    }
+
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// SIGKILL and reap: a crash, no clean shutdown.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 

@@ -8,6 +8,7 @@
 )]
 
 mod api;
+mod checks;
 mod cli;
 mod common;
 mod hardening;

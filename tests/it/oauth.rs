@@ -648,7 +648,10 @@ fn scripted_token_endpoint(bodies: Vec<&'static str>) -> (u16, Arc<AtomicUsize>)
             read_request(&mut stream);
             let n = seen.fetch_add(1, Ordering::SeqCst);
             let response = match bodies.get(n) {
-                Some(body) => format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len()),
+                Some(body) => format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                ),
                 None => "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n".to_string(),
             };
             let _ = stream.write_all(response.as_bytes());
@@ -659,7 +662,9 @@ fn scripted_token_endpoint(bodies: Vec<&'static str>) -> (u16, Arc<AtomicUsize>)
 
 /// The first answer issues tokens that expire in a second; every later one is a 503.
 fn flaky_token_endpoint() -> (u16, Arc<AtomicUsize>) {
-    scripted_token_endpoint(vec![r#"{"access_token":"at-1","refresh_token":"rt-1","token_type":"Bearer","expires_in":"1"}"#])
+    scripted_token_endpoint(vec![
+        r#"{"access_token":"at-1","refresh_token":"rt-1","token_type":"Bearer","expires_in":"1"}"#,
+    ])
 }
 
 /// An OAUTH2 integration on `testidp` whose token URL is a local scripted endpoint, and an
@@ -672,10 +677,20 @@ fn scripted_connection(server: &Server, token_port: u16, base_url: Option<String
     if let Some(base) = base_url {
         config["base_url"] = json!(base);
     }
-    let integration = server.ok("POST", "/api/v1/integrations", Some(&json!({"appName": "testidp", "authScheme": "OAUTH2", "authConfig": config})));
+    let integration = server.ok(
+        "POST",
+        "/api/v1/integrations",
+        Some(&json!({"appName": "testidp", "authScheme": "OAUTH2", "authConfig": config})),
+    );
     let (id, url) = start_connection(server, integration["id"].as_str().unwrap(), "frank", None);
     let state = query_param(&authorize_url(&url), "state").unwrap();
-    let page = agent().get(format!("{}/callback/testidp?code=abc&state={state}", server.url)).call().unwrap();
+    let page = agent()
+        .get(format!(
+            "{}/callback/testidp?code=abc&state={state}",
+            server.url
+        ))
+        .call()
+        .unwrap();
     assert_eq!(page.status().as_u16(), 200);
     id
 }
@@ -700,10 +715,20 @@ fn api_refusing_first_token() -> (u16, Arc<AtomicUsize>) {
             }
             seen.fetch_add(1, Ordering::SeqCst);
             let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
-            let body = if text.contains("authorization: bearer at-1") { None } else { Some(r#"{"login":"octocat"}"#) };
+            let body = if text.contains("authorization: bearer at-1") {
+                None
+            } else {
+                Some(r#"{"login":"octocat"}"#)
+            };
             let response = match body {
-                None => "HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string(),
-                Some(b) => format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{b}", b.len()),
+                None => {
+                    "HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        .to_string()
+                }
+                Some(b) => format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{b}",
+                    b.len()
+                ),
             };
             let _ = stream.write_all(response.as_bytes());
         }
@@ -719,19 +744,35 @@ fn a_token_without_expiry_is_used_until_a_401_then_refreshed_once_and_retried_on
         r#"{"access_token":"at-2","token_type":"Bearer"}"#,
     ]);
     let (api_port, api_calls) = api_refusing_first_token();
-    let id = scripted_connection(&server, token_port, Some(format!("http://127.0.0.1:{api_port}")));
+    let id = scripted_connection(
+        &server,
+        token_port,
+        Some(format!("http://127.0.0.1:{api_port}")),
+    );
     assert_eq!(token_calls.load(Ordering::SeqCst), 1);
-    let answer = server.ok("POST", "/api/v2/actions/proxy", Some(&json!({"connectedAccountId": id, "endpoint": "/user", "method": "GET"})));
+    let answer = server.ok(
+        "POST",
+        "/api/v2/actions/proxy",
+        Some(&json!({"connectedAccountId": id, "endpoint": "/user", "method": "GET"})),
+    );
     assert_eq!(answer["status"], 200, "{answer}");
     assert_eq!(answer["data"]["login"], "octocat");
-    assert_eq!(token_calls.load(Ordering::SeqCst), 2, "exactly one refresh after the 401");
+    assert_eq!(
+        token_calls.load(Ordering::SeqCst),
+        2,
+        "exactly one refresh after the 401"
+    );
     assert_eq!(api_calls.load(Ordering::SeqCst), 2, "exactly one retry");
     // The refresh answer had no refresh_token: the old one is kept.
     let (_, creds) = reveal(&server, &id);
     assert_eq!(creds["credentials"]["refresh_token"], "rt-1");
     assert_eq!(creds["credentials"]["access_token"], "at-2");
     // The new token has no expiry either: used again without a refresh.
-    let again = server.ok("POST", "/api/v2/actions/proxy", Some(&json!({"connectedAccountId": id, "endpoint": "/user", "method": "GET"})));
+    let again = server.ok(
+        "POST",
+        "/api/v2/actions/proxy",
+        Some(&json!({"connectedAccountId": id, "endpoint": "/user", "method": "GET"})),
+    );
     assert_eq!(again["status"], 200);
     assert_eq!(token_calls.load(Ordering::SeqCst), 2);
 }

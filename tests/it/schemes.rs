@@ -1112,33 +1112,74 @@ fn oauth1_browser_flow_through_the_connect_page_and_callback() {
     let peer = oauth1_peer(None);
     let kp = Keyport::new(Some(json!([oauth1_app(&peer, "flowapp", "HMAC-SHA1")])));
     let integration = kp
-        .integration("flowapp", AuthScheme::OAuth1, json!({"consumer_key": CONSUMER_KEY, "consumer_secret": CONSUMER_SECRET}))
+        .integration(
+            "flowapp",
+            AuthScheme::OAuth1,
+            json!({"consumer_key": CONSUMER_KEY, "consumer_secret": CONSUMER_SECRET}),
+        )
         .expect("integration");
     let created = kp
         .service
-        .create_connection(&kp.admin, CreateConnection { integration_id: integration, ..CreateConnection::default() })
+        .create_connection(
+            &kp.admin,
+            CreateConnection {
+                integration_id: integration,
+                ..CreateConnection::default()
+            },
+        )
         .expect("initiate");
     assert_eq!(created.status, ConnectionStatus::Initiated);
     let link = created.redirect_url.expect("connect link");
-    let page = kp.service.connect_page(link.rsplit('/').next().unwrap()).expect("connect page");
-    assert!(page.authorize_url.contains("oauth_token="), "{}", page.authorize_url);
+    let page = kp
+        .service
+        .connect_page(link.rsplit('/').next().unwrap())
+        .expect("connect page");
+    assert!(
+        page.authorize_url.contains("oauth_token="),
+        "{}",
+        page.authorize_url
+    );
 
     // The user approves at the provider, which redirects to keyport's callback.
-    let response = crate::common::agent().get(&page.authorize_url).call().expect("authorize");
+    let response = crate::common::agent()
+        .get(&page.authorize_url)
+        .call()
+        .expect("authorize");
     assert_eq!(response.status().as_u16(), 302);
-    let location = response.headers().get("location").and_then(|v| v.to_str().ok()).expect("Location").to_string();
-    assert!(location.starts_with("http://127.0.0.1:9/callback/flowapp?"), "{location}");
-    let back: Map<String, Value> = Url::parse(&location).unwrap().query_pairs().map(|(k, v)| (k.into_owned(), json!(v))).collect();
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("Location")
+        .to_string();
+    assert!(
+        location.starts_with("http://127.0.0.1:9/callback/flowapp?"),
+        "{location}"
+    );
+    let back: Map<String, Value> = Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), json!(v)))
+        .collect();
     let query = || keyport::service::CallbackQuery {
-        oauth_token: back.get("oauth_token").and_then(Value::as_str).map(str::to_string),
-        oauth_verifier: back.get("oauth_verifier").and_then(Value::as_str).map(str::to_string),
+        oauth_token: back
+            .get("oauth_token")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        oauth_verifier: back
+            .get("oauth_verifier")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         ..Default::default()
     };
     let outcome = kp.service.oauth_callback("flowapp", query());
     assert!(outcome.success, "{outcome:?}");
     assert_eq!(kp.status(created.id).0, ConnectionStatus::Active);
     let replay = kp.service.oauth_callback("flowapp", query());
-    assert!(!replay.success && replay.message.contains("already used"), "{replay:?}");
+    assert!(
+        !replay.success && replay.message.contains("already used"),
+        "{replay:?}"
+    );
 
     exercise_signed_requests(&kp, &peer, created.id, "HMAC-SHA1");
 }

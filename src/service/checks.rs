@@ -1,0 +1,211 @@
+//! Credential checks for static credentials (API_KEY, BEARER_TOKEN, BASIC): one call to the
+//! app's lightweight "who am I" endpoint with the connection's credential injected. Success
+//! makes the connection ACTIVE; a 401/403 makes it FAILED when checked at creation, or
+//! INACTIVE when checked later, with the provider's own message as the reason.
+
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use serde_json::Value;
+
+use super::Service;
+use crate::auth;
+use crate::domain::api_key::Permission;
+use crate::domain::{AuthScheme, Connection, ConnectionStatus};
+use crate::error::{Error, Result};
+use crate::ids::ConnectionId;
+use crate::net::NetError;
+use crate::providers::catalog::HttpMethod;
+use crate::service::Caller;
+
+/// What the provider said about a credential.
+#[derive(Debug, Clone)]
+pub struct CheckOutcome {
+    pub ok: bool,
+    /// The provider's HTTP status.
+    pub status: u16,
+    pub message: String,
+}
+
+/// A short, printable message from a provider's error body (`message`, `error`…), never
+/// longer than 200 characters.
+fn provider_message(status: u16, body: &[u8]) -> String {
+    let from_json = serde_json::from_slice::<Value>(body).ok().and_then(|v| {
+        ["message", "error_description", "error", "detail", "title"]
+            .iter()
+            .find_map(|k| match &v[*k] {
+                Value::String(s) => Some(s.clone()),
+                Value::Object(o) => o.get("message").and_then(Value::as_str).map(str::to_string),
+                _ => None,
+            })
+    });
+    let text = from_json.unwrap_or_else(|| format!("HTTP {status}"));
+    text.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+impl Service {
+    /// Calls the app's who-am-I endpoint with the connection's credential.
+    fn whoami(&self, connection: &Connection) -> Result<CheckOutcome> {
+        let integration = self.load_integration(connection.integration_id)?;
+        if !matches!(
+            integration.auth_scheme,
+            AuthScheme::ApiKey | AuthScheme::BearerToken | AuthScheme::Basic
+        ) {
+            return Err(Error::invalid(format!(
+                "credential checks apply to API_KEY, BEARER_TOKEN and BASIC connections, not {}",
+                integration.auth_scheme
+            )));
+        }
+        let app = self
+            .catalog
+            .get(&integration.app_key)
+            .ok_or_else(|| super::unknown_app(&integration.app_key))?;
+        let endpoint = app.whoami.as_ref().ok_or_else(|| {
+            Error::invalid(format!(
+                "the catalog has no who-am-I endpoint for {}",
+                app.key
+            ))
+        })?;
+        let credentials = self.open_credentials(connection, &integration)?;
+        let injection = auth::static_injection(app, &credentials)
+            .map_err(|e| Error::Conflict(e.to_string()))?;
+        let base = self.render_for(&integration.base_url, connection)?;
+        let mut url = url::Url::parse(&endpoint.url(&base))
+            .map_err(|_| Error::invalid("the who-am-I URL is not valid"))?;
+        let method = match endpoint.method {
+            HttpMethod::Get => http::Method::GET,
+            HttpMethod::Post => http::Method::POST,
+        };
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in &app.headers {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.insert(n, v);
+            }
+        }
+        let body = match &endpoint.body {
+            Some(b) => {
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                serde_json::to_vec(b)?
+            }
+            None => Vec::new(),
+        };
+        injection
+            .apply(&method, &mut url, &mut headers, None)
+            .map_err(|e| Error::Conflict(e.to_string()))?;
+        let mut request = http::Request::builder().method(method).uri(url.as_str());
+        if let Some(h) = request.headers_mut() {
+            h.extend(headers);
+        }
+        let request = request
+            .body(body)
+            .map_err(|e| Error::Internal(format!("request: {e}")))?;
+        let response = self.net().send(request).map_err(|e| match e {
+            NetError::Timeout => Error::UpstreamTimeout,
+            other => Error::Upstream(other.to_string()),
+        })?;
+        let status = response.status().as_u16();
+        match status {
+            200..=299 => Ok(CheckOutcome {
+                ok: true,
+                status,
+                message: "the provider accepted the credential".into(),
+            }),
+            401 | 403 => Ok(CheckOutcome {
+                ok: false,
+                status,
+                message: provider_message(status, response.body()),
+            }),
+            other => Err(Error::Upstream(format!(
+                "the who-am-I endpoint answered HTTP {other}; nothing was changed"
+            ))),
+        }
+    }
+
+    /// The check at creation: an INITIATED connection becomes ACTIVE or FAILED.
+    pub(crate) fn check_new_connection(&self, id: ConnectionId) -> Result<CheckOutcome> {
+        let connection = self
+            .store
+            .read(|db| crate::store::connections::get(db, id))?
+            .ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
+        let outcome = match self.whoami(&connection) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                self.transition(
+                    id,
+                    ConnectionStatus::Failed,
+                    Some(&format!("the credential could not be checked: {e}")),
+                )?;
+                return Err(e);
+            }
+        };
+        if outcome.ok {
+            self.transition(id, ConnectionStatus::Active, None)?;
+        } else {
+            self.transition(
+                id,
+                ConnectionStatus::Failed,
+                Some(&format!(
+                    "the provider refused the credential: {}",
+                    outcome.message
+                )),
+            )?;
+        }
+        Ok(outcome)
+    }
+
+    /// `keyport connections test ID`: checks a connection's credential now.
+    pub fn test_connection(
+        &self,
+        caller: &Caller,
+        id: ConnectionId,
+    ) -> Result<(super::ConnectionView, CheckOutcome)> {
+        caller.require(Permission::Use)?;
+        let connection = self.load_connection(caller, id)?;
+        if !matches!(
+            connection.status,
+            ConnectionStatus::Active | ConnectionStatus::Inactive
+        ) {
+            return Err(Error::Conflict(format!(
+                "connected account {id} is {}; only ACTIVE or INACTIVE connections can be tested",
+                connection.status
+            )));
+        }
+        let outcome = self.whoami(&connection)?;
+        match (outcome.ok, connection.status) {
+            (true, ConnectionStatus::Inactive) => {
+                self.transition(id, ConnectionStatus::Active, None)?
+            }
+            (false, ConnectionStatus::Active) => self.transition(
+                id,
+                ConnectionStatus::Inactive,
+                Some(&format!(
+                    "the provider refused the credential: {}",
+                    outcome.message
+                )),
+            )?,
+            _ => {}
+        }
+        Ok((self.get_connection(caller, id)?, outcome))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_messages_are_short_and_printable() {
+        assert_eq!(
+            provider_message(401, br#"{"message":"Bad credentials"}"#),
+            "Bad credentials"
+        );
+        assert_eq!(
+            provider_message(401, br#"{"error":{"message":"Invalid API key"}}"#),
+            "Invalid API key"
+        );
+        assert_eq!(provider_message(403, b"<html>nope</html>"), "HTTP 403");
+        let long = format!(r#"{{"message":"{}\n"}}"#, "x".repeat(500));
+        assert_eq!(provider_message(401, long.as_bytes()).len(), 200);
+    }
+}
