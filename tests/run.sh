@@ -46,7 +46,8 @@ cargo fmt --check
 echo "==> cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "==> cargo test"
-cargo test --all-targets
+# --show-output: the hardening, storage and load tests print their figures when they pass.
+cargo test --all-targets -- --show-output
 
 # Fuzzing last (its build is separate and slow): a short run of every target from the
 # committed seeds. cargo-fuzz drives libFuzzer; it is installed here when missing.

@@ -4,12 +4,44 @@
 //! against the live server, finds no server error and no schema violation.
 
 use std::collections::BTreeSet;
-use std::process::Command;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Map, Value, json};
 
 use super::value_str;
-use crate::common::{Server, call};
+use crate::common::{PASSPHRASE, Server, call, keyport};
+
+/// keyport with every outbound request sent to a local sentinel (`ALL_PROXY`), which counts
+/// and drops it: generated calls reach routes that talk to providers (proxy, actions, the
+/// who-am-I test), and none of that may leave this machine.
+fn fenced_server() -> (Server, Arc<AtomicUsize>, tempfile::TempDir) {
+    let sentinel = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", sentinel.local_addr().unwrap());
+    let caught = Arc::new(AtomicUsize::new(0));
+    let count = caught.clone();
+    std::thread::spawn(move || {
+        for stream in sentinel.incoming() {
+            count.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut cmd = keyport(&dir);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .env("KEYPORT_PASSPHRASE", PASSPHRASE)
+        .env("KEYPORT_LOG", "keyport=debug,info")
+        .env("ALL_PROXY", &proxy)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.with_extension("log")).unwrap());
+    let server = Server::spawn(&dir, cmd).expect("keyport starts");
+    (server, caught, tmp)
+}
 
 fn document() -> Value {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/openapi.json"))
@@ -92,7 +124,7 @@ fn response_schema(doc: &Value, method: &str, path: &str, status: u16) -> Value 
 #[test]
 fn real_responses_match_the_documented_schemas() {
     let doc = document();
-    let server = Server::start();
+    let (server, caught, _tmp) = fenced_server();
     let admin = server.admin.clone();
     let mut checked = 0;
     let mut check = |method: &str,
@@ -121,6 +153,16 @@ fn real_responses_match_the_documented_schemas() {
         checked += 1;
         value
     };
+    // The validation is not blind: a wrong shape fails it.
+    let list = response_schema(&doc, "get", "/api/v1/integrations", 200);
+    assert!(!jsonschema::is_valid(
+        &list,
+        &json!({"items": 5, "totalPages": 1})
+    ));
+    assert!(!jsonschema::is_valid(
+        &list,
+        &json!({"items": [{"id": 1}], "totalPages": 1})
+    ));
     let k = Some(admin.as_str());
     check("get", "/api/openapi.json", "/api/openapi.json", k, None);
     check("get", "/api/openapi.json", "/api/openapi.json", None, None);
@@ -272,6 +314,25 @@ fn real_responses_match_the_documented_schemas() {
         k,
         None,
     );
+    // A who-am-I check and a proxied call: both go out through the sentinel and fail (502).
+    check(
+        "post",
+        "/api/v1/connectedAccounts/{id}/test",
+        &one("/test"),
+        k,
+        None,
+    );
+    check(
+        "post",
+        "/api/v2/actions/proxy",
+        "/api/v2/actions/proxy",
+        k,
+        Some(json!({"connectedAccountId": id, "endpoint": "/user", "method": "GET"})),
+    );
+    assert!(
+        caught.load(Ordering::SeqCst) >= 2,
+        "the sentinel proxy saw the outbound calls"
+    );
     check("get", "/api/v1/entities", "/api/v1/entities", k, None);
     check("get", "/api/v1/triggers", "/api/v1/triggers", k, None);
     let actions = check(
@@ -365,7 +426,7 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     let Ok(python) = std::env::var("KEYPORT_TEST_PYTHON") else {
         panic!("KEYPORT_TEST_PYTHON is not set: run tests/run.sh, which installs schemathesis");
     };
-    let server = Server::start();
+    let (server, caught, _tmp) = fenced_server();
     // Something to find: an integration and a connection the generated calls can hit.
     let integration = server.ok(
         "POST",
@@ -420,6 +481,7 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         .trim();
     assert!(cases.contains("generated"), "no case count in:\n{stdout}");
     println!(
-        "schemathesis --checks all against the live server: {cases}; 0 server errors, 0 schema violations"
+        "schemathesis --checks all against the live server: {cases}; 0 server errors, 0 schema violations; {} outbound requests caught by the sentinel proxy, none left the machine",
+        caught.load(Ordering::SeqCst)
     );
 }
