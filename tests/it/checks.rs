@@ -2,7 +2,7 @@
 //! `GET /user` on 127.0.0.1): at creation (ACTIVE or FAILED) and on demand (INACTIVE when
 //! refused, ACTIVE again when accepted), with the provider's message as the reason.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::Server;
+use crate::common::{Server, read_request};
 
 /// Accepts `Bearer good`, refuses everything else like GitHub does.
 fn github_stand_in() -> (u16, Arc<AtomicUsize>) {
@@ -21,16 +21,8 @@ fn github_stand_in() -> (u16, Arc<AtomicUsize>) {
     std::thread::spawn(move || {
         for mut stream in listener.incoming().flatten().take(50) {
             let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut head = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
+            let text = read_request(&mut stream);
             seen.fetch_add(1, Ordering::SeqCst);
-            let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
             let ok =
                 text.starts_with("get /user ") && text.contains("authorization: bearer good\r\n");
             let (status, body) = if ok {

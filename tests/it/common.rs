@@ -222,3 +222,30 @@ pub fn sha256(path: &Path) -> String {
     let bytes = std::fs::read(path).expect("read file");
     hex::encode(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref())
 }
+
+/// Reads one whole HTTP request (headers and a Content-Length body) from a stand-in
+/// server's stream; returns the head, lower-cased, with its closing blank line.
+pub fn read_request(stream: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf)
+        && n > 0
+    {
+        data.extend_from_slice(&buf[..n]);
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end + 4]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("content-length:")
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                })
+                .unwrap_or(0);
+            if data.len() >= end + 4 + length {
+                return head;
+            }
+        }
+    }
+    String::from_utf8_lossy(&data).to_ascii_lowercase()
+}

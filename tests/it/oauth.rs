@@ -3,7 +3,7 @@
 //! playwright-core): authorization code + PKCE, refresh with rotation under contention,
 //! dead grants, state and redirect checks, revocation, client credentials.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::{Server, agent};
+use crate::common::{Server, agent, read_request};
 
 const CLIENT_ID: &str = "keyport-it";
 const CLIENT_SECRET: &str = "keyport-it-secret-9f2c";
@@ -525,32 +525,6 @@ fn client_credentials_integrations_hold_a_machine_token() {
     );
 }
 
-/// Reads one whole HTTP request (headers and a Content-Length body).
-fn read_request(stream: &mut std::net::TcpStream) {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let Ok(n) = stream.read(&mut buf) else { return };
-        if n == 0 {
-            return;
-        }
-        data.extend_from_slice(&buf[..n]);
-        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| {
-                    l.strip_prefix("content-length:")
-                        .and_then(|v| v.trim().parse::<usize>().ok())
-                })
-                .unwrap_or(0);
-            if data.len() >= end + 4 + length {
-                return;
-            }
-        }
-    }
-}
-
 /// A token endpoint that misbehaves in a chosen way, and a sentinel that counts requests.
 fn misbehaving_token_endpoint(answer: &'static str, sentinel_port: u16) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -705,16 +679,8 @@ fn api_refusing_first_token() -> (u16, Arc<AtomicUsize>) {
     std::thread::spawn(move || {
         for mut stream in listener.incoming().flatten().take(20) {
             let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut head = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
+            let text = read_request(&mut stream);
             seen.fetch_add(1, Ordering::SeqCst);
-            let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
             let body = if text.contains("authorization: bearer at-1") {
                 None
             } else {
