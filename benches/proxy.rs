@@ -11,6 +11,7 @@
 //! `PROXY_BENCH_THREADS` (default 8) and `PROXY_BENCH_PER_THREAD` (default 500).
 
 #![expect(clippy::expect_used, reason = "a benchmark fails loudly")]
+#![expect(clippy::disallowed_methods, reason = "a benchmark times real requests")]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

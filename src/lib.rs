@@ -15,6 +15,7 @@ pub mod logging;
 pub mod net;
 pub mod oauth;
 pub mod providers;
+pub mod secret;
 pub mod service;
 pub mod store;
 pub mod vault;

@@ -1,13 +1,14 @@
 //! `keyport connect <app>`: start a connection for an entity, hand the user the link (and
 //! open their browser when there is one), then wait until it is ACTIVE or FAILED.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
 use serde_json::{Value, json};
 
 use super::client::{Client, enc};
 use super::{CliError, CliResult, output, parse_pairs};
+use crate::clock::Deadline;
 
 #[derive(Args, Debug)]
 pub struct ConnectArgs {
@@ -84,18 +85,15 @@ pub fn run(client: &Client, args: ConnectArgs, as_json: bool) -> CliResult {
         }
         eprintln!("Waiting for the connection to complete…");
     }
-    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    let deadline = Deadline::after(Duration::from_secs(args.timeout));
     let mut connection: Value;
     loop {
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .as_secs()
-            .clamp(1, 60);
+        let left = deadline.remaining().as_secs().clamp(1, 60);
         connection = client.get(&format!(
             "/api/v1/connectedAccounts/{}/wait?timeout={left}",
             enc(&id)
         ))?;
-        if connection["status"] != "INITIATED" || Instant::now() >= deadline {
+        if connection["status"] != "INITIATED" || deadline.passed() {
             break;
         }
     }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -41,7 +41,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(300);
 pub struct OAuthState {
     net: Net,
     flights: Mutex<HashMap<ConnectionId, Arc<Mutex<()>>>>,
-    backoff: Mutex<HashMap<ConnectionId, (Instant, Duration)>>,
+    backoff: Mutex<HashMap<ConnectionId, (i64, Duration)>>,
     changes: tokio::sync::watch::Sender<u64>,
 }
 
@@ -834,16 +834,13 @@ impl Service {
         });
 
         if let Some((until, _)) = lock(&self.oauth.backoff).get(&current.id).copied()
-            && Instant::now() < until
+            && self.clock.unix_ms() < until
         {
             return match still_valid {
                 Some(t) if force.is_none() => Ok(t.to_string()),
                 _ => Err(Error::Upstream(format!(
                     "refreshing the token failed recently; keyport retries in {} s",
-                    until
-                        .saturating_duration_since(Instant::now())
-                        .as_secs()
-                        .max(1)
+                    ((until - self.clock.unix_ms()) / 1000).max(1)
                 ))),
             };
         }
@@ -895,7 +892,9 @@ impl Service {
                     .get(&current.id)
                     .map(|(_, d)| (*d * 2).min(BACKOFF_MAX))
                     .unwrap_or(BACKOFF_START);
-                backoff.insert(current.id, (Instant::now() + next, next));
+                let until =
+                    self.clock.unix_ms() + i64::try_from(next.as_millis()).unwrap_or(i64::MAX / 2);
+                backoff.insert(current.id, (until, next));
                 tracing::warn!(connection = %current.id, error = %e, backoff_s = next.as_secs(), "token refresh failed");
                 match still_valid {
                     Some(t) if force.is_none() && !matches!(e, OAuthError::Refused { .. }) => {
