@@ -13,7 +13,6 @@ pub mod http;
 pub mod ids;
 pub mod logging;
 pub mod net;
-pub mod oauth;
 pub mod providers;
 pub mod secret;
 pub mod service;

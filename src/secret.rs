@@ -20,6 +20,9 @@ use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+/// What every reader sees in place of a secret value.
+pub const REDACTED: &str = "********";
+
 macro_rules! secret_text {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*

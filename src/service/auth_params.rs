@@ -8,9 +8,9 @@
 use serde_json::{Map, Value};
 
 use super::{REDACTED, Service};
-use crate::auth::{self, Credentials, Injection};
-use crate::domain::AuthScheme;
+use crate::auth::{self, Fields, Injection, Stored};
 use crate::domain::api_key::Permission;
+use crate::secret::SecretFields;
 use crate::service::{Caller, ConnectionView};
 
 /// A connection's request material, redacted or live.
@@ -90,25 +90,20 @@ impl Service {
                 ),
             }
         }
-        let injection = match integration.auth_scheme {
-            AuthScheme::ApiKey | AuthScheme::BearerToken | AuthScheme::Basic => {
-                let Some(app) = self.catalog.get(&integration.app_key) else {
-                    return out;
-                };
-                // The stored shape with every secret already replaced: enough for names.
-                let redacted = Credentials {
-                    scheme: integration.auth_scheme,
-                    integration: integration.config.clone(),
-                    connection: view.params.clone(),
-                };
-                auth::static_injection(app, &redacted).unwrap_or_default()
-            }
-            AuthScheme::NoAuth => Injection::default(),
-            AuthScheme::OAuth2
-            | AuthScheme::OAuth1
-            | AuthScheme::BasicWithJwt
-            | AuthScheme::GoogleServiceAccount => Injection::bearer(REDACTED),
+        let Some(app) = self.catalog.get(&integration.app_key) else {
+            return out;
         };
+        // The stored shape with every secret already replaced: enough for names.
+        let none = SecretFields::default();
+        let injection = auth::redacted_injection(&Stored {
+            scheme: integration.auth_scheme,
+            spec: app.scheme(integration.auth_scheme).map(|s| &s.details),
+            app_key: &integration.app_key,
+            integration: Fields::new(&integration.config, &none),
+            scopes: &integration.scopes,
+            connection: Fields::new(&view.params, &none),
+            callback_url: "",
+        });
         (out.headers, out.query) = names_only(&injection);
         out
     }

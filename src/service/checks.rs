@@ -7,9 +7,10 @@ use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use serde_json::Value;
 
 use super::Service;
+use super::credentials::auth_error;
 use crate::auth;
 use crate::domain::api_key::Permission;
-use crate::domain::{AuthScheme, Connection, ConnectionStatus};
+use crate::domain::{Connection, ConnectionStatus};
 use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
 use crate::net::NetError;
@@ -44,11 +45,9 @@ fn provider_message(status: u16, body: &[u8]) -> String {
 impl Service {
     /// Calls the app's who-am-I endpoint with the connection's credential.
     fn whoami(&self, connection: &Connection) -> Result<CheckOutcome> {
-        let integration = self.load_integration(connection.integration_id)?;
-        if !matches!(
-            integration.auth_scheme,
-            AuthScheme::ApiKey | AuthScheme::BearerToken | AuthScheme::Basic
-        ) {
+        let loaded = self.load(connection.id)?;
+        let integration = &loaded.integration;
+        if !auth::traits(integration.auth_scheme).checkable {
             return Err(Error::invalid(format!(
                 "credential checks apply to API_KEY, BEARER_TOKEN and BASIC connections, not {}",
                 integration.auth_scheme
@@ -64,9 +63,10 @@ impl Service {
                 app.key
             ))
         })?;
-        let credentials = self.open_credentials(connection, &integration)?;
-        let injection = auth::static_injection(app, &credentials)
-            .map_err(|e| Error::Conflict(e.to_string()))?;
+        let injection = self
+            .open(&loaded)?
+            .injection(&self.clock)
+            .map_err(auth_error)?;
         let base = self.render_for(&integration.base_url, connection)?;
         let mut url = url::Url::parse(&endpoint.url(&base))
             .map_err(|_| Error::invalid("the who-am-I URL is not valid"))?;

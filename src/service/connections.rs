@@ -7,15 +7,18 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use super::credentials::Loaded;
+use super::flows::Start;
 use super::integrations::CONNECTION_DEFAULTS;
 use super::{Service, redacted, unknown_app};
+use crate::auth;
 use crate::domain::api_key::Permission;
-use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
+use crate::domain::{AuthScheme, Connection, ConnectionStatus};
 use crate::error::{Error, Result};
 use crate::ids::{ConnectionId, EntityId, IntegrationId};
 use crate::providers::fields::{self, FieldSpec};
 use crate::service::Caller;
-use crate::store::{ConnectionFilter, NewConnection, StoreError, connections, integrations};
+use crate::store::{ConnectionFilter, NewConnection, connections};
 
 const TABLE: &str = "connections";
 
@@ -91,15 +94,6 @@ fn valid_labels(labels: Vec<String>) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// A connection with its integration and both sealed secret blobs, as one snapshot read
-/// them.
-pub(crate) struct Loaded {
-    pub connection: Connection,
-    pub integration: Integration,
-    pub connection_secrets: Option<Vec<u8>>,
-    pub integration_secrets: Option<Vec<u8>>,
-}
-
 /// The reader's view of `connection`, whose integration has `auth_scheme`.
 fn view_as(connection: Connection, auth_scheme: AuthScheme) -> ConnectionView {
     let params = redacted(&connection.params, &connection.secret_keys);
@@ -131,28 +125,9 @@ impl Service {
     /// A connection the caller may see, its integration and both sealed secret blobs,
     /// read from one snapshot: one read transaction where there were four.
     pub(crate) fn load_sealed(&self, caller: &Caller, id: ConnectionId) -> Result<Loaded> {
-        let found = self.store.snapshot(|db| {
-            let Some(connection) = connections::get(db, id)? else {
-                return Ok::<_, StoreError>(None);
-            };
-            let Some(integration) = integrations::get(db, connection.integration_id)? else {
-                return Ok(None);
-            };
-            Ok(Some(Loaded {
-                connection_secrets: connections::secrets(db, id)?,
-                integration_secrets: integrations::secrets(db, integration.id)?,
-                connection,
-                integration,
-            }))
-        })?;
-        found
+        Some(self.load(id)?)
             .filter(|l| caller.may_act_for(&l.connection.entity_id).is_ok())
             .ok_or_else(|| Error::not_found("connected account", id.to_string()))
-    }
-
-    pub(crate) fn connection_secrets(&self, id: ConnectionId) -> Result<Map<String, Value>> {
-        let blob = self.store.read(|db| connections::secrets(db, id))?;
-        self.open_map(TABLE, &id.to_string(), blob.as_deref())
     }
 
     pub fn create_connection(
@@ -203,15 +178,10 @@ impl Service {
         input.extend(req.data);
         let wanted: Vec<FieldSpec> = spec.connection_fields(app);
         let validated = fields::validate(&wanted, &input)?;
-        if let Some(key) = validated.secret.get("credentials_json") {
-            crate::auth::google::check_key(key)
-                .map_err(|reason| fields::FieldError::new("credentials_json", reason))?;
-        }
+        auth::check_connection(integration.auth_scheme, &validated.secret)
+            .map_err(super::credentials::auth_error)?;
         if req.validate {
-            let checkable = matches!(
-                integration.auth_scheme,
-                AuthScheme::ApiKey | AuthScheme::BearerToken | AuthScheme::Basic
-            );
+            let checkable = auth::traits(integration.auth_scheme).checkable;
             if !checkable || app.whoami.is_none() {
                 return Err(Error::invalid(format!(
                     "validate: {} {} connections cannot be checked (no who-am-I endpoint for this scheme)",
@@ -219,28 +189,14 @@ impl Service {
                 )));
             }
         }
-        match integration.auth_scheme {
-            AuthScheme::OAuth2 => {
-                let created = self.initiate_oauth2(
-                    app,
-                    &integration,
-                    &entity,
-                    &labels,
-                    validated.plain,
-                    req.redirect_url,
-                )?;
-                return Ok(created);
-            }
-            AuthScheme::OAuth1 => {
-                return self.initiate_oauth1(
-                    &integration,
-                    &entity,
-                    &labels,
-                    validated.plain,
-                    req.redirect_url,
-                );
-            }
-            _ => {}
+        if let Some(created) = self.initiate(Start {
+            integration: &integration,
+            entity: &entity,
+            labels: &labels,
+            params: &validated.plain,
+            redirect_after: req.redirect_url.as_deref(),
+        })? {
+            return Ok(created);
         }
         let id = ConnectionId::new();
         let secret_keys: Vec<String> = validated.secret.keys().cloned().collect();
@@ -406,10 +362,8 @@ impl Service {
         let connection = self.load_connection(caller, id)?;
         connection.status.check(ConnectionStatus::Deleted)?;
         let integration = self.load_integration(connection.integration_id)?;
-        if integration.auth_scheme == AuthScheme::OAuth2
-            && connection.status != ConnectionStatus::Initiated
-        {
-            self.revoke_oauth2(&connection, &integration);
+        if connection.status != ConnectionStatus::Initiated {
+            self.revoke_tokens(&connection, &integration);
         }
         let now = self.clock.stamp();
         self.store.write(|tx| {
@@ -438,23 +392,9 @@ impl Service {
         }
         // Token-issuing schemes: hand out a token that is valid now, then read what was
         // committed.
-        let loaded = match loaded.integration.auth_scheme {
-            AuthScheme::OAuth2 => {
-                let credentials = self.open_loaded(&loaded)?;
-                self.oauth2_access_token(
-                    &loaded.connection,
-                    &loaded.integration,
-                    &credentials,
-                    None,
-                )?;
-                self.load_sealed(caller, id)?
-            }
-            AuthScheme::BasicWithJwt | AuthScheme::GoogleServiceAccount => {
-                let credentials = self.open_loaded(&loaded)?;
-                self.issued_token(&loaded.connection, &loaded.integration, &credentials, None)?;
-                self.load_sealed(caller, id)?
-            }
-            _ => loaded,
+        let loaded = match self.renew_for_reveal(&loaded)? {
+            true => self.load_sealed(caller, id)?,
+            false => loaded,
         };
         let Loaded {
             connection,
@@ -463,7 +403,10 @@ impl Service {
             ..
         } = loaded;
         let mut params = connection.params.clone();
-        params.extend(self.open_map(TABLE, &id.to_string(), connection_secrets.as_deref())?);
+        params.extend(
+            self.open_fields(TABLE, &id.to_string(), connection_secrets.as_deref())?
+                .reveal(),
+        );
         Ok((view_as(connection, integration.auth_scheme), params))
     }
 

@@ -1,20 +1,24 @@
 //! Acting for an entity: resolve a usable connection to the request target and the
-//! credential to inject, opened from the vault and fresh. This is the only path by which
-//! stored credentials leave the service towards a provider.
+//! credential to inject, opened from the vault, typed by its scheme and fresh. This is the
+//! only path by which stored credentials leave the service towards a provider.
+//!
+//! Sealed values open here as [`SecretFields`] (every value a secret type) and become the
+//! scheme's typed [`Credentials`]; nothing outside `auth/` names a credential's wire key.
 
 use serde_json::{Map, Value};
 
-use super::Service;
-use super::connections::Loaded;
-use crate::auth::{self, Credentials, Injection};
+use super::{Caller, Service, unknown_app};
+use crate::auth::{AuthError, Credentials, Fields, Injection, Stored};
 use crate::domain::api_key::Permission;
-use crate::domain::{AuthScheme, Connection, Integration};
+use crate::domain::{Connection, Integration};
 use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
-use crate::providers::fields;
-use crate::service::Caller;
+use crate::providers::{FieldError, fields};
+use crate::secret::{AccessToken, SecretFields};
+use crate::store::{StoreError, connections, integrations};
 
 /// Everything needed to send one authenticated request for a connection.
+#[derive(Debug)]
 pub struct Prepared {
     pub connection: Connection,
     pub integration: Integration,
@@ -25,57 +29,113 @@ pub struct Prepared {
     pub injection: Injection,
     /// The issued access token in `injection` (OAuth 2.0, BASIC_WITH_JWT, service
     /// accounts), so a 401 can ask for a newer one than exactly this.
-    pub issued: Option<secrecy::SecretString>,
+    pub issued: Option<AccessToken>,
 }
 
-impl std::fmt::Debug for Prepared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Prepared")
-            .field("connection", &self.connection.id)
-            .field("base_url", &self.base_url)
-            .field("injection", &self.injection)
-            .field("issued", &self.issued.as_ref().map(|_| "[redacted]"))
-            .finish_non_exhaustive()
+/// A connection with its integration and both sealed secret blobs, as one snapshot read
+/// them.
+pub(crate) struct Loaded {
+    pub connection: Connection,
+    pub integration: Integration,
+    pub connection_secrets: Option<Vec<u8>>,
+    pub integration_secrets: Option<Vec<u8>>,
+}
+
+/// The service error for an auth-layer failure.
+pub(crate) fn auth_error(e: AuthError) -> Error {
+    match e {
+        AuthError::Field { field, reason } => Error::Field(FieldError::new(field, reason)),
+        AuthError::Config(message) => Error::InvalidInput(message),
+        AuthError::Upstream(message) => Error::Upstream(message),
+        AuthError::Timeout => Error::UpstreamTimeout,
+        other @ (AuthError::Missing(_) | AuthError::Invalid(_) | AuthError::Rejected { .. }) => {
+            Error::Conflict(other.to_string())
+        }
     }
+}
+
+/// "connected account X is EXPIRED (reason); reconnect it".
+pub(crate) fn not_usable(connection: &Connection) -> Error {
+    Error::Conflict(format!(
+        "connected account {} is {}{}; reconnect it",
+        connection.id,
+        connection.status,
+        connection
+            .status_reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    ))
 }
 
 impl Service {
-    /// The integration's configuration and the connection's parameters, secrets opened.
-    pub(crate) fn open_credentials(
-        &self,
-        connection: &Connection,
-        integration: &Integration,
-    ) -> Result<Credentials> {
-        let mut integration_config = integration.config.clone();
-        integration_config.extend(self.integration_secrets(integration.id)?);
-        let mut params = connection.params.clone();
-        params.extend(self.connection_secrets(connection.id)?);
-        Ok(Credentials {
-            scheme: integration.auth_scheme,
-            integration: integration_config,
-            connection: params,
-        })
+    /// A connection, its integration and both sealed blobs from one snapshot.
+    pub(crate) fn load(&self, id: ConnectionId) -> Result<Loaded> {
+        let found = self.store.snapshot(|db| {
+            let Some(connection) = connections::get(db, id)? else {
+                return Ok::<_, StoreError>(None);
+            };
+            let Some(integration) = integrations::get(db, connection.integration_id)? else {
+                return Ok(None);
+            };
+            Ok(Some(Loaded {
+                connection_secrets: connections::secrets(db, id)?,
+                integration_secrets: integrations::secrets(db, integration.id)?,
+                connection,
+                integration,
+            }))
+        })?;
+        found.ok_or_else(|| Error::not_found("connected account", id.to_string()))
     }
 
-    /// `open_credentials` for blobs `load_sealed` already read.
-    pub(super) fn open_loaded(&self, loaded: &Loaded) -> Result<Credentials> {
-        let mut integration_config = loaded.integration.config.clone();
-        integration_config.extend(self.open_map(
+    /// Opens both sealed blobs of `loaded` and types them by the integration's scheme.
+    pub(crate) fn open(&self, loaded: &Loaded) -> Result<Credentials> {
+        let integration = &loaded.integration;
+        let config_secrets = self.open_fields(
             "integrations",
-            &loaded.integration.id.to_string(),
+            &integration.id.to_string(),
             loaded.integration_secrets.as_deref(),
-        )?);
-        let mut params = loaded.connection.params.clone();
-        params.extend(self.open_map(
+        )?;
+        let secrets = self.open_fields(
             "connections",
             &loaded.connection.id.to_string(),
             loaded.connection_secrets.as_deref(),
-        )?);
-        Ok(Credentials {
-            scheme: loaded.integration.auth_scheme,
-            integration: integration_config,
-            connection: params,
-        })
+        )?;
+        self.credentials(
+            integration,
+            &config_secrets,
+            Fields::new(&loaded.connection.params, &secrets),
+        )
+    }
+
+    /// An integration's sealed settings, opened.
+    pub(crate) fn integration_fields(&self, integration: &Integration) -> Result<SecretFields> {
+        let blob = self
+            .store
+            .read(|db| integrations::secrets(db, integration.id))?;
+        self.open_fields("integrations", &integration.id.to_string(), blob.as_deref())
+    }
+
+    /// The typed credentials of `integration` with a connection's (or a draft's) values.
+    pub(crate) fn credentials(
+        &self,
+        integration: &Integration,
+        config_secrets: &SecretFields,
+        connection: Fields<'_>,
+    ) -> Result<Credentials> {
+        let app = self
+            .catalog
+            .get(&integration.app_key)
+            .ok_or_else(|| unknown_app(&integration.app_key))?;
+        Ok(Credentials::open(&Stored {
+            scheme: integration.auth_scheme,
+            spec: app.scheme(integration.auth_scheme).map(|s| &s.details),
+            app_key: &integration.app_key,
+            integration: Fields::new(&integration.config, config_secrets),
+            scopes: &integration.scopes,
+            connection,
+            callback_url: &self.callback_url(&integration.app_key),
+        }))
     }
 
     /// Fills `{variable}` templates in a URL from the connection's parameters.
@@ -89,20 +149,27 @@ impl Service {
         Ok(fields::render_template(template, &vars)?)
     }
 
-    /// A valid access token for a token-issuing scheme; with `stale`, a newer one than
-    /// that (the provider just refused it).
-    pub(crate) fn issued_access_token(
+    /// The callback URL to register with the provider for `app_key` (RFC 8252 loopback).
+    pub fn callback_url(&self, app_key: &str) -> String {
+        format!("{}/callback/{app_key}", self.public_url)
+    }
+
+    /// What one request for `connection` carries: a token-issuing scheme's current token
+    /// (renewed first when needed), or the credential itself.
+    fn inject(
         &self,
         connection: &Connection,
-        integration: &Integration,
         credentials: &Credentials,
-        stale: Option<&str>,
-    ) -> Result<secrecy::SecretString> {
-        match integration.auth_scheme {
-            AuthScheme::OAuth2 => self
-                .oauth2_access_token(connection, integration, credentials, stale)
-                .map(secrecy::SecretString::from),
-            _ => self.issued_token(connection, integration, credentials, stale),
+    ) -> Result<(Injection, Option<AccessToken>)> {
+        match credentials.issuer() {
+            Some(issuer) => {
+                let token = self.access_token(connection, issuer, None)?;
+                Ok((Injection::bearer(token.expose_secret()), Some(token)))
+            }
+            None => Ok((
+                credentials.injection(&self.clock).map_err(auth_error)?,
+                None,
+            )),
         }
     }
 
@@ -110,45 +177,20 @@ impl Service {
     pub fn prepare(&self, caller: &Caller, id: ConnectionId) -> Result<Prepared> {
         caller.require(Permission::Use)?;
         let loaded = self.load_sealed(caller, id)?;
-        let connection = &loaded.connection;
-        if !connection.status.usable() {
-            return Err(Error::Conflict(format!(
-                "connected account {id} is {}{}; reconnect it",
-                connection.status,
-                connection
-                    .status_reason
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default()
-            )));
+        if !loaded.connection.status.usable() {
+            return Err(not_usable(&loaded.connection));
         }
         let app = self
             .catalog
             .get(&loaded.integration.app_key)
-            .ok_or_else(|| super::unknown_app(&loaded.integration.app_key))?;
-        let credentials = self.open_loaded(&loaded)?;
+            .ok_or_else(|| unknown_app(&loaded.integration.app_key))?;
+        let credentials = self.open(&loaded)?;
         let Loaded {
             connection,
             integration,
             ..
         } = loaded;
-        let mut issued = None;
-        let injection = match integration.auth_scheme {
-            AuthScheme::ApiKey
-            | AuthScheme::BearerToken
-            | AuthScheme::Basic
-            | AuthScheme::NoAuth => auth::static_injection(app, &credentials)
-                .map_err(|e| Error::Conflict(e.to_string()))?,
-            AuthScheme::OAuth2 | AuthScheme::BasicWithJwt | AuthScheme::GoogleServiceAccount => {
-                let token =
-                    self.issued_access_token(&connection, &integration, &credentials, None)?;
-                let injection = Injection::bearer(secrecy::ExposeSecret::expose_secret(&token));
-                issued = Some(token);
-                injection
-            }
-            AuthScheme::OAuth1 => auth::oauth1::injection(&credentials, self.clock.clone())
-                .map_err(super::issued::auth_error)?,
-        };
+        let (injection, issued) = self.inject(&connection, &credentials)?;
         let base_url = self.render_for(&integration.base_url, &connection)?;
         let app_headers = app
             .headers
@@ -163,5 +205,20 @@ impl Service {
             injection,
             issued,
         })
+    }
+
+    /// A new injection after the provider answered 401 to `prepared`, or `None` when
+    /// there is nothing to renew: only token-issuing schemes get a newer token than the
+    /// refused one (one renewal, shared with concurrent callers).
+    pub(crate) fn injection_after_401(&self, prepared: &Prepared) -> Result<Option<Injection>> {
+        let Some(refused) = &prepared.issued else {
+            return Ok(None);
+        };
+        let credentials = self.open(&self.load(prepared.connection.id)?)?;
+        let Some(issuer) = credentials.issuer() else {
+            return Ok(None);
+        };
+        let fresh = self.access_token(&prepared.connection, issuer, Some(refused))?;
+        Ok(Some(Injection::bearer(fresh.expose_secret())))
     }
 }

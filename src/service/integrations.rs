@@ -283,12 +283,10 @@ impl Service {
         }
         let (own, defaults) = split_config(spec, app, &req.auth_config)?;
         check_urls(&own.plain)?;
-        if scheme == AuthScheme::OAuth1 {
-            // A malformed RSA key or a missing consumer secret is refused now, not at first use.
-            let mut all = own.plain.clone();
-            all.extend(own.secret.clone());
-            crate::auth::oauth1::check_config(&all).map_err(super::issued::auth_error)?;
-        }
+        // A malformed RSA key or a missing consumer secret is refused now, not at first use.
+        let mut all = own.plain.clone();
+        all.extend(own.secret.clone());
+        crate::auth::check_config(scheme, &all).map_err(super::credentials::auth_error)?;
         let mut config = own.plain;
         let mut secrets = own.secret;
         if !defaults.plain.is_empty() {

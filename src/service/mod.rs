@@ -7,12 +7,11 @@ mod auth_params;
 mod checks;
 mod connections;
 mod credentials;
+mod flows;
 mod integrations;
-mod issued;
 mod keys;
-mod oauth;
-mod oauth1_flow;
 mod proxy;
+mod tokens;
 
 use std::sync::RwLock;
 
@@ -23,9 +22,9 @@ pub use auth_params::AuthParams;
 pub use checks::CheckOutcome;
 pub use connections::{ConnectionView, CreateConnection, CreatedConnection, ListConnections};
 pub use credentials::Prepared;
+pub use flows::{CallbackOutcome, CallbackQuery, ConnectPage};
 pub use integrations::{CreateIntegration, IntegrationView, UpdateIntegration};
 pub use keys::{Caller, CreatedKey, KeyRing};
-pub use oauth::{CallbackOutcome, CallbackQuery, ConnectPage};
 pub use proxy::{
     ActionOutcome, ExecuteAction, ParamIn, ProxyRequest, ProxyResponse, Target, resolve_endpoint,
 };
@@ -35,11 +34,10 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::net::{MAX_RESPONSE, Net};
 use crate::providers::Catalog;
+pub use crate::secret::REDACTED;
+use crate::secret::SecretFields;
 use crate::store::Store;
 use crate::vault::{Aad, Vault};
-
-/// What every reader sees in place of a secret value.
-pub const REDACTED: &str = "********";
 
 pub struct Service {
     store: Store,
@@ -47,11 +45,11 @@ pub struct Service {
     catalog: Catalog,
     clock: Clock,
     keys: RwLock<KeyRing>,
-    /// Browser flows and token lifecycle: the token-endpoint client, single-flight locks,
-    /// refresh back-off and status-change notifications.
-    oauth: oauth::OAuthState,
-    /// BASIC_WITH_JWT and GOOGLE_SERVICE_ACCOUNT tokens: their client and renewal locks.
-    issued: issued::IssuedState,
+    /// The token lifecycle: the token-endpoint client, the single-flight table and the
+    /// back-off.
+    tokens: tokens::TokenState,
+    /// Wakes waiters whenever a connection's status changes.
+    changes: tokio::sync::watch::Sender<u64>,
     /// Where this server is reachable from the user's browser, e.g. `http://127.0.0.1:7790`.
     public_url: String,
     /// The one outbound client for provider APIs (proxy and actions); its timeout is
@@ -87,8 +85,8 @@ impl Service {
             catalog,
             clock,
             keys: RwLock::new(keys),
-            oauth: oauth::OAuthState::default(),
-            issued: issued::IssuedState::default(),
+            tokens: tokens::TokenState::default(),
+            changes: tokio::sync::watch::channel(0).0,
             public_url,
             net: Net::new(proxy::upstream_timeout(), MAX_RESPONSE),
             actions,
@@ -124,6 +122,47 @@ impl Service {
         &self.actions
     }
 
+    fn notify_change(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that wakes whenever a connection's status changes.
+    pub fn status_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Seals a row's secret fields; `None` when there is nothing to seal.
+    fn seal_fields(
+        &self,
+        table: &str,
+        row: &str,
+        fields: &SecretFields,
+    ) -> Result<Option<Vec<u8>>> {
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let aad = Aad {
+            table,
+            row,
+            column: "secrets",
+        };
+        Ok(Some(self.vault.seal(&aad, &fields.to_json()?)?))
+    }
+
+    /// Opens a row's sealed fields, every value typed as a secret.
+    fn open_fields(&self, table: &str, row: &str, blob: Option<&[u8]>) -> Result<SecretFields> {
+        let Some(blob) = blob else {
+            return Ok(SecretFields::default());
+        };
+        let aad = Aad {
+            table,
+            row,
+            column: "secrets",
+        };
+        let plaintext = self.vault.open(&aad, blob)?;
+        Ok(serde_json::from_slice(&plaintext)?)
+    }
+
     /// Seals a JSON object of secret fields; `None` when there is nothing to seal.
     fn seal_map(
         &self,
@@ -143,18 +182,9 @@ impl Service {
         Ok(Some(self.vault.seal(&aad, &plaintext)?))
     }
 
-    /// Opens a sealed JSON object written by `seal_map`.
+    /// Opens a sealed JSON object and reveals every value (for merging caller input).
     fn open_map(&self, table: &str, row: &str, blob: Option<&[u8]>) -> Result<Map<String, Value>> {
-        let Some(blob) = blob else {
-            return Ok(Map::new());
-        };
-        let aad = Aad {
-            table,
-            row,
-            column: "secrets",
-        };
-        let plaintext = self.vault.open(&aad, blob)?;
-        Ok(serde_json::from_slice(&plaintext)?)
+        Ok(self.open_fields(table, row, blob)?.reveal())
     }
 }
 

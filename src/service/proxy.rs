@@ -474,19 +474,7 @@ impl Service {
     /// with concurrent callers); a dead grant turns the connection EXPIRED. OAuth 1.0a token
     /// credentials do not expire, so there is nothing to renew either.
     pub fn refresh_after_401(&self, prepared: &Prepared) -> Result<Option<Injection>> {
-        let Some(refused) = &prepared.issued else {
-            return Ok(None);
-        };
-        let credentials = self.open_credentials(&prepared.connection, &prepared.integration)?;
-        let fresh = self.issued_access_token(
-            &prepared.connection,
-            &prepared.integration,
-            &credentials,
-            Some(secrecy::ExposeSecret::expose_secret(refused)),
-        )?;
-        Ok(Some(Injection::bearer(
-            secrecy::ExposeSecret::expose_secret(&fresh),
-        )))
+        self.injection_after_401(prepared)
     }
 }
 
