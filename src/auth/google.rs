@@ -22,14 +22,10 @@ use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
 use super::endpoint::{pem_to_der, renew_error, token_endpoint, token_url};
-use super::{
-    AuthError, Cached, Fields, Injection, IssuedToken, Issuer, RenewError, Renewed, Scheme, jwt,
-    required,
-};
-use crate::clock::Clock;
+use super::{AuthError, Cached, Fields, IssuedToken, Issuer, RenewError, Renewed, jwt, scope_list};
 use crate::net::Net;
 use crate::providers::catalog::SchemeDetails;
-use crate::secret::{AccessToken, Secret, SecretJson};
+use crate::secret::{AccessToken, SecretJson};
 
 /// A GOOGLE_SERVICE_ACCOUNT connection opened: its key, the scopes and subject to ask for,
 /// and the access token it holds.
@@ -42,21 +38,9 @@ pub struct ServiceAccount {
     cached: Cached,
 }
 
-/// Scopes from an integration's `scopes` setting (space- or comma-separated, or a list).
+/// Scopes from an integration's `scopes` setting, else `fallback`.
 fn scopes(setting: Option<&Value>, fallback: &[String]) -> Vec<String> {
-    match setting {
-        Some(Value::String(s)) => s
-            .split([' ', ','])
-            .filter(|p| !p.is_empty())
-            .map(str::to_string)
-            .collect(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        _ => fallback.to_vec(),
-    }
+    scope_list(setting).unwrap_or_else(|| fallback.to_vec())
 }
 
 impl ServiceAccount {
@@ -82,21 +66,6 @@ impl ServiceAccount {
     }
 }
 
-impl Scheme for ServiceAccount {
-    fn injection(&self, _: &Clock) -> Result<Injection, AuthError> {
-        let token: Option<Secret> = self
-            .cached
-            .access_token
-            .as_ref()
-            .map(|t| t.expose_secret().into());
-        Ok(Injection::bearer(required(&token, "access_token")?))
-    }
-
-    fn issuer(&self) -> Option<&dyn Issuer> {
-        Some(self)
-    }
-}
-
 impl Issuer for ServiceAccount {
     fn cached(&self) -> &Cached {
         &self.cached
@@ -113,16 +82,9 @@ impl Issuer for ServiceAccount {
             .ok_or_else(|| RenewError::Unusable(AuthError::Missing("credentials_json".into())))?;
         let key = parse_key(&raw.expose_value())
             .map_err(|reason| RenewError::Unusable(AuthError::field("credentials_json", reason)))?;
-        let issued = obtain(net, &key, url, &self.scopes, self.subject.as_deref(), now)
-            .map_err(renew_error)?;
-        Ok(Renewed {
-            access_token: issued.access_token,
-            refresh_token: None,
-            expires_at: issued.expires_at,
-            issued_at: None,
-            scope: None,
-            token_type: None,
-        })
+        obtain(net, &key, url, &self.scopes, self.subject.as_deref(), now)
+            .map(IssuedToken::renewed)
+            .map_err(renew_error)
     }
 }
 

@@ -17,11 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use super::endpoint::{renew_error, token_endpoint, token_url};
-use super::{
-    AuthError, Cached, Fields, Injection, IssuedToken, Issuer, RenewError, Renewed, Scheme,
-    required,
-};
-use crate::clock::Clock;
+use super::{AuthError, Cached, Fields, IssuedToken, Issuer, RenewError, Renewed};
 use crate::net::Net;
 use crate::providers::catalog::SchemeDetails;
 use crate::secret::{AccessToken, Secret};
@@ -57,21 +53,6 @@ impl Login {
     }
 }
 
-impl Scheme for Login {
-    fn injection(&self, _: &Clock) -> Result<Injection, AuthError> {
-        let token: Option<Secret> = self
-            .cached
-            .access_token
-            .as_ref()
-            .map(|t| t.expose_secret().into());
-        Ok(Injection::bearer(required(&token, "access_token")?))
-    }
-
-    fn issuer(&self) -> Option<&dyn Issuer> {
-        Some(self)
-    }
-}
-
 impl Issuer for Login {
     fn cached(&self) -> &Cached {
         &self.cached
@@ -87,18 +68,14 @@ impl Issuer for Login {
         }
         let issued = obtain(net, url, text(&self.username), text(&self.password), now)
             .map_err(renew_error)?;
-        Ok(Renewed {
-            access_token: issued.access_token,
-            refresh_token: None,
-            expires_at: Some(
-                issued
-                    .expires_at
-                    .unwrap_or(now.saturating_add(UNKNOWN_LIFETIME_SECS)),
-            ),
-            issued_at: None,
-            scope: None,
-            token_type: None,
-        })
+        let expires_at = issued
+            .expires_at
+            .unwrap_or(now.saturating_add(UNKNOWN_LIFETIME_SECS));
+        Ok(IssuedToken {
+            expires_at: Some(expires_at),
+            ..issued
+        }
+        .renewed())
     }
 }
 

@@ -79,6 +79,20 @@ pub struct IssuedToken {
     pub expires_at: Option<i64>,
 }
 
+impl IssuedToken {
+    /// As a connection keeps it: no refresh token, no issue time.
+    pub(crate) fn renewed(self) -> Renewed {
+        Renewed {
+            access_token: self.access_token,
+            refresh_token: None,
+            expires_at: self.expires_at,
+            issued_at: None,
+            scope: None,
+            token_type: None,
+        }
+    }
+}
+
 /// One stored row's values as a scheme reads them: its plain JSON beside its opened sealed
 /// fields. Each scheme names its wire keys in its own `open`.
 #[derive(Clone, Copy)]
@@ -219,6 +233,18 @@ pub trait Scheme {
     }
 }
 
+/// Token-issuing schemes put the token they hold on the request (the token lifecycle
+/// renews it first) and answer as issuers.
+impl<T: Issuer> Scheme for T {
+    fn injection(&self, _: &Clock) -> Result<Injection, AuthError> {
+        self.cached().bearer()
+    }
+
+    fn issuer(&self) -> Option<&dyn Issuer> {
+        Some(self)
+    }
+}
+
 /// A scheme whose access tokens a token endpoint issues and that expire.
 pub trait Issuer {
     /// The token the connection holds now.
@@ -251,6 +277,16 @@ impl Cached {
             expires_at: conn.int("expires_at"),
             issued_at: conn.int("issued_at"),
         }
+    }
+
+    /// The held token as a bearer token: all a token-issuing scheme puts on a request.
+    pub(crate) fn bearer(&self) -> Result<Injection, AuthError> {
+        let token = self
+            .access_token
+            .as_ref()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| AuthError::Missing("access_token".into()))?;
+        Ok(Injection::bearer(token.expose_secret()))
     }
 }
 
@@ -367,6 +403,27 @@ pub fn redacted_injection(stored: &Stored<'_>) -> Injection {
     Credentials::open(stored)
         .injection(&Clock::system())
         .unwrap_or_default()
+}
+
+/// A `scopes` setting as a list: space- or comma-separated text, or a list of strings;
+/// `None` when the setting is absent or of another kind.
+pub fn scope_list(setting: Option<&Value>) -> Option<Vec<String>> {
+    match setting? {
+        Value::String(s) => Some(
+            s.split([' ', ','])
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect(),
+        ),
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+        ),
+        _ => None,
+    }
 }
 
 /// A plain secret read with the key it came from, for schemes whose errors name it.

@@ -126,19 +126,7 @@ fn check_urls(config: &Map<String, Value>) -> Result<()> {
 }
 
 fn scopes_of(config: &Map<String, Value>) -> Vec<String> {
-    match config.get("scopes") {
-        Some(Value::String(s)) => s
-            .split([' ', ','])
-            .filter(|p| !p.is_empty())
-            .map(str::to_string)
-            .collect(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
-    }
+    crate::auth::scope_list(config.get("scopes")).unwrap_or_default()
 }
 
 fn valid_name(name: &str) -> Result<String> {

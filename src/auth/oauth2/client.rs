@@ -234,15 +234,49 @@ fn http(
     }
 }
 
-fn with_params<R>(
-    mut request: R,
-    params: &[(String, String)],
-    add: impl Fn(R, String, String) -> R,
-) -> R {
-    for (name, value) in params {
-        request = add(request, name.clone(), value.clone());
-    }
-    request
+/// What the three token requests (code, refresh, client credentials) share, so each is
+/// finished and sent one way.
+trait TokenRequest: Sized {
+    fn param(self, name: String, value: String) -> Self;
+    fn send(self, net: &Net) -> Result<Grant, OAuthError>;
+}
+
+macro_rules! token_request {
+    ($($request:ident),*) => {$(
+        impl TokenRequest for oauth2::$request<'_, BasicErrorResponse, KeyportTokenResponse> {
+            fn param(self, name: String, value: String) -> Self {
+                self.add_extra_param(name, value)
+            }
+            fn send(self, net: &Net) -> Result<Grant, OAuthError> {
+                self.request(&http(net)).map_err(map_error).and_then(grant)
+            }
+        }
+    )*};
+}
+
+token_request!(
+    CodeTokenRequest,
+    RefreshTokenRequest,
+    ClientCredentialsTokenRequest
+);
+
+/// Adds the integration's `token_params` and sends.
+fn finish<R: TokenRequest>(
+    request: R,
+    config: &OAuthConfig,
+    net: &Net,
+) -> Result<Grant, OAuthError> {
+    config
+        .token_params
+        .iter()
+        .fold(request, |r, (name, value)| {
+            r.param(name.clone(), value.clone())
+        })
+        .send(net)
+}
+
+fn no_token_url(e: oauth2::ConfigurationError) -> OAuthError {
+    OAuthError::Config(format!("token_url: {e}"))
 }
 
 /// Exchanges an authorization code (with the flow's PKCE verifier).
@@ -255,17 +289,11 @@ pub fn exchange_code(
     let client = client(config)?;
     let mut request = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
-        .map_err(|e| OAuthError::Config(format!("token_url: {e}")))?;
+        .map_err(no_token_url)?;
     if let Some(v) = verifier {
         request = request.set_pkce_verifier(PkceCodeVerifier::new(v.expose_secret().to_string()));
     }
-    let request = with_params(request, &config.token_params, |r, n, v| {
-        r.add_extra_param(n, v)
-    });
-    request
-        .request(&http(net))
-        .map_err(map_error)
-        .and_then(grant)
+    finish(request, config, net)
 }
 
 /// Uses a refresh token. A response without `refresh_token` means "keep the old one".
@@ -278,32 +306,18 @@ pub fn refresh(
     let token = oauth2::RefreshToken::new(refresh_token.expose_secret().to_string());
     let request = client
         .exchange_refresh_token(&token)
-        .map_err(|e| OAuthError::Config(format!("token_url: {e}")))?;
-    let request = with_params(request, &config.token_params, |r, n, v| {
-        r.add_extra_param(n, v)
-    });
-    request
-        .request(&http(net))
-        .map_err(map_error)
-        .and_then(grant)
+        .map_err(no_token_url)?;
+    finish(request, config, net)
 }
 
 /// The client-credentials grant (machine tokens, no user).
 pub fn client_credentials(net: &Net, config: &OAuthConfig) -> Result<Grant, OAuthError> {
     let client = client(config)?;
-    let mut request = client
-        .exchange_client_credentials()
-        .map_err(|e| OAuthError::Config(format!("token_url: {e}")))?;
+    let mut request = client.exchange_client_credentials().map_err(no_token_url)?;
     if let Some(scope) = scope(config) {
         request = request.add_scope(scope);
     }
-    let request = with_params(request, &config.token_params, |r, n, v| {
-        r.add_extra_param(n, v)
-    });
-    request
-        .request(&http(net))
-        .map_err(map_error)
-        .and_then(grant)
+    finish(request, config, net)
 }
 
 /// RFC 7009 revocation of a refresh token (or, without one, the access token). Written

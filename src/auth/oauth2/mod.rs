@@ -19,10 +19,7 @@ pub use client::{
 };
 pub use response::KeyportTokenResponse;
 
-use super::{
-    AuthError, Cached, Fields, Injection, Issuer, RenewError, Renewed, Scheme, Stored, required,
-};
-use crate::clock::Clock;
+use super::{AuthError, Cached, Fields, Issuer, RenewError, Renewed, Stored};
 use crate::net::Net;
 use crate::providers::catalog::{OAuth2Spec, SchemeDetails};
 use crate::providers::fields::render_template;
@@ -191,21 +188,6 @@ fn renew_error(e: OAuthError) -> RenewError {
         OAuthError::Network(_) | OAuthError::BadResponse(_) => {
             RenewError::Transient(AuthError::Upstream(e.to_string()))
         }
-    }
-}
-
-impl Scheme for OAuth2 {
-    fn injection(&self, _: &Clock) -> Result<Injection, AuthError> {
-        let token = self
-            .cached
-            .access_token
-            .as_ref()
-            .map(|t| t.expose_secret().into());
-        Ok(Injection::bearer(required(&token, "access_token")?))
-    }
-
-    fn issuer(&self) -> Option<&dyn Issuer> {
-        Some(self)
     }
 }
 

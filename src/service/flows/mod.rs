@@ -62,6 +62,25 @@ pub(crate) struct Start<'a> {
     pub redirect_after: Option<&'a str>,
 }
 
+impl<'a> Start<'a> {
+    /// The connection row this start creates, without secrets.
+    fn row(&self, id: ConnectionId, status: ConnectionStatus, now: &'a str) -> NewConnection<'a> {
+        NewConnection {
+            id,
+            integration_id: self.integration.id,
+            entity_id: self.entity,
+            app_key: &self.integration.app_key,
+            status,
+            status_reason: None,
+            labels: self.labels,
+            params: self.params,
+            secret_keys: &[],
+            secrets: None,
+            now,
+        }
+    }
+}
+
 /// A browser flow about to start: the INITIATED connection and what the callback needs.
 struct PendingFlow<'a> {
     start: Start<'a>,
@@ -145,25 +164,15 @@ impl Service {
         let id = ConnectionId::new();
         let sealed = self.seal_fields("connections", &id.to_string(), &secrets)?;
         let now = self.clock.stamp();
-        self.store.write(|tx| {
-            connections::insert(
-                tx,
-                &NewConnection {
-                    id,
-                    integration_id: start.integration.id,
-                    entity_id: start.entity,
-                    app_key: &start.integration.app_key,
-                    status: ConnectionStatus::Active,
-                    status_reason: None,
-                    labels: start.labels,
-                    params: &params,
-                    secret_keys: &secrets.keys(),
-                    secrets: sealed.as_deref(),
-                    now: &now,
-                },
-            )
-            .map_err(Error::from)
-        })?;
+        let keys = secrets.keys();
+        let row = NewConnection {
+            params: &params,
+            secret_keys: &keys,
+            secrets: sealed.as_deref(),
+            ..start.row(id, ConnectionStatus::Active, &now)
+        };
+        self.store
+            .write(|tx| connections::insert(tx, &row).map_err(Error::from))?;
         Ok(CreatedConnection {
             id,
             status: ConnectionStatus::Active,
@@ -218,22 +227,7 @@ impl Service {
         let now = self.clock.stamp();
         let expires_at = self.clock.unix() + FLOW_TTL_SECS;
         self.store.write(|tx| {
-            connections::insert(
-                tx,
-                &NewConnection {
-                    id,
-                    integration_id: start.integration.id,
-                    entity_id: start.entity,
-                    app_key: &start.integration.app_key,
-                    status: ConnectionStatus::Initiated,
-                    status_reason: None,
-                    labels: start.labels,
-                    params: start.params,
-                    secret_keys: &[],
-                    secrets: None,
-                    now: &now,
-                },
-            )?;
+            connections::insert(tx, &start.row(id, ConnectionStatus::Initiated, &now))?;
             flows::insert(
                 tx,
                 &flows::NewFlow {
