@@ -7,6 +7,7 @@ mod auth_params;
 mod checks;
 mod connections;
 mod credentials;
+pub mod error;
 mod integrations;
 mod issued;
 mod keys;
@@ -23,6 +24,7 @@ pub use auth_params::AuthParams;
 pub use checks::CheckOutcome;
 pub use connections::{ConnectionView, CreateConnection, CreatedConnection, ListConnections};
 pub use credentials::Prepared;
+pub use error::{Error, Result};
 pub use integrations::{CreateIntegration, IntegrationView, UpdateIntegration};
 pub use keys::{Caller, CreatedKey, KeyRing};
 pub use oauth::{CallbackOutcome, CallbackQuery, ConnectPage};
@@ -32,7 +34,6 @@ pub use proxy::{
 
 use crate::actions::Actions;
 use crate::clock::Clock;
-use crate::error::{Error, Result};
 use crate::net::{MAX_RESPONSE, Net};
 use crate::providers::Catalog;
 use crate::store::Store;
@@ -79,8 +80,7 @@ impl Service {
         public_url: String,
     ) -> Result<Self> {
         let keys = KeyRing::load(&store)?;
-        let actions = Actions::builtin(&catalog)
-            .map_err(|e| Error::Internal(format!("action definitions: {e}")))?;
+        let actions = Actions::builtin(&catalog)?;
         Ok(Service {
             store,
             vault,
