@@ -60,9 +60,27 @@ pub enum AuthError {
     Upstream(String),
     #[error("the provider did not answer in time")]
     Timeout,
+    /// The OAuth 2.0 authorization server refused or failed (`auth::oauth2`'s own error).
+    #[error(transparent)]
+    OAuth(#[from] oauth2::OAuthError),
 }
 
 impl AuthError {
+    /// Stable machine-readable code. A field is bad input; a provider that failed or timed
+    /// out is upstream; a credential that is missing, unusable or refused conflicts with
+    /// what the request needs (reconnect it).
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::Field { .. } | AuthError::Config(_) => "invalid_input",
+            AuthError::Upstream(_) => "upstream_failed",
+            AuthError::Timeout => "upstream_timeout",
+            AuthError::OAuth(e) => e.code(),
+            AuthError::Missing(_) | AuthError::Invalid(_) | AuthError::Rejected { .. } => {
+                "conflict"
+            }
+        }
+    }
+
     pub fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
         AuthError::Field {
             field: field.into(),
@@ -339,7 +357,7 @@ pub enum RenewError {
     /// expires, then the connection must be reconnected.
     Exhausted(String),
     /// The provider refused for another reason (`invalid_client`…).
-    Refused(String),
+    Refused(AuthError),
     /// The provider could not be reached or answered something unusable.
     Transient(AuthError),
     /// The configuration or the stored credential is unusable; nothing was sent.

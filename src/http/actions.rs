@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 use super::dto::csv;
 use super::{ApiResult, blocking};
 use crate::actions::{Action, VERSION};
-use crate::error::Error;
 use crate::ids::ConnectionId;
+use crate::service::Error;
 use crate::service::{Caller, ExecuteAction, ParamIn, ProxyRequest, Service, Target};
 
 #[derive(Deserialize)]
@@ -61,6 +61,7 @@ fn connection_id(raw: Option<String>) -> Result<Option<ConnectionId>, Error> {
     raw.filter(|s| !s.trim().is_empty())
         .map(|s| s.parse())
         .transpose()
+        .map_err(Error::from)
 }
 
 fn scalar_text(field: &str, value: Value) -> Result<String, Error> {

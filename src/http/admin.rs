@@ -9,8 +9,8 @@ use serde_json::json;
 use super::dto::items;
 use super::{ApiResult, blocking};
 use crate::domain::api_key::{ApiKey, Permission};
-use crate::error::Error;
 use crate::ids::{ApiKeyId, EntityId};
+use crate::service::Error;
 use crate::service::{Caller, Service};
 
 #[derive(Deserialize)]

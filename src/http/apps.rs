@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use super::ApiResult;
 use super::dto::{ExpectedFieldDto, items};
-use crate::error::Error;
 use crate::providers::App;
 use crate::providers::catalog::SchemeDetails;
+use crate::service::Error;
 use crate::service::{Caller, Service};
 
 fn scheme_json(app: &App, index: usize) -> Value {

@@ -206,7 +206,7 @@ pub async fn test(svc: web::Data<Service>, caller: Caller, path: web::Path<Strin
     let (svc2, caller2) = (svc.clone(), caller.clone());
     let (view, outcome) = blocking(move || svc2.test_connection(&caller2, id)).await?;
     let dto = blocking(move || Ok(compat::account(&svc, &caller, &view))).await?;
-    let mut body = serde_json::to_value(dto).map_err(crate::error::Error::from)?;
+    let mut body = serde_json::to_value(dto).map_err(crate::service::Error::from)?;
     body["check"] = json!({"ok": outcome.ok, "status": outcome.status, "message": outcome.message});
     Ok(HttpResponse::Ok().json(body))
 }

@@ -6,8 +6,8 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::domain::AuthScheme;
-use crate::error::Error;
 use crate::providers::FieldSpec;
+use crate::service::Error;
 use crate::service::{ConnectionView, IntegrationView, REDACTED};
 
 pub fn items<T: Serialize>(list: Vec<T>) -> Value {

@@ -47,7 +47,7 @@ pub async fn create(
     let app = body
         .app_name
         .or(body.app_id)
-        .ok_or_else(|| crate::error::Error::invalid("appName: required (or appId)"))?;
+        .ok_or_else(|| crate::service::Error::invalid("appName: required (or appId)"))?;
     let auth_scheme = body.auth_scheme.as_deref().map(parse_scheme).transpose()?;
     let mut auth_config = body.auth_config.unwrap_or_default();
     if let Ok(found) = svc.find_app(&app) {

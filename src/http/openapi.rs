@@ -11,8 +11,8 @@ use actix_web::HttpResponse;
 
 use super::ApiResult;
 use crate::assets::Assets;
-use crate::error::Error;
 use crate::service::Caller;
+use crate::service::Error;
 
 /// Path of the document inside [`Assets`].
 pub const DOCUMENT: &str = "openapi.json";

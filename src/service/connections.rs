@@ -14,10 +14,10 @@ use super::{Service, redacted, unknown_app};
 use crate::auth;
 use crate::domain::api_key::Permission;
 use crate::domain::{AuthScheme, Connection, ConnectionStatus};
-use crate::error::{Error, Result};
 use crate::ids::{ConnectionId, EntityId, IntegrationId};
 use crate::providers::fields::{self, FieldSpec};
 use crate::service::Caller;
+use crate::service::{Error, Result};
 use crate::store::{ConnectionFilter, NewConnection, connections};
 
 const TABLE: &str = "connections";
@@ -178,8 +178,7 @@ impl Service {
         input.extend(req.data);
         let wanted: Vec<FieldSpec> = spec.connection_fields(app);
         let validated = fields::validate(&wanted, &input)?;
-        auth::check_connection(integration.auth_scheme, &validated.secret)
-            .map_err(super::credentials::auth_error)?;
+        auth::check_connection(integration.auth_scheme, &validated.secret)?;
         if req.validate {
             let checkable = auth::traits(integration.auth_scheme).checkable;
             if !checkable || app.whoami.is_none() {
@@ -224,7 +223,6 @@ impl Service {
                     now: &now,
                 },
             )
-            .map_err(Error::from)
         })?;
         let status = if req.validate {
             let outcome = self.check_new_connection(id)?;
@@ -261,7 +259,7 @@ impl Service {
             .entities
             .iter()
             .map(|e| EntityId::parse(e))
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
         if let Some(own) = &caller.entity {
             if entities.iter().any(|e| e != own) {
                 return Ok(Vec::new());

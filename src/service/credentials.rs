@@ -8,13 +8,13 @@
 use serde_json::{Map, Value};
 
 use super::{Caller, Service, unknown_app};
-use crate::auth::{AuthError, Credentials, Fields, Injection, Stored};
+use crate::auth::{Credentials, Fields, Injection, Stored};
 use crate::domain::api_key::Permission;
 use crate::domain::{Connection, Integration};
-use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
-use crate::providers::{FieldError, fields};
+use crate::providers::fields;
 use crate::secret::{AccessToken, SecretFields};
+use crate::service::{Error, Result};
 use crate::store::{StoreError, connections, integrations};
 
 /// Everything needed to send one authenticated request for a connection.
@@ -39,19 +39,6 @@ pub(crate) struct Loaded {
     pub integration: Integration,
     pub connection_secrets: Option<Vec<u8>>,
     pub integration_secrets: Option<Vec<u8>>,
-}
-
-/// The service error for an auth-layer failure.
-pub(crate) fn auth_error(e: AuthError) -> Error {
-    match e {
-        AuthError::Field { field, reason } => Error::Field(FieldError::new(field, reason)),
-        AuthError::Config(message) => Error::InvalidInput(message),
-        AuthError::Upstream(message) => Error::Upstream(message),
-        AuthError::Timeout => Error::UpstreamTimeout,
-        other @ (AuthError::Missing(_) | AuthError::Invalid(_) | AuthError::Rejected { .. }) => {
-            Error::Conflict(other.to_string())
-        }
-    }
 }
 
 /// "connected account X is EXPIRED (reason); reconnect it".
@@ -166,10 +153,7 @@ impl Service {
                 let token = self.access_token(connection, issuer, None)?;
                 Ok((Injection::bearer(token.expose_secret()), Some(token)))
             }
-            None => Ok((
-                credentials.injection(&self.clock).map_err(auth_error)?,
-                None,
-            )),
+            None => Ok((credentials.injection(&self.clock)?, None)),
         }
     }
 

@@ -7,11 +7,11 @@ use serde_json::{Map, Value};
 use super::{Service, unknown_app};
 use crate::domain::api_key::Permission;
 use crate::domain::{AuthScheme, Integration};
-use crate::error::{Error, Result};
 use crate::ids::IntegrationId;
 use crate::providers::fields::{self, FieldSpec};
 use crate::providers::{App, SchemeSpec};
 use crate::service::Caller;
+use crate::service::{Error, Result};
 use crate::store::{IntegrationPatch, NewIntegration, connections, integrations};
 
 const TABLE: &str = "integrations";
@@ -274,7 +274,7 @@ impl Service {
         // A malformed RSA key or a missing consumer secret is refused now, not at first use.
         let mut all = own.plain.clone();
         all.extend(own.secret.clone());
-        crate::auth::check_config(scheme, &all).map_err(super::credentials::auth_error)?;
+        crate::auth::check_config(scheme, &all)?;
         let mut config = own.plain;
         let mut secrets = own.secret;
         if !defaults.plain.is_empty() {
@@ -318,7 +318,6 @@ impl Service {
                     now: &now,
                 },
             )
-            .map_err(Error::from)
         })?;
         self.get_integration(caller, id)
     }
@@ -450,7 +449,6 @@ impl Service {
                     now: &now,
                 },
             )
-            .map_err(Error::from)
         })?;
         if !updated {
             return Err(Error::not_found("integration", id.to_string()));

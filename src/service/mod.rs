@@ -7,6 +7,7 @@ mod auth_params;
 mod checks;
 mod connections;
 mod credentials;
+pub mod error;
 mod flows;
 mod integrations;
 mod keys;
@@ -22,6 +23,7 @@ pub use auth_params::AuthParams;
 pub use checks::CheckOutcome;
 pub use connections::{ConnectionView, CreateConnection, CreatedConnection, ListConnections};
 pub use credentials::Prepared;
+pub use error::{Error, Result};
 pub use flows::{CallbackOutcome, CallbackQuery, ConnectPage};
 pub use integrations::{CreateIntegration, IntegrationView, UpdateIntegration};
 pub use keys::{Caller, CreatedKey, KeyRing};
@@ -31,7 +33,6 @@ pub use proxy::{
 
 use crate::actions::Actions;
 use crate::clock::Clock;
-use crate::error::{Error, Result};
 use crate::net::{MAX_RESPONSE, Net};
 use crate::providers::Catalog;
 pub use crate::secret::REDACTED;
@@ -77,8 +78,7 @@ impl Service {
         public_url: String,
     ) -> Result<Self> {
         let keys = KeyRing::load(&store)?;
-        let actions = Actions::builtin(&catalog)
-            .map_err(|e| Error::Internal(format!("action definitions: {e}")))?;
+        let actions = Actions::builtin(&catalog)?;
         Ok(Service {
             store,
             vault,

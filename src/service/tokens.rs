@@ -27,13 +27,13 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::Service;
-use super::credentials::{auth_error, not_usable};
+use super::credentials::not_usable;
 use crate::auth::{AuthError, Cached, Issuer, MAX_TOKEN_RESPONSE, RenewError};
 use crate::domain::{Connection, ConnectionStatus, Integration};
-use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
 use crate::net::Net;
 use crate::secret::{AccessToken, SecretFields};
+use crate::service::{Error, Result};
 use crate::store::{SecretUpdate, connections};
 
 /// Renew a held token when less than this is left (or half its lifetime, if shorter).
@@ -239,12 +239,10 @@ impl Service {
                 Some(token) => Ok(token.clone()),
                 None => Err(self.expire(id, &reason)?),
             },
-            RenewError::Unusable(e) => Err(auth_error(e)),
-            RenewError::Refused(reason) => {
-                self.back_off(id, &reason);
-                Err(Error::Upstream(format!(
-                    "refreshing the token failed: {reason}"
-                )))
+            RenewError::Unusable(e) => Err(e.into()),
+            RenewError::Refused(e) => {
+                self.back_off(id, &e.to_string());
+                Err(Error::Upstream(format!("refreshing the token failed: {e}")))
             }
             RenewError::Transient(e) => {
                 self.back_off(id, &e.to_string());

@@ -61,7 +61,7 @@ pub struct OAuthConfig {
 }
 
 /// What went wrong talking to an authorization server. Messages never carry a token.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum OAuthError {
     #[error("the OAuth configuration is invalid: {0}")]
     Config(String),
@@ -78,6 +78,17 @@ pub enum OAuthError {
 }
 
 impl OAuthError {
+    /// Stable machine-readable code: a bad configuration is the caller's input; anything the
+    /// authorization server did or failed to do is upstream.
+    pub fn code(&self) -> &'static str {
+        match self {
+            OAuthError::Config(_) => "invalid_input",
+            OAuthError::Refused { .. } | OAuthError::Network(_) | OAuthError::BadResponse(_) => {
+                "upstream_failed"
+            }
+        }
+    }
+
     /// The grant itself is dead (revoked, expired, reused): the user must reconnect.
     pub fn is_invalid_grant(&self) -> bool {
         matches!(self, OAuthError::Refused { code, .. } if code == "invalid_grant")

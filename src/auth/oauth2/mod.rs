@@ -183,11 +183,9 @@ fn renew_error(e: OAuthError) -> RenewError {
         return RenewError::Dead(format!("the provider refused the refresh token: {e}"));
     }
     match e {
-        OAuthError::Refused { .. } => RenewError::Refused(e.to_string()),
+        OAuthError::Refused { .. } => RenewError::Refused(e.into()),
         OAuthError::Config(_) => RenewError::Unusable(AuthError::Config(e.to_string())),
-        OAuthError::Network(_) | OAuthError::BadResponse(_) => {
-            RenewError::Transient(AuthError::Upstream(e.to_string()))
-        }
+        OAuthError::Network(_) | OAuthError::BadResponse(_) => RenewError::Transient(e.into()),
     }
 }
 
@@ -222,7 +220,7 @@ impl Issuer for OAuth2 {
                 self.refresh_token.as_ref(),
                 self.cached.access_token.as_ref(),
             )
-            .map_err(|e| AuthError::Upstream(e.to_string())),
+            .map_err(AuthError::from),
         )
     }
 }

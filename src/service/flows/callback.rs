@@ -11,11 +11,10 @@ use super::{FLOWS, hash};
 use crate::auth::Credentials;
 use crate::auth::oauth1::{self, OAuth1, TemporaryCredentials};
 use crate::domain::{Connection, ConnectionStatus};
-use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
 use crate::secret::SecretFields;
 use crate::service::Service;
-use crate::service::credentials::auth_error;
+use crate::service::{Error, Result};
 use crate::store::flows;
 
 /// What the callback page shows.
@@ -160,7 +159,7 @@ impl Service {
         let now = self.clock.stamp();
         match self
             .store
-            .write(|tx| flows::mark_used(tx, flow.connection_id, &now).map_err(Error::from))
+            .write(|tx| flows::mark_used(tx, flow.connection_id, &now))
         {
             Ok(true) => Ok(flow),
             Ok(false) => Err(refused("This authorization was already used.")),
@@ -223,14 +222,12 @@ impl Service {
                 let verifier = secrets
                     .text("pkce_verifier")
                     .map(|v| SecretString::from(v.expose_secret()));
-                let renewed = oauth2
-                    .exchange_code(
-                        self.tokens.net(),
-                        code,
-                        verifier.as_ref(),
-                        self.clock.unix(),
-                    )
-                    .map_err(|e| Error::Upstream(e.to_string()))?;
+                let renewed = oauth2.exchange_code(
+                    self.tokens.net(),
+                    code,
+                    verifier.as_ref(),
+                    self.clock.unix(),
+                )?;
                 self.commit_credentials(id, initiated, |params, sealed| {
                     renewed.store(params, sealed)
                 })?;
@@ -264,8 +261,8 @@ impl Service {
             token: secret("oauth_token").to_string(),
             token_secret: SecretString::from(secret("oauth_token_secret")),
         };
-        let endpoints = oauth1.endpoints().map_err(auth_error)?;
-        let consumer = oauth1.consumer().map_err(auth_error)?;
+        let endpoints = oauth1.endpoints()?;
+        let consumer = oauth1.consumer()?;
         let tokens = oauth1::access_token(
             self.tokens.net(),
             endpoints,
@@ -273,8 +270,7 @@ impl Service {
             &temporary,
             verifier,
             self.clock.unix(),
-        )
-        .map_err(auth_error)?;
+        )?;
         self.commit_credentials(id, initiated, |params, sealed| {
             for (k, v) in &tokens.extra {
                 params.insert(k.clone(), Value::String(v.clone()));
@@ -300,9 +296,9 @@ enum Refusal {
     Exchange(Error),
 }
 
-impl From<Error> for Refusal {
-    fn from(e: Error) -> Self {
-        Refusal::Exchange(e)
+impl<E: Into<Error>> From<E> for Refusal {
+    fn from(e: E) -> Self {
+        Refusal::Exchange(e.into())
     }
 }
 

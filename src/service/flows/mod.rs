@@ -22,15 +22,14 @@ pub use callback::{CallbackOutcome, CallbackQuery};
 
 use super::Service;
 use super::connections::CreatedConnection;
-use super::credentials::auth_error;
 use super::integrations::check_url;
 use crate::auth::oauth1::{self, OAuth1};
 use crate::auth::oauth2::OAuth2;
 use crate::auth::{self, Credentials, Fields, Issuer, RenewError};
 use crate::domain::{ConnectionStatus, Integration};
-use crate::error::{Error, Result};
 use crate::ids::{ConnectionId, EntityId};
 use crate::secret::SecretFields;
+use crate::service::{Error, Result};
 use crate::store::{NewConnection, connections, flows};
 
 /// How long a started authorization stays usable.
@@ -123,7 +122,7 @@ impl Service {
     }
 
     fn initiate_oauth2(&self, oauth2: &OAuth2, start: Start<'_>) -> Result<CreatedConnection> {
-        oauth2.config().map_err(auth_error)?;
+        oauth2.config()?;
         if oauth2.uses_client_credentials() {
             return self.connect_machine(oauth2, start);
         }
@@ -131,9 +130,7 @@ impl Service {
             self.check_redirect_after(start.integration, url)?;
         }
         let state = random_token()?;
-        let authorization = oauth2
-            .authorization(&state)
-            .map_err(|e| Error::invalid(e.to_string()))?;
+        let authorization = oauth2.authorization(&state)?;
         let mut secrets = SecretFields::default();
         secrets.set("authorize_url", &authorization.url);
         if let Some(verifier) = &authorization.pkce_verifier {
@@ -152,11 +149,10 @@ impl Service {
         let renewed = oauth2
             .renew(self.tokens.net(), self.clock.unix())
             .map_err(|e| match e {
-                RenewError::Unusable(e) => auth_error(e),
-                RenewError::Transient(e) => Error::Upstream(e.to_string()),
-                RenewError::Dead(m) | RenewError::Exhausted(m) | RenewError::Refused(m) => {
-                    Error::Upstream(m)
+                RenewError::Unusable(e) | RenewError::Transient(e) | RenewError::Refused(e) => {
+                    Error::from(e)
                 }
+                RenewError::Dead(m) | RenewError::Exhausted(m) => Error::Upstream(m),
             })?;
         let mut params = start.params.clone();
         let mut secrets = SecretFields::default();
@@ -171,8 +167,7 @@ impl Service {
             secrets: sealed.as_deref(),
             ..start.row(id, ConnectionStatus::Active, &now)
         };
-        self.store
-            .write(|tx| connections::insert(tx, &row).map_err(Error::from))?;
+        self.store.write(|tx| connections::insert(tx, &row))?;
         Ok(CreatedConnection {
             id,
             status: ConnectionStatus::Active,
@@ -186,8 +181,8 @@ impl Service {
         if let Some(url) = start.redirect_after {
             self.check_redirect_after(start.integration, url)?;
         }
-        let endpoints = oauth1.endpoints().map_err(auth_error)?;
-        let consumer = oauth1.consumer().map_err(auth_error)?;
+        let endpoints = oauth1.endpoints()?;
+        let consumer = oauth1.consumer()?;
         let callback = self.callback_url(&start.integration.app_key);
         let temporary = oauth1::request_token(
             self.tokens.net(),
@@ -195,9 +190,8 @@ impl Service {
             &consumer,
             &callback,
             self.clock.unix(),
-        )
-        .map_err(auth_error)?;
-        let authorize_url = oauth1::authorize_url(endpoints, &temporary).map_err(auth_error)?;
+        )?;
+        let authorize_url = oauth1::authorize_url(endpoints, &temporary)?;
         let mut secrets = SecretFields::default();
         secrets.set("authorize_url", &authorize_url);
         secrets.set("oauth_token", &temporary.token);
@@ -294,9 +288,7 @@ impl Service {
             return Ok(());
         }
         let now = self.clock.stamp();
-        let changed = self
-            .store
-            .write(|tx| flows::expire(tx, now_unix, &now).map_err(Error::from))?;
+        let changed = self.store.write(|tx| flows::expire(tx, now_unix, &now))?;
         if changed > 0 {
             self.notify_change();
         }
