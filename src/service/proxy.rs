@@ -268,26 +268,13 @@ fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
     })
 }
 
-/// The request as sent: app headers, the caller's headers and query, the body, then the
-/// injection; checked once more against the base URL.
-fn build(
-    base: &Url,
-    url: &Url,
-    prepared: &Prepared,
-    injection: &Injection,
+/// The caller's headers over the app's defaults, leaving out the ones keyport owns
+/// (`injected`, credentials, hop-by-hop and framing headers).
+fn add_caller_headers(
+    headers: &mut HeaderMap,
     outbound: &Outbound,
-) -> Result<http::Request<Vec<u8>>> {
-    let mut url = url.clone();
-    let injected = injection.header_names();
-    let injected_query: Vec<&str> = injection.query.iter().map(|(n, _)| n.as_str()).collect();
-    let mut headers = HeaderMap::new();
-    for (name, value) in &prepared.app_headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| Error::Internal(format!("catalog header name {name:?}")))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| Error::Internal(format!("catalog header value for {name}")))?;
-        headers.insert(name, value);
-    }
+    injected: &[String],
+) -> Result<()> {
     // Headers the caller's own Connection header declares hop-by-hop go too (RFC 9110 §7.6.1).
     let declared_hop: Vec<String> = outbound
         .headers
@@ -314,6 +301,29 @@ fn build(
             replaced.push(name);
         }
     }
+    Ok(())
+}
+
+/// The request as sent: app headers, the caller's headers and query, the body, then the
+/// injection; checked once more against the base URL.
+fn build(
+    base: &Url,
+    url: &Url,
+    prepared: &Prepared,
+    injection: &Injection,
+    outbound: &Outbound,
+) -> Result<http::Request<Vec<u8>>> {
+    let mut url = url.clone();
+    let injected_query: Vec<&str> = injection.query.iter().map(|(n, _)| n.as_str()).collect();
+    let mut headers = HeaderMap::new();
+    for (name, value) in &prepared.app_headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| Error::Internal(format!("catalog header name {name:?}")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| Error::Internal(format!("catalog header value for {name}")))?;
+        headers.insert(name, value);
+    }
+    add_caller_headers(&mut headers, outbound, &injection.header_names())?;
     if !outbound.query.is_empty() {
         let mut pairs = url.query_pairs_mut();
         for (name, value) in &outbound.query {
