@@ -21,8 +21,6 @@ mod endpoint;
 mod execute;
 mod mask;
 
-use std::time::Duration;
-
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 use url::Url;
@@ -36,10 +34,6 @@ use crate::ids::{ConnectionId, EntityId};
 use crate::net::NetError;
 use crate::service::{Error, Result};
 use mask::{mask, masked_values};
-
-/// Milliseconds keyport waits for a provider, read once when the service is built.
-pub const UPSTREAM_TIMEOUT_ENV: &str = "KEYPORT_UPSTREAM_TIMEOUT_MS";
-pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Never taken from the caller: credentials keyport owns, and hop-by-hop or framing
 /// headers that describe the caller's connection to keyport, not keyport's to the provider.
@@ -75,22 +69,6 @@ const DROPPED_RESPONSE_HEADERS: &[&str] = &[
     "content-length",
     "content-encoding",
 ];
-
-/// The upstream timeout from `KEYPORT_UPSTREAM_TIMEOUT_MS`, else 30 s.
-pub fn upstream_timeout() -> Duration {
-    match std::env::var(UPSTREAM_TIMEOUT_ENV) {
-        Ok(raw) => match raw.trim().parse::<u64>() {
-            Ok(ms) if ms > 0 => Duration::from_millis(ms),
-            _ => {
-                tracing::warn!(
-                    "{UPSTREAM_TIMEOUT_ENV} is not a positive number of milliseconds; using 30000"
-                );
-                DEFAULT_UPSTREAM_TIMEOUT
-            }
-        },
-        Err(_) => DEFAULT_UPSTREAM_TIMEOUT,
-    }
-}
 
 /// Which connection acts.
 #[derive(Debug, Clone)]
