@@ -33,6 +33,7 @@ pub use proxy::{
 
 use crate::actions::Actions;
 use crate::clock::Clock;
+use crate::config::Config;
 use crate::net::{MAX_RESPONSE, Net};
 use crate::providers::Catalog;
 pub use crate::secret::REDACTED;
@@ -53,8 +54,8 @@ pub struct Service {
     changes: tokio::sync::watch::Sender<u64>,
     /// Where this server is reachable from the user's browser, e.g. `http://127.0.0.1:7790`.
     public_url: String,
-    /// The one outbound client for provider APIs (proxy and actions); its timeout is
-    /// `KEYPORT_UPSTREAM_TIMEOUT_MS`, read once here.
+    /// The one outbound client for provider APIs (proxy and actions), with the configured
+    /// upstream timeout.
     net: Net,
     /// Named actions, loaded and checked against the catalog at construction.
     actions: Actions,
@@ -76,6 +77,7 @@ impl Service {
         catalog: Catalog,
         clock: Clock,
         public_url: String,
+        config: &Config,
     ) -> Result<Self> {
         let keys = KeyRing::load(&store)?;
         let actions = Actions::builtin(&catalog)?;
@@ -85,10 +87,10 @@ impl Service {
             catalog,
             clock,
             keys: RwLock::new(keys),
-            tokens: tokens::TokenState::default(),
+            tokens: tokens::TokenState::new(config.token_timeout),
             changes: tokio::sync::watch::channel(0).0,
             public_url,
-            net: Net::new(proxy::upstream_timeout(), MAX_RESPONSE),
+            net: Net::new(config.upstream_timeout, MAX_RESPONSE),
             actions,
         })
     }

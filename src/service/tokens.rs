@@ -53,17 +53,16 @@ pub(super) struct TokenState {
     backoff: Mutex<HashMap<ConnectionId, Backoff>>,
 }
 
-impl Default for TokenState {
-    fn default() -> Self {
+impl TokenState {
+    /// `timeout` bounds each token-endpoint exchange (`Config::token_timeout`).
+    pub(super) fn new(timeout: Duration) -> Self {
         TokenState {
-            net: Net::new(Duration::from_secs(30), MAX_TOKEN_RESPONSE),
+            net: Net::new(timeout, MAX_TOKEN_RESPONSE),
             flights: Flights::default(),
             backoff: Mutex::default(),
         }
     }
-}
 
-impl TokenState {
     /// The client for token endpoints (small bodies, no redirects).
     pub(super) fn net(&self) -> &Net {
         &self.net
@@ -371,7 +370,7 @@ mod tests {
 
     #[test]
     fn back_off_doubles_to_a_cap_and_is_forgotten_on_success() {
-        let state = TokenState::default();
+        let state = TokenState::new(Duration::from_secs(30));
         let id = ConnectionId::new();
         assert_eq!(state.waiting(id, 0), None);
         assert_eq!(state.failed(id, 0), BACKOFF_START);
