@@ -8,7 +8,12 @@ use std::path::Path;
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::common::{PASSPHRASE, Server, keyport, sha256};
+use crate::common::{PASSPHRASE, Server, keyport};
+
+fn sha256(path: &Path) -> String {
+    let bytes = std::fs::read(path).expect("read file");
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref())
+}
 
 fn encodings(secret: &str) -> Vec<Vec<u8>> {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::testidp;
 use super::token_server::TokenServer;
-use super::{oauth_connection_try, testidp_integration, write_testidp};
+use crate::common::idp::{oauth_connection_try, write_testidp};
 use crate::common::{PASSPHRASE, Server, agent};
 
 /// Kills per run; `KEYPORT_CRASH_KILLS` overrides it for local experiments.
@@ -264,7 +265,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write_or_refresh() {
         Some(&json!({"appName": "github", "authScheme": "BEARER_TOKEN"})),
     );
     let bearer = bearer["id"].as_str().unwrap().to_string();
-    let oauth = testidp_integration(&server, &tokens, "crash-client-secret");
+    let oauth = testidp(&server, &tokens, "crash-client-secret");
     let acked = Arc::new(Mutex::new(Acked::default()));
     let counter = Arc::new(AtomicUsize::new(0));
     let codes = Arc::new(AtomicUsize::new(0));

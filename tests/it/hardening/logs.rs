@@ -8,7 +8,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::token_server::TokenServer;
-use super::{oauth_connection, testidp_integration, value_str, write_testidp};
+use super::{testidp, value_str};
+use crate::common::idp::{oauth_connection, write_testidp};
 use crate::common::{Server, agent, call, keyport};
 
 fn encodings(secret: &str) -> Vec<String> {
@@ -44,7 +45,7 @@ fn canary_secrets_never_reach_the_logs_at_trace_level() {
     // Integrations holding client secrets.
     let client_secret = "CANARYclient-secret-93ab";
     canaries.push(client_secret.into());
-    let oauth = testidp_integration(&server, &tokens, client_secret);
+    let oauth = testidp(&server, &tokens, client_secret);
     let bearer = server.ok(
         "POST",
         "/api/v1/integrations",
