@@ -52,18 +52,18 @@ pub fn bin() -> PathBuf {
 /// Starts `keyport serve` in `dir` at keyport's default log level. `kdf_ms: None` leaves
 /// `KEYPORT_KDF_MS` unset (the default calibration).
 pub fn start(dir: &Path, kdf_ms: Option<&str>) -> Server {
-    Launch::default()
-        .bin(bin())
-        .kdf_ms(kdf_ms)
-        .log(None)
-        .start_in(dir)
-        .unwrap_or_else(|out| {
-            panic!(
-                "keyport exited with {}: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })
+    let launch = Launch {
+        bin: bin(),
+        kdf_ms: kdf_ms.map(Into::into),
+        ..Launch::default()
+    };
+    launch.log(None).start_in(dir).unwrap_or_else(|out| {
+        panic!(
+            "keyport exited with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }
 
 /// The running server's process id.

@@ -26,11 +26,15 @@ pub fn keyport(dir: &Path) -> Command {
 /// How to start keyport.
 #[derive(Clone, Debug)]
 pub struct Launch {
-    bin: PathBuf,
-    passphrase: String,
-    kdf_ms: Option<String>,
-    log: Option<String>,
-    env: Vec<(String, String)>,
+    /// The binary to run.
+    pub bin: PathBuf,
+    pub passphrase: String,
+    /// `KEYPORT_KDF_MS`; `None` leaves the default calibration.
+    pub kdf_ms: Option<String>,
+    /// `KEYPORT_LOG`; `None` leaves keyport's default level.
+    pub log: Option<String>,
+    /// More environment for `serve`.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for Launch {
@@ -47,19 +51,8 @@ impl Default for Launch {
 }
 
 impl Launch {
-    pub fn bin(mut self, bin: PathBuf) -> Launch {
-        self.bin = bin;
-        self
-    }
-
     pub fn passphrase(mut self, passphrase: &str) -> Launch {
         self.passphrase = passphrase.into();
-        self
-    }
-
-    /// `KEYPORT_KDF_MS`; `None` leaves the default calibration.
-    pub fn kdf_ms(mut self, ms: Option<&str>) -> Launch {
-        self.kdf_ms = ms.map(Into::into);
         self
     }
 

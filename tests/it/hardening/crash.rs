@@ -249,6 +249,14 @@ fn check_oauth(server: &Server, acked: &Mutex<Acked>, tokens: &TokenServer) {
     }
 }
 
+/// What the client threads share.
+#[derive(Clone, Default)]
+struct Shared {
+    acked: Arc<Mutex<Acked>>,
+    counter: Arc<AtomicUsize>,
+    codes: Arc<AtomicUsize>,
+}
+
 #[test]
 fn sigkill_at_random_moments_loses_no_acknowledged_write_or_refresh() {
     let started = Instant::now();
@@ -259,16 +267,10 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write_or_refresh() {
     // Tokens are issued 40 ms before the answer leaves: kills land in that window often.
     let tokens = TokenServer::start_with_delay("crash", Duration::from_millis(40));
     let mut server = Server::start_in(&dir, PASSPHRASE).expect("keyport starts");
-    let bearer = server.ok(
-        "POST",
-        "/api/v1/integrations",
-        Some(&json!({"appName": "github", "authScheme": "BEARER_TOKEN"})),
-    );
+    let bearer = server.integration(json!({"appName": "github", "authScheme": "BEARER_TOKEN"}));
     let bearer = bearer["id"].as_str().unwrap().to_string();
     let oauth = testidp(&server, &tokens, "crash-client-secret");
-    let acked = Arc::new(Mutex::new(Acked::default()));
-    let counter = Arc::new(AtomicUsize::new(0));
-    let codes = Arc::new(AtomicUsize::new(0));
+    let shared = Shared::default();
     let mut seed = u64::from(std::process::id()) ^ started.elapsed().as_nanos() as u64 | 1;
     let mut random = move |below: u64| {
         seed ^= seed << 13;
@@ -287,80 +289,118 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write_or_refresh() {
             started.elapsed() < BUDGET,
             "only {kills} kills in {BUDGET:?}"
         );
-        let mut threads = Vec::new();
-        for _ in 0..2 {
-            let (base, key, i, c, a) = (
-                server.url.clone(),
-                server.admin.clone(),
-                bearer.clone(),
-                counter.clone(),
-                acked.clone(),
-            );
-            threads.push(std::thread::spawn(move || writer(base, key, i, c, a)));
-        }
-        let (base, key, i, a, c) = (
-            server.url.clone(),
-            server.admin.clone(),
-            oauth.clone(),
-            acked.clone(),
-            codes.clone(),
-        );
-        threads.push(std::thread::spawn(move || refresher(base, key, i, a, c)));
-        std::thread::sleep(Duration::from_millis(10 + random(300)));
-        server.kill();
+        let pause = Duration::from_millis(10 + random(300));
+        load_until_killed(&mut server, &bearer, &oauth, &shared, pause);
         kills += 1;
-        for t in threads {
-            t.join().unwrap();
-        }
-        let on_disk = check_files(&dir, &scratch);
-        {
-            let a = acked.lock().unwrap();
-            assert!(a.unexpected.is_empty(), "{:?}", a.unexpected);
-            let lost: Vec<&String> = a
-                .tokens
-                .keys()
-                .chain(a.oauth.keys())
-                .filter(|id| !on_disk.contains(*id))
-                .collect();
-            assert!(
-                lost.is_empty(),
-                "after kill {kills}: acknowledged connections lost: {lost:?}"
-            );
-        }
+        nothing_lost(&check_files(&dir, &scratch), &shared.acked, kills);
         let restarting = Instant::now();
         server = Server::start_in(&dir, PASSPHRASE).expect("keyport restarts after SIGKILL");
         restart_time += restarting.elapsed();
-        // Every acknowledged row was on disk (above); after the restart, the last writes
-        // before the kill (the WAL's tail) and two random earlier ones must also open. All of
-        // them are opened at the end.
-        let recent: Vec<(String, String)> = {
-            let mut a = acked.lock().unwrap();
-            let mut ids = std::mem::take(&mut a.recent);
-            let mut sample = ids.split_off(ids.len().saturating_sub(3));
-            for _ in 0..2 {
-                if !ids.is_empty() {
-                    let pick = random(ids.len() as u64) as usize;
-                    sample.push(ids.swap_remove(pick));
-                }
-            }
-            sample
-                .into_iter()
-                .map(|id| (a.tokens[&id].clone(), id))
-                .collect()
-        };
-        for (token, id) in recent {
-            let v = server.ok(
-                "GET",
-                &format!("/api/v1/connectedAccounts/{id}/credentials"),
-                None,
-            );
-            assert_eq!(v["credentials"]["token"], token.as_str(), "{id}");
-            revealed += 1;
-        }
-        check_oauth(&server, &acked, &tokens);
+        revealed += reveal_recent(&server, &shared.acked, &mut random);
+        check_oauth(&server, &shared.acked, &tokens);
     }
+    let (opened, unacked) = everything_opens(&server, &shared.acked);
+    let a = shared.acked.lock().unwrap();
+    let ledger = tokens.ledger.lock().unwrap();
+    println!(
+        "{kills} SIGKILLs in {:.0} s (restarts {:.0} s): {} acknowledged writes, 0 lost: all on disk after every kill, {revealed} revealed right after their restart, all {opened} revealed at the end ({unacked} of them unacknowledged but committed); integrity_check ok {kills}/{kills}; {} refreshes ({} OAuth connections, {} EXPIRED after a refresh response was lost in a crash, {} spent refresh tokens replayed), 0 ACTIVE with a spent refresh token",
+        started.elapsed().as_secs_f64(),
+        restart_time.as_secs_f64(),
+        a.tokens.len(),
+        ledger.refreshes,
+        a.oauth.len(),
+        a.oauth.values().filter(|c| c.expired).count(),
+        ledger.replays,
+    );
+}
 
-    // The end: every acknowledged connection (and any unacknowledged one that made it) opens.
+/// Two writers and a refresher run against `server` until it is SIGKILLed after `pause`.
+fn load_until_killed(
+    server: &mut Server,
+    bearer: &str,
+    oauth: &Value,
+    shared: &Shared,
+    pause: Duration,
+) {
+    let mut threads = Vec::new();
+    for _ in 0..2 {
+        let (base, key, i, c, a) = (
+            server.url.clone(),
+            server.admin.clone(),
+            bearer.to_string(),
+            shared.counter.clone(),
+            shared.acked.clone(),
+        );
+        threads.push(std::thread::spawn(move || writer(base, key, i, c, a)));
+    }
+    let (base, key, i, a, c) = (
+        server.url.clone(),
+        server.admin.clone(),
+        oauth.clone(),
+        shared.acked.clone(),
+        shared.codes.clone(),
+    );
+    threads.push(std::thread::spawn(move || refresher(base, key, i, a, c)));
+    std::thread::sleep(pause);
+    server.kill();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+/// Every acknowledged connection is on disk, and no client saw an unexpected answer.
+fn nothing_lost(on_disk: &HashSet<String>, acked: &Mutex<Acked>, kills: usize) {
+    let a = acked.lock().unwrap();
+    assert!(a.unexpected.is_empty(), "{:?}", a.unexpected);
+    let lost: Vec<&String> = a
+        .tokens
+        .keys()
+        .chain(a.oauth.keys())
+        .filter(|id| !on_disk.contains(*id))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "after kill {kills}: acknowledged connections lost: {lost:?}"
+    );
+}
+
+/// Every acknowledged row was on disk; after the restart, the last writes before the kill
+/// (the WAL's tail) and two random earlier ones must also open. All of them are opened at
+/// the end. Returns how many were revealed.
+fn reveal_recent(
+    server: &Server,
+    acked: &Mutex<Acked>,
+    random: &mut impl FnMut(u64) -> u64,
+) -> usize {
+    let recent: Vec<(String, String)> = {
+        let mut a = acked.lock().unwrap();
+        let mut ids = std::mem::take(&mut a.recent);
+        let mut sample = ids.split_off(ids.len().saturating_sub(3));
+        for _ in 0..2 {
+            if !ids.is_empty() {
+                let pick = random(ids.len() as u64) as usize;
+                sample.push(ids.swap_remove(pick));
+            }
+        }
+        sample
+            .into_iter()
+            .map(|id| (a.tokens[&id].clone(), id))
+            .collect()
+    };
+    for (token, id) in &recent {
+        let v = server.ok(
+            "GET",
+            &format!("/api/v1/connectedAccounts/{id}/credentials"),
+            None,
+        );
+        assert_eq!(v["credentials"]["token"], token.as_str(), "{id}");
+    }
+    recent.len()
+}
+
+/// The end: every acknowledged connection (and any unacknowledged one that made it)
+/// opens. Returns how many opened and how many of those were never acknowledged.
+fn everything_opens(server: &Server, acked: &Mutex<Acked>) -> (usize, usize) {
     let a = acked.lock().unwrap();
     let list = server.ok(
         "GET",
@@ -386,16 +426,5 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write_or_refresh() {
     }
     let present: HashSet<&str> = items.iter().filter_map(|i| i["id"].as_str()).collect();
     assert!(a.tokens.keys().all(|id| present.contains(id.as_str())));
-    let unacked = opened - a.tokens.len();
-    let ledger = tokens.ledger.lock().unwrap();
-    println!(
-        "{kills} SIGKILLs in {:.0} s (restarts {:.0} s): {} acknowledged writes, 0 lost: all on disk after every kill, {revealed} revealed right after their restart, all {opened} revealed at the end ({unacked} of them unacknowledged but committed); integrity_check ok {kills}/{kills}; {} refreshes ({} OAuth connections, {} EXPIRED after a refresh response was lost in a crash, {} spent refresh tokens replayed), 0 ACTIVE with a spent refresh token",
-        started.elapsed().as_secs_f64(),
-        restart_time.as_secs_f64(),
-        a.tokens.len(),
-        ledger.refreshes,
-        a.oauth.len(),
-        a.oauth.values().filter(|c| c.expired).count(),
-        ledger.replays,
-    );
+    (opened, opened - a.tokens.len())
 }
