@@ -23,7 +23,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,7 @@ use common::idp::{oauth_connection, testidp_integration, write_testidp};
 use common::stand_in::{Upstream, reply};
 use harness::{
     Request, Settings, bearer_integration, bin, compare, connect, dir_bytes, env_num, get_by_id,
-    get_ok, list_by_entity, pid, populate, rss_kib, run_load, start,
+    get_ok, list_by_entity, peak_rss, pid, populate, rss_kib, run_load, start,
 };
 use report::{Report, loadavg, machine, mib, ratio, throughput};
 
@@ -72,20 +72,9 @@ fn section_read(s: &Settings, r: &mut Report, root: &Path) {
     let key = kp.admin.clone();
     let health: Arc<Request> = Arc::new(move |a, _| get_ok(a, &health_url, None));
     let cred: Arc<Request> = Arc::new(move |a, _| get_ok(a, &cred_url, Some(&key)));
-    let peak = Arc::new(AtomicU64::new(0));
-    let sampling = Arc::new(AtomicBool::new(true));
-    let sampler = {
-        let (peak, sampling, pid) = (Arc::clone(&peak), Arc::clone(&sampling), pid(&kp));
-        std::thread::spawn(move || {
-            while sampling.load(Ordering::Relaxed) {
-                peak.fetch_max(rss_kib(pid, "VmRSS:"), Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        })
-    };
-    let (c, h) = compare(s, cred, health);
-    sampling.store(false, Ordering::Relaxed);
-    sampler.join().unwrap();
+    let ((c, h), peak) = peak_rss(pid(&kp), Duration::from_millis(100), || {
+        compare(s, cred, health)
+    });
     r.row(
         &format!("credential read, {} clients", s.clients),
         throughput(&c),
@@ -95,7 +84,7 @@ fn section_read(s: &Settings, r: &mut Report, root: &Path) {
     );
     r.note(format!(
         "loaded RSS during the credential-read run (KDF at the floor): peak {}",
-        mib(peak.load(Ordering::Relaxed) * 1024)
+        mib(peak * 1024)
     ));
 }
 
@@ -456,24 +445,13 @@ fn section_start(s: &Settings, r: &mut Report, root: &Path) {
     let id = connect(&kp, &integration, "alice", "ghp_benchmark_token");
     let url = format!("{}/api/v1/connectedAccounts/{id}/credentials", kp.url);
     let key = kp.admin.clone();
-    let peak = Arc::new(AtomicU64::new(0));
-    let sampling = Arc::new(AtomicBool::new(true));
-    let sampler = {
-        let (peak, sampling) = (Arc::clone(&peak), Arc::clone(&sampling));
-        std::thread::spawn(move || {
-            while sampling.load(Ordering::Relaxed) {
-                peak.fetch_max(rss_kib(pid, "VmRSS:"), Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        })
-    };
-    let (stats, _) = run_load(
-        s.clients,
-        s.phase / 2,
-        Arc::new(move |a, _| get_ok(a, &url, Some(&key))),
-    );
-    sampling.store(false, Ordering::Relaxed);
-    sampler.join().unwrap();
+    let ((stats, _), peak) = peak_rss(pid, Duration::from_millis(50), || {
+        run_load(
+            s.clients,
+            s.phase / 2,
+            Arc::new(move |a, _| get_ok(a, &url, Some(&key))),
+        )
+    });
     let after = rss_kib(pid, "VmRSS:");
     r.row(
         "RSS (VmRSS)",
@@ -481,7 +459,7 @@ fn section_start(s: &Settings, r: &mut Report, root: &Path) {
             "idle {}; under credential-read load ({:.0} req/s) peak {}, after {}",
             mib(idle * 1024),
             stats.rps(),
-            mib(peak.load(Ordering::Relaxed) * 1024),
+            mib(peak * 1024),
             mib(after * 1024)
         ),
         format!("VmHWM after unlock: {}", mib(hwm * 1024)),

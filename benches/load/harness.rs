@@ -4,7 +4,7 @@
 //! latency percentiles).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
@@ -91,6 +91,24 @@ pub fn rss_kib(pid: u32, field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Runs `work` while sampling `pid`'s `VmRSS` every `every`; its result and the peak (KiB).
+pub fn peak_rss<T>(pid: u32, every: Duration, work: impl FnOnce() -> T) -> (T, u64) {
+    let peak = AtomicU64::new(0);
+    let sampling = AtomicBool::new(true);
+    let out = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while sampling.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(pid, "VmRSS:"), Ordering::Relaxed);
+                std::thread::sleep(every);
+            }
+        });
+        let out = work();
+        sampling.store(false, Ordering::Relaxed);
+        out
+    });
+    (out, peak.load(Ordering::Relaxed))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -241,7 +259,8 @@ pub fn populate(
     let mut handles = Vec::new();
     for _ in 0..clients {
         let (next, ids, progress) = (Arc::clone(&next), Arc::clone(&ids), Arc::clone(&progress));
-        let (url, key, integration) = (kp.url.clone(), kp.admin.clone(), integration.to_string());
+        let create_url = format!("{}/api/v1/connectedAccounts", kp.url);
+        let (key, integration) = (kp.admin.clone(), integration.to_string());
         handles.push(std::thread::spawn(move || {
             let agent = agent();
             let mut mine = Vec::new();
@@ -252,14 +271,8 @@ pub fn populate(
                 }
                 let body = json!({"integrationId": integration, "userUuid": format!("e{}", i % entities),
                     "data": {"token": format!("ghp_{i:012}")}});
-                let (status, value) = call_with(
-                    &agent,
-                    &url,
-                    "POST",
-                    "/api/v1/connectedAccounts",
-                    Some(&key),
-                    Some(&body),
-                );
+                let (status, value) =
+                    call_with(&agent, ("POST", &create_url), Some(&key), Some(&body));
                 assert_eq!(status, 200, "create {i}: {value}");
                 mine.push(value["connectedAccountId"].as_str().unwrap().to_string());
                 let done = progress.fetch_add(1, Ordering::Relaxed) + 1;

@@ -5,16 +5,12 @@
 use serde_json::{Value, json};
 
 use crate::common::stand_in::{Upstream, json_reply};
-use crate::common::{Server, keyport};
+use crate::common::{Server, keyport, succeeded};
 
 /// Accepts `Bearer good` at `GET /user`, refuses everything else like GitHub does.
 fn github_stand_in() -> Upstream {
     Upstream::start(|req| {
-        let good = req
-            .all("authorization")
-            .iter()
-            .any(|v| v.eq_ignore_ascii_case("bearer good"));
-        if req.method == "GET" && req.target == "/user" && good {
+        if req.method == "GET" && req.target == "/user" && req.has("authorization", "bearer good") {
             json_reply(200, json!({"login": "octocat"}))
         } else {
             json_reply(401, json!({"message": "Bad credentials"}))
@@ -98,11 +94,7 @@ fn cli_reports_the_checks(server: &Server, refused: &str, accepted: &str) {
         .args(["connections", "test", accepted])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
 }
 
 /// Schemes without a static credential cannot be checked: a clear 400, nothing stored.

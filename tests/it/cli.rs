@@ -2,7 +2,7 @@
 //! secrets read from standard input (never argv), non-zero exit with a message on error.
 
 use std::io::Write;
-use std::process::{Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -176,31 +176,36 @@ fn cli_says_when_no_server_runs() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no keyport server is running"), "{stderr}");
     let empty = tempfile::tempdir().unwrap();
-    let out = keyport(empty.path())
-        .args(["keys", "list"])
-        .output()
-        .unwrap();
+    fails_saying(
+        keyport(empty.path()).args(["keys", "list"]),
+        "keyport serve",
+    );
+}
+
+/// Runs `cmd`, which must fail with `text` in its stderr.
+fn fails_saying(cmd: &mut Command, text: &str) {
+    let out = cmd.output().unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("keyport serve"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(text), "{stderr}");
 }
 
 #[test]
 fn serve_without_a_passphrase_source_refuses_to_guess() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = keyport(&tmp.path().join("d"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env_remove("KEYPORT_PASSPHRASE")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("KEYPORT_PASSPHRASE"));
-    let out = keyport(&tmp.path().join("d"))
-        .args(["serve", "--listen", "0.0.0.0:0"])
-        .env("KEYPORT_PASSPHRASE", "x")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
+    let dir = tmp.path().join("d");
+    fails_saying(
+        keyport(&dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("KEYPORT_PASSPHRASE"),
+        "KEYPORT_PASSPHRASE",
+    );
+    fails_saying(
+        keyport(&dir)
+            .args(["serve", "--listen", "0.0.0.0:0"])
+            .env("KEYPORT_PASSPHRASE", "x"),
+        "--allow-remote",
+    );
 }
 
 #[test]

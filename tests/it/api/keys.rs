@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{Server, agent, call};
+use crate::common::{Server, agent, call, error_message};
 
 /// Every route from the router's own table, with path parameters filled in.
 fn every_api_route() -> Vec<(String, String)> {
@@ -174,10 +174,5 @@ fn revoked_keys_and_disabled_connections_reveal_nothing(
     );
     let (status, value) = server.call("GET", &path, Some(&server.admin), None);
     assert_eq!(status, 409, "{value}");
-    assert!(
-        value["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("reconnect")
-    );
+    assert!(error_message(&value).contains("reconnect"));
 }

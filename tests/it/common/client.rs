@@ -30,21 +30,17 @@ pub fn call(
     key: Option<&str>,
     body: Option<&Value>,
 ) -> (u16, Value) {
-    call_with(&agent(), base, method, path, key, body)
+    call_with(&agent(), (method, &format!("{base}{path}")), key, body)
 }
 
-/// The same on `agent` (its connections are reused).
+/// `method url` on `agent` (its connections are reused).
 pub fn call_with(
     agent: &ureq::Agent,
-    base: &str,
-    method: &str,
-    path: &str,
+    (method, url): (&str, &str),
     key: Option<&str>,
     body: Option<&Value>,
 ) -> (u16, Value) {
-    let mut req = ureq::http::Request::builder()
-        .method(method)
-        .uri(format!("{base}{path}"));
+    let mut req = ureq::http::Request::builder().method(method).uri(url);
     if let Some(key) = key {
         req = req.header("x-api-key", key);
     }
@@ -72,4 +68,9 @@ pub fn get_json(url: &str) -> Value {
         .body_mut()
         .read_json()
         .expect("JSON")
+}
+
+/// The message of a JSON error answer (`""` if there is none).
+pub fn error_message(answer: &Value) -> &str {
+    answer["error"]["message"].as_str().unwrap_or_default()
 }

@@ -18,6 +18,24 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_keyport")
 }
 
+/// What keyport keeps in its data dir (the dir itself is 0700, each of these 0600).
+pub const PRIVATE_FILES: [&str; 5] = [
+    "keyport.db",
+    "keyport.db-wal",
+    "keyport.db-shm",
+    "admin.key",
+    "server.url",
+];
+
+/// Asserts that a CLI run succeeded, showing its stderr if not.
+pub fn succeeded(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A `keyport` command for `dir`, with the fast KDF used in tests and no inherited config.
 pub fn keyport(dir: &Path) -> Command {
     Launch::default().command(dir)

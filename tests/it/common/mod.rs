@@ -10,5 +10,5 @@ pub mod peers;
 pub mod service;
 pub mod stand_in;
 
-pub use client::{agent, call};
-pub use launcher::{Launch, PASSPHRASE, Server, bin, keyport};
+pub use client::{agent, call, error_message};
+pub use launcher::{Launch, PASSPHRASE, PRIVATE_FILES, Server, bin, keyport, succeeded};

@@ -45,6 +45,11 @@ impl Recorded {
         all.first().copied()
     }
 
+    /// Whether some `name` header has `value`, compared without regard to case.
+    pub fn has(&self, name: &str, value: &str) -> bool {
+        self.all(name).iter().any(|v| v.eq_ignore_ascii_case(value))
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }

@@ -53,18 +53,26 @@ struct Acked {
     unexpected: Vec<String>,
 }
 
-fn send(
-    base: &str,
-    key: &str,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> Option<(u16, Value)> {
+/// Where and as whom a client thread calls: the server's URL and its admin key.
+struct Client {
+    base: String,
+    key: String,
+}
+
+fn client(server: &Server) -> Client {
+    Client {
+        base: server.url.clone(),
+        key: server.admin.clone(),
+    }
+}
+
+/// One call; `None` when the server is gone.
+fn send(c: &Client, method: &str, path: &str, body: Option<&Value>) -> Option<(u16, Value)> {
     let agent = agent();
-    let url = format!("{base}{path}");
+    let url = format!("{}{path}", c.base);
     let result = match (method, body) {
-        ("POST", Some(b)) => agent.post(&url).header("x-api-key", key).send_json(b),
-        _ => agent.get(&url).header("x-api-key", key).call(),
+        ("POST", Some(b)) => agent.post(&url).header("x-api-key", &c.key).send_json(b),
+        _ => agent.get(&url).header("x-api-key", &c.key).call(),
     };
     let mut response = result.ok()?;
     let status = response.status().as_u16();
@@ -73,24 +81,12 @@ fn send(
 }
 
 /// Creates connections until the server dies.
-fn writer(
-    base: String,
-    key: String,
-    integration: String,
-    counter: Arc<AtomicUsize>,
-    acked: Arc<Mutex<Acked>>,
-) {
+fn writer(c: Client, integration: String, counter: Arc<AtomicUsize>, acked: Arc<Mutex<Acked>>) {
     loop {
         let n = counter.fetch_add(1, Ordering::SeqCst);
         let token = format!("crash-token-{n:06}");
         let body = json!({"integrationId": integration, "userUuid": format!("w{}", n % 7), "data": {"token": token}});
-        match send(
-            &base,
-            &key,
-            "POST",
-            "/api/v1/connectedAccounts",
-            Some(&body),
-        ) {
+        match send(&c, "POST", "/api/v1/connectedAccounts", Some(&body)) {
             Some((200, v)) => {
                 let id = v["connectedAccountId"].as_str().unwrap().to_string();
                 let mut a = acked.lock().unwrap();
@@ -109,13 +105,7 @@ fn writer(
 
 /// Reads (and so refreshes) the OAUTH2 connections, and replaces expired ones, until the
 /// server dies.
-fn refresher(
-    base: String,
-    key: String,
-    integration: Value,
-    acked: Arc<Mutex<Acked>>,
-    codes: Arc<AtomicUsize>,
-) {
+fn refresher(c: Client, integration: Value, acked: Arc<Mutex<Acked>>, codes: Arc<AtomicUsize>) {
     loop {
         let live: Vec<String> = {
             let a = acked.lock().unwrap();
@@ -127,7 +117,7 @@ fn refresher(
         };
         if live.len() < OAUTH_CONNECTIONS {
             let code = format!("code-{}", codes.fetch_add(1, Ordering::SeqCst));
-            match oauth_connection_try(&base, &key, &integration, "oauth", &code) {
+            match oauth_connection_try(&c.base, &c.key, &integration, "oauth", &code) {
                 Some((200, id)) => {
                     acked.lock().unwrap().oauth.insert(id, OAuthConn::default());
                 }
@@ -142,8 +132,7 @@ fn refresher(
         }
         for id in live {
             match send(
-                &base,
-                &key,
+                &c,
                 "GET",
                 &format!("/api/v1/connectedAccounts/{id}/credentials"),
                 None,
@@ -324,23 +313,13 @@ fn load_until_killed(
 ) {
     let mut threads = Vec::new();
     for _ in 0..2 {
-        let (base, key, i, c, a) = (
-            server.url.clone(),
-            server.admin.clone(),
-            bearer.to_string(),
-            shared.counter.clone(),
-            shared.acked.clone(),
-        );
-        threads.push(std::thread::spawn(move || writer(base, key, i, c, a)));
+        let (c, i, s) = (client(server), bearer.to_string(), shared.clone());
+        threads.push(std::thread::spawn(move || writer(c, i, s.counter, s.acked)));
     }
-    let (base, key, i, a, c) = (
-        server.url.clone(),
-        server.admin.clone(),
-        oauth.clone(),
-        shared.acked.clone(),
-        shared.codes.clone(),
-    );
-    threads.push(std::thread::spawn(move || refresher(base, key, i, a, c)));
+    let (c, i, s) = (client(server), oauth.clone(), shared.clone());
+    threads.push(std::thread::spawn(move || {
+        refresher(c, i, s.acked, s.codes)
+    }));
     std::thread::sleep(pause);
     server.kill();
     for t in threads {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::spawn_logged;
-use crate::common::{PASSPHRASE, Server, bin};
+use crate::common::{PASSPHRASE, PRIVATE_FILES, Server, bin};
 
 /// `nobody`: when the tests run as root, keyport runs as this user, so that the owner of its
 /// `/proc` files says something (for root, every owner is root).
@@ -99,26 +99,13 @@ fn files_stay_private_and_memory_undumpable_under_umask_000() {
 /// Writes data and forces a WAL (a few connections), then checks the files' modes while
 /// keyport runs. Returns how many paths were checked.
 fn files_stay_private(server: &Server, dir: &Path) -> usize {
-    let integration = server.ok(
-        "POST",
-        "/api/v1/integrations",
-        Some(&json!({"appName": "github", "authScheme": "BEARER_TOKEN"})),
-    );
+    let integration =
+        server.integration(json!({"appName": "github", "authScheme": "BEARER_TOKEN"}));
     for i in 0..20 {
-        server.ok(
-            "POST",
-            "/api/v1/connectedAccounts",
-            Some(&json!({"integrationId": integration["id"], "userUuid": format!("u{i}"), "data": {"token": format!("t{i}")}})),
-        );
+        server.create_connection(json!({"integrationId": integration["id"], "userUuid": format!("u{i}"), "data": {"token": format!("t{i}")}}));
     }
     let mut checked = vec![(dir.to_path_buf(), mode(dir), 0o700)];
-    for name in [
-        "keyport.db",
-        "keyport.db-wal",
-        "keyport.db-shm",
-        "admin.key",
-        "server.url",
-    ] {
+    for name in PRIVATE_FILES {
         let path = dir.join(name);
         assert!(path.exists(), "{name} should exist while serving");
         checked.push((path.clone(), mode(&path), 0o600));

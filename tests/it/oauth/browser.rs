@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{idp, oauth_integration, start_connection, state_of};
 use crate::common::idp::{authorize_url, query_param, server_with_testidp};
 use crate::common::peers::{OidcProvider, drive};
-use crate::common::{Launch, Server, agent, keyport};
+use crate::common::{Launch, Server, agent, error_message, keyport, succeeded};
 
 fn testidp_server() -> Server {
     server_with_testidp(&Launch::default())
@@ -189,13 +189,7 @@ fn a_dead_refresh_token_expires_the_connection() {
     std::thread::sleep(Duration::from_secs(3));
     let (status, body) = server.reveal(&id);
     assert_eq!(status, 409, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("reconnect"),
-        "{body}"
-    );
+    assert!(error_message(&body).contains("reconnect"), "{body}");
     let connection = server.connection(&id);
     assert_eq!(connection["status"], "EXPIRED");
     assert!(
@@ -289,12 +283,7 @@ fn redirect_uris_are_checked(server: &Server, integration: &str) {
         Some(&json!({"integrationId": integration, "data": {}, "redirectUri": "https://evil.example/landing"})),
     );
     assert_eq!(status, 400, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("redirectUri")
-    );
+    assert!(error_message(&body).contains("redirectUri"));
     let back = format!("{}/healthz", server.url);
     let (id, url) = start_connection(server, integration, "dave", Some(&back));
     let landed = drive(&url, &[]);
@@ -356,11 +345,7 @@ fn keyport_connect_prints_the_link_and_waits_until_active() {
     let link = link.expect("keyport connect prints the link");
     drive(&link, &["--expect-text", "Connected"]);
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let connection: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(connection["status"], "ACTIVE");
     assert_eq!(connection["entityId"], "zed");

@@ -63,11 +63,7 @@ fn actions_are_listed_in_the_sdk_shape() {
 
     let one = kp.ok("GET", "/api/v2/actions/github_create_an_issue", None);
     assert_eq!(one["name"], "GITHUB_CREATE_AN_ISSUE");
-    let integration = kp.ok(
-        "POST",
-        "/api/v1/integrations",
-        Some(&json!({"appName": "github", "authScheme": "BEARER_TOKEN"})),
-    );
+    let integration = kp.integration(json!({"appName": "github", "authScheme": "BEARER_TOKEN"}));
     assert_eq!(one["appId"], integration["appId"]);
     assert!(
         one["parameters"]["required"]

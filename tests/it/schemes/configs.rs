@@ -5,7 +5,7 @@ use keyport::domain::AuthScheme;
 use serde_json::{Value, json};
 
 use super::gsa::{gsa_integration, gsa_peer, service_account};
-use super::jwt::jwt_peer;
+use super::jwt::{dockerhub, jwt_peer, robot};
 use super::oauth1::{ACCESS_TOKEN, CONSUMER_KEY, TOKEN_SECRET, oauth1_app, oauth1_peer};
 use super::{assert_names, keypair, refused_before_use};
 use crate::common::peers::Peer;
@@ -34,35 +34,17 @@ fn bad_configs_are_refused_naming_the_field() {
 
 /// BASIC_WITH_JWT: a missing field, a wrong type, an unknown template variable in a URL.
 fn jwt_configs(kp: &Library, jwt: &Peer) {
-    let dockerhub = kp
-        .integration(
-            "dockerhub",
-            AuthScheme::BasicWithJwt,
-            json!({ "token_url": format!("{}/login", jwt.url), "base_url": format!("{}/v2", jwt.url) }),
-        )
-        .expect("integration");
+    let integration = dockerhub(kp, jwt, "login");
     let err = kp
-        .connect(dockerhub, json!({ "username": "robot" }))
+        .connect(integration, json!({ "username": "robot" }))
         .expect_err("no password");
     assert_names(&err, "password", Some("is required"));
     let err = kp
-        .connect(dockerhub, json!({ "username": 5, "password": "x" }))
+        .connect(integration, json!({ "username": 5, "password": "x" }))
         .expect_err("wrong type");
     assert_names(&err, "username", Some("expected a string"));
 
-    let templated = kp
-        .integration(
-            "dockerhub",
-            AuthScheme::BasicWithJwt,
-            json!({ "token_url": format!("{}/{{tenant}}/login", jwt.url), "base_url": format!("{}/v2", jwt.url) }),
-        )
-        .expect("integration");
-    let id = kp
-        .connect(
-            templated,
-            json!({ "username": "robot", "password": "pa55-w0rd!" }),
-        )
-        .expect("connect");
+    let id = robot(kp, dockerhub(kp, jwt, "{tenant}/login"));
     let err = kp.prepare(id).expect_err("unknown variable");
     assert_names(&err, "tenant", Some("template variable"));
 }

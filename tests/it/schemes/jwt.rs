@@ -2,6 +2,7 @@
 //! the provider refuses the password.
 
 use keyport::domain::{AuthScheme, ConnectionStatus};
+use keyport::ids::{ConnectionId, IntegrationId};
 use serde_json::json;
 
 use super::{concurrent_bearers, get_through};
@@ -21,26 +22,33 @@ pub(super) fn jwt_peer() -> Peer {
     )
 }
 
+/// A dockerhub integration logging in at `{peer}/{login_path}`, its API at `{peer}/v2`.
+pub(super) fn dockerhub(kp: &Library, peer: &Peer, login_path: &str) -> IntegrationId {
+    kp.integration(
+        "dockerhub",
+        AuthScheme::BasicWithJwt,
+        json!({
+            "token_url": format!("{}/{login_path}", peer.url),
+            "base_url": format!("{}/v2", peer.url),
+        }),
+    )
+    .expect("integration")
+}
+
+/// A connection of robot, with the password the peer accepts.
+pub(super) fn robot(kp: &Library, integration: IntegrationId) -> ConnectionId {
+    kp.connect(
+        integration,
+        json!({ "username": "robot", "password": "pa55-w0rd!" }),
+    )
+    .expect("connect")
+}
+
 #[test]
 fn jwt_login_is_reused_until_exp_then_renewed_and_expired_on_401() {
     let peer = jwt_peer();
     let kp = Library::with_apps(None);
-    let integration = kp
-        .integration(
-            "dockerhub",
-            AuthScheme::BasicWithJwt,
-            json!({
-                "token_url": format!("{}/login", peer.url),
-                "base_url": format!("{}/v2", peer.url),
-            }),
-        )
-        .expect("integration");
-    let id = kp
-        .connect(
-            integration,
-            json!({ "username": "robot", "password": "pa55-w0rd!" }),
-        )
-        .expect("connect");
+    let id = robot(&kp, dockerhub(&kp, &peer, "login"));
     let logins = |p: &Peer| p.get("/_stats")["logins"].clone();
     assert_eq!(logins(&peer), json!(0));
 

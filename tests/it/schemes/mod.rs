@@ -23,8 +23,8 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 use url::Url;
 
-use crate::common::peers;
 use crate::common::service::Library;
+use crate::common::{peers, succeeded};
 
 /// An RSA key pair from tests/peers/rsa_keygen.py: `public`, `private_pkcs8`, `private_pkcs1`.
 fn keypair() -> Value {
@@ -32,11 +32,7 @@ fn keypair() -> Value {
         .arg(peers::dir().join("rsa_keygen.py"))
         .output()
         .expect("run rsa_keygen.py");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     serde_json::from_slice(&out.stdout).expect("keygen JSON")
 }
 
