@@ -37,7 +37,7 @@ use harness::{
     Request, Settings, bearer_integration, bin, compare, connect, dir_bytes, env_num, get_by_id,
     get_ok, list_by_entity, peak_rss, pid, populate, rss_kib, run_load, start,
 };
-use report::{Report, loadavg, machine, mib, ratio, throughput};
+use report::{Report, loadavg, machine, mib};
 
 // The test kit (launcher, client, stand-in servers, testidp), shared with tests/it.
 #[path = "../tests/it/common/mod.rs"]
@@ -75,11 +75,10 @@ fn section_read(s: &Settings, r: &mut Report, root: &Path) {
     let ((c, h), peak) = peak_rss(pid(&kp), Duration::from_millis(100), || {
         compare(s, cred, health)
     });
-    r.row(
+    r.compared(
         &format!("credential read, {} clients", s.clients),
-        throughput(&c),
-        format!("/healthz: {}", throughput(&h)),
-        &ratio(c.rps(), h.rps()),
+        (&c, &h),
+        "/healthz",
         "≥0.6×",
     );
     r.note(format!(
@@ -132,11 +131,10 @@ fn section_proxy(s: &Settings, r: &mut Report, root: &Path) {
         }
     });
     let (p, d) = compare(s, proxied, direct);
-    r.row(
+    r.compared(
         &format!("proxy GET, {} clients", s.clients),
-        throughput(&p),
-        format!("direct: {}", throughput(&d)),
-        &ratio(p.rps(), d.rps()),
+        (&p, &d),
+        "direct",
         "≥0.45×",
     );
 }
@@ -301,11 +299,10 @@ fn section_scale(s: &Settings, r: &mut Report, root: &Path) {
         get_by_id(&big, big_ids.clone()),
         get_by_id(&small, small_ids),
     );
-    r.row(
+    r.compared(
         &format!("get by id, {made} vs {small_count} connections"),
-        throughput(&g_big),
-        format!("{small_count}: {}", throughput(&g_small)),
-        &ratio(g_big.rps(), g_small.rps()),
+        (&g_big, &g_small),
+        &small_count.to_string(),
         "≥0.9×",
     );
     let (l_big, l_small) = compare(
@@ -313,14 +310,13 @@ fn section_scale(s: &Settings, r: &mut Report, root: &Path) {
         list_by_entity(&big, big_entities),
         list_by_entity(&small, small_entities),
     );
-    r.row(
+    r.compared(
         &format!(
             "list by entity ({} each), {made} vs {small_count}",
             made / big_entities
         ),
-        throughput(&l_big),
-        format!("{small_count}: {}", throughput(&l_small)),
-        &ratio(l_big.rps(), l_small.rps()),
+        (&l_big, &l_small),
+        &small_count.to_string(),
         "≥0.9×",
     );
     drop(small);

@@ -108,6 +108,18 @@ fn files_are_private() {
     }
 }
 
+/// `keyport serve` in `dir` with `passphrase` must exit with status 2, saying `says` and
+/// not `not`.
+fn refused(dir: &Path, passphrase: &str, says: &str, not: &str) {
+    let out = Server::start_in(dir, passphrase)
+        .err()
+        .expect("keyport must not serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(says), "{stderr}");
+    assert!(!stderr.contains(not), "{stderr}");
+}
+
 #[test]
 fn wrong_passphrase_is_clear_and_changes_nothing() {
     let mut server = Server::start();
@@ -120,13 +132,7 @@ fn wrong_passphrase_is_clear_and_changes_nothing() {
         "correct horse battery stapl",
         "CORRECT HORSE BATTERY STAPLE",
     ] {
-        let out = Server::start_in(&server.dir, wrong)
-            .err()
-            .expect("a wrong passphrase must not serve");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
-        assert!(stderr.contains("wrong passphrase"), "{stderr}");
-        assert!(!stderr.contains("corrupt"), "{stderr}");
+        refused(&server.dir, wrong, "wrong passphrase", "corrupt");
         assert_eq!(
             sha256(&db),
             before,
@@ -145,8 +151,7 @@ fn wrong_passphrase_is_clear_and_changes_nothing() {
 
 #[test]
 fn a_damaged_header_is_corrupt_not_a_wrong_passphrase() {
-    let mut server = Server::start();
-    server.stop();
+    let server = Server::stopped();
     let db = server.dir.join("keyport.db");
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
@@ -158,13 +163,7 @@ fn a_damaged_header_is_corrupt_not_a_wrong_passphrase() {
         conn.execute("UPDATE vault SET header = ?1", [header])
             .unwrap();
     }
-    let out = Server::start_in(&server.dir, PASSPHRASE)
-        .err()
-        .expect("a corrupt vault must not serve");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("corrupt"), "{stderr}");
-    assert!(!stderr.contains("wrong passphrase"), "{stderr}");
+    refused(&server.dir, PASSPHRASE, "corrupt", "wrong passphrase");
 }
 
 fn table_dump(db: &Path) -> Vec<(String, Vec<String>)> {

@@ -5,146 +5,41 @@ use serde_json::Value;
 
 use crate::common::{Server, agent};
 
-/// One refused request: `body` is JSON in which `{id}` stands for a real integration's id.
-struct Case {
-    method: &'static str,
-    path: &'static str,
-    body: Option<&'static str>,
-    status: u16,
-    code: &'static str,
-    mention: &'static str,
-}
-
-const fn case(
-    method: &'static str,
-    path: &'static str,
-    body: Option<&'static str>,
-    (status, code, mention): (u16, &'static str, &'static str),
-) -> Case {
-    Case {
-        method,
-        path,
-        body,
-        status,
-        code,
-        mention,
-    }
-}
-
 const INTEGRATIONS: &str = "/api/v1/integrations";
 const CONNECTIONS: &str = "/api/v1/connectedAccounts";
 const INVALID: &str = "invalid_input";
 const NOT_FOUND: &str = "not_found";
 
+/// Refused requests: method, path, JSON body (in which `{id}` stands for a real
+/// integration's id), and the status, error code and word the message must have.
+type Case = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    u16,
+    &'static str,
+    &'static str,
+);
+
+#[rustfmt::skip]
 const CASES: &[Case] = &[
-    case(
-        "POST",
-        INTEGRATIONS,
-        Some(r#"{"appName": "github", "authScheme": "OAUTH3"}"#),
-        (400, INVALID, "OAUTH3"),
-    ),
-    case(
-        "POST",
-        INTEGRATIONS,
-        Some(r#"{"appName": "nosuchapp"}"#),
-        (404, NOT_FOUND, "nosuchapp"),
-    ),
-    case(
-        "POST",
-        INTEGRATIONS,
-        Some(r#"{"authScheme": "BEARER_TOKEN"}"#),
-        (400, INVALID, "appName"),
-    ),
-    case(
-        "POST",
-        INTEGRATIONS,
-        Some(r#"{"appName": "github", "bogus": 1}"#),
-        (400, INVALID, "bogus"),
-    ),
-    case(
-        "POST",
-        INTEGRATIONS,
-        Some(
-            r#"{"appName": "github", "authScheme": "BEARER_TOKEN", "authConfig": {"nonsense": "x"}}"#,
-        ),
-        (400, INVALID, "nonsense"),
-    ),
-    case(
-        "POST",
-        INTEGRATIONS,
-        Some(
-            r#"{"appName": "github", "authScheme": "BEARER_TOKEN", "authConfig": {"base_url": "http://example.com"}}"#,
-        ),
-        (400, INVALID, "base_url"),
-    ),
-    case(
-        "POST",
-        INTEGRATIONS,
-        Some(r#"{"appName": "stripe", "authScheme": "OAUTH1"}"#),
-        (400, INVALID, "OAUTH1"),
-    ),
-    case(
-        "POST",
-        CONNECTIONS,
-        Some(r#"{"integrationId": "{id}", "data": {}}"#),
-        (400, INVALID, "token"),
-    ),
-    case(
-        "POST",
-        CONNECTIONS,
-        Some(r#"{"integrationId": "{id}", "data": {"token": 42}}"#),
-        (400, INVALID, "token"),
-    ),
-    case(
-        "POST",
-        CONNECTIONS,
-        Some(
-            r#"{"integrationId": "00000000-0000-4000-8000-000000000000", "data": {"token": "t"}}"#,
-        ),
-        (404, NOT_FOUND, "integration"),
-    ),
-    case(
-        "POST",
-        CONNECTIONS,
-        Some(r#"{"integrationId": "garbage", "data": {"token": "t"}}"#),
-        (404, NOT_FOUND, "garbage"),
-    ),
-    case(
-        "POST",
-        CONNECTIONS,
-        Some(r#"{"integrationId": "{id}", "userUuid": "a,b", "data": {"token": "t"}}"#),
-        (400, INVALID, "entity"),
-    ),
-    case(
-        "GET",
-        "/api/v1/connectedAccounts?status=SUCCESS",
-        None,
-        (400, INVALID, "SUCCESS"),
-    ),
-    case(
-        "GET",
-        "/api/v1/connectedAccounts/00000000-0000-4000-8000-000000000000",
-        None,
-        (404, NOT_FOUND, "connected account"),
-    ),
-    case(
-        "GET",
-        "/api/v1/integrations/nope",
-        None,
-        (404, NOT_FOUND, "nope"),
-    ),
-    case(
-        "POST",
-        "/api/v1/keys",
-        Some(r#"{"name": "k", "permission": "root"}"#),
-        (400, INVALID, "permission"),
-    ),
-    case(
-        "GET",
-        "/api/v1/nothing-here",
-        None,
-        (404, NOT_FOUND, "route"),
-    ),
+    ("POST", INTEGRATIONS, Some(r#"{"appName": "github", "authScheme": "OAUTH3"}"#), 400, INVALID, "OAUTH3"),
+    ("POST", INTEGRATIONS, Some(r#"{"appName": "nosuchapp"}"#), 404, NOT_FOUND, "nosuchapp"),
+    ("POST", INTEGRATIONS, Some(r#"{"authScheme": "BEARER_TOKEN"}"#), 400, INVALID, "appName"),
+    ("POST", INTEGRATIONS, Some(r#"{"appName": "github", "bogus": 1}"#), 400, INVALID, "bogus"),
+    ("POST", INTEGRATIONS, Some(r#"{"appName": "github", "authScheme": "BEARER_TOKEN", "authConfig": {"nonsense": "x"}}"#), 400, INVALID, "nonsense"),
+    ("POST", INTEGRATIONS, Some(r#"{"appName": "github", "authScheme": "BEARER_TOKEN", "authConfig": {"base_url": "http://example.com"}}"#), 400, INVALID, "base_url"),
+    ("POST", INTEGRATIONS, Some(r#"{"appName": "stripe", "authScheme": "OAUTH1"}"#), 400, INVALID, "OAUTH1"),
+    ("POST", CONNECTIONS, Some(r#"{"integrationId": "{id}", "data": {}}"#), 400, INVALID, "token"),
+    ("POST", CONNECTIONS, Some(r#"{"integrationId": "{id}", "data": {"token": 42}}"#), 400, INVALID, "token"),
+    ("POST", CONNECTIONS, Some(r#"{"integrationId": "00000000-0000-4000-8000-000000000000", "data": {"token": "t"}}"#), 404, NOT_FOUND, "integration"),
+    ("POST", CONNECTIONS, Some(r#"{"integrationId": "garbage", "data": {"token": "t"}}"#), 404, NOT_FOUND, "garbage"),
+    ("POST", CONNECTIONS, Some(r#"{"integrationId": "{id}", "userUuid": "a,b", "data": {"token": "t"}}"#), 400, INVALID, "entity"),
+    ("GET", "/api/v1/connectedAccounts?status=SUCCESS", None, 400, INVALID, "SUCCESS"),
+    ("GET", "/api/v1/connectedAccounts/00000000-0000-4000-8000-000000000000", None, 404, NOT_FOUND, "connected account"),
+    ("GET", "/api/v1/integrations/nope", None, 404, NOT_FOUND, "nope"),
+    ("POST", "/api/v1/keys", Some(r#"{"name": "k", "permission": "root"}"#), 400, INVALID, "permission"),
+    ("GET", "/api/v1/nothing-here", None, 404, NOT_FOUND, "route"),
 ];
 
 #[test]
@@ -153,19 +48,16 @@ fn bad_input_gets_a_named_4xx_and_writes_nothing() {
     let integration =
         server.integration(serde_json::json!({"appName": "github", "authScheme": "BEARER_TOKEN"}));
     let id = integration["id"].as_str().unwrap();
-    for c in CASES {
-        let (method, path) = (c.method, c.path);
-        let body: Option<Value> = c
-            .body
-            .map(|b| serde_json::from_str(&b.replace("{id}", id)).unwrap());
+    for &(method, path, body, status, code, mention) in CASES {
+        let body: Option<Value> =
+            body.map(|b| serde_json::from_str(&b.replace("{id}", id)).unwrap());
         let (got, value) = server.as_admin(method, path, body.as_ref());
-        assert_eq!(got, c.status, "{method} {path} {body:?}: {value}");
-        assert_eq!(value["error"]["code"], c.code, "{method} {path}: {value}");
+        assert_eq!(got, status, "{method} {path} {body:?}: {value}");
+        assert_eq!(value["error"]["code"], code, "{method} {path}: {value}");
         let message = value["error"]["message"].as_str().unwrap_or_default();
         assert!(
-            message.contains(c.mention),
-            "{method} {path}: message {message:?} should name {:?}",
-            c.mention
+            message.contains(mention),
+            "{method} {path}: message {message:?} should name {mention:?}"
         );
     }
     malformed_and_oversized_bodies_are_refused(&server);

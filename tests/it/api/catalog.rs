@@ -1,7 +1,25 @@
 //! The app catalog in the Composio shapes, and a broken user override reported without
 //! losing the built-in catalog.
 
+use serde_json::Value;
+
 use crate::common::{PASSPHRASE, Server};
+
+/// The field `name` of `app`'s auth scheme `mode`.
+fn field<'a>(app: &'a Value, mode: &str, name: &str) -> &'a Value {
+    let scheme = app["auth_schemes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["auth_mode"] == mode)
+        .unwrap();
+    scheme["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == name)
+        .unwrap()
+}
 
 #[test]
 fn apps_come_from_the_catalog_in_composio_shapes() {
@@ -39,25 +57,9 @@ fn apps_come_from_the_catalog_in_composio_shapes() {
     }
     let github = server.ok("GET", "/api/v1/apps/GITHUB", None);
     assert_eq!(github["key"], "github");
-    let schemes = github["auth_schemes"].as_array().unwrap();
-    let oauth = schemes.iter().find(|s| s["auth_mode"] == "OAUTH2").unwrap();
-    let client_id = oauth["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["name"] == "client_id")
-        .unwrap();
+    let client_id = field(&github, "OAUTH2", "client_id");
     assert_eq!(client_id["expected_from_customer"], false);
-    let bearer = schemes
-        .iter()
-        .find(|s| s["auth_mode"] == "BEARER_TOKEN")
-        .unwrap();
-    let token = bearer["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["name"] == "token")
-        .unwrap();
+    let token = field(&github, "BEARER_TOKEN", "token");
     assert_eq!(
         (
             token["expected_from_customer"].as_bool(),

@@ -42,7 +42,7 @@ pub fn keyport(dir: &Path) -> Command {
 }
 
 /// How to start keyport.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Launch {
     /// The binary to run.
     pub bin: PathBuf,
@@ -158,6 +158,13 @@ pub struct Server {
 impl Server {
     pub fn start() -> Server {
         Launch::default().start()
+    }
+
+    /// A server that created its vault and stopped cleanly: for tests of what is on disk.
+    pub fn stopped() -> Server {
+        let mut server = Server::start();
+        server.stop();
+        server
     }
 
     /// Starts `keyport serve` in `dir`; `Err(output)` if it exits instead of serving.

@@ -80,6 +80,10 @@ fn send(c: &Client, method: &str, path: &str, body: Option<&Value>) -> Option<(u
     Some((status, value))
 }
 
+fn unexpected(acked: &Mutex<Acked>, what: String) {
+    acked.lock().unwrap().unexpected.push(what);
+}
+
 /// Creates connections until the server dies.
 fn writer(c: Client, integration: String, counter: Arc<AtomicUsize>, acked: Arc<Mutex<Acked>>) {
     loop {
@@ -93,11 +97,7 @@ fn writer(c: Client, integration: String, counter: Arc<AtomicUsize>, acked: Arc<
                 a.tokens.insert(id.clone(), token);
                 a.recent.push(id);
             }
-            Some((status, v)) => acked
-                .lock()
-                .unwrap()
-                .unexpected
-                .push(format!("create -> {status} {v}")),
+            Some((status, v)) => unexpected(&acked, format!("create -> {status} {v}")),
             None => return,
         }
     }
@@ -152,11 +152,7 @@ fn refresher(c: Client, integration: Value, acked: Arc<Mutex<Acked>>, codes: Arc
                     c.acked = Some(c.acked.map_or(n, |m| m.max(n)));
                 }
                 Some((409, _)) => acked.lock().unwrap().oauth.get_mut(&id).unwrap().expired = true,
-                Some((status, v)) => acked
-                    .lock()
-                    .unwrap()
-                    .unexpected
-                    .push(format!("reveal -> {status} {v}")),
+                Some((status, v)) => unexpected(&acked, format!("reveal -> {status} {v}")),
                 None => return,
             }
         }

@@ -39,8 +39,7 @@ fn patch_kdf(db: &Path, m_kib: u32, t_cost: u32, p_cost: u32) {
 
 #[test]
 fn a_vault_header_asking_for_terabytes_is_refused_in_milliseconds() {
-    let mut server = Server::start();
-    server.stop();
+    let server = Server::stopped();
     let db = server.dir.join("keyport.db");
     let original = std::fs::read(&db).unwrap();
     // The normal unlock, for comparison (floor parameters: 64 MiB, 3 passes).

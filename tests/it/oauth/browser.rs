@@ -12,8 +12,13 @@ use crate::common::idp::{authorize_url, query_param, server_with_testidp};
 use crate::common::peers::{OidcProvider, drive};
 use crate::common::{Launch, Server, agent, error_message, keyport, succeeded};
 
-fn testidp_server() -> Server {
-    server_with_testidp(&Launch::default())
+/// keyport with `testidp`, the oidc-provider (access tokens living `access_ttl` seconds),
+/// and an integration of it with the provider's URLs and `extra` configuration.
+fn setup(access_ttl: u32, extra: Value) -> (Server, OidcProvider, String) {
+    let server = server_with_testidp(&Launch::default());
+    let idp = idp(&server, access_ttl);
+    let integration = oauth_integration(&server, &idp, extra);
+    (server, idp, integration)
 }
 
 fn reason(connection: &Value) -> &str {
@@ -22,10 +27,8 @@ fn reason(connection: &Value) -> &str {
 
 #[test]
 fn authorization_code_with_pkce_refresh_rotation_and_revocation() {
-    let server = testidp_server();
     // Tokens live 6 s; keyport refreshes when less than half a short lifetime is left.
-    let idp = idp(&server, 6);
-    let integration = oauth_integration(&server, &idp, json!({}));
+    let (server, idp, integration) = setup(6, json!({}));
     let shown = server.ok("GET", &format!("/api/v1/integrations/{integration}"), None);
     assert_eq!(
         shown["callbackUrl"],
@@ -180,9 +183,7 @@ fn one_refresh_for_100_concurrent_reads(server: &Arc<Server>, idp: &OidcProvider
 
 #[test]
 fn a_dead_refresh_token_expires_the_connection() {
-    let server = testidp_server();
-    let idp = idp(&server, 2);
-    let integration = oauth_integration(&server, &idp, json!({}));
+    let (server, idp, integration) = setup(2, json!({}));
     let (id, url) = start_connection(&server, &integration, "bob", None);
     drive(&url, &["--expect-text", "Connected"]);
     idp.post("/__revoke_all");
@@ -206,9 +207,7 @@ fn a_dead_refresh_token_expires_the_connection() {
 
 #[test]
 fn provider_refusal_state_tricks_and_foreign_redirects_are_rejected() {
-    let server = testidp_server();
-    let idp = idp(&server, 3600);
-    let integration = oauth_integration(&server, &idp, json!({}));
+    let (server, idp, integration) = setup(3600, json!({}));
 
     // The user says no at the provider: FAILED, with the reason on the page.
     let (denied, url) = start_connection(&server, &integration, "carol", None);
@@ -296,11 +295,8 @@ fn redirect_uris_are_checked(server: &Server, integration: &str) {
 
 #[test]
 fn client_credentials_integrations_hold_a_machine_token() {
-    let server = testidp_server();
-    let idp = idp(&server, 3600);
-    let integration = oauth_integration(
-        &server,
-        &idp,
+    let (server, idp, integration) = setup(
+        3600,
         json!({"grant_type": "client_credentials", "scopes": "api:read"}),
     );
     let created = server.create_connection(json!({"integrationId": integration, "data": {}}));
@@ -322,9 +318,7 @@ fn client_credentials_integrations_hold_a_machine_token() {
 
 #[test]
 fn keyport_connect_prints_the_link_and_waits_until_active() {
-    let server = testidp_server();
-    let idp = idp(&server, 3600);
-    oauth_integration(&server, &idp, json!({}));
+    let (server, _idp, _) = setup(3600, json!({}));
     let mut child = keyport(&server.dir)
         .args(["--json", "connect", "testidp", "--entity", "zed"])
         .args(["--no-browser", "--timeout", "60"])

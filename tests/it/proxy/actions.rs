@@ -299,27 +299,14 @@ fn the_cli_proxies_and_runs_actions() {
         stdout.contains("title") && stdout.contains("yes"),
         "{stdout}"
     );
-    let input = r#"{"owner":"o","repo":"r","title":"t"}"#;
-    let (code, stdout, stderr) = run(&[
-        "actions",
-        "run",
-        "GITHUB_CREATE_AN_ISSUE",
-        "--entity",
-        "alice",
-        "--input",
-        input,
-    ]);
+    let issue = |input: &str| {
+        let action = ["actions", "run", "GITHUB_CREATE_AN_ISSUE"];
+        run(&[&action[..], &["--entity", "alice", "--input", input]].concat())
+    };
+    let (code, stdout, stderr) = issue(r#"{"owner":"o","repo":"r","title":"t"}"#);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.contains("\"number\": 1"), "{stdout}");
-    let (code, _, stderr) = run(&[
-        "actions",
-        "run",
-        "GITHUB_CREATE_AN_ISSUE",
-        "--entity",
-        "alice",
-        "--input",
-        "{}",
-    ]);
+    let (code, _, stderr) = issue("{}");
     assert_ne!(code, Some(0));
     assert!(stderr.contains("input.owner"), "{stderr}");
 }

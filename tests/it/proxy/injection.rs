@@ -15,7 +15,7 @@ use crate::common::stand_in::{Reply, Upstream};
 #[test]
 fn each_static_scheme_is_injected_exactly() {
     let kp = proxy_server();
-    let check = |app: &str, scheme: &str, config: Value, data: Value| {
+    let check = |(app, scheme): (&str, &str), config: Value, data: Value| {
         let upstream = Upstream::ok();
         let base = format!("{}/base", upstream.base);
         let id = kp.connect(app, scheme, &base, config, "alice", data);
@@ -28,15 +28,14 @@ fn each_static_scheme_is_injected_exactly() {
         seen
     };
 
-    let seen = check("github", "BEARER_TOKEN", json!({}), json!({"token": "t"}));
+    let seen = check(("github", "BEARER_TOKEN"), json!({}), json!({"token": "t"}));
     assert_eq!(seen.target, "/base/who?x=1");
     assert_eq!(seen.header("authorization"), Some("Bearer t"));
     assert_eq!(seen.header("accept"), Some("application/vnd.github+json"));
     assert_eq!(seen.header("x-github-api-version"), Some("2022-11-28"));
 
     let seen = check(
-        "twilio",
-        "BASIC",
+        ("twilio", "BASIC"),
         json!({}),
         json!({"username": "AC123", "password": "p@ss:word é"}),
     );
@@ -45,15 +44,13 @@ fn each_static_scheme_is_injected_exactly() {
 
     // API_KEY in a header, with the catalog's name and prefix.
     let seen = check(
-        "discord",
-        "API_KEY",
+        ("discord", "API_KEY"),
         json!({}),
         json!({"api_key": "bot-secret"}),
     );
     assert_eq!(seen.header("authorization"), Some("Bot bot-secret"));
     let seen = check(
-        "anthropic",
-        "API_KEY",
+        ("anthropic", "API_KEY"),
         json!({}),
         json!({"api_key": "sk-ant-1"}),
     );
@@ -63,8 +60,7 @@ fn each_static_scheme_is_injected_exactly() {
 
     // API_KEY in the query: Trello's key and token, and a key configured with in=query.
     let seen = check(
-        "trello",
-        "API_KEY",
+        ("trello", "API_KEY"),
         json!({}),
         json!({"api_key": "trello-key", "token": "trello-token"}),
     );
@@ -74,8 +70,7 @@ fn each_static_scheme_is_injected_exactly() {
     );
     assert_eq!(seen.header("authorization"), None);
     let seen = check(
-        "anthropic",
-        "API_KEY",
+        ("anthropic", "API_KEY"),
         json!({"in": "query", "name": "api_key"}),
         json!({"api_key": "sk-in-query"}),
     );
@@ -83,7 +78,7 @@ fn each_static_scheme_is_injected_exactly() {
     assert_eq!(seen.header("x-api-key"), None);
     assert_eq!(seen.header("authorization"), None);
 
-    let seen = check("hackernews", "NO_AUTH", json!({}), json!({}));
+    let seen = check(("hackernews", "NO_AUTH"), json!({}), json!({}));
     assert_eq!(seen.target, "/base/who?x=1");
     assert_eq!(seen.header("authorization"), None);
 }

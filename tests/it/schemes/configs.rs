@@ -66,30 +66,20 @@ fn gsa_configs(kp: &Library, gsa: &Peer, keys: &Value) {
         .as_object_mut()
         .expect("object")
         .remove("client_email");
-    refused_before_use(
-        kp,
-        kp.connect(drive, json!({ "credentials_json": no_email })),
-        "credentials_json",
-        "client_email",
-    );
     let mut bad_key = service_account(keys);
     bad_key["private_key"] = json!(
         "-----BEGIN PRIVATE KEY-----\nMIIBVgIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
     );
-    refused_before_use(
-        kp,
-        kp.connect(drive, json!({ "credentials_json": bad_key })),
-        "credentials_json",
-        "private_key",
-    );
     let mut as_text = service_account(keys);
     as_text["type"] = json!("authorized_user");
-    refused_before_use(
-        kp,
-        kp.connect(drive, json!({ "credentials_json": as_text.to_string() })),
-        "credentials_json",
-        "type",
-    );
+    for (credentials, detail) in [
+        (no_email, "client_email"),
+        (bad_key, "private_key"),
+        (json!(as_text.to_string()), "type"),
+    ] {
+        let created = kp.connect(drive, json!({ "credentials_json": credentials }));
+        refused_before_use(kp, created, "credentials_json", detail);
+    }
 }
 
 fn oauth1_configs(kp: &Library) {

@@ -7,7 +7,7 @@ use keyport::auth::oauth1::{self, Consumer, Endpoints, Signer};
 use keyport::auth::{AuthError, Injection};
 use keyport::clock::Clock;
 use keyport::domain::{AuthScheme, ConnectionStatus};
-use keyport::ids::ConnectionId;
+use keyport::ids::{ConnectionId, IntegrationId};
 use keyport::net::Net;
 use keyport::service::{CallbackQuery, CreateConnection};
 use secrecy::ExposeSecret;
@@ -132,21 +132,25 @@ fn exercise_signed_requests(kp: &Library, peer: &Peer, id: ConnectionId, method:
     assert_eq!(stats["rejected"], json!(2), "{stats}");
 }
 
+/// An OAUTH1 integration of `app` with `config`, which must be accepted.
+fn oauth1_integration(kp: &Library, app: &str, config: Value) -> IntegrationId {
+    kp.integration(app, AuthScheme::OAuth1, config)
+        .expect("integration")
+}
+
 #[test]
 fn oauth1_hmac_sha1_requests_verify_with_oauthlib() {
     let peer = oauth1_peer(None);
     let kp = Library::with_apps(None);
-    let integration = kp
-        .integration(
-            "trello",
-            AuthScheme::OAuth1,
-            json!({
+    let integration = oauth1_integration(
+        &kp,
+        "trello",
+        json!({
                 "consumer_key": CONSUMER_KEY,
                 "consumer_secret": CONSUMER_SECRET,
-                "base_url": format!("{}/1", peer.url),
-            }),
-        )
-        .expect("integration");
+            "base_url": format!("{}/1", peer.url),
+        }),
+    );
     let id = kp.insert_connection(
         integration,
         "trello",
@@ -165,13 +169,9 @@ fn oauth1_rsa_sha1_requests_verify_with_oauthlib() {
     // literal "\n" (PKCS#1), and both must work.
     let one_line = |pem: &str, sep: &str| pem.trim().replace('\n', sep);
     let connect = |pem: String| {
-        let integration = kp
-            .integration(
-                "rsaapp",
-                AuthScheme::OAuth1,
-                json!({ "consumer_key": CONSUMER_KEY, "private_key": pem }),
-            )
-            .expect("an RSA-SHA1 integration needs no consumer secret");
+        // An RSA-SHA1 integration needs no consumer secret.
+        let config = json!({ "consumer_key": CONSUMER_KEY, "private_key": pem });
+        let integration = oauth1_integration(&kp, "rsaapp", config);
         kp.insert_connection(
             integration,
             "rsaapp",
@@ -356,13 +356,11 @@ fn oauth1_three_legged_flow_against_oauthlib() {
 fn oauth1_browser_flow_through_the_connect_page_and_callback() {
     let peer = oauth1_peer(None);
     let kp = Library::with_apps(Some(json!([oauth1_app(&peer, "flowapp", "HMAC-SHA1")])));
-    let integration = kp
-        .integration(
-            "flowapp",
-            AuthScheme::OAuth1,
-            json!({"consumer_key": CONSUMER_KEY, "consumer_secret": CONSUMER_SECRET}),
-        )
-        .expect("integration");
+    let integration = oauth1_integration(
+        &kp,
+        "flowapp",
+        json!({"consumer_key": CONSUMER_KEY, "consumer_secret": CONSUMER_SECRET}),
+    );
     let created = kp
         .service
         .create_connection(
