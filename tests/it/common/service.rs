@@ -87,14 +87,12 @@ impl Library {
         integration_id: IntegrationId,
         data: Value,
     ) -> Result<ConnectionId, Error> {
-        let created = self.service.create_connection(
-            &self.admin,
-            CreateConnection {
-                integration_id,
-                data: object(data),
-                ..CreateConnection::default()
-            },
-        )?;
+        let request = CreateConnection {
+            integration_id,
+            data: object(data),
+            ..CreateConnection::default()
+        };
+        let created = self.service.create_connection(&self.admin, request)?;
         assert_eq!(created.status, ConnectionStatus::Active);
         Ok(created.id)
     }
