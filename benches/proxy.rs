@@ -12,7 +12,6 @@
 
 #![expect(
     clippy::expect_used,
-    clippy::unwrap_used,
     clippy::panic,
     reason = "a benchmark fails loudly"
 )]

@@ -308,7 +308,7 @@ impl Walk {
     }
 
     /// `method path` with the right Host, the key, and `Origin: origin`.
-    fn from_origin(&self, method: &str, path: &str, origin: &str) -> Raw {
+    fn with_origin(&self, method: &str, path: &str, origin: &str) -> Raw {
         let lines = [
             self.host.clone(),
             self.key.clone(),
@@ -334,7 +334,7 @@ impl Walk {
             self.responses.push((format!("{method} {path}"), got));
         }
         for origin in self.evil_origins.clone() {
-            let simple = self.from_origin(method, path, &origin);
+            let simple = self.with_origin(method, path, &origin);
             let preflight = self.send(
                 "OPTIONS",
                 path,
@@ -371,7 +371,7 @@ impl Walk {
                 ("POST", "/api/v1/keys".to_string()),
                 ("PATCH", format!("/api/v1/integrations/{id}")),
             ] {
-                let got = self.from_origin(method, &path, &origin);
+                let got = self.with_origin(method, &path, &origin);
                 assert_eq!(got.status, 403, "{method} {path} from {origin}");
                 self.refused += 1;
                 self.responses
