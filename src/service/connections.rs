@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::integrations::CONNECTION_DEFAULTS;
-use super::{Service, redacted, unknown_app};
+use super::{AuthParams, Service, redacted, unknown_app};
 use crate::domain::api_key::Permission;
 use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
 use crate::error::{Error, Result};
@@ -18,6 +18,9 @@ use crate::service::Caller;
 use crate::store::{ConnectionFilter, NewConnection, StoreError, connections, integrations};
 
 const TABLE: &str = "connections";
+
+/// An entity, when it was first seen, and its number of live connections.
+pub type EntitySummary = (EntityId, String, u64);
 
 #[derive(Default)]
 pub struct CreateConnection {
@@ -64,12 +67,40 @@ pub struct ListConnections {
     pub page_size: u64,
 }
 
-/// A connection as readers see it: secrets redacted.
+/// A connection as readers see it: secrets redacted, and what it puts on a request
+/// (redacted unless the caller may reveal), worked out in the same read.
 #[derive(Debug, Clone)]
 pub struct ConnectionView {
     pub connection: Connection,
     pub auth_scheme: AuthScheme,
+    /// The stored parameters, every secret `********`.
     pub params: Map<String, Value>,
+    pub auth: AuthParams,
+}
+
+/// One page of a connection list, and how many connections match on every page.
+#[derive(Debug, Clone)]
+pub struct ConnectionPage {
+    pub views: Vec<ConnectionView>,
+    pub total: u64,
+}
+
+/// A connection's live credential, for a `reveal`: every parameter, secrets opened.
+/// `Debug` shows the parameter names only.
+pub struct RevealedCredential {
+    pub connection: Connection,
+    pub auth_scheme: AuthScheme,
+    pub params: Map<String, Value>,
+}
+
+impl std::fmt::Debug for RevealedCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevealedCredential")
+            .field("connection", &self.connection.id)
+            .field("auth_scheme", &self.auth_scheme)
+            .field("params", &super::KeysOnly(&self.params))
+            .finish()
+    }
 }
 
 fn valid_labels(labels: Vec<String>) -> Result<Vec<String>> {
@@ -100,20 +131,51 @@ pub(crate) struct Loaded {
     pub integration_secrets: Option<Vec<u8>>,
 }
 
-/// The reader's view of `connection`, whose integration has `auth_scheme`.
-fn view_as(connection: Connection, auth_scheme: AuthScheme) -> ConnectionView {
-    let params = redacted(&connection.params, &connection.secret_keys);
-    ConnectionView {
-        connection,
-        auth_scheme,
-        params,
+/// The page of `req` as a store filter over `entities`, `apps` and `statuses`.
+fn page_filter(
+    req: ListConnections,
+    entities: Vec<EntityId>,
+    apps: Vec<String>,
+    statuses: Vec<ConnectionStatus>,
+) -> ConnectionFilter {
+    let page_size = if req.page_size == 0 {
+        u64::MAX
+    } else {
+        req.page_size
+    };
+    ConnectionFilter {
+        entities,
+        apps,
+        statuses,
+        labels: req.labels,
+        integration_id: req.integration_id,
+        limit: page_size,
+        offset: req
+            .page
+            .saturating_sub(1)
+            .saturating_mul(page_size.min(u64::MAX / 2)),
     }
 }
 
+/// One listed connection and, for a reveal key on a usable connection, its sealed
+/// credential blob, read in the list's pass.
+struct Row {
+    connection: Connection,
+    sealed: Option<Option<Vec<u8>>>,
+}
+
 impl Service {
-    fn view_connection(&self, connection: Connection) -> Result<ConnectionView> {
+    /// One connection as a reader sees it; a reveal key's read may renew its token.
+    fn view_connection(&self, caller: &Caller, connection: Connection) -> Result<ConnectionView> {
         let integration = self.load_integration(connection.integration_id)?;
-        Ok(view_as(connection, integration.auth_scheme))
+        let params = redacted(&connection.params, &connection.secret_keys);
+        let auth = self.live_auth_params(caller, &connection, &integration, &params);
+        Ok(ConnectionView {
+            connection,
+            auth_scheme: integration.auth_scheme,
+            params,
+            auth,
+        })
     }
 
     /// Loads a connection the caller may see; others' connections are "not found".
@@ -291,16 +353,15 @@ impl Service {
         caller.require(Permission::Use)?;
         self.expire_flows()?;
         let connection = self.load_connection(caller, id)?;
-        self.view_connection(connection)
+        self.view_connection(caller, connection)
     }
 
-    pub fn list_connections(
+    /// The store filter for `req` as `caller` may see it; `None` when nothing can match.
+    fn connection_filter(
         &self,
         caller: &Caller,
         req: ListConnections,
-    ) -> Result<Vec<ConnectionView>> {
-        caller.require(Permission::Use)?;
-        self.expire_flows()?;
+    ) -> Result<Option<ConnectionFilter>> {
         let mut entities = req
             .entities
             .iter()
@@ -308,7 +369,7 @@ impl Service {
             .collect::<Result<Vec<_>>>()?;
         if let Some(own) = &caller.entity {
             if entities.iter().any(|e| e != own) {
-                return Ok(Vec::new());
+                return Ok(None);
             }
             entities = vec![own.clone()];
         }
@@ -322,7 +383,7 @@ impl Service {
             .collect::<Result<Vec<_>>>()?;
         if req.active_only {
             if !statuses.is_empty() && !statuses.contains(&ConnectionStatus::Active) {
-                return Ok(Vec::new());
+                return Ok(None);
             }
             statuses = vec![ConnectionStatus::Active];
         }
@@ -330,39 +391,104 @@ impl Service {
         for app in &req.apps {
             apps.push(self.find_app(app)?.key.clone());
         }
-        let page_size = if req.page_size == 0 {
-            u64::MAX
-        } else {
-            req.page_size
+        Ok(Some(page_filter(req, entities, apps, statuses)))
+    }
+
+    /// The connections matching `req` that `caller` may see, as stored.
+    pub(crate) fn find_connections(
+        &self,
+        caller: &Caller,
+        req: ListConnections,
+    ) -> Result<Vec<Connection>> {
+        caller.require(Permission::Use)?;
+        self.expire_flows()?;
+        match self.connection_filter(caller, req)? {
+            Some(filter) => Ok(self.store.read(|db| connections::list(db, &filter))?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// One page of the connections matching `req`, with how many match in all. One read
+    /// pass: rows, count, each distinct integration once, and — for a reveal key — the
+    /// sealed credentials, opened but never renewed. No network, whatever the list holds.
+    pub fn list_connections(
+        &self,
+        caller: &Caller,
+        req: ListConnections,
+    ) -> Result<ConnectionPage> {
+        caller.require(Permission::Use)?;
+        self.expire_flows()?;
+        let Some(filter) = self.connection_filter(caller, req)? else {
+            return Ok(ConnectionPage {
+                views: Vec::new(),
+                total: 0,
+            });
         };
-        let filter = ConnectionFilter {
-            entities,
-            apps,
-            statuses,
-            labels: req.labels,
-            integration_id: req.integration_id,
-            limit: page_size,
-            offset: req
-                .page
-                .saturating_sub(1)
-                .saturating_mul(page_size.min(u64::MAX / 2)),
-        };
-        let list = self.store.read(|db| connections::list(db, &filter))?;
-        // One integration load per distinct integration, not one per connection.
-        let mut schemes: HashMap<IntegrationId, AuthScheme> = HashMap::new();
-        list.into_iter()
-            .map(|c| {
-                let scheme = match schemes.get(&c.integration_id) {
-                    Some(scheme) => *scheme,
-                    None => {
-                        let scheme = self.load_integration(c.integration_id)?.auth_scheme;
-                        schemes.insert(c.integration_id, scheme);
-                        scheme
-                    }
+        let reveal = caller.permission == Permission::Reveal;
+        let (rows, total, integrations) = self.store.snapshot(|db| {
+            let list = connections::list(db, &filter)?;
+            let total = connections::count(db, &filter)?;
+            let mut found: HashMap<IntegrationId, (Integration, Option<Vec<u8>>)> = HashMap::new();
+            let mut rows = Vec::with_capacity(list.len());
+            for connection in list {
+                if let std::collections::hash_map::Entry::Vacant(slot) =
+                    found.entry(connection.integration_id)
+                    && let Some(integration) = integrations::get(db, connection.integration_id)?
+                {
+                    let sealed = if reveal {
+                        integrations::secrets(db, integration.id)?
+                    } else {
+                        None
+                    };
+                    slot.insert((integration, sealed));
+                }
+                let sealed = if reveal && connection.status.usable() {
+                    Some(connections::secrets(db, connection.id)?)
+                } else {
+                    None
                 };
-                Ok(view_as(c, scheme))
-            })
-            .collect()
+                rows.push(Row { connection, sealed });
+            }
+            Ok::<_, Error>((rows, total, found))
+        })?;
+        let views = rows
+            .into_iter()
+            .map(|row| self.listed_view(caller, row, &integrations))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ConnectionPage { views, total })
+    }
+
+    /// A listed row as a reader sees it, from what the list's pass read.
+    fn listed_view(
+        &self,
+        caller: &Caller,
+        row: Row,
+        integrations: &HashMap<IntegrationId, (Integration, Option<Vec<u8>>)>,
+    ) -> Result<ConnectionView> {
+        let Row { connection, sealed } = row;
+        let (integration, integration_sealed) = integrations
+            .get(&connection.integration_id)
+            .ok_or_else(|| {
+                Error::not_found("integration", connection.integration_id.to_string())
+            })?;
+        let params = redacted(&connection.params, &connection.secret_keys);
+        let opened = match sealed {
+            Some(blob) => Some(self.open_loaded(&Loaded {
+                connection: connection.clone(),
+                integration: integration.clone(),
+                connection_secrets: blob,
+                integration_secrets: integration_sealed.clone(),
+            })?),
+            None => None,
+        };
+        let auth =
+            self.stored_auth_params(caller, &connection, integration, &params, opened.as_ref());
+        Ok(ConnectionView {
+            connection,
+            auth_scheme: integration.auth_scheme,
+            params,
+            auth,
+        })
     }
 
     /// Moves a connection to `to` if the lifecycle allows it.
@@ -427,7 +553,7 @@ impl Service {
         &self,
         caller: &Caller,
         id: ConnectionId,
-    ) -> Result<(ConnectionView, Map<String, Value>)> {
+    ) -> Result<RevealedCredential> {
         caller.require(Permission::Reveal)?;
         let loaded = self.load_sealed(caller, id)?;
         if !loaded.connection.status.usable() {
@@ -464,11 +590,15 @@ impl Service {
         } = loaded;
         let mut params = connection.params.clone();
         params.extend(self.open_map(TABLE, &id.to_string(), connection_secrets.as_deref())?);
-        Ok((view_as(connection, integration.auth_scheme), params))
+        Ok(RevealedCredential {
+            connection,
+            auth_scheme: integration.auth_scheme,
+            params,
+        })
     }
 
     /// Every entity with its number of live connections.
-    pub fn list_entities(&self, caller: &Caller) -> Result<Vec<(EntityId, String, u64)>> {
+    pub fn list_entities(&self, caller: &Caller) -> Result<Vec<EntitySummary>> {
         caller.require(Permission::Use)?;
         let all = self.store.read(connections::entities)?;
         Ok(match &caller.entity {

@@ -2,8 +2,11 @@
 //! field list for the app and scheme; secret fields are sealed; URLs must be https (plain
 //! http only towards loopback, for local development and tests).
 
+mod auth_config;
+
 use serde_json::{Map, Value};
 
+use self::auth_config::normalize_auth_config;
 use super::{Service, unknown_app};
 use crate::domain::api_key::Permission;
 use crate::domain::{AuthScheme, Integration};
@@ -271,9 +274,9 @@ impl Service {
         let app = self.find_app(&req.app)?;
         let scheme = req.auth_scheme.unwrap_or_else(|| app.default_scheme());
         let spec = self.scheme_of(app, scheme)?;
-        if req.use_composio_auth
-            && scheme.needs_browser()
-            && !req.auth_config.contains_key("client_id")
+        let mut auth_config = req.auth_config;
+        normalize_auth_config(&self.public_url, app, scheme, &mut auth_config);
+        if req.use_composio_auth && scheme.needs_browser() && !auth_config.contains_key("client_id")
         {
             return Err(Error::invalid(format!(
                 "useComposioAuth: keyport has no managed OAuth apps; register your own OAuth app with {} \
@@ -281,7 +284,7 @@ impl Service {
                 app.name, self.public_url, app.key
             )));
         }
-        let (own, defaults) = split_config(spec, app, &req.auth_config)?;
+        let (own, defaults) = split_config(spec, app, &auth_config)?;
         check_urls(&own.plain)?;
         if scheme == AuthScheme::OAuth1 {
             // A malformed RSA key or a missing consumer secret is refused now, not at first use.
@@ -395,6 +398,8 @@ impl Service {
                     .get(&current.app_key)
                     .ok_or_else(|| unknown_app(&current.app_key))?;
                 let spec = self.scheme_of(app, current.auth_scheme)?;
+                let mut changes = changes.clone();
+                normalize_auth_config(&self.public_url, app, current.auth_scheme, &mut changes);
                 // Merge: given keys replace, others are kept (secrets included).
                 let mut old_secrets = self.integration_secrets(id)?;
                 let mut merged = current.config.clone();
@@ -402,7 +407,7 @@ impl Service {
                 let defaults_plain = current.config.get(CONNECTION_DEFAULTS).cloned();
                 let defaults_secret = old_secrets.remove(CONNECTION_DEFAULTS);
                 merged.extend(old_secrets);
-                merged.extend(changes.clone());
+                merged.extend(changes);
                 let (own, defaults) = split_config(spec, app, &merged)?;
                 check_urls(&own.plain)?;
                 let mut config = own.plain;
