@@ -1,11 +1,31 @@
 //! Typed identifiers. Integration, connection and API-key ids are UUIDv4s; entity ids are
 //! strings chosen by the caller (`"default"` when none is named). Parsing happens at the
-//! edge, so the service never handles an id that was not validated.
+//! edge, so the service never handles an id that was not validated. This is the lowest
+//! layer: it imports nothing from the rest of the crate, and its own [`ParseIdError`] is
+//! joined into the service error above it.
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::Error;
+/// An id that did not parse. A malformed UUID names no existing row, so it reads as "not
+/// found" (as Composio answers); a malformed entity id is bad input.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ParseIdError {
+    #[error("{what} {id:?} not found")]
+    NoSuch { what: &'static str, id: String },
+    #[error("{0}")]
+    Entity(&'static str),
+}
+
+impl ParseIdError {
+    /// Stable machine-readable code, as the service error reports it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ParseIdError::NoSuch { .. } => "not_found",
+            ParseIdError::Entity(_) => "invalid_input",
+        }
+    }
+}
 
 macro_rules! uuid_id {
     ($name:ident, $what:literal) => {
@@ -31,11 +51,14 @@ macro_rules! uuid_id {
         }
 
         impl FromStr for $name {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self, Error> {
+            type Err = ParseIdError;
+            fn from_str(s: &str) -> Result<Self, ParseIdError> {
                 uuid::Uuid::parse_str(s.trim())
                     .map($name)
-                    .map_err(|_| Error::not_found($what, s))
+                    .map_err(|_| ParseIdError::NoSuch {
+                        what: $what,
+                        id: s.to_string(),
+                    })
             }
         }
     };
@@ -56,13 +79,15 @@ impl EntityId {
         EntityId(Self::DEFAULT.to_string())
     }
 
-    pub fn parse(raw: &str) -> Result<Self, Error> {
+    pub fn parse(raw: &str) -> Result<Self, ParseIdError> {
         let trimmed = raw.trim();
         if trimmed.is_empty() || trimmed.chars().count() > 128 {
-            return Err(Error::invalid("entity id must be 1 to 128 characters"));
+            return Err(ParseIdError::Entity(
+                "entity id must be 1 to 128 characters",
+            ));
         }
         if trimmed.chars().any(|c| c.is_control() || c == ',') {
-            return Err(Error::invalid(
+            return Err(ParseIdError::Entity(
                 "entity id must not contain control characters or commas",
             ));
         }
@@ -70,7 +95,7 @@ impl EntityId {
     }
 
     /// `None` or blank → `"default"`.
-    pub fn or_default(raw: Option<&str>) -> Result<Self, Error> {
+    pub fn or_default(raw: Option<&str>) -> Result<Self, ParseIdError> {
         match raw {
             Some(s) if !s.trim().is_empty() => Self::parse(s),
             _ => Ok(Self::default_entity()),

@@ -30,6 +30,16 @@ pub enum NetError {
     Other(String),
 }
 
+impl NetError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            NetError::Timeout => "upstream_timeout",
+            NetError::Connect(_) | NetError::TooLarge(_) | NetError::Other(_) => "upstream_failed",
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Net {
     agent: Agent,

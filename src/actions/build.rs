@@ -6,7 +6,9 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value};
 
 use super::Action;
-use crate::error::{Error, Result};
+use super::ActionError;
+
+type Result<T, E = ActionError> = std::result::Result<T, E>;
 
 /// Everything but RFC 3986 unreserved characters is encoded in a path input.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -69,7 +71,7 @@ impl Action {
     /// and says why, without echoing the value.
     pub fn validate_input(&self, input: &Value) -> Result<()> {
         if !input.is_object() {
-            return Err(Error::invalid("input: must be a JSON object"));
+            return Err(ActionError::input("input: must be a JSON object"));
         }
         let mut errors = self.validator.iter_errors(input);
         let Some(first) = errors.next() else {
@@ -86,7 +88,7 @@ impl Action {
             _ => format!("{}: {}", field_name(&pointer, None), first.masked()),
         };
         let more = errors.count();
-        Err(Error::invalid(if more > 0 {
+        Err(ActionError::input(if more > 0 {
             format!("{message} (and {more} more problem(s) with the input)")
         } else {
             message
@@ -113,14 +115,14 @@ impl Action {
             let name = &after[..close];
             let value = present(name)
                 .map(text_of)
-                .ok_or_else(|| Error::invalid(format!("input.{name}: is required")))?;
+                .ok_or_else(|| ActionError::input(format!("input.{name}: is required")))?;
             if value.is_empty() || value == "." || value == ".." {
-                return Err(Error::invalid(format!(
+                return Err(ActionError::input(format!(
                     "input.{name}: must not be empty, '.' or '..'"
                 )));
             }
             if value.contains(['/', '\\']) || value.chars().any(char::is_control) {
-                return Err(Error::invalid(format!(
+                return Err(ActionError::input(format!(
                     "input.{name}: must be one path segment (no '/', '\\' or control characters)"
                 )));
             }

@@ -116,11 +116,7 @@ pub(super) fn parse_file(
     text: &str,
     catalog: &Catalog,
 ) -> Result<Vec<Action>, ActionError> {
-    let fail = |action: &str, reason: String| ActionError {
-        file: file.to_string(),
-        action: action.to_string(),
-        reason,
-    };
+    let fail = |action: &str, reason: String| ActionError::definition(file, action, reason);
     let parsed: File = serde_json::from_str(text)
         .map_err(|e| fail("-", format!("not a valid action file: {e}")))?;
     let app = catalog

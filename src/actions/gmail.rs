@@ -9,8 +9,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use serde_json::{Map, Value};
 
+use super::ActionError;
 use super::Transform;
-use crate::error::{Error, Result};
+
+type Result<T, E = ActionError> = std::result::Result<T, E>;
 
 /// The inputs the transform consumes.
 pub const INPUTS: &[&str] = &[
@@ -40,12 +42,12 @@ fn address(field: &str, raw: &str) -> Result<String> {
     let trimmed = raw.trim();
     let printable = trimmed.bytes().all(|b| (0x20..0x7f).contains(&b));
     if trimmed.is_empty() || !printable {
-        return Err(Error::invalid(format!(
+        return Err(ActionError::input(format!(
             "input.{field}: an address must be printable ASCII without line breaks"
         )));
     }
     if trimmed.contains([',', ';']) || trimmed.matches('@').count() != 1 {
-        return Err(Error::invalid(format!(
+        return Err(ActionError::input(format!(
             "input.{field}: give one address per entry, like a@example.com or Name <a@example.com>"
         )));
     }
@@ -60,11 +62,11 @@ fn addresses(input: &Map<String, Value>, field: &str) -> Result<Vec<String>> {
             .iter()
             .map(|item| {
                 item.as_str()
-                    .ok_or_else(|| Error::invalid(format!("input.{field}: must list strings")))
+                    .ok_or_else(|| ActionError::input(format!("input.{field}: must list strings")))
                     .and_then(|s| address(field, s))
             })
             .collect(),
-        Some(_) => Err(Error::invalid(format!(
+        Some(_) => Err(ActionError::input(format!(
             "input.{field}: must be a string or a list of strings"
         ))),
     }
@@ -74,7 +76,7 @@ fn addresses(input: &Map<String, Value>, field: &str) -> Result<Vec<String>> {
 /// RFC 2047 `B` encoded-words of at most 45 bytes each, folded onto continuation lines.
 fn subject(raw: &str) -> Result<String> {
     if raw.chars().any(char::is_control) {
-        return Err(Error::invalid(
+        return Err(ActionError::input(
             "input.subject: must not contain line breaks or control characters",
         ));
     }
@@ -100,7 +102,7 @@ fn subject(raw: &str) -> Result<String> {
 pub fn raw_message(input: &Map<String, Value>) -> Result<Vec<u8>> {
     let mut to = addresses(input, "recipient_email")?;
     if to.is_empty() {
-        return Err(Error::invalid("input.recipient_email: is required"));
+        return Err(ActionError::input("input.recipient_email: is required"));
     }
     to.extend(addresses(input, "extra_recipients")?);
     let cc = addresses(input, "cc")?;

@@ -35,13 +35,45 @@ pub const VERSION: &str = "1.0.0";
 /// Where the definitions live inside [`Assets`].
 const DIR: &str = "actions/";
 
-/// A broken definition file, naming the file, the action and what is wrong.
+/// What went wrong with an action: a broken definition file (found when the service
+/// starts, naming the file, the action and what is wrong), or a caller's input that the
+/// action refuses (naming the input field, never echoing its value).
 #[derive(Debug, thiserror::Error)]
-#[error("{file}: {action}: {reason}")]
-pub struct ActionError {
-    pub file: String,
-    pub action: String,
-    pub reason: String,
+pub enum ActionError {
+    #[error("{file}: {action}: {reason}")]
+    Definition {
+        file: String,
+        action: String,
+        reason: String,
+    },
+    #[error("{0}")]
+    Input(String),
+}
+
+impl ActionError {
+    /// Stable machine-readable code: a broken built-in definition is a bug of this build.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ActionError::Definition { .. } => "internal",
+            ActionError::Input(_) => "invalid_input",
+        }
+    }
+
+    pub(crate) fn definition(
+        file: impl Into<String>,
+        action: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        ActionError::Definition {
+            file: file.into(),
+            action: action.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn input(message: impl Into<String>) -> Self {
+        ActionError::Input(message.into())
+    }
 }
 
 /// One loaded, checked action.
@@ -85,16 +117,11 @@ impl Actions {
         let mut files = Vec::new();
         for path in Assets::iter() {
             if path.starts_with(DIR) && path.ends_with(".json") {
-                let file = Assets::get(&path).ok_or_else(|| ActionError {
-                    file: path.to_string(),
-                    action: "-".into(),
-                    reason: "listed but not readable".into(),
+                let file = Assets::get(&path).ok_or_else(|| {
+                    ActionError::definition(&*path, "-", "listed but not readable")
                 })?;
-                let text = String::from_utf8(file.data.into_owned()).map_err(|_| ActionError {
-                    file: path.to_string(),
-                    action: "-".into(),
-                    reason: "is not UTF-8".into(),
-                })?;
+                let text = String::from_utf8(file.data.into_owned())
+                    .map_err(|_| ActionError::definition(&*path, "-", "is not UTF-8"))?;
                 files.push((path.to_string(), text));
             }
         }
@@ -112,11 +139,7 @@ impl Actions {
             for action in definition::parse_file(file, text, catalog)? {
                 let name = action.def.name.clone();
                 if by_name.insert(name.clone(), action).is_some() {
-                    return Err(ActionError {
-                        file: file.clone(),
-                        action: name,
-                        reason: "is defined twice".into(),
-                    });
+                    return Err(ActionError::definition(file, name, "is defined twice"));
                 }
             }
         }

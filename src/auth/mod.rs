@@ -55,6 +55,20 @@ fn reason_suffix(reason: &str) -> String {
 }
 
 impl AuthError {
+    /// Stable machine-readable code. A field is bad input; a provider that failed or timed
+    /// out is upstream; a credential that is missing, unusable or refused conflicts with
+    /// what the request needs (reconnect it).
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::Field { .. } => "invalid_input",
+            AuthError::Upstream(_) => "upstream_failed",
+            AuthError::Timeout => "upstream_timeout",
+            AuthError::Missing(_) | AuthError::Invalid(_) | AuthError::Rejected { .. } => {
+                "conflict"
+            }
+        }
+    }
+
     pub fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
         AuthError::Field {
             field: field.into(),

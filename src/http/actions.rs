@@ -11,14 +11,15 @@ use super::dto::{
     ProxyResultDto, ReadErrors, Refusals, SendErrors, csv,
 };
 use super::{ApiResult, blocking};
-use crate::error::Error;
 use crate::ids::ConnectionId;
+use crate::service::Error;
 use crate::service::{Caller, ExecuteAction, ParamIn, ProxyRequest, Service, Target};
 
 fn connection_id(raw: Option<String>) -> Result<Option<ConnectionId>, Error> {
     raw.filter(|s| !s.trim().is_empty())
         .map(|s| s.parse())
         .transpose()
+        .map_err(Error::from)
 }
 
 fn scalar_text(field: &str, value: Value) -> Result<String, Error> {

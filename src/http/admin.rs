@@ -9,8 +9,8 @@ use super::dto::{
     HealthDto, Page, Refusals,
 };
 use super::{ApiResult, blocking};
-use crate::error::Error;
 use crate::ids::ApiKeyId;
+use crate::service::Error;
 use crate::service::{Caller, EntityId, Permission, Service};
 
 /// Mints an API key (admin).

@@ -1,90 +1,391 @@
-//! The one place where service errors become HTTP responses:
-//! `{"error":{"code":"…","message":"…"}}` with a status chosen from the stable code.
-//! Internal detail is logged here and never sent.
+//! The one place where errors become HTTP responses: `{"error":{"code":"…","message":"…"}}`.
+//! The status is chosen by matching the service [`Error`] variant (and, for a joined
+//! lower-layer error, its own variant) exhaustively, so a new variant cannot fall through
+//! to a default: the compiler asks where it belongs. What the client reads is kept apart
+//! from what is logged: an internal failure answers 500 with a generic message and its
+//! detail goes only to the log. A 405 from the router is written here too, so every error
+//! body has one writer.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
 
-use crate::error::Error;
+use super::dto::ErrorBody;
+
+use crate::service::error::{
+    ActionError, AuthError, Error, NetError, OAuthError, ParseIdError, VaultError,
+};
+
+/// What a client is told in place of an internal failure's detail.
+pub const INTERNAL_MESSAGE: &str = "internal error; see the keyport log";
 
 #[derive(Debug)]
-pub struct ApiError(pub Error);
+pub enum ApiError {
+    /// A failure the service reported.
+    Service(Error),
+    /// The path is served, but not under this method (RFC 9110 §15.5.6); `allow` lists
+    /// the methods it takes, as the `Allow` header says them.
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allow: String,
+    },
+}
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+        match self {
+            ApiError::Service(e) => e.fmt(f),
+            ApiError::MethodNotAllowed {
+                method,
+                path,
+                allow,
+            } => write!(f, "{method} {path} is not served; this path takes {allow}"),
+        }
     }
 }
 
 impl<E: Into<Error>> From<E> for ApiError {
     fn from(e: E) -> Self {
-        ApiError(e.into())
+        ApiError::Service(e.into())
     }
 }
 
-pub fn status_for(code: &str) -> StatusCode {
-    match code {
-        "not_found" => StatusCode::NOT_FOUND,
-        "invalid_input" => StatusCode::BAD_REQUEST,
-        "conflict" | "illegal_transition" => StatusCode::CONFLICT,
-        "unauthorized" | "wrong_passphrase" => StatusCode::UNAUTHORIZED,
-        "forbidden" => StatusCode::FORBIDDEN,
-        "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-        "upstream_failed" => StatusCode::BAD_GATEWAY,
-        "upstream_timeout" => StatusCode::GATEWAY_TIMEOUT,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
+/// The HTTP status of a service error.
+pub fn status_of(error: &Error) -> StatusCode {
+    match error {
+        Error::NotFound { .. } => StatusCode::NOT_FOUND,
+        Error::InvalidInput(_) | Error::Field(_) => StatusCode::BAD_REQUEST,
+        Error::Conflict(_) | Error::IllegalTransition(_) => StatusCode::CONFLICT,
+        Error::Unauthorized => StatusCode::UNAUTHORIZED,
+        Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::Upstream(_) => StatusCode::BAD_GATEWAY,
+        Error::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        Error::Internal(_) | Error::Store(_) | Error::Json(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        Error::Id(e) => match e {
+            ParseIdError::NoSuch { .. } => StatusCode::NOT_FOUND,
+            ParseIdError::Entity(_) => StatusCode::BAD_REQUEST,
+        },
+        Error::Vault(e) => match e {
+            VaultError::WrongPassphrase => StatusCode::UNAUTHORIZED,
+            VaultError::Corrupt(_)
+            | VaultError::Open
+            | VaultError::Kdf(_)
+            | VaultError::Seal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        },
+        Error::Action(e) => match e {
+            ActionError::Input(_) => StatusCode::BAD_REQUEST,
+            ActionError::Definition { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        },
+        Error::Auth(e) => match e {
+            AuthError::Field { .. } => StatusCode::BAD_REQUEST,
+            AuthError::Missing(_) | AuthError::Invalid(_) | AuthError::Rejected { .. } => {
+                StatusCode::CONFLICT
+            }
+            AuthError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            AuthError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        },
+        Error::OAuth(e) => match e {
+            OAuthError::Config(_) => StatusCode::BAD_REQUEST,
+            OAuthError::Refused { .. } | OAuthError::Network(_) | OAuthError::BadResponse(_) => {
+                StatusCode::BAD_GATEWAY
+            }
+        },
+        Error::Net(e) => match e {
+            NetError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            NetError::Connect(_) | NetError::TooLarge(_) | NetError::Other(_) => {
+                StatusCode::BAD_GATEWAY
+            }
+        },
+    }
+}
+
+/// The message a client reads. Internal failures say only where to look; their detail is
+/// logged here. Vault failures are logged too, and their (secret-free) message is sent so
+/// an operator can tell a moved ciphertext from a wrong passphrase.
+fn client_message(error: &Error) -> String {
+    match error {
+        Error::Internal(_)
+        | Error::Store(_)
+        | Error::Json(_)
+        | Error::Action(ActionError::Definition { .. }) => {
+            tracing::error!(code = error.code(), detail = %error, "internal error");
+            INTERNAL_MESSAGE.to_string()
+        }
+        Error::Vault(e) => {
+            tracing::error!(code = e.code(), error = %e, "vault error");
+            e.to_string()
+        }
+        other => other.to_string(),
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        status_for(self.0.code())
+        match self {
+            ApiError::Service(e) => status_of(e),
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+        }
     }
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let message = match &self.0 {
-            Error::Internal(detail) => {
-                tracing::error!(detail = %detail, "internal error");
-                "internal error; see the keyport log".to_string()
+        let mut response = HttpResponse::build(status);
+        let (code, message) = match self {
+            ApiError::Service(e) => (e.code(), client_message(e)),
+            ApiError::MethodNotAllowed { allow, .. } => {
+                response.insert_header((header::ALLOW, allow.clone()));
+                ("method_not_allowed", self.to_string())
             }
-            Error::Vault(e) => {
-                tracing::error!(error = %e, "vault error");
-                e.to_string()
-            }
-            other => other.to_string(),
         };
-        HttpResponse::build(status)
-            .json(json!({"error": {"code": self.0.code(), "message": message}}))
+        response.json(ErrorBody::new(code, message))
     }
 }
 
 #[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    use actix_web::body::MessageBody;
+    use serde_json::Value;
+
     use super::*;
+    use crate::service::error::{FieldError, IllegalTransition, StoreError};
+
+    /// Status, code and JSON body of an error's response.
+    fn respond(error: ApiError) -> (u16, HttpResponse, Value) {
+        let response = error.error_response();
+        let status = response.status().as_u16();
+        let (response, body) = response.into_parts();
+        let bytes = body.try_into_bytes().ok().unwrap();
+        let value = serde_json::from_slice(&bytes).unwrap();
+        (status, response.set_body(()).map_into_boxed_body(), value)
+    }
+
+    /// Service variants and the ids, store and domain errors: (error, code, status).
+    fn service_cases() -> Vec<(Error, &'static str, u16)> {
+        let field = || FieldError::new("f", "bad");
+        vec![
+            (Error::not_found("integration", "x"), "not_found", 404),
+            (Error::invalid("bad"), "invalid_input", 400),
+            (Error::Conflict("c".into()), "conflict", 409),
+            (Error::Unauthorized, "unauthorized", 401),
+            (Error::Forbidden("f".into()), "forbidden", 403),
+            (Error::TooLarge("big".into()), "payload_too_large", 413),
+            (Error::Upstream("u".into()), "upstream_failed", 502),
+            (Error::UpstreamTimeout, "upstream_timeout", 504),
+            (Error::Internal("db".into()), "internal", 500),
+            (Error::from(StoreError::NoVault), "internal", 500),
+            (
+                Error::from(serde_json::from_str::<Value>("{").unwrap_err()),
+                "internal",
+                500,
+            ),
+            (Error::from(field()), "invalid_input", 400),
+            (
+                Error::from(ParseIdError::NoSuch {
+                    what: "connected account",
+                    id: "x".into(),
+                }),
+                "not_found",
+                404,
+            ),
+            (Error::from(ParseIdError::Entity("e")), "invalid_input", 400),
+            (
+                Error::from(IllegalTransition {
+                    from: crate::domain::ConnectionStatus::Deleted,
+                    to: crate::domain::ConnectionStatus::Active,
+                }),
+                "illegal_transition",
+                409,
+            ),
+        ]
+    }
+
+    /// The vault and action errors, variant by variant.
+    fn lower_layer_cases() -> Vec<(Error, &'static str, u16)> {
+        vec![
+            (
+                Error::from(VaultError::WrongPassphrase),
+                "wrong_passphrase",
+                401,
+            ),
+            (Error::from(VaultError::Open), "seal_open_failed", 500),
+            (
+                Error::from(VaultError::Corrupt("c".into())),
+                "vault_corrupt",
+                500,
+            ),
+            (Error::from(VaultError::Kdf("k".into())), "kdf_failed", 500),
+            (
+                Error::from(VaultError::Seal("s".into())),
+                "seal_failed",
+                500,
+            ),
+            (
+                Error::from(ActionError::input("input.x: bad")),
+                "invalid_input",
+                400,
+            ),
+            (
+                Error::from(ActionError::definition("f", "A", "r")),
+                "internal",
+                500,
+            ),
+        ]
+    }
+
+    /// The auth, OAuth and network errors, variant by variant.
+    fn provider_cases() -> Vec<(Error, &'static str, u16)> {
+        vec![
+            (
+                Error::from(AuthError::field("private_key", "bad")),
+                "invalid_input",
+                400,
+            ),
+            (
+                Error::from(AuthError::Missing("token".into())),
+                "conflict",
+                409,
+            ),
+            (Error::from(AuthError::Invalid("i".into())), "conflict", 409),
+            (
+                Error::from(AuthError::Rejected {
+                    status: 401,
+                    reason: String::new(),
+                }),
+                "conflict",
+                409,
+            ),
+            (
+                Error::from(AuthError::Upstream("u".into())),
+                "upstream_failed",
+                502,
+            ),
+            (Error::from(AuthError::Timeout), "upstream_timeout", 504),
+            (
+                Error::from(OAuthError::Config("c".into())),
+                "invalid_input",
+                400,
+            ),
+            (
+                Error::from(OAuthError::Refused {
+                    code: "invalid_grant".into(),
+                    description: None,
+                }),
+                "upstream_failed",
+                502,
+            ),
+            (
+                Error::from(OAuthError::Network("n".into())),
+                "upstream_failed",
+                502,
+            ),
+            (
+                Error::from(OAuthError::BadResponse("b".into())),
+                "upstream_failed",
+                502,
+            ),
+            (Error::from(NetError::Timeout), "upstream_timeout", 504),
+            (
+                Error::from(NetError::Connect("c".into())),
+                "upstream_failed",
+                502,
+            ),
+            (Error::from(NetError::TooLarge(1)), "upstream_failed", 502),
+            (
+                Error::from(NetError::Other("o".into())),
+                "upstream_failed",
+                502,
+            ),
+        ]
+    }
 
     #[test]
     fn every_code_has_its_status() {
-        let cases = [
-            (Error::not_found("integration", "x"), 404),
-            (Error::invalid("bad"), 400),
-            (Error::Conflict("c".into()), 409),
-            (Error::Unauthorized, 401),
-            (Error::Forbidden("f".into()), 403),
-            (Error::TooLarge("big".into()), 413),
-            (Error::Upstream("u".into()), 502),
-            (Error::UpstreamTimeout, 504),
-            (Error::Internal("db".into()), 500),
-        ];
-        for (err, status) in cases {
-            assert_eq!(ApiError(err).status_code().as_u16(), status);
+        let cases = service_cases()
+            .into_iter()
+            .chain(lower_layer_cases())
+            .chain(provider_cases());
+        for (err, code, status) in cases {
+            let shown = format!("{err:?}");
+            let (got, _, body) = respond(ApiError::Service(err));
+            assert_eq!(got, status, "{shown}");
+            assert_eq!(body["error"]["code"], code, "{shown}");
+            assert!(body["error"]["message"].is_string(), "{shown}");
+        }
+    }
+
+    /// A writer the test reads back: what the error writer logged.
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Log {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let mut bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
         }
     }
 
     #[test]
     fn internal_detail_is_not_sent() {
-        let response = ApiError(Error::Internal("secret detail".into())).error_response();
-        assert_eq!(response.status().as_u16(), 500);
+        let log = Log::default();
+        let writer = log.clone();
+        let dispatch = tracing::Dispatch::new(
+            tracing_subscriber::fmt()
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .finish(),
+        );
+        let errors = [
+            ApiError::Service(Error::Internal("secret detail".into())),
+            ApiError::Service(Error::from(StoreError::TooNew {
+                found: 424242,
+                supported: 1,
+            })),
+        ];
+        for error in errors {
+            let (status, _, body) = tracing::dispatcher::with_default(&dispatch, || respond(error));
+            assert_eq!(status, 500);
+            assert_eq!(body["error"]["code"], "internal", "{body}");
+            assert_eq!(body["error"]["message"], INTERNAL_MESSAGE, "{body}");
+            let text = body.to_string();
+            assert!(!text.contains("secret detail"), "{text}");
+            assert!(!text.contains("424242"), "{text}");
+        }
+        let logged = String::from_utf8_lossy(&log.0.lock().unwrap_or_else(PoisonError::into_inner))
+            .into_owned();
+        assert!(logged.contains("secret detail"), "{logged}");
+        assert!(logged.contains("424242"), "{logged}");
+    }
+
+    #[test]
+    fn method_not_allowed_names_the_allowed_methods() {
+        let error = ApiError::MethodNotAllowed {
+            method: "PUT".into(),
+            path: "/api/v1/keys".into(),
+            allow: "GET, POST".into(),
+        };
+        let (status, response, body) = respond(error);
+        assert_eq!(status, 405);
+        assert_eq!(
+            response
+                .headers()
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok()),
+            Some("GET, POST")
+        );
+        assert_eq!(body["error"]["code"], "method_not_allowed");
+        assert_eq!(
+            body["error"]["message"],
+            "PUT /api/v1/keys is not served; this path takes GET, POST"
+        );
     }
 }

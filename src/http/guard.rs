@@ -13,7 +13,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
 use futures_util::future::{Ready, ready};
 
 use super::error::ApiError;
-use crate::error::Error;
+use crate::service::Error;
 use crate::service::{Caller, Service};
 
 /// Which Host and Origin values name this server.
@@ -103,7 +103,7 @@ pub async fn guard(
     let path = req.path().to_string();
     let response = match check(&req) {
         Err(e) => req
-            .into_response(ApiError(e).error_response())
+            .into_response(ApiError::Service(e).error_response())
             .map_into_right_body(),
         Ok(caller) => {
             if let Some(caller) = caller {
@@ -132,7 +132,7 @@ impl FromRequest for Caller {
             req.extensions()
                 .get::<Caller>()
                 .cloned()
-                .ok_or(ApiError(Error::Unauthorized)),
+                .ok_or(ApiError::Service(Error::Unauthorized)),
         )
     }
 }

@@ -8,8 +8,8 @@ use super::dto::{
     parse_scheme,
 };
 use super::{ApiResult, blocking};
-use crate::error::Error;
 use crate::ids::IntegrationId;
+use crate::service::Error;
 use crate::service::{Caller, CreateIntegration, Service, UpdateIntegration};
 
 /// Creates an integration.

@@ -23,7 +23,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
 pub use error::ApiError;
 pub use guard::HostPolicy;
 
-use crate::error::Error;
+use crate::service::Error;
 use crate::service::Service;
 
 pub type ApiResult = Result<HttpResponse, ApiError>;
@@ -45,13 +45,13 @@ pub const MAX_BODY: usize = 256 * 1024;
 /// Runs service work on the blocking pool, never on an async worker.
 pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
 where
-    F: FnOnce() -> crate::error::Result<T> + Send + 'static,
+    F: FnOnce() -> crate::service::Result<T> + Send + 'static,
     T: Send + 'static,
 {
     web::block(f)
         .await
-        .map_err(|_| ApiError(Error::Internal("blocking pool unavailable".into())))?
-        .map_err(ApiError)
+        .map_err(|_| Error::Internal("blocking pool unavailable".into()))?
+        .map_err(ApiError::Service)
 }
 
 /// One mounted route.
@@ -150,15 +150,15 @@ fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
         JsonPayloadError::Deserialize(e) => Error::invalid(format!("malformed JSON body: {e}")),
         other => Error::invalid(format!("unreadable body: {other}")),
     };
-    ApiError(e).into()
+    ApiError::Service(e).into()
 }
 
 fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
-    ApiError(Error::invalid(format!("bad query string: {err}"))).into()
+    ApiError::Service(Error::invalid(format!("bad query string: {err}"))).into()
 }
 
 fn path_error(err: PathError, _: &HttpRequest) -> actix_web::Error {
-    ApiError(Error::invalid(format!("bad path: {err}"))).into()
+    ApiError::Service(Error::invalid(format!("bad path: {err}"))).into()
 }
 
 /// No route took the request: 405 with `Allow` when the path is served under other methods
@@ -176,16 +176,16 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
         .filter(|r| !literal || r.path == req.path())
         .map(|r| r.method.to_uppercase())
         .collect();
-    if allowed.is_empty() {
-        return ApiError(Error::not_found("route", req.path())).error_response();
-    }
-    let allow = allowed.join(", ");
-    HttpResponse::MethodNotAllowed()
-        .insert_header((actix_web::http::header::ALLOW, allow.clone()))
-        .json(serde_json::json!({"error": {
-            "code": "method_not_allowed",
-            "message": format!("{} {} is not served; this path takes {allow}", req.method(), req.path()),
-        }}))
+    let error = if allowed.is_empty() {
+        ApiError::Service(Error::not_found("route", req.path()))
+    } else {
+        ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            path: req.path().to_string(),
+            allow: allowed.join(", "),
+        }
+    };
+    error.error_response()
 }
 
 /// Mounts the route table and the extractor configuration.

@@ -16,8 +16,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::dto::{ErrorBody, Refusals, error_components};
 use super::{ApiResult, actions, admin, apps, connections, integrations};
-use crate::error::Error;
 use crate::service::Caller;
+use crate::service::Error;
 
 const DESCRIPTION: &str = "keyport's HTTP API: Composio's resource shapes (camelCase v1/v2 \
 resources, snake_case inside apps and actions, {\"items\": [...]} lists) plus keyport's \

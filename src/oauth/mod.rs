@@ -92,6 +92,17 @@ pub enum OAuthError {
 }
 
 impl OAuthError {
+    /// Stable machine-readable code: a bad configuration is the caller's input; anything the
+    /// authorization server did or failed to do is upstream.
+    pub fn code(&self) -> &'static str {
+        match self {
+            OAuthError::Config(_) => "invalid_input",
+            OAuthError::Refused { .. } | OAuthError::Network(_) | OAuthError::BadResponse(_) => {
+                "upstream_failed"
+            }
+        }
+    }
+
     /// The grant itself is dead (revoked, expired, reused): the user must reconnect.
     pub fn is_invalid_grant(&self) -> bool {
         matches!(self, OAuthError::Refused { code, .. } if code == "invalid_grant")

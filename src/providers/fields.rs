@@ -96,6 +96,11 @@ pub struct FieldError {
 }
 
 impl FieldError {
+    /// Stable machine-readable code: a field is always the caller's input.
+    pub fn code(&self) -> &'static str {
+        "invalid_input"
+    }
+
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
         FieldError {
             field: field.into(),

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use super::{Caller, Service, unknown_app};
 use crate::actions::{Action, VERSION};
 use crate::domain::api_key::Permission;
-use crate::error::Result;
 use crate::providers::App;
+use crate::service::Result;
 
 /// A named action with what its description needs from beyond its definition.
 #[derive(Debug)]

@@ -10,11 +10,10 @@ use super::Service;
 use crate::auth;
 use crate::domain::api_key::Permission;
 use crate::domain::{AuthScheme, Connection, ConnectionStatus};
-use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
-use crate::net::NetError;
 use crate::providers::catalog::HttpMethod;
 use crate::service::Caller;
+use crate::service::{Error, Result};
 
 /// What the provider said about a credential.
 #[derive(Debug, Clone)]
@@ -65,8 +64,7 @@ impl Service {
             ))
         })?;
         let credentials = self.open_credentials(connection, &integration)?;
-        let injection = auth::static_injection(app, &credentials)
-            .map_err(|e| Error::Conflict(e.to_string()))?;
+        let injection = auth::static_injection(app, &credentials)?;
         let base = self.render_for(&integration.base_url, connection)?;
         let mut url = url::Url::parse(&endpoint.url(&base))
             .map_err(|_| Error::invalid("the who-am-I URL is not valid"))?;
@@ -90,9 +88,7 @@ impl Service {
             }
             None => Vec::new(),
         };
-        injection
-            .apply(&method, &mut url, &mut headers, None)
-            .map_err(|e| Error::Conflict(e.to_string()))?;
+        injection.apply(&method, &mut url, &mut headers, None)?;
         let mut request = http::Request::builder().method(method).uri(url.as_str());
         if let Some(h) = request.headers_mut() {
             h.extend(headers);
@@ -100,10 +96,7 @@ impl Service {
         let request = request
             .body(body)
             .map_err(|e| Error::Internal(format!("request: {e}")))?;
-        let response = self.net().send(request).map_err(|e| match e {
-            NetError::Timeout => Error::UpstreamTimeout,
-            other => Error::Upstream(other.to_string()),
-        })?;
+        let response = self.net().send(request)?;
         let status = response.status().as_u16();
         match status {
             200..=299 => Ok(CheckOutcome {

@@ -11,10 +11,10 @@ use super::integrations::CONNECTION_DEFAULTS;
 use super::{AuthParams, Service, redacted, unknown_app};
 use crate::domain::api_key::Permission;
 use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
-use crate::error::{Error, Result};
 use crate::ids::{ConnectionId, EntityId, IntegrationId};
 use crate::providers::fields::{self, FieldSpec};
 use crate::service::Caller;
+use crate::service::{Error, Result};
 use crate::store::{ConnectionFilter, NewConnection, StoreError, connections, integrations};
 
 const TABLE: &str = "connections";
@@ -330,7 +330,6 @@ impl Service {
                     now: &now,
                 },
             )
-            .map_err(Error::from)
         })?;
         let status = if req.validate {
             let outcome = self.check_new_connection(id)?;
@@ -366,7 +365,7 @@ impl Service {
             .entities
             .iter()
             .map(|e| EntityId::parse(e))
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
         if let Some(own) = &caller.entity {
             if entities.iter().any(|e| e != own) {
                 return Ok(None);

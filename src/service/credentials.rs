@@ -9,10 +9,10 @@ use super::connections::Loaded;
 use crate::auth::{self, Credentials, Injection};
 use crate::domain::api_key::Permission;
 use crate::domain::{AuthScheme, Connection, Integration};
-use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
 use crate::providers::fields;
 use crate::service::Caller;
+use crate::service::{Error, Result};
 
 /// Everything needed to send one authenticated request for a connection.
 pub struct Prepared {
@@ -137,8 +137,7 @@ impl Service {
             AuthScheme::ApiKey
             | AuthScheme::BearerToken
             | AuthScheme::Basic
-            | AuthScheme::NoAuth => auth::static_injection(app, &credentials)
-                .map_err(|e| Error::Conflict(e.to_string()))?,
+            | AuthScheme::NoAuth => auth::static_injection(app, &credentials)?,
             AuthScheme::OAuth2 | AuthScheme::BasicWithJwt | AuthScheme::GoogleServiceAccount => {
                 let token =
                     self.issued_access_token(&connection, &integration, &credentials, None)?;
@@ -146,8 +145,7 @@ impl Service {
                 issued = Some(token);
                 injection
             }
-            AuthScheme::OAuth1 => auth::oauth1::injection(&credentials, self.clock.clone())
-                .map_err(super::issued::auth_error)?,
+            AuthScheme::OAuth1 => auth::oauth1::injection(&credentials, self.clock.clone())?,
         };
         let base_url = self.render_for(&integration.base_url, &connection)?;
         let app_headers = app

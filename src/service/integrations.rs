@@ -10,11 +10,11 @@ use self::auth_config::normalize_auth_config;
 use super::{Service, unknown_app};
 use crate::domain::api_key::Permission;
 use crate::domain::{AuthScheme, Integration};
-use crate::error::{Error, Result};
 use crate::ids::IntegrationId;
 use crate::providers::fields::{self, FieldSpec};
 use crate::providers::{App, SchemeSpec};
 use crate::service::Caller;
+use crate::service::{Error, Result};
 use crate::store::{IntegrationPatch, NewIntegration, connections, integrations};
 
 const TABLE: &str = "integrations";
@@ -290,7 +290,7 @@ impl Service {
             // A malformed RSA key or a missing consumer secret is refused now, not at first use.
             let mut all = own.plain.clone();
             all.extend(own.secret.clone());
-            crate::auth::oauth1::check_config(&all).map_err(super::issued::auth_error)?;
+            crate::auth::oauth1::check_config(&all)?;
         }
         let mut config = own.plain;
         let mut secrets = own.secret;
@@ -335,7 +335,6 @@ impl Service {
                     now: &now,
                 },
             )
-            .map_err(Error::from)
         })?;
         self.get_integration(caller, id)
     }
@@ -469,7 +468,6 @@ impl Service {
                     now: &now,
                 },
             )
-            .map_err(Error::from)
         })?;
         if !updated {
             return Err(Error::not_found("integration", id.to_string()));

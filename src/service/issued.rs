@@ -21,10 +21,10 @@ use serde_json::{Map, Value};
 use super::{Service, unknown_app};
 use crate::auth::{AuthError, Credentials, IssuedToken, google, jwt};
 use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
-use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
 use crate::net::Net;
 use crate::providers::{FieldError, SchemeDetails};
+use crate::service::{Error, Result};
 use crate::store::{SecretUpdate, connections};
 
 /// Renew a cached token when fewer seconds than this remain.
@@ -53,18 +53,6 @@ impl Default for IssuedState {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The service error for an auth-layer failure that is not a provider refusal.
-pub(crate) fn auth_error(e: AuthError) -> Error {
-    match e {
-        AuthError::Field { field, reason } => Error::Field(FieldError::new(field, reason)),
-        AuthError::Upstream(message) => Error::Upstream(message),
-        AuthError::Timeout => Error::UpstreamTimeout,
-        other @ (AuthError::Missing(_) | AuthError::Invalid(_) | AuthError::Rejected { .. }) => {
-            Error::Conflict(other.to_string())
-        }
-    }
 }
 
 fn not_usable(connection: &Connection) -> Error {
@@ -155,7 +143,7 @@ impl Service {
             }
             Err(e) => {
                 tracing::warn!(connection = %current.id, error = %e, "obtaining a token failed");
-                Err(auth_error(e))
+                Err(e.into())
             }
         }
     }
@@ -290,18 +278,5 @@ mod tests {
         let config = config.as_object().cloned().unwrap_or_default();
         assert_eq!(scopes(&config, &[]), ["a", "b", "c"]);
         assert_eq!(scopes(&Map::new(), &["d".to_string()]), ["d"]);
-    }
-
-    #[test]
-    fn provider_refusals_are_not_field_errors() {
-        assert_eq!(
-            auth_error(AuthError::field("private_key", "bad")).code(),
-            "invalid_input"
-        );
-        assert_eq!(
-            auth_error(AuthError::Upstream("x".into())).code(),
-            "upstream_failed"
-        );
-        assert_eq!(auth_error(AuthError::Timeout).code(), "upstream_timeout");
     }
 }

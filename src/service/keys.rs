@@ -15,8 +15,8 @@ use subtle::ConstantTimeEq;
 
 use super::Service;
 use crate::domain::api_key::{ApiKey, Permission};
-use crate::error::{Error, Result};
 use crate::ids::{ApiKeyId, EntityId};
+use crate::service::{Error, Result};
 use crate::store::{NewApiKey, Store, api_keys};
 
 const KEY_PREFIX: &str = "kp_";
@@ -180,7 +180,6 @@ impl Service {
                     now: &record.created_at,
                 },
             )
-            .map_err(Error::from)
         })?;
         self.keys
             .write()

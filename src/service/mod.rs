@@ -8,6 +8,7 @@ mod catalog;
 mod checks;
 mod connections;
 mod credentials;
+pub mod error;
 mod integrations;
 mod issued;
 mod keys;
@@ -28,6 +29,7 @@ pub use connections::{
     ListConnections, RevealedCredential,
 };
 pub use credentials::Prepared;
+pub use error::{Error, Result};
 pub use integrations::{CreateIntegration, IntegrationView, UpdateIntegration};
 pub use keys::{Caller, CreatedKey, KeyRing};
 pub use oauth::{CallbackOutcome, CallbackQuery, ConnectPage};
@@ -45,7 +47,6 @@ pub use crate::providers::{App, FieldSpec, SchemeDetails};
 
 use crate::actions::Actions;
 use crate::clock::Clock;
-use crate::error::{Error, Result};
 use crate::net::{MAX_RESPONSE, Net};
 use crate::providers::Catalog;
 use crate::store::Store;
@@ -92,8 +93,7 @@ impl Service {
         public_url: String,
     ) -> Result<Self> {
         let keys = KeyRing::load(&store)?;
-        let actions = Actions::builtin(&catalog)
-            .map_err(|e| Error::Internal(format!("action definitions: {e}")))?;
+        let actions = Actions::builtin(&catalog)?;
         Ok(Service {
             store,
             vault,

@@ -21,12 +21,12 @@ use super::integrations::check_url;
 use super::{Service, unknown_app};
 use crate::auth::Credentials;
 use crate::domain::{Connection, ConnectionStatus, Integration};
-use crate::error::{Error, Result};
 use crate::ids::{ConnectionId, EntityId};
 use crate::net::Net;
 use crate::oauth::{self, Grant, OAuthConfig, OAuthError, TokenAuth};
 use crate::providers::App;
 use crate::providers::catalog::SchemeDetails;
+use crate::service::{Error, Result};
 use crate::store::{NewConnection, SecretUpdate, connections, flows};
 
 /// How long a started authorization stays usable.
@@ -289,8 +289,7 @@ impl Service {
         let oauth_config = self.oauth_config(app, integration, &config, &draft)?;
 
         if Self::uses_client_credentials(integration) {
-            let grant = oauth::client_credentials(&self.oauth.net, &oauth_config)
-                .map_err(|e| Error::Upstream(e.to_string()))?;
+            let grant = oauth::client_credentials(&self.oauth.net, &oauth_config)?;
             let (plain, secrets) = self.token_material(&params, &grant, None);
             let secret_keys: Vec<String> = secrets.keys().cloned().collect();
             let sealed = self.seal_map("connections", &id.to_string(), &secrets)?;
@@ -311,7 +310,6 @@ impl Service {
                         now: &now,
                     },
                 )
-                .map_err(Error::from)
             })?;
             return Ok(CreatedConnection {
                 id,
@@ -324,8 +322,7 @@ impl Service {
             self.check_redirect_after(integration, url)?;
         }
         let state = random_token()?;
-        let authorization = oauth::authorization(&oauth_config, &state)
-            .map_err(|e| Error::invalid(e.to_string()))?;
+        let authorization = oauth::authorization(&oauth_config, &state)?;
         let expected_issuer = match config
             .get("issuer")
             .and_then(Value::as_str)
@@ -458,9 +455,7 @@ impl Service {
             return Ok(());
         }
         let now = self.clock.stamp();
-        let changed = self
-            .store
-            .write(|tx| flows::expire(tx, now_unix, &now).map_err(Error::from))?;
+        let changed = self.store.write(|tx| flows::expire(tx, now_unix, &now))?;
         if changed > 0 {
             self.notify_change();
         }
@@ -564,10 +559,7 @@ impl Service {
             );
         }
         let now = self.clock.stamp();
-        match self
-            .store
-            .write(|tx| flows::mark_used(tx, id, &now).map_err(Error::from))
-        {
+        match self.store.write(|tx| flows::mark_used(tx, id, &now)) {
             Ok(true) => {}
             Ok(false) => {
                 return CallbackOutcome::failed(
@@ -679,8 +671,7 @@ impl Service {
             .get("pkce_verifier")
             .and_then(Value::as_str)
             .map(|v| SecretString::from(v.to_string()));
-        let grant = oauth::exchange_code(&self.oauth.net, &oauth_config, code, verifier.as_ref())
-            .map_err(|e| Error::Upstream(e.to_string()))?;
+        let grant = oauth::exchange_code(&self.oauth.net, &oauth_config, code, verifier.as_ref())?;
         self.store_grant(&connection, &grant, None, ConnectionStatus::Active)
     }
 

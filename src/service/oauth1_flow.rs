@@ -8,12 +8,11 @@ use serde_json::{Map, Value};
 
 use super::Service;
 use super::connections::CreatedConnection;
-use super::issued::auth_error;
 use super::oauth::PendingFlow;
 use crate::auth::oauth1::{self, Consumer, Endpoints, TemporaryCredentials};
 use crate::domain::{Connection, ConnectionStatus, Integration};
-use crate::error::{Error, Result};
 use crate::ids::{ConnectionId, EntityId};
+use crate::service::{Error, Result};
 use crate::store::{SecretUpdate, connections, flows};
 
 impl Service {
@@ -24,8 +23,8 @@ impl Service {
     ) -> Result<(Endpoints, Consumer)> {
         let mut config = integration.config.clone();
         config.extend(self.integration_secrets(integration.id)?);
-        let endpoints = Endpoints::from_config(&config, params).map_err(auth_error)?;
-        let consumer = Consumer::from_config(&config).map_err(auth_error)?;
+        let endpoints = Endpoints::from_config(&config, params)?;
+        let consumer = Consumer::from_config(&config)?;
         Ok((endpoints, consumer))
     }
 
@@ -50,9 +49,8 @@ impl Service {
             &consumer,
             &callback,
             self.clock.unix(),
-        )
-        .map_err(auth_error)?;
-        let authorize_url = oauth1::authorize_url(&endpoints, &temporary).map_err(auth_error)?;
+        )?;
+        let authorize_url = oauth1::authorize_url(&endpoints, &temporary)?;
         let mut flow_secrets = Map::new();
         flow_secrets.insert("authorize_url".into(), Value::String(authorize_url));
         flow_secrets.insert("oauth_token".into(), Value::String(temporary.token.clone()));
@@ -105,8 +103,7 @@ impl Service {
             &temporary,
             verifier,
             self.clock.unix(),
-        )
-        .map_err(auth_error)?;
+        )?;
         let mut plain = connection.params.clone();
         for (k, v) in &tokens.extra {
             plain.insert(k.clone(), Value::String(v.clone()));

@@ -32,9 +32,9 @@ pub use execute::{ActionOutcome, ExecuteAction};
 
 use super::{Caller, ListConnections, Prepared, Service};
 use crate::auth::Injection;
-use crate::error::{Error, Result};
 use crate::ids::{ConnectionId, EntityId};
 use crate::net::NetError;
+use crate::service::{Error, Result};
 use mask::{mask, masked_values};
 
 /// Milliseconds keyport waits for a provider, read once when the service is built.
@@ -341,14 +341,12 @@ fn build(
             ct.to_ascii_lowercase()
                 .starts_with("application/x-www-form-urlencoded")
         });
-    injection
-        .apply(
-            &outbound.method,
-            &mut url,
-            &mut headers,
-            form.then_some(body.as_slice()),
-        )
-        .map_err(|e| Error::Conflict(e.to_string()))?;
+    injection.apply(
+        &outbound.method,
+        &mut url,
+        &mut headers,
+        form.then_some(body.as_slice()),
+    )?;
     check_within(base, &url)?;
     let mut request = http::Request::builder()
         .method(outbound.method.clone())

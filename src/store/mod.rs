@@ -37,9 +37,10 @@ pub enum StoreError {
     Json(#[from] serde_json::Error),
 }
 
-impl From<StoreError> for crate::error::Error {
-    fn from(e: StoreError) -> Self {
-        crate::error::Error::Internal(e.to_string())
+impl StoreError {
+    /// Stable machine-readable code: a store failure is never the caller's doing.
+    pub fn code(&self) -> &'static str {
+        "internal"
     }
 }
 

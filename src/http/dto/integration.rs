@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::wire_enum;
-use crate::error::Error;
+use crate::service::Error;
 use crate::service::{self, FieldSpec, IntegrationView, REDACTED};
 
 wire_enum!(

@@ -7,9 +7,9 @@ use serde_json::{Map, Value};
 use super::{Outbound, Target};
 use crate::actions::Action;
 use crate::domain::api_key::Permission;
-use crate::error::{Error, Result};
 use crate::ids::ConnectionId;
 use crate::service::{Caller, Service};
+use crate::service::{Error, Result};
 
 /// `POST /api/v2/actions/{name}/execute`, as the service sees it.
 #[derive(Debug, Clone, Default)]
