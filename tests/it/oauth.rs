@@ -136,7 +136,7 @@ fn oauth_integration(server: &Server, idp: &Idp, extra: Value) -> String {
 
 /// keyport with a user provider file declaring the `testidp` app (its URLs are overridden
 /// per integration, since the IdP's port is only known once it runs).
-fn server_with_testidp() -> Server {
+pub(crate) fn server_with_testidp() -> Server {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     std::fs::create_dir_all(dir.join("providers")).unwrap();
@@ -611,7 +611,7 @@ fn unusable_token_responses_fail_the_connection_clearly() {
 
 /// A token endpoint that answers the n-th request with `bodies[n]` (JSON, 200) and every
 /// later one with 503; counts requests.
-fn scripted_token_endpoint(bodies: Vec<&'static str>) -> (u16, Arc<AtomicUsize>) {
+pub(crate) fn scripted_token_endpoint(bodies: Vec<&'static str>) -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let count = Arc::new(AtomicUsize::new(0));
@@ -643,7 +643,11 @@ fn flaky_token_endpoint() -> (u16, Arc<AtomicUsize>) {
 
 /// An OAUTH2 integration on `testidp` whose token URL is a local scripted endpoint, and an
 /// ACTIVE connection completed through the callback (no browser needed).
-fn scripted_connection(server: &Server, token_port: u16, base_url: Option<String>) -> String {
+pub(crate) fn scripted_connection(
+    server: &Server,
+    token_port: u16,
+    base_url: Option<String>,
+) -> String {
     let mut config = json!({
         "client_id": "c", "client_secret": "s",
         "authorization_url": format!("http://127.0.0.1:{token_port}/auth"),

@@ -182,3 +182,44 @@ impl From<&ProxyResponse> for ProxyResultDto {
         }
     }
 }
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_execute_result_carries_both_spellings_of_successful() {
+        let outcome = ActionOutcome {
+            data: json!({"id": 7}),
+            successful: false,
+            error: Some("refused".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(ActionResultDto::from(outcome)).unwrap(),
+            json!({"data": {"id": 7}, "error": "refused", "successfull": false, "successful": false})
+        );
+    }
+
+    #[test]
+    fn a_proxy_result_is_the_providers_answer() {
+        let response = ProxyResponse {
+            status: 404,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: br#"{"message":"Not Found"}"#.to_vec(),
+        };
+        let value = serde_json::to_value(ProxyResultDto::from(&response)).unwrap();
+        assert_eq!(value["status"], 404);
+        assert_eq!(value["successful"], false);
+        assert_eq!(value["data"], json!({"message": "Not Found"}));
+        assert_eq!(
+            value["headers"],
+            json!({"content-type": "application/json"})
+        );
+        assert!(value["error"].is_string(), "{value}");
+        let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["data", "error", "headers", "status", "successful"]);
+    }
+}
