@@ -90,6 +90,53 @@ fn account_path(id: &str, action: &str) -> String {
     format!("/api/v1/connectedAccounts/{}{action}", enc(id))
 }
 
+fn print_list(list: &ConnectedAccountPage, as_json: bool) {
+    if as_json {
+        return output::json(list);
+    }
+    let rows = list
+        .items
+        .iter()
+        .map(|c| {
+            vec![
+                c.id.clone(),
+                c.entity_id.clone(),
+                c.app_name.clone(),
+                c.status.to_string(),
+                c.labels.join(","),
+                c.updated_at.clone(),
+            ]
+        })
+        .collect();
+    output::table(
+        &["ID", "ENTITY", "APP", "STATUS", "LABELS", "UPDATED"],
+        rows,
+    );
+}
+
+/// Checks a connection's credential now; refused is an error exit.
+fn test(client: &Client, id: &str, as_json: bool) -> CliResult {
+    let checked: TestedAccountDto = client.post(&account_path(id, "/test"), &Map::new())?;
+    if as_json {
+        output::json(&checked);
+    } else {
+        let verdict = if checked.check.ok {
+            "accepted"
+        } else {
+            "REFUSED"
+        };
+        println!(
+            "the provider {verdict} the credential (HTTP {}): {}",
+            checked.check.status, checked.check.message
+        );
+        show(&checked.account);
+    }
+    if !checked.check.ok {
+        return Err(super::CliError::new("the credential was refused"));
+    }
+    Ok(())
+}
+
 pub fn run(client: &Client, cmd: ConnectionsCmd, as_json: bool) -> CliResult {
     match cmd {
         ConnectionsCmd::Add {
@@ -129,52 +176,12 @@ pub fn run(client: &Client, cmd: ConnectionsCmd, as_json: bool) -> CliResult {
                 labels: label,
                 ..ConnectionListQuery::default()
             };
-            let list: ConnectedAccountPage =
-                client.get_with("/api/v1/connectedAccounts", &query)?;
-            if as_json {
-                output::json(&list);
-            } else {
-                let rows = list
-                    .items
-                    .iter()
-                    .map(|c| {
-                        vec![
-                            c.id.clone(),
-                            c.entity_id.clone(),
-                            c.app_name.clone(),
-                            c.status.to_string(),
-                            c.labels.join(","),
-                            c.updated_at.clone(),
-                        ]
-                    })
-                    .collect();
-                output::table(
-                    &["ID", "ENTITY", "APP", "STATUS", "LABELS", "UPDATED"],
-                    rows,
-                );
-            }
+            print_list(
+                &client.get_with("/api/v1/connectedAccounts", &query)?,
+                as_json,
+            );
         }
-        ConnectionsCmd::Test { id } => {
-            let checked: TestedAccountDto =
-                client.post(&account_path(&id, "/test"), &Map::new())?;
-            if as_json {
-                output::json(&checked);
-            } else {
-                let verdict = if checked.check.ok {
-                    "accepted"
-                } else {
-                    "REFUSED"
-                };
-                println!(
-                    "the provider {verdict} the credential (HTTP {}): {}",
-                    checked.check.status, checked.check.message
-                );
-                show(&checked.account);
-            }
-            if !checked.check.ok {
-                return Err(super::CliError::new("the credential was refused"));
-            }
-        }
+        ConnectionsCmd::Test { id } => test(client, &id, as_json)?,
         ConnectionsCmd::Show { id } => print(&client.get(&account_path(&id, ""))?, as_json),
         ConnectionsCmd::Enable { id } => print(
             &client.post(&account_path(&id, "/enable"), &Map::new())?,

@@ -81,6 +81,27 @@ fn show(integration: &IntegrationDto) {
     }
 }
 
+fn print_list(list: &Page<IntegrationDto>, as_json: bool) {
+    if as_json {
+        return output::json(list);
+    }
+    let rows = list
+        .items
+        .iter()
+        .map(|i| {
+            vec![
+                i.id.clone(),
+                i.name.clone(),
+                i.app_name.clone(),
+                i.auth_scheme.to_string(),
+                i.enabled.to_string(),
+                i.created_at.clone(),
+            ]
+        })
+        .collect();
+    output::table(&["ID", "NAME", "APP", "SCHEME", "ENABLED", "CREATED"], rows);
+}
+
 pub fn run(client: &Client, cmd: IntegrationsCmd, as_json: bool) -> CliResult {
     match cmd {
         IntegrationsCmd::Add {
@@ -118,26 +139,7 @@ pub fn run(client: &Client, cmd: IntegrationsCmd, as_json: bool) -> CliResult {
                 show_disabled: Some(all),
                 ..IntegrationListQuery::default()
             };
-            let list: Page<IntegrationDto> = client.get_with("/api/v1/integrations", &query)?;
-            if as_json {
-                output::json(&list);
-            } else {
-                let rows = list
-                    .items
-                    .iter()
-                    .map(|i| {
-                        vec![
-                            i.id.clone(),
-                            i.name.clone(),
-                            i.app_name.clone(),
-                            i.auth_scheme.to_string(),
-                            i.enabled.to_string(),
-                            i.created_at.clone(),
-                        ]
-                    })
-                    .collect();
-                output::table(&["ID", "NAME", "APP", "SCHEME", "ENABLED", "CREATED"], rows);
-            }
+            print_list(&client.get_with("/api/v1/integrations", &query)?, as_json);
         }
         IntegrationsCmd::Show { id } => {
             let integration: IntegrationDto =

@@ -373,6 +373,51 @@ impl Service {
         Ok(list.into_iter().map(|i| self.view_integration(i)).collect())
     }
 
+    /// `current`'s configuration with `changes` applied (given keys replace, others are
+    /// kept, secrets included), validated and split again: what to store plainly, and what
+    /// to seal.
+    fn merged_config(
+        &self,
+        current: &Integration,
+        mut changes: Map<String, Value>,
+    ) -> Result<(Map<String, Value>, Map<String, Value>)> {
+        let app = self
+            .catalog
+            .get(&current.app_key)
+            .ok_or_else(|| unknown_app(&current.app_key))?;
+        let spec = self.scheme_of(app, current.auth_scheme)?;
+        normalize_auth_config(&self.public_url, app, current.auth_scheme, &mut changes);
+        // Merge: given keys replace, others are kept (secrets included).
+        let mut old_secrets = self.integration_secrets(current.id)?;
+        let mut merged = current.config.clone();
+        merged.remove(CONNECTION_DEFAULTS);
+        let defaults_plain = current.config.get(CONNECTION_DEFAULTS).cloned();
+        let defaults_secret = old_secrets.remove(CONNECTION_DEFAULTS);
+        merged.extend(old_secrets);
+        merged.extend(changes);
+        let (own, defaults) = split_config(spec, app, &merged)?;
+        check_urls(&own.plain)?;
+        let mut config = own.plain;
+        let mut secrets = own.secret;
+        let mut plain_defaults = match defaults_plain {
+            Some(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        plain_defaults.extend(defaults.plain);
+        let mut secret_defaults = match defaults_secret {
+            Some(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        secret_defaults.extend(defaults.secret);
+        if !plain_defaults.is_empty() {
+            config.insert(CONNECTION_DEFAULTS.into(), Value::Object(plain_defaults));
+        }
+        if !secret_defaults.is_empty() {
+            secrets.insert(CONNECTION_DEFAULTS.into(), Value::Object(secret_defaults));
+        }
+        Ok((config, secrets))
+    }
+
     pub fn update_integration(
         &self,
         caller: &Caller,
@@ -392,41 +437,7 @@ impl Service {
         let (config, secrets) = match &req.auth_config {
             None => (current.config.clone(), None),
             Some(changes) => {
-                let app = self
-                    .catalog
-                    .get(&current.app_key)
-                    .ok_or_else(|| unknown_app(&current.app_key))?;
-                let spec = self.scheme_of(app, current.auth_scheme)?;
-                let mut changes = changes.clone();
-                normalize_auth_config(&self.public_url, app, current.auth_scheme, &mut changes);
-                // Merge: given keys replace, others are kept (secrets included).
-                let mut old_secrets = self.integration_secrets(id)?;
-                let mut merged = current.config.clone();
-                merged.remove(CONNECTION_DEFAULTS);
-                let defaults_plain = current.config.get(CONNECTION_DEFAULTS).cloned();
-                let defaults_secret = old_secrets.remove(CONNECTION_DEFAULTS);
-                merged.extend(old_secrets);
-                merged.extend(changes);
-                let (own, defaults) = split_config(spec, app, &merged)?;
-                check_urls(&own.plain)?;
-                let mut config = own.plain;
-                let mut secrets = own.secret;
-                let mut plain_defaults = match defaults_plain {
-                    Some(Value::Object(m)) => m,
-                    _ => Map::new(),
-                };
-                plain_defaults.extend(defaults.plain);
-                let mut secret_defaults = match defaults_secret {
-                    Some(Value::Object(m)) => m,
-                    _ => Map::new(),
-                };
-                secret_defaults.extend(defaults.secret);
-                if !plain_defaults.is_empty() {
-                    config.insert(CONNECTION_DEFAULTS.into(), Value::Object(plain_defaults));
-                }
-                if !secret_defaults.is_empty() {
-                    secrets.insert(CONNECTION_DEFAULTS.into(), Value::Object(secret_defaults));
-                }
+                let (config, secrets) = self.merged_config(&current, changes.clone())?;
                 (config, Some(secrets))
             }
         };

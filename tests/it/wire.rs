@@ -112,14 +112,17 @@ fn golden_server() -> Server {
     server
 }
 
+/// Pins what an admin `GET path` answers.
+fn pin_get(server: &Server, name: &str, path: &str) -> Value {
+    let answer = server.ok("GET", path, None);
+    pin(server, name, &answer);
+    answer
+}
+
 #[test]
-fn the_sdk_shapes_match_the_goldens() {
+fn apps_integrations_and_connections_match_the_goldens() {
     let server = golden_server();
-    pin(
-        &server,
-        "app",
-        &server.ok("GET", "/api/v1/apps/GOLDENAPP", None),
-    );
+    pin_get(&server, "app", "/api/v1/apps/GOLDENAPP");
     let oauth = server.ok(
         "POST",
         "/api/v1/integrations",
@@ -127,77 +130,72 @@ fn the_sdk_shapes_match_the_goldens() {
             "authConfig": {"client_id": "cid", "client_secret": "s3cret", "scopes": ["read", "write"]}})),
     );
     pin(&server, "integration", &oauth);
-    let key_integration = server.ok(
+    let by_key = server.ok(
         "POST",
         "/api/v1/integrations",
         Some(&json!({"appName": "goldenapp", "authScheme": "API_KEY", "name": "golden-key"})),
     );
-    pin(
+    pin_get(
         &server,
         "integration_list",
-        &server.ok("GET", "/api/v1/integrations?appName=goldenapp", None),
+        "/api/v1/integrations?appName=goldenapp",
     );
     let mut accounts = Vec::new();
-    for (entity, key) in [("alice", "k-1"), ("alice", "k-2")] {
+    for key in ["k-1", "k-2"] {
         let created = server.ok(
             "POST",
             "/api/v1/connectedAccounts",
-            Some(
-                &json!({"integrationId": key_integration["id"], "userUuid": entity,
-                "data": {"api_key": key, "subdomain": "acme"}, "labels": ["golden"]}),
-            ),
+            Some(&json!({"integrationId": by_key["id"], "userUuid": "alice",
+                "data": {"api_key": key, "subdomain": "acme"}, "labels": ["golden"]})),
         );
-        accounts.push(created["connectedAccountId"].as_str().unwrap().to_string());
         pin(&server, "created_connection", &created);
+        accounts.push(created["connectedAccountId"].as_str().unwrap().to_string());
     }
     let one = format!("/api/v1/connectedAccounts/{}", accounts[0]);
-    pin(&server, "connected_account", &server.ok("GET", &one, None));
-    pin(
+    pin_get(&server, "connected_account", &one);
+    // Two accounts, one per page: the second page of two.
+    pin_get(
         &server,
         "connected_account_list",
-        &server.ok(
-            "GET",
-            "/api/v1/connectedAccounts?user_uuid=alice&pageSize=1&page=2",
-            None,
-        ),
+        "/api/v1/connectedAccounts?user_uuid=alice&pageSize=1&page=2",
     );
+    pin_get(&server, "connection_info", &format!("{one}/info"));
+    pin_get(&server, "credentials", &format!("{one}/credentials"));
+    pin_get(&server, "entities", "/api/v1/entities");
     pin(
         &server,
-        "connection_info",
-        &server.ok("GET", &format!("{one}/info"), None),
+        "deleted_connection",
+        &server.ok("DELETE", &one, None),
     );
+    let integration = format!("/api/v1/integrations/{}", by_key["id"].as_str().unwrap());
     pin(
         &server,
-        "credentials",
-        &server.ok("GET", &format!("{one}/credentials"), None),
+        "deleted_integration",
+        &server.ok("DELETE", &integration, None),
     );
-    let action = server.ok("GET", "/api/v2/actions/NOTION_SEARCH", None);
-    pin(&server, "action", &action);
+}
+
+#[test]
+fn actions_keys_and_errors_match_the_goldens() {
+    let server = Server::start();
+    let action = pin_get(&server, "action", "/api/v2/actions/NOTION_SEARCH");
     assert_eq!(
         server.ok("GET", "/api/v2/actions?apps=NOTION", None),
         json!({"items": [action]}),
         "the action list is {{items}} of the same actions"
     );
+    pin_get(&server, "triggers", "/api/v1/triggers");
     let key = server.ok(
         "POST",
         "/api/v1/keys",
         Some(&json!({"name": "golden", "permission": "reveal", "entityId": "alice"})),
     );
     pin(&server, "key", &key);
-    pin(&server, "key_list", &server.ok("GET", "/api/v1/keys", None));
+    pin_get(&server, "key_list", "/api/v1/keys");
     let reveal = key["key"].as_str().unwrap();
-    let (_, info) = server.call("GET", "/api/v1/client/auth/client_info", Some(reveal), None);
+    let (status, info) = server.call("GET", "/api/v1/client/auth/client_info", Some(reveal), None);
+    assert_eq!(status, 200);
     pin(&server, "client_info", &info);
-    pin(
-        &server,
-        "triggers",
-        &server.ok("GET", "/api/v1/triggers", None),
-    );
-    pin(
-        &server,
-        "entities",
-        &server.ok("GET", "/api/v1/entities", None),
-    );
     let (status, missing) = server.call(
         "GET",
         "/api/v1/integrations/00000000-0000-4000-8000-000000000000",
@@ -206,20 +204,6 @@ fn the_sdk_shapes_match_the_goldens() {
     );
     assert_eq!(status, 404);
     pin(&server, "error", &missing);
-    pin(
-        &server,
-        "deleted_connection",
-        &server.ok("DELETE", &one, None),
-    );
-    let deleted = format!(
-        "/api/v1/integrations/{}",
-        key_integration["id"].as_str().unwrap()
-    );
-    pin(
-        &server,
-        "deleted_integration",
-        &server.ok("DELETE", &deleted, None),
-    );
 }
 
 #[test]
