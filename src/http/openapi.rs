@@ -14,7 +14,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::dto::{ErrorBody, Refusals, error_components};
+use super::dto::{ErrorBody, HealthDto, Refusals, error_components};
 use super::{ApiResult, actions, admin, apps, connections, integrations};
 use crate::service::Caller;
 use crate::service::Error;
@@ -80,7 +80,7 @@ impl Modify for Shared {
         admin::create_key,
         admin::revoke_key,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, HealthDto)),
     modifiers(&Shared)
 )]
 struct ApiDoc;

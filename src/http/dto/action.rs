@@ -104,6 +104,7 @@ pub struct ActionResultDto {
     /// What the provider answered, shaped by the action.
     pub data: Value,
     /// What went wrong, when it did.
+    #[schema(required)]
     pub error: Option<String>,
     /// The SDK's historical spelling of `successful`.
     pub successfull: bool,
@@ -160,6 +161,7 @@ pub struct ProxyBody {
 #[schema(as = ProxyResult)]
 pub struct ProxyResultDto {
     /// The provider's error, when its status is not a success.
+    #[schema(required)]
     pub error: Option<String>,
     /// The body: JSON when it is JSON, else text; null when empty.
     pub data: Value,

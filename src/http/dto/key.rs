@@ -147,7 +147,7 @@ impl From<&Caller> for ClientInfoDto {
     }
 }
 
-/// `GET /healthz`.
+/// `GET /healthz` (outside `/api/`, so no key is needed).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[schema(as = Health)]
 pub struct HealthDto {
