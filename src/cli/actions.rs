@@ -91,24 +91,15 @@ pub fn run(client: &Client, cmd: ActionsCmd, as_json: bool) -> CliResult {
                 ..ActionListQuery::default()
             };
             let list: ActionListDto = client.get_with("/api/v2/actions", &query)?;
-            if as_json {
-                output::json(&list);
-            } else {
-                let rows = list
-                    .items
-                    .iter()
-                    .map(|a| vec![a.name.clone(), a.app_name.clone(), a.display_name.clone()])
-                    .collect();
-                output::table(&["NAME", "APP", "TITLE"], rows);
-            }
+            output::print(&list, as_json, |list| {
+                output::table_of(&["NAME", "APP", "TITLE"], &list.items, |a| {
+                    vec![a.name.clone(), a.app_name.clone(), a.display_name.clone()]
+                })
+            });
         }
         ActionsCmd::Show { name } => {
             let action: ActionDto = client.get(&format!("/api/v2/actions/{}", enc(&name)))?;
-            if as_json {
-                output::json(&action);
-            } else {
-                show(&action);
-            }
+            output::print(&action, as_json, show);
         }
         ActionsCmd::Run {
             name,
@@ -128,11 +119,7 @@ pub fn run(client: &Client, cmd: ActionsCmd, as_json: bool) -> CliResult {
             };
             let result: ActionResultDto =
                 client.post(&format!("/api/v2/actions/{}/execute", enc(&name)), &body)?;
-            if as_json {
-                output::json(&result);
-            } else {
-                output::json(&result.data);
-            }
+            output::print(&result, as_json, |result| output::json(&result.data));
             if !result.successful {
                 return Err(CliError::new(format!(
                     "the action did not succeed: {}",

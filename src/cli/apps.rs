@@ -57,13 +57,11 @@ pub fn run(client: &Client, cmd: AppsCmd, as_json: bool) -> CliResult {
         AppsCmd::List { search, category } => {
             let query = AppListQuery { search, category };
             let list: Page<AppDto> = client.get_with("/api/v1/apps", &query)?;
-            if as_json {
-                output::json(&list);
-            } else {
-                let rows = list
-                    .items
-                    .iter()
-                    .map(|a| {
+            output::print(&list, as_json, |list| {
+                output::table_of(
+                    &["KEY", "NAME", "CATEGORIES", "SCHEMES"],
+                    &list.items,
+                    |a| {
                         let schemes: Vec<String> = a
                             .auth_schemes
                             .iter()
@@ -75,18 +73,13 @@ pub fn run(client: &Client, cmd: AppsCmd, as_json: bool) -> CliResult {
                             a.categories.join(","),
                             schemes.join(","),
                         ]
-                    })
-                    .collect();
-                output::table(&["KEY", "NAME", "CATEGORIES", "SCHEMES"], rows);
-            }
+                    },
+                )
+            });
         }
         AppsCmd::Show { key } => {
             let app: AppDto = client.get(&format!("/api/v1/apps/{}", enc(&key)))?;
-            if as_json {
-                output::json(&app);
-            } else {
-                show(&app);
-            }
+            output::print(&app, as_json, show);
         }
     }
     Ok(())

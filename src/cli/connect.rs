@@ -116,17 +116,15 @@ pub fn run(client: &Client, args: ConnectArgs, as_json: bool) -> CliResult {
     }
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
     let connection = wait_for(client, &created.connected_account_id, deadline)?;
-    if as_json {
-        output::json(&connection);
-    } else {
+    output::print(&connection, as_json, |connection| {
         output::details(&[
             ("id", connection.id.clone()),
             ("status", connection.status.to_string()),
             ("reason", output::opt(connection.status_reason.as_deref())),
             ("entity", connection.entity_id.clone()),
             ("app", connection.app_name.clone()),
-        ]);
-    }
+        ])
+    });
     match connection.status.0 {
         ConnectionStatus::Active => Ok(()),
         ConnectionStatus::Initiated => Err(CliError::new(format!(

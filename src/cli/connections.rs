@@ -79,11 +79,7 @@ fn show(c: &ConnectedAccountDto) {
 }
 
 fn print(connection: &ConnectedAccountDto, as_json: bool) {
-    if as_json {
-        output::json(connection)
-    } else {
-        show(connection)
-    }
+    output::print(connection, as_json, show)
 }
 
 fn account_path(id: &str, action: &str) -> String {
@@ -91,13 +87,9 @@ fn account_path(id: &str, action: &str) -> String {
 }
 
 fn print_list(list: &ConnectedAccountPage, as_json: bool) {
-    if as_json {
-        return output::json(list);
-    }
-    let rows = list
-        .items
-        .iter()
-        .map(|c| {
+    output::print(list, as_json, |list| {
+        let headers = ["ID", "ENTITY", "APP", "STATUS", "LABELS", "UPDATED"];
+        output::table_of(&headers, &list.items, |c| {
             vec![
                 c.id.clone(),
                 c.entity_id.clone(),
@@ -107,19 +99,13 @@ fn print_list(list: &ConnectedAccountPage, as_json: bool) {
                 c.updated_at.clone(),
             ]
         })
-        .collect();
-    output::table(
-        &["ID", "ENTITY", "APP", "STATUS", "LABELS", "UPDATED"],
-        rows,
-    );
+    })
 }
 
 /// Checks a connection's credential now; refused is an error exit.
 fn test(client: &Client, id: &str, as_json: bool) -> CliResult {
     let checked: TestedAccountDto = client.post(&account_path(id, "/test"), &Map::new())?;
-    if as_json {
-        output::json(&checked);
-    } else {
+    output::print(&checked, as_json, |checked| {
         let verdict = if checked.check.ok {
             "accepted"
         } else {
@@ -130,7 +116,7 @@ fn test(client: &Client, id: &str, as_json: bool) -> CliResult {
             checked.check.status, checked.check.message
         );
         show(&checked.account);
-    }
+    });
     if !checked.check.ok {
         return Err(super::CliError::new("the credential was refused"));
     }
@@ -193,11 +179,7 @@ pub fn run(client: &Client, cmd: ConnectionsCmd, as_json: bool) -> CliResult {
         ),
         ConnectionsCmd::Rm { id } => {
             let result: StatusDto = client.delete(&account_path(&id, ""))?;
-            if as_json {
-                output::json(&result);
-            } else {
-                println!("deleted connection {id}");
-            }
+            output::print(&result, as_json, |_| println!("deleted connection {id}"));
         }
     }
     Ok(())

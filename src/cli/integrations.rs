@@ -82,13 +82,9 @@ fn show(integration: &IntegrationDto) {
 }
 
 fn print_list(list: &Page<IntegrationDto>, as_json: bool) {
-    if as_json {
-        return output::json(list);
-    }
-    let rows = list
-        .items
-        .iter()
-        .map(|i| {
+    output::print(list, as_json, |list| {
+        let headers = ["ID", "NAME", "APP", "SCHEME", "ENABLED", "CREATED"];
+        output::table_of(&headers, &list.items, |i| {
             vec![
                 i.id.clone(),
                 i.name.clone(),
@@ -98,8 +94,7 @@ fn print_list(list: &Page<IntegrationDto>, as_json: bool) {
                 i.created_at.clone(),
             ]
         })
-        .collect();
-    output::table(&["ID", "NAME", "APP", "SCHEME", "ENABLED", "CREATED"], rows);
+    })
 }
 
 pub fn run(client: &Client, cmd: IntegrationsCmd, as_json: bool) -> CliResult {
@@ -127,11 +122,7 @@ pub fn run(client: &Client, cmd: IntegrationsCmd, as_json: bool) -> CliResult {
                 ..CreateIntegrationBody::default()
             };
             let created: IntegrationDto = client.post("/api/v1/integrations", &body)?;
-            if as_json {
-                output::json(&created);
-            } else {
-                show(&created);
-            }
+            output::print(&created, as_json, show);
         }
         IntegrationsCmd::List { app, all } => {
             let query = IntegrationListQuery {
@@ -144,23 +135,17 @@ pub fn run(client: &Client, cmd: IntegrationsCmd, as_json: bool) -> CliResult {
         IntegrationsCmd::Show { id } => {
             let integration: IntegrationDto =
                 client.get(&format!("/api/v1/integrations/{}", enc(&id)))?;
-            if as_json {
-                output::json(&integration);
-            } else {
-                show(&integration);
-            }
+            output::print(&integration, as_json, show);
         }
         IntegrationsCmd::Rm { id } => {
             let result: DeletedIntegrationDto =
                 client.delete(&format!("/api/v1/integrations/{}", enc(&id)))?;
-            if as_json {
-                output::json(&result);
-            } else {
+            output::print(&result, as_json, |result| {
                 println!(
                     "deleted integration {id} and {} connection(s)",
                     result.deleted_connections
-                );
-            }
+                )
+            });
         }
     }
     Ok(())

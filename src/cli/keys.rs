@@ -39,9 +39,7 @@ pub fn run(client: &Client, cmd: KeysCmd, as_json: bool) -> CliResult {
                 entity_id: entity,
             };
             let key: CreatedApiKeyDto = client.post("/api/v1/keys", &body)?;
-            if as_json {
-                output::json(&key);
-            } else {
+            output::print(&key, as_json, |key| {
                 output::details(&[
                     ("id", key.record.id.clone()),
                     ("name", key.record.name.clone()),
@@ -49,49 +47,38 @@ pub fn run(client: &Client, cmd: KeysCmd, as_json: bool) -> CliResult {
                     ("entity", output::opt(key.record.entity_id.as_deref())),
                 ]);
                 println!("\n{}\n\nThis key is shown once; store it now.", key.key);
-            }
+            });
         }
         KeysCmd::List => {
             let keys: Page<ApiKeyDto> = client.get("/api/v1/keys")?;
-            if as_json {
-                output::json(&keys);
-            } else {
-                let rows = keys
-                    .items
-                    .iter()
-                    .map(|k| {
-                        vec![
-                            k.id.clone(),
-                            k.name.clone(),
-                            k.prefix.clone(),
-                            k.permission.to_string(),
-                            output::opt(k.entity_id.as_deref()),
-                            k.created_at.clone(),
-                            output::opt(k.revoked_at.as_deref()),
-                        ]
-                    })
-                    .collect();
-                output::table(
-                    &[
-                        "ID",
-                        "NAME",
-                        "PREFIX",
-                        "PERMISSION",
-                        "ENTITY",
-                        "CREATED",
-                        "REVOKED",
-                    ],
-                    rows,
-                );
-            }
+            output::print(&keys, as_json, |keys| {
+                let headers = [
+                    "ID",
+                    "NAME",
+                    "PREFIX",
+                    "PERMISSION",
+                    "ENTITY",
+                    "CREATED",
+                    "REVOKED",
+                ];
+                output::table_of(&headers, &keys.items, |k| {
+                    vec![
+                        k.id.clone(),
+                        k.name.clone(),
+                        k.prefix.clone(),
+                        k.permission.to_string(),
+                        output::opt(k.entity_id.as_deref()),
+                        k.created_at.clone(),
+                        output::opt(k.revoked_at.as_deref()),
+                    ]
+                })
+            });
         }
         KeysCmd::Revoke { id } => {
             let key: ApiKeyDto = client.delete(&format!("/api/v1/keys/{}", enc(&id)))?;
-            if as_json {
-                output::json(&key);
-            } else {
-                println!("revoked API key {} ({})", key.id, key.name);
-            }
+            output::print(&key, as_json, |key| {
+                println!("revoked API key {} ({})", key.id, key.name)
+            });
         }
     }
     Ok(())

@@ -14,6 +14,11 @@ pub fn json<T: Serialize>(value: &T) {
     }
 }
 
+/// `value` as the API's JSON with `--json`, else as `human` shows it to a person.
+pub fn print<T: Serialize>(value: &T, as_json: bool, human: impl FnOnce(&T)) {
+    if as_json { json(value) } else { human(value) }
+}
+
 /// A JSON value as table text: strings bare, null empty, lists comma-joined, everything
 /// else as JSON.
 pub fn cell(value: &Value) -> String {
@@ -43,6 +48,11 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) {
         t.add_row(row);
     }
     println!("{t}");
+}
+
+/// A table of `items`, one row each.
+pub fn table_of<T>(headers: &[&str], items: &[T], row: impl Fn(&T) -> Vec<String>) {
+    table(headers, items.iter().map(row).collect())
 }
 
 /// `label  value` lines, labels aligned; empty values left out.

@@ -80,19 +80,17 @@ fn request(args: &ProxyArgs) -> Result<ProxyBody, CliError> {
 
 pub fn run(client: &Client, args: ProxyArgs, as_json: bool) -> CliResult {
     let answer: ProxyResultDto = client.post("/api/v2/actions/proxy", &request(&args)?)?;
-    if as_json {
-        output::json(&answer);
-        return Ok(());
-    }
-    println!("HTTP {} {}", answer.status, reason(answer.status));
-    for (name, value) in &answer.headers {
-        println!("{name}: {value}");
-    }
-    println!();
-    match &answer.data {
-        Value::Null => {}
-        Value::String(text) => println!("{text}"),
-        other => output::json(other),
-    }
+    output::print(&answer, as_json, |answer| {
+        println!("HTTP {} {}", answer.status, reason(answer.status));
+        for (name, value) in &answer.headers {
+            println!("{name}: {value}");
+        }
+        println!();
+        match &answer.data {
+            Value::Null => {}
+            Value::String(text) => println!("{text}"),
+            other => output::json(other),
+        }
+    });
     Ok(())
 }

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::Value;
 
 use super::dto::{
-    ActionDto, ActionListDto, ActionListQuery, ActionResultDto, ExecuteBody, ProxyBody,
+    ActionDto, ActionListDto, ActionListQuery, ActionResultDto, ExecuteBody, NamePath, ProxyBody,
     ProxyResultDto, ReadErrors, Refusals, SendErrors, csv,
 };
 use super::{ApiResult, blocking};
@@ -34,14 +34,9 @@ fn scalar_text(field: &str, value: Value) -> Result<String, Error> {
 }
 
 /// Named actions.
-#[utoipa::path(
-    get,
-    path = "/api/v2/actions",
-    operation_id = "listActions",
-    tag = "actions",
-    params(ActionListQuery),
-    responses((status = 200, description = "The matching actions", body = ActionListDto), Refusals)
-)]
+#[utoipa::path(get, path = "/api/v2/actions", tag = "actions",
+    operation_id = "listActions", params(ActionListQuery),
+    responses((status = 200, description = "The matching actions", body = ActionListDto), Refusals))]
 pub async fn list(
     svc: web::Data<Service>,
     caller: Caller,
@@ -58,34 +53,23 @@ pub async fn list(
 }
 
 /// One named action.
-#[utoipa::path(
-    get,
-    path = "/api/v2/actions/{name}",
-    operation_id = "getAction",
-    tag = "actions",
-    params(("name" = String, Path, description = "The action name")),
-    responses((status = 200, description = "The action", body = ActionDto), ReadErrors)
-)]
-pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
-    let name = path.into_inner();
+#[utoipa::path(get, path = "/api/v2/actions/{name}", tag = "actions",
+    operation_id = "getAction", params(NamePath),
+    responses((status = 200, description = "The action", body = ActionDto), ReadErrors))]
+pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<NamePath>) -> ApiResult {
+    let name = path.into_inner().name;
     let dto = blocking(move || Ok(ActionDto::from(&svc.get_action_view(&caller, &name)?))).await?;
     Ok(HttpResponse::Ok().json(dto))
 }
 
 /// Runs a named action for a connection.
-#[utoipa::path(
-    post,
-    path = "/api/v2/actions/{name}/execute",
-    operation_id = "executeAction",
-    tag = "actions",
-    params(("name" = String, Path, description = "The action name")),
-    request_body = ExecuteBody,
-    responses((status = 200, description = "What the action did", body = ActionResultDto), SendErrors)
-)]
+#[utoipa::path(post, path = "/api/v2/actions/{name}/execute", tag = "actions",
+    operation_id = "executeAction", params(NamePath), request_body = ExecuteBody,
+    responses((status = 200, description = "What the action did", body = ActionResultDto), SendErrors))]
 pub async fn execute(
     svc: web::Data<Service>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<NamePath>,
     body: web::Json<ExecuteBody>,
 ) -> ApiResult {
     let body = body.into_inner();
@@ -98,7 +82,7 @@ pub async fn execute(
         .into());
     }
     let req = ExecuteAction {
-        name: path.into_inner(),
+        name: path.into_inner().name,
         connected_account_id: connection_id(body.connected_account_id)?,
         entity_id: body.entity_id,
         app_name: body.app_name,
@@ -140,14 +124,9 @@ fn proxy_request(body: ProxyBody) -> Result<ProxyRequest, Error> {
 }
 
 /// Sends a request to the app's API with the connection's credential.
-#[utoipa::path(
-    post,
-    path = "/api/v2/actions/proxy",
-    operation_id = "proxy",
-    tag = "actions",
-    request_body = ProxyBody,
-    responses((status = 200, description = "The provider's answer, whatever its status", body = ProxyResultDto), SendErrors)
-)]
+#[utoipa::path(post, path = "/api/v2/actions/proxy", tag = "actions",
+    operation_id = "proxy", request_body = ProxyBody,
+    responses((status = 200, description = "The provider's answer, whatever its status", body = ProxyResultDto), SendErrors))]
 pub async fn proxy(
     svc: web::Data<Service>,
     caller: Caller,

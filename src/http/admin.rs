@@ -6,7 +6,7 @@ use secrecy::ExposeSecret;
 
 use super::dto::{
     ApiKeyDto, BodyErrors, ChangeErrors, ClientInfoDto, CreateKeyBody, CreatedApiKeyDto, EntityDto,
-    HealthDto, Page, Refusals,
+    HealthDto, IdPath, Page, Refusals,
 };
 use super::{ApiResult, blocking};
 use crate::ids::ApiKeyId;
@@ -14,14 +14,9 @@ use crate::service::Error;
 use crate::service::{Caller, EntityId, Permission, Service};
 
 /// Mints an API key (admin).
-#[utoipa::path(
-    post,
-    path = "/api/v1/keys",
-    operation_id = "createApiKey",
-    tag = "keys",
-    request_body = CreateKeyBody,
-    responses((status = 200, description = "The key, shown this once", body = CreatedApiKeyDto), BodyErrors)
-)]
+#[utoipa::path(post, path = "/api/v1/keys", tag = "keys",
+    operation_id = "createApiKey", request_body = CreateKeyBody,
+    responses((status = 200, description = "The key, shown this once", body = CreatedApiKeyDto), BodyErrors))]
 pub async fn create_key(
     svc: web::Data<Service>,
     caller: Caller,
@@ -48,58 +43,41 @@ pub async fn create_key(
 }
 
 /// API keys (admin).
-#[utoipa::path(
-    get,
-    path = "/api/v1/keys",
+#[utoipa::path(get, path = "/api/v1/keys", tag = "keys",
     operation_id = "listApiKeys",
-    tag = "keys",
-    responses((status = 200, description = "Every key, never its value", body = Page<ApiKeyDto>), Refusals)
-)]
+    responses((status = 200, description = "Every key, never its value", body = Page<ApiKeyDto>), Refusals))]
 pub async fn list_keys(svc: web::Data<Service>, caller: Caller) -> ApiResult {
     let keys = blocking(move || svc.list_keys(&caller)).await?;
     Ok(HttpResponse::Ok().json(Page::whole(keys.iter().map(ApiKeyDto::from).collect())))
 }
 
 /// Revokes an API key (admin).
-#[utoipa::path(
-    delete,
-    path = "/api/v1/keys/{id}",
-    operation_id = "revokeApiKey",
-    tag = "keys",
-    params(("id" = String, Path, description = "The key's id")),
-    responses((status = 200, description = "The key, revoked", body = ApiKeyDto), ChangeErrors)
-)]
+#[utoipa::path(delete, path = "/api/v1/keys/{id}", tag = "keys",
+    operation_id = "revokeApiKey", params(IdPath),
+    responses((status = 200, description = "The key, revoked", body = ApiKeyDto), ChangeErrors))]
 pub async fn revoke_key(
     svc: web::Data<Service>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<IdPath>,
 ) -> ApiResult {
-    let id: ApiKeyId = path.parse()?;
+    let id: ApiKeyId = path.id.parse()?;
     let key = blocking(move || svc.revoke_key(&caller, id)).await?;
     Ok(HttpResponse::Ok().json(ApiKeyDto::from(&key)))
 }
 
 /// Entities and their connection counts.
-#[utoipa::path(
-    get,
-    path = "/api/v1/entities",
+#[utoipa::path(get, path = "/api/v1/entities", tag = "entities",
     operation_id = "listEntities",
-    tag = "entities",
-    responses((status = 200, description = "Every entity the key may see", body = Page<EntityDto>), Refusals)
-)]
+    responses((status = 200, description = "Every entity the key may see", body = Page<EntityDto>), Refusals))]
 pub async fn list_entities(svc: web::Data<Service>, caller: Caller) -> ApiResult {
     let entities = blocking(move || svc.list_entities(&caller)).await?;
     Ok(HttpResponse::Ok().json(Page::whole(entities.iter().map(EntityDto::from).collect())))
 }
 
 /// Checks an API key (the SDK's first call).
-#[utoipa::path(
-    get,
-    path = "/api/v1/client/auth/client_info",
+#[utoipa::path(get, path = "/api/v1/client/auth/client_info", tag = "keys",
     operation_id = "getClientInfo",
-    tag = "keys",
-    responses((status = 200, description = "The key's name and grant", body = ClientInfoDto), Refusals)
-)]
+    responses((status = 200, description = "The key's name and grant", body = ClientInfoDto), Refusals))]
 pub async fn client_info(caller: Caller) -> ApiResult {
     Ok(HttpResponse::Ok().json(ClientInfoDto::from(&caller)))
 }

@@ -4,18 +4,15 @@
 use actix_web::{HttpResponse, web};
 
 use super::ApiResult;
-use super::dto::{AppDto, AppListQuery, Page, ReadErrors, Refusals, TriggerDto, TriggerPage};
+use super::dto::{
+    AppDto, AppListQuery, NamePath, Page, ReadErrors, Refusals, TriggerDto, TriggerPage,
+};
 use crate::service::{Caller, Service};
 
 /// The provider catalog.
-#[utoipa::path(
-    get,
-    path = "/api/v1/apps",
-    operation_id = "listApps",
-    tag = "apps",
-    params(AppListQuery),
-    responses((status = 200, description = "Every matching app", body = Page<AppDto>), Refusals)
-)]
+#[utoipa::path(get, path = "/api/v1/apps", tag = "apps",
+    operation_id = "listApps", params(AppListQuery),
+    responses((status = 200, description = "Every matching app", body = Page<AppDto>), Refusals))]
 pub async fn list(
     svc: web::Data<Service>,
     caller: Caller,
@@ -27,27 +24,18 @@ pub async fn list(
 }
 
 /// One app of the catalog.
-#[utoipa::path(
-    get,
-    path = "/api/v1/apps/{name}",
-    operation_id = "getApp",
-    tag = "apps",
-    params(("name" = String, Path, description = "The app key, e.g. github (any case)")),
-    responses((status = 200, description = "The app", body = AppDto), ReadErrors)
-)]
-pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
-    let app = svc.get_app(&caller, &path)?;
+#[utoipa::path(get, path = "/api/v1/apps/{name}", tag = "apps",
+    operation_id = "getApp", params(NamePath),
+    responses((status = 200, description = "The app", body = AppDto), ReadErrors))]
+pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<NamePath>) -> ApiResult {
+    let app = svc.get_app(&caller, &path.name)?;
     Ok(HttpResponse::Ok().json(AppDto::from(app)))
 }
 
 /// keyport has no triggers: always empty.
-#[utoipa::path(
-    get,
-    path = "/api/v1/triggers",
+#[utoipa::path(get, path = "/api/v1/triggers", tag = "actions",
     operation_id = "listTriggers",
-    tag = "actions",
-    responses((status = 200, description = "No triggers", body = Page<TriggerDto>), Refusals)
-)]
+    responses((status = 200, description = "No triggers", body = Page<TriggerDto>), Refusals))]
 pub async fn triggers(_caller: Caller) -> ApiResult {
     Ok(HttpResponse::Ok().json(TriggerPage::whole(Vec::new())))
 }

@@ -9,22 +9,18 @@ use actix_web::{HttpResponse, web};
 
 use super::dto::{
     ChangeErrors, CheckDto, ConnectedAccountDto, ConnectedAccountPage, ConnectionInfoDto,
-    ConnectionListQuery, CreateConnectionBody, CreatedConnectionDto, CredentialsDto, ReadErrors,
-    SendErrors, StatusDto, StatusName, TestedAccountDto, UpstreamErrors, WaitQuery, csv,
+    ConnectionListQuery, CreateConnectionBody, CreatedConnectionDto, CredentialsDto, IdPath,
+    ReadErrors, SendErrors, StatusDto, StatusName, TestedAccountDto, UpstreamErrors, WaitQuery,
+    csv,
 };
 use super::{ApiResult, blocking};
 use crate::ids::{ConnectionId, IntegrationId};
 use crate::service::{Caller, ConnectionStatus, CreateConnection, ListConnections, Service};
 
 /// Connects an entity: ACTIVE at once, or INITIATED with a connect link.
-#[utoipa::path(
-    post,
-    path = "/api/v1/connectedAccounts",
-    operation_id = "createConnectedAccount",
-    tag = "connections",
-    request_body = CreateConnectionBody,
-    responses((status = 200, description = "The new connection's id and status", body = CreatedConnectionDto), SendErrors)
-)]
+#[utoipa::path(post, path = "/api/v1/connectedAccounts", tag = "connections",
+    operation_id = "createConnectedAccount", request_body = CreateConnectionBody,
+    responses((status = 200, description = "The new connection's id and status", body = CreatedConnectionDto), SendErrors))]
 pub async fn create(
     svc: web::Data<Service>,
     caller: Caller,
@@ -48,14 +44,9 @@ pub async fn create(
 }
 
 /// Connected accounts.
-#[utoipa::path(
-    get,
-    path = "/api/v1/connectedAccounts",
-    operation_id = "listConnectedAccounts",
-    tag = "connections",
-    params(ConnectionListQuery),
-    responses((status = 200, description = "One page of matching accounts", body = ConnectedAccountPage), ReadErrors)
-)]
+#[utoipa::path(get, path = "/api/v1/connectedAccounts", tag = "connections",
+    operation_id = "listConnectedAccounts", params(ConnectionListQuery),
+    responses((status = 200, description = "One page of matching accounts", body = ConnectedAccountPage), ReadErrors))]
 pub async fn list(
     svc: web::Data<Service>,
     caller: Caller,
@@ -84,46 +75,31 @@ pub async fn list(
 }
 
 /// One connected account, secrets redacted.
-#[utoipa::path(
-    get,
-    path = "/api/v1/connectedAccounts/{id}",
-    operation_id = "getConnectedAccount",
-    tag = "connections",
-    params(("id" = String, Path, description = "The connected account's id")),
-    responses((status = 200, description = "The account", body = ConnectedAccountDto), ReadErrors)
-)]
-pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
-    let id: ConnectionId = path.parse()?;
+#[utoipa::path(get, path = "/api/v1/connectedAccounts/{id}", tag = "connections",
+    operation_id = "getConnectedAccount", params(IdPath),
+    responses((status = 200, description = "The account", body = ConnectedAccountDto), ReadErrors))]
+pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
+    let id: ConnectionId = path.id.parse()?;
     let view = blocking(move || svc.get_connection(&caller, id)).await?;
     Ok(HttpResponse::Ok().json(ConnectedAccountDto::from(&view)))
 }
 
 /// ACTIVE again (from INACTIVE).
-#[utoipa::path(
-    post,
-    path = "/api/v1/connectedAccounts/{id}/enable",
-    operation_id = "enableConnectedAccount",
-    tag = "connections",
-    params(("id" = String, Path, description = "The connected account's id")),
-    responses((status = 200, description = "The account, ACTIVE", body = ConnectedAccountDto), ChangeErrors)
-)]
-pub async fn enable(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
+#[utoipa::path(post, path = "/api/v1/connectedAccounts/{id}/enable", tag = "connections",
+    operation_id = "enableConnectedAccount", params(IdPath),
+    responses((status = 200, description = "The account, ACTIVE", body = ConnectedAccountDto), ChangeErrors))]
+pub async fn enable(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
     set_enabled(svc, caller, path, true).await
 }
 
 /// INACTIVE (from ACTIVE).
-#[utoipa::path(
-    post,
-    path = "/api/v1/connectedAccounts/{id}/disable",
-    operation_id = "disableConnectedAccount",
-    tag = "connections",
-    params(("id" = String, Path, description = "The connected account's id")),
-    responses((status = 200, description = "The account, INACTIVE", body = ConnectedAccountDto), ChangeErrors)
-)]
+#[utoipa::path(post, path = "/api/v1/connectedAccounts/{id}/disable", tag = "connections",
+    operation_id = "disableConnectedAccount", params(IdPath),
+    responses((status = 200, description = "The account, INACTIVE", body = ConnectedAccountDto), ChangeErrors))]
 pub async fn disable(
     svc: web::Data<Service>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<IdPath>,
 ) -> ApiResult {
     set_enabled(svc, caller, path, false).await
 }
@@ -131,44 +107,34 @@ pub async fn disable(
 async fn set_enabled(
     svc: web::Data<Service>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<IdPath>,
     enabled: bool,
 ) -> ApiResult {
-    let id: ConnectionId = path.parse()?;
+    let id: ConnectionId = path.id.parse()?;
     let view = blocking(move || svc.set_connection_enabled(&caller, id, enabled)).await?;
     Ok(HttpResponse::Ok().json(ConnectedAccountDto::from(&view)))
 }
 
 /// Deletes a connected account (tokens revoked at the provider, best effort).
-#[utoipa::path(
-    delete,
-    path = "/api/v1/connectedAccounts/{id}",
-    operation_id = "deleteConnectedAccount",
-    tag = "connections",
-    params(("id" = String, Path, description = "The connected account's id")),
-    responses((status = 200, description = "Deleted", body = StatusDto), ChangeErrors)
-)]
-pub async fn delete(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
-    let id: ConnectionId = path.parse()?;
+#[utoipa::path(delete, path = "/api/v1/connectedAccounts/{id}", tag = "connections",
+    operation_id = "deleteConnectedAccount", params(IdPath),
+    responses((status = 200, description = "Deleted", body = StatusDto), ChangeErrors))]
+pub async fn delete(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
+    let id: ConnectionId = path.id.parse()?;
     blocking(move || svc.delete_connection(&caller, id)).await?;
     Ok(HttpResponse::Ok().json(StatusDto::success()))
 }
 
 /// The live credential (keys with the reveal permission).
-#[utoipa::path(
-    get,
-    path = "/api/v1/connectedAccounts/{id}/credentials",
-    operation_id = "revealCredentials",
-    tag = "connections",
-    params(("id" = String, Path, description = "The connected account's id")),
-    responses((status = 200, description = "The credential, unredacted", body = CredentialsDto), UpstreamErrors)
-)]
+#[utoipa::path(get, path = "/api/v1/connectedAccounts/{id}/credentials", tag = "connections",
+    operation_id = "revealCredentials", params(IdPath),
+    responses((status = 200, description = "The credential, unredacted", body = CredentialsDto), UpstreamErrors))]
 pub async fn credentials(
     svc: web::Data<Service>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<IdPath>,
 ) -> ApiResult {
-    let id: ConnectionId = path.parse()?;
+    let id: ConnectionId = path.id.parse()?;
     let revealed = blocking(move || svc.reveal_connection(&caller, id)).await?;
     Ok(HttpResponse::Ok().json(CredentialsDto::from(revealed)))
 }
@@ -177,21 +143,16 @@ pub async fn credentials(
 ///
 /// Answers with the account either way once it changes or the timeout passes, so clients
 /// need not spin.
-#[utoipa::path(
-    get,
-    path = "/api/v1/connectedAccounts/{id}/wait",
-    operation_id = "waitConnectedAccount",
-    tag = "connections",
-    params(("id" = String, Path, description = "The connected account's id"), WaitQuery),
-    responses((status = 200, description = "The account", body = ConnectedAccountDto), ReadErrors)
-)]
+#[utoipa::path(get, path = "/api/v1/connectedAccounts/{id}/wait", tag = "connections",
+    operation_id = "waitConnectedAccount", params(IdPath, WaitQuery),
+    responses((status = 200, description = "The account", body = ConnectedAccountDto), ReadErrors))]
 pub async fn wait(
     svc: web::Data<Service>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<IdPath>,
     query: web::Query<WaitQuery>,
 ) -> ApiResult {
-    let id: ConnectionId = path.parse()?;
+    let id: ConnectionId = path.id.parse()?;
     let limit = Duration::from_secs(query.timeout.unwrap_or(30).min(120));
     let deadline = tokio::time::Instant::now() + limit;
     let mut changes = svc.status_changes();
@@ -210,31 +171,21 @@ pub async fn wait(
 }
 
 /// Base URL and injected request parameters (redacted unless the key may reveal).
-#[utoipa::path(
-    get,
-    path = "/api/v1/connectedAccounts/{id}/info",
-    operation_id = "getConnectedAccountInfo",
-    tag = "connections",
-    params(("id" = String, Path, description = "The connected account's id")),
-    responses((status = 200, description = "What keyport puts on each request", body = ConnectionInfoDto), UpstreamErrors)
-)]
-pub async fn info(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
-    let id: ConnectionId = path.parse()?;
+#[utoipa::path(get, path = "/api/v1/connectedAccounts/{id}/info", tag = "connections",
+    operation_id = "getConnectedAccountInfo", params(IdPath),
+    responses((status = 200, description = "What keyport puts on each request", body = ConnectionInfoDto), UpstreamErrors))]
+pub async fn info(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
+    let id: ConnectionId = path.id.parse()?;
     let view = blocking(move || svc.get_connection(&caller, id)).await?;
     Ok(HttpResponse::Ok().json(ConnectionInfoDto::from(&view.auth)))
 }
 
 /// Checks the credential with the provider's who-am-I endpoint now.
-#[utoipa::path(
-    post,
-    path = "/api/v1/connectedAccounts/{id}/test",
-    operation_id = "testConnectedAccount",
-    tag = "connections",
-    params(("id" = String, Path, description = "The connected account's id")),
-    responses((status = 200, description = "The account after the check, and the check", body = TestedAccountDto), UpstreamErrors)
-)]
-pub async fn test(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
-    let id: ConnectionId = path.parse()?;
+#[utoipa::path(post, path = "/api/v1/connectedAccounts/{id}/test", tag = "connections",
+    operation_id = "testConnectedAccount", params(IdPath),
+    responses((status = 200, description = "The account after the check, and the check", body = TestedAccountDto), UpstreamErrors))]
+pub async fn test(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
+    let id: ConnectionId = path.id.parse()?;
     let (view, outcome) = blocking(move || svc.test_connection(&caller, id)).await?;
     Ok(HttpResponse::Ok().json(TestedAccountDto {
         account: ConnectedAccountDto::from(&view),

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::dto::{
-    BodyErrors, ChangeErrors, CreateIntegrationBody, DeletedIntegrationDto, IntegrationDto,
+    BodyErrors, ChangeErrors, CreateIntegrationBody, DeletedIntegrationDto, IdPath, IntegrationDto,
     IntegrationListQuery, Page, ReadErrors, SendErrors, StatusDto, UpdateIntegrationBody,
     parse_scheme,
 };
@@ -13,14 +13,9 @@ use crate::service::Error;
 use crate::service::{Caller, CreateIntegration, Service, UpdateIntegration};
 
 /// Creates an integration.
-#[utoipa::path(
-    post,
-    path = "/api/v1/integrations",
-    operation_id = "createIntegration",
-    tag = "integrations",
-    request_body = CreateIntegrationBody,
-    responses((status = 200, description = "The new integration", body = IntegrationDto), SendErrors)
-)]
+#[utoipa::path(post, path = "/api/v1/integrations", tag = "integrations",
+    operation_id = "createIntegration", request_body = CreateIntegrationBody,
+    responses((status = 200, description = "The new integration", body = IntegrationDto), SendErrors))]
 pub async fn create(
     svc: web::Data<Service>,
     caller: Caller,
@@ -43,14 +38,9 @@ pub async fn create(
 }
 
 /// Integrations.
-#[utoipa::path(
-    get,
-    path = "/api/v1/integrations",
-    operation_id = "listIntegrations",
-    tag = "integrations",
-    params(IntegrationListQuery),
-    responses((status = 200, description = "Every matching integration", body = Page<IntegrationDto>), ReadErrors)
-)]
+#[utoipa::path(get, path = "/api/v1/integrations", tag = "integrations",
+    operation_id = "listIntegrations", params(IntegrationListQuery),
+    responses((status = 200, description = "Every matching integration", body = Page<IntegrationDto>), ReadErrors))]
 pub async fn list(
     svc: web::Data<Service>,
     caller: Caller,
@@ -66,37 +56,26 @@ pub async fn list(
 }
 
 /// One integration.
-#[utoipa::path(
-    get,
-    path = "/api/v1/integrations/{id}",
-    operation_id = "getIntegration",
-    tag = "integrations",
-    params(("id" = String, Path, description = "The integration's id")),
-    responses((status = 200, description = "The integration", body = IntegrationDto), ReadErrors)
-)]
-pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
-    let id: IntegrationId = path.parse()?;
+#[utoipa::path(get, path = "/api/v1/integrations/{id}", tag = "integrations",
+    operation_id = "getIntegration", params(IdPath),
+    responses((status = 200, description = "The integration", body = IntegrationDto), ReadErrors))]
+pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
+    let id: IntegrationId = path.id.parse()?;
     let view = blocking(move || svc.get_integration(&caller, id)).await?;
     Ok(HttpResponse::Ok().json(IntegrationDto::from(&view)))
 }
 
 /// Updates name, authConfig or enabled.
-#[utoipa::path(
-    patch,
-    path = "/api/v1/integrations/{id}",
-    operation_id = "updateIntegration",
-    tag = "integrations",
-    params(("id" = String, Path, description = "The integration's id")),
-    request_body = UpdateIntegrationBody,
-    responses((status = 200, description = "The integration, updated", body = IntegrationDto), BodyErrors)
-)]
+#[utoipa::path(patch, path = "/api/v1/integrations/{id}", tag = "integrations",
+    operation_id = "updateIntegration", params(IdPath), request_body = UpdateIntegrationBody,
+    responses((status = 200, description = "The integration, updated", body = IntegrationDto), BodyErrors))]
 pub async fn update(
     svc: web::Data<Service>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<IdPath>,
     body: web::Json<UpdateIntegrationBody>,
 ) -> ApiResult {
-    let id: IntegrationId = path.parse()?;
+    let id: IntegrationId = path.id.parse()?;
     let body = body.into_inner();
     let req = UpdateIntegration {
         name: body.name,
@@ -108,16 +87,11 @@ pub async fn update(
 }
 
 /// Deletes an integration with its connections.
-#[utoipa::path(
-    delete,
-    path = "/api/v1/integrations/{id}",
-    operation_id = "deleteIntegration",
-    tag = "integrations",
-    params(("id" = String, Path, description = "The integration's id")),
-    responses((status = 200, description = "Deleted, with how many connections went with it", body = DeletedIntegrationDto), ChangeErrors)
-)]
-pub async fn delete(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
-    let id: IntegrationId = path.parse()?;
+#[utoipa::path(delete, path = "/api/v1/integrations/{id}", tag = "integrations",
+    operation_id = "deleteIntegration", params(IdPath),
+    responses((status = 200, description = "Deleted, with how many connections went with it", body = DeletedIntegrationDto), ChangeErrors))]
+pub async fn delete(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
+    let id: IntegrationId = path.id.parse()?;
     let deleted = blocking(move || svc.delete_integration(&caller, id)).await?;
     Ok(HttpResponse::Ok().json(DeletedIntegrationDto {
         status: StatusDto::success().status,

@@ -91,13 +91,9 @@ pub fn api_document() -> utoipa::openapi::OpenApi {
 }
 
 /// This document.
-#[utoipa::path(
-    get,
-    path = "/api/openapi.json",
+#[utoipa::path(get, path = "/api/openapi.json", tag = "meta",
     operation_id = "getOpenApi",
-    tag = "meta",
-    responses((status = 200, description = "The OpenAPI document", body = Object), Refusals)
-)]
+    responses((status = 200, description = "The OpenAPI document", body = Object), Refusals))]
 pub async fn document(_caller: Caller) -> ApiResult {
     static JSON: OnceLock<Result<String, String>> = OnceLock::new();
     let json = JSON.get_or_init(|| api_document().to_json().map_err(|e| e.to_string()));

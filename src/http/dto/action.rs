@@ -83,17 +83,12 @@ pub struct ActionListQuery {
 #[schema(as = ExecuteAction)]
 pub struct ExecuteBody {
     /// The connection to act through (default: the entity's newest ACTIVE one).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub connected_account_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub entity_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_name: Option<String>,
     /// The action's input, an object matching its `parameters`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub input: Option<Value>,
     /// Refused unless `input` is given: keyport does not turn text into input.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<Value>,
 }
 
@@ -140,19 +135,14 @@ pub struct ProxyParameterDto {
 #[serde(rename_all = "camelCase")]
 #[schema(as = ProxyRequest)]
 pub struct ProxyBody {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub connected_account_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub entity_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_name: Option<String>,
     /// A path relative to the integration's base URL, with an optional query string.
     pub endpoint: String,
     pub method: String,
     /// Sent as JSON, or as text when it is a string.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub parameters: Option<Vec<ProxyParameterDto>>,
 }
 

@@ -162,26 +162,20 @@ pub struct CreateConnectionBody {
     pub integration_id: String,
     /// An entity id: up to 128 characters, no commas or control characters; blank means
     /// default.
-    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 128, pattern = r"^[^\u0000-\u001f\u007f-\u009f,]*$")]
     pub user_uuid: Option<String>,
     /// An entity id: up to 128 characters, no commas or control characters; blank means
     /// default.
-    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 128, pattern = r"^[^\u0000-\u001f\u007f-\u009f,]*$")]
     pub entity_id: Option<String>,
     /// The connection's fields: the integration's expectedInputFields decide which.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<Map<String, Value>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = labels_schema)]
     pub labels: Option<Vec<String>>,
     /// Where to send the browser once a redirect flow completes.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_uri: Option<String>,
     /// keyport: check the credential with the provider (its who-am-I endpoint) before the
     /// connection becomes ACTIVE.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub validate: Option<bool>,
 }
 

@@ -117,24 +117,17 @@ impl From<&IntegrationView> for IntegrationDto {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(as = CreateIntegration)]
 pub struct CreateIntegrationBody {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<AuthSchemeName>)]
     pub auth_scheme: Option<String>,
     /// The scheme's integration fields (client_id, client_secret, scopes…); Composio's
     /// documented spellings (`scopes` as a list, `redirect_uri`, an API key as `token`) are
     /// accepted.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_config: Option<Map<String, Value>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub use_composio_auth: Option<bool>,
     /// Accepted and ignored: every create makes a new integration.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub force_new_integration: Option<bool>,
 }
 
@@ -143,11 +136,8 @@ pub struct CreateIntegrationBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(as = UpdateIntegration)]
 pub struct UpdateIntegrationBody {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_config: Option<Map<String, Value>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 }
 

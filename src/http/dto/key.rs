@@ -71,12 +71,10 @@ pub struct CreateKeyBody {
     )]
     pub name: String,
     /// Default `use`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<PermissionName>)]
     pub permission: Option<String>,
     /// An entity id: up to 128 characters, no commas or control characters; blank means
     /// unrestricted.
-    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 128, pattern = r"^[^\u0000-\u001f\u007f-\u009f,]*$")]
     pub entity_id: Option<String>,
 }

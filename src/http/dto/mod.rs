@@ -15,7 +15,7 @@ pub mod integration;
 pub mod key;
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 pub use action::*;
 pub use app::*;
@@ -121,6 +121,22 @@ pub fn csv(raw: Option<String>) -> Vec<String> {
             .collect()
     })
     .unwrap_or_default()
+}
+
+/// The id in a resource's path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct IdPath {
+    /// The resource's id.
+    pub id: String,
+}
+
+/// The name in an app's or an action's path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct NamePath {
+    /// The app key (any case, e.g. `github`) or the action name (e.g. `GITHUB_GET_THE_AUTHENTICATED_USER`).
+    pub name: String,
 }
 
 /// `{"status": "success"}`: what Composio answers to a delete.
