@@ -1,11 +1,17 @@
-//! Where keyport keeps its files and how it is configured. Precedence: built-in defaults
-//! < `config.toml` in the data dir < `KEYPORT_*` environment < command-line flags (clap
-//! merges the last two). Unknown keys in the file are an error, so a typo is not ignored.
+//! Where keyport keeps its files, and the one [`Config`] that `keyport serve` runs with.
+//! Precedence: built-in defaults < `config.toml` in the data dir < `KEYPORT_*` environment
+//! < command-line flags. Each source is read into the same [`Settings`] layer (every field
+//! optional), the layers are stacked once in `cli/serve.rs`, and [`Config::validate`]
+//! refuses a value that would not work, naming the setting and every way to set it. This
+//! is the only module that reads keyport's configuration from the environment. Unknown
+//! keys in the file are an error, so a typo is not ignored.
 
 use std::fs;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -17,10 +23,26 @@ pub const CONFIG_FILE: &str = "config.toml";
 pub const PROVIDERS_DIR: &str = "providers";
 /// Default time one key derivation should take on this machine when a vault is created.
 pub const DEFAULT_KDF_MS: u64 = 500;
+pub const DEFAULT_LOG: &str = "info";
+/// How long keyport waits for a provider's API (proxy and actions).
+pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 30_000;
+/// How long keyport waits for a token endpoint (code exchange, refresh, issued tokens).
+pub const DEFAULT_TOKEN_TIMEOUT_MS: u64 = 30_000;
 
-#[derive(Debug, Default, Deserialize)]
+/// The `KEYPORT_*` variables behind each setting.
+pub mod env {
+    pub const LISTEN: &str = "KEYPORT_LISTEN";
+    pub const LOG: &str = "KEYPORT_LOG";
+    pub const KDF_MS: &str = "KEYPORT_KDF_MS";
+    pub const UPSTREAM_TIMEOUT_MS: &str = "KEYPORT_UPSTREAM_TIMEOUT_MS";
+    pub const TOKEN_TIMEOUT_MS: &str = "KEYPORT_TOKEN_TIMEOUT_MS";
+}
+
+/// One layer of settings: what `config.toml`, the environment or the flags say. A field
+/// left `None` falls through to the layer below.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FileConfig {
+pub struct Settings {
     /// Address to listen on, e.g. `127.0.0.1:7790`.
     pub listen: Option<String>,
     /// Log filter, e.g. `info` or `keyport=debug`.
@@ -28,7 +50,150 @@ pub struct FileConfig {
     /// Target unlock time in milliseconds when a vault is created (minimum parameters are
     /// always m = 64 MiB, t = 3).
     pub kdf_target_ms: Option<u64>,
+    /// Milliseconds to wait for a provider's API.
+    pub upstream_timeout_ms: Option<u64>,
+    /// Milliseconds to wait for a token endpoint.
+    pub token_timeout_ms: Option<u64>,
 }
+
+impl Settings {
+    /// The `KEYPORT_*` variables, read through `var` (the process environment in `serve`).
+    /// A blank variable counts as unset; a number that does not parse is an error naming
+    /// the variable.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let text = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let millis = |name: &'static str| -> Result<Option<u64>, ConfigError> {
+            text(name)
+                .map(|v| {
+                    v.parse::<u64>().map_err(|_| ConfigError::Invalid {
+                        setting: name.to_string(),
+                        reason: format!("{v:?} is not a whole number of milliseconds"),
+                    })
+                })
+                .transpose()
+        };
+        Ok(Settings {
+            listen: text(env::LISTEN),
+            log: text(env::LOG),
+            kdf_target_ms: millis(env::KDF_MS)?,
+            upstream_timeout_ms: millis(env::UPSTREAM_TIMEOUT_MS)?,
+            token_timeout_ms: millis(env::TOKEN_TIMEOUT_MS)?,
+        })
+    }
+
+    /// `self` stacked on `lower`: each field from `self` when it has one, else from `lower`.
+    pub fn over(self, lower: Settings) -> Settings {
+        Settings {
+            listen: self.listen.or(lower.listen),
+            log: self.log.or(lower.log),
+            kdf_target_ms: self.kdf_target_ms.or(lower.kdf_target_ms),
+            upstream_timeout_ms: self.upstream_timeout_ms.or(lower.upstream_timeout_ms),
+            token_timeout_ms: self.token_timeout_ms.or(lower.token_timeout_ms),
+        }
+    }
+}
+
+/// Everything `keyport serve` runs with, resolved once from the layers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Listening on a non-loopback address was asked for (`--allow-remote`).
+    pub allow_remote: bool,
+    pub log: String,
+    pub kdf_target: Duration,
+    pub upstream_timeout: Duration,
+    pub token_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7790)),
+            allow_remote: false,
+            log: DEFAULT_LOG.to_string(),
+            kdf_target: Duration::from_millis(DEFAULT_KDF_MS),
+            upstream_timeout: Duration::from_millis(DEFAULT_UPSTREAM_TIMEOUT_MS),
+            token_timeout: Duration::from_millis(DEFAULT_TOKEN_TIMEOUT_MS),
+        }
+    }
+}
+
+impl Config {
+    /// The one configuration of `keyport serve`: defaults < `config.toml` in `dir` <
+    /// `KEYPORT_*` from the process environment < `flags`.
+    pub fn load(dir: &Path, flags: Settings, allow_remote: bool) -> Result<Config, ConfigError> {
+        let file = load_file(dir)?;
+        let env = Settings::from_env(|name| std::env::var(name).ok())?;
+        Config::resolve(flags.over(env.over(file)), allow_remote)
+    }
+
+    /// `settings` (the layers already stacked) over the defaults, then validated.
+    pub fn resolve(settings: Settings, allow_remote: bool) -> Result<Config, ConfigError> {
+        let defaults = Config::default();
+        let listen = match settings.listen {
+            Some(raw) => raw.parse().map_err(|_| ConfigError::Invalid {
+                setting: LISTEN_NAMES.to_string(),
+                reason: format!("{raw:?}: expected IP:PORT, e.g. {DEFAULT_LISTEN}"),
+            })?,
+            None => defaults.listen,
+        };
+        let config = Config {
+            listen,
+            allow_remote,
+            log: settings.log.unwrap_or(defaults.log),
+            kdf_target: settings
+                .kdf_target_ms
+                .map_or(defaults.kdf_target, Duration::from_millis),
+            upstream_timeout: settings
+                .upstream_timeout_ms
+                .map_or(defaults.upstream_timeout, Duration::from_millis),
+            token_timeout: settings
+                .token_timeout_ms
+                .map_or(defaults.token_timeout, Duration::from_millis),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Refuses what would not work: a non-loopback address without `allow_remote`, a log
+    /// filter that does not parse, a timeout of zero.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.listen.ip().is_loopback() && !self.allow_remote {
+            return Err(ConfigError::Refused(format!(
+                "refusing to listen on {}: it is not a loopback address; pass --allow-remote if you really mean it",
+                self.listen
+            )));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
+            return Err(ConfigError::Invalid {
+                setting: LOG_NAMES.to_string(),
+                reason: format!("{:?} is not a log filter ({e})", self.log),
+            });
+        }
+        for (names, timeout) in [
+            (UPSTREAM_TIMEOUT_NAMES, self.upstream_timeout),
+            (TOKEN_TIMEOUT_NAMES, self.token_timeout),
+        ] {
+            if timeout.is_zero() {
+                return Err(ConfigError::Invalid {
+                    setting: names.to_string(),
+                    reason: "must be at least 1 millisecond".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How each setting is spelled in every source, for error messages.
+const LISTEN_NAMES: &str = "listen (--listen, KEYPORT_LISTEN, `listen` in config.toml)";
+const LOG_NAMES: &str = "log filter (--log, KEYPORT_LOG, `log` in config.toml)";
+const UPSTREAM_TIMEOUT_NAMES: &str = "upstream timeout (--upstream-timeout-ms, KEYPORT_UPSTREAM_TIMEOUT_MS, `upstream_timeout_ms` in config.toml)";
+const TOKEN_TIMEOUT_NAMES: &str = "token timeout (--token-timeout-ms, KEYPORT_TOKEN_TIMEOUT_MS, `token_timeout_ms` in config.toml)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -41,6 +206,10 @@ pub enum ConfigError {
     },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
+    #[error("{setting}: {reason}")]
+    Invalid { setting: String, reason: String },
+    #[error("{0}")]
+    Refused(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ConfigError + '_ {
@@ -70,14 +239,15 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), ConfigError> {
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))
 }
 
-pub fn load_file(dir: &Path) -> Result<FileConfig, ConfigError> {
+/// The `config.toml` layer; no file is an empty layer.
+pub fn load_file(dir: &Path) -> Result<Settings, ConfigError> {
     let path = dir.join(CONFIG_FILE);
     match fs::read_to_string(&path) {
         Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path,
             message: e.to_string(),
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
         Err(e) => Err(ConfigError::Io { path, source: e }),
     }
 }
@@ -143,5 +313,113 @@ mod tests {
         assert_eq!(read_trimmed(&file)?.as_deref(), Some("secret"));
         assert_eq!(read_trimmed(&sub.join("none"))?, None);
         Ok(())
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file_beat_defaults() -> Result<(), ConfigError> {
+        let file = Settings {
+            listen: Some("127.0.0.1:1001".into()),
+            log: Some("debug".into()),
+            kdf_target_ms: Some(1),
+            upstream_timeout_ms: Some(2),
+            token_timeout_ms: Some(3),
+        };
+        let env = Settings::from_env(vars(&[
+            (env::LISTEN, "127.0.0.1:1002"),
+            (env::KDF_MS, " 10 "),
+            (env::UPSTREAM_TIMEOUT_MS, "20"),
+        ]))?;
+        let flags = Settings {
+            listen: Some("127.0.0.1:1003".into()),
+            upstream_timeout_ms: Some(200),
+            ..Settings::default()
+        };
+        let config = Config::resolve(flags.over(env.clone().over(file.clone())), false)?;
+        assert_eq!(config.listen.to_string(), "127.0.0.1:1003");
+        assert_eq!(config.log, "debug");
+        assert_eq!(config.kdf_target, Duration::from_millis(10));
+        assert_eq!(config.upstream_timeout, Duration::from_millis(200));
+        assert_eq!(config.token_timeout, Duration::from_millis(3));
+
+        let config = Config::resolve(env.over(file), false)?;
+        assert_eq!(config.listen.to_string(), "127.0.0.1:1002");
+        assert_eq!(config.upstream_timeout, Duration::from_millis(20));
+
+        assert_eq!(
+            Config::resolve(Settings::default(), false)?,
+            Config::default()
+        );
+        assert_eq!(Config::default().listen.to_string(), DEFAULT_LISTEN);
+        Ok(())
+    }
+
+    #[test]
+    fn environment_values_are_parsed_and_blank_is_unset() -> Result<(), ConfigError> {
+        let blank = Settings::from_env(vars(&[(env::LOG, "  "), (env::KDF_MS, "")]))?;
+        assert_eq!(blank, Settings::default());
+        let err = Settings::from_env(vars(&[(env::UPSTREAM_TIMEOUT_MS, "30s")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains(env::UPSTREAM_TIMEOUT_MS) && err.contains("\"30s\""),
+            "{err}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn validate_names_the_setting_that_would_not_work() {
+        let refused = |settings: Settings, allow_remote: bool| {
+            Config::resolve(settings, allow_remote)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let listen = |raw: &str| Settings {
+            listen: Some(raw.into()),
+            ..Settings::default()
+        };
+        let err = refused(listen("0.0.0.0:7790"), false);
+        assert!(err.contains("--allow-remote"), "{err}");
+        assert!(Config::resolve(listen("0.0.0.0:7790"), true).is_ok());
+        let err = refused(listen("localhost"), false);
+        assert!(
+            err.contains("KEYPORT_LISTEN") && err.contains("IP:PORT"),
+            "{err}"
+        );
+        let log = Settings {
+            log: Some("keyport=loud".into()),
+            ..Settings::default()
+        };
+        let err = refused(log, false);
+        assert!(err.contains("KEYPORT_LOG"), "{err}");
+        for (settings, name) in [
+            (
+                Settings {
+                    upstream_timeout_ms: Some(0),
+                    ..Settings::default()
+                },
+                env::UPSTREAM_TIMEOUT_MS,
+            ),
+            (
+                Settings {
+                    token_timeout_ms: Some(0),
+                    ..Settings::default()
+                },
+                env::TOKEN_TIMEOUT_MS,
+            ),
+        ] {
+            let err = refused(settings, false);
+            assert!(err.contains(name) && err.contains("at least 1"), "{err}");
+        }
     }
 }

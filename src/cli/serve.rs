@@ -1,10 +1,11 @@
-//! `keyport serve`: make the data dir private, unlock (or create) the vault on the main
-//! thread before any worker exists, mint the admin key if needed, bind loopback, serve
-//! until Ctrl-C / SIGTERM, then checkpoint the database and remove the address file.
+//! `keyport serve`: make the data dir private, resolve the one [`Config`] (defaults <
+//! `config.toml` < `KEYPORT_*` < flags), unlock (or create) the vault on the main thread
+//! before any worker exists, mint the admin key if needed, bind loopback, serve until
+//! Ctrl-C / SIGTERM, then checkpoint the database and remove the address file.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix_web::web;
 use clap::Args;
@@ -12,18 +13,33 @@ use secrecy::ExposeSecret;
 
 use super::{CliError, CliResult, passphrase};
 use crate::clock::Clock;
-use crate::config::{self, DB_FILE};
+use crate::config::{self, Config, DB_FILE, Settings};
 use crate::http::{self, HostPolicy};
 use crate::providers::Catalog;
 use crate::service::Service;
 use crate::store::{Store, StoreError};
 use crate::vault::{KdfParams, Vault, VaultError};
 
+/// Each setting flag overrides `KEYPORT_*` and `config.toml` (see `config.rs`).
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:7790].
-    #[arg(long, env = "KEYPORT_LISTEN")]
+    /// Address to listen on [env: KEYPORT_LISTEN] [default: 127.0.0.1:7790].
+    #[arg(long)]
     pub listen: Option<String>,
+    /// Log filter, e.g. `info` or `keyport=debug` [env: KEYPORT_LOG] [default: info].
+    #[arg(long)]
+    pub log: Option<String>,
+    /// Target unlock time when a vault is created, in ms [env: KEYPORT_KDF_MS] [default: 500].
+    #[arg(long, value_name = "MS")]
+    pub kdf_target_ms: Option<u64>,
+    /// How long to wait for a provider's API, in ms [env: KEYPORT_UPSTREAM_TIMEOUT_MS]
+    /// [default: 30000].
+    #[arg(long, value_name = "MS")]
+    pub upstream_timeout_ms: Option<u64>,
+    /// How long to wait for a token endpoint, in ms [env: KEYPORT_TOKEN_TIMEOUT_MS]
+    /// [default: 30000].
+    #[arg(long, value_name = "MS")]
+    pub token_timeout_ms: Option<u64>,
     /// Read the passphrase from this file (first line) instead of KEYPORT_PASSPHRASE or a prompt.
     #[arg(long, env = "KEYPORT_PASSPHRASE_FILE")]
     pub passphrase_file: Option<PathBuf>,
@@ -62,20 +78,24 @@ fn harden_process() {
     let _ = nix::sys::prctl::set_dumpable(false);
 }
 
-fn kdf_target(file: &config::FileConfig) -> Duration {
-    let ms = std::env::var("KEYPORT_KDF_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .or(file.kdf_target_ms)
-        .unwrap_or(config::DEFAULT_KDF_MS);
-    Duration::from_millis(ms)
+impl ServeArgs {
+    /// The flags' layer of settings.
+    fn settings(&self) -> Settings {
+        Settings {
+            listen: self.listen.clone(),
+            log: self.log.clone(),
+            kdf_target_ms: self.kdf_target_ms,
+            upstream_timeout_ms: self.upstream_timeout_ms,
+            token_timeout_ms: self.token_timeout_ms,
+        }
+    }
 }
 
 /// Opens the existing vault, or creates one. Returns the store, the unlocked vault and
 /// whether it was created.
 pub fn open_or_create(
     db: &Path,
-    file_config: &config::FileConfig,
+    config: &Config,
     passphrase_file: Option<&Path>,
     clock: &Clock,
 ) -> Result<(Store, Vault, bool), CliError> {
@@ -97,7 +117,7 @@ pub fn open_or_create(
                 "Choose a vault passphrase",
                 true,
             )?;
-            let params = KdfParams::calibrate(kdf_target(file_config));
+            let params = KdfParams::calibrate(config.kdf_target);
             let (vault, record) = Vault::create(&pass, params).map_err(unlock_error)?;
             let store =
                 Store::create(db, &record, &clock.stamp()).map_err(|e| store_error(db, e))?;
@@ -114,28 +134,14 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
     harden_process();
     let dir = config::data_dir(data_dir)?;
     config::ensure_private_dir(&dir)?;
-    let file_config = config::load_file(&dir)?;
-    crate::logging::init(file_config.log.as_deref());
-
-    let listen = args
-        .listen
-        .or(file_config.listen.clone())
-        .unwrap_or_else(|| config::DEFAULT_LISTEN.to_string());
-    let addr: SocketAddr = listen.parse().map_err(|_| {
-        CliError::new(format!(
-            "--listen {listen:?}: expected IP:PORT, e.g. 127.0.0.1:7790"
-        ))
-    })?;
-    if !is_loopback(&addr) && !args.allow_remote {
-        return Err(CliError::new(format!(
-            "refusing to listen on {addr}: it is not a loopback address; pass --allow-remote if you really mean it"
-        )));
-    }
+    let config = Config::load(&dir, args.settings(), args.allow_remote)?;
+    crate::logging::init(&config.log);
+    let addr = config.listen;
 
     let clock = Clock::system();
     let db = dir.join(DB_FILE);
     let (store, vault, created) =
-        open_or_create(&db, &file_config, args.passphrase_file.as_deref(), &clock)?;
+        open_or_create(&db, &config, args.passphrase_file.as_deref(), &clock)?;
 
     let (catalog, problems) = Catalog::load(&dir.join(config::PROVIDERS_DIR));
     for problem in &problems {
@@ -155,7 +161,7 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
     let extra_host = (!is_loopback(&bound)).then(|| bound.to_string());
     let policy = HostPolicy::for_port(bound.port(), extra_host);
 
-    let service = Service::new(store, vault, catalog, clock, public_url.clone())
+    let service = Service::new(store, vault, catalog, clock, public_url.clone(), &config)
         .map_err(|e| CliError::new(e.to_string()))?;
     let key_path = dir.join(config::ADMIN_KEY_FILE);
     let existing = config::read_trimmed(&key_path)?;

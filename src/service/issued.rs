@@ -41,11 +41,11 @@ pub(super) struct IssuedState {
     flights: Mutex<HashMap<ConnectionId, Arc<Mutex<()>>>>,
 }
 
-impl Default for IssuedState {
-    fn default() -> Self {
+impl IssuedState {
+    pub(super) fn new(token_timeout: Duration) -> Self {
         IssuedState {
             // Token responses are small.
-            net: Net::new(Duration::from_secs(30), 1024 * 1024),
+            net: Net::new(token_timeout, 1024 * 1024),
             flights: Mutex::default(),
         }
     }

@@ -47,6 +47,7 @@ pub use crate::providers::{App, FieldSpec, SchemeDetails};
 
 use crate::actions::Actions;
 use crate::clock::Clock;
+use crate::config::Config;
 use crate::net::{MAX_RESPONSE, Net};
 use crate::providers::Catalog;
 use crate::store::Store;
@@ -68,8 +69,8 @@ pub struct Service {
     issued: issued::IssuedState,
     /// Where this server is reachable from the user's browser, e.g. `http://127.0.0.1:7790`.
     public_url: String,
-    /// The one outbound client for provider APIs (proxy and actions); its timeout is
-    /// `KEYPORT_UPSTREAM_TIMEOUT_MS`, read once here.
+    /// The one outbound client for provider APIs (proxy and actions), with the configured
+    /// upstream timeout.
     net: Net,
     /// Named actions, loaded and checked against the catalog at construction.
     actions: Actions,
@@ -91,6 +92,7 @@ impl Service {
         catalog: Catalog,
         clock: Clock,
         public_url: String,
+        config: &Config,
     ) -> Result<Self> {
         let keys = KeyRing::load(&store)?;
         let actions = Actions::builtin(&catalog)?;
@@ -100,10 +102,10 @@ impl Service {
             catalog,
             clock,
             keys: RwLock::new(keys),
-            oauth: oauth::OAuthState::default(),
-            issued: issued::IssuedState::default(),
+            oauth: oauth::OAuthState::new(config.token_timeout),
+            issued: issued::IssuedState::new(config.token_timeout),
             public_url,
-            net: Net::new(proxy::upstream_timeout(), MAX_RESPONSE),
+            net: Net::new(config.upstream_timeout, MAX_RESPONSE),
             actions,
         })
     }

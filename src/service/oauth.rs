@@ -45,11 +45,11 @@ pub struct OAuthState {
     changes: tokio::sync::watch::Sender<u64>,
 }
 
-impl Default for OAuthState {
-    fn default() -> Self {
+impl OAuthState {
+    pub(super) fn new(token_timeout: Duration) -> Self {
         OAuthState {
             // Token responses are small; a megabyte is generous.
-            net: Net::new(Duration::from_secs(30), 1024 * 1024),
+            net: Net::new(token_timeout, 1024 * 1024),
             flights: Mutex::default(),
             backoff: Mutex::default(),
             changes: tokio::sync::watch::channel(0).0,

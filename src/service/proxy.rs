@@ -21,8 +21,6 @@ mod endpoint;
 mod execute;
 mod mask;
 
-use std::time::Duration;
-
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 use url::Url;
@@ -36,10 +34,6 @@ use crate::ids::{ConnectionId, EntityId};
 use crate::net::NetError;
 use crate::service::{Error, Result};
 use mask::{mask, masked_values};
-
-/// Milliseconds keyport waits for a provider, read once when the service is built.
-pub const UPSTREAM_TIMEOUT_ENV: &str = "KEYPORT_UPSTREAM_TIMEOUT_MS";
-pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Never taken from the caller: credentials keyport owns, and hop-by-hop or framing
 /// headers that describe the caller's connection to keyport, not keyport's to the provider.
@@ -75,22 +69,6 @@ const DROPPED_RESPONSE_HEADERS: &[&str] = &[
     "content-length",
     "content-encoding",
 ];
-
-/// The upstream timeout from `KEYPORT_UPSTREAM_TIMEOUT_MS`, else 30 s.
-pub fn upstream_timeout() -> Duration {
-    match std::env::var(UPSTREAM_TIMEOUT_ENV) {
-        Ok(raw) => match raw.trim().parse::<u64>() {
-            Ok(ms) if ms > 0 => Duration::from_millis(ms),
-            _ => {
-                tracing::warn!(
-                    "{UPSTREAM_TIMEOUT_ENV} is not a positive number of milliseconds; using 30000"
-                );
-                DEFAULT_UPSTREAM_TIMEOUT
-            }
-        },
-        Err(_) => DEFAULT_UPSTREAM_TIMEOUT,
-    }
-}
 
 /// Which connection acts.
 #[derive(Debug, Clone)]
@@ -268,26 +246,13 @@ fn header_value(name: &str, value: &str) -> Result<HeaderValue> {
     })
 }
 
-/// The request as sent: app headers, the caller's headers and query, the body, then the
-/// injection; checked once more against the base URL.
-fn build(
-    base: &Url,
-    url: &Url,
-    prepared: &Prepared,
-    injection: &Injection,
+/// The caller's headers over the app's defaults, leaving out the ones keyport owns
+/// (`injected`, credentials, hop-by-hop and framing headers).
+fn add_caller_headers(
+    headers: &mut HeaderMap,
     outbound: &Outbound,
-) -> Result<http::Request<Vec<u8>>> {
-    let mut url = url.clone();
-    let injected = injection.header_names();
-    let injected_query: Vec<&str> = injection.query.iter().map(|(n, _)| n.as_str()).collect();
-    let mut headers = HeaderMap::new();
-    for (name, value) in &prepared.app_headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| Error::Internal(format!("catalog header name {name:?}")))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| Error::Internal(format!("catalog header value for {name}")))?;
-        headers.insert(name, value);
-    }
+    injected: &[String],
+) -> Result<()> {
     // Headers the caller's own Connection header declares hop-by-hop go too (RFC 9110 §7.6.1).
     let declared_hop: Vec<String> = outbound
         .headers
@@ -314,6 +279,29 @@ fn build(
             replaced.push(name);
         }
     }
+    Ok(())
+}
+
+/// The request as sent: app headers, the caller's headers and query, the body, then the
+/// injection; checked once more against the base URL.
+fn build(
+    base: &Url,
+    url: &Url,
+    prepared: &Prepared,
+    injection: &Injection,
+    outbound: &Outbound,
+) -> Result<http::Request<Vec<u8>>> {
+    let mut url = url.clone();
+    let injected_query: Vec<&str> = injection.query.iter().map(|(n, _)| n.as_str()).collect();
+    let mut headers = HeaderMap::new();
+    for (name, value) in &prepared.app_headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| Error::Internal(format!("catalog header name {name:?}")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| Error::Internal(format!("catalog header value for {name}")))?;
+        headers.insert(name, value);
+    }
+    add_caller_headers(&mut headers, outbound, &injection.header_names())?;
     if !outbound.query.is_empty() {
         let mut pairs = url.query_pairs_mut();
         for (name, value) in &outbound.query {

@@ -821,6 +821,7 @@ fn an_expired_state_is_refused_and_the_connection_fails() {
         catalog,
         clock.clone(),
         "http://127.0.0.1:1".into(),
+        &keyport::config::Config::default(),
     )
     .unwrap();
     let key = svc.ensure_admin_key(None).unwrap().unwrap();

@@ -14,6 +14,7 @@ use http::Method;
 use keyport::auth::oauth1::{self, Consumer, Endpoints, Signer};
 use keyport::auth::{AuthError, Injection};
 use keyport::clock::Clock;
+use keyport::config::Config;
 use keyport::domain::{AuthScheme, ConnectionStatus};
 use keyport::ids::{ConnectionId, EntityId, IntegrationId};
 use keyport::net::Net;
@@ -188,8 +189,15 @@ impl Keyport {
         }
         let (catalog, problems) = Catalog::load(&providers);
         assert!(problems.is_empty(), "{problems:?}");
-        let service =
-            Service::new(store, vault, catalog, clock, "http://127.0.0.1:9".into()).expect("svc");
+        let service = Service::new(
+            store,
+            vault,
+            catalog,
+            clock,
+            "http://127.0.0.1:9".into(),
+            &Config::default(),
+        )
+        .expect("svc");
         let key = service
             .ensure_admin_key(None)
             .expect("admin key")
