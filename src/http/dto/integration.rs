@@ -111,9 +111,10 @@ impl From<&IntegrationView> for IntegrationDto {
     }
 }
 
+// No `Debug` on the two bodies: `authConfig` carries client secrets.
 /// `POST /api/v1/integrations`: `appName` (or `appId`) names the app; without
 /// `authScheme` the app's default scheme is used.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(as = CreateIntegration)]
 pub struct CreateIntegrationBody {
@@ -132,7 +133,7 @@ pub struct CreateIntegrationBody {
 }
 
 /// `PATCH /api/v1/integrations/{id}`: given keys of `authConfig` replace, others are kept.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(as = UpdateIntegration)]
 pub struct UpdateIntegrationBody {
