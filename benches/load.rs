@@ -21,26 +21,36 @@
     reason = "a benchmark program: any failure aborts the run with its message"
 )]
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use common::Server;
+use common::agent;
+use common::idp::{oauth_connection, testidp_integration, write_testidp};
+use common::stand_in::{Upstream, reply};
 use harness::{
-    Keyport, Request, Settings, agent, bin, compare, dir_bytes, env_num, get_by_id, get_ok,
-    list_by_entity, populate, rss_kib, run_load,
+    Request, Settings, bearer_integration, bin, compare, connect, dir_bytes, env_num, get_by_id,
+    get_ok, list_by_entity, peak_rss, pid, populate, rss_kib, run_load, start,
 };
-use peers::{json_response, serve_local, testidp_provider};
-use report::{Report, loadavg, machine, mib, ratio, throughput};
+use report::{Report, loadavg, machine, mib};
 
+// The test kit (launcher, client, stand-in servers, testidp), shared with tests/it.
+#[path = "../tests/it/common/mod.rs"]
+#[expect(
+    dead_code,
+    unused_imports,
+    reason = "the bench uses part of the test kit"
+)]
+mod common;
 // The program's parts live beside it in benches/load/ (a directory, so Cargo does not take
 // them for benchmarks of their own).
 #[path = "load/harness.rs"]
 mod harness;
-#[path = "load/peers.rs"]
-mod peers;
 #[path = "load/report.rs"]
 mod report;
 
@@ -54,38 +64,26 @@ const REFRESH_DELAY: Duration = Duration::from_millis(50);
 
 fn section_read(s: &Settings, r: &mut Report, root: &Path) {
     println!("== credential read vs /healthz");
-    let kp = Keyport::start(&root.join("read"), Some("0"), &[]);
-    let integration = kp.bearer_integration("http://127.0.0.1:9");
-    let id = kp.connect(&integration, "alice", "ghp_benchmark_token");
+    let kp = start(&root.join("read"), Some("0"));
+    let integration = bearer_integration(&kp, "http://127.0.0.1:9");
+    let id = connect(&kp, &integration, "alice", "ghp_benchmark_token");
     let health_url = format!("{}/healthz", kp.url);
     let cred_url = format!("{}/api/v1/connectedAccounts/{id}/credentials", kp.url);
     let key = kp.admin.clone();
     let health: Arc<Request> = Arc::new(move |a, _| get_ok(a, &health_url, None));
     let cred: Arc<Request> = Arc::new(move |a, _| get_ok(a, &cred_url, Some(&key)));
-    let peak = Arc::new(AtomicU64::new(0));
-    let sampling = Arc::new(AtomicBool::new(true));
-    let sampler = {
-        let (peak, sampling, pid) = (Arc::clone(&peak), Arc::clone(&sampling), kp.pid());
-        std::thread::spawn(move || {
-            while sampling.load(Ordering::Relaxed) {
-                peak.fetch_max(rss_kib(pid, "VmRSS:"), Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        })
-    };
-    let (c, h) = compare(s, cred, health);
-    sampling.store(false, Ordering::Relaxed);
-    sampler.join().unwrap();
-    r.row(
+    let ((c, h), peak) = peak_rss(pid(&kp), Duration::from_millis(100), || {
+        compare(s, cred, health)
+    });
+    r.compared(
         &format!("credential read, {} clients", s.clients),
-        throughput(&c),
-        format!("/healthz: {}", throughput(&h)),
-        &ratio(c.rps(), h.rps()),
+        (&c, &h),
+        "/healthz",
         "≥0.6×",
     );
     r.note(format!(
         "loaded RSS during the credential-read run (KDF at the floor): peak {}",
-        mib(peak.load(Ordering::Relaxed) * 1024)
+        mib(peak * 1024)
     ));
 }
 
@@ -94,22 +92,14 @@ fn section_read(s: &Settings, r: &mut Report, root: &Path) {
 
 fn section_proxy(s: &Settings, r: &mut Report, root: &Path) {
     println!("== proxy vs direct");
-    let port = serve_local(10_000, |_, _| json_response(r#"{"ok":true}"#));
-    let upstream = format!("http://127.0.0.1:{port}");
-    let kp = Keyport::start(&root.join("proxy"), Some("0"), &[]);
-    let integration = kp.bearer_integration(&upstream);
-    let id = kp.connect(&integration, "alice", "ghp_benchmark_token");
-    let (status, answer) = kp.call(
-        "POST",
-        "/api/v2/actions/proxy",
-        Some(&json!({"connectedAccountId": id, "endpoint": "/ping", "method": "GET"})),
-    );
-    if status == 404 && answer["error"]["code"] == "not_found" {
-        r.note("proxy: this build has no /api/v2/actions/proxy; skipped".into());
-        return;
-    }
+    let upstream = Upstream::unrecorded(|_| reply(200, "application/json", r#"{"ok":true}"#));
+    let kp = start(&root.join("proxy"), Some("0"));
+    let integration = bearer_integration(&kp, &upstream.base);
+    let id = connect(&kp, &integration, "alice", "ghp_benchmark_token");
+    let (status, answer) =
+        kp.proxy(json!({"connectedAccountId": id, "endpoint": "/ping", "method": "GET"}));
     assert_eq!(status, 200, "proxy answered {status}: {answer}");
-    let direct_url = format!("{upstream}/ping");
+    let direct_url = format!("{}/ping", upstream.base);
     let direct: Arc<Request> = Arc::new(move |a, _| {
         let t = a
             .get(&direct_url)
@@ -141,11 +131,10 @@ fn section_proxy(s: &Settings, r: &mut Report, root: &Path) {
         }
     });
     let (p, d) = compare(s, proxied, direct);
-    r.row(
+    r.compared(
         &format!("proxy GET, {} clients", s.clients),
-        throughput(&p),
-        format!("direct: {}", throughput(&d)),
-        &ratio(p.rps(), d.rps()),
+        (&p, &d),
+        "direct",
         "≥0.45×",
     );
 }
@@ -153,144 +142,119 @@ fn section_proxy(s: &Settings, r: &mut Report, root: &Path) {
 // ---------------------------------------------------------------------------------------
 // 3. One expired OAuth2 token, 500 concurrent users
 
-fn section_refresh(r: &mut Report, root: &Path) {
-    println!("== refresh under contention");
-    let exchanges = Arc::new(AtomicUsize::new(0));
-    let refreshes = Arc::new(AtomicUsize::new(0));
-    let port = {
-        let (exchanges, refreshes) = (Arc::clone(&exchanges), Arc::clone(&refreshes));
-        serve_local(2_000, move |_, body| {
-            let form = String::from_utf8_lossy(body);
-            if form.contains("grant_type=refresh_token") {
-                let n = refreshes.fetch_add(1, Ordering::SeqCst) + 1;
-                std::thread::sleep(REFRESH_DELAY);
-                json_response(&format!(
-                    r#"{{"access_token":"at-{n}","refresh_token":"rt-{n}","token_type":"Bearer","expires_in":3600}}"#
-                ))
-            } else {
-                exchanges.fetch_add(1, Ordering::SeqCst);
-                json_response(
-                    r#"{"access_token":"at-0","refresh_token":"rt-0","token_type":"Bearer","expires_in":1}"#,
-                )
-            }
-        })
-    };
-    let dir = root.join("refresh");
-    testidp_provider(&dir);
-    let kp = Keyport::start(&dir, Some("0"), &[]);
-    let integration = kp.ok(
-        "POST",
-        "/api/v1/integrations",
-        Some(
-            &json!({"appName": "testidp", "authScheme": "OAUTH2", "authConfig": {
-            "client_id": "c", "client_secret": "s",
-            "authorization_url": format!("http://127.0.0.1:{port}/auth"),
-            "token_url": format!("http://127.0.0.1:{port}/token")}}),
-        ),
-    )["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let created = kp.ok(
-        "POST",
-        "/api/v1/connectedAccounts",
-        Some(&json!({"integrationId": integration, "userUuid": "alice", "data": {}})),
-    );
-    let id = created["connectedAccountId"].as_str().unwrap().to_string();
-    let link = created["redirectUrl"].as_str().unwrap();
-    let html = agent()
-        .get(link)
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
-    let marker = "id=\"continue\" href=\"";
-    let start = html.find(marker).expect("continue link") + marker.len();
-    let authorize = html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&");
-    let state = authorize
-        .split(['?', '&'])
-        .find_map(|p| p.strip_prefix("state="))
-        .expect("state")
-        .to_string();
-    let page = agent()
-        .get(format!(
-            "{}/callback/testidp?code=abc&state={state}",
-            kp.url
-        ))
-        .call()
-        .unwrap();
-    assert_eq!(page.status(), 200, "callback");
-    // The access token lives one second; wait until it is past its expiry.
-    std::thread::sleep(Duration::from_millis(2_100));
-    let refreshes_before = refreshes.load(Ordering::SeqCst);
+/// A token endpoint that issues a one-second token at the code exchange and answers each
+/// refresh `REFRESH_DELAY` late with a fresh one-hour token; counts the refreshes.
+fn token_endpoint(refreshes: Arc<AtomicUsize>) -> Upstream {
+    Upstream::unrecorded(move |request| {
+        let body = if request.form().get("grant_type").map(String::as_str) == Some("refresh_token")
+        {
+            let n = refreshes.fetch_add(1, Ordering::SeqCst) + 1;
+            std::thread::sleep(REFRESH_DELAY);
+            format!(
+                r#"{{"access_token":"at-{n}","refresh_token":"rt-{n}","token_type":"Bearer","expires_in":3600}}"#
+            )
+        } else {
+            r#"{"access_token":"at-0","refresh_token":"rt-0","token_type":"Bearer","expires_in":1}"#
+                .to_string()
+        };
+        reply(200, "application/json", body)
+    })
+}
 
-    let url = format!("{}/api/v1/connectedAccounts/{id}/credentials", kp.url);
+/// What the contenders got.
+struct Contention {
+    ok: usize,
+    tokens: BTreeSet<String>,
+    /// Per request, sorted.
+    latencies: Vec<u64>,
+    all_served: Duration,
+}
+
+/// `CONTENDERS` clients read `url` at the same moment, each on a connection opened before.
+fn contend(url: &str, key: &str) -> Contention {
     let gate = Arc::new(Barrier::new(CONTENDERS + 1));
     let mut handles = Vec::new();
     for _ in 0..CONTENDERS {
-        let (gate, url, key) = (Arc::clone(&gate), url.clone(), kp.admin.clone());
-        handles.push(
-            std::thread::Builder::new()
-                .stack_size(256 * 1024)
-                .spawn(move || {
-                    // Open the connection before the gate, so all 500 requests are in flight at once.
-                    let agent = agent();
-                    let _ = get_ok(&agent, &url.replace("/credentials", ""), Some(&key));
-                    gate.wait();
-                    let t = Instant::now();
-                    let (status, body) = match agent.get(&url).header("x-api-key", &key).call() {
-                        Ok(mut resp) => (
-                            resp.status().as_u16(),
-                            resp.body_mut().read_to_string().unwrap_or_default(),
-                        ),
-                        Err(e) => (0, e.to_string()),
-                    };
-                    let token = serde_json::from_str::<Value>(&body)
-                        .ok()
-                        .and_then(|v| v["credentials"]["access_token"].as_str().map(String::from));
-                    (status, token, t.elapsed())
-                })
-                .unwrap(),
-        );
+        let (gate, url, key) = (Arc::clone(&gate), url.to_string(), key.to_string());
+        let contender = move || {
+            // Open the connection before the gate, so all 500 requests are in flight at once.
+            let agent = agent();
+            let _ = get_ok(&agent, &url.replace("/credentials", ""), Some(&key));
+            gate.wait();
+            let t = Instant::now();
+            let (status, body) = match agent.get(&url).header("x-api-key", &key).call() {
+                Ok(mut resp) => (
+                    resp.status().as_u16(),
+                    resp.body_mut().read_to_string().unwrap_or_default(),
+                ),
+                Err(e) => (0, e.to_string()),
+            };
+            let token = serde_json::from_str::<Value>(&body)
+                .ok()
+                .and_then(|v| v["credentials"]["access_token"].as_str().map(String::from));
+            (status, token, t.elapsed())
+        };
+        let thread = std::thread::Builder::new().stack_size(256 * 1024);
+        handles.push(thread.spawn(contender).unwrap());
     }
     gate.wait();
     let began = Instant::now();
-    let mut ok = 0;
-    let mut tokens = std::collections::BTreeSet::new();
-    let mut latencies = Vec::new();
+    let mut seen = Contention {
+        ok: 0,
+        tokens: BTreeSet::new(),
+        latencies: Vec::new(),
+        all_served: Duration::ZERO,
+    };
     for h in handles {
         let (status, token, took) = h.join().unwrap();
-        if status == 200 {
-            ok += 1;
-        }
-        tokens.insert(token.unwrap_or_default());
-        latencies.push(took.as_micros() as u64);
+        seen.ok += usize::from(status == 200);
+        seen.tokens.insert(token.unwrap_or_default());
+        seen.latencies.push(took.as_micros() as u64);
     }
-    let all_served = began.elapsed();
-    latencies.sort_unstable();
+    seen.all_served = began.elapsed();
+    seen.latencies.sort_unstable();
+    seen
+}
+
+fn section_refresh(r: &mut Report, root: &Path) {
+    println!("== refresh under contention");
+    let refreshes = Arc::new(AtomicUsize::new(0));
+    let tokens = token_endpoint(Arc::clone(&refreshes));
+    let dir = root.join("refresh");
+    write_testidp(&dir);
+    let kp = start(&dir, Some("0"));
+    let integration = testidp_integration(&kp, &tokens.base, json!({}));
+    let id = oauth_connection(&kp, &integration, "alice", "abc");
+    // The access token lives one second; wait until it is past its expiry.
+    std::thread::sleep(Duration::from_millis(2_100));
+    let refreshes_before = refreshes.load(Ordering::SeqCst);
+    let url = format!("{}/api/v1/connectedAccounts/{id}/credentials", kp.url);
+    let seen = contend(&url, &kp.admin);
     let calls = refreshes.load(Ordering::SeqCst) - refreshes_before;
     r.row(
         &format!("refresh: {CONTENDERS} concurrent reads of an expired token"),
         format!(
-            "{calls} token-endpoint call(s); {ok}/{CONTENDERS} served (200) in {:.0} ms; {} distinct token(s)",
-            all_served.as_secs_f64() * 1000.0,
-            tokens.len()
+            "{calls} token-endpoint call(s); {}/{CONTENDERS} served (200) in {:.0} ms; {} distinct token(s)",
+            seen.ok,
+            seen.all_served.as_secs_f64() * 1000.0,
+            seen.tokens.len()
         ),
         format!(
             "endpoint answers after {} ms; p50 {:.0} ms, max {:.0} ms per request",
             REFRESH_DELAY.as_millis(),
-            latencies[latencies.len() / 2] as f64 / 1000.0,
-            *latencies.last().unwrap() as f64 / 1000.0
+            seen.latencies[seen.latencies.len() / 2] as f64 / 1000.0,
+            *seen.latencies.last().unwrap() as f64 / 1000.0
         ),
         "",
         "exactly 1 call",
     );
-    r.set_met(if calls == 1 && ok == CONTENDERS && tokens.len() == 1 {
-        "yes"
-    } else {
-        "**no**"
-    });
+    r.set_met(
+        if calls == 1 && seen.ok == CONTENDERS && seen.tokens.len() == 1 {
+            "yes"
+        } else {
+            "**no**"
+        },
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -303,28 +267,9 @@ fn section_scale(s: &Settings, r: &mut Report, root: &Path) {
     );
     let small_entities = 10usize;
     let small_count = 100usize;
-    let small = Keyport::start(&root.join("small"), Some("0"), &[]);
-    let integration = small.bearer_integration("http://127.0.0.1:9");
-    let (small_ids, _) = populate(
-        &small,
-        &integration,
-        small_count,
-        small_entities,
-        s.clients,
-        s.create_cap,
-    );
-
+    let (small, small_ids, _) = populated(s, &root.join("small"), small_count, small_entities);
     let big_dir = root.join("big");
-    let mut big = Keyport::start(&big_dir, Some("0"), &[]);
-    let integration = big.bearer_integration("http://127.0.0.1:9");
-    let (big_ids, took) = populate(
-        &big,
-        &integration,
-        s.connections,
-        s.entities,
-        s.clients,
-        s.create_cap,
-    );
+    let (big, big_ids, took) = populated(s, &big_dir, s.connections, s.entities);
     let made = big_ids.len();
     r.row(
         &format!(
@@ -354,11 +299,10 @@ fn section_scale(s: &Settings, r: &mut Report, root: &Path) {
         get_by_id(&big, big_ids.clone()),
         get_by_id(&small, small_ids),
     );
-    r.row(
+    r.compared(
         &format!("get by id, {made} vs {small_count} connections"),
-        throughput(&g_big),
-        format!("{small_count}: {}", throughput(&g_small)),
-        &ratio(g_big.rps(), g_small.rps()),
+        (&g_big, &g_small),
+        &small_count.to_string(),
         "≥0.9×",
     );
     let (l_big, l_small) = compare(
@@ -366,20 +310,37 @@ fn section_scale(s: &Settings, r: &mut Report, root: &Path) {
         list_by_entity(&big, big_entities),
         list_by_entity(&small, small_entities),
     );
-    r.row(
+    r.compared(
         &format!(
             "list by entity ({} each), {made} vs {small_count}",
             made / big_entities
         ),
-        throughput(&l_big),
-        format!("{small_count}: {}", throughput(&l_small)),
-        &ratio(l_big.rps(), l_small.rps()),
+        (&l_big, &l_small),
+        &small_count.to_string(),
         "≥0.9×",
     );
     drop(small);
+    size_and_restart(r, big, &big_dir, made);
+}
 
+/// keyport in `dir` with `count` BEARER_TOKEN connections over `entities` entities: the
+/// server, the ids, and the time the create took.
+fn populated(
+    s: &Settings,
+    dir: &Path,
+    count: usize,
+    entities: usize,
+) -> (Server, Vec<String>, Duration) {
+    let kp = start(dir, Some("0"));
+    let integration = bearer_integration(&kp, "http://127.0.0.1:9");
+    let (ids, took) = populate(&kp, &integration, count, entities, s.clients, s.create_cap);
+    (kp, ids, took)
+}
+
+/// The database size after a clean stop, and the time to restart with `made` connections.
+fn size_and_restart(r: &mut Report, mut big: Server, big_dir: &Path, made: usize) {
     big.stop();
-    let bytes = dir_bytes(&big_dir);
+    let bytes = dir_bytes(big_dir);
     r.row(
         "database size (after the shutdown checkpoint)",
         format!(
@@ -391,7 +352,7 @@ fn section_scale(s: &Settings, r: &mut Report, root: &Path) {
         "",
         "",
     );
-    let restarted = Keyport::start(&big_dir, Some("0"), &[]);
+    let restarted = start(big_dir, Some("0"));
     r.row(
         &format!("restart with {made} connections, to first /healthz"),
         format!(
@@ -402,7 +363,6 @@ fn section_scale(s: &Settings, r: &mut Report, root: &Path) {
         "",
         "",
     );
-    let _ = big_ids;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -439,10 +399,10 @@ fn unlock_ms(log: &str) -> Option<u64> {
 fn section_start(s: &Settings, r: &mut Report, root: &Path) {
     println!("== start and size (default KDF calibration)");
     let dir = root.join("start");
-    let mut first = Keyport::start(&dir, None, &[]);
+    let mut first = start(&dir, None);
     let created = first.ready;
     first.stop();
-    let kp = Keyport::start(&dir, None, &[]);
+    let kp = start(&dir, None);
     let unlock = unlock_ms(&kp.log()).unwrap_or(0);
     let ready_ms = kp.ready.as_secs_f64() * 1000.0;
     r.row(
@@ -474,31 +434,20 @@ fn section_start(s: &Settings, r: &mut Report, root: &Path) {
         "",
     );
     std::thread::sleep(Duration::from_millis(500));
-    let pid = kp.pid();
+    let pid = pid(&kp);
     let idle = rss_kib(pid, "VmRSS:");
     let hwm = rss_kib(pid, "VmHWM:");
-    let integration = kp.bearer_integration("http://127.0.0.1:9");
-    let id = kp.connect(&integration, "alice", "ghp_benchmark_token");
+    let integration = bearer_integration(&kp, "http://127.0.0.1:9");
+    let id = connect(&kp, &integration, "alice", "ghp_benchmark_token");
     let url = format!("{}/api/v1/connectedAccounts/{id}/credentials", kp.url);
     let key = kp.admin.clone();
-    let peak = Arc::new(AtomicU64::new(0));
-    let sampling = Arc::new(AtomicBool::new(true));
-    let sampler = {
-        let (peak, sampling) = (Arc::clone(&peak), Arc::clone(&sampling));
-        std::thread::spawn(move || {
-            while sampling.load(Ordering::Relaxed) {
-                peak.fetch_max(rss_kib(pid, "VmRSS:"), Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        })
-    };
-    let (stats, _) = run_load(
-        s.clients,
-        s.phase / 2,
-        Arc::new(move |a, _| get_ok(a, &url, Some(&key))),
-    );
-    sampling.store(false, Ordering::Relaxed);
-    sampler.join().unwrap();
+    let ((stats, _), peak) = peak_rss(pid, Duration::from_millis(50), || {
+        run_load(
+            s.clients,
+            s.phase / 2,
+            Arc::new(move |a, _| get_ok(a, &url, Some(&key))),
+        )
+    });
     let after = rss_kib(pid, "VmRSS:");
     r.row(
         "RSS (VmRSS)",
@@ -506,7 +455,7 @@ fn section_start(s: &Settings, r: &mut Report, root: &Path) {
             "idle {}; under credential-read load ({:.0} req/s) peak {}, after {}",
             mib(idle * 1024),
             stats.rps(),
-            mib(peak.load(Ordering::Relaxed) * 1024),
+            mib(peak * 1024),
             mib(after * 1024)
         ),
         format!("VmHWM after unlock: {}", mib(hwm * 1024)),

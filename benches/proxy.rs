@@ -10,136 +10,33 @@
 //! Sizes can be set with `PROXY_BENCH_N` (sequential requests per side, default 2000),
 //! `PROXY_BENCH_THREADS` (default 8) and `PROXY_BENCH_PER_THREAD` (default 500).
 
-#![expect(clippy::expect_used, reason = "a benchmark fails loudly")]
+#![expect(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark fails loudly"
+)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use common::stand_in::{Upstream, reply};
+use common::{Launch, Server, agent};
+
+// The test kit (launcher, client, stand-in servers), shared with tests/it.
+#[path = "../tests/it/common/mod.rs"]
+#[expect(
+    dead_code,
+    unused_imports,
+    reason = "the bench uses part of the test kit"
+)]
+mod common;
+
 const BODY: &str = r#"{"login":"bench","id":1,"name":"Bench User"}"#;
 
-/// A keep-alive HTTP/1.1 upstream answering every request with `BODY`.
-fn upstream() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || serve(stream));
-        }
-    });
-    port
-}
-
-fn serve(stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
-    let mut writer = stream.try_clone().expect("clone");
-    let mut reader = BufReader::new(stream);
-    let answer = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{BODY}",
-        BODY.len()
-    );
-    loop {
-        let mut length = 0usize;
-        let mut first = true;
-        loop {
-            let mut line = String::new();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            if line == "\r\n" && !first {
-                break;
-            }
-            first = false;
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0u8; length];
-        if reader.read_exact(&mut body).is_err() || writer.write_all(answer.as_bytes()).is_err() {
-            return;
-        }
-    }
-}
-
-struct Keyport {
-    url: String,
-    admin: String,
-    child: Child,
-    _tmp: tempfile::TempDir,
-}
-
-impl Drop for Keyport {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
-fn start_keyport() -> Keyport {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("data");
-    let log = std::fs::File::create(tmp.path().join("keyport.log")).expect("log");
-    let child = Command::new(env!("CARGO_BIN_EXE_keyport"))
-        .arg("--data-dir")
-        .arg(&dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("KEYPORT_KDF_MS", "0")
-        .env("KEYPORT_PASSPHRASE", "bench passphrase")
-        .env_remove("KEYPORT_URL")
-        .env_remove("KEYPORT_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn keyport");
-    // Owned by `Keyport` at once, so a failed start still kills and reaps the child.
-    let mut kp = Keyport {
-        url: String::new(),
-        admin: String::new(),
-        child,
-        _tmp: tmp,
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(url) = std::fs::read_to_string(dir.join("server.url")) {
-            let url = url.trim().to_string();
-            if agent().get(format!("{url}/healthz")).call().is_ok() {
-                let admin = std::fs::read_to_string(dir.join("admin.key")).expect("admin.key");
-                kp.url = url;
-                kp.admin = admin.trim().to_string();
-                return kp;
-            }
-        }
-        assert!(Instant::now() < deadline, "keyport did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn post(agent: &ureq::Agent, kp: &Keyport, path: &str, body: &Value) -> Value {
-    let mut response = agent
-        .post(format!("{}{path}", kp.url))
-        .header("x-api-key", &kp.admin)
-        .send_json(body)
-        .expect("call keyport");
-    let status = response.status().as_u16();
-    let value: Value = response.body_mut().read_json().expect("json");
-    assert_eq!(status, 200, "{path}: {value}");
-    value
+/// keyport with the KDF at its floor and its default log level.
+fn start_keyport() -> Server {
+    Launch::default().log(None).start()
 }
 
 /// One request; panics unless it got the upstream's answer.
@@ -259,21 +156,14 @@ fn main() {
     } else {
         (20, 2, 10)
     };
-    let port = upstream();
+    let upstream = Upstream::unrecorded(|_| reply(200, "application/json", BODY));
     let kp = start_keyport();
-    let admin_agent = agent();
-    let base = format!("http://127.0.0.1:{port}");
-    let integration = post(
-        &admin_agent,
-        &kp,
-        "/api/v1/integrations",
-        &json!({"appName": "github", "authScheme": "BEARER_TOKEN", "authConfig": {"base_url": base}}),
+    let base = upstream.base.clone();
+    let integration = kp.integration(
+        json!({"appName": "github", "authScheme": "BEARER_TOKEN", "authConfig": {"base_url": base}}),
     );
-    let connection = post(
-        &admin_agent,
-        &kp,
-        "/api/v1/connectedAccounts",
-        &json!({"integrationId": integration["id"], "userUuid": "bench", "data": {"token": "ghp_bench_token"}}),
+    let connection = kp.create_connection(
+        json!({"integrationId": integration["id"], "userUuid": "bench", "data": {"token": "ghp_bench_token"}}),
     );
     let connection = connection["connectedAccountId"]
         .as_str()

@@ -1,16 +1,18 @@
-//! The bench's machinery: `keyport serve` as a child process on 127.0.0.1, its API as
-//! the bench calls it, and the load generator (client threads with keep-alive agents,
-//! fixed-duration phases, latency percentiles).
+//! The bench's machinery: `keyport serve` started by the test kit's launcher with the
+//! bench's settings (the binary measured, the log level), the calls the bench makes, and
+//! the load generator (client threads with keep-alive agents, fixed-duration phases,
+//! latency percentiles).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-pub const PASSPHRASE: &str = "benchmark passphrase, not a secret";
+use crate::common::client::{agent, call_with};
+use crate::common::{Launch, Server};
+
 /// Requests per client and phase at most, whatever the duration.
 pub const MAX_PER_CLIENT: usize = 2_000_000;
 
@@ -39,199 +41,47 @@ impl Settings {
 // ---------------------------------------------------------------------------------------
 // keyport under test
 
+/// The binary measured: `KEYPORT_BIN`, else the one Cargo built with the bench.
 pub fn bin() -> PathBuf {
     match std::env::var_os("KEYPORT_BIN") {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_BIN_EXE_keyport")),
+        None => PathBuf::from(crate::common::bin()),
     }
 }
 
-/// A keep-alive client. Its timeouts are per phase, not global: with a global (or
-/// per-call) timeout ureq 3 resolves the host on a new thread for every request, which
-/// would make the load generator measure thread creation.
-pub fn agent() -> ureq::Agent {
-    let limit = Some(Duration::from_secs(60));
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_connect(limit)
-        .timeout_send_request(limit)
-        .timeout_send_body(limit)
-        .timeout_recv_response(limit)
-        .timeout_recv_body(limit)
-        .build()
-        .into()
-}
-
-pub struct Keyport {
-    pub dir: PathBuf,
-    pub url: String,
-    pub admin: String,
-    pub child: Option<Child>,
-    /// Spawn until the first `/healthz` answered 200.
-    pub ready: Duration,
-}
-
-impl Keyport {
-    /// Starts `keyport serve` in `dir`. `kdf_ms: None` leaves `KEYPORT_KDF_MS` unset (the
-    /// default calibration); the log level is keyport's default (`info`).
-    pub fn start(dir: &Path, kdf_ms: Option<&str>, extra_env: &[(&str, &str)]) -> Keyport {
-        std::fs::create_dir_all(dir).unwrap();
-        let url_file = dir.join("server.url");
-        let _ = std::fs::remove_file(&url_file);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.with_extension("log"))
-            .unwrap();
-        let mut cmd = Command::new(bin());
-        cmd.arg("--data-dir")
-            .arg(dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("KEYPORT_PASSPHRASE", PASSPHRASE)
-            .env_remove("KEYPORT_LOG")
-            .env_remove("KEYPORT_URL")
-            .env_remove("KEYPORT_LISTEN")
-            .env_remove("KEYPORT_KDF_MS")
-            .env_remove("KEYPORT_PASSPHRASE_FILE")
-            .env_remove("KEYPORT_DATA_DIR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log);
-        if let Some(ms) = kdf_ms {
-            cmd.env("KEYPORT_KDF_MS", ms);
-        }
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
-        let started = Instant::now();
-        let mut child = cmd.spawn().expect("spawn keyport");
-        let probe = agent();
-        let deadline = started + Duration::from_secs(120);
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "keyport exited with {status}: {}",
-                    std::fs::read_to_string(dir.with_extension("log")).unwrap_or_default()
-                );
-            }
-            if let Ok(url) = std::fs::read_to_string(&url_file) {
-                let url = url.trim().to_string();
-                if let Ok(r) = probe.get(format!("{url}/healthz")).call()
-                    && r.status() == 200
-                {
-                    let ready = started.elapsed();
-                    let admin = std::fs::read_to_string(dir.join("admin.key"))
-                        .unwrap()
-                        .trim()
-                        .to_string();
-                    return Keyport {
-                        dir: dir.to_path_buf(),
-                        url,
-                        admin,
-                        child: Some(child),
-                        ready,
-                    };
-                }
-            }
-            assert!(Instant::now() < deadline, "keyport did not start in 120 s");
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(Child::id).unwrap_or(0)
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.with_extension("log")).unwrap_or_default()
-    }
-
-    /// SIGTERM (a clean stop: keyport checkpoints the WAL) and wait.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        call(&agent(), &self.url, method, path, &self.admin, body)
-    }
-
-    pub fn ok(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
-        let (status, value) = self.call(method, path, body);
-        assert_eq!(status, 200, "{method} {path} -> {status} {value}");
-        value
-    }
-
-    /// A BEARER_TOKEN integration whose API base URL is `base_url`.
-    pub fn bearer_integration(&self, base_url: &str) -> String {
-        let created = self.ok(
-            "POST",
-            "/api/v1/integrations",
-            Some(&json!({"appName": "github", "authScheme": "BEARER_TOKEN",
-                "authConfig": {"base_url": base_url}})),
-        );
-        created["id"].as_str().unwrap().to_string()
-    }
-
-    pub fn connect(&self, integration: &str, entity: &str, token: &str) -> String {
-        let created = self.ok(
-            "POST",
-            "/api/v1/connectedAccounts",
-            Some(&json!({"integrationId": integration, "userUuid": entity,
-                "data": {"token": token}})),
-        );
-        created["connectedAccountId"].as_str().unwrap().to_string()
-    }
-}
-
-impl Drop for Keyport {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-pub fn call(
-    agent: &ureq::Agent,
-    base: &str,
-    method: &str,
-    path: &str,
-    key: &str,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let req = ureq::http::Request::builder()
-        .method(method)
-        .uri(format!("{base}{path}"))
-        .header("x-api-key", key);
-    let result = match body {
-        Some(b) => agent.run(
-            req.header("content-type", "application/json")
-                .body(b.to_string())
-                .unwrap(),
-        ),
-        None => agent.run(req.body(()).unwrap()),
+/// Starts `keyport serve` in `dir` at keyport's default log level. `kdf_ms: None` leaves
+/// `KEYPORT_KDF_MS` unset (the default calibration).
+pub fn start(dir: &Path, kdf_ms: Option<&str>) -> Server {
+    let launch = Launch {
+        bin: bin(),
+        kdf_ms: kdf_ms.map(Into::into),
+        ..Launch::default()
     };
-    let mut response = result.expect("HTTP call");
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    launch.log(None).start_in(dir).unwrap_or_else(|out| {
+        panic!(
+            "keyport exited with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// The running server's process id.
+pub fn pid(kp: &Server) -> u32 {
+    kp.pid().expect("keyport runs")
+}
+
+/// A BEARER_TOKEN integration whose API base URL is `base_url`.
+pub fn bearer_integration(kp: &Server, base_url: &str) -> String {
+    let created = kp.integration(json!({"appName": "github", "authScheme": "BEARER_TOKEN",
+        "authConfig": {"base_url": base_url}}));
+    created["id"].as_str().unwrap().to_string()
+}
+
+pub fn connect(kp: &Server, integration: &str, entity: &str, token: &str) -> String {
+    let created = kp.create_connection(json!({"integrationId": integration, "userUuid": entity,
+        "data": {"token": token}}));
+    created["connectedAccountId"].as_str().unwrap().to_string()
 }
 
 pub fn rss_kib(pid: u32, field: &str) -> u64 {
@@ -241,6 +91,24 @@ pub fn rss_kib(pid: u32, field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Runs `work` while sampling `pid`'s `VmRSS` every `every`; its result and the peak (KiB).
+pub fn peak_rss<T>(pid: u32, every: Duration, work: impl FnOnce() -> T) -> (T, u64) {
+    let peak = AtomicU64::new(0);
+    let sampling = AtomicBool::new(true);
+    let out = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while sampling.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(pid, "VmRSS:"), Ordering::Relaxed);
+                std::thread::sleep(every);
+            }
+        });
+        let out = work();
+        sampling.store(false, Ordering::Relaxed);
+        out
+    });
+    (out, peak.load(Ordering::Relaxed))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -376,7 +244,7 @@ pub fn get_ok(agent: &ureq::Agent, url: &str, key: Option<&str>) -> bool {
 /// Creates `count` connections over `entities` entities (`e0`, `e1`…) with `clients`
 /// concurrent API clients; stops early at `cap`. Returns the ids and the time taken.
 pub fn populate(
-    kp: &Keyport,
+    kp: &Server,
     integration: &str,
     count: usize,
     entities: usize,
@@ -391,7 +259,8 @@ pub fn populate(
     let mut handles = Vec::new();
     for _ in 0..clients {
         let (next, ids, progress) = (Arc::clone(&next), Arc::clone(&ids), Arc::clone(&progress));
-        let (url, key, integration) = (kp.url.clone(), kp.admin.clone(), integration.to_string());
+        let create_url = format!("{}/api/v1/connectedAccounts", kp.url);
+        let (key, integration) = (kp.admin.clone(), integration.to_string());
         handles.push(std::thread::spawn(move || {
             let agent = agent();
             let mut mine = Vec::new();
@@ -402,14 +271,8 @@ pub fn populate(
                 }
                 let body = json!({"integrationId": integration, "userUuid": format!("e{}", i % entities),
                     "data": {"token": format!("ghp_{i:012}")}});
-                let (status, value) = call(
-                    &agent,
-                    &url,
-                    "POST",
-                    "/api/v1/connectedAccounts",
-                    &key,
-                    Some(&body),
-                );
+                let (status, value) =
+                    call_with(&agent, ("POST", &create_url), Some(&key), Some(&body));
                 assert_eq!(status, 200, "create {i}: {value}");
                 mine.push(value["connectedAccountId"].as_str().unwrap().to_string());
                 let done = progress.fetch_add(1, Ordering::Relaxed) + 1;
@@ -431,7 +294,7 @@ pub fn populate(
     (ids, took)
 }
 
-pub fn get_by_id(kp: &Keyport, ids: Vec<String>) -> Arc<Request> {
+pub fn get_by_id(kp: &Server, ids: Vec<String>) -> Arc<Request> {
     let (base, key, ids) = (kp.url.clone(), kp.admin.clone(), Arc::new(ids));
     Arc::new(move |a, seed| {
         let id = &ids[(xorshift(seed) % ids.len() as u64) as usize];
@@ -443,7 +306,7 @@ pub fn get_by_id(kp: &Keyport, ids: Vec<String>) -> Arc<Request> {
     })
 }
 
-pub fn list_by_entity(kp: &Keyport, entities: usize) -> Arc<Request> {
+pub fn list_by_entity(kp: &Server, entities: usize) -> Arc<Request> {
     let (base, key) = (kp.url.clone(), kp.admin.clone());
     Arc::new(move |a, seed| {
         let e = xorshift(seed) % entities as u64;

@@ -57,6 +57,24 @@ impl Report {
         );
     }
 
+    /// A row of two throughputs measured side by side: keyport's (`ours`) against the
+    /// reference (`theirs`, shown as `label`), with their ratio against `goal`.
+    pub fn compared(
+        &mut self,
+        figure: &str,
+        (ours, theirs): (&Stats, &Stats),
+        label: &str,
+        goal: &str,
+    ) {
+        self.row(
+            figure,
+            throughput(ours),
+            format!("{label}: {}", throughput(theirs)),
+            &ratio(ours.rps(), theirs.rps()),
+            goal,
+        );
+    }
+
     pub fn set_met(&mut self, met: &str) {
         if let Some(last) = self.rows.last_mut() {
             last.met = met.into();

@@ -2,7 +2,7 @@
 //! secrets read from standard input (never argv), non-zero exit with a message on error.
 
 use std::io::Write;
-use std::process::{Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -43,6 +43,14 @@ fn ok_json(server: &Server, args: &[&str], stdin: Option<&str>) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn cli_manages_integrations_connections_and_keys() {
     let server = Server::start();
@@ -66,31 +74,44 @@ fn cli_manages_integrations_connections_and_keys() {
         ],
         Some("s3cret-from-stdin\n"),
     );
-    let text = String::from_utf8_lossy(&oauth.stdout);
-    assert!(
-        oauth.status.success(),
-        "{}",
-        String::from_utf8_lossy(&oauth.stderr)
-    );
+    let text = stdout(&oauth);
+    assert!(oauth.status.success(), "{}", stderr(&oauth));
     assert!(
         text.contains(&format!("{}/callback/github", server.url)),
         "show prints the redirect URI: {text}"
     );
     assert!(!text.contains("s3cret-from-stdin"));
 
-    let table = run(&server, &["integrations", "list"], None);
-    let table = String::from_utf8_lossy(&table.stdout);
+    let table = stdout(&run(&server, &["integrations", "list"], None));
     assert!(
         table.contains("BEARER_TOKEN") && table.contains("OAUTH2"),
         "{table}"
     );
+    connections(&server, id);
+    keys(&server);
 
+    // Errors: a message and a non-zero exit.
+    let bad = run(&server, &["integrations", "show", "no-such-id"], None);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("not found"));
+    let bad = run(&server, &["integrations", "add", "nosuchapp"], None);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("nosuchapp"));
+    assert!(
+        run(&server, &["integrations", "rm", id], None)
+            .status
+            .success()
+    );
+}
+
+/// A connection with its secret from stdin: listed, shown redacted, disabled, enabled, removed.
+fn connections(server: &Server, integration: &str) {
     let conn = ok_json(
-        &server,
+        server,
         &[
             "connections",
             "add",
-            id,
+            integration,
             "--entity",
             "alice",
             "--secret",
@@ -103,32 +124,30 @@ fn cli_manages_integrations_connections_and_keys() {
     assert_eq!(conn["status"], "ACTIVE");
     assert_eq!(conn["connectionParams"]["token"], "********");
     let conn_id = conn["id"].as_str().unwrap();
-    let listed = ok_json(&server, &["connections", "list", "--entity", "alice"], None);
+    let listed = ok_json(server, &["connections", "list", "--entity", "alice"], None);
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
-    let shown = run(&server, &["connections", "show", conn_id], None);
-    let shown_text = String::from_utf8_lossy(&shown.stdout);
+    let shown_text = stdout(&run(server, &["connections", "show", conn_id], None));
     assert!(
         shown_text.contains("ACTIVE")
             && shown_text.contains("alice")
             && !shown_text.contains("ghp_from_stdin"),
         "{shown_text}"
     );
-    assert_eq!(
-        ok_json(&server, &["connections", "disable", conn_id], None)["status"],
-        "INACTIVE"
-    );
-    assert_eq!(
-        ok_json(&server, &["connections", "enable", conn_id], None)["status"],
-        "ACTIVE"
-    );
+    for (verb, status) in [("disable", "INACTIVE"), ("enable", "ACTIVE")] {
+        let answer = ok_json(server, &["connections", verb, conn_id], None);
+        assert_eq!(answer["status"], status);
+    }
     assert!(
-        run(&server, &["connections", "rm", conn_id], None)
+        run(server, &["connections", "rm", conn_id], None)
             .status
             .success()
     );
+}
 
+/// A reveal key for alice: created, listed with the admin key, revoked.
+fn keys(server: &Server) {
     let key = ok_json(
-        &server,
+        server,
         &[
             "keys",
             "create",
@@ -142,30 +161,10 @@ fn cli_manages_integrations_connections_and_keys() {
         None,
     );
     assert!(key["key"].as_str().unwrap().starts_with("kp_"));
-    let keys = ok_json(&server, &["keys", "list"], None);
+    let keys = ok_json(server, &["keys", "list"], None);
     assert_eq!(keys["items"].as_array().unwrap().len(), 2);
-    assert!(
-        run(
-            &server,
-            &["keys", "revoke", key["id"].as_str().unwrap()],
-            None
-        )
-        .status
-        .success()
-    );
-
-    // Errors: a message and a non-zero exit.
-    let bad = run(&server, &["integrations", "show", "no-such-id"], None);
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("not found"));
-    let bad = run(&server, &["integrations", "add", "nosuchapp"], None);
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("nosuchapp"));
-    assert!(
-        run(&server, &["integrations", "rm", id], None)
-            .status
-            .success()
-    );
+    let revoke = ["keys", "revoke", key["id"].as_str().unwrap()];
+    assert!(run(server, &revoke, None).status.success());
 }
 
 #[test]
@@ -177,31 +176,36 @@ fn cli_says_when_no_server_runs() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no keyport server is running"), "{stderr}");
     let empty = tempfile::tempdir().unwrap();
-    let out = keyport(empty.path())
-        .args(["keys", "list"])
-        .output()
-        .unwrap();
+    fails_saying(
+        keyport(empty.path()).args(["keys", "list"]),
+        "keyport serve",
+    );
+}
+
+/// Runs `cmd`, which must fail with `text` in its stderr.
+fn fails_saying(cmd: &mut Command, text: &str) {
+    let out = cmd.output().unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("keyport serve"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(text), "{stderr}");
 }
 
 #[test]
 fn serve_without_a_passphrase_source_refuses_to_guess() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = keyport(&tmp.path().join("d"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env_remove("KEYPORT_PASSPHRASE")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("KEYPORT_PASSPHRASE"));
-    let out = keyport(&tmp.path().join("d"))
-        .args(["serve", "--listen", "0.0.0.0:0"])
-        .env("KEYPORT_PASSPHRASE", "x")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
+    let dir = tmp.path().join("d");
+    fails_saying(
+        keyport(&dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("KEYPORT_PASSPHRASE"),
+        "KEYPORT_PASSPHRASE",
+    );
+    fails_saying(
+        keyport(&dir)
+            .args(["serve", "--listen", "0.0.0.0:0"])
+            .env("KEYPORT_PASSPHRASE", "x"),
+        "--allow-remote",
+    );
 }
 
 #[test]

@@ -8,7 +8,12 @@ use std::path::Path;
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::common::{PASSPHRASE, Server, keyport, sha256};
+use crate::common::{PASSPHRASE, PRIVATE_FILES, Server, keyport, succeeded};
+
+fn sha256(path: &Path) -> String {
+    let bytes = std::fs::read(path).expect("read file");
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref())
+}
 
 fn encodings(secret: &str) -> Vec<Vec<u8>> {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
@@ -42,32 +47,16 @@ fn scan(dir: &Path, canaries: &[String]) -> Vec<String> {
 /// Writes integrations and connections holding canary secrets; returns the canaries.
 fn write_canaries(server: &Server, count: usize) -> Vec<String> {
     let mut canaries = Vec::new();
-    let basic = server.ok(
-        "POST",
-        "/api/v1/integrations",
-        Some(&json!({"appName": "jira", "authScheme": "BASIC"})),
-    );
-    let bearer = server.ok(
-        "POST",
-        "/api/v1/integrations",
-        Some(&json!({"appName": "github", "authScheme": "BEARER_TOKEN"})),
-    );
+    let basic = server.integration(json!({"appName": "jira", "authScheme": "BASIC"}));
+    let bearer = server.integration(json!({"appName": "github", "authScheme": "BEARER_TOKEN"}));
     let client_secret = "CANARY-client-secret-0b1d2e".to_string();
-    server.ok(
-        "POST",
-        "/api/v1/integrations",
-        Some(&json!({"appName": "github", "authScheme": "OAUTH2", "authConfig": {"client_id": "cid", "client_secret": client_secret}})),
-    );
+    server.integration(json!({"appName": "github", "authScheme": "OAUTH2", "authConfig": {"client_id": "cid", "client_secret": client_secret}}));
     canaries.push(client_secret);
     for i in 0..count {
         let token = format!("CANARY-token-{i:04}-a91f");
         let password = format!("CANARY-pw-{i:04}-77c2");
-        server.ok("POST", "/api/v1/connectedAccounts", Some(&json!({"integrationId": bearer["id"], "userUuid": format!("user{i}"), "data": {"token": token}})));
-        server.ok(
-            "POST",
-            "/api/v1/connectedAccounts",
-            Some(&json!({"integrationId": basic["id"], "userUuid": format!("user{i}"), "data": {"username": "me@example.com", "password": password, "subdomain": "acme"}})),
-        );
+        server.create_connection(json!({"integrationId": bearer["id"], "userUuid": format!("user{i}"), "data": {"token": token}}));
+        server.create_connection(json!({"integrationId": basic["id"], "userUuid": format!("user{i}"), "data": {"username": "me@example.com", "password": password, "subdomain": "acme"}}));
         canaries.push(token);
         canaries.push(password);
     }
@@ -111,18 +100,24 @@ fn files_are_private() {
     write_canaries(&server, 1);
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&server.dir), 0o700);
-    for name in [
-        "keyport.db",
-        "keyport.db-wal",
-        "keyport.db-shm",
-        "admin.key",
-        "server.url",
-    ] {
+    for name in PRIVATE_FILES {
         let path = server.dir.join(name);
         if path.exists() {
             assert_eq!(mode(&path), 0o600, "{name}");
         }
     }
+}
+
+/// `keyport serve` in `dir` with `passphrase` must exit with status 2, saying `says` and
+/// not `not`.
+fn refused(dir: &Path, passphrase: &str, says: &str, not: &str) {
+    let out = Server::start_in(dir, passphrase)
+        .err()
+        .expect("keyport must not serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(says), "{stderr}");
+    assert!(!stderr.contains(not), "{stderr}");
 }
 
 #[test]
@@ -137,13 +132,7 @@ fn wrong_passphrase_is_clear_and_changes_nothing() {
         "correct horse battery stapl",
         "CORRECT HORSE BATTERY STAPLE",
     ] {
-        let out = Server::start_in(&server.dir, wrong)
-            .err()
-            .expect("a wrong passphrase must not serve");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
-        assert!(stderr.contains("wrong passphrase"), "{stderr}");
-        assert!(!stderr.contains("corrupt"), "{stderr}");
+        refused(&server.dir, wrong, "wrong passphrase", "corrupt");
         assert_eq!(
             sha256(&db),
             before,
@@ -162,8 +151,7 @@ fn wrong_passphrase_is_clear_and_changes_nothing() {
 
 #[test]
 fn a_damaged_header_is_corrupt_not_a_wrong_passphrase() {
-    let mut server = Server::start();
-    server.stop();
+    let server = Server::stopped();
     let db = server.dir.join("keyport.db");
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
@@ -175,13 +163,7 @@ fn a_damaged_header_is_corrupt_not_a_wrong_passphrase() {
         conn.execute("UPDATE vault SET header = ?1", [header])
             .unwrap();
     }
-    let out = Server::start_in(&server.dir, PASSPHRASE)
-        .err()
-        .expect("a corrupt vault must not serve");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("corrupt"), "{stderr}");
-    assert!(!stderr.contains("wrong passphrase"), "{stderr}");
+    refused(&server.dir, PASSPHRASE, "corrupt", "wrong passphrase");
 }
 
 fn table_dump(db: &Path) -> Vec<(String, Vec<String>)> {
@@ -228,11 +210,7 @@ fn passwd_rewrites_one_row_and_every_secret_still_opens() {
         .env("KEYPORT_NEW_PASSPHRASE", "a brand new passphrase")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let after = table_dump(&db);
     let mut changed_rows = 0;
     for ((table, old), (_, new)) in before.iter().zip(&after) {
@@ -291,26 +269,15 @@ fn passwd_rewrites_one_row_and_every_secret_still_opens() {
 #[test]
 fn a_ciphertext_moved_to_another_row_or_column_does_not_open() {
     let mut server = Server::start();
-    let integration = server.ok(
-        "POST",
-        "/api/v1/integrations",
-        Some(&json!({"appName": "github", "authScheme": "BEARER_TOKEN"})),
+    let integration =
+        server.integration(json!({"appName": "github", "authScheme": "BEARER_TOKEN"}));
+    let a = server.create_connection(
+        json!({"integrationId": integration["id"], "data": {"token": "token-a"}}),
     );
-    let a = server.ok(
-        "POST",
-        "/api/v1/connectedAccounts",
-        Some(&json!({"integrationId": integration["id"], "data": {"token": "token-a"}})),
+    let b = server.create_connection(
+        json!({"integrationId": integration["id"], "data": {"token": "token-b"}}),
     );
-    let b = server.ok(
-        "POST",
-        "/api/v1/connectedAccounts",
-        Some(&json!({"integrationId": integration["id"], "data": {"token": "token-b"}})),
-    );
-    let oauth = server.ok(
-        "POST",
-        "/api/v1/integrations",
-        Some(&json!({"appName": "github", "authScheme": "OAUTH2", "authConfig": {"client_id": "c", "client_secret": "s"}})),
-    );
+    let oauth = server.integration(json!({"appName": "github", "authScheme": "OAUTH2", "authConfig": {"client_id": "c", "client_secret": "s"}}));
     let (a, b) = (
         a["connectedAccountId"].as_str().unwrap().to_string(),
         b["connectedAccountId"].as_str().unwrap().to_string(),

@@ -6,13 +6,14 @@
 //! shows stored credentials, never renews them.
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::{PASSPHRASE, Server};
-use crate::oauth::{scripted_connection, scripted_token_endpoint, server_with_testidp};
+use crate::common::idp::{callback, server_with_testidp, testidp_integration};
+use crate::common::stand_in::{Upstream, reply};
+use crate::common::{Launch, Server};
 
 /// Fields whose values differ on every run; ids only where they are minted UUIDs (an
 /// entity's id is the caller's, and an app's id is derived from its key).
@@ -107,7 +108,7 @@ fn golden_server() -> Server {
         ]
     }]});
     std::fs::write(dir.join("providers/goldenapp.json"), app.to_string()).unwrap();
-    let mut server = Server::start_in(&dir, PASSPHRASE).expect("keyport starts");
+    let mut server = Launch::default().start_in(&dir).expect("keyport starts");
     server.keep(tmp);
     server
 }
@@ -206,15 +207,35 @@ fn actions_keys_and_errors_match_the_goldens() {
     pin(&server, "error", &missing);
 }
 
+/// An ACTIVE `testidp` connection whose code exchange got a token that expires in a
+/// second, from a stand-in token endpoint that answers 503 to everything after that.
+fn expiring_connection(server: &Server) -> (String, Upstream) {
+    let answered = AtomicBool::new(false);
+    let tokens = Upstream::start(move |_| {
+        if answered.swap(true, Ordering::SeqCst) {
+            reply(503, "text/plain", "")
+        } else {
+            reply(
+                200,
+                "application/json",
+                r#"{"access_token":"at-1","refresh_token":"rt-1","token_type":"Bearer","expires_in":1}"#,
+            )
+        }
+    });
+    let integration = testidp_integration(server, &tokens.base, json!({}));
+    let created = server.create_connection(json!({
+        "integrationId": integration["id"], "userUuid": "frank", "data": {}, "labels": []}));
+    let url = created["redirectUrl"].as_str().unwrap();
+    assert_eq!(callback(&server.url, url, "abc"), Some(200));
+    let id = created["connectedAccountId"].as_str().unwrap().to_string();
+    (id, tokens)
+}
+
 #[test]
 fn a_list_read_with_a_reveal_key_makes_no_token_request() {
-    let server = server_with_testidp();
-    // The first answer issues a token that expires in a second; every later one is a 503.
-    let (port, token_calls) = scripted_token_endpoint(vec![
-        r#"{"access_token":"at-1","refresh_token":"rt-1","token_type":"Bearer","expires_in":1}"#,
-    ]);
-    let id = scripted_connection(&server, port, None);
-    assert_eq!(token_calls.load(Ordering::SeqCst), 1, "the code exchange");
+    let server = server_with_testidp(&Launch::default());
+    let (id, tokens) = expiring_connection(&server);
+    assert_eq!(tokens.count(), 1, "the code exchange");
     let key = server.ok(
         "POST",
         "/api/v1/keys",
@@ -239,11 +260,7 @@ fn a_list_read_with_a_reveal_key_makes_no_token_request() {
             "{account}"
         );
     }
-    assert_eq!(
-        token_calls.load(Ordering::SeqCst),
-        1,
-        "a list made a token request"
-    );
+    assert_eq!(tokens.count(), 1, "a list made a token request");
 
     // The same key reading the one account does renew it first (the endpoint now answers
     // 503, so the read falls back to redacted): the stand-in counts what a list did not do.
@@ -254,7 +271,7 @@ fn a_list_read_with_a_reveal_key_makes_no_token_request() {
         None,
     );
     assert_eq!(status, 200, "{one}");
-    assert_eq!(token_calls.load(Ordering::SeqCst), 2, "one renewal attempt");
+    assert_eq!(tokens.count(), 2, "one renewal attempt");
     assert_eq!(
         one["connectionParams"]["headers"]["Authorization"],
         "********"

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::testidp;
 use super::token_server::TokenServer;
-use super::{oauth_connection_try, testidp_integration, write_testidp};
+use crate::common::idp::{oauth_connection_try, write_testidp};
 use crate::common::{PASSPHRASE, Server, agent};
 
 /// Kills per run; `KEYPORT_CRASH_KILLS` overrides it for local experiments.
@@ -52,18 +53,26 @@ struct Acked {
     unexpected: Vec<String>,
 }
 
-fn send(
-    base: &str,
-    key: &str,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> Option<(u16, Value)> {
+/// Where and as whom a client thread calls: the server's URL and its admin key.
+struct Client {
+    base: String,
+    key: String,
+}
+
+fn client(server: &Server) -> Client {
+    Client {
+        base: server.url.clone(),
+        key: server.admin.clone(),
+    }
+}
+
+/// One call; `None` when the server is gone.
+fn send(c: &Client, method: &str, path: &str, body: Option<&Value>) -> Option<(u16, Value)> {
     let agent = agent();
-    let url = format!("{base}{path}");
+    let url = format!("{}{path}", c.base);
     let result = match (method, body) {
-        ("POST", Some(b)) => agent.post(&url).header("x-api-key", key).send_json(b),
-        _ => agent.get(&url).header("x-api-key", key).call(),
+        ("POST", Some(b)) => agent.post(&url).header("x-api-key", &c.key).send_json(b),
+        _ => agent.get(&url).header("x-api-key", &c.key).call(),
     };
     let mut response = result.ok()?;
     let status = response.status().as_u16();
@@ -71,36 +80,24 @@ fn send(
     Some((status, value))
 }
 
+fn unexpected(acked: &Mutex<Acked>, what: String) {
+    acked.lock().unwrap().unexpected.push(what);
+}
+
 /// Creates connections until the server dies.
-fn writer(
-    base: String,
-    key: String,
-    integration: String,
-    counter: Arc<AtomicUsize>,
-    acked: Arc<Mutex<Acked>>,
-) {
+fn writer(c: Client, integration: String, counter: Arc<AtomicUsize>, acked: Arc<Mutex<Acked>>) {
     loop {
         let n = counter.fetch_add(1, Ordering::SeqCst);
         let token = format!("crash-token-{n:06}");
         let body = json!({"integrationId": integration, "userUuid": format!("w{}", n % 7), "data": {"token": token}});
-        match send(
-            &base,
-            &key,
-            "POST",
-            "/api/v1/connectedAccounts",
-            Some(&body),
-        ) {
+        match send(&c, "POST", "/api/v1/connectedAccounts", Some(&body)) {
             Some((200, v)) => {
                 let id = v["connectedAccountId"].as_str().unwrap().to_string();
                 let mut a = acked.lock().unwrap();
                 a.tokens.insert(id.clone(), token);
                 a.recent.push(id);
             }
-            Some((status, v)) => acked
-                .lock()
-                .unwrap()
-                .unexpected
-                .push(format!("create -> {status} {v}")),
+            Some((status, v)) => unexpected(&acked, format!("create -> {status} {v}")),
             None => return,
         }
     }
@@ -108,13 +105,7 @@ fn writer(
 
 /// Reads (and so refreshes) the OAUTH2 connections, and replaces expired ones, until the
 /// server dies.
-fn refresher(
-    base: String,
-    key: String,
-    integration: Value,
-    acked: Arc<Mutex<Acked>>,
-    codes: Arc<AtomicUsize>,
-) {
+fn refresher(c: Client, integration: Value, acked: Arc<Mutex<Acked>>, codes: Arc<AtomicUsize>) {
     loop {
         let live: Vec<String> = {
             let a = acked.lock().unwrap();
@@ -126,7 +117,7 @@ fn refresher(
         };
         if live.len() < OAUTH_CONNECTIONS {
             let code = format!("code-{}", codes.fetch_add(1, Ordering::SeqCst));
-            match oauth_connection_try(&base, &key, &integration, "oauth", &code) {
+            match oauth_connection_try(&c.base, &c.key, &integration, "oauth", &code) {
                 Some((200, id)) => {
                     acked.lock().unwrap().oauth.insert(id, OAuthConn::default());
                 }
@@ -141,8 +132,7 @@ fn refresher(
         }
         for id in live {
             match send(
-                &base,
-                &key,
+                &c,
                 "GET",
                 &format!("/api/v1/connectedAccounts/{id}/credentials"),
                 None,
@@ -162,11 +152,7 @@ fn refresher(
                     c.acked = Some(c.acked.map_or(n, |m| m.max(n)));
                 }
                 Some((409, _)) => acked.lock().unwrap().oauth.get_mut(&id).unwrap().expired = true,
-                Some((status, v)) => acked
-                    .lock()
-                    .unwrap()
-                    .unexpected
-                    .push(format!("reveal -> {status} {v}")),
+                Some((status, v)) => unexpected(&acked, format!("reveal -> {status} {v}")),
                 None => return,
             }
         }
@@ -248,6 +234,14 @@ fn check_oauth(server: &Server, acked: &Mutex<Acked>, tokens: &TokenServer) {
     }
 }
 
+/// What the client threads share.
+#[derive(Clone, Default)]
+struct Shared {
+    acked: Arc<Mutex<Acked>>,
+    counter: Arc<AtomicUsize>,
+    codes: Arc<AtomicUsize>,
+}
+
 #[test]
 fn sigkill_at_random_moments_loses_no_acknowledged_write_or_refresh() {
     let started = Instant::now();
@@ -258,16 +252,10 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write_or_refresh() {
     // Tokens are issued 40 ms before the answer leaves: kills land in that window often.
     let tokens = TokenServer::start_with_delay("crash", Duration::from_millis(40));
     let mut server = Server::start_in(&dir, PASSPHRASE).expect("keyport starts");
-    let bearer = server.ok(
-        "POST",
-        "/api/v1/integrations",
-        Some(&json!({"appName": "github", "authScheme": "BEARER_TOKEN"})),
-    );
+    let bearer = server.integration(json!({"appName": "github", "authScheme": "BEARER_TOKEN"}));
     let bearer = bearer["id"].as_str().unwrap().to_string();
-    let oauth = testidp_integration(&server, &tokens, "crash-client-secret");
-    let acked = Arc::new(Mutex::new(Acked::default()));
-    let counter = Arc::new(AtomicUsize::new(0));
-    let codes = Arc::new(AtomicUsize::new(0));
+    let oauth = testidp(&server, &tokens, "crash-client-secret");
+    let shared = Shared::default();
     let mut seed = u64::from(std::process::id()) ^ started.elapsed().as_nanos() as u64 | 1;
     let mut random = move |below: u64| {
         seed ^= seed << 13;
@@ -286,80 +274,108 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write_or_refresh() {
             started.elapsed() < BUDGET,
             "only {kills} kills in {BUDGET:?}"
         );
-        let mut threads = Vec::new();
-        for _ in 0..2 {
-            let (base, key, i, c, a) = (
-                server.url.clone(),
-                server.admin.clone(),
-                bearer.clone(),
-                counter.clone(),
-                acked.clone(),
-            );
-            threads.push(std::thread::spawn(move || writer(base, key, i, c, a)));
-        }
-        let (base, key, i, a, c) = (
-            server.url.clone(),
-            server.admin.clone(),
-            oauth.clone(),
-            acked.clone(),
-            codes.clone(),
-        );
-        threads.push(std::thread::spawn(move || refresher(base, key, i, a, c)));
-        std::thread::sleep(Duration::from_millis(10 + random(300)));
-        server.kill();
+        let pause = Duration::from_millis(10 + random(300));
+        load_until_killed(&mut server, &bearer, &oauth, &shared, pause);
         kills += 1;
-        for t in threads {
-            t.join().unwrap();
-        }
-        let on_disk = check_files(&dir, &scratch);
-        {
-            let a = acked.lock().unwrap();
-            assert!(a.unexpected.is_empty(), "{:?}", a.unexpected);
-            let lost: Vec<&String> = a
-                .tokens
-                .keys()
-                .chain(a.oauth.keys())
-                .filter(|id| !on_disk.contains(*id))
-                .collect();
-            assert!(
-                lost.is_empty(),
-                "after kill {kills}: acknowledged connections lost: {lost:?}"
-            );
-        }
+        nothing_lost(&check_files(&dir, &scratch), &shared.acked, kills);
         let restarting = Instant::now();
         server = Server::start_in(&dir, PASSPHRASE).expect("keyport restarts after SIGKILL");
         restart_time += restarting.elapsed();
-        // Every acknowledged row was on disk (above); after the restart, the last writes
-        // before the kill (the WAL's tail) and two random earlier ones must also open. All of
-        // them are opened at the end.
-        let recent: Vec<(String, String)> = {
-            let mut a = acked.lock().unwrap();
-            let mut ids = std::mem::take(&mut a.recent);
-            let mut sample = ids.split_off(ids.len().saturating_sub(3));
-            for _ in 0..2 {
-                if !ids.is_empty() {
-                    let pick = random(ids.len() as u64) as usize;
-                    sample.push(ids.swap_remove(pick));
-                }
-            }
-            sample
-                .into_iter()
-                .map(|id| (a.tokens[&id].clone(), id))
-                .collect()
-        };
-        for (token, id) in recent {
-            let v = server.ok(
-                "GET",
-                &format!("/api/v1/connectedAccounts/{id}/credentials"),
-                None,
-            );
-            assert_eq!(v["credentials"]["token"], token.as_str(), "{id}");
-            revealed += 1;
-        }
-        check_oauth(&server, &acked, &tokens);
+        revealed += reveal_recent(&server, &shared.acked, &mut random);
+        check_oauth(&server, &shared.acked, &tokens);
     }
+    let (opened, unacked) = everything_opens(&server, &shared.acked);
+    let a = shared.acked.lock().unwrap();
+    let ledger = tokens.ledger.lock().unwrap();
+    println!(
+        "{kills} SIGKILLs in {:.0} s (restarts {:.0} s): {} acknowledged writes, 0 lost: all on disk after every kill, {revealed} revealed right after their restart, all {opened} revealed at the end ({unacked} of them unacknowledged but committed); integrity_check ok {kills}/{kills}; {} refreshes ({} OAuth connections, {} EXPIRED after a refresh response was lost in a crash, {} spent refresh tokens replayed), 0 ACTIVE with a spent refresh token",
+        started.elapsed().as_secs_f64(),
+        restart_time.as_secs_f64(),
+        a.tokens.len(),
+        ledger.refreshes,
+        a.oauth.len(),
+        a.oauth.values().filter(|c| c.expired).count(),
+        ledger.replays,
+    );
+}
 
-    // The end: every acknowledged connection (and any unacknowledged one that made it) opens.
+/// Two writers and a refresher run against `server` until it is SIGKILLed after `pause`.
+fn load_until_killed(
+    server: &mut Server,
+    bearer: &str,
+    oauth: &Value,
+    shared: &Shared,
+    pause: Duration,
+) {
+    let mut threads = Vec::new();
+    for _ in 0..2 {
+        let (c, i, s) = (client(server), bearer.to_string(), shared.clone());
+        threads.push(std::thread::spawn(move || writer(c, i, s.counter, s.acked)));
+    }
+    let (c, i, s) = (client(server), oauth.clone(), shared.clone());
+    threads.push(std::thread::spawn(move || {
+        refresher(c, i, s.acked, s.codes)
+    }));
+    std::thread::sleep(pause);
+    server.kill();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+/// Every acknowledged connection is on disk, and no client saw an unexpected answer.
+fn nothing_lost(on_disk: &HashSet<String>, acked: &Mutex<Acked>, kills: usize) {
+    let a = acked.lock().unwrap();
+    assert!(a.unexpected.is_empty(), "{:?}", a.unexpected);
+    let lost: Vec<&String> = a
+        .tokens
+        .keys()
+        .chain(a.oauth.keys())
+        .filter(|id| !on_disk.contains(*id))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "after kill {kills}: acknowledged connections lost: {lost:?}"
+    );
+}
+
+/// Every acknowledged row was on disk; after the restart, the last writes before the kill
+/// (the WAL's tail) and two random earlier ones must also open. All of them are opened at
+/// the end. Returns how many were revealed.
+fn reveal_recent(
+    server: &Server,
+    acked: &Mutex<Acked>,
+    random: &mut impl FnMut(u64) -> u64,
+) -> usize {
+    let recent: Vec<(String, String)> = {
+        let mut a = acked.lock().unwrap();
+        let mut ids = std::mem::take(&mut a.recent);
+        let mut sample = ids.split_off(ids.len().saturating_sub(3));
+        for _ in 0..2 {
+            if !ids.is_empty() {
+                let pick = random(ids.len() as u64) as usize;
+                sample.push(ids.swap_remove(pick));
+            }
+        }
+        sample
+            .into_iter()
+            .map(|id| (a.tokens[&id].clone(), id))
+            .collect()
+    };
+    for (token, id) in &recent {
+        let v = server.ok(
+            "GET",
+            &format!("/api/v1/connectedAccounts/{id}/credentials"),
+            None,
+        );
+        assert_eq!(v["credentials"]["token"], token.as_str(), "{id}");
+    }
+    recent.len()
+}
+
+/// The end: every acknowledged connection (and any unacknowledged one that made it)
+/// opens. Returns how many opened and how many of those were never acknowledged.
+fn everything_opens(server: &Server, acked: &Mutex<Acked>) -> (usize, usize) {
     let a = acked.lock().unwrap();
     let list = server.ok(
         "GET",
@@ -385,16 +401,5 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write_or_refresh() {
     }
     let present: HashSet<&str> = items.iter().filter_map(|i| i["id"].as_str()).collect();
     assert!(a.tokens.keys().all(|id| present.contains(id.as_str())));
-    let unacked = opened - a.tokens.len();
-    let ledger = tokens.ledger.lock().unwrap();
-    println!(
-        "{kills} SIGKILLs in {:.0} s (restarts {:.0} s): {} acknowledged writes, 0 lost: all on disk after every kill, {revealed} revealed right after their restart, all {opened} revealed at the end ({unacked} of them unacknowledged but committed); integrity_check ok {kills}/{kills}; {} refreshes ({} OAuth connections, {} EXPIRED after a refresh response was lost in a crash, {} spent refresh tokens replayed), 0 ACTIVE with a spent refresh token",
-        started.elapsed().as_secs_f64(),
-        restart_time.as_secs_f64(),
-        a.tokens.len(),
-        ledger.refreshes,
-        a.oauth.len(),
-        a.oauth.values().filter(|c| c.expired).count(),
-        ledger.replays,
-    );
+    (opened, opened - a.tokens.len())
 }

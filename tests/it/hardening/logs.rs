@@ -8,8 +8,9 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::token_server::TokenServer;
-use super::{oauth_connection, testidp_integration, value_str, write_testidp};
-use crate::common::{Server, agent, call, keyport};
+use super::{testidp, value_str};
+use crate::common::idp::{oauth_connection, write_testidp};
+use crate::common::{Launch, Server, agent, call};
 
 fn encodings(secret: &str) -> Vec<String> {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
@@ -23,6 +24,13 @@ fn encodings(secret: &str) -> Vec<String> {
     ]
 }
 
+/// Secrets handed to keyport (or issued to it) in this test, and the connections made.
+#[derive(Default)]
+struct Canaries {
+    secrets: Vec<String>,
+    ids: Vec<String>,
+}
+
 #[test]
 fn canary_secrets_never_reach_the_logs_at_trace_level() {
     let tmp = tempfile::tempdir().unwrap();
@@ -30,39 +38,71 @@ fn canary_secrets_never_reach_the_logs_at_trace_level() {
     write_testidp(&dir);
     let passphrase = "CANARYpassphrase-5d0c-e1";
     let stdout_path = tmp.path().join("stdout.txt");
-    let mut cmd = keyport(&dir);
-    cmd.args(["serve", "--listen", "127.0.0.1:0"])
-        .env("KEYPORT_PASSPHRASE", passphrase)
-        .env("KEYPORT_LOG", "trace")
+    let mut cmd = Launch::default()
+        .passphrase(passphrase)
+        .log(Some("trace"))
         .env("RUST_BACKTRACE", "1")
-        .stdout(std::fs::File::create(&stdout_path).unwrap())
-        .stderr(std::fs::File::create(dir.with_extension("log")).unwrap());
+        .serve(&dir);
+    cmd.stdout(std::fs::File::create(&stdout_path).unwrap());
     let mut server = Server::spawn(&dir, cmd).expect("keyport starts at trace level");
-    let mut canaries = vec![passphrase.to_string(), server.admin.clone()];
+    let mut seen = Canaries {
+        secrets: vec![passphrase.to_string(), server.admin.clone()],
+        ..Canaries::default()
+    };
     let tokens = TokenServer::start("CANARYoauth");
+    let (oauth, bearer) = connect_everything(&server, &tokens, &mut seen);
+    read_everything(&server, &mut seen);
+    refused_requests(&server, &oauth, &bearer, &mut seen);
+    // A token endpoint that refuses: the refresh of a dead grant.
+    tokens.ledger.lock().unwrap().families[0].revoked = true;
+    std::thread::sleep(Duration::from_millis(1100));
+    let oauth_id = seen.ids.last().unwrap().clone();
+    let (status, _) = server.reveal(&oauth_id);
+    assert_eq!(status, 409, "a dead grant expires the connection");
+    // A connect page and a callback with a stale state and a code.
+    let _ = agent()
+        .get(format!(
+            "{}/callback/testidp?code=CANARYauth-code-stale&state=CANARYstate-x",
+            server.url
+        ))
+        .call();
+    seen.secrets.push("CANARYauth-code-stale".into());
+    seen.secrets.push("CANARYstate-x".into());
+    server.stop();
+    {
+        let ledger = tokens.ledger.lock().unwrap();
+        for family in &ledger.families {
+            seen.secrets.extend(family.access_tokens.iter().cloned());
+            seen.secrets.extend(family.refresh_tokens.iter().cloned());
+        }
+        assert!(
+            ledger.refreshes >= 3,
+            "the refresh path ran ({} refreshes)",
+            ledger.refreshes
+        );
+    }
+    let stderr = std::fs::read_to_string(dir.with_extension("log")).unwrap();
+    let stdout = std::fs::read_to_string(&stdout_path).unwrap();
+    scan(&format!("{stdout}\n{stderr}"), &seen);
+}
 
-    // Integrations holding client secrets.
+/// Integrations holding client secrets, token-scheme connections, and an OAuth 2.0
+/// connection (code exchange, then refreshes: its tokens expire in a second). Returns the
+/// OAUTH2 and BEARER_TOKEN integrations.
+fn connect_everything(
+    server: &Server,
+    tokens: &TokenServer,
+    seen: &mut Canaries,
+) -> (Value, Value) {
     let client_secret = "CANARYclient-secret-93ab";
-    canaries.push(client_secret.into());
-    let oauth = testidp_integration(&server, &tokens, client_secret);
-    let bearer = server.ok(
-        "POST",
-        "/api/v1/integrations",
-        Some(&json!({"appName": "github", "authScheme": "BEARER_TOKEN"})),
-    );
-    let basic = server.ok(
-        "POST",
-        "/api/v1/integrations",
-        Some(&json!({"appName": "jira", "authScheme": "BASIC"})),
-    );
-    let api_key = server.ok(
-        "POST",
-        "/api/v1/integrations",
-        Some(&json!({"appName": "openai", "authScheme": "API_KEY"})),
-    );
-
-    // Token-scheme connections.
-    let mut ids = Vec::new();
+    seen.secrets.push(client_secret.into());
+    let oauth = testidp(server, tokens, client_secret);
+    let [bearer, basic, api_key] = [
+        ("github", "BEARER_TOKEN"),
+        ("jira", "BASIC"),
+        ("openai", "API_KEY"),
+    ]
+    .map(|(app, scheme)| server.integration(json!({"appName": app, "authScheme": scheme})));
     for (integration, data) in [
         (&bearer, json!({"token": "CANARYbearer-token-11f0"})),
         (
@@ -73,37 +113,30 @@ fn canary_secrets_never_reach_the_logs_at_trace_level() {
     ] {
         for v in data.as_object().unwrap().values() {
             if v.as_str().unwrap().starts_with("CANARY") {
-                canaries.push(v.as_str().unwrap().to_string());
+                seen.secrets.push(v.as_str().unwrap().to_string());
             }
         }
-        let created = server.ok(
-            "POST",
-            "/api/v1/connectedAccounts",
-            Some(&json!({"integrationId": integration["id"], "userUuid": "alice", "data": data})),
+        let created = server.create_connection(
+            json!({"integrationId": integration["id"], "userUuid": "alice", "data": data}),
         );
-        ids.push(value_str(&created, "connectedAccountId"));
+        seen.ids.push(value_str(&created, "connectedAccountId"));
     }
-
-    // OAuth 2.0: code exchange, then refreshes (tokens expire in a second).
     let code = "CANARYauth-code-0c4f";
-    canaries.push(code.into());
-    let oauth_id = oauth_connection(&server, &oauth, "bob", code);
-    ids.push(oauth_id.clone());
+    seen.secrets.push(code.into());
+    let oauth_id = oauth_connection(server, &oauth, "bob", code);
+    seen.ids.push(oauth_id.clone());
     for _ in 0..3 {
         std::thread::sleep(Duration::from_millis(1100));
-        let (status, body) = call(
-            &server.url,
-            "GET",
-            &format!("/api/v1/connectedAccounts/{oauth_id}/credentials"),
-            Some(&server.admin),
-            None,
-        );
+        let (status, body) = server.reveal(&oauth_id);
         assert_eq!(status, 200, "{body}");
     }
+    (oauth, bearer)
+}
 
-    // Reveal and read everything; mint API keys.
-    for id in &ids {
-        server.ok("GET", &format!("/api/v1/connectedAccounts/{id}"), None);
+/// Reveal and read everything; mint an API key.
+fn read_everything(server: &Server, seen: &mut Canaries) {
+    for id in &seen.ids {
+        server.connection(id);
         server.ok(
             "GET",
             &format!("/api/v1/connectedAccounts/{id}/credentials"),
@@ -117,11 +150,13 @@ fn canary_secrets_never_reach_the_logs_at_trace_level() {
         "/api/v1/keys",
         Some(&json!({"name": "agent", "permission": "use", "entityId": "alice"})),
     );
-    canaries.push(value_str(&key, "key"));
+    seen.secrets.push(value_str(&key, "key"));
+}
 
-    // Errors that carry secrets in the request.
+/// Errors that carry secrets in the request.
+fn refused_requests(server: &Server, oauth: &Value, bearer: &Value, seen: &mut Canaries) {
     let wrong_key = "CANARYwrong-api-key-8d21";
-    canaries.push(wrong_key.into());
+    seen.secrets.push(wrong_key.into());
     let errors: Vec<(&str, String, Option<&str>, Option<Value>)> = vec![
         ("GET", "/api/v1/integrations".into(), Some(wrong_key), None),
         (
@@ -148,56 +183,24 @@ fn canary_secrets_never_reach_the_logs_at_trace_level() {
         ),
         (
             "PATCH",
-            format!("/api/v1/integrations/{}", value_str(&oauth, "id")),
+            format!("/api/v1/integrations/{}", value_str(oauth, "id")),
             Some(&server.admin),
             Some(json!({"authConfig": {"token_url": "ftp://CANARYbad-field-4"}})),
         ),
     ];
-    canaries.extend((1..=4).map(|i| format!("CANARYbad-field-{i}")));
+    seen.secrets
+        .extend((1..=4).map(|i| format!("CANARYbad-field-{i}")));
     for (method, path, key, body) in errors {
         let (status, _) = call(&server.url, method, &path, key, body.as_ref());
         assert!((400..500).contains(&status), "{method} {path} -> {status}");
     }
-    // A token endpoint that refuses: the refresh of a dead grant.
-    tokens.ledger.lock().unwrap().families[0].revoked = true;
-    std::thread::sleep(Duration::from_millis(1100));
-    let (status, _) = call(
-        &server.url,
-        "GET",
-        &format!("/api/v1/connectedAccounts/{oauth_id}/credentials"),
-        Some(&server.admin),
-        None,
-    );
-    assert_eq!(status, 409, "a dead grant expires the connection");
-    // A connect page and a callback with a stale state and a code.
-    let _ = agent()
-        .get(format!(
-            "{}/callback/testidp?code=CANARYauth-code-stale&state=CANARYstate-x",
-            server.url
-        ))
-        .call();
-    canaries.push("CANARYauth-code-stale".into());
-    canaries.push("CANARYstate-x".into());
-    server.stop();
+}
 
-    {
-        let ledger = tokens.ledger.lock().unwrap();
-        for family in &ledger.families {
-            canaries.extend(family.access_tokens.iter().cloned());
-            canaries.extend(family.refresh_tokens.iter().cloned());
-        }
-        assert!(
-            ledger.refreshes >= 3,
-            "the refresh path ran ({} refreshes)",
-            ledger.refreshes
-        );
-    }
-    let stderr = std::fs::read_to_string(dir.with_extension("log")).unwrap();
-    let stdout = std::fs::read_to_string(&stdout_path).unwrap();
-    let text = format!("{stdout}\n{stderr}");
+/// No canary in `text`, raw or encoded; and the scan is not blind.
+fn scan(text: &str, seen: &Canaries) {
     let lines = text.lines().count();
     let mut hits = Vec::new();
-    for canary in &canaries {
+    for canary in &seen.secrets {
         for needle in encodings(canary) {
             if let Some(line) = text.lines().find(|l| l.contains(&needle)) {
                 hits.push(format!("{canary} as {needle}: {line}"));
@@ -207,12 +210,12 @@ fn canary_secrets_never_reach_the_logs_at_trace_level() {
     assert!(hits.is_empty(), "secrets in the logs: {hits:#?}");
     // The scan is not blind: trace output was captured and names what happened.
     assert!(lines > 200, "only {lines} log lines at trace level");
-    for id in &ids {
+    for id in &seen.ids {
         assert!(text.contains(id.as_str()), "the log never mentions {id}");
     }
     println!(
         "{lines} log lines scanned at KEYPORT_LOG=trace (stdout + stderr): {} canaries x {} encodings, 0 hits",
-        canaries.len(),
+        seen.secrets.len(),
         encodings("x").len()
     );
 }

@@ -80,6 +80,61 @@ pub fn request(method: &str, target: &str, version: &str, lines: &[String]) -> S
     out
 }
 
+/// The three allowed `Host` forms (host names are case-insensitive, so LOCALHOST is the
+/// same name; browsers lower-case it before sending anyway). `{p}` is keyport's port.
+const ALLOWED_HOSTS: &[&str] = &[
+    "127.0.0.1:{p}",
+    "localhost:{p}",
+    "[::1]:{p}",
+    "LOCALHOST:{p}",
+    "LocalHost:{p}",
+];
+
+/// `Host` values keyport must refuse: other names, other ports (`{q}` is the next port),
+/// other spellings of loopback, and smuggling attempts.
+const HOSTILE_HOSTS: &[&str] = &[
+    "evil.example",
+    "evil.example:{p}",
+    "EVIL.EXAMPLE:{p}",
+    "localhost.evil:{p}",
+    "localhost.evil.example:{p}",
+    "127.0.0.1.nip.io:{p}",
+    "127.0.0.1.evil.example:{p}",
+    "",
+    ":{p}",
+    "127.0.0.1",
+    "localhost",
+    "[::1]",
+    "127.0.0.1:{q}",
+    "localhost:{q}",
+    "localhost:80",
+    "127.0.0.1:0{p}",
+    "0.0.0.0:{p}",
+    "127.1:{p}",
+    "127.0.0.2:{p}",
+    "2130706433:{p}",
+    "0x7f000001:{p}",
+    "[::ffff:127.0.0.1]:{p}",
+    "[0:0:0:0:0:0:0:1]:{p}",
+    "::1:{p}",
+    "localhost.:{p}",
+    "127.0.0.1.:{p}",
+    "user@127.0.0.1:{p}",
+    "127.0.0.1:{p}@evil.example",
+    "evil.example@localhost:{p}",
+    "127.0.0.1:{p}/evil",
+    "127.0.0.1%3a{p}",
+    "localhost:{p}, evil.example",
+    "localhost:{p} evil.example",
+];
+
+/// A `Host` template with keyport's port `p` (and the next, `q`) filled in.
+fn host_value(template: &str, p: u16) -> String {
+    template
+        .replace("{p}", &p.to_string())
+        .replace("{q}", &p.wrapping_add(1).to_string())
+}
+
 /// The `Host` values a hostile page (after DNS rebinding) or a confused proxy could send,
 /// each with the lines that go with it: `(label, header lines, allowed?)`.
 fn host_variants(port: u16, key: &str) -> Vec<(String, Vec<String>, bool)> {
@@ -87,53 +142,10 @@ fn host_variants(port: u16, key: &str) -> Vec<(String, Vec<String>, bool)> {
     let auth = format!("x-api-key: {key}");
     let host = |h: &str| vec![format!("Host: {h}"), auth.clone()];
     let mut out: Vec<(String, Vec<String>, bool)> = Vec::new();
-    // The three allowed forms (host names are case-insensitive, so LOCALHOST is the same
-    // name; browsers lower-case it before sending anyway).
-    for ok in [
-        format!("127.0.0.1:{p}"),
-        format!("localhost:{p}"),
-        format!("[::1]:{p}"),
-        format!("LOCALHOST:{p}"),
-        format!("LocalHost:{p}"),
-    ] {
+    for ok in ALLOWED_HOSTS.iter().map(|t| host_value(t, p)) {
         out.push((ok.clone(), host(&ok), true));
     }
-    let q = p.wrapping_add(1);
-    for bad in [
-        "evil.example".to_string(),
-        format!("evil.example:{p}"),
-        format!("EVIL.EXAMPLE:{p}"),
-        format!("localhost.evil:{p}"),
-        format!("localhost.evil.example:{p}"),
-        format!("127.0.0.1.nip.io:{p}"),
-        format!("127.0.0.1.evil.example:{p}"),
-        String::new(),
-        format!(":{p}"),
-        "127.0.0.1".to_string(),
-        "localhost".to_string(),
-        "[::1]".to_string(),
-        format!("127.0.0.1:{q}"),
-        format!("localhost:{q}"),
-        "localhost:80".to_string(),
-        format!("127.0.0.1:0{p}"),
-        format!("0.0.0.0:{p}"),
-        format!("127.1:{p}"),
-        format!("127.0.0.2:{p}"),
-        format!("2130706433:{p}"),
-        format!("0x7f000001:{p}"),
-        format!("[::ffff:127.0.0.1]:{p}"),
-        format!("[0:0:0:0:0:0:0:1]:{p}"),
-        format!("::1:{p}"),
-        format!("localhost.:{p}"),
-        format!("127.0.0.1.:{p}"),
-        format!("user@127.0.0.1:{p}"),
-        format!("127.0.0.1:{p}@evil.example"),
-        format!("evil.example@localhost:{p}"),
-        format!("127.0.0.1:{p}/evil"),
-        format!("127.0.0.1%3a{p}"),
-        format!("localhost:{p}, evil.example"),
-        format!("localhost:{p} evil.example"),
-    ] {
+    for bad in HOSTILE_HOSTS.iter().map(|t| host_value(t, p)) {
         out.push((format!("Host: {bad:?}"), host(&bad), false));
     }
     out.push(("no Host (HTTP/1.1)".into(), vec![auth.clone()], false));
@@ -279,23 +291,141 @@ const SECURITY_HEADERS: [(&str, &str); 4] = [
     ("Content-Security-Policy", "default-src 'none'"),
 ];
 
+/// The raw requests of the cross-origin walk and what they got.
+struct Walk {
+    port: u16,
+    host: String,
+    key: String,
+    evil_origins: Vec<String>,
+    responses: Vec<(String, Raw)>,
+    refused: usize,
+    cross_origin_writes: usize,
+}
+
+impl Walk {
+    fn send(&self, method: &str, path: &str, lines: &[String]) -> Raw {
+        raw(self.port, &request(method, path, "HTTP/1.1", lines))
+    }
+
+    /// `method path` with the right Host, the key, and `Origin: origin`.
+    fn with_origin(&self, method: &str, path: &str, origin: &str) -> Raw {
+        let lines = [
+            self.host.clone(),
+            self.key.clone(),
+            format!("Origin: {origin}"),
+        ];
+        self.send(method, path, &lines)
+    }
+
+    /// Same-origin and origin-less requests (with and without a key), then each hostile
+    /// origin's request and the preflight a browser would send first.
+    fn probe(&mut self, method: &str, path: &str) {
+        let is_api = path.starts_with("/api/");
+        for lines in [
+            vec![self.host.clone(), self.key.clone()],
+            vec![self.host.clone()],
+            vec![
+                self.host.clone(),
+                self.key.clone(),
+                format!("Origin: http://127.0.0.1:{}", self.port),
+            ],
+        ] {
+            let got = self.send(method, path, &lines);
+            self.responses.push((format!("{method} {path}"), got));
+        }
+        for origin in self.evil_origins.clone() {
+            let simple = self.with_origin(method, path, &origin);
+            let preflight = self.send(
+                "OPTIONS",
+                path,
+                &[
+                    self.host.clone(),
+                    format!("Origin: {origin}"),
+                    format!("Access-Control-Request-Method: {method}"),
+                    "Access-Control-Request-Headers: x-api-key, content-type".into(),
+                    "Access-Control-Request-Private-Network: true".into(),
+                ],
+            );
+            assert_eq!(preflight.status, 403, "OPTIONS {path} from {origin}");
+            self.refused += 1;
+            if is_api || method != "GET" {
+                assert_eq!(simple.status, 403, "{method} {path} from {origin}");
+                self.cross_origin_writes += 1;
+                self.refused += 1;
+            }
+            self.responses
+                .push((format!("{method} {path} from {origin}"), simple));
+            self.responses
+                .push((format!("OPTIONS {path} from {origin}"), preflight));
+        }
+    }
+
+    /// DELETE, POST and PATCH with a hostile Origin against resources that exist.
+    fn hostile_writes(&mut self, server: &Server) {
+        let integration =
+            server.integration(json!({"appName": "github", "authScheme": "BEARER_TOKEN"}));
+        let id = integration["id"].as_str().unwrap();
+        for origin in self.evil_origins.clone() {
+            for (method, path) in [
+                ("DELETE", format!("/api/v1/integrations/{id}")),
+                ("POST", "/api/v1/keys".to_string()),
+                ("PATCH", format!("/api/v1/integrations/{id}")),
+            ] {
+                let got = self.with_origin(method, &path, &origin);
+                assert_eq!(got.status, 403, "{method} {path} from {origin}");
+                self.refused += 1;
+                self.responses
+                    .push((format!("{method} {path} from {origin}"), got));
+            }
+        }
+        server.ok("GET", &format!("/api/v1/integrations/{id}"), None);
+    }
+
+    /// No response opted into CORS, and every one carried the security headers.
+    fn check_headers(&self) {
+        let mut cors_headers = 0;
+        let mut missing = Vec::new();
+        for (label, r) in &self.responses {
+            cors_headers += r
+                .headers
+                .iter()
+                .filter(|(n, _)| n.to_ascii_lowercase().starts_with("access-control-"))
+                .count();
+            for (name, want) in SECURITY_HEADERS {
+                if !r.header(name).is_some_and(|v| v.contains(want)) {
+                    missing.push(format!("{label} ({}): {name}", r.status));
+                }
+            }
+            let cache = r.header("Cache-Control").unwrap_or_default();
+            if !label.contains("/static/") && cache != "no-store" {
+                missing.push(format!("{label}: Cache-Control {cache:?}"));
+            }
+        }
+        assert_eq!(cors_headers, 0, "Access-Control-* headers were sent");
+        assert!(missing.is_empty(), "security headers missing: {missing:#?}");
+    }
+}
+
 #[test]
 fn cross_origin_requests_are_refused_and_no_cors_header_is_ever_sent() {
     let server = Server::start();
     let port = port_of(&server.url);
-    let host = format!("Host: 127.0.0.1:{port}");
-    let key = format!("x-api-key: {}", server.admin);
-    let evil_origins = [
-        "https://evil.example".to_string(),
-        "null".to_string(),
-        "http://localhost.evil.example".to_string(),
-        format!("http://127.0.0.1:{port}.evil.example"),
-        format!("http://127.0.0.1:{}", port.wrapping_add(1)),
-        format!("https://127.0.0.1:{port}"),
-    ];
-    let mut responses = Vec::new();
-    let mut refused = 0;
-    let mut cross_origin_writes = 0;
+    let mut walk = Walk {
+        port,
+        host: format!("Host: 127.0.0.1:{port}"),
+        key: format!("x-api-key: {}", server.admin),
+        evil_origins: vec![
+            "https://evil.example".to_string(),
+            "null".to_string(),
+            "http://localhost.evil.example".to_string(),
+            format!("http://127.0.0.1:{port}.evil.example"),
+            format!("http://127.0.0.1:{}", port.wrapping_add(1)),
+            format!("https://127.0.0.1:{port}"),
+        ],
+        responses: Vec::new(),
+        refused: 0,
+        cross_origin_writes: 0,
+    };
     let mut paths: Vec<(String, String)> = keyport::http::routes()
         .iter()
         .map(|r| (r.method.to_uppercase(), sample_path(r.path)))
@@ -303,112 +433,16 @@ fn cross_origin_requests_are_refused_and_no_cors_header_is_ever_sent() {
     paths.push(("GET".into(), "/no/such/route".into()));
     paths.push(("POST".into(), "/healthz".into()));
     for (method, path) in &paths {
-        let is_api = path.starts_with("/api/");
-        // Same-origin and origin-less requests, with and without a key.
-        for lines in [
-            vec![host.clone(), key.clone()],
-            vec![host.clone()],
-            vec![
-                host.clone(),
-                key.clone(),
-                format!("Origin: http://127.0.0.1:{port}"),
-            ],
-        ] {
-            responses.push((
-                format!("{method} {path}"),
-                raw(port, &request(method, path, "HTTP/1.1", &lines)),
-            ));
-        }
-        for origin in &evil_origins {
-            // The request itself, and the preflight a browser would send first.
-            let simple = raw(
-                port,
-                &request(
-                    method,
-                    path,
-                    "HTTP/1.1",
-                    &[host.clone(), key.clone(), format!("Origin: {origin}")],
-                ),
-            );
-            let preflight = raw(
-                port,
-                &request(
-                    "OPTIONS",
-                    path,
-                    "HTTP/1.1",
-                    &[
-                        host.clone(),
-                        format!("Origin: {origin}"),
-                        format!("Access-Control-Request-Method: {method}"),
-                        "Access-Control-Request-Headers: x-api-key, content-type".into(),
-                        "Access-Control-Request-Private-Network: true".into(),
-                    ],
-                ),
-            );
-            assert_eq!(preflight.status, 403, "OPTIONS {path} from {origin}");
-            refused += 1;
-            if is_api || method != "GET" {
-                assert_eq!(simple.status, 403, "{method} {path} from {origin}");
-                cross_origin_writes += 1;
-                refused += 1;
-            }
-            responses.push((format!("{method} {path} from {origin}"), simple));
-            responses.push((format!("OPTIONS {path} from {origin}"), preflight));
-        }
+        walk.probe(method, path);
     }
-    // DELETE and POST with a hostile Origin against resources that exist.
-    let integration = server.ok(
-        "POST",
-        "/api/v1/integrations",
-        Some(&json!({"appName": "github", "authScheme": "BEARER_TOKEN"})),
-    );
-    let id = integration["id"].as_str().unwrap();
-    for origin in &evil_origins {
-        for (method, path) in [
-            ("DELETE", format!("/api/v1/integrations/{id}")),
-            ("POST", "/api/v1/keys".to_string()),
-            ("PATCH", format!("/api/v1/integrations/{id}")),
-        ] {
-            let got = raw(
-                port,
-                &request(
-                    method,
-                    &path,
-                    "HTTP/1.1",
-                    &[host.clone(), key.clone(), format!("Origin: {origin}")],
-                ),
-            );
-            assert_eq!(got.status, 403, "{method} {path} from {origin}");
-            refused += 1;
-            responses.push((format!("{method} {path} from {origin}"), got));
-        }
-    }
-    server.ok("GET", &format!("/api/v1/integrations/{id}"), None);
-
-    let mut cors_headers = 0;
-    let mut missing = Vec::new();
-    for (label, r) in &responses {
-        cors_headers += r
-            .headers
-            .iter()
-            .filter(|(n, _)| n.to_ascii_lowercase().starts_with("access-control-"))
-            .count();
-        for (name, want) in SECURITY_HEADERS {
-            if !r.header(name).is_some_and(|v| v.contains(want)) {
-                missing.push(format!("{label} ({}): {name}", r.status));
-            }
-        }
-        let cache = r.header("Cache-Control").unwrap_or_default();
-        if !label.contains("/static/") && cache != "no-store" {
-            missing.push(format!("{label}: Cache-Control {cache:?}"));
-        }
-    }
-    assert_eq!(cors_headers, 0, "Access-Control-* headers were sent");
-    assert!(missing.is_empty(), "security headers missing: {missing:#?}");
+    walk.hostile_writes(&server);
+    walk.check_headers();
     println!(
-        "{} routes walked, {} responses checked: {refused} cross-origin requests refused with 403 ({cross_origin_writes} API/state-changing), 0 Access-Control-* headers, security headers on every response",
+        "{} routes walked, {} responses checked: {} cross-origin requests refused with 403 ({} API/state-changing), 0 Access-Control-* headers, security headers on every response",
         paths.len(),
-        responses.len()
+        walk.responses.len(),
+        walk.refused,
+        walk.cross_origin_writes
     );
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::spawn_logged;
-use crate::common::{PASSPHRASE, bin};
+use crate::common::{PASSPHRASE, PRIVATE_FILES, Server, bin};
 
 /// `nobody`: when the tests run as root, keyport runs as this user, so that the owner of its
 /// `/proc` files says something (for root, every owner is root).
@@ -77,38 +77,7 @@ fn files_stay_private_and_memory_undumpable_under_umask_000() {
     let server = spawn_logged(&dir, cmd).expect("keyport starts under umask 000");
     let pid = server.pid().unwrap();
 
-    // Write data and force a WAL: a few connections, then read the files while running.
-    let integration = server.ok(
-        "POST",
-        "/api/v1/integrations",
-        Some(&json!({"appName": "github", "authScheme": "BEARER_TOKEN"})),
-    );
-    for i in 0..20 {
-        server.ok(
-            "POST",
-            "/api/v1/connectedAccounts",
-            Some(&json!({"integrationId": integration["id"], "userUuid": format!("u{i}"), "data": {"token": format!("t{i}")}})),
-        );
-    }
-    let mut checked = vec![(dir.clone(), mode(&dir), 0o700)];
-    for name in [
-        "keyport.db",
-        "keyport.db-wal",
-        "keyport.db-shm",
-        "admin.key",
-        "server.url",
-    ] {
-        let path = dir.join(name);
-        assert!(path.exists(), "{name} should exist while serving");
-        checked.push((path.clone(), mode(&path), 0o600));
-    }
-    for (path, got, want) in &checked {
-        assert_eq!(got, want, "{} is {got:o}", path.display());
-    }
-    assert!(
-        std::fs::metadata(dir.join("keyport.db-wal")).unwrap().len() > 0,
-        "the WAL holds the writes"
-    );
+    let checked = files_stay_private(&server, &dir);
     assert_eq!(
         proc_line(pid, "status", "Umask:"),
         "Umask:\t0077",
@@ -120,6 +89,41 @@ fn files_stay_private_and_memory_undumpable_under_umask_000() {
     let fields: Vec<&str> = core.split_whitespace().collect();
     assert_eq!(&fields[4..6], ["0", "0"], "{core}");
 
+    let (own_uid, control_owner) = undumpable(pid, uid.unwrap_or(me), root);
+    println!(
+        "under umask 000 as uid {own_uid}: {} paths checked (dir 0700; db, -wal, -shm, admin.key, server.url 0600); Umask 0077; core limit 0/0; /proc/{pid}/mem owned by uid 0 (non-dumpable) vs uid {control_owner} for a dumpable control",
+        checked
+    );
+}
+
+/// Writes data and forces a WAL (a few connections), then checks the files' modes while
+/// keyport runs. Returns how many paths were checked.
+fn files_stay_private(server: &Server, dir: &Path) -> usize {
+    let integration =
+        server.integration(json!({"appName": "github", "authScheme": "BEARER_TOKEN"}));
+    for i in 0..20 {
+        server.create_connection(json!({"integrationId": integration["id"], "userUuid": format!("u{i}"), "data": {"token": format!("t{i}")}}));
+    }
+    let mut checked = vec![(dir.to_path_buf(), mode(dir), 0o700)];
+    for name in PRIVATE_FILES {
+        let path = dir.join(name);
+        assert!(path.exists(), "{name} should exist while serving");
+        checked.push((path.clone(), mode(&path), 0o600));
+    }
+    for (path, got, want) in &checked {
+        assert_eq!(got, want, "{} is {got:o}", path.display());
+    }
+    assert!(
+        std::fs::metadata(dir.join("keyport.db-wal")).unwrap().len() > 0,
+        "the WAL holds the writes"
+    );
+    checked.len()
+}
+
+/// Non-dumpable, against a dumpable control process started the same way. Returns the
+/// uid keyport runs as and the owner of the control process's `/proc/<pid>/mem`.
+fn undumpable(pid: u32, own_uid: u32, root: bool) -> (u32, u32) {
+    let uid = root.then_some(NOBODY);
     // Non-dumpable: the kernel makes the /proc/<pid>/ files of a process that is not
     // dumpable (prctl PR_SET_DUMPABLE 0) owned by root instead of the process's user
     // (fs/proc/base.c, task_dump_owner), so other users — and, through ptrace access
@@ -131,7 +135,6 @@ fn files_stay_private_and_memory_undumpable_under_umask_000() {
             .unwrap()
             .uid()
     };
-    let own_uid = uid.unwrap_or(me);
     let mut control = under_umask_000("sleep", &["30"], uid).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let control_owner = owner(control.id(), "mem");
@@ -145,8 +148,5 @@ fn files_stay_private_and_memory_undumpable_under_umask_000() {
     } else {
         assert_eq!(control_owner, own_uid, "the control process is dumpable");
     }
-    println!(
-        "under umask 000 as uid {own_uid}: {} paths checked (dir 0700; db, -wal, -shm, admin.key, server.url 0600); Umask 0077; core limit 0/0; /proc/{pid}/mem owned by uid 0 (non-dumpable) vs uid {control_owner} for a dumpable control",
-        checked.len()
-    );
+    (own_uid, control_owner)
 }

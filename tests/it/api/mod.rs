@@ -1,0 +1,8 @@
+//! The HTTP API: authentication on every route and the permissions of keys (`keys`),
+//! integrations and connections through their life in Composio shapes (`lifecycle`), bad
+//! input answered with 4xx and a JSON error (`bad_input`), and the app catalog (`catalog`).
+
+mod bad_input;
+mod catalog;
+mod keys;
+mod lifecycle;

@@ -1,0 +1,92 @@
+//! BASIC_WITH_JWT: one login for many uses, renewed near the JWT's `exp`, and EXPIRED when
+//! the provider refuses the password.
+
+use keyport::domain::{AuthScheme, ConnectionStatus};
+use keyport::ids::{ConnectionId, IntegrationId};
+use serde_json::json;
+
+use super::{concurrent_bearers, get_through};
+use crate::common::peers::Peer;
+use crate::common::service::Library;
+
+pub(super) fn jwt_peer() -> Peer {
+    Peer::start(
+        "jwt_login.py",
+        &json!({
+            "username": "robot",
+            "password": "pa55-w0rd!",
+            "lifetime": 300,
+            "key": "hs256-test-key-0123456789abcdef-0123456789",
+            "token_delay": 0.2,
+        }),
+    )
+}
+
+/// A dockerhub integration logging in at `{peer}/{login_path}`, its API at `{peer}/v2`.
+pub(super) fn dockerhub(kp: &Library, peer: &Peer, login_path: &str) -> IntegrationId {
+    kp.integration(
+        "dockerhub",
+        AuthScheme::BasicWithJwt,
+        json!({
+            "token_url": format!("{}/{login_path}", peer.url),
+            "base_url": format!("{}/v2", peer.url),
+        }),
+    )
+    .expect("integration")
+}
+
+/// A connection of robot, with the password the peer accepts.
+pub(super) fn robot(kp: &Library, integration: IntegrationId) -> ConnectionId {
+    kp.connect(
+        integration,
+        json!({ "username": "robot", "password": "pa55-w0rd!" }),
+    )
+    .expect("connect")
+}
+
+#[test]
+fn jwt_login_is_reused_until_exp_then_renewed_and_expired_on_401() {
+    let peer = jwt_peer();
+    let kp = Library::with_apps(None);
+    let id = robot(&kp, dockerhub(&kp, &peer, "login"));
+    let logins = |p: &Peer| p.get("/_stats")["logins"].clone();
+    assert_eq!(logins(&peer), json!(0));
+
+    let tokens: Vec<String> = concurrent_bearers(&kp, id, 6);
+    assert!(tokens.iter().all(|t| t == &tokens[0]));
+    for _ in 0..3 {
+        let (status, answer) = get_through(&kp, id, "/repositories/robot");
+        assert_eq!((status, &answer["n"]), (200, &json!(0)), "{answer}");
+    }
+    assert_eq!(logins(&peer), json!(1), "one login for many uses");
+
+    // 50 s left on the JWT's exp: renewed.
+    kp.advance(250);
+    peer.control(json!({ "advance": 250 }));
+    let (status, answer) = get_through(&kp, id, "/repositories/robot");
+    assert_eq!((status, &answer["n"]), (200, &json!(1)), "{answer}");
+    kp.prepare(id).expect("prepare");
+    assert_eq!(logins(&peer), json!(2));
+
+    // The password changed at the provider: 401 → EXPIRED, with the provider's reason and
+    // without the password.
+    peer.control(json!({ "password": "changed-elsewhere" }));
+    kp.advance(300);
+    peer.control(json!({ "advance": 300 }));
+    let err = kp.prepare(id).expect_err("refused");
+    assert!(!err.to_string().contains("pa55-w0rd!"));
+    let (status, reason) = kp.status(id);
+    assert_eq!(status, ConnectionStatus::Expired);
+    assert!(
+        reason.contains("HTTP 401") && reason.contains("Incorrect authentication credentials"),
+        "{reason}"
+    );
+    assert_eq!(logins(&peer), json!(3));
+    let again = kp.prepare(id).expect_err("still expired");
+    assert!(again.to_string().contains("EXPIRED"), "{again}");
+    assert_eq!(
+        logins(&peer),
+        json!(3),
+        "an EXPIRED connection sends nothing"
+    );
+}
