@@ -21,3 +21,4 @@ mod proxy;
 mod schemes;
 mod sdk;
 mod storage;
+mod wire;
