@@ -239,6 +239,16 @@ impl<'de> Deserialize<'de> for SecretFields {
     }
 }
 
+/// `Debug` for a JSON map that may hold secrets (caller input, auth configs): its keys,
+/// never its values.
+pub struct KeysOnly<'a>(pub &'a Map<String, Value>);
+
+impl fmt::Debug for KeysOnly<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
 /// Writes the sealed form; private so that no other code can serialize a secret.
 struct Wire<'a>(&'a SecretFields);
 

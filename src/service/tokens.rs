@@ -26,14 +26,13 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::Service;
-use super::credentials::not_usable;
+use super::ctx::{Ctx, Loaded, not_usable};
 use crate::auth::{AuthError, Cached, Issuer, MAX_TOKEN_RESPONSE, RenewError};
 use crate::domain::{Connection, ConnectionStatus, Integration};
 use crate::ids::ConnectionId;
 use crate::net::Net;
 use crate::secret::{AccessToken, SecretFields};
-use crate::service::{Error, Result};
+use crate::service::error::{Error, Result};
 use crate::store::{SecretUpdate, connections};
 
 /// Renew a held token when less than this is left (or half its lifetime, if shorter).
@@ -53,6 +52,13 @@ pub(super) struct TokenState {
     backoff: Mutex<HashMap<ConnectionId, Backoff>>,
 }
 
+/// The token lifecycle over the shared context and the token state.
+#[derive(Clone, Copy)]
+pub(crate) struct Tokens<'a> {
+    ctx: &'a Ctx,
+    state: &'a TokenState,
+}
+
 impl TokenState {
     /// `timeout` bounds each token-endpoint exchange (`Config::token_timeout`).
     pub(super) fn new(timeout: Duration) -> Self {
@@ -61,11 +67,6 @@ impl TokenState {
             flights: Flights::default(),
             backoff: Mutex::default(),
         }
-    }
-
-    /// The client for token endpoints (small bodies, no redirects).
-    pub(super) fn net(&self) -> &Net {
-        &self.net
     }
 
     /// Seconds left to wait before the next renewal of `id`, if it is backing off.
@@ -159,18 +160,27 @@ fn unexpired(held: &Cached, now: i64) -> Option<&AccessToken> {
     held.expires_at.is_none_or(|at| at > now).then_some(token)
 }
 
-impl Service {
+impl<'a> Tokens<'a> {
+    pub fn new(ctx: &'a Ctx, state: &'a TokenState) -> Self {
+        Tokens { ctx, state }
+    }
+
+    /// The client for token endpoints (small bodies, no redirects).
+    pub fn net(&self) -> &'a Net {
+        &self.state.net
+    }
+
     /// A valid access token for a token-issuing connection: the held one while it is
     /// fresh, else one new token shared by every concurrent caller and committed before
     /// any of them gets it. With `stale` (the provider just refused that token), a newer
     /// one than that.
-    pub(crate) fn access_token(
+    pub fn access_token(
         &self,
         connection: &Connection,
         issuer: &dyn Issuer,
         stale: Option<&AccessToken>,
     ) -> Result<AccessToken> {
-        let now = self.clock.unix();
+        let now = self.ctx.clock.unix();
         if stale.is_none()
             && let Some(token) = fresh(issuer.cached(), now)
         {
@@ -179,13 +189,13 @@ impl Service {
         // A caller that waited here while another renewed sees a different token than the
         // one it started with, and takes that one.
         let seen = stale.or(issuer.cached().access_token.as_ref()).cloned();
-        let flight = self.tokens.flights.join(connection.id);
+        let flight = self.state.flights.join(connection.id);
         let _turn = lock(&flight.turn);
-        let loaded = self.load(connection.id)?;
+        let loaded = self.ctx.load(connection.id)?;
         if !loaded.connection.status.usable() {
             return Err(not_usable(&loaded.connection));
         }
-        let credentials = self.open(&loaded)?;
+        let credentials = self.ctx.open(&loaded)?;
         let issuer = credentials
             .issuer()
             .ok_or_else(|| Error::Internal("not a token-issuing connection".into()))?;
@@ -210,16 +220,16 @@ impl Service {
         now: i64,
     ) -> Result<AccessToken> {
         let id = connection.id;
-        if let Some(wait) = self.tokens.waiting(id, self.clock.unix_ms()) {
+        if let Some(wait) = self.state.waiting(id, self.ctx.clock.unix_ms()) {
             return fallback.cloned().ok_or_else(|| {
                 Error::Upstream(format!(
                     "refreshing the token failed recently; keyport retries in {wait} s"
                 ))
             });
         }
-        let failure = match issuer.renew(&self.tokens.net, now) {
+        let failure = match issuer.renew(&self.state.net, now) {
             Ok(renewed) => {
-                self.commit_credentials(
+                self.commit(
                     id,
                     |current| match current.status.usable() {
                         true => Ok(()),
@@ -227,7 +237,7 @@ impl Service {
                     },
                     |params, sealed| renewed.store(params, sealed),
                 )?;
-                self.tokens.forget(id);
+                self.state.forget(id);
                 return Ok(renewed.access_token);
             }
             Err(failure) => failure,
@@ -255,14 +265,15 @@ impl Service {
     }
 
     fn back_off(&self, id: ConnectionId, error: &str) {
-        let step = self.tokens.failed(id, self.clock.unix_ms());
+        let step = self.state.failed(id, self.ctx.clock.unix_ms());
         tracing::warn!(connection = %id, error, backoff_s = step.as_secs(), "token renewal failed");
     }
 
     /// The grant is dead: the connection becomes EXPIRED with `reason`; the error to give.
     fn expire(&self, id: ConnectionId, reason: &str) -> Result<Error> {
-        self.transition(id, ConnectionStatus::Expired, Some(reason))?;
-        self.tokens.forget(id);
+        self.ctx
+            .transition(id, ConnectionStatus::Expired, Some(reason))?;
+        self.state.forget(id);
         tracing::warn!(connection = %id, reason, "token renewal refused; connection EXPIRED");
         Ok(Error::Conflict(format!(
             "connected account {id} is EXPIRED ({reason}); reconnect it"
@@ -272,23 +283,23 @@ impl Service {
     /// Writes new credential material in one transaction, after `guard` approved the
     /// connection as it is now: `edit` changes its parameters and sealed fields, and the
     /// connection is ACTIVE afterwards.
-    pub(crate) fn commit_credentials(
+    pub fn commit(
         &self,
         id: ConnectionId,
         guard: impl FnOnce(&Connection) -> Result<()>,
         edit: impl FnOnce(&mut Map<String, Value>, &mut SecretFields),
     ) -> Result<()> {
-        let now = self.clock.stamp();
+        let now = self.ctx.clock.stamp();
         let row = id.to_string();
-        self.store.write(|tx| {
+        self.ctx.store.write(|tx| {
             let current = connections::get(tx, id)?
                 .ok_or_else(|| Error::not_found("connected account", row.clone()))?;
             guard(&current)?;
             let blob = connections::secrets(tx, id)?;
-            let mut sealed = self.open_fields("connections", &row, blob.as_deref())?;
+            let mut sealed = self.ctx.open_fields("connections", &row, blob.as_deref())?;
             let mut params = current.params.clone();
             edit(&mut params, &mut sealed);
-            let blob = self.seal_fields("connections", &row, &sealed)?;
+            let blob = self.ctx.seal_fields("connections", &row, &sealed)?;
             connections::update_secrets(
                 tx,
                 id,
@@ -307,8 +318,8 @@ impl Service {
 
     /// Makes a token-issuing connection's token valid now (for a reveal); `true` when the
     /// connection is of such a scheme, so its stored material may have changed.
-    pub(crate) fn renew_for_reveal(&self, loaded: &super::credentials::Loaded) -> Result<bool> {
-        let credentials = self.open(loaded)?;
+    pub fn for_reveal(&self, loaded: &Loaded) -> Result<bool> {
+        let credentials = self.ctx.open(loaded)?;
         let Some(issuer) = credentials.issuer() else {
             return Ok(false);
         };
@@ -317,17 +328,17 @@ impl Service {
     }
 
     /// Best-effort RFC 7009 revocation before a delete; the delete happens regardless.
-    pub(crate) fn revoke_tokens(&self, connection: &Connection, integration: &Integration) {
-        let loaded = match self.load(connection.id) {
+    pub fn revoke(&self, connection: &Connection, integration: &Integration) {
+        let loaded = match self.ctx.load(connection.id) {
             Ok(loaded) if loaded.integration.id == integration.id => loaded,
             _ => return,
         };
-        let Ok(credentials) = self.open(&loaded) else {
+        let Ok(credentials) = self.ctx.open(&loaded) else {
             return;
         };
         let Some(outcome) = credentials
             .issuer()
-            .and_then(|issuer| issuer.revoke(&self.tokens.net))
+            .and_then(|issuer| issuer.revoke(&self.state.net))
         else {
             return;
         };

@@ -7,14 +7,13 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::{FLOWS, hash};
+use super::{FLOWS, Flows, hash};
 use crate::auth::Credentials;
 use crate::auth::oauth1::{self, OAuth1, TemporaryCredentials};
 use crate::domain::{Connection, ConnectionStatus};
 use crate::ids::ConnectionId;
 use crate::secret::SecretFields;
-use crate::service::Service;
-use crate::service::{Error, Result};
+use crate::service::error::{Error, Result};
 use crate::store::flows;
 
 /// What the callback page shows.
@@ -96,9 +95,9 @@ fn provider_refusal(query: &CallbackQuery) -> Option<String> {
     })
 }
 
-impl Service {
+impl Flows<'_> {
     /// Completes (or fails) a browser flow. Every check happens before the token request.
-    pub fn oauth_callback(&self, app_key: &str, query: CallbackQuery) -> CallbackOutcome {
+    pub fn callback(&self, app_key: &str, query: CallbackQuery) -> CallbackOutcome {
         let flow = match self.claim_flow(&query) {
             Ok(flow) => flow,
             Err(outcome) => return outcome,
@@ -109,7 +108,7 @@ impl Service {
         }
         match self.complete(&flow, &query) {
             Ok(()) => {
-                self.notify_change();
+                self.ctx.notify_change();
                 let redirect = flow.redirect_after.map(|url| {
                     let sep = if url.contains('?') { '&' } else { '?' };
                     format!("{url}{sep}status=success&connectedAccountId={id}")
@@ -141,7 +140,7 @@ impl Service {
                 "The provider's answer carries no state; nothing was changed.",
             ));
         };
-        let flow = match self.store.read(|db| flows::by_state(db, &hash(state))) {
+        let flow = match self.ctx.store.read(|db| flows::by_state(db, &hash(state))) {
             Ok(Some(flow)) => flow,
             Ok(None) => {
                 return Err(refused(
@@ -156,8 +155,9 @@ impl Service {
         if flow.used {
             return Err(refused("This authorization was already used."));
         }
-        let now = self.clock.stamp();
+        let now = self.ctx.clock.stamp();
         match self
+            .ctx
             .store
             .write(|tx| flows::mark_used(tx, flow.connection_id, &now))
         {
@@ -172,7 +172,7 @@ impl Service {
 
     /// Why a claimed flow's answer is refused before any token request, if it is.
     fn refusal(&self, app_key: &str, query: &CallbackQuery, flow: &flows::Flow) -> Option<String> {
-        if flow.expires_at < self.clock.unix() {
+        if flow.expires_at < self.ctx.clock.unix() {
             return Some(
                 "The authorization took longer than 10 minutes; start the connection again.".into(),
             );
@@ -199,10 +199,13 @@ impl Service {
     }
 
     fn fail_flow(&self, id: ConnectionId, reason: String) -> CallbackOutcome {
-        if let Err(e) = self.transition(id, ConnectionStatus::Failed, Some(&reason)) {
+        if let Err(e) = self
+            .ctx
+            .transition(id, ConnectionStatus::Failed, Some(&reason))
+        {
             tracing::warn!(connection = %id, error = %e, "could not mark the connection FAILED");
         }
-        self.notify_change();
+        self.ctx.notify_change();
         refused(&reason)
     }
 
@@ -211,9 +214,11 @@ impl Service {
     /// connection turning ACTIVE.
     fn complete(&self, flow: &flows::Flow, query: &CallbackQuery) -> Completion {
         let id = flow.connection_id;
-        let loaded = self.load(id)?;
-        let secrets = self.open_fields(FLOWS, &id.to_string(), Some(&flow.secrets))?;
-        match self.open(&loaded)? {
+        let loaded = self.ctx.load(id)?;
+        let secrets = self
+            .ctx
+            .open_fields(FLOWS, &id.to_string(), Some(&flow.secrets))?;
+        match self.ctx.open(&loaded)? {
             Credentials::OAuth2(oauth2) => {
                 let code = given(
                     &query.code,
@@ -226,9 +231,9 @@ impl Service {
                     self.tokens.net(),
                     code,
                     verifier.as_ref(),
-                    self.clock.unix(),
+                    self.ctx.clock.unix(),
                 )?;
-                self.commit_credentials(id, initiated, |params, sealed| {
+                self.tokens.commit(id, initiated, |params, sealed| {
                     renewed.store(params, sealed)
                 })?;
                 Ok(())
@@ -269,9 +274,9 @@ impl Service {
             &consumer,
             &temporary,
             verifier,
-            self.clock.unix(),
+            self.ctx.clock.unix(),
         )?;
-        self.commit_credentials(id, initiated, |params, sealed| {
+        self.tokens.commit(id, initiated, |params, sealed| {
             for (k, v) in &tokens.extra {
                 params.insert(k.clone(), Value::String(v.clone()));
             }

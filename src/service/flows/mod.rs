@@ -20,16 +20,15 @@ use serde_json::{Map, Value};
 
 pub use callback::{CallbackOutcome, CallbackQuery};
 
-use super::Service;
-use super::connections::CreatedConnection;
-use super::integrations::check_url;
+use super::ctx::{Ctx, check_url};
+use super::tokens::Tokens;
 use crate::auth::oauth1::{self, OAuth1};
 use crate::auth::oauth2::OAuth2;
 use crate::auth::{self, Credentials, Fields, Issuer, RenewError};
 use crate::domain::{ConnectionStatus, Integration};
 use crate::ids::{ConnectionId, EntityId};
 use crate::secret::SecretFields;
-use crate::service::{Error, Result};
+use crate::service::error::{Error, Result};
 use crate::store::{NewConnection, connections, flows};
 
 /// How long a started authorization stays usable.
@@ -91,6 +90,21 @@ struct PendingFlow<'a> {
     expected_issuer: Option<&'a str>,
 }
 
+/// A connection just created: ACTIVE, or INITIATED with the link that completes it.
+#[derive(Debug, Clone)]
+pub struct CreatedConnection {
+    pub id: ConnectionId,
+    pub status: ConnectionStatus,
+    pub redirect_url: Option<String>,
+}
+
+/// The browser flows over the shared context and the token lifecycle.
+#[derive(Clone, Copy)]
+pub(crate) struct Flows<'a> {
+    ctx: &'a Ctx,
+    tokens: Tokens<'a>,
+}
+
 /// What the connect page shows before sending the browser to the provider.
 #[derive(Debug)]
 pub struct ConnectPage {
@@ -100,16 +114,20 @@ pub struct ConnectPage {
     pub authorize_url: String,
 }
 
-impl Service {
+impl<'a> Flows<'a> {
+    pub fn new(ctx: &'a Ctx, tokens: Tokens<'a>) -> Self {
+        Flows { ctx, tokens }
+    }
+
     /// Starts a connection that completes in the user's browser (or, for an OAuth 2.0
     /// client-credentials integration, at once); `None` for schemes that need neither.
-    pub(crate) fn initiate(&self, start: Start<'_>) -> Result<Option<CreatedConnection>> {
+    pub fn initiate(&self, start: Start<'_>) -> Result<Option<CreatedConnection>> {
         if !auth::traits(start.integration.auth_scheme).browser {
             return Ok(None);
         }
-        let config_secrets = self.integration_fields(start.integration)?;
+        let config_secrets = self.ctx.integration_fields(start.integration)?;
         let draft = SecretFields::default();
-        let credentials = self.credentials(
+        let credentials = self.ctx.credentials(
             start.integration,
             &config_secrets,
             Fields::new(start.params, &draft),
@@ -147,7 +165,7 @@ impl Service {
     /// A client-credentials connection: ACTIVE at once with a machine token.
     fn connect_machine(&self, oauth2: &OAuth2, start: Start<'_>) -> Result<CreatedConnection> {
         let renewed = oauth2
-            .renew(self.tokens.net(), self.clock.unix())
+            .renew(self.tokens.net(), self.ctx.clock.unix())
             .map_err(|e| match e {
                 RenewError::Unusable(e) | RenewError::Transient(e) | RenewError::Refused(e) => {
                     Error::from(e)
@@ -158,8 +176,10 @@ impl Service {
         let mut secrets = SecretFields::default();
         renewed.store(&mut params, &mut secrets);
         let id = ConnectionId::new();
-        let sealed = self.seal_fields("connections", &id.to_string(), &secrets)?;
-        let now = self.clock.stamp();
+        let sealed = self
+            .ctx
+            .seal_fields("connections", &id.to_string(), &secrets)?;
+        let now = self.ctx.clock.stamp();
         let keys = secrets.keys();
         let row = NewConnection {
             params: &params,
@@ -167,7 +187,7 @@ impl Service {
             secrets: sealed.as_deref(),
             ..start.row(id, ConnectionStatus::Active, &now)
         };
-        self.store.write(|tx| connections::insert(tx, &row))?;
+        self.ctx.store.write(|tx| connections::insert(tx, &row))?;
         Ok(CreatedConnection {
             id,
             status: ConnectionStatus::Active,
@@ -183,13 +203,13 @@ impl Service {
         }
         let endpoints = oauth1.endpoints()?;
         let consumer = oauth1.consumer()?;
-        let callback = self.callback_url(&start.integration.app_key);
+        let callback = self.ctx.callback_url(&start.integration.app_key);
         let temporary = oauth1::request_token(
             self.tokens.net(),
             endpoints,
             &consumer,
             &callback,
-            self.clock.unix(),
+            self.ctx.clock.unix(),
         )?;
         let authorize_url = oauth1::authorize_url(endpoints, &temporary)?;
         let mut secrets = SecretFields::default();
@@ -216,11 +236,12 @@ impl Service {
         let id = ConnectionId::new();
         let connect = random_token()?;
         let sealed = self
+            .ctx
             .seal_fields(FLOWS, &id.to_string(), &secrets)?
             .ok_or_else(|| Error::Internal("empty flow".into()))?;
-        let now = self.clock.stamp();
-        let expires_at = self.clock.unix() + FLOW_TTL_SECS;
-        self.store.write(|tx| {
+        let now = self.ctx.clock.stamp();
+        let expires_at = self.ctx.clock.unix() + FLOW_TTL_SECS;
+        self.ctx.store.write(|tx| {
             connections::insert(tx, &start.row(id, ConnectionStatus::Initiated, &now))?;
             flows::insert(
                 tx,
@@ -241,7 +262,7 @@ impl Service {
         Ok(CreatedConnection {
             id,
             status: ConnectionStatus::Initiated,
-            redirect_url: Some(format!("{}/connect/{connect}", self.public_url)),
+            redirect_url: Some(format!("{}/connect/{connect}", self.ctx.public_url)),
         })
     }
 
@@ -282,15 +303,18 @@ impl Service {
     /// Turns INITIATED connections whose flow expired into FAILED.
     /// Every get and list calls this: it checks with a read first and takes the write
     /// lock only when a flow did expire, so reads stay parallel.
-    pub(crate) fn expire_flows(&self) -> Result<()> {
-        let now_unix = self.clock.unix();
-        if !self.store.read(|db| flows::any_expired(db, now_unix))? {
+    pub fn sweep(&self) -> Result<()> {
+        let now_unix = self.ctx.clock.unix();
+        if !self.ctx.store.read(|db| flows::any_expired(db, now_unix))? {
             return Ok(());
         }
-        let now = self.clock.stamp();
-        let changed = self.store.write(|tx| flows::expire(tx, now_unix, &now))?;
+        let now = self.ctx.clock.stamp();
+        let changed = self
+            .ctx
+            .store
+            .write(|tx| flows::expire(tx, now_unix, &now))?;
         if changed > 0 {
-            self.notify_change();
+            self.ctx.notify_change();
         }
         Ok(())
     }
@@ -304,6 +328,7 @@ impl Service {
             )
         };
         let flow = self
+            .ctx
             .store
             .read(|db| flows::by_connect(db, &hash(token)))
             .map_err(|_| gone())?
@@ -314,23 +339,27 @@ impl Service {
                 "This connect link was already used. Start the connection again if needed.",
             ));
         }
-        if flow.expires_at < self.clock.unix() {
-            let _ = self.expire_flows();
+        if flow.expires_at < self.ctx.clock.unix() {
+            let _ = self.sweep();
             return Err(gone());
         }
         let secrets = self
+            .ctx
             .open_fields(FLOWS, &flow.connection_id.to_string(), Some(&flow.secrets))
             .map_err(|_| gone())?;
         let connection = self
+            .ctx
             .store
             .read(|db| connections::get(db, flow.connection_id))
             .ok()
             .flatten()
             .ok_or_else(gone)?;
         let integration = self
+            .ctx
             .load_integration(connection.integration_id)
             .map_err(|_| gone())?;
         let app_name = self
+            .ctx
             .catalog
             .get(&flow.app_key)
             .map(|a| a.name.clone())

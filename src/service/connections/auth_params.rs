@@ -15,12 +15,14 @@ use std::fmt::Display;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
-use super::{REDACTED, Service};
+use super::Connections;
 use crate::auth::{self, Credentials, Fields, Injection, Stored};
 use crate::domain::api_key::Permission;
 use crate::domain::{Connection, Integration};
+use crate::secret::REDACTED;
 use crate::secret::SecretFields;
-use crate::service::Caller;
+use crate::service::access::Access;
+use crate::service::caller::Caller;
 
 /// A connection's request material, redacted or live. `Debug` shows names only.
 #[derive(Clone, Default)]
@@ -67,7 +69,7 @@ fn live(injection: &Injection) -> (Pairs, Pairs) {
     (headers, open(&injection.query))
 }
 
-impl Service {
+impl Connections<'_> {
     /// The names of what `integration` injects, every value `********`; `redacted` is the
     /// connection's parameters with secrets already replaced.
     fn redacted_injection(
@@ -75,7 +77,7 @@ impl Service {
         integration: &Integration,
         redacted: &Map<String, Value>,
     ) -> Injection {
-        let Some(app) = self.catalog.get(&integration.app_key) else {
+        let Some(app) = self.ctx.catalog.get(&integration.app_key) else {
             return Injection::default();
         };
         // The stored shape with every secret already replaced: enough for names.
@@ -103,7 +105,7 @@ impl Service {
         open: impl FnOnce() -> Result<(Injection, Option<String>), E>,
     ) -> AuthParams {
         let mut out = AuthParams {
-            base_url: self.render_for(&integration.base_url, connection).ok(),
+            base_url: self.ctx.render_for(&integration.base_url, connection).ok(),
             ..AuthParams::default()
         };
         if !connection.status.usable() {
@@ -140,7 +142,8 @@ impl Service {
         redacted: &Map<String, Value>,
     ) -> AuthParams {
         self.auth_params_with(caller, connection, integration, redacted, || {
-            self.prepare(caller, connection.id)
+            Access::new(self.ctx, self.tokens)
+                .prepare(caller, connection.id)
                 .map(|p| (p.injection, Some(p.base_url)))
         })
     }
@@ -160,7 +163,7 @@ impl Service {
             // The held credential as stored: an issued token is shown even if it has
             // expired, and nothing is renewed.
             creds
-                .injection(&self.clock)
+                .injection(&self.ctx.clock)
                 .map(|injection| (injection, None))
                 .map_err(|e| e.to_string())
         })
