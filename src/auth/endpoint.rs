@@ -48,6 +48,14 @@ pub(crate) fn renew_error(e: AuthError) -> RenewError {
     }
 }
 
+/// A setting resolved when the connection was opened, whose error surfaces only when a
+/// renewal needs it.
+pub(crate) fn usable<T>(setting: &Result<T, AuthError>) -> Result<&T, RenewError> {
+    setting
+        .as_ref()
+        .map_err(|e| RenewError::Unusable(e.clone()))
+}
+
 /// A `token_url` setting (or the catalog's) with the connection's variables filled in.
 pub(crate) fn token_url(
     setting: Option<&str>,

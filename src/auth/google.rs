@@ -21,7 +21,7 @@ use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
-use super::endpoint::{pem_to_der, renew_error, token_endpoint, token_url};
+use super::endpoint::{pem_to_der, renew_error, token_endpoint, token_url, usable};
 use super::{AuthError, Cached, Fields, IssuedToken, Issuer, RenewError, Renewed, jwt, scope_list};
 use crate::net::Net;
 use crate::providers::catalog::SchemeDetails;
@@ -72,10 +72,7 @@ impl Issuer for ServiceAccount {
     }
 
     fn renew(&self, net: &Net, now: i64) -> Result<Renewed, RenewError> {
-        let url = self
-            .token_url
-            .as_ref()
-            .map_err(|e| RenewError::Unusable(e.clone()))?;
+        let url = usable(&self.token_url)?;
         let raw = self
             .key
             .as_ref()

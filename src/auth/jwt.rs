@@ -16,7 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use super::endpoint::{renew_error, token_endpoint, token_url};
+use super::endpoint::{renew_error, token_endpoint, token_url, usable};
 use super::{AuthError, Cached, Fields, IssuedToken, Issuer, RenewError, Renewed};
 use crate::net::Net;
 use crate::providers::catalog::SchemeDetails;
@@ -59,10 +59,7 @@ impl Issuer for Login {
     }
 
     fn renew(&self, net: &Net, now: i64) -> Result<Renewed, RenewError> {
-        let url = self
-            .token_url
-            .as_ref()
-            .map_err(|e| RenewError::Unusable(e.clone()))?;
+        let url = usable(&self.token_url)?;
         fn text(v: &Option<Secret>) -> &str {
             v.as_ref().map(Secret::expose_secret).unwrap_or("")
         }

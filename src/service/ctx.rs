@@ -38,7 +38,7 @@ pub(crate) struct Ctx {
     /// Named actions, loaded and checked against the catalog at construction.
     pub actions: Actions,
     /// Wakes waiters whenever a connection's status changes.
-    changes: tokio::sync::watch::Sender<u64>,
+    pub changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// A connection with its integration and both sealed secret blobs, as one snapshot read
@@ -111,27 +111,6 @@ fn aad<'a>(table: &'a str, row: &'a str) -> Aad<'a> {
 }
 
 impl Ctx {
-    pub fn new(
-        store: Store,
-        vault: Vault,
-        catalog: Catalog,
-        clock: Clock,
-        public_url: String,
-        net: Net,
-        actions: Actions,
-    ) -> Ctx {
-        Ctx {
-            store,
-            vault,
-            catalog,
-            clock,
-            public_url,
-            net,
-            actions,
-            changes: tokio::sync::watch::channel(0).0,
-        }
-    }
-
     pub fn notify_change(&self) {
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }

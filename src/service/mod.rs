@@ -111,9 +111,18 @@ impl Service {
     ) -> Result<Self> {
         let keys = KeyRing::load(&store)?;
         let actions = Actions::builtin(&catalog)?;
-        let net = Net::new(config.upstream_timeout, MAX_RESPONSE);
+        let ctx = Ctx {
+            store,
+            vault,
+            catalog,
+            clock,
+            public_url,
+            net: Net::new(config.upstream_timeout, MAX_RESPONSE),
+            actions,
+            changes: tokio::sync::watch::channel(0).0,
+        };
         Ok(Service {
-            ctx: Ctx::new(store, vault, catalog, clock, public_url, net, actions),
+            ctx,
             tokens: TokenState::new(config.token_timeout),
             keys: RwLock::new(keys),
         })

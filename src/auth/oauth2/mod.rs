@@ -19,6 +19,7 @@ pub use client::{
 };
 pub use response::KeyportTokenResponse;
 
+use super::endpoint::usable;
 use super::{AuthError, Cached, Fields, Issuer, RenewError, Renewed, Stored};
 use crate::net::Net;
 use crate::providers::catalog::{OAuth2Spec, SchemeDetails};
@@ -197,7 +198,7 @@ impl Issuer for OAuth2 {
     /// Client credentials when the integration is a machine client, else the refresh
     /// token; without one there is nothing to renew with.
     fn renew(&self, net: &Net, now: i64) -> Result<Renewed, RenewError> {
-        let config = self.config().map_err(RenewError::Unusable)?;
+        let config = usable(&self.config)?;
         let grant = if self.client_credentials {
             client_credentials(net, config)
         } else if let Some(refresh_token) = &self.refresh_token {
