@@ -6,6 +6,7 @@
 mod actions;
 mod admin;
 mod apps;
+mod call;
 mod connections;
 pub mod dto;
 pub mod error;
@@ -41,18 +42,6 @@ pub mod wire {
 
 /// Largest JSON body accepted (a service-account key is ~2.5 KiB).
 pub const MAX_BODY: usize = 256 * 1024;
-
-/// Runs service work on the blocking pool, never on an async worker.
-pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
-where
-    F: FnOnce() -> crate::service::Result<T> + Send + 'static,
-    T: Send + 'static,
-{
-    web::block(f)
-        .await
-        .map_err(|_| Error::Internal("blocking pool unavailable".into()))?
-        .map_err(ApiError::Service)
-}
 
 /// One mounted route.
 pub struct RouteDef {

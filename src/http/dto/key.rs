@@ -1,11 +1,12 @@
 //! keyport's own resources beside Composio's: API keys, entities, the key check the SDK
 //! calls `client_info`, and the health probe.
 
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::wire_enum;
-use crate::service::{self, ApiKey, Caller, EntityId, EntitySummary};
+use crate::service::{self, ApiKey, Caller, CreatedKey, EntityId, EntitySummary};
 
 wire_enum!(
     /// What a key may do: `use` acts through keyport, `reveal` also reads live
@@ -56,6 +57,16 @@ pub struct CreatedApiKeyDto {
     pub record: ApiKeyDto,
     /// The key itself, shown this once.
     pub key: String,
+}
+
+/// The one place the new key's value is exposed: into the answer that shows it once.
+impl From<&CreatedKey> for CreatedApiKeyDto {
+    fn from(created: &CreatedKey) -> Self {
+        CreatedApiKeyDto {
+            record: ApiKeyDto::from(&created.record),
+            key: created.key.expose_secret().to_string(),
+        }
+    }
 }
 
 /// `POST /api/v1/keys`.
