@@ -41,7 +41,7 @@ impl From<&ApiKey> for ApiKeyDto {
             name: key.name.clone(),
             prefix: key.prefix.clone(),
             permission: PermissionName(key.permission),
-            entity_id: key.entity.as_ref().map(|e| e.as_str().to_string()),
+            entity_id: key.entity.as_ref().map(EntityId::to_string),
             created_at: key.created_at.clone(),
             revoked_at: key.revoked_at.clone(),
         }
@@ -103,7 +103,7 @@ pub struct EntityDto {
 impl From<&EntitySummary> for EntityDto {
     fn from((id, created_at, connections): &EntitySummary) -> Self {
         EntityDto {
-            id: id.as_str().to_string(),
+            id: id.to_string(),
             created_at: created_at.clone(),
             connections: *connections,
         }
@@ -146,11 +146,7 @@ impl From<&Caller> for ClientInfoDto {
             },
             api_key: KeyGrantDto {
                 permission: PermissionName(caller.permission),
-                entity_id: caller
-                    .entity
-                    .as_ref()
-                    .map(EntityId::as_str)
-                    .map(str::to_string),
+                entity_id: caller.entity.as_ref().map(EntityId::to_string),
             },
         }
     }
