@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::client::{Client, enc};
-use super::{CliError, CliResult, output, parse_pairs};
+use super::{CliError, CliResult, connections, output, parse_pairs};
 use crate::clock::Deadline;
 use crate::http::dto::{
     ConnectedAccountDto, CreateConnectionBody, CreatedConnectionDto, IntegrationDto,
@@ -119,13 +119,7 @@ pub fn run(client: &Client, args: ConnectArgs, as_json: bool) -> CliResult {
     let deadline = Deadline::after(Duration::from_secs(args.timeout));
     let connection = wait_for(client, &created.connected_account_id, deadline)?;
     output::print(&connection, as_json, |connection| {
-        output::details(&[
-            ("id", connection.id.clone()),
-            ("status", connection.status.to_string()),
-            ("reason", output::opt(connection.status_reason.as_deref())),
-            ("entity", connection.entity_id.clone()),
-            ("app", connection.app_name.clone()),
-        ])
+        output::details_of(connection, &connections::SUMMARY)
     });
     match connection.status.0 {
         ConnectionStatus::Active => Ok(()),

@@ -183,6 +183,7 @@ pub(super) mod test_counter {
 #[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
+    use crate::vault::fixtures::absurd_params;
 
     fn secret(s: &str) -> SecretString {
         SecretString::from(s)
@@ -231,20 +232,8 @@ mod tests {
                 t_cost: 0,
                 p_cost: 0,
             },
-            KdfParams {
-                m_kib: u32::MAX,
-                ..f
-            },
-            KdfParams {
-                t_cost: u32::MAX,
-                ..f
-            },
-            KdfParams {
-                p_cost: 1 << 24,
-                ..f
-            },
         ];
-        for p in bad {
+        for p in bad.into_iter().chain(absurd_params()) {
             let err = p.check().unwrap_err();
             assert!(matches!(err, VaultError::Corrupt(_)), "{p:?} gave {err:?}");
             assert_eq!(err.code(), "vault_corrupt");
