@@ -15,6 +15,7 @@
     clippy::panic,
     reason = "a benchmark fails loudly"
 )]
+#![expect(clippy::disallowed_methods, reason = "a benchmark times real requests")]
 
 use std::time::{Duration, Instant};
 

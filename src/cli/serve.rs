@@ -5,7 +5,6 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use actix_web::web;
 use clap::Args;
@@ -75,7 +74,7 @@ pub fn open_or_create(
         Some(record) => {
             let pass =
                 passphrase::obtain(passphrase_file, passphrase::ENV, "Vault passphrase", false)?;
-            let started = Instant::now();
+            let started = crate::clock::Stopwatch::start();
             let vault = Vault::unlock(&record, &pass).map_err(unlock_error)?;
             tracing::info!(ms = started.elapsed().as_millis() as u64, "vault unlocked");
             let store = Store::open(db).map_err(|e| store_error(db, e))?;

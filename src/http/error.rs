@@ -78,25 +78,30 @@ pub fn status_of(error: &Error) -> StatusCode {
             ActionError::Definition { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         },
         Error::Auth(e) => match e {
-            AuthError::Field { .. } => StatusCode::BAD_REQUEST,
+            AuthError::Field { .. } | AuthError::Config(_) => StatusCode::BAD_REQUEST,
             AuthError::Missing(_) | AuthError::Invalid(_) | AuthError::Rejected { .. } => {
                 StatusCode::CONFLICT
             }
             AuthError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AuthError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            AuthError::OAuth(e) => oauth_status(e),
         },
-        Error::OAuth(e) => match e {
-            OAuthError::Config(_) => StatusCode::BAD_REQUEST,
-            OAuthError::Refused { .. } | OAuthError::Network(_) | OAuthError::BadResponse(_) => {
-                StatusCode::BAD_GATEWAY
-            }
-        },
+        Error::OAuth(e) => oauth_status(e),
         Error::Net(e) => match e {
             NetError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             NetError::Connect(_) | NetError::TooLarge(_) | NetError::Other(_) => {
                 StatusCode::BAD_GATEWAY
             }
         },
+    }
+}
+
+fn oauth_status(e: &OAuthError) -> StatusCode {
+    match e {
+        OAuthError::Config(_) => StatusCode::BAD_REQUEST,
+        OAuthError::Refused { .. } | OAuthError::Network(_) | OAuthError::BadResponse(_) => {
+            StatusCode::BAD_GATEWAY
+        }
     }
 }
 
@@ -189,6 +194,7 @@ mod tests {
                     Error::from(ActionError::input("input.x: bad")),
                     Error::from(AuthError::field("private_key", "bad")),
                     Error::from(OAuthError::Config("c".into())),
+                    Error::from(AuthError::Config("c".into())),
                 ],
             ),
             ("unauthorized", 401, vec![Error::Unauthorized]),
@@ -262,6 +268,7 @@ mod tests {
                 vec![
                     Error::Upstream("u".into()),
                     Error::from(AuthError::Upstream("u".into())),
+                    Error::from(AuthError::OAuth(refused.clone())),
                     Error::from(refused),
                     Error::from(OAuthError::Network("n".into())),
                     Error::from(OAuthError::BadResponse("b".into())),

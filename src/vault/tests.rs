@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::fixtures::{absurd_params, flipped};
 use super::header::{HEADER_LEN, checksum};
@@ -254,7 +254,7 @@ fn absurd_kdf_params_are_refused_fast_and_without_kdf() {
     ]);
     for params in absurd {
         let bad = with_header(record, Header { params, ..header }.encode());
-        let start = Instant::now();
+        let start = crate::clock::Stopwatch::start();
         let (err, runs) = unlock_err(&bad, PASS);
         let took = start.elapsed();
         assert!(matches!(err, VaultError::Corrupt(_)), "{params:?}: {err:?}");
