@@ -1,4 +1,6 @@
-"""What the SDK can get wrong: calls beside the seed snippets that keyport must answer as Composio does. Run by snippets.py, in order."""
+"""What the SDK can get wrong: calls beside the seed snippets that keyport must answer as
+Composio does. Run by snippets.py, in order.
+"""
 
 from harness import HTTPError, InvalidParams, BASE, STATE, check, expect_error
 

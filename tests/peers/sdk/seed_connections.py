@@ -2,17 +2,7 @@
 
 import builtins
 
-from harness import (
-    HTTPError,
-    NoItemsFound,
-    REDACTED,
-    STATE,
-    check,
-    expect_error,
-    raw,
-    revealing_toolset,
-    check_account,
-)
+from harness import HTTPError, NoItemsFound, REDACTED, STATE, check, expect_error, raw, revealing_toolset, check_account
 
 
 # ================================================================ 001 Creating Connections

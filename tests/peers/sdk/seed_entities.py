@@ -1,18 +1,8 @@
-"""The seed documents on entities: 001 Entity, 002 Entities, 003 Connecting Users Overview. Run by snippets.py, in order."""
+"""The seed documents on entities: 001 Entity, 002 Entities, 003 Connecting Users Overview.
+Run by snippets.py, in order.
+"""
 
-from harness import (
-    HTTPError,
-    SERVER,
-    GITHUB,
-    GITHUB_TOKEN,
-    REDACTED,
-    STATE,
-    check,
-    expect_error,
-    revealing_toolset,
-    check_account,
-    github_requests,
-)
+from harness import HTTPError, SERVER, GITHUB, GITHUB_TOKEN, REDACTED, STATE, check, expect_error, revealing_toolset, check_account, github_requests
 
 
 # ================================================================ 001 Entity, 002 Entities

@@ -1,4 +1,6 @@
-"""The seed documents on integrations: 001 Auth Concepts, 004 Authentication and Integrations. Run by snippets.py, in order."""
+"""The seed documents on integrations: 001 Auth Concepts, 004 Authentication and
+Integrations. Run by snippets.py, in order.
+"""
 
 from harness import HTTPError, SERVER, REDACTED, STATE, check, expect_error, raw
 

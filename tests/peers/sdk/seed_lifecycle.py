@@ -1,17 +1,6 @@
 """The seed document 000 Auth Lifecycle. Run by snippets.py, in order."""
 
-from harness import (
-    NoItemsFound,
-    IDP,
-    CLIENT_ID,
-    CLIENT_SECRET,
-    REDACTED,
-    STATE,
-    check,
-    expect_error,
-    revealing_toolset,
-    check_account,
-)
+from harness import NoItemsFound, IDP, CLIENT_ID, CLIENT_SECRET, REDACTED, STATE, check, expect_error, revealing_toolset, check_account
 
 
 # ================================================================ 000 Auth Lifecycle
