@@ -97,6 +97,60 @@ fn scopes_of(config: &Map<String, Value>) -> Vec<String> {
     crate::auth::scope_list(config.get("scopes")).unwrap_or_default()
 }
 
+/// An integration's mutable columns, owned: what create and update both write.
+struct Columns {
+    name: String,
+    config: Map<String, Value>,
+    secret_keys: Vec<String>,
+    sealed: Option<Vec<u8>>,
+    scopes: Vec<String>,
+    base_url: String,
+    enabled: bool,
+    now: String,
+}
+
+impl Columns {
+    /// The scopes come from the configuration, and so does the base URL, else the app's.
+    fn new(
+        name: String,
+        config: Map<String, Value>,
+        secret_keys: Vec<String>,
+        sealed: Option<Vec<u8>>,
+        enabled: bool,
+        now: String,
+        app_base: &str,
+    ) -> Self {
+        let base_url = config
+            .get("base_url")
+            .and_then(Value::as_str)
+            .unwrap_or(app_base)
+            .to_string();
+        Columns {
+            scopes: scopes_of(&config),
+            name,
+            config,
+            secret_keys,
+            sealed,
+            base_url,
+            enabled,
+            now,
+        }
+    }
+
+    fn patch(&self) -> IntegrationPatch<'_> {
+        IntegrationPatch {
+            name: &self.name,
+            config: &self.config,
+            secret_keys: &self.secret_keys,
+            secrets: self.sealed.as_deref(),
+            scopes: &self.scopes,
+            base_url: &self.base_url,
+            enabled: self.enabled,
+            now: &self.now,
+        }
+    }
+}
+
 fn valid_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
@@ -259,30 +313,18 @@ impl<'a> Integrations<'a> {
                 now.replace(['-', ':', 'T', '.', 'Z'], "")
             ),
         };
-        let base_url = config
-            .get("base_url")
-            .and_then(Value::as_str)
-            .unwrap_or(&app.base_url)
-            .to_string();
-        let scopes = scopes_of(&config);
         let id = IntegrationId::new();
         let secret_keys: Vec<String> = secrets.keys().cloned().collect();
         let sealed = self.ctx.seal_map(TABLE, &id.to_string(), &secrets)?;
+        let columns = Columns::new(name, config, secret_keys, sealed, true, now, &app.base_url);
         self.ctx.store.write(|tx| {
             integrations::insert(
                 tx,
                 &NewIntegration {
                     id,
                     app_key: &app.key,
-                    name: &name,
                     auth_scheme: scheme,
-                    config: &config,
-                    secret_keys: &secret_keys,
-                    secrets: sealed.as_deref(),
-                    scopes: &scopes,
-                    base_url: &base_url,
-                    enabled: true,
-                    now: &now,
+                    fields: columns.patch(),
                 },
             )
         })?;
@@ -399,30 +441,13 @@ impl<'a> Integrations<'a> {
             .get(&current.app_key)
             .map(|a| a.base_url.clone())
             .unwrap_or(current.base_url.clone());
-        let base_url = config
-            .get("base_url")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or(app_base);
-        let scopes = scopes_of(&config);
         let now = self.ctx.clock.stamp();
         let enabled = req.enabled.unwrap_or(current.enabled);
-        let updated = self.ctx.store.write(|tx| {
-            integrations::update(
-                tx,
-                id,
-                &IntegrationPatch {
-                    name: &name,
-                    config: &config,
-                    secret_keys: &secret_keys,
-                    secrets: sealed.as_deref(),
-                    scopes: &scopes,
-                    base_url: &base_url,
-                    enabled,
-                    now: &now,
-                },
-            )
-        })?;
+        let columns = Columns::new(name, config, secret_keys, sealed, enabled, now, &app_base);
+        let updated = self
+            .ctx
+            .store
+            .write(|tx| integrations::update(tx, id, &columns.patch()))?;
         if !updated {
             return Err(Error::not_found("integration", id.to_string()));
         }

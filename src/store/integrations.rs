@@ -8,18 +8,12 @@ use super::{StoreError, from_json, to_json};
 use crate::domain::{AuthScheme, Integration};
 use crate::ids::IntegrationId;
 
+/// A new integration: its fixed identity, and the same columns a patch replaces.
 pub struct NewIntegration<'a> {
     pub id: IntegrationId,
     pub app_key: &'a str,
-    pub name: &'a str,
     pub auth_scheme: AuthScheme,
-    pub config: &'a Map<String, Value>,
-    pub secret_keys: &'a [String],
-    pub secrets: Option<&'a [u8]>,
-    pub scopes: &'a [String],
-    pub base_url: &'a str,
-    pub enabled: bool,
-    pub now: &'a str,
+    pub fields: IntegrationPatch<'a>,
 }
 
 /// A full replacement of an integration's mutable columns (the service merges first).
@@ -92,23 +86,35 @@ fn finish(raw: Raw) -> Result<Integration, StoreError> {
     })
 }
 
+impl IntegrationPatch<'_> {
+    /// The mutable columns in the order `name, config, secret_keys, secrets, scopes,
+    /// base_url, enabled, updated_at`, as insert and update bind them.
+    fn values(&self) -> Result<Vec<SqlValue>, StoreError> {
+        Ok(vec![
+            SqlValue::Text(self.name.to_string()),
+            SqlValue::Text(to_json(self.config)?),
+            SqlValue::Text(to_json(&self.secret_keys)?),
+            self.secrets
+                .map_or(SqlValue::Null, |b| SqlValue::Blob(b.to_vec())),
+            SqlValue::Text(to_json(&self.scopes)?),
+            SqlValue::Text(self.base_url.to_string()),
+            SqlValue::Integer(i64::from(self.enabled)),
+            SqlValue::Text(self.now.to_string()),
+        ])
+    }
+}
+
 pub fn insert(conn: &Connection, new: &NewIntegration<'_>) -> Result<(), StoreError> {
+    let mut values = vec![
+        SqlValue::Text(new.id.to_string()),
+        SqlValue::Text(new.app_key.to_string()),
+        SqlValue::Text(new.auth_scheme.as_str().to_string()),
+    ];
+    values.extend(new.fields.values()?);
     conn.execute(
-        "INSERT INTO integrations (id, app_key, name, auth_scheme, config, secret_keys, secrets, scopes, base_url, enabled, deleted, created_at, updated_at)
+        "INSERT INTO integrations (id, app_key, auth_scheme, name, config, secret_keys, secrets, scopes, base_url, enabled, deleted, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11, ?11)",
-        params![
-            new.id.to_string(),
-            new.app_key,
-            new.name,
-            new.auth_scheme.as_str(),
-            to_json(new.config)?,
-            to_json(&new.secret_keys)?,
-            new.secrets,
-            to_json(&new.scopes)?,
-            new.base_url,
-            new.enabled,
-            new.now,
-        ],
+        params_from_iter(values),
     )?;
     Ok(())
 }
@@ -157,20 +163,12 @@ pub fn update(
     id: IntegrationId,
     patch: &IntegrationPatch<'_>,
 ) -> Result<bool, StoreError> {
+    let mut values = vec![SqlValue::Text(id.to_string())];
+    values.extend(patch.values()?);
     let changed = conn.execute(
         "UPDATE integrations SET name = ?2, config = ?3, secret_keys = ?4, secrets = ?5, scopes = ?6, base_url = ?7, enabled = ?8, updated_at = ?9
          WHERE id = ?1 AND deleted = 0",
-        params![
-            id.to_string(),
-            patch.name,
-            to_json(patch.config)?,
-            to_json(&patch.secret_keys)?,
-            patch.secrets,
-            to_json(&patch.scopes)?,
-            patch.base_url,
-            patch.enabled,
-            patch.now,
-        ],
+        params_from_iter(values),
     )?;
     Ok(changed == 1)
 }
