@@ -1,11 +1,15 @@
 //! `keyport actions list [--app A] | show NAME | run NAME --entity E --input JSON [--connection ID]`.
 
+use std::collections::BTreeMap;
+
 use clap::Subcommand;
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::Value;
 
 use super::client::{Client, enc};
 use super::proxy::body_arg;
 use super::{CliError, CliResult, output};
+use crate::http::dto::{ActionDto, ActionListDto, ActionListQuery, ActionResultDto, ExecuteBody};
 
 #[derive(Subcommand, Debug)]
 pub enum ActionsCmd {
@@ -32,43 +36,49 @@ pub enum ActionsCmd {
     },
 }
 
-fn show(action: &Value) {
-    output::details(
-        action,
-        &[
-            ("name", "name"),
-            ("app", "appName"),
-            ("title", "display_name"),
-            ("tags", "tags"),
-            ("description", "description"),
-        ],
-    );
-    let params = &action["parameters"];
-    let required: Vec<&str> = params["required"]
-        .as_array()
-        .map(|r| r.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let rows: Vec<Vec<String>> = params["properties"]
-        .as_object()
-        .map(|props| {
-            props
-                .iter()
-                .map(|(name, schema)| {
-                    vec![
-                        name.clone(),
-                        output::cell(&schema["type"]),
-                        if required.contains(&name.as_str()) {
-                            "yes"
-                        } else {
-                            ""
-                        }
-                        .to_string(),
-                        output::cell(&schema["description"]),
-                    ]
-                })
-                .collect()
+/// The part of an action's input schema (JSON Schema) the table shows.
+#[derive(Deserialize, Default)]
+struct InputSchema {
+    #[serde(default)]
+    properties: BTreeMap<String, PropertySchema>,
+    #[serde(default)]
+    required: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct PropertySchema {
+    #[serde(rename = "type", default)]
+    kind: Value,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+fn show(action: &ActionDto) {
+    output::details(&[
+        ("name", action.name.clone()),
+        ("app", action.app_name.clone()),
+        ("title", action.display_name.clone()),
+        ("tags", action.tags.join(",")),
+        ("description", action.description.clone()),
+    ]);
+    let input: InputSchema = serde_json::from_value(action.parameters.clone()).unwrap_or_default();
+    let rows: Vec<Vec<String>> = input
+        .properties
+        .iter()
+        .map(|(name, schema)| {
+            vec![
+                name.clone(),
+                output::cell(&schema.kind),
+                if input.required.contains(name) {
+                    "yes"
+                } else {
+                    ""
+                }
+                .to_string(),
+                output::opt(schema.description.as_deref()),
+            ]
         })
-        .unwrap_or_default();
+        .collect();
     println!();
     output::table(&["INPUT", "TYPE", "REQUIRED", "DESCRIPTION"], rows);
 }
@@ -76,27 +86,20 @@ fn show(action: &Value) {
 pub fn run(client: &Client, cmd: ActionsCmd, as_json: bool) -> CliResult {
     match cmd {
         ActionsCmd::List { app } => {
-            let path = match app {
-                Some(app) => format!("/api/v2/actions?apps={}", enc(&app)),
-                None => "/api/v2/actions".to_string(),
+            let query = ActionListQuery {
+                apps: app,
+                ..ActionListQuery::default()
             };
-            let list = client.get(&path)?;
-            if as_json {
-                output::json(&list);
-            } else {
-                output::table(
-                    &["NAME", "APP", "TITLE"],
-                    output::rows(&list, &["name", "appName", "display_name"]),
-                );
-            }
+            let list: ActionListDto = client.get_with("/api/v2/actions", &query)?;
+            output::print(&list, as_json, |list| {
+                output::table_of(&["NAME", "APP", "TITLE"], &list.items, |a| {
+                    vec![a.name.clone(), a.app_name.clone(), a.display_name.clone()]
+                })
+            });
         }
         ActionsCmd::Show { name } => {
-            let action = client.get(&format!("/api/v2/actions/{}", enc(&name)))?;
-            if as_json {
-                output::json(&action);
-            } else {
-                show(&action);
-            }
+            let action: ActionDto = client.get(&format!("/api/v2/actions/{}", enc(&name)))?;
+            output::print(&action, as_json, show);
         }
         ActionsCmd::Run {
             name,
@@ -108,21 +111,19 @@ pub fn run(client: &Client, cmd: ActionsCmd, as_json: bool) -> CliResult {
             if !input.is_object() {
                 return Err(CliError::new("--input must be a JSON object"));
             }
-            let body = json!({
-                "entityId": entity,
-                "connectedAccountId": connection,
-                "input": input,
-            });
-            let result = client.post(&format!("/api/v2/actions/{}/execute", enc(&name)), &body)?;
-            if as_json {
-                output::json(&result);
-            } else {
-                output::json(&result["data"]);
-            }
-            if result["successful"] != Value::Bool(true) {
+            let body = ExecuteBody {
+                entity_id: entity,
+                connected_account_id: connection,
+                input: Some(input),
+                ..ExecuteBody::default()
+            };
+            let result: ActionResultDto =
+                client.post(&format!("/api/v2/actions/{}/execute", enc(&name)), &body)?;
+            output::print(&result, as_json, |result| output::json(&result.data));
+            if !result.successful {
                 return Err(CliError::new(format!(
                     "the action did not succeed: {}",
-                    output::cell(&result["error"])
+                    output::opt(result.error.as_deref())
                 )));
             }
         }

@@ -4,6 +4,7 @@ use clap::Subcommand;
 
 use super::client::{Client, enc};
 use super::{CliResult, output};
+use crate::http::dto::{AppDto, AppListQuery, Page};
 
 #[derive(Subcommand, Debug)]
 pub enum AppsCmd {
@@ -20,86 +21,65 @@ pub enum AppsCmd {
     Show { key: String },
 }
 
+fn show(app: &AppDto) {
+    output::details(&[
+        ("key", app.key.clone()),
+        ("name", app.display_name.clone()),
+        ("description", app.description.clone()),
+        ("categories", app.categories.join(",")),
+        ("docs", output::opt(app.docs.as_deref())),
+    ]);
+    println!("base url     {}", app.meta.base_url);
+    for scheme in &app.auth_schemes {
+        println!("\n{}", scheme.auth_mode);
+        for field in &scheme.fields {
+            let who = if field.expected_from_customer {
+                "connection"
+            } else {
+                "integration"
+            };
+            let need = if field.required {
+                "required"
+            } else {
+                "optional"
+            };
+            let secret = if field.is_secret { ", secret" } else { "" };
+            println!(
+                "  {:<22} {who}, {need}{secret}: {}",
+                field.name, field.description
+            );
+        }
+    }
+}
+
 pub fn run(client: &Client, cmd: AppsCmd, as_json: bool) -> CliResult {
     match cmd {
         AppsCmd::List { search, category } => {
-            let mut query = Vec::new();
-            if let Some(s) = search {
-                query.push(format!("search={}", enc(&s)));
-            }
-            if let Some(c) = category {
-                query.push(format!("category={}", enc(&c)));
-            }
-            let list = client.get(&format!("/api/v1/apps?{}", query.join("&")))?;
-            if as_json {
-                output::json(&list);
-            } else {
-                let rows = list["items"]
-                    .as_array()
-                    .map(|apps| {
-                        apps.iter()
-                            .map(|a| {
-                                let schemes: Vec<String> = a["auth_schemes"]
-                                    .as_array()
-                                    .map(|s| {
-                                        s.iter().map(|s| output::cell(&s["auth_mode"])).collect()
-                                    })
-                                    .unwrap_or_default();
-                                vec![
-                                    output::cell(&a["key"]),
-                                    output::cell(&a["display_name"]),
-                                    output::cell(&a["categories"]),
-                                    schemes.join(","),
-                                ]
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                output::table(&["KEY", "NAME", "CATEGORIES", "SCHEMES"], rows);
-            }
+            let query = AppListQuery { search, category };
+            let list: Page<AppDto> = client.get_with("/api/v1/apps", &query)?;
+            output::print(&list, as_json, |list| {
+                output::table_of(
+                    &["KEY", "NAME", "CATEGORIES", "SCHEMES"],
+                    &list.items,
+                    |a| {
+                        let schemes: Vec<String> = a
+                            .auth_schemes
+                            .iter()
+                            .map(|s| s.auth_mode.to_string())
+                            .collect();
+                        vec![
+                            a.key.clone(),
+                            a.display_name.clone(),
+                            a.categories.join(","),
+                            schemes.join(","),
+                        ]
+                    },
+                )
+            });
         }
         AppsCmd::Show { key } => {
-            let app = client.get(&format!("/api/v1/apps/{}", enc(&key)))?;
-            if as_json {
-                output::json(&app);
-                return Ok(());
-            }
-            output::details(
-                &app,
-                &[
-                    ("key", "key"),
-                    ("name", "display_name"),
-                    ("description", "description"),
-                    ("categories", "categories"),
-                    ("docs", "docs"),
-                ],
-            );
-            println!("base url     {}", output::cell(&app["meta"]["base_url"]));
-            for scheme in app["auth_schemes"].as_array().into_iter().flatten() {
-                println!("\n{}", output::cell(&scheme["auth_mode"]));
-                for field in scheme["fields"].as_array().into_iter().flatten() {
-                    let who = if field["expected_from_customer"].as_bool().unwrap_or(false) {
-                        "connection"
-                    } else {
-                        "integration"
-                    };
-                    let need = if field["required"].as_bool().unwrap_or(false) {
-                        "required"
-                    } else {
-                        "optional"
-                    };
-                    let secret = if field["is_secret"].as_bool().unwrap_or(false) {
-                        ", secret"
-                    } else {
-                        ""
-                    };
-                    println!(
-                        "  {:<22} {who}, {need}{secret}: {}",
-                        output::cell(&field["name"]),
-                        output::cell(&field["description"])
-                    );
-                }
-            }
+            let app: AppDto = client.get(&format!("/api/v1/apps/{}", enc(&key)))?;
+            output::print(&app, as_json, show);
         }
     }
     Ok(())

@@ -1,22 +1,27 @@
 //! The CLI's HTTP client for a running `keyport serve`: finds the server (`--url`, else
 //! the address `serve` recorded in the data dir, else the default), authenticates with
-//! `admin.key`, and turns API errors into CLI messages.
+//! `admin.key`, sends and reads the API's own wire types (`http::dto`), and turns API
+//! errors into CLI messages.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::Value;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use ureq::Agent;
 
 use super::CliError;
 use crate::config;
+use crate::http::dto::ErrorBody;
 
 pub struct Client {
     base: String,
     key: SecretString,
     agent: Agent,
 }
+
+type Answer = Result<ureq::http::Response<ureq::Body>, ureq::Error>;
 
 impl Client {
     pub fn connect(data_dir: Option<PathBuf>, url: Option<String>) -> Result<Client, CliError> {
@@ -47,10 +52,8 @@ impl Client {
         })
     }
 
-    fn finish(
-        &self,
-        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<Value, CliError> {
+    /// Reads a success as `T`, and an API error as its message and code.
+    fn finish<T: DeserializeOwned>(&self, result: Answer) -> Result<T, CliError> {
         let mut response = result.map_err(|e| match e {
             ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
                 CliError::new(format!(
@@ -61,21 +64,26 @@ impl Client {
             other => CliError::new(format!("request to {} failed: {other}", self.base)),
         })?;
         let status = response.status();
-        let body: Value = response.body_mut().read_json().map_err(|e| {
+        let body = response.body_mut().read_to_vec().map_err(|e| {
             CliError::new(format!(
                 "unreadable answer from {} (HTTP {status}): {e}",
                 self.base
             ))
         })?;
+        let unexpected = |e: serde_json::Error| {
+            CliError::new(format!(
+                "unexpected answer from {} (HTTP {status}): {e}",
+                self.base
+            ))
+        };
         if status.is_success() {
-            return Ok(body);
+            return serde_json::from_slice(&body).map_err(unexpected);
         }
-        let message = body["error"]["message"]
-            .as_str()
-            .unwrap_or("request failed");
-        let code = body["error"]["code"].as_str().unwrap_or("error");
+        let failure: ErrorBody = serde_json::from_slice(&body).map_err(unexpected)?;
         Err(CliError::new(format!(
-            "{message} ({code}, HTTP {})",
+            "{} ({}, HTTP {})",
+            failure.error.message,
+            failure.error.code,
             status.as_u16()
         )))
     }
@@ -84,7 +92,7 @@ impl Client {
         format!("{}{path}", self.base)
     }
 
-    pub fn get(&self, path: &str) -> Result<Value, CliError> {
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
         let r = self
             .agent
             .get(self.url(path))
@@ -93,7 +101,22 @@ impl Client {
         self.finish(r)
     }
 
-    pub fn delete(&self, path: &str) -> Result<Value, CliError> {
+    /// `GET path?query`, the query serialized from its wire type (unset fields left out).
+    pub fn get_with<Q: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<T, CliError> {
+        let query = serde_urlencoded::to_string(query)
+            .map_err(|e| CliError::new(format!("cannot build the query: {e}")))?;
+        if query.is_empty() {
+            self.get(path)
+        } else {
+            self.get(&format!("{path}?{query}"))
+        }
+    }
+
+    pub fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
         let r = self
             .agent
             .delete(self.url(path))
@@ -102,7 +125,11 @@ impl Client {
         self.finish(r)
     }
 
-    pub fn post(&self, path: &str, body: &Value) -> Result<Value, CliError> {
+    pub fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, CliError> {
         let r = self
             .agent
             .post(self.url(path))
@@ -110,22 +137,9 @@ impl Client {
             .send_json(body);
         self.finish(r)
     }
-
-    pub fn patch(&self, path: &str, body: &Value) -> Result<Value, CliError> {
-        let r = self
-            .agent
-            .patch(self.url(path))
-            .header("x-api-key", self.key.expose_secret())
-            .send_json(body);
-        self.finish(r)
-    }
-
-    pub fn base(&self) -> &str {
-        &self.base
-    }
 }
 
-/// Percent-encodes one path segment or query value.
+/// Percent-encodes one path segment.
 pub fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

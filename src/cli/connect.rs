@@ -4,10 +4,14 @@
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use serde_json::{Value, json};
 
 use super::client::{Client, enc};
 use super::{CliError, CliResult, output, parse_pairs};
+use crate::http::dto::{
+    ConnectedAccountDto, CreateConnectionBody, CreatedConnectionDto, IntegrationDto,
+    IntegrationListQuery, Page, WaitQuery,
+};
+use crate::service::ConnectionStatus;
 
 #[derive(Args, Debug)]
 pub struct ConnectArgs {
@@ -31,12 +35,16 @@ pub struct ConnectArgs {
 }
 
 fn pick_integration(client: &Client, app: &str) -> Result<String, CliError> {
-    let list = client.get(&format!("/api/v1/integrations?appName={}", enc(app)))?;
-    list["items"]
-        .as_array()
-        .and_then(|items| items.iter().rev().find(|i| i["enabled"].as_bool().unwrap_or(false)))
-        .and_then(|i| i["id"].as_str())
-        .map(str::to_string)
+    let query = IntegrationListQuery {
+        app_name: Some(app.to_string()),
+        ..IntegrationListQuery::default()
+    };
+    let list: Page<IntegrationDto> = client.get_with("/api/v1/integrations", &query)?;
+    list.items
+        .into_iter()
+        .rev()
+        .find(|i| i.enabled)
+        .map(|i| i.id)
         .ok_or_else(|| {
             CliError::new(format!(
                 "no integration for {app} yet; add one first, e.g. `keyport integrations add {app} --client-id ID --secret client_secret`"
@@ -66,18 +74,40 @@ fn open_browser(url: &str) -> bool {
         .is_ok()
 }
 
+/// Waits until the connection leaves INITIATED or `deadline` passes.
+fn wait_for(client: &Client, id: &str, deadline: Instant) -> Result<ConnectedAccountDto, CliError> {
+    loop {
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs()
+            .clamp(1, 60);
+        let query = WaitQuery {
+            timeout: Some(left),
+        };
+        let connection: ConnectedAccountDto = client.get_with(
+            &format!("/api/v1/connectedAccounts/{}/wait", enc(id)),
+            &query,
+        )?;
+        if connection.status.0 != ConnectionStatus::Initiated || Instant::now() >= deadline {
+            return Ok(connection);
+        }
+    }
+}
+
 pub fn run(client: &Client, args: ConnectArgs, as_json: bool) -> CliResult {
     let integration = match args.integration {
         Some(id) => id,
         None => pick_integration(client, &args.app)?,
     };
-    let data = parse_pairs(&args.set)?;
-    let created = client.post(
-        "/api/v1/connectedAccounts",
-        &json!({"integrationId": integration, "userUuid": args.entity, "data": data, "labels": []}),
-    )?;
-    let id = output::cell(&created["connectedAccountId"]);
-    if let Some(link) = created["redirectUrl"].as_str() {
+    let body = CreateConnectionBody {
+        integration_id: integration,
+        user_uuid: args.entity,
+        data: Some(parse_pairs(&args.set)?),
+        labels: Some(Vec::new()),
+        ..CreateConnectionBody::default()
+    };
+    let created: CreatedConnectionDto = client.post("/api/v1/connectedAccounts", &body)?;
+    if let Some(link) = &created.redirect_url {
         eprintln!("Open this link to connect {}:\n\n  {link}\n", args.app);
         if !args.no_browser && open_browser(link) {
             eprintln!("(opened in your browser)");
@@ -85,44 +115,25 @@ pub fn run(client: &Client, args: ConnectArgs, as_json: bool) -> CliResult {
         eprintln!("Waiting for the connection to complete…");
     }
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
-    let mut connection: Value;
-    loop {
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .as_secs()
-            .clamp(1, 60);
-        connection = client.get(&format!(
-            "/api/v1/connectedAccounts/{}/wait?timeout={left}",
-            enc(&id)
-        ))?;
-        if connection["status"] != "INITIATED" || Instant::now() >= deadline {
-            break;
-        }
-    }
-    if as_json {
-        output::json(&connection);
-    } else {
-        output::details(
-            &connection,
-            &[
-                ("id", "id"),
-                ("status", "status"),
-                ("reason", "statusReason"),
-                ("entity", "entityId"),
-                ("app", "appName"),
-            ],
-        );
-    }
-    match connection["status"].as_str() {
-        Some("ACTIVE") => Ok(()),
-        Some("INITIATED") => Err(CliError::new(format!(
+    let connection = wait_for(client, &created.connected_account_id, deadline)?;
+    output::print(&connection, as_json, |connection| {
+        output::details(&[
+            ("id", connection.id.clone()),
+            ("status", connection.status.to_string()),
+            ("reason", output::opt(connection.status_reason.as_deref())),
+            ("entity", connection.entity_id.clone()),
+            ("app", connection.app_name.clone()),
+        ])
+    });
+    match connection.status.0 {
+        ConnectionStatus::Active => Ok(()),
+        ConnectionStatus::Initiated => Err(CliError::new(format!(
             "gave up waiting after {} s; the link stays valid for 10 minutes",
             args.timeout
         ))),
-        Some(other) => Err(CliError::new(format!(
+        other => Err(CliError::new(format!(
             "the connection is {other}: {}",
-            output::cell(&connection["statusReason"])
+            output::opt(connection.status_reason.as_deref())
         ))),
-        None => Err(CliError::new("unexpected answer from keyport")),
     }
 }

@@ -1,10 +1,14 @@
 //! `keyport connections add | list | show | rm | enable | disable`.
 
 use clap::Subcommand;
-use serde_json::{Value, json};
+use serde_json::{Map, Value};
 
 use super::client::{Client, enc};
 use super::{CliResult, output, parse_pairs, passphrase};
+use crate::http::dto::{
+    ConnectedAccountDto, ConnectedAccountPage, ConnectionListQuery, CreateConnectionBody,
+    CreatedConnectionDto, StatusDto, TestedAccountDto,
+};
 
 #[derive(Subcommand, Debug)]
 pub enum ConnectionsCmd {
@@ -52,38 +56,74 @@ pub enum ConnectionsCmd {
     Disable { id: String },
 }
 
-fn show(c: &Value) {
-    output::details(
-        c,
-        &[
-            ("id", "id"),
-            ("status", "status"),
-            ("reason", "statusReason"),
-            ("entity", "entityId"),
-            ("app", "appName"),
-            ("scheme", "authScheme"),
-            ("integration", "integrationId"),
-            ("labels", "labels"),
-            ("created", "createdAt"),
-            ("updated", "updatedAt"),
-        ],
-    );
-    if let Some(params) = c["connectionParams"].as_object().filter(|p| !p.is_empty()) {
-        println!("params");
-        for (key, value) in params {
-            println!("  {key} = {}", output::cell(value));
-        }
+fn show(c: &ConnectedAccountDto) {
+    output::details(&[
+        ("id", c.id.clone()),
+        ("status", c.status.to_string()),
+        ("reason", output::opt(c.status_reason.as_deref())),
+        ("entity", c.entity_id.clone()),
+        ("app", c.app_name.clone()),
+        ("scheme", c.auth_scheme.to_string()),
+        ("integration", c.integration_id.clone()),
+        ("labels", c.labels.join(",")),
+        ("created", c.created_at.clone()),
+        ("updated", c.updated_at.clone()),
+    ]);
+    // Every key of `connectionParams`, in the order of its JSON object.
+    if let Ok(Value::Object(params)) = serde_json::to_value(&c.connection_params) {
+        output::pairs(
+            "params",
+            params.iter().map(|(key, value)| (key, output::cell(value))),
+        );
     }
 }
 
-pub fn run(client: &Client, cmd: ConnectionsCmd, as_json: bool) -> CliResult {
-    let print = |value: &Value| {
-        if as_json {
-            output::json(value)
+fn print(connection: &ConnectedAccountDto, as_json: bool) {
+    output::print(connection, as_json, show)
+}
+
+fn account_path(id: &str, action: &str) -> String {
+    format!("/api/v1/connectedAccounts/{}{action}", enc(id))
+}
+
+fn print_list(list: &ConnectedAccountPage, as_json: bool) {
+    output::print(list, as_json, |list| {
+        let headers = ["ID", "ENTITY", "APP", "STATUS", "LABELS", "UPDATED"];
+        output::table_of(&headers, &list.items, |c| {
+            vec![
+                c.id.clone(),
+                c.entity_id.clone(),
+                c.app_name.clone(),
+                c.status.to_string(),
+                c.labels.join(","),
+                c.updated_at.clone(),
+            ]
+        })
+    })
+}
+
+/// Checks a connection's credential now; refused is an error exit.
+fn test(client: &Client, id: &str, as_json: bool) -> CliResult {
+    let checked: TestedAccountDto = client.post(&account_path(id, "/test"), &Map::new())?;
+    output::print(&checked, as_json, |checked| {
+        let verdict = if checked.check.ok {
+            "accepted"
         } else {
-            show(value)
-        }
-    };
+            "REFUSED"
+        };
+        println!(
+            "the provider {verdict} the credential (HTTP {}): {}",
+            checked.check.status, checked.check.message
+        );
+        show(&checked.account);
+    });
+    if !checked.check.ok {
+        return Err(super::CliError::new("the credential was refused"));
+    }
+    Ok(())
+}
+
+pub fn run(client: &Client, cmd: ConnectionsCmd, as_json: bool) -> CliResult {
     match cmd {
         ConnectionsCmd::Add {
             integration,
@@ -97,11 +137,17 @@ pub fn run(client: &Client, cmd: ConnectionsCmd, as_json: bool) -> CliResult {
             for key in secrets {
                 data.insert(key.clone(), Value::String(passphrase::secret_value(&key)?));
             }
-            let body = json!({"integrationId": integration, "userUuid": entity, "data": data, "labels": labels, "validate": validate});
-            let created = client.post("/api/v1/connectedAccounts", &body)?;
-            let id = output::cell(&created["connectedAccountId"]);
-            let connection = client.get(&format!("/api/v1/connectedAccounts/{}", enc(&id)))?;
-            print(&connection);
+            let body = CreateConnectionBody {
+                integration_id: integration,
+                user_uuid: entity,
+                data: Some(data),
+                labels: Some(labels),
+                validate: Some(validate),
+                ..CreateConnectionBody::default()
+            };
+            let created: CreatedConnectionDto = client.post("/api/v1/connectedAccounts", &body)?;
+            let connection = client.get(&account_path(&created.connected_account_id, ""))?;
+            print(&connection, as_json);
         }
         ConnectionsCmd::List {
             entity,
@@ -109,72 +155,31 @@ pub fn run(client: &Client, cmd: ConnectionsCmd, as_json: bool) -> CliResult {
             status,
             label,
         } => {
-            let mut query = vec![];
-            for (key, value) in [
-                ("user_uuid", entity),
-                ("appNames", app),
-                ("status", status),
-                ("labels", label),
-            ] {
-                if let Some(v) = value {
-                    query.push(format!("{key}={}", enc(&v)));
-                }
-            }
-            let list = client.get(&format!("/api/v1/connectedAccounts?{}", query.join("&")))?;
-            if as_json {
-                output::json(&list);
-            } else {
-                output::table(
-                    &["ID", "ENTITY", "APP", "STATUS", "LABELS", "UPDATED"],
-                    output::rows(
-                        &list,
-                        &["id", "entityId", "appName", "status", "labels", "updatedAt"],
-                    ),
-                );
-            }
+            let query = ConnectionListQuery {
+                user_uuid: entity,
+                app_names: app,
+                status,
+                labels: label,
+                ..ConnectionListQuery::default()
+            };
+            print_list(
+                &client.get_with("/api/v1/connectedAccounts", &query)?,
+                as_json,
+            );
         }
-        ConnectionsCmd::Test { id } => {
-            let checked = client.post(
-                &format!("/api/v1/connectedAccounts/{}/test", enc(&id)),
-                &json!({}),
-            )?;
-            if as_json {
-                output::json(&checked);
-            } else {
-                let verdict = if checked["check"]["ok"].as_bool().unwrap_or(false) {
-                    "accepted"
-                } else {
-                    "REFUSED"
-                };
-                println!(
-                    "the provider {verdict} the credential (HTTP {}): {}",
-                    output::cell(&checked["check"]["status"]),
-                    output::cell(&checked["check"]["message"])
-                );
-                show(&checked);
-            }
-            if !checked["check"]["ok"].as_bool().unwrap_or(false) {
-                return Err(super::CliError::new("the credential was refused"));
-            }
-        }
-        ConnectionsCmd::Show { id } => {
-            print(&client.get(&format!("/api/v1/connectedAccounts/{}", enc(&id)))?)
-        }
-        ConnectionsCmd::Enable { id } => print(&client.post(
-            &format!("/api/v1/connectedAccounts/{}/enable", enc(&id)),
-            &json!({}),
-        )?),
-        ConnectionsCmd::Disable { id } => print(&client.post(
-            &format!("/api/v1/connectedAccounts/{}/disable", enc(&id)),
-            &json!({}),
-        )?),
+        ConnectionsCmd::Test { id } => test(client, &id, as_json)?,
+        ConnectionsCmd::Show { id } => print(&client.get(&account_path(&id, ""))?, as_json),
+        ConnectionsCmd::Enable { id } => print(
+            &client.post(&account_path(&id, "/enable"), &Map::new())?,
+            as_json,
+        ),
+        ConnectionsCmd::Disable { id } => print(
+            &client.post(&account_path(&id, "/disable"), &Map::new())?,
+            as_json,
+        ),
         ConnectionsCmd::Rm { id } => {
-            let result = client.delete(&format!("/api/v1/connectedAccounts/{}", enc(&id)))?;
-            if as_json {
-                output::json(&result);
-            } else {
-                println!("deleted connection {id}");
-            }
+            let result: StatusDto = client.delete(&account_path(&id, ""))?;
+            output::print(&result, as_json, |_| println!("deleted connection {id}"));
         }
     }
     Ok(())

@@ -1,10 +1,13 @@
 //! `keyport integrations add | list | show | rm`.
 
 use clap::Subcommand;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::client::{Client, enc};
 use super::{CliResult, output, parse_pairs, passphrase};
+use crate::http::dto::{
+    CreateIntegrationBody, DeletedIntegrationDto, IntegrationDto, IntegrationListQuery, Page,
+};
 
 #[derive(Subcommand, Debug)]
 pub enum IntegrationsCmd {
@@ -43,56 +46,55 @@ pub enum IntegrationsCmd {
     Rm { id: String },
 }
 
-fn show(integration: &Value) {
-    output::details(
-        integration,
-        &[
-            ("id", "id"),
-            ("name", "name"),
-            ("app", "appName"),
-            ("scheme", "authScheme"),
-            ("enabled", "enabled"),
-            ("base url", "baseUrl"),
-            ("scopes", "scopes"),
-            ("redirect uri", "callbackUrl"),
-            ("created", "createdAt"),
-        ],
+fn show(integration: &IntegrationDto) {
+    output::details(&[
+        ("id", integration.id.clone()),
+        ("name", integration.name.clone()),
+        ("app", integration.app_name.clone()),
+        ("scheme", integration.auth_scheme.to_string()),
+        ("enabled", integration.enabled.to_string()),
+        ("base url", integration.base_url.clone()),
+        ("scopes", integration.scopes.join(",")),
+        (
+            "redirect uri",
+            output::opt(integration.callback_url.as_deref()),
+        ),
+        ("created", integration.created_at.clone()),
+    ]);
+    output::pairs(
+        "config",
+        integration
+            .auth_config
+            .iter()
+            .map(|(key, value)| (key, output::cell(value))),
     );
-    if let Some(config) = integration["authConfig"]
-        .as_object()
-        .filter(|c| !c.is_empty())
-    {
-        println!("config");
-        for (key, value) in config {
-            println!("  {key} = {}", output::cell(value));
-        }
-    }
-    if let Some(fields) = integration["expectedInputFields"]
-        .as_array()
-        .filter(|f| !f.is_empty())
-    {
+    if !integration.expected_input_fields.is_empty() {
         println!("a connection supplies");
-        for f in fields {
-            let required = if f["required"].as_bool().unwrap_or(false) {
-                "required"
-            } else {
-                "optional"
-            };
-            let secret = if f["is_secret"].as_bool().unwrap_or(false) {
-                ", secret"
-            } else {
-                ""
-            };
-            println!(
-                "  {} ({required}{secret}): {}",
-                output::cell(&f["name"]),
-                output::cell(&f["description"])
-            );
+        for f in &integration.expected_input_fields {
+            let required = if f.required { "required" } else { "optional" };
+            let secret = if f.is_secret { ", secret" } else { "" };
+            println!("  {} ({required}{secret}): {}", f.name, f.description);
         }
     }
-    if let Some(uri) = integration["callbackUrl"].as_str() {
+    if let Some(uri) = &integration.callback_url {
         println!("\nRegister this redirect URI with the provider's OAuth app:\n  {uri}");
     }
+}
+
+fn print_list(list: &Page<IntegrationDto>, as_json: bool) {
+    output::print(list, as_json, |list| {
+        let headers = ["ID", "NAME", "APP", "SCHEME", "ENABLED", "CREATED"];
+        output::table_of(&headers, &list.items, |i| {
+            vec![
+                i.id.clone(),
+                i.name.clone(),
+                i.app_name.clone(),
+                i.auth_scheme.to_string(),
+                i.enabled.to_string(),
+                i.created_at.clone(),
+            ]
+        })
+    })
 }
 
 pub fn run(client: &Client, cmd: IntegrationsCmd, as_json: bool) -> CliResult {
@@ -112,58 +114,38 @@ pub fn run(client: &Client, cmd: IntegrationsCmd, as_json: bool) -> CliResult {
             for key in secrets {
                 config.insert(key.clone(), Value::String(passphrase::secret_value(&key)?));
             }
-            let body =
-                json!({"appName": app, "authScheme": scheme, "name": name, "authConfig": config});
-            let created = client.post("/api/v1/integrations", &body)?;
-            if as_json {
-                output::json(&created);
-            } else {
-                show(&created);
-            }
+            let body = CreateIntegrationBody {
+                app_name: Some(app),
+                auth_scheme: scheme,
+                name,
+                auth_config: Some(config),
+                ..CreateIntegrationBody::default()
+            };
+            let created: IntegrationDto = client.post("/api/v1/integrations", &body)?;
+            output::print(&created, as_json, show);
         }
         IntegrationsCmd::List { app, all } => {
-            let mut path = format!("/api/v1/integrations?showDisabled={all}");
-            if let Some(app) = app {
-                path.push_str(&format!("&appName={}", enc(&app)));
-            }
-            let list = client.get(&path)?;
-            if as_json {
-                output::json(&list);
-            } else {
-                output::table(
-                    &["ID", "NAME", "APP", "SCHEME", "ENABLED", "CREATED"],
-                    output::rows(
-                        &list,
-                        &[
-                            "id",
-                            "name",
-                            "appName",
-                            "authScheme",
-                            "enabled",
-                            "createdAt",
-                        ],
-                    ),
-                );
-            }
+            let query = IntegrationListQuery {
+                app_name: app,
+                show_disabled: Some(all),
+                ..IntegrationListQuery::default()
+            };
+            print_list(&client.get_with("/api/v1/integrations", &query)?, as_json);
         }
         IntegrationsCmd::Show { id } => {
-            let integration = client.get(&format!("/api/v1/integrations/{}", enc(&id)))?;
-            if as_json {
-                output::json(&integration);
-            } else {
-                show(&integration);
-            }
+            let integration: IntegrationDto =
+                client.get(&format!("/api/v1/integrations/{}", enc(&id)))?;
+            output::print(&integration, as_json, show);
         }
         IntegrationsCmd::Rm { id } => {
-            let result = client.delete(&format!("/api/v1/integrations/{}", enc(&id)))?;
-            if as_json {
-                output::json(&result);
-            } else {
+            let result: DeletedIntegrationDto =
+                client.delete(&format!("/api/v1/integrations/{}", enc(&id)))?;
+            output::print(&result, as_json, |result| {
                 println!(
                     "deleted integration {id} and {} connection(s)",
-                    output::cell(&result["deletedConnections"])
-                );
-            }
+                    result.deleted_connections
+                )
+            });
         }
     }
     Ok(())

@@ -1,10 +1,10 @@
 //! `keyport keys create | list | revoke`.
 
 use clap::Subcommand;
-use serde_json::json;
 
 use super::client::{Client, enc};
 use super::{CliResult, output};
+use crate::http::dto::{ApiKeyDto, CreateKeyBody, CreatedApiKeyDto, Page};
 
 #[derive(Subcommand, Debug)]
 pub enum KeysCmd {
@@ -33,69 +33,52 @@ pub fn run(client: &Client, cmd: KeysCmd, as_json: bool) -> CliResult {
             permission,
             entity,
         } => {
-            let key = client.post(
-                "/api/v1/keys",
-                &json!({"name": name, "permission": permission, "entityId": entity}),
-            )?;
-            if as_json {
-                output::json(&key);
-            } else {
-                output::details(
-                    &key,
-                    &[
-                        ("id", "id"),
-                        ("name", "name"),
-                        ("permission", "permission"),
-                        ("entity", "entityId"),
-                    ],
-                );
-                println!(
-                    "\n{}\n\nThis key is shown once; store it now.",
-                    output::cell(&key["key"])
-                );
-            }
+            let body = CreateKeyBody {
+                name,
+                permission: Some(permission),
+                entity_id: entity,
+            };
+            let key: CreatedApiKeyDto = client.post("/api/v1/keys", &body)?;
+            output::print(&key, as_json, |key| {
+                output::details(&[
+                    ("id", key.record.id.clone()),
+                    ("name", key.record.name.clone()),
+                    ("permission", key.record.permission.to_string()),
+                    ("entity", output::opt(key.record.entity_id.as_deref())),
+                ]);
+                println!("\n{}\n\nThis key is shown once; store it now.", key.key);
+            });
         }
         KeysCmd::List => {
-            let keys = client.get("/api/v1/keys")?;
-            if as_json {
-                output::json(&keys);
-            } else {
-                output::table(
-                    &[
-                        "ID",
-                        "NAME",
-                        "PREFIX",
-                        "PERMISSION",
-                        "ENTITY",
-                        "CREATED",
-                        "REVOKED",
-                    ],
-                    output::rows(
-                        &keys,
-                        &[
-                            "id",
-                            "name",
-                            "prefix",
-                            "permission",
-                            "entityId",
-                            "createdAt",
-                            "revokedAt",
-                        ],
-                    ),
-                );
-            }
+            let keys: Page<ApiKeyDto> = client.get("/api/v1/keys")?;
+            output::print(&keys, as_json, |keys| {
+                let headers = [
+                    "ID",
+                    "NAME",
+                    "PREFIX",
+                    "PERMISSION",
+                    "ENTITY",
+                    "CREATED",
+                    "REVOKED",
+                ];
+                output::table_of(&headers, &keys.items, |k| {
+                    vec![
+                        k.id.clone(),
+                        k.name.clone(),
+                        k.prefix.clone(),
+                        k.permission.to_string(),
+                        output::opt(k.entity_id.as_deref()),
+                        k.created_at.clone(),
+                        output::opt(k.revoked_at.as_deref()),
+                    ]
+                })
+            });
         }
         KeysCmd::Revoke { id } => {
-            let key = client.delete(&format!("/api/v1/keys/{}", enc(&id)))?;
-            if as_json {
-                output::json(&key);
-            } else {
-                println!(
-                    "revoked API key {} ({})",
-                    output::cell(&key["id"]),
-                    output::cell(&key["name"])
-                );
-            }
+            let key: ApiKeyDto = client.delete(&format!("/api/v1/keys/{}", enc(&id)))?;
+            output::print(&key, as_json, |key| {
+                println!("revoked API key {} ({})", key.id, key.name)
+            });
         }
     }
     Ok(())

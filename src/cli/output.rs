@@ -1,17 +1,26 @@
-//! Printing: aligned tables for people, the API's JSON for programs (`--json`).
+//! Printing: aligned tables and `label  value` lines for people, the API's JSON for
+//! programs (`--json`).
 
 use comfy_table::presets::UTF8_BORDERS_ONLY;
 use comfy_table::{ContentArrangement, Table};
+use serde::Serialize;
 use serde_json::Value;
 
-pub fn json(value: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
-    );
+/// An API answer as indented JSON.
+pub fn json<T: Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("keyport: cannot print the answer as JSON: {e}"),
+    }
 }
 
-/// A value as table text: strings bare, null empty, everything else as JSON.
+/// `value` as the API's JSON with `--json`, else as `human` shows it to a person.
+pub fn print<T: Serialize>(value: &T, as_json: bool, human: impl FnOnce(&T)) {
+    if as_json { json(value) } else { human(value) }
+}
+
+/// A JSON value as table text: strings bare, null empty, lists comma-joined, everything
+/// else as JSON.
 pub fn cell(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
@@ -19,6 +28,11 @@ pub fn cell(value: &Value) -> String {
         Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(","),
         other => other.to_string(),
     }
+}
+
+/// An optional text as table text.
+pub fn opt(value: Option<&str>) -> String {
+    value.unwrap_or_default().to_string()
 }
 
 pub fn table(headers: &[&str], rows: Vec<Vec<String>>) {
@@ -36,29 +50,32 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) {
     println!("{t}");
 }
 
-/// Rows of `items` picking `fields` from each object.
-pub fn rows(items: &Value, fields: &[&str]) -> Vec<Vec<String>> {
-    items["items"]
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .map(|item| fields.iter().map(|f| cell(&item[*f])).collect())
-                .collect()
-        })
-        .unwrap_or_default()
+/// A table of `items`, one row each.
+pub fn table_of<T>(headers: &[&str], items: &[T], row: impl Fn(&T) -> Vec<String>) {
+    table(headers, items.iter().map(row).collect())
 }
 
-/// `key: value` lines for one object.
-pub fn details(value: &Value, fields: &[(&str, &str)]) {
-    let width = fields
+/// `label  value` lines, labels aligned; empty values left out.
+pub fn details(lines: &[(&str, String)]) {
+    let width = lines
         .iter()
         .map(|(label, _)| label.len())
         .max()
         .unwrap_or(0);
-    for (label, field) in fields {
-        let text = cell(&value[*field]);
+    for (label, text) in lines {
         if !text.is_empty() {
             println!("{label:width$}  {text}");
+        }
+    }
+}
+
+/// `  key = value` lines under a heading, when there are any.
+pub fn pairs<'a>(heading: &str, pairs: impl IntoIterator<Item = (&'a String, String)>) {
+    let mut pairs = pairs.into_iter().peekable();
+    if pairs.peek().is_some() {
+        println!("{heading}");
+        for (key, value) in pairs {
+            println!("  {key} = {value}");
         }
     }
 }

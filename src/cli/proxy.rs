@@ -4,10 +4,11 @@
 //! keyport itself refuses or fails (4xx/5xx from keyport), not for the provider's answer.
 
 use clap::Args;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::client::Client;
 use super::{CliError, CliResult, output};
+use crate::http::dto::{ProxyBody, ProxyParameterDto, ProxyResultDto};
 
 #[derive(Args, Debug)]
 pub struct ProxyArgs {
@@ -38,53 +39,58 @@ pub fn body_arg(raw: &str) -> Result<Value, CliError> {
     Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
-fn reason(status: u64) -> &'static str {
-    u16::try_from(status)
+fn reason(status: u16) -> &'static str {
+    http::StatusCode::from_u16(status)
         .ok()
-        .and_then(|s| http::StatusCode::from_u16(s).ok())
         .and_then(|s| s.canonical_reason())
         .unwrap_or("")
 }
 
-pub fn run(client: &Client, args: ProxyArgs, as_json: bool) -> CliResult {
+/// The proxy body for `args`: a connection id, or an app (and entity).
+fn request(args: &ProxyArgs) -> Result<ProxyBody, CliError> {
     let mut parameters = Vec::new();
     for header in &args.headers {
         let (name, value) = header
             .split_once(':')
             .ok_or_else(|| CliError::new(format!("-H {header:?}: expected 'Name: value'")))?;
-        parameters.push(json!({"in": "header", "name": name.trim(), "value": value.trim()}));
+        parameters.push(ProxyParameterDto {
+            location: "header".into(),
+            name: name.trim().to_string(),
+            value: Value::String(value.trim().to_string()),
+        });
     }
-    let mut body = json!({
-        "endpoint": args.path,
-        "method": args.method.to_ascii_uppercase(),
-        "parameters": parameters,
-    });
-    if uuid::Uuid::parse_str(args.target.trim()).is_ok() {
-        body["connectedAccountId"] = json!(args.target.trim());
+    let mut body = ProxyBody {
+        endpoint: args.path.clone(),
+        method: args.method.to_ascii_uppercase(),
+        parameters: Some(parameters),
+        ..ProxyBody::default()
+    };
+    let target = args.target.trim();
+    if uuid::Uuid::parse_str(target).is_ok() {
+        body.connected_account_id = Some(target.to_string());
     } else {
-        body["appName"] = json!(args.target);
-        body["entityId"] = json!(args.entity);
+        body.app_name = Some(args.target.clone());
+        body.entity_id = args.entity.clone();
     }
     if let Some(data) = &args.data {
-        body["body"] = body_arg(data)?;
+        body.body = Some(body_arg(data)?);
     }
-    let answer = client.post("/api/v2/actions/proxy", &body)?;
-    if as_json {
-        output::json(&answer);
-        return Ok(());
-    }
-    let status = answer["status"].as_u64().unwrap_or(0);
-    println!("HTTP {status} {}", reason(status));
-    if let Some(headers) = answer["headers"].as_object() {
-        for (name, value) in headers {
-            println!("{name}: {}", output::cell(value));
+    Ok(body)
+}
+
+pub fn run(client: &Client, args: ProxyArgs, as_json: bool) -> CliResult {
+    let answer: ProxyResultDto = client.post("/api/v2/actions/proxy", &request(&args)?)?;
+    output::print(&answer, as_json, |answer| {
+        println!("HTTP {} {}", answer.status, reason(answer.status));
+        for (name, value) in &answer.headers {
+            println!("{name}: {value}");
         }
-    }
-    println!();
-    match &answer["data"] {
-        Value::Null => {}
-        Value::String(text) => println!("{text}"),
-        other => output::json(other),
-    }
+        println!();
+        match &answer.data {
+            Value::Null => {}
+            Value::String(text) => println!("{text}"),
+            other => output::json(other),
+        }
+    });
     Ok(())
 }

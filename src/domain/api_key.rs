@@ -15,6 +15,8 @@ pub enum Permission {
 }
 
 impl Permission {
+    pub const ALL: [Permission; 3] = [Permission::Use, Permission::Reveal, Permission::Admin];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Permission::Use => "use",

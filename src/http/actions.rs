@@ -4,58 +4,16 @@
 //! pool and write Composio's answer; every rule lives in the service.
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use super::dto::csv;
+use super::dto::{
+    ActionDto, ActionListDto, ActionListQuery, ActionResultDto, ExecuteBody, NamePath, ProxyBody,
+    ProxyResultDto, ReadErrors, Refusals, SendErrors, csv,
+};
 use super::{ApiResult, blocking};
-use crate::actions::{Action, VERSION};
 use crate::ids::ConnectionId;
 use crate::service::Error;
 use crate::service::{Caller, ExecuteAction, ParamIn, ProxyRequest, Service, Target};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListQuery {
-    apps: Option<String>,
-    app_names: Option<String>,
-    limit: Option<usize>,
-}
-
-/// The Python SDK's `execute_request` body; `entityId` + `appName` may replace
-/// `connectedAccountId`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProxyBody {
-    connected_account_id: Option<String>,
-    entity_id: Option<String>,
-    app_name: Option<String>,
-    endpoint: String,
-    method: String,
-    body: Option<Value>,
-    parameters: Option<Vec<ParameterDto>>,
-}
-
-#[derive(Deserialize)]
-pub struct ParameterDto {
-    #[serde(rename = "in")]
-    location: String,
-    name: String,
-    value: Value,
-}
-
-/// The SDK's execute body. `text`, `version`, `authConfig`, `sessionInfo` and
-/// `allowTracing` are accepted and ignored (keyport has one version of each action and
-/// its own credentials); unknown fields are ignored too.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExecuteBody {
-    connected_account_id: Option<String>,
-    entity_id: Option<String>,
-    app_name: Option<String>,
-    input: Option<Value>,
-    text: Option<Value>,
-}
 
 fn connection_id(raw: Option<String>) -> Result<Option<ConnectionId>, Error> {
     raw.filter(|s| !s.trim().is_empty())
@@ -75,84 +33,43 @@ fn scalar_text(field: &str, value: Value) -> Result<String, Error> {
     }
 }
 
-/// Composio's `ActionModel`: the fields the SDK requires, plus `display_name` and `enabled`.
-/// `response` wraps the action's data schema in the execute result's shape.
-fn action_model(svc: &Service, action: &Action) -> Value {
-    let def = &action.def;
-    let app_id = svc
-        .catalog()
-        .get(&action.app)
-        .map(|app| app.app_id().to_string())
-        .unwrap_or_default();
-    let title = def.response["title"].as_str().unwrap_or("Response");
-    let response = json!({
-        "title": title,
-        "type": "object",
-        "properties": {
-            "data": def.response,
-            "successful": {
-                "type": "boolean",
-                "title": "Successful",
-                "description": "Whether the provider carried out the action"
-            },
-            "error": {
-                "anyOf": [{"type": "string"}, {"type": "null"}],
-                "default": null,
-                "title": "Error",
-                "description": "What went wrong, when it did"
-            }
-        },
-        "required": ["data", "successful"]
-    });
-    json!({
-        "name": def.name,
-        "display_name": def.display_name,
-        "description": def.description,
-        "parameters": def.parameters,
-        "response": response,
-        "appName": action.app,
-        "appKey": action.app,
-        "appId": app_id,
-        "version": VERSION,
-        "available_versions": [VERSION],
-        "tags": def.tags,
-        "enabled": true,
-        "no_auth": false,
-    })
-}
-
+/// Named actions.
+#[utoipa::path(get, path = "/api/v2/actions", tag = "actions",
+    operation_id = "listActions", params(ActionListQuery),
+    responses((status = 200, description = "The matching actions", body = ActionListDto), Refusals))]
 pub async fn list(
     svc: web::Data<Service>,
     caller: Caller,
-    query: web::Query<ListQuery>,
+    query: web::Query<ActionListQuery>,
 ) -> ApiResult {
     let q = query.into_inner();
     let apps = csv(q.apps.or(q.app_names));
     let items = blocking(move || {
-        let list = svc.list_actions(&caller, &apps, q.limit)?;
-        Ok(list
-            .iter()
-            .map(|a| action_model(&svc, a))
-            .collect::<Vec<_>>())
+        let views = svc.list_action_views(&caller, &apps, q.limit)?;
+        Ok(views.iter().map(ActionDto::from).collect())
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({"items": items})))
+    Ok(HttpResponse::Ok().json(ActionListDto { items }))
 }
 
-pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
-    let name = path.into_inner();
-    let model = blocking(move || {
-        let action = svc.get_action(&caller, &name)?;
-        Ok(action_model(&svc, action))
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(model))
+/// One named action.
+#[utoipa::path(get, path = "/api/v2/actions/{name}", tag = "actions",
+    operation_id = "getAction", params(NamePath),
+    responses((status = 200, description = "The action", body = ActionDto), ReadErrors))]
+pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<NamePath>) -> ApiResult {
+    let name = path.into_inner().name;
+    let dto = blocking(move || Ok(ActionDto::from(&svc.get_action_view(&caller, &name)?))).await?;
+    Ok(HttpResponse::Ok().json(dto))
 }
 
+/// Runs a named action for a connection.
+#[utoipa::path(post, path = "/api/v2/actions/{name}/execute", tag = "actions",
+    operation_id = "executeAction", params(NamePath), request_body = ExecuteBody,
+    responses((status = 200, description = "What the action did", body = ActionResultDto), SendErrors))]
 pub async fn execute(
     svc: web::Data<Service>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<NamePath>,
     body: web::Json<ExecuteBody>,
 ) -> ApiResult {
     let body = body.into_inner();
@@ -165,27 +82,18 @@ pub async fn execute(
         .into());
     }
     let req = ExecuteAction {
-        name: path.into_inner(),
+        name: path.into_inner().name,
         connected_account_id: connection_id(body.connected_account_id)?,
         entity_id: body.entity_id,
         app_name: body.app_name,
         input,
     };
     let outcome = blocking(move || svc.execute_action(&caller, req)).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "data": outcome.data,
-        "error": outcome.error,
-        "successfull": outcome.successful,
-        "successful": outcome.successful,
-    })))
+    Ok(HttpResponse::Ok().json(ActionResultDto::from(outcome)))
 }
 
-pub async fn proxy(
-    svc: web::Data<Service>,
-    caller: Caller,
-    body: web::Json<ProxyBody>,
-) -> ApiResult {
-    let body = body.into_inner();
+/// The service's proxy request for a client's body.
+fn proxy_request(body: ProxyBody) -> Result<ProxyRequest, Error> {
     let target = match connection_id(body.connected_account_id)? {
         Some(id) => Target::Connection(id),
         None => Target::Entity {
@@ -206,24 +114,25 @@ pub async fn proxy(
         let value = scalar_text(&p.name, p.value)?;
         parameters.push((location, p.name, value));
     }
-    let req = ProxyRequest {
+    Ok(ProxyRequest {
         target,
         method,
         endpoint: body.endpoint,
         body: body.body,
         parameters,
-    };
+    })
+}
+
+/// Sends a request to the app's API with the connection's credential.
+#[utoipa::path(post, path = "/api/v2/actions/proxy", tag = "actions",
+    operation_id = "proxy", request_body = ProxyBody,
+    responses((status = 200, description = "The provider's answer, whatever its status", body = ProxyResultDto), SendErrors))]
+pub async fn proxy(
+    svc: web::Data<Service>,
+    caller: Caller,
+    body: web::Json<ProxyBody>,
+) -> ApiResult {
+    let req = proxy_request(body.into_inner())?;
     let response = blocking(move || svc.proxy(&caller, req)).await?;
-    let mut headers = Map::new();
-    for (name, value) in &response.headers {
-        headers.insert(name.clone(), Value::String(value.clone()));
-    }
-    let data = response.data();
-    Ok(HttpResponse::Ok().json(json!({
-        "error": response.error_for(&data),
-        "data": data,
-        "status": response.status,
-        "headers": headers,
-        "successful": response.successful(),
-    })))
+    Ok(HttpResponse::Ok().json(ProxyResultDto::from(&response)))
 }

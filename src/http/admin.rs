@@ -3,36 +3,20 @@
 
 use actix_web::{HttpResponse, web};
 use secrecy::ExposeSecret;
-use serde::Deserialize;
-use serde_json::json;
 
-use super::dto::items;
+use super::dto::{
+    ApiKeyDto, BodyErrors, ChangeErrors, ClientInfoDto, CreateKeyBody, CreatedApiKeyDto, EntityDto,
+    HealthDto, IdPath, Page, Refusals,
+};
 use super::{ApiResult, blocking};
-use crate::domain::api_key::{ApiKey, Permission};
-use crate::ids::{ApiKeyId, EntityId};
+use crate::ids::ApiKeyId;
 use crate::service::Error;
-use crate::service::{Caller, Service};
+use crate::service::{Caller, EntityId, Permission, Service};
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateKeyBody {
-    name: String,
-    permission: Option<String>,
-    entity_id: Option<String>,
-}
-
-fn key_json(key: &ApiKey) -> serde_json::Value {
-    json!({
-        "id": key.id.to_string(),
-        "name": key.name,
-        "prefix": key.prefix,
-        "permission": key.permission.as_str(),
-        "entityId": key.entity.as_ref().map(EntityId::as_str),
-        "createdAt": key.created_at,
-        "revokedAt": key.revoked_at,
-    })
-}
-
+/// Mints an API key (admin).
+#[utoipa::path(post, path = "/api/v1/keys", tag = "keys",
+    operation_id = "createApiKey", request_body = CreateKeyBody,
+    responses((status = 200, description = "The key, shown this once", body = CreatedApiKeyDto), BodyErrors))]
 pub async fn create_key(
     svc: web::Data<Service>,
     caller: Caller,
@@ -52,44 +36,57 @@ pub async fn create_key(
         .map(EntityId::parse)
         .transpose()?;
     let created = blocking(move || svc.create_key(&caller, &body.name, permission, entity)).await?;
-    let mut out = key_json(&created.record);
-    out["key"] = json!(created.key.expose_secret());
-    Ok(HttpResponse::Ok().json(out))
+    Ok(HttpResponse::Ok().json(CreatedApiKeyDto {
+        record: ApiKeyDto::from(&created.record),
+        key: created.key.expose_secret().to_string(),
+    }))
 }
 
+/// API keys (admin).
+#[utoipa::path(get, path = "/api/v1/keys", tag = "keys",
+    operation_id = "listApiKeys",
+    responses((status = 200, description = "Every key, never its value", body = Page<ApiKeyDto>), Refusals))]
 pub async fn list_keys(svc: web::Data<Service>, caller: Caller) -> ApiResult {
     let keys = blocking(move || svc.list_keys(&caller)).await?;
-    Ok(HttpResponse::Ok().json(items(keys.iter().map(key_json).collect())))
+    Ok(HttpResponse::Ok().json(Page::whole(keys.iter().map(ApiKeyDto::from).collect())))
 }
 
+/// Revokes an API key (admin).
+#[utoipa::path(delete, path = "/api/v1/keys/{id}", tag = "keys",
+    operation_id = "revokeApiKey", params(IdPath),
+    responses((status = 200, description = "The key, revoked", body = ApiKeyDto), ChangeErrors))]
 pub async fn revoke_key(
     svc: web::Data<Service>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<IdPath>,
 ) -> ApiResult {
-    let id: ApiKeyId = path.parse()?;
+    let id: ApiKeyId = path.id.parse()?;
     let key = blocking(move || svc.revoke_key(&caller, id)).await?;
-    Ok(HttpResponse::Ok().json(key_json(&key)))
+    Ok(HttpResponse::Ok().json(ApiKeyDto::from(&key)))
 }
 
+/// Entities and their connection counts.
+#[utoipa::path(get, path = "/api/v1/entities", tag = "entities",
+    operation_id = "listEntities",
+    responses((status = 200, description = "Every entity the key may see", body = Page<EntityDto>), Refusals))]
 pub async fn list_entities(svc: web::Data<Service>, caller: Caller) -> ApiResult {
     let entities = blocking(move || svc.list_entities(&caller)).await?;
-    let list: Vec<_> = entities
-        .iter()
-        .map(|(id, created, count)| json!({"id": id.as_str(), "createdAt": created, "connections": count}))
-        .collect();
-    Ok(HttpResponse::Ok().json(items(list)))
+    Ok(HttpResponse::Ok().json(Page::whole(entities.iter().map(EntityDto::from).collect())))
 }
 
-/// The Composio SDK's API-key check; only the status matters to it.
+/// Checks an API key (the SDK's first call).
+#[utoipa::path(get, path = "/api/v1/client/auth/client_info", tag = "keys",
+    operation_id = "getClientInfo",
+    responses((status = 200, description = "The key's name and grant", body = ClientInfoDto), Refusals))]
 pub async fn client_info(caller: Caller) -> ApiResult {
-    Ok(HttpResponse::Ok().json(json!({
-        "client": {"id": caller.key_id.to_string(), "name": caller.name},
-        "apiKey": {"permission": caller.permission.as_str(), "entityId": caller.entity.as_ref().map(EntityId::as_str)},
-    })))
+    Ok(HttpResponse::Ok().json(ClientInfoDto::from(&caller)))
 }
 
+/// The unauthenticated health probe (not under `/api/`, so not in the API document).
 pub async fn health() -> HttpResponse {
-    HttpResponse::Ok()
-        .json(json!({"status": "ok", "service": "keyport", "version": env!("CARGO_PKG_VERSION")}))
+    HttpResponse::Ok().json(HealthDto {
+        status: "ok".into(),
+        service: "keyport".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
 }

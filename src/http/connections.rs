@@ -1,49 +1,30 @@
 //! `/api/v1/connectedAccounts`: Composio's connected-account resource, plus keyport's
-//! explicit credential reveal beside it.
+//! explicit credential reveal, long-poll, request material (`/info`) and who-am-I check
+//! beside it. Every view comes from the service with what the caller may see already
+//! worked out; handlers only shape it.
+
+use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
 
-use super::compat;
-use super::dto::{ConnectedAccountDto, csv, items};
+use super::dto::{
+    ChangeErrors, CheckDto, ConnectedAccountDto, ConnectedAccountPage, ConnectionInfoDto,
+    ConnectionListQuery, CreateConnectionBody, CreatedConnectionDto, CredentialsDto, IdPath,
+    ReadErrors, SendErrors, StatusDto, StatusName, TestedAccountDto, UpstreamErrors, WaitQuery,
+    csv,
+};
 use super::{ApiResult, blocking};
 use crate::ids::{ConnectionId, IntegrationId};
-use crate::service::{Caller, CreateConnection, ListConnections, Service};
+use crate::service::{Caller, ConnectionStatus, CreateConnection, ListConnections, Service};
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateBody {
-    integration_id: String,
-    user_uuid: Option<String>,
-    entity_id: Option<String>,
-    data: Option<Map<String, Value>>,
-    labels: Option<Vec<String>>,
-    redirect_uri: Option<String>,
-    /// keyport: check the credential with the provider before it becomes ACTIVE.
-    validate: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListQuery {
-    #[serde(rename = "user_uuid", alias = "userUuid")]
-    user_uuid: Option<String>,
-    entity_id: Option<String>,
-    app_names: Option<String>,
-    app_name: Option<String>,
-    status: Option<String>,
-    labels: Option<String>,
-    show_active_only: Option<bool>,
-    integration_id: Option<String>,
-    page: Option<u64>,
-    page_size: Option<u64>,
-}
-
+/// Connects an entity: ACTIVE at once, or INITIATED with a connect link.
+#[utoipa::path(post, path = "/api/v1/connectedAccounts", tag = "connections",
+    operation_id = "createConnectedAccount", request_body = CreateConnectionBody,
+    responses((status = 200, description = "The new connection's id and status", body = CreatedConnectionDto), SendErrors))]
 pub async fn create(
     svc: web::Data<Service>,
     caller: Caller,
-    body: web::Json<CreateBody>,
+    body: web::Json<CreateConnectionBody>,
 ) -> ApiResult {
     let body = body.into_inner();
     let req = CreateConnection {
@@ -55,20 +36,21 @@ pub async fn create(
         validate: body.validate.unwrap_or(false),
     };
     let created = blocking(move || svc.create_connection(&caller, req)).await?;
-    let mut out = json!({
-        "connectionStatus": created.status.as_str(),
-        "connectedAccountId": created.id.to_string(),
-    });
-    if let Some(url) = created.redirect_url {
-        out["redirectUrl"] = Value::String(url);
-    }
-    Ok(HttpResponse::Ok().json(out))
+    Ok(HttpResponse::Ok().json(CreatedConnectionDto {
+        connection_status: StatusName(created.status),
+        connected_account_id: created.id.to_string(),
+        redirect_url: created.redirect_url,
+    }))
 }
 
+/// Connected accounts.
+#[utoipa::path(get, path = "/api/v1/connectedAccounts", tag = "connections",
+    operation_id = "listConnectedAccounts", params(ConnectionListQuery),
+    responses((status = 200, description = "One page of matching accounts", body = ConnectedAccountPage), ReadErrors))]
 pub async fn list(
     svc: web::Data<Service>,
     caller: Caller,
-    query: web::Query<ListQuery>,
+    query: web::Query<ConnectionListQuery>,
 ) -> ApiResult {
     let q = query.into_inner();
     let integration_id: Option<IntegrationId> = q
@@ -77,7 +59,6 @@ pub async fn list(
         .filter(|s| !s.is_empty())
         .map(str::parse)
         .transpose()?;
-    let page_size = q.page_size.unwrap_or(0);
     let req = ListConnections {
         entities: csv(q.user_uuid.or(q.entity_id)),
         apps: csv(q.app_names.or(q.app_name)),
@@ -86,41 +67,39 @@ pub async fn list(
         integration_id,
         active_only: q.show_active_only.unwrap_or(false),
         page: q.page.unwrap_or(1).max(1),
-        page_size,
+        page_size: q.page_size.unwrap_or(0),
     };
-    let page = req.page;
-    let list: Vec<ConnectedAccountDto> = blocking(move || {
-        let views = svc.list_connections(&caller, req)?;
-        Ok(views
-            .iter()
-            .map(|v| compat::account(&svc, &caller, v))
-            .collect())
-    })
-    .await?;
-    let mut body = items(list);
-    body["page"] = json!(page);
-    body["pageSize"] = json!(page_size);
-    Ok(HttpResponse::Ok().json(body))
+    let (page, page_size) = (req.page, req.page_size);
+    let found = blocking(move || svc.list_connections(&caller, req)).await?;
+    Ok(HttpResponse::Ok().json(ConnectedAccountPage::new(&found, page, page_size)))
 }
 
-pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
-    let id: ConnectionId = path.parse()?;
-    let dto = blocking(move || {
-        let view = svc.get_connection(&caller, id)?;
-        Ok(compat::account(&svc, &caller, &view))
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(dto))
+/// One connected account, secrets redacted.
+#[utoipa::path(get, path = "/api/v1/connectedAccounts/{id}", tag = "connections",
+    operation_id = "getConnectedAccount", params(IdPath),
+    responses((status = 200, description = "The account", body = ConnectedAccountDto), ReadErrors))]
+pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
+    let id: ConnectionId = path.id.parse()?;
+    let view = blocking(move || svc.get_connection(&caller, id)).await?;
+    Ok(HttpResponse::Ok().json(ConnectedAccountDto::from(&view)))
 }
 
-pub async fn enable(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
+/// ACTIVE again (from INACTIVE).
+#[utoipa::path(post, path = "/api/v1/connectedAccounts/{id}/enable", tag = "connections",
+    operation_id = "enableConnectedAccount", params(IdPath),
+    responses((status = 200, description = "The account, ACTIVE", body = ConnectedAccountDto), ChangeErrors))]
+pub async fn enable(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
     set_enabled(svc, caller, path, true).await
 }
 
+/// INACTIVE (from ACTIVE).
+#[utoipa::path(post, path = "/api/v1/connectedAccounts/{id}/disable", tag = "connections",
+    operation_id = "disableConnectedAccount", params(IdPath),
+    responses((status = 200, description = "The account, INACTIVE", body = ConnectedAccountDto), ChangeErrors))]
 pub async fn disable(
     svc: web::Data<Service>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<IdPath>,
 ) -> ApiResult {
     set_enabled(svc, caller, path, false).await
 }
@@ -128,85 +107,88 @@ pub async fn disable(
 async fn set_enabled(
     svc: web::Data<Service>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<IdPath>,
     enabled: bool,
 ) -> ApiResult {
-    let id: ConnectionId = path.parse()?;
-    let dto = blocking(move || {
-        let view = svc.set_connection_enabled(&caller, id, enabled)?;
-        Ok(compat::account(&svc, &caller, &view))
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(dto))
+    let id: ConnectionId = path.id.parse()?;
+    let view = blocking(move || svc.set_connection_enabled(&caller, id, enabled)).await?;
+    Ok(HttpResponse::Ok().json(ConnectedAccountDto::from(&view)))
 }
 
-pub async fn delete(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
-    let id: ConnectionId = path.parse()?;
+/// Deletes a connected account (tokens revoked at the provider, best effort).
+#[utoipa::path(delete, path = "/api/v1/connectedAccounts/{id}", tag = "connections",
+    operation_id = "deleteConnectedAccount", params(IdPath),
+    responses((status = 200, description = "Deleted", body = StatusDto), ChangeErrors))]
+pub async fn delete(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
+    let id: ConnectionId = path.id.parse()?;
     blocking(move || svc.delete_connection(&caller, id)).await?;
-    Ok(HttpResponse::Ok().json(json!({"status": "success"})))
+    Ok(HttpResponse::Ok().json(StatusDto::success()))
 }
 
-/// keyport's explicit reveal: the live credential, for keys with the `reveal` permission.
+/// The live credential (keys with the reveal permission).
+#[utoipa::path(get, path = "/api/v1/connectedAccounts/{id}/credentials", tag = "connections",
+    operation_id = "revealCredentials", params(IdPath),
+    responses((status = 200, description = "The credential, unredacted", body = CredentialsDto), UpstreamErrors))]
 pub async fn credentials(
     svc: web::Data<Service>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<IdPath>,
 ) -> ApiResult {
-    let id: ConnectionId = path.parse()?;
-    let (view, params) = blocking(move || svc.reveal_connection(&caller, id)).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "connectedAccountId": view.connection.id.to_string(),
-        "entityId": view.connection.entity_id.as_str(),
-        "appName": view.connection.app_key,
-        "authScheme": view.auth_scheme.as_str(),
-        "credentials": params,
-    })))
+    let id: ConnectionId = path.id.parse()?;
+    let revealed = blocking(move || svc.reveal_connection(&caller, id)).await?;
+    Ok(HttpResponse::Ok().json(CredentialsDto::from(revealed)))
 }
 
-#[derive(Deserialize)]
-pub struct WaitQuery {
-    /// Seconds to wait at most (default 30, at most 120).
-    timeout: Option<u64>,
-}
-
-/// Long-polls a connection until it leaves INITIATED or the timeout passes; answers with
-/// the connection either way, so clients need not spin.
+/// Long-polls until the account leaves INITIATED.
+///
+/// Answers with the account either way once it changes or the timeout passes, so clients
+/// need not spin.
+#[utoipa::path(get, path = "/api/v1/connectedAccounts/{id}/wait", tag = "connections",
+    operation_id = "waitConnectedAccount", params(IdPath, WaitQuery),
+    responses((status = 200, description = "The account", body = ConnectedAccountDto), ReadErrors))]
 pub async fn wait(
     svc: web::Data<Service>,
     caller: Caller,
-    path: web::Path<String>,
+    path: web::Path<IdPath>,
     query: web::Query<WaitQuery>,
 ) -> ApiResult {
-    let id: ConnectionId = path.parse()?;
-    let limit = std::time::Duration::from_secs(query.timeout.unwrap_or(30).min(120));
+    let id: ConnectionId = path.id.parse()?;
+    let limit = Duration::from_secs(query.timeout.unwrap_or(30).min(120));
     let deadline = tokio::time::Instant::now() + limit;
     let mut changes = svc.status_changes();
     loop {
         changes.borrow_and_update();
-        let (svc2, caller2) = (svc.clone(), caller.clone());
-        let (initiated, dto) = blocking(move || {
-            let view = svc2.get_connection(&caller2, id)?;
-            let initiated = view.connection.status == crate::domain::ConnectionStatus::Initiated;
-            Ok((initiated, compat::account(&svc2, &caller2, &view)))
-        })
-        .await?;
+        let (svc, caller) = (svc.clone(), caller.clone());
+        let view = blocking(move || svc.get_connection(&caller, id)).await?;
         let now = tokio::time::Instant::now();
-        if !initiated || now >= deadline {
-            return Ok(HttpResponse::Ok().json(dto));
+        if view.connection.status != ConnectionStatus::Initiated || now >= deadline {
+            return Ok(HttpResponse::Ok().json(ConnectedAccountDto::from(&view)));
         }
         // Wake on any status change, and at least every few seconds to notice expiry.
-        let nap = (deadline - now).min(std::time::Duration::from_secs(5));
+        let nap = (deadline - now).min(Duration::from_secs(5));
         let _ = tokio::time::timeout(nap, changes.changed()).await;
     }
 }
 
-/// keyport: checks a token-scheme connection's credential with the provider now.
-pub async fn test(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
-    let id: ConnectionId = path.parse()?;
-    let (svc2, caller2) = (svc.clone(), caller.clone());
-    let (view, outcome) = blocking(move || svc2.test_connection(&caller2, id)).await?;
-    let dto = blocking(move || Ok(compat::account(&svc, &caller, &view))).await?;
-    let mut body = serde_json::to_value(dto).map_err(crate::service::Error::from)?;
-    body["check"] = json!({"ok": outcome.ok, "status": outcome.status, "message": outcome.message});
-    Ok(HttpResponse::Ok().json(body))
+/// Base URL and injected request parameters (redacted unless the key may reveal).
+#[utoipa::path(get, path = "/api/v1/connectedAccounts/{id}/info", tag = "connections",
+    operation_id = "getConnectedAccountInfo", params(IdPath),
+    responses((status = 200, description = "What keyport puts on each request", body = ConnectionInfoDto), UpstreamErrors))]
+pub async fn info(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
+    let id: ConnectionId = path.id.parse()?;
+    let view = blocking(move || svc.get_connection(&caller, id)).await?;
+    Ok(HttpResponse::Ok().json(ConnectionInfoDto::from(&view.auth)))
+}
+
+/// Checks the credential with the provider's who-am-I endpoint now.
+#[utoipa::path(post, path = "/api/v1/connectedAccounts/{id}/test", tag = "connections",
+    operation_id = "testConnectedAccount", params(IdPath),
+    responses((status = 200, description = "The account after the check, and the check", body = TestedAccountDto), UpstreamErrors))]
+pub async fn test(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
+    let id: ConnectionId = path.id.parse()?;
+    let (view, outcome) = blocking(move || svc.test_connection(&caller, id)).await?;
+    Ok(HttpResponse::Ok().json(TestedAccountDto {
+        account: ConnectedAccountDto::from(&view),
+        check: CheckDto::from(&outcome),
+    }))
 }

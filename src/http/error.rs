@@ -8,7 +8,8 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
+
+use super::dto::ErrorBody;
 
 use crate::service::error::{
     ActionError, AuthError, Error, NetError, OAuthError, ParseIdError, VaultError,
@@ -137,7 +138,7 @@ impl ResponseError for ApiError {
                 ("method_not_allowed", self.to_string())
             }
         };
-        response.json(json!({"error": {"code": code, "message": message}}))
+        response.json(ErrorBody::new(code, message))
     }
 }
 

@@ -1,96 +1,81 @@
 //! `/api/v1/integrations`: Composio's integration resource.
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
 
-use super::dto::{IntegrationDto, items, parse_scheme};
+use super::dto::{
+    BodyErrors, ChangeErrors, CreateIntegrationBody, DeletedIntegrationDto, IdPath, IntegrationDto,
+    IntegrationListQuery, Page, ReadErrors, SendErrors, StatusDto, UpdateIntegrationBody,
+    parse_scheme,
+};
 use super::{ApiResult, blocking};
 use crate::ids::IntegrationId;
+use crate::service::Error;
 use crate::service::{Caller, CreateIntegration, Service, UpdateIntegration};
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateBody {
-    app_id: Option<String>,
-    app_name: Option<String>,
-    name: Option<String>,
-    auth_scheme: Option<String>,
-    auth_config: Option<Map<String, Value>>,
-    use_composio_auth: Option<bool>,
-    force_new_integration: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UpdateBody {
-    name: Option<String>,
-    auth_config: Option<Map<String, Value>>,
-    enabled: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListQuery {
-    app_name: Option<String>,
-    app_id: Option<String>,
-    show_disabled: Option<bool>,
-}
-
+/// Creates an integration.
+#[utoipa::path(post, path = "/api/v1/integrations", tag = "integrations",
+    operation_id = "createIntegration", request_body = CreateIntegrationBody,
+    responses((status = 200, description = "The new integration", body = IntegrationDto), SendErrors))]
 pub async fn create(
     svc: web::Data<Service>,
     caller: Caller,
-    body: web::Json<CreateBody>,
+    body: web::Json<CreateIntegrationBody>,
 ) -> ApiResult {
     let body = body.into_inner();
-    let _ = body.force_new_integration; // every create makes a new integration
     let app = body
         .app_name
         .or(body.app_id)
-        .ok_or_else(|| crate::service::Error::invalid("appName: required (or appId)"))?;
-    let auth_scheme = body.auth_scheme.as_deref().map(parse_scheme).transpose()?;
-    let mut auth_config = body.auth_config.unwrap_or_default();
-    if let Ok(found) = svc.find_app(&app) {
-        let scheme = auth_scheme.unwrap_or_else(|| found.default_scheme());
-        super::compat::normalize_auth_config(svc.public_url(), found, scheme, &mut auth_config);
-    }
+        .ok_or_else(|| Error::invalid("appName: required (or appId)"))?;
     let req = CreateIntegration {
         app,
         name: body.name,
-        auth_scheme,
-        auth_config,
+        auth_scheme: body.auth_scheme.as_deref().map(parse_scheme).transpose()?,
+        auth_config: body.auth_config.unwrap_or_default(),
         use_composio_auth: body.use_composio_auth.unwrap_or(false),
     };
     let view = blocking(move || svc.create_integration(&caller, req)).await?;
     Ok(HttpResponse::Ok().json(IntegrationDto::from(&view)))
 }
 
+/// Integrations.
+#[utoipa::path(get, path = "/api/v1/integrations", tag = "integrations",
+    operation_id = "listIntegrations", params(IntegrationListQuery),
+    responses((status = 200, description = "Every matching integration", body = Page<IntegrationDto>), ReadErrors))]
 pub async fn list(
     svc: web::Data<Service>,
     caller: Caller,
-    query: web::Query<ListQuery>,
+    query: web::Query<IntegrationListQuery>,
 ) -> ApiResult {
     let query = query.into_inner();
     let app = query.app_name.or(query.app_id);
     let show_disabled = query.show_disabled.unwrap_or(false);
     let views =
         blocking(move || svc.list_integrations(&caller, app.as_deref(), show_disabled)).await?;
-    Ok(HttpResponse::Ok().json(items(views.iter().map(IntegrationDto::from).collect())))
+    let items = views.iter().map(IntegrationDto::from).collect();
+    Ok(HttpResponse::Ok().json(Page::whole(items)))
 }
 
-pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
-    let id: IntegrationId = path.parse()?;
+/// One integration.
+#[utoipa::path(get, path = "/api/v1/integrations/{id}", tag = "integrations",
+    operation_id = "getIntegration", params(IdPath),
+    responses((status = 200, description = "The integration", body = IntegrationDto), ReadErrors))]
+pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
+    let id: IntegrationId = path.id.parse()?;
     let view = blocking(move || svc.get_integration(&caller, id)).await?;
     Ok(HttpResponse::Ok().json(IntegrationDto::from(&view)))
 }
 
+/// Updates name, authConfig or enabled.
+#[utoipa::path(patch, path = "/api/v1/integrations/{id}", tag = "integrations",
+    operation_id = "updateIntegration", params(IdPath), request_body = UpdateIntegrationBody,
+    responses((status = 200, description = "The integration, updated", body = IntegrationDto), BodyErrors))]
 pub async fn update(
     svc: web::Data<Service>,
     caller: Caller,
-    path: web::Path<String>,
-    body: web::Json<UpdateBody>,
+    path: web::Path<IdPath>,
+    body: web::Json<UpdateIntegrationBody>,
 ) -> ApiResult {
-    let id: IntegrationId = path.parse()?;
+    let id: IntegrationId = path.id.parse()?;
     let body = body.into_inner();
     let req = UpdateIntegration {
         name: body.name,
@@ -101,8 +86,15 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(IntegrationDto::from(&view)))
 }
 
-pub async fn delete(svc: web::Data<Service>, caller: Caller, path: web::Path<String>) -> ApiResult {
-    let id: IntegrationId = path.parse()?;
+/// Deletes an integration with its connections.
+#[utoipa::path(delete, path = "/api/v1/integrations/{id}", tag = "integrations",
+    operation_id = "deleteIntegration", params(IdPath),
+    responses((status = 200, description = "Deleted, with how many connections went with it", body = DeletedIntegrationDto), ChangeErrors))]
+pub async fn delete(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
+    let id: IntegrationId = path.id.parse()?;
     let deleted = blocking(move || svc.delete_integration(&caller, id)).await?;
-    Ok(HttpResponse::Ok().json(json!({"status": "success", "deletedConnections": deleted})))
+    Ok(HttpResponse::Ok().json(DeletedIntegrationDto {
+        status: StatusDto::success().status,
+        deleted_connections: u64::try_from(deleted).unwrap_or(u64::MAX),
+    }))
 }

@@ -6,13 +6,12 @@
 mod actions;
 mod admin;
 mod apps;
-mod compat;
 mod connections;
 pub mod dto;
 pub mod error;
 mod guard;
 mod integrations;
-mod openapi;
+pub mod openapi;
 pub mod pages;
 
 use std::net::TcpListener;
@@ -32,15 +31,10 @@ pub type ApiResult = Result<HttpResponse, ApiError>;
 /// The request bodies and queries the API deserializes from clients, named by resource, so
 /// the fuzz targets (tests/fuzz) can feed them untrusted bytes.
 pub mod wire {
-    pub use super::actions::{ExecuteBody, ListQuery as ActionListQuery, ProxyBody};
-    pub use super::admin::CreateKeyBody;
-    pub use super::apps::ListQuery as AppListQuery;
-    pub use super::connections::{
-        CreateBody as CreateConnectionBody, ListQuery as ConnectionListQuery, WaitQuery,
-    };
-    pub use super::integrations::{
-        CreateBody as CreateIntegrationBody, ListQuery as IntegrationListQuery,
-        UpdateBody as UpdateIntegrationBody,
+    pub use super::dto::{
+        ActionListQuery, AppListQuery, ConnectionListQuery, CreateConnectionBody,
+        CreateIntegrationBody, CreateKeyBody, ExecuteBody, IntegrationListQuery, ProxyBody,
+        UpdateIntegrationBody, WaitQuery,
     };
     pub use super::pages::CallbackParams;
 }
@@ -124,8 +118,12 @@ pub fn routes() -> Vec<RouteDef> {
             "/api/v1/connectedAccounts/{id}/wait",
             connections::wait
         ),
-        route!(get, "/api/v1/connectedAccounts/{id}/info", compat::info),
-        route!(get, "/api/v1/triggers", compat::triggers),
+        route!(
+            get,
+            "/api/v1/connectedAccounts/{id}/info",
+            connections::info
+        ),
+        route!(get, "/api/v1/triggers", apps::triggers),
         route!(get, "/api/v2/actions", actions::list),
         route!(post, "/api/v2/actions/proxy", actions::proxy),
         route!(get, "/api/v2/actions/{name}", actions::get),

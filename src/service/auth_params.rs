@@ -3,22 +3,31 @@
 //! carries these (`connectionParams.headers`, `queryParams`, `base_url`), and its SDK reads
 //! `headers["Authorization"]`. The names come from the same injection code the proxy uses;
 //! the values are `********` unless the caller's key is a `reveal` key and the connection is
-//! ACTIVE, in which case they are the live values `prepare` would inject.
+//! ACTIVE.
+//!
+//! A reveal key reading one connection sees the live values `prepare` would inject (which
+//! may renew an expired token first). A list shows what is stored, opened but never
+//! renewed: listing makes no network call, however many tokens it shows.
 
+use std::collections::BTreeMap;
+use std::fmt::Display;
+
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
 use super::{REDACTED, Service};
 use crate::auth::{self, Credentials, Injection};
-use crate::domain::AuthScheme;
 use crate::domain::api_key::Permission;
-use crate::service::{Caller, ConnectionView};
+use crate::domain::{AuthScheme, Connection, Integration};
+use crate::providers::App;
+use crate::service::Caller;
 
-/// A connection's request material, redacted or live.
-#[derive(Default)]
+/// A connection's request material, redacted or live. `Debug` shows names only.
+#[derive(Clone, Default)]
 pub struct AuthParams {
     pub base_url: Option<String>,
-    pub headers: Map<String, Value>,
-    pub query: Map<String, Value>,
+    pub headers: BTreeMap<String, String>,
+    pub query: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for AuthParams {
@@ -31,43 +40,93 @@ impl std::fmt::Debug for AuthParams {
     }
 }
 
-fn names_only(injection: &Injection) -> (Map<String, Value>, Map<String, Value>) {
-    let redact = |list: &[(String, secrecy::SecretString)]| {
+type Pairs = BTreeMap<String, String>;
+
+fn names_only(injection: &Injection) -> (Pairs, Pairs) {
+    let redact = |list: &[(String, SecretString)]| {
         list.iter()
-            .map(|(name, _)| (name.clone(), Value::String(REDACTED.into())))
+            .map(|(name, _)| (name.clone(), REDACTED.to_string()))
             .collect()
     };
-    let mut headers: Map<String, Value> = redact(&injection.headers);
+    let mut headers: Pairs = redact(&injection.headers);
     if injection.oauth1.is_some() {
-        headers.insert("Authorization".into(), Value::String(REDACTED.into()));
+        // Signed per request: there is no value to show.
+        headers.insert("Authorization".into(), REDACTED.into());
     }
     (headers, redact(&injection.query))
 }
 
-fn live(injection: &Injection) -> (Map<String, Value>, Map<String, Value>) {
-    use secrecy::ExposeSecret;
-    let open = |list: &[(String, secrecy::SecretString)]| {
+fn live(injection: &Injection) -> (Pairs, Pairs) {
+    let open = |list: &[(String, SecretString)]| {
         list.iter()
-            .map(|(name, value)| (name.clone(), Value::String(value.expose_secret().into())))
-            .collect()
+            .map(|(name, value)| (name.clone(), value.expose_secret().to_string()))
+            .collect::<Pairs>()
     };
     let (mut headers, _) = names_only(injection);
     headers.extend(open(&injection.headers));
     (headers, open(&injection.query))
 }
 
+/// The injection built from stored, opened credentials: no renewal, no network. An
+/// issued token is shown as stored, even if it has expired.
+fn stored_injection(
+    service: &Service,
+    app: &App,
+    creds: &Credentials,
+) -> Result<Injection, auth::AuthError> {
+    match creds.scheme {
+        AuthScheme::ApiKey | AuthScheme::BearerToken | AuthScheme::Basic | AuthScheme::NoAuth => {
+            auth::static_injection(app, creds)
+        }
+        AuthScheme::OAuth2 | AuthScheme::BasicWithJwt | AuthScheme::GoogleServiceAccount => {
+            creds.connection_str("access_token").map(Injection::bearer)
+        }
+        AuthScheme::OAuth1 => auth::oauth1::injection(creds, service.clock.clone()),
+    }
+}
+
 impl Service {
-    /// The request material of `view`'s connection. Never fails: what cannot be worked out
-    /// (an unknown app, a refresh that fails right now) is left out, and the read that asked
-    /// for it still succeeds.
-    pub fn connection_auth_params(&self, caller: &Caller, view: &ConnectionView) -> AuthParams {
-        let connection = &view.connection;
-        let Ok(integration) = self.load_integration(connection.integration_id) else {
-            return AuthParams::default();
-        };
-        let base_url = self.render_for(&integration.base_url, connection).ok();
+    /// The names of what `integration` injects, every value `********`; `redacted` is the
+    /// connection's parameters with secrets already replaced.
+    fn redacted_injection(
+        &self,
+        integration: &Integration,
+        redacted: &Map<String, Value>,
+    ) -> Injection {
+        match integration.auth_scheme {
+            AuthScheme::ApiKey | AuthScheme::BearerToken | AuthScheme::Basic => {
+                let Some(app) = self.catalog.get(&integration.app_key) else {
+                    return Injection::default();
+                };
+                // The stored shape with every secret already replaced: enough for names.
+                let shape = Credentials {
+                    scheme: integration.auth_scheme,
+                    integration: integration.config.clone(),
+                    connection: redacted.clone(),
+                };
+                auth::static_injection(app, &shape).unwrap_or_default()
+            }
+            AuthScheme::NoAuth => Injection::default(),
+            AuthScheme::OAuth2
+            | AuthScheme::OAuth1
+            | AuthScheme::BasicWithJwt
+            | AuthScheme::GoogleServiceAccount => Injection::bearer(REDACTED),
+        }
+    }
+
+    /// The request material of `connection`. For a `reveal` key on a usable connection,
+    /// `open` yields the live injection (and the base URL it renders); when it fails, the
+    /// read still succeeds with redacted values.
+    fn auth_params_with<E: Display>(
+        &self,
+        caller: &Caller,
+        connection: &Connection,
+        integration: &Integration,
+        redacted: &Map<String, Value>,
+        open: impl FnOnce() -> Result<(Injection, Option<String>), E>,
+    ) -> AuthParams {
         let mut out = AuthParams {
-            base_url,
+            base_url: self.render_for(&integration.base_url, connection).ok(),
             ..AuthParams::default()
         };
         if !connection.status.usable() {
@@ -77,10 +136,10 @@ impl Service {
         // (the CLI's) may reveal too, through /credentials, but its plain reads stay
         // redacted so `keyport connections show` never prints a live token.
         if caller.permission == Permission::Reveal {
-            match self.prepare(caller, connection.id) {
-                Ok(prepared) => {
-                    (out.headers, out.query) = live(&prepared.injection);
-                    out.base_url = Some(prepared.base_url);
+            match open() {
+                Ok((injection, base_url)) => {
+                    (out.headers, out.query) = live(&injection);
+                    out.base_url = base_url.or(out.base_url);
                     return out;
                 }
                 Err(e) => tracing::warn!(
@@ -90,26 +149,44 @@ impl Service {
                 ),
             }
         }
-        let injection = match integration.auth_scheme {
-            AuthScheme::ApiKey | AuthScheme::BearerToken | AuthScheme::Basic => {
-                let Some(app) = self.catalog.get(&integration.app_key) else {
-                    return out;
-                };
-                // The stored shape with every secret already replaced: enough for names.
-                let redacted = Credentials {
-                    scheme: integration.auth_scheme,
-                    integration: integration.config.clone(),
-                    connection: view.params.clone(),
-                };
-                auth::static_injection(app, &redacted).unwrap_or_default()
-            }
-            AuthScheme::NoAuth => Injection::default(),
-            AuthScheme::OAuth2
-            | AuthScheme::OAuth1
-            | AuthScheme::BasicWithJwt
-            | AuthScheme::GoogleServiceAccount => Injection::bearer(REDACTED),
-        };
-        (out.headers, out.query) = names_only(&injection);
+        (out.headers, out.query) = names_only(&self.redacted_injection(integration, redacted));
         out
+    }
+
+    /// One connection's request material: a reveal key sees what `prepare` injects now,
+    /// which may first renew an expired token.
+    pub(crate) fn live_auth_params(
+        &self,
+        caller: &Caller,
+        connection: &Connection,
+        integration: &Integration,
+        redacted: &Map<String, Value>,
+    ) -> AuthParams {
+        self.auth_params_with(caller, connection, integration, redacted, || {
+            self.prepare(caller, connection.id)
+                .map(|p| (p.injection, Some(p.base_url)))
+        })
+    }
+
+    /// A listed connection's request material: a reveal key sees the stored credential
+    /// (`opened`, read in the list's own pass), never renewed.
+    pub(crate) fn stored_auth_params(
+        &self,
+        caller: &Caller,
+        connection: &Connection,
+        integration: &Integration,
+        redacted: &Map<String, Value>,
+        opened: Option<&Credentials>,
+    ) -> AuthParams {
+        self.auth_params_with(caller, connection, integration, redacted, || {
+            let creds = opened.ok_or_else(|| "the credential was not opened".to_string())?;
+            let app = self
+                .catalog
+                .get(&integration.app_key)
+                .ok_or_else(|| format!("unknown app {}", integration.app_key))?;
+            stored_injection(self, app, creds)
+                .map(|injection| (injection, None))
+                .map_err(|e| e.to_string())
+        })
     }
 }

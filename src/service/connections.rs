@@ -3,21 +3,26 @@
 //! fields are given; redirect schemes start INITIATED and are completed by the browser
 //! flow. Reads show secret parameters as `********`; only `reveal` opens them.
 
-use std::collections::HashMap;
+mod read;
 
 use serde_json::{Map, Value};
 
 use super::integrations::CONNECTION_DEFAULTS;
-use super::{Service, redacted, unknown_app};
+use super::{Service, unknown_app};
 use crate::domain::api_key::Permission;
 use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
 use crate::ids::{ConnectionId, EntityId, IntegrationId};
 use crate::providers::fields::{self, FieldSpec};
 use crate::service::Caller;
 use crate::service::{Error, Result};
-use crate::store::{ConnectionFilter, NewConnection, StoreError, connections, integrations};
+use crate::store::{NewConnection, StoreError, connections, integrations};
+
+pub use read::{ConnectionPage, ConnectionView, ListConnections};
 
 const TABLE: &str = "connections";
+
+/// An entity, when it was first seen, and its number of live connections.
+pub type EntitySummary = (EntityId, String, u64);
 
 #[derive(Default)]
 pub struct CreateConnection {
@@ -52,24 +57,22 @@ pub struct CreatedConnection {
     pub redirect_url: Option<String>,
 }
 
-#[derive(Debug, Default)]
-pub struct ListConnections {
-    pub entities: Vec<String>,
-    pub apps: Vec<String>,
-    pub statuses: Vec<String>,
-    pub labels: Vec<String>,
-    pub integration_id: Option<IntegrationId>,
-    pub active_only: bool,
-    pub page: u64,
-    pub page_size: u64,
-}
-
-/// A connection as readers see it: secrets redacted.
-#[derive(Debug, Clone)]
-pub struct ConnectionView {
+/// A connection's live credential, for a `reveal`: every parameter, secrets opened.
+/// `Debug` shows the parameter names only.
+pub struct RevealedCredential {
     pub connection: Connection,
     pub auth_scheme: AuthScheme,
     pub params: Map<String, Value>,
+}
+
+impl std::fmt::Debug for RevealedCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevealedCredential")
+            .field("connection", &self.connection.id)
+            .field("auth_scheme", &self.auth_scheme)
+            .field("params", &super::KeysOnly(&self.params))
+            .finish()
+    }
 }
 
 fn valid_labels(labels: Vec<String>) -> Result<Vec<String>> {
@@ -100,22 +103,7 @@ pub(crate) struct Loaded {
     pub integration_secrets: Option<Vec<u8>>,
 }
 
-/// The reader's view of `connection`, whose integration has `auth_scheme`.
-fn view_as(connection: Connection, auth_scheme: AuthScheme) -> ConnectionView {
-    let params = redacted(&connection.params, &connection.secret_keys);
-    ConnectionView {
-        connection,
-        auth_scheme,
-        params,
-    }
-}
-
 impl Service {
-    fn view_connection(&self, connection: Connection) -> Result<ConnectionView> {
-        let integration = self.load_integration(connection.integration_id)?;
-        Ok(view_as(connection, integration.auth_scheme))
-    }
-
     /// Loads a connection the caller may see; others' connections are "not found".
     pub(crate) fn load_connection(&self, caller: &Caller, id: ConnectionId) -> Result<Connection> {
         let connection = self
@@ -286,84 +274,6 @@ impl Service {
         })
     }
 
-    pub fn get_connection(&self, caller: &Caller, id: ConnectionId) -> Result<ConnectionView> {
-        caller.require(Permission::Use)?;
-        self.expire_flows()?;
-        let connection = self.load_connection(caller, id)?;
-        self.view_connection(connection)
-    }
-
-    pub fn list_connections(
-        &self,
-        caller: &Caller,
-        req: ListConnections,
-    ) -> Result<Vec<ConnectionView>> {
-        caller.require(Permission::Use)?;
-        self.expire_flows()?;
-        let mut entities = req
-            .entities
-            .iter()
-            .map(|e| EntityId::parse(e))
-            .collect::<Result<Vec<_>, _>>()?;
-        if let Some(own) = &caller.entity {
-            if entities.iter().any(|e| e != own) {
-                return Ok(Vec::new());
-            }
-            entities = vec![own.clone()];
-        }
-        let mut statuses = req
-            .statuses
-            .iter()
-            .map(|s| {
-                s.parse::<ConnectionStatus>()
-                    .map_err(|e| Error::invalid(format!("status: {e}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if req.active_only {
-            if !statuses.is_empty() && !statuses.contains(&ConnectionStatus::Active) {
-                return Ok(Vec::new());
-            }
-            statuses = vec![ConnectionStatus::Active];
-        }
-        let mut apps = Vec::new();
-        for app in &req.apps {
-            apps.push(self.find_app(app)?.key.clone());
-        }
-        let page_size = if req.page_size == 0 {
-            u64::MAX
-        } else {
-            req.page_size
-        };
-        let filter = ConnectionFilter {
-            entities,
-            apps,
-            statuses,
-            labels: req.labels,
-            integration_id: req.integration_id,
-            limit: page_size,
-            offset: req
-                .page
-                .saturating_sub(1)
-                .saturating_mul(page_size.min(u64::MAX / 2)),
-        };
-        let list = self.store.read(|db| connections::list(db, &filter))?;
-        // One integration load per distinct integration, not one per connection.
-        let mut schemes: HashMap<IntegrationId, AuthScheme> = HashMap::new();
-        list.into_iter()
-            .map(|c| {
-                let scheme = match schemes.get(&c.integration_id) {
-                    Some(scheme) => *scheme,
-                    None => {
-                        let scheme = self.load_integration(c.integration_id)?.auth_scheme;
-                        schemes.insert(c.integration_id, scheme);
-                        scheme
-                    }
-                };
-                Ok(view_as(c, scheme))
-            })
-            .collect()
-    }
-
     /// Moves a connection to `to` if the lifecycle allows it.
     pub(crate) fn transition(
         &self,
@@ -426,7 +336,7 @@ impl Service {
         &self,
         caller: &Caller,
         id: ConnectionId,
-    ) -> Result<(ConnectionView, Map<String, Value>)> {
+    ) -> Result<RevealedCredential> {
         caller.require(Permission::Reveal)?;
         let loaded = self.load_sealed(caller, id)?;
         if !loaded.connection.status.usable() {
@@ -463,11 +373,15 @@ impl Service {
         } = loaded;
         let mut params = connection.params.clone();
         params.extend(self.open_map(TABLE, &id.to_string(), connection_secrets.as_deref())?);
-        Ok((view_as(connection, integration.auth_scheme), params))
+        Ok(RevealedCredential {
+            connection,
+            auth_scheme: integration.auth_scheme,
+            params,
+        })
     }
 
     /// Every entity with its number of live connections.
-    pub fn list_entities(&self, caller: &Caller) -> Result<Vec<(EntityId, String, u64)>> {
+    pub fn list_entities(&self, caller: &Caller) -> Result<Vec<EntitySummary>> {
         caller.require(Permission::Use)?;
         let all = self.store.read(connections::entities)?;
         Ok(match &caller.entity {

@@ -2,8 +2,11 @@
 //! field list for the app and scheme; secret fields are sealed; URLs must be https (plain
 //! http only towards loopback, for local development and tests).
 
+mod auth_config;
+
 use serde_json::{Map, Value};
 
+use self::auth_config::normalize_auth_config;
 use super::{Service, unknown_app};
 use crate::domain::api_key::Permission;
 use crate::domain::{AuthScheme, Integration};
@@ -271,9 +274,9 @@ impl Service {
         let app = self.find_app(&req.app)?;
         let scheme = req.auth_scheme.unwrap_or_else(|| app.default_scheme());
         let spec = self.scheme_of(app, scheme)?;
-        if req.use_composio_auth
-            && scheme.needs_browser()
-            && !req.auth_config.contains_key("client_id")
+        let mut auth_config = req.auth_config;
+        normalize_auth_config(&self.public_url, app, scheme, &mut auth_config);
+        if req.use_composio_auth && scheme.needs_browser() && !auth_config.contains_key("client_id")
         {
             return Err(Error::invalid(format!(
                 "useComposioAuth: keyport has no managed OAuth apps; register your own OAuth app with {} \
@@ -281,7 +284,7 @@ impl Service {
                 app.name, self.public_url, app.key
             )));
         }
-        let (own, defaults) = split_config(spec, app, &req.auth_config)?;
+        let (own, defaults) = split_config(spec, app, &auth_config)?;
         check_urls(&own.plain)?;
         if scheme == AuthScheme::OAuth1 {
             // A malformed RSA key or a missing consumer secret is refused now, not at first use.
@@ -370,6 +373,51 @@ impl Service {
         Ok(list.into_iter().map(|i| self.view_integration(i)).collect())
     }
 
+    /// `current`'s configuration with `changes` applied (given keys replace, others are
+    /// kept, secrets included), validated and split again: what to store plainly, and what
+    /// to seal.
+    fn merged_config(
+        &self,
+        current: &Integration,
+        mut changes: Map<String, Value>,
+    ) -> Result<(Map<String, Value>, Map<String, Value>)> {
+        let app = self
+            .catalog
+            .get(&current.app_key)
+            .ok_or_else(|| unknown_app(&current.app_key))?;
+        let spec = self.scheme_of(app, current.auth_scheme)?;
+        normalize_auth_config(&self.public_url, app, current.auth_scheme, &mut changes);
+        // Merge: given keys replace, others are kept (secrets included).
+        let mut old_secrets = self.integration_secrets(current.id)?;
+        let mut merged = current.config.clone();
+        merged.remove(CONNECTION_DEFAULTS);
+        let defaults_plain = current.config.get(CONNECTION_DEFAULTS).cloned();
+        let defaults_secret = old_secrets.remove(CONNECTION_DEFAULTS);
+        merged.extend(old_secrets);
+        merged.extend(changes);
+        let (own, defaults) = split_config(spec, app, &merged)?;
+        check_urls(&own.plain)?;
+        let mut config = own.plain;
+        let mut secrets = own.secret;
+        let mut plain_defaults = match defaults_plain {
+            Some(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        plain_defaults.extend(defaults.plain);
+        let mut secret_defaults = match defaults_secret {
+            Some(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        secret_defaults.extend(defaults.secret);
+        if !plain_defaults.is_empty() {
+            config.insert(CONNECTION_DEFAULTS.into(), Value::Object(plain_defaults));
+        }
+        if !secret_defaults.is_empty() {
+            secrets.insert(CONNECTION_DEFAULTS.into(), Value::Object(secret_defaults));
+        }
+        Ok((config, secrets))
+    }
+
     pub fn update_integration(
         &self,
         caller: &Caller,
@@ -389,39 +437,7 @@ impl Service {
         let (config, secrets) = match &req.auth_config {
             None => (current.config.clone(), None),
             Some(changes) => {
-                let app = self
-                    .catalog
-                    .get(&current.app_key)
-                    .ok_or_else(|| unknown_app(&current.app_key))?;
-                let spec = self.scheme_of(app, current.auth_scheme)?;
-                // Merge: given keys replace, others are kept (secrets included).
-                let mut old_secrets = self.integration_secrets(id)?;
-                let mut merged = current.config.clone();
-                merged.remove(CONNECTION_DEFAULTS);
-                let defaults_plain = current.config.get(CONNECTION_DEFAULTS).cloned();
-                let defaults_secret = old_secrets.remove(CONNECTION_DEFAULTS);
-                merged.extend(old_secrets);
-                merged.extend(changes.clone());
-                let (own, defaults) = split_config(spec, app, &merged)?;
-                check_urls(&own.plain)?;
-                let mut config = own.plain;
-                let mut secrets = own.secret;
-                let mut plain_defaults = match defaults_plain {
-                    Some(Value::Object(m)) => m,
-                    _ => Map::new(),
-                };
-                plain_defaults.extend(defaults.plain);
-                let mut secret_defaults = match defaults_secret {
-                    Some(Value::Object(m)) => m,
-                    _ => Map::new(),
-                };
-                secret_defaults.extend(defaults.secret);
-                if !plain_defaults.is_empty() {
-                    config.insert(CONNECTION_DEFAULTS.into(), Value::Object(plain_defaults));
-                }
-                if !secret_defaults.is_empty() {
-                    secrets.insert(CONNECTION_DEFAULTS.into(), Value::Object(secret_defaults));
-                }
+                let (config, secrets) = self.merged_config(&current, changes.clone())?;
                 (config, Some(secrets))
             }
         };

@@ -4,6 +4,7 @@
 //! what — and is synchronous on purpose: handlers run it on the blocking pool.
 
 mod auth_params;
+mod catalog;
 mod checks;
 mod connections;
 mod credentials;
@@ -21,8 +22,12 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 pub use auth_params::AuthParams;
+pub use catalog::ActionView;
 pub use checks::CheckOutcome;
-pub use connections::{ConnectionView, CreateConnection, CreatedConnection, ListConnections};
+pub use connections::{
+    ConnectionPage, ConnectionView, CreateConnection, CreatedConnection, EntitySummary,
+    ListConnections, RevealedCredential,
+};
 pub use credentials::Prepared;
 pub use error::{Error, Result};
 pub use integrations::{CreateIntegration, IntegrationView, UpdateIntegration};
@@ -31,6 +36,14 @@ pub use oauth::{CallbackOutcome, CallbackQuery, ConnectPage};
 pub use proxy::{
     ActionOutcome, ExecuteAction, ParamIn, ProxyRequest, ProxyResponse, Target, resolve_endpoint,
 };
+
+// The vocabulary the service's callers read its answers in: domain values, ids and the
+// catalog entries it hands out, so surfaces (http, cli) depend on the service alone.
+pub use crate::actions::Action;
+pub use crate::domain::api_key::{ApiKey, Permission};
+pub use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
+pub use crate::ids::EntityId;
+pub use crate::providers::{App, FieldSpec, SchemeDetails};
 
 use crate::actions::Actions;
 use crate::clock::Clock;

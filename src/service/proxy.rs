@@ -365,7 +365,7 @@ impl Service {
         let app = self.find_app(app)?.key.clone();
         let entity = EntityId::or_default(entity.as_deref())?;
         caller.may_act_for(&entity)?;
-        let found = self.list_connections(
+        let found = self.find_connections(
             caller,
             ListConnections {
                 entities: vec![entity.as_str().to_string()],
@@ -376,8 +376,8 @@ impl Service {
         )?;
         found
             .into_iter()
-            .max_by(|a, b| a.connection.created_at.cmp(&b.connection.created_at))
-            .map(|view| view.connection.id)
+            .max_by(|a, b| a.created_at.cmp(&b.created_at))
+            .map(|connection| connection.id)
             .ok_or_else(|| {
                 Error::not_found(
                     "ACTIVE connection (entity/app)",

@@ -145,10 +145,10 @@ pub fn secrets(db: &Db, id: ConnectionId) -> Result<Option<Vec<u8>>, StoreError>
         .flatten())
 }
 
-/// Connections matching every given criterion, oldest first. Without a status filter,
-/// DELETED connections are left out.
-pub fn list(db: &Db, filter: &ConnectionFilter) -> Result<Vec<Connection>, StoreError> {
-    let mut sql = format!("SELECT {COLUMNS} FROM connections WHERE 1 = 1");
+/// The `WHERE` clause and its arguments for every criterion of `filter` (paging aside).
+/// Without a status filter, DELETED connections are left out.
+fn matching(filter: &ConnectionFilter) -> (String, Vec<SqlValue>) {
+    let mut sql = String::from(" WHERE 1 = 1");
     let mut args: Vec<SqlValue> = Vec::new();
     let mut any_of = |sql: &mut String, column: &str, values: Vec<String>| {
         if values.is_empty() {
@@ -193,7 +193,15 @@ pub fn list(db: &Db, filter: &ConnectionFilter) -> Result<Vec<Connection>, Store
         );
         args.push(SqlValue::Text(label.clone()));
     }
-    sql.push_str(" ORDER BY created_at, id LIMIT ? OFFSET ?");
+    (sql, args)
+}
+
+/// Connections matching every given criterion, oldest first, one page of them.
+pub fn list(db: &Db, filter: &ConnectionFilter) -> Result<Vec<Connection>, StoreError> {
+    let (clause, mut args) = matching(filter);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM connections{clause} ORDER BY created_at, id LIMIT ? OFFSET ?"
+    );
     args.push(SqlValue::Integer(
         i64::try_from(filter.limit).unwrap_or(i64::MAX),
     ));
@@ -203,6 +211,16 @@ pub fn list(db: &Db, filter: &ConnectionFilter) -> Result<Vec<Connection>, Store
     let mut stmt = db.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), from_row)?;
     rows.map(|r| finish(r?)).collect()
+}
+
+/// How many connections match `filter`, on every page.
+pub fn count(db: &Db, filter: &ConnectionFilter) -> Result<u64, StoreError> {
+    let (clause, args) = matching(filter);
+    let sql = format!("SELECT COUNT(*) FROM connections{clause}");
+    let total: i64 = db
+        .prepare_cached(&sql)?
+        .query_row(params_from_iter(args), |r| r.get(0))?;
+    Ok(u64::try_from(total).unwrap_or(0))
 }
 
 pub fn set_status(

@@ -17,3 +17,4 @@ mod proxy;
 mod schemes;
 mod sdk;
 mod storage;
+mod wire;

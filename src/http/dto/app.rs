@@ -1,0 +1,153 @@
+//! The provider catalog in Composio's `AppModel` shape (snake_case inside, as the SDK
+//! parses it): each app with its auth schemes and their fields — what a developer
+//! configures (`expected_from_customer: false`) and what a connection supplies (`true`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{AuthSchemeName, ExpectedFieldDto, Page};
+use crate::service::{App, AuthScheme, SchemeDetails};
+
+/// One auth scheme of an app (`AppAuthScheme`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = AppAuthScheme)]
+pub struct AppAuthSchemeDto {
+    /// `<app>_<mode>`, e.g. `github_oauth2`.
+    pub scheme_name: String,
+    pub auth_mode: AuthSchemeName,
+    /// The integration's fields, then the connection's.
+    pub fields: Vec<ExpectedFieldDto>,
+    /// OAuth: where the user authorizes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_url: Option<String>,
+    /// OAuth: the token (OAuth 1.0a: access-token) endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_scopes: Option<Vec<String>>,
+    /// OAuth 2.0: whether keyport sends a PKCE challenge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pkce: Option<bool>,
+    /// OAuth 2.0: a machine token (client credentials grant), no user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_credentials: Option<bool>,
+}
+
+impl AppAuthSchemeDto {
+    fn new(app: &App, index: usize) -> Option<AppAuthSchemeDto> {
+        let spec = app.schemes.get(index)?;
+        let mut fields: Vec<ExpectedFieldDto> = spec
+            .integration_fields()
+            .iter()
+            .map(ExpectedFieldDto::from)
+            .collect();
+        fields.extend(
+            spec.connection_fields(app)
+                .iter()
+                .map(ExpectedFieldDto::from),
+        );
+        let mut dto = AppAuthSchemeDto {
+            scheme_name: format!("{}_{}", app.key, spec.mode.as_str().to_ascii_lowercase()),
+            auth_mode: AuthSchemeName(spec.mode),
+            fields,
+            authorization_url: None,
+            token_url: None,
+            default_scopes: None,
+            pkce: None,
+            client_credentials: None,
+        };
+        match &spec.details {
+            SchemeDetails::OAuth2(o) => {
+                dto.authorization_url = Some(o.authorization_url.as_str().to_string());
+                dto.token_url = Some(o.token_url.as_str().to_string());
+                dto.default_scopes = Some(o.default_scopes.clone());
+                dto.pkce = Some(o.pkce);
+                dto.client_credentials = Some(o.client_credentials);
+            }
+            SchemeDetails::OAuth1(o) => {
+                dto.authorization_url = Some(o.authorization_url.as_str().to_string());
+                dto.token_url = Some(o.access_token_url.as_str().to_string());
+            }
+            _ => {}
+        }
+        Some(dto)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = AppMeta)]
+pub struct AppMetaDto {
+    pub base_url: String,
+    /// Template variables a connection fills in (`subdomain`…).
+    pub variables: Vec<String>,
+}
+
+/// One app as Composio's `AppModel`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = App)]
+pub struct AppDto {
+    pub name: String,
+    /// The catalog key, lower-case.
+    pub key: String,
+    #[serde(rename = "appId")]
+    #[schema(format = Uuid)]
+    pub app_id: String,
+    pub display_name: String,
+    pub description: String,
+    pub categories: Vec<String>,
+    pub docs: Option<String>,
+    pub meta: AppMetaDto,
+    pub auth_schemes: Vec<AppAuthSchemeDto>,
+    /// Always empty: keyport has no Composio-managed OAuth apps.
+    #[serde(rename = "testConnectors")]
+    pub test_connectors: Vec<Value>,
+    pub no_auth: bool,
+    pub enabled: bool,
+}
+
+impl From<&App> for AppDto {
+    fn from(app: &App) -> Self {
+        AppDto {
+            name: app.key.clone(),
+            key: app.key.clone(),
+            app_id: app.app_id().to_string(),
+            display_name: app.name.clone(),
+            description: app.description.clone(),
+            categories: app.categories.clone(),
+            docs: app.docs.clone(),
+            meta: AppMetaDto {
+                base_url: app.base_url.clone(),
+                variables: app.variables.iter().map(|v| v.name.clone()).collect(),
+            },
+            auth_schemes: (0..app.schemes.len())
+                .filter_map(|i| AppAuthSchemeDto::new(app, i))
+                .collect(),
+            test_connectors: Vec::new(),
+            no_auth: app.schemes.iter().all(|s| s.mode == AuthScheme::NoAuth),
+            enabled: true,
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AppListQuery {
+    /// Only apps whose key, name or description contains this (any case).
+    pub search: Option<String>,
+    /// Only apps in this category (any case).
+    pub category: Option<String>,
+}
+
+/// A trigger. keyport has none, so every list of them is empty.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[schema(as = Trigger)]
+pub struct TriggerDto {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub fields: BTreeMap<String, Value>,
+}
+
+pub type TriggerPage = Page<TriggerDto>;

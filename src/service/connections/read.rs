@@ -1,0 +1,236 @@
+//! Reading connections as their readers see them: one connection, or a filtered page of
+//! them, each with its parameters redacted and what it puts on a request worked out in the
+//! same read. A list is one pass over the store (rows, count, each integration once and,
+//! for a reveal key, the sealed credentials) and never renews a token, so a list makes no
+//! network call however many connections it shows; a single read by a reveal key may.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use serde_json::{Map, Value};
+
+use super::Loaded;
+use crate::domain::api_key::Permission;
+use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
+use crate::ids::{ConnectionId, EntityId, IntegrationId};
+use crate::service::{AuthParams, Caller, Error, Result, Service, redacted};
+use crate::store::{ConnectionFilter, connections, integrations};
+
+#[derive(Debug, Default)]
+pub struct ListConnections {
+    pub entities: Vec<String>,
+    pub apps: Vec<String>,
+    pub statuses: Vec<String>,
+    pub labels: Vec<String>,
+    pub integration_id: Option<IntegrationId>,
+    pub active_only: bool,
+    pub page: u64,
+    pub page_size: u64,
+}
+
+/// A connection as readers see it: secrets redacted, and what it puts on a request
+/// (redacted unless the caller may reveal), worked out in the same read.
+#[derive(Debug, Clone)]
+pub struct ConnectionView {
+    pub connection: Connection,
+    pub auth_scheme: AuthScheme,
+    /// The stored parameters, every secret `********`.
+    pub params: Map<String, Value>,
+    pub auth: AuthParams,
+}
+
+/// One page of a connection list, and how many connections match on every page.
+#[derive(Debug, Clone)]
+pub struct ConnectionPage {
+    pub views: Vec<ConnectionView>,
+    pub total: u64,
+}
+
+/// The page of `req` as a store filter over `entities`, `apps` and `statuses`.
+fn page_filter(
+    req: ListConnections,
+    entities: Vec<EntityId>,
+    apps: Vec<String>,
+    statuses: Vec<ConnectionStatus>,
+) -> ConnectionFilter {
+    let page_size = if req.page_size == 0 {
+        u64::MAX
+    } else {
+        req.page_size
+    };
+    ConnectionFilter {
+        entities,
+        apps,
+        statuses,
+        labels: req.labels,
+        integration_id: req.integration_id,
+        limit: page_size,
+        offset: req
+            .page
+            .saturating_sub(1)
+            .saturating_mul(page_size.min(u64::MAX / 2)),
+    }
+}
+
+/// One listed connection and, for a reveal key on a usable connection, its sealed
+/// credential blob, read in the list's pass.
+struct Row {
+    connection: Connection,
+    sealed: Option<Option<Vec<u8>>>,
+}
+
+impl Service {
+    /// One connection as a reader sees it; a reveal key's read may renew its token.
+    fn view_connection(&self, caller: &Caller, connection: Connection) -> Result<ConnectionView> {
+        let integration = self.load_integration(connection.integration_id)?;
+        let params = redacted(&connection.params, &connection.secret_keys);
+        let auth = self.live_auth_params(caller, &connection, &integration, &params);
+        Ok(ConnectionView {
+            connection,
+            auth_scheme: integration.auth_scheme,
+            params,
+            auth,
+        })
+    }
+
+    pub fn get_connection(&self, caller: &Caller, id: ConnectionId) -> Result<ConnectionView> {
+        caller.require(Permission::Use)?;
+        self.expire_flows()?;
+        let connection = self.load_connection(caller, id)?;
+        self.view_connection(caller, connection)
+    }
+
+    /// The store filter for `req` as `caller` may see it; `None` when nothing can match.
+    fn connection_filter(
+        &self,
+        caller: &Caller,
+        req: ListConnections,
+    ) -> Result<Option<ConnectionFilter>> {
+        let mut entities = req
+            .entities
+            .iter()
+            .map(|e| EntityId::parse(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(own) = &caller.entity {
+            if entities.iter().any(|e| e != own) {
+                return Ok(None);
+            }
+            entities = vec![own.clone()];
+        }
+        let mut statuses = req
+            .statuses
+            .iter()
+            .map(|s| {
+                s.parse::<ConnectionStatus>()
+                    .map_err(|e| Error::invalid(format!("status: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if req.active_only {
+            if !statuses.is_empty() && !statuses.contains(&ConnectionStatus::Active) {
+                return Ok(None);
+            }
+            statuses = vec![ConnectionStatus::Active];
+        }
+        let mut apps = Vec::new();
+        for app in &req.apps {
+            apps.push(self.find_app(app)?.key.clone());
+        }
+        Ok(Some(page_filter(req, entities, apps, statuses)))
+    }
+
+    /// The connections matching `req` that `caller` may see, as stored.
+    pub(crate) fn find_connections(
+        &self,
+        caller: &Caller,
+        req: ListConnections,
+    ) -> Result<Vec<Connection>> {
+        caller.require(Permission::Use)?;
+        self.expire_flows()?;
+        match self.connection_filter(caller, req)? {
+            Some(filter) => Ok(self.store.read(|db| connections::list(db, &filter))?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// One page of the connections matching `req`, with how many match in all. One read
+    /// pass: rows, count, each distinct integration once, and — for a reveal key — the
+    /// sealed credentials, opened but never renewed. No network, whatever the list holds.
+    pub fn list_connections(
+        &self,
+        caller: &Caller,
+        req: ListConnections,
+    ) -> Result<ConnectionPage> {
+        caller.require(Permission::Use)?;
+        self.expire_flows()?;
+        let Some(filter) = self.connection_filter(caller, req)? else {
+            return Ok(ConnectionPage {
+                views: Vec::new(),
+                total: 0,
+            });
+        };
+        let reveal = caller.permission == Permission::Reveal;
+        let (rows, total, integrations) = self.store.snapshot(|db| {
+            let list = connections::list(db, &filter)?;
+            let total = connections::count(db, &filter)?;
+            let mut found: HashMap<IntegrationId, (Integration, Option<Vec<u8>>)> = HashMap::new();
+            let mut rows = Vec::with_capacity(list.len());
+            for connection in list {
+                if let Entry::Vacant(slot) = found.entry(connection.integration_id)
+                    && let Some(integration) = integrations::get(db, connection.integration_id)?
+                {
+                    let sealed = if reveal {
+                        integrations::secrets(db, integration.id)?
+                    } else {
+                        None
+                    };
+                    slot.insert((integration, sealed));
+                }
+                let sealed = if reveal && connection.status.usable() {
+                    Some(connections::secrets(db, connection.id)?)
+                } else {
+                    None
+                };
+                rows.push(Row { connection, sealed });
+            }
+            Ok::<_, Error>((rows, total, found))
+        })?;
+        let views = rows
+            .into_iter()
+            .map(|row| self.listed_view(caller, row, &integrations))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ConnectionPage { views, total })
+    }
+
+    /// A listed row as a reader sees it, from what the list's pass read.
+    fn listed_view(
+        &self,
+        caller: &Caller,
+        row: Row,
+        integrations: &HashMap<IntegrationId, (Integration, Option<Vec<u8>>)>,
+    ) -> Result<ConnectionView> {
+        let Row { connection, sealed } = row;
+        let (integration, integration_sealed) = integrations
+            .get(&connection.integration_id)
+            .ok_or_else(|| {
+                Error::not_found("integration", connection.integration_id.to_string())
+            })?;
+        let params = redacted(&connection.params, &connection.secret_keys);
+        let opened = match sealed {
+            Some(blob) => Some(self.open_loaded(&Loaded {
+                connection: connection.clone(),
+                integration: integration.clone(),
+                connection_secrets: blob,
+                integration_secrets: integration_sealed.clone(),
+            })?),
+            None => None,
+        };
+        let auth =
+            self.stored_auth_params(caller, &connection, integration, &params, opened.as_ref());
+        Ok(ConnectionView {
+            connection,
+            auth_scheme: integration.auth_scheme,
+            params,
+            auth,
+        })
+    }
+}
