@@ -24,6 +24,8 @@ pub fn env_num(name: &str, default: u64) -> u64 {
 pub struct Settings {
     /// Per wrk run.
     pub secs: u64,
+    /// Runs per side of each comparison, alternated (a b a b …).
+    pub rounds: usize,
     /// Connections of the throughput comparisons.
     pub connections: usize,
     /// wrk threads.

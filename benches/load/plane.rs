@@ -84,7 +84,7 @@ pub fn section_read(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
                 ("get-by-id", &by_id),
             ],
             load,
-            2,
+            s.rounds,
         )
     });
     r.row(
@@ -126,7 +126,7 @@ pub fn section_proxy(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
     proxy_works(&kp, &id);
     let (proxied, direct) = (proxy_target(&kp, &id), direct_target(&upstream));
     let targets = [("proxy", &proxied), ("direct", &direct)];
-    let f = w.alternate(&targets, s.load(s.connections), 2);
+    let f = w.alternate(&targets, s.load(s.connections), s.rounds);
     r.compared(
         &format!("proxy GET → local upstream, {} connections", s.connections),
         (&f[0], &f[1]),
@@ -162,7 +162,7 @@ pub fn section_burst(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
     let load = Load {
         connections: s.burst,
         threads: s.threads,
-        secs: s.secs * 2,
+        secs: s.secs * 3,
         timeout_secs: 10,
     };
     let direct = w.run("burst-direct", &direct_target(&upstream), load);
@@ -246,7 +246,7 @@ pub fn section_log(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
     let f: Vec<Figures> = w.alternate(
         &[("healthz-info", &at_info), ("healthz-warn", &at_warn)],
         s.load(s.connections),
-        2,
+        s.rounds,
     );
     r.compared(
         "access log: /healthz at the default level (a line per request)",

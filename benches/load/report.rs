@@ -86,6 +86,7 @@ impl Report {
         goal: Goal,
     ) -> f64 {
         let ratio = ours.rps() / theirs.rps().max(1e-9);
+        let spread = spread(&ours.rounds, &theirs.rounds);
         let tail = ours.p99_us / ours.p50_us.max(1e-9);
         let met = (goal.ratio.is_some() || goal.tail.is_some()).then(|| {
             goal.ratio.is_none_or(|want| ratio >= want)
@@ -100,7 +101,7 @@ impl Report {
         self.row(
             figure,
             (mine, format!("{label}: {}", throughput(theirs))),
-            &format!("{ratio:.2}"),
+            &format!("{ratio:.2}{spread}"),
             (&goal.text(), met),
         );
         ratio
@@ -137,6 +138,17 @@ impl Report {
         }
         out
     }
+}
+
+/// The lowest and highest ratio of the rounds (each pair of runs taken one after the
+/// other), when there are several: how much the machine moved during the comparison.
+fn spread(ours: &[f64], theirs: &[f64]) -> String {
+    if ours.len() < 2 || ours.len() != theirs.len() {
+        return String::new();
+    }
+    let ratios = ours.iter().zip(theirs).map(|(a, b)| a / b.max(1e-9));
+    let (lo, hi) = ratios.fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(r), hi.max(r)));
+    format!(" (rounds {lo:.2}–{hi:.2})")
 }
 
 pub fn throughput(f: &Figures) -> String {

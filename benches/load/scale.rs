@@ -70,7 +70,7 @@ pub fn section_scale(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
     let g = w.alternate(
         &[("get-big", &targets[0]), ("get-small", &targets[1])],
         load,
-        2,
+        s.rounds,
     );
     let small_label = small_count.to_string();
     r.compared(
@@ -82,7 +82,7 @@ pub fn section_scale(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
     let l = w.alternate(
         &[("list-big", &targets[2]), ("list-small", &targets[3])],
         load,
-        2,
+        s.rounds,
     );
     r.compared(
         &format!(

@@ -1,10 +1,11 @@
 //! The load generator: Debian's `wrk`, a C event-loop client far faster than anything the
 //! bench could spawn as threads, driven by a Lua script per target (method, JSON body,
 //! `x-api-key` and other headers, or a path drawn at random from a file). The script's
-//! `done` hook prints one machine-readable line (requests, duration, p50/p99 from wrk's
-//! latency histogram, errors by kind) that the bench parses; wrk's own report
-//! (`--latency`) is kept beside it in `target/bench/wrk/`. Scripts hold the throwaway
-//! admin key, so they are written into the run's temporary directory, not kept.
+//! `done` hook prints two machine-readable lines that the bench parses: the counts
+//! (requests, duration, errors by kind) and wrk's whole latency histogram, so that runs of
+//! one target merge into exact percentiles. wrk's own report (`--latency`) is kept beside
+//! them in `target/bench/wrk/`. Scripts hold the throwaway admin key, so they are written
+//! into the run's temporary directory, not kept.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,9 +16,14 @@ const DONE: &str = r#"
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    "\nwrk-figures requests=%.0f duration_us=%.0f p50_us=%.0f p99_us=%.0f max_us=%.0f connect=%.0f read=%.0f write=%.0f status=%.0f timeout=%.0f\n",
-    summary.requests, summary.duration, latency:percentile(50.0), latency:percentile(99.0),
-    latency.max, e.connect, e.read, e.write, e.status, e.timeout))
+    "\nwrk-figures requests=%.0f duration_us=%.0f connect=%.0f read=%.0f write=%.0f status=%.0f timeout=%.0f\n",
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout))
+  local cells = {}
+  for i = 1, #latency do
+    local us, count = latency(i)
+    cells[#cells + 1] = string.format("%.0f:%.0f", us, count)
+  end
+  io.write("wrk-histogram ", table.concat(cells, " "), "\n")
 end
 "#;
 
@@ -108,7 +114,7 @@ pub struct Load {
 }
 
 /// What one or more wrk runs measured.
-#[derive(Clone, Copy, Default, Debug)]
+#[derive(Clone, Default, Debug)]
 pub struct Figures {
     /// Completed requests, any status.
     pub requests: u64,
@@ -119,6 +125,10 @@ pub struct Figures {
     pub secs: f64,
     pub p50_us: f64,
     pub p99_us: f64,
+    /// Good answers per second of each run merged, in order.
+    pub rounds: Vec<f64>,
+    /// Latency in microseconds and how many answers took it, ascending.
+    histogram: Vec<(u64, u64)>,
 }
 
 impl Figures {
@@ -131,42 +141,72 @@ impl Figures {
         self.bad_status + self.socket_errors
     }
 
-    /// Runs of the same target added up: counts and time summed, p50 the mean of the
-    /// runs' medians, p99 the worst run's (percentiles of separate runs do not merge
-    /// exactly; this errs against keyport).
+    fn with_histogram(mut self, mut histogram: Vec<(u64, u64)>) -> Figures {
+        histogram.sort_unstable();
+        self.p50_us = percentile(&histogram, 0.50);
+        self.p99_us = percentile(&histogram, 0.99);
+        self.histogram = histogram;
+        self
+    }
+
+    /// Runs of the same target added up: counts and time summed, latency histograms
+    /// joined (so the percentiles are those of all the runs' answers together).
     pub fn merge(runs: &[Figures]) -> Figures {
-        let n = runs.len().max(1) as f64;
-        Figures {
+        let sum = Figures {
             requests: runs.iter().map(|r| r.requests).sum(),
             bad_status: runs.iter().map(|r| r.bad_status).sum(),
             socket_errors: runs.iter().map(|r| r.socket_errors).sum(),
             secs: runs.iter().map(|r| r.secs).sum(),
-            p50_us: runs.iter().map(|r| r.p50_us).sum::<f64>() / n,
-            p99_us: runs.iter().map(|r| r.p99_us).fold(0.0, f64::max),
-        }
+            rounds: runs.iter().map(Figures::rps).collect(),
+            ..Figures::default()
+        };
+        let joined = runs.iter().flat_map(|r| r.histogram.iter().copied());
+        sum.with_histogram(joined.collect())
     }
 
-    /// Parses the `wrk-figures` line of wrk's output.
+    /// Parses the `wrk-figures` and `wrk-histogram` lines of wrk's output.
     pub fn parse(output: &str) -> Option<Figures> {
-        let line = output
-            .lines()
-            .find_map(|l| l.strip_prefix("wrk-figures "))?;
-        let field = |name: &str| -> Option<f64> {
-            line.split_whitespace()
+        let line = |prefix: &str| output.lines().find_map(|l| l.strip_prefix(prefix));
+        let counts = line("wrk-figures ")?;
+        let field = |name: &str| -> Option<u64> {
+            counts
+                .split_whitespace()
                 .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))?
                 .parse()
                 .ok()
         };
-        let count = |name: &str| field(name).map(|v| v as u64);
-        Some(Figures {
-            requests: count("requests")?,
-            bad_status: count("status")?,
-            socket_errors: count("connect")? + count("read")? + count("write")? + count("timeout")?,
-            secs: field("duration_us")? / 1e6,
-            p50_us: field("p50_us")?,
-            p99_us: field("p99_us")?,
-        })
+        let histogram = line("wrk-histogram")?
+            .split_whitespace()
+            .map(|pair| {
+                let (us, n) = pair.split_once(':')?;
+                Some((us.parse().ok()?, n.parse().ok()?))
+            })
+            .collect::<Option<Vec<(u64, u64)>>>()?;
+        let figures = Figures {
+            requests: field("requests")?,
+            bad_status: field("status")?,
+            socket_errors: field("connect")? + field("read")? + field("write")? + field("timeout")?,
+            secs: field("duration_us")? as f64 / 1e6,
+            ..Figures::default()
+        };
+        let mut figures = figures.with_histogram(histogram);
+        figures.rounds = vec![figures.rps()];
+        Some(figures)
     }
+}
+
+/// The smallest latency that `q` of the answers did not exceed; `histogram` is sorted.
+fn percentile(histogram: &[(u64, u64)], q: f64) -> f64 {
+    let total: u64 = histogram.iter().map(|(_, n)| n).sum();
+    let want = (total as f64 * q).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for &(us, n) in histogram {
+        seen += n;
+        if seen >= want {
+            return us as f64;
+        }
+    }
+    0.0
 }
 
 pub struct Wrk {
