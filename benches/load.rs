@@ -15,8 +15,8 @@
 //! needs no wrk and takes a few seconds: the upstreams, one proxied call through each, a
 //! few idle connections held, and the parsing of a wrk report. Sections can be chosen by
 //! name: `cargo bench --bench load -- read burst`. Knobs (environment): `LOAD_SECS` per wrk
-//! run (2; the burst runs three times as long), `LOAD_ROUNDS` per side of a comparison (3),
-//! `LOAD_CONNECTIONS` (64), `LOAD_THREADS` (2), `LOAD_BURST` (1000), `LOAD_IDLE` (10000),
+//! run (2), `LOAD_ROUNDS` per side of a comparison (3), `LOAD_CONNECTIONS` (64),
+//! `LOAD_THREADS` (2), `LOAD_BURST` (1000), `LOAD_BURST_SECS` (10), `LOAD_IDLE` (10000),
 //! `LOAD_CLIENTS` creating rows (8), `LOAD_ROWS` (100000), `LOAD_ENTITIES` (10000),
 //! `LOAD_CREATE_SECS` (1200, a cap on the bulk create), `LOAD_OUT`
 //! (`target/bench/load.md`), `KEYPORT_BIN` (the binary to measure), `WRK` (the wrk to use).
@@ -243,6 +243,7 @@ fn settings(args: &[String]) -> Settings {
         connections: env_num("LOAD_CONNECTIONS", 64) as usize,
         threads: env_num("LOAD_THREADS", 2) as usize,
         burst: env_num("LOAD_BURST", 1_000) as usize,
+        burst_secs: env_num("LOAD_BURST_SECS", 10),
         idle: env_num("LOAD_IDLE", 10_000) as usize,
         creators: env_num("LOAD_CLIENTS", 8) as usize,
         rows: env_num("LOAD_ROWS", 100_000) as usize,

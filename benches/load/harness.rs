@@ -32,6 +32,8 @@ pub struct Settings {
     pub threads: usize,
     /// Concurrent calls of the slow-upstream burst.
     pub burst: usize,
+    /// The burst's wrk run, per side.
+    pub burst_secs: u64,
     /// Idle keep-alive connections held at once.
     pub idle: usize,
     /// API clients creating rows.

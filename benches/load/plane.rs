@@ -162,7 +162,7 @@ pub fn section_burst(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
     let load = Load {
         connections: s.burst,
         threads: s.threads,
-        secs: s.secs * 3,
+        secs: s.burst_secs,
         timeout_secs: 10,
     };
     let direct = w.run("burst-direct", &direct_target(&upstream), load);
@@ -180,6 +180,18 @@ pub fn section_burst(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
         "direct",
         Goal::ratio(0.9),
     );
+    // A closed loop's steady state (Little's law): calls in flight over the mean latency.
+    let steady = |f: &Figures| s.burst as f64 / (f.mean_us / 1e6).max(1e-9);
+    r.note(format!(
+        "the burst's steady state (Little's law, {} calls / mean latency): proxied {:.0} req/s (mean {}), direct {:.0} req/s (mean {}) = {:.2}×; a {} s window counts whole 1 s rounds, so its ratio moves by up to one round",
+        s.burst,
+        steady(&proxied),
+        ms(proxied.mean_us),
+        steady(&direct),
+        ms(direct.mean_us),
+        steady(&proxied) / steady(&direct).max(1e-9),
+        s.burst_secs
+    ));
     let met = peak * 1024 <= BURST_RSS_GOAL && after * 1024 <= BURST_RSS_GOAL;
     r.row(
         "keyport's RSS around that burst",

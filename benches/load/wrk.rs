@@ -125,6 +125,7 @@ pub struct Figures {
     pub secs: f64,
     pub p50_us: f64,
     pub p99_us: f64,
+    pub mean_us: f64,
     /// Good answers per second of each run merged, in order.
     pub rounds: Vec<f64>,
     /// Latency in microseconds and how many answers took it, ascending.
@@ -145,6 +146,10 @@ impl Figures {
         histogram.sort_unstable();
         self.p50_us = percentile(&histogram, 0.50);
         self.p99_us = percentile(&histogram, 0.99);
+        let (sum, n) = histogram.iter().fold((0.0, 0u64), |(sum, n), &(us, k)| {
+            (sum + us as f64 * k as f64, n + k)
+        });
+        self.mean_us = sum / n.max(1) as f64;
         self.histogram = histogram;
         self
     }
