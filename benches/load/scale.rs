@@ -27,28 +27,7 @@ pub fn section_scale(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
     let big_dir = root.join("big");
     let (big, big_ids, took) = populated(s, &big_dir, s.rows, s.entities);
     let made = big_ids.len();
-    r.row(
-        &format!(
-            "create {} connections over {} entities, {} clients",
-            s.rows, s.entities, s.creators
-        ),
-        (
-            format!(
-                "{made} in {:.1} s ({:.0}/s)",
-                took.as_secs_f64(),
-                made as f64 / took.as_secs_f64()
-            ),
-            String::new(),
-        ),
-        "",
-        ("", None),
-    );
-    if made < s.rows {
-        r.note(format!(
-            "the bulk create stopped at its {} s cap after {made} connections",
-            s.create_cap.as_secs()
-        ));
-    }
+    created(s, r, made, took);
     // Entities actually populated (all of them unless the cap cut the create short).
     let big_entities = s.entities.min(made.max(1));
     let lines = |name: &str, items: Vec<String>| {
@@ -95,6 +74,32 @@ pub fn section_scale(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
     );
     drop(small);
     size_and_restart(r, big, &big_dir, made);
+}
+
+/// The bulk create's row, and a note when the cap cut it short.
+fn created(s: &Settings, r: &mut Report, made: usize, took: Duration) {
+    r.row(
+        &format!(
+            "create {} connections over {} entities, {} clients",
+            s.rows, s.entities, s.creators
+        ),
+        (
+            format!(
+                "{made} in {:.1} s ({:.0}/s)",
+                took.as_secs_f64(),
+                made as f64 / took.as_secs_f64()
+            ),
+            String::new(),
+        ),
+        "",
+        ("", None),
+    );
+    if made < s.rows {
+        r.note(format!(
+            "the bulk create stopped at its {} s cap after {made} connections",
+            s.create_cap.as_secs()
+        ));
+    }
 }
 
 fn by_id(kp: &Server, ids: &Path) -> Target {
@@ -226,11 +231,16 @@ pub fn section_start(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
         ("≤ 20 MB", Some(size <= BINARY_GOAL)),
     );
     std::thread::sleep(Duration::from_millis(500));
-    let pid = pid(&kp);
+    rss(s, w, r, &kp);
+}
+
+/// keyport's memory idle, after the unlock, and under credential-read load.
+fn rss(s: &Settings, w: &Wrk, r: &mut Report, kp: &Server) {
+    let pid = pid(kp);
     let idle = rss_kib(pid, "VmRSS:");
     let hwm = rss_kib(pid, "VmHWM:");
-    let integration = bearer_integration(&kp, "http://127.0.0.1:9");
-    let id = connect(&kp, &integration, "alice", "ghp_benchmark_token");
+    let integration = bearer_integration(kp, "http://127.0.0.1:9");
+    let id = connect(kp, &integration, "alice", "ghp_benchmark_token");
     let cred = Target::get(&format!(
         "{}/api/v1/connectedAccounts/{id}/credentials",
         kp.url
