@@ -105,7 +105,7 @@ fn created(s: &Settings, r: &mut Report, made: usize, took: Duration) {
 fn by_id(kp: &Server, ids: &Path) -> Target {
     Target::get(&kp.url)
         .key(&kp.admin)
-        .random_paths(ids, "/api/v1/connectedAccounts/", "")
+        .random_paths(ids, "/api/v1/connectedAccounts/")
 }
 
 fn by_entity(kp: &Server, entities: &Path) -> Target {

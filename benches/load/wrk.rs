@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// What `done` prints; the bench finds the line by its first word.
+/// What `done` prints; the bench finds each line by its first word.
 const DONE: &str = r#"
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -62,8 +62,8 @@ impl Target {
         self.header("Content-Type", "application/json")
     }
 
-    /// Each request's path is `prefix + a random line of lines_file + suffix`.
-    pub fn random_paths(mut self, lines_file: &Path, prefix: &str, suffix: &str) -> Target {
+    /// Each request's path is `prefix` and a random line of `lines_file`.
+    pub fn random_paths(mut self, lines_file: &Path, prefix: &str) -> Target {
         self.lua.push(format!(
             r#"local items = {{}}
 for line in io.lines({file}) do items[#items + 1] = line end
@@ -71,11 +71,10 @@ local next_id = 1
 setup = function(thread) thread:set("seed", next_id); next_id = next_id + 1 end
 init = function(args) math.randomseed(7919 * (seed or 1)) end
 request = function()
-  return wrk.format(nil, {prefix} .. items[math.random(#items)] .. {suffix})
+  return wrk.format(nil, {prefix} .. items[math.random(#items)])
 end"#,
             file = lua_str(&lines_file.to_string_lossy()),
             prefix = lua_str(prefix),
-            suffix = lua_str(suffix),
         ));
         self
     }
