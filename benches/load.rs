@@ -27,6 +27,7 @@
     clippy::panic,
     reason = "a benchmark program: any failure aborts the run with its message"
 )]
+#![expect(clippy::disallowed_methods, reason = "a benchmark times real requests")]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

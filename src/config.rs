@@ -38,21 +38,29 @@ pub mod env {
     pub const TOKEN_TIMEOUT_MS: &str = "KEYPORT_TOKEN_TIMEOUT_MS";
 }
 
-/// One layer of settings: what `config.toml`, the environment or the flags say. A field
-/// left `None` falls through to the layer below.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+/// One layer of settings: what `config.toml`, the environment or the flags of `keyport
+/// serve` say (the same fields, so each is declared once). A field left `None` falls
+/// through to the layer below. The doc comments are the flags' help.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// Address to listen on, e.g. `127.0.0.1:7790`.
+    /// Address to listen on [env: KEYPORT_LISTEN] [default: 127.0.0.1:7790].
+    #[arg(long)]
     pub listen: Option<String>,
-    /// Log filter, e.g. `info` or `keyport=debug`.
+    /// Log filter, e.g. `info` or `keyport=debug` [env: KEYPORT_LOG] [default: info].
+    #[arg(long)]
     pub log: Option<String>,
-    /// Target unlock time in milliseconds when a vault is created (minimum parameters are
-    /// always m = 64 MiB, t = 3).
+    /// Target unlock time when a vault is created, in ms [env: KEYPORT_KDF_MS] [default: 500].
+    // Calibration only goes up: the parameters are never below m = 64 MiB, t = 3.
+    #[arg(long, value_name = "MS")]
     pub kdf_target_ms: Option<u64>,
-    /// Milliseconds to wait for a provider's API.
+    /// How long to wait for a provider's API, in ms [env: KEYPORT_UPSTREAM_TIMEOUT_MS]
+    /// [default: 30000].
+    #[arg(long, value_name = "MS")]
     pub upstream_timeout_ms: Option<u64>,
-    /// Milliseconds to wait for a token endpoint.
+    /// How long to wait for a token endpoint, in ms [env: KEYPORT_TOKEN_TIMEOUT_MS]
+    /// [default: 30000].
+    #[arg(long, value_name = "MS")]
     pub token_timeout_ms: Option<u64>,
 }
 

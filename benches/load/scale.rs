@@ -109,11 +109,9 @@ fn by_id(kp: &Server, ids: &Path) -> Target {
 }
 
 fn by_entity(kp: &Server, entities: &Path) -> Target {
-    Target::get(&kp.url).key(&kp.admin).random_paths(
-        entities,
-        "/api/v1/connectedAccounts?user_uuid=",
-        "",
-    )
+    Target::get(&kp.url)
+        .key(&kp.admin)
+        .random_paths(entities, "/api/v1/connectedAccounts?user_uuid=")
 }
 
 /// keyport in `dir` with `count` BEARER_TOKEN connections over `entities` entities: the

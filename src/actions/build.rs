@@ -58,6 +58,11 @@ fn field_name(pointer: &str, child: Option<&str>) -> String {
     name
 }
 
+/// The input `name`, unless it is missing or null.
+fn present<'a>(input: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    input.get(name).filter(|v| !v.is_null())
+}
+
 /// A scalar as query or path text; objects and arrays as JSON.
 fn text_of(value: &Value) -> String {
     match value {
@@ -97,23 +102,37 @@ impl Action {
 
     /// The request for a validated `input`.
     pub fn plan(&self, input: &Map<String, Value>) -> Result<Planned> {
-        let def = &self.def;
-        let wire = |name: &str| {
-            def.rename
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| name.to_string())
-        };
-        let present = |name: &str| input.get(name).filter(|v| !v.is_null());
+        let mut endpoint = self.path(input)?;
+        if let Some(query) = self.query(input) {
+            endpoint.push('?');
+            endpoint.push_str(&query);
+        }
+        Ok(Planned {
+            method: self.def.method.as_http(),
+            endpoint,
+            body: self.body(input)?,
+        })
+    }
 
+    /// The name an input goes by on the wire.
+    fn wire(&self, name: &str) -> String {
+        self.def
+            .rename
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_string())
+    }
+
+    /// The path with each `{input}` filled in as one encoded segment.
+    fn path(&self, input: &Map<String, Value>) -> Result<String> {
         let mut path = String::new();
-        let mut rest = def.path.as_str();
+        let mut rest = self.def.path.as_str();
         while let Some(open) = rest.find('{') {
             path.push_str(&rest[..open]);
             let after = &rest[open + 1..];
             let close = after.find('}').unwrap_or(after.len());
             let name = &after[..close];
-            let value = present(name)
+            let value = present(input, name)
                 .map(text_of)
                 .ok_or_else(|| ActionError::input(format!("input.{name}: is required")))?;
             if value.is_empty() || value == "." || value == ".." {
@@ -130,53 +149,50 @@ impl Action {
             rest = after.get(close + 1..).unwrap_or("");
         }
         path.push_str(rest);
+        Ok(path)
+    }
 
+    /// The query string of the query inputs given (arrays repeat the parameter), if any.
+    fn query(&self, input: &Map<String, Value>) -> Option<String> {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         let mut any_query = false;
-        for name in &def.query {
-            let Some(value) = present(name) else { continue };
-            let key = wire(name);
-            match value {
-                Value::Array(items) => {
-                    for item in items.iter().filter(|v| !v.is_null()) {
-                        query.append_pair(&key, &text_of(item));
-                        any_query = true;
-                    }
-                }
-                other => {
-                    query.append_pair(&key, &text_of(other));
-                    any_query = true;
-                }
+        for name in &self.def.query {
+            let Some(value) = present(input, name) else {
+                continue;
+            };
+            let key = self.wire(name);
+            let values = match value {
+                Value::Array(items) => items.iter().filter(|v| !v.is_null()).collect(),
+                other => vec![other],
+            };
+            for value in values {
+                query.append_pair(&key, &text_of(value));
+                any_query = true;
             }
         }
-        let mut endpoint = path;
-        if any_query {
-            endpoint.push('?');
-            endpoint.push_str(&query.finish());
-        }
+        any_query.then(|| query.finish())
+    }
 
-        let body = if def.method.has_body() {
-            let mut fields = Map::new();
-            for name in &def.body {
-                if let Some(value) = present(name) {
-                    fields.insert(wire(name), value.clone());
-                }
+    /// The JSON body, for a method that carries one: the body inputs given, plus what the
+    /// transform makes, in the template's `"$body"` slot if there is a template.
+    fn body(&self, input: &Map<String, Value>) -> Result<Option<Value>> {
+        let def = &self.def;
+        if !def.method.has_body() {
+            return Ok(None);
+        }
+        let mut fields = Map::new();
+        for name in &def.body {
+            if let Some(value) = present(input, name) {
+                fields.insert(self.wire(name), value.clone());
             }
-            if let Some(transform) = def.transform {
-                fields.extend(super::gmail::apply(transform, input)?);
-            }
-            Some(match &def.body_template {
-                Some(template) => fill_template(template, &fields),
-                None => Value::Object(fields),
-            })
-        } else {
-            None
-        };
-        Ok(Planned {
-            method: def.method.as_http(),
-            endpoint,
-            body,
-        })
+        }
+        if let Some(transform) = def.transform {
+            fields.extend(super::gmail::apply(transform, input)?);
+        }
+        Ok(Some(match &def.body_template {
+            Some(template) => fill_template(template, &fields),
+            None => Value::Object(fields),
+        }))
     }
 
     /// The Composio result for an upstream answer: `data` (the response, or the part

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{Action, ActionError};
 use crate::providers::Catalog;
@@ -189,6 +189,35 @@ fn check_schema(field: &str, schema: &Value, object: bool) -> Result<(), String>
 }
 
 fn check(app: &str, def: Definition) -> Result<Action, String> {
+    check_name_and_path(app, &def)?;
+    check_schema("parameters", &def.parameters, true)?;
+    check_schema("response", &def.response, false)?;
+    for (field, pointer) in [
+        ("data_pointer", &def.data_pointer),
+        ("success_pointer", &def.success_pointer),
+        ("error_pointer", &def.error_pointer),
+    ] {
+        check_pointer(field, pointer.as_ref())?;
+    }
+    let properties = def.parameters["properties"]
+        .as_object()
+        .ok_or("parameters: needs properties")?;
+    let required = required_inputs(&def.parameters, properties)?;
+    let path_params = check_path_params(&def.path, properties, &required)?;
+    let placed = place_inputs(&def, &path_params, properties)?;
+    check_body(&def, &placed)?;
+    let validator = jsonschema::validator_for(&def.parameters)
+        .map_err(|e| format!("parameters: cannot compile: {e}"))?;
+    Ok(Action {
+        app: app.to_string(),
+        def,
+        path_params,
+        validator,
+    })
+}
+
+/// The name is the app's upper-case slug, the words are there, the path is a plain path.
+fn check_name_and_path(app: &str, def: &Definition) -> Result<(), String> {
     let prefix = format!("{}_", app.to_ascii_uppercase());
     let slug_ok = def.name.starts_with(&prefix)
         && def.name.len() > prefix.len()
@@ -208,19 +237,15 @@ fn check(app: &str, def: Definition) -> Result<Action, String> {
     {
         return Err("path: must start with '/' and hold no '?', '#', '\\' or '..'".into());
     }
-    check_schema("parameters", &def.parameters, true)?;
-    check_schema("response", &def.response, false)?;
-    for (field, pointer) in [
-        ("data_pointer", &def.data_pointer),
-        ("success_pointer", &def.success_pointer),
-        ("error_pointer", &def.error_pointer),
-    ] {
-        check_pointer(field, pointer.as_ref())?;
-    }
-    let properties = def.parameters["properties"]
-        .as_object()
-        .ok_or("parameters: needs properties")?;
-    let required: BTreeSet<&str> = match def.parameters.get("required") {
+    Ok(())
+}
+
+/// The input schema's `required` names, each a property; every property described.
+fn required_inputs<'a>(
+    parameters: &'a Value,
+    properties: &Map<String, Value>,
+) -> Result<BTreeSet<&'a str>, String> {
+    let required: BTreeSet<&str> = match parameters.get("required") {
         None => BTreeSet::new(),
         Some(Value::Array(items)) => items
             .iter()
@@ -238,7 +263,16 @@ fn check(app: &str, def: Definition) -> Result<Action, String> {
             return Err(format!("parameters.{name}: needs a description"));
         }
     }
-    let path_params = placeholders(&def.path)?;
+    Ok(required)
+}
+
+/// The path's placeholders: each a required string or integer input.
+fn check_path_params(
+    path: &str,
+    properties: &Map<String, Value>,
+    required: &BTreeSet<&str>,
+) -> Result<Vec<String>, String> {
+    let path_params = placeholders(path)?;
     for name in &path_params {
         let schema = properties
             .get(name)
@@ -253,7 +287,15 @@ fn check(app: &str, def: Definition) -> Result<Action, String> {
             ));
         }
     }
-    // Every input goes exactly one place.
+    Ok(path_params)
+}
+
+/// Every input goes exactly one place (path, query, body or transform): input → place.
+fn place_inputs<'a>(
+    def: &'a Definition,
+    path_params: &'a [String],
+    properties: &Map<String, Value>,
+) -> Result<BTreeMap<&'a str, &'static str>, String> {
     let mut placed: BTreeMap<&str, &str> = BTreeMap::new();
     let transform_inputs = def.transform.map(Transform::inputs).unwrap_or_default();
     let destinations = [
@@ -265,9 +307,9 @@ fn check(app: &str, def: Definition) -> Result<Action, String> {
         ("body", def.body.iter().map(String::as_str).collect()),
         ("transform", transform_inputs.to_vec()),
     ];
-    for (place, names) in &destinations {
+    for (place, names) in destinations {
         for name in names {
-            if !properties.contains_key(*name) {
+            if !properties.contains_key(name) {
                 return Err(format!("{place}: {name} is not a declared input"));
             }
             if let Some(before) = placed.insert(name, place) {
@@ -282,6 +324,12 @@ fn check(app: &str, def: Definition) -> Result<Action, String> {
             ));
         }
     }
+    Ok(placed)
+}
+
+/// Renames name query or body inputs; a body only where the method carries one, with a
+/// `"$body"` slot in the template when there are body inputs.
+fn check_body(def: &Definition, placed: &BTreeMap<&str, &str>) -> Result<(), String> {
     for name in def.rename.keys() {
         if !matches!(placed.get(name.as_str()), Some(&"query" | &"body")) {
             return Err(format!("rename: {name} is not a query or body input"));
@@ -297,12 +345,5 @@ fn check(app: &str, def: Definition) -> Result<Action, String> {
     {
         return Err("body_template: has body inputs but no \"$body\" slot".into());
     }
-    let validator = jsonschema::validator_for(&def.parameters)
-        .map_err(|e| format!("parameters: cannot compile: {e}"))?;
-    Ok(Action {
-        app: app.to_string(),
-        def,
-        path_params,
-        validator,
-    })
+    Ok(())
 }

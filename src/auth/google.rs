@@ -10,6 +10,10 @@
 //! The assertion goes to the integration's `token_url`, never to the key file's `token_uri`:
 //! the key is connection data supplied by whoever connects, and must not choose where keyport
 //! sends signed material. `token_uri` is read only to be checked for shape.
+//!
+//! Wire keys: the integration's `token_url` (over the catalog's) and `scopes` (over the
+//! catalog's default scopes); the connection's `credentials_json` (sealed), `subject`, and
+//! the cached `access_token` (sealed) with its `expires_at`.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,8 +21,69 @@ use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
-use super::{AuthError, IssuedToken, jwt, pem_to_der, token_endpoint};
+use super::endpoint::{pem_to_der, renew_error, token_endpoint, token_url, usable};
+use super::{AuthError, Cached, Fields, IssuedToken, Issuer, RenewError, Renewed, jwt, scope_list};
 use crate::net::Net;
+use crate::providers::catalog::SchemeDetails;
+use crate::secret::{AccessToken, SecretJson};
+
+/// A GOOGLE_SERVICE_ACCOUNT connection opened: its key, the scopes and subject to ask for,
+/// and the access token it holds.
+#[derive(Debug)]
+pub struct ServiceAccount {
+    token_url: Result<String, AuthError>,
+    key: Option<SecretJson>,
+    scopes: Vec<String>,
+    subject: Option<String>,
+    cached: Cached,
+}
+
+/// Scopes from an integration's `scopes` setting, else `fallback`.
+fn scopes(setting: Option<&Value>, fallback: &[String]) -> Vec<String> {
+    scope_list(setting).unwrap_or_else(|| fallback.to_vec())
+}
+
+impl ServiceAccount {
+    pub(super) fn open(
+        spec: Option<&SchemeDetails>,
+        config: &Fields<'_>,
+        integration_scopes: &[String],
+        conn: &Fields<'_>,
+    ) -> Self {
+        let (catalog_url, default_scopes) = match spec {
+            Some(SchemeDetails::GoogleServiceAccount(s)) => {
+                (Some(s.token_url.as_str()), s.default_scopes.as_slice())
+            }
+            _ => (None, integration_scopes),
+        };
+        ServiceAccount {
+            token_url: token_url(config.text("token_url"), catalog_url, &conn.variables()),
+            key: conn.secret_json("credentials_json"),
+            scopes: scopes(config.value("scopes"), default_scopes),
+            subject: conn.text("subject").map(str::to_string),
+            cached: Cached::open(conn),
+        }
+    }
+}
+
+impl Issuer for ServiceAccount {
+    fn cached(&self) -> &Cached {
+        &self.cached
+    }
+
+    fn renew(&self, net: &Net, now: i64) -> Result<Renewed, RenewError> {
+        let url = usable(&self.token_url)?;
+        let raw = self
+            .key
+            .as_ref()
+            .ok_or_else(|| RenewError::Unusable(AuthError::Missing("credentials_json".into())))?;
+        let key = parse_key(&raw.expose_value())
+            .map_err(|reason| RenewError::Unusable(AuthError::field("credentials_json", reason)))?;
+        obtain(net, &key, url, &self.scopes, self.subject.as_deref(), now)
+            .map(IssuedToken::renewed)
+            .map_err(renew_error)
+    }
+}
 
 /// Lifetime of an assertion; Google accepts at most one hour.
 pub const ASSERTION_LIFETIME: i64 = 3600;
@@ -227,7 +292,7 @@ pub fn parse_response(body: &[u8], now: i64) -> Result<IssuedToken, AuthError> {
         })?,
     };
     Ok(IssuedToken {
-        access_token: SecretString::from(token.to_string()),
+        access_token: AccessToken::new(token),
         expires_at: Some(now.saturating_add(lifetime)),
     })
 }
@@ -277,6 +342,13 @@ mod tests {
         assert!(reason(good_shape(json!({"type": "authorized_user"}))).starts_with("type:"));
         assert!(reason(json!(["x"])).contains("JSON key"));
         assert!(reason(json!("{not json")).contains("JSON key"));
+    }
+
+    #[test]
+    fn scopes_come_from_the_setting_or_the_fallback() {
+        assert_eq!(scopes(Some(&json!("a b,c")), &[]), ["a", "b", "c"]);
+        assert_eq!(scopes(Some(&json!(["x", 1, "y"])), &[]), ["x", "y"]);
+        assert_eq!(scopes(None, &["d".to_string()]), ["d"]);
     }
 
     #[test]

@@ -6,15 +6,75 @@
 //! `expires_in` (seconds, a number or a numeric string) or else the JWT's own `exp` claim,
 //! read without verifying the signature (it is the provider's token, handed to us over the
 //! connection we opened; we only need to know when to ask again). When neither is there the
-//! expiry is unknown and the caller decides how long to reuse the token.
+//! token is reused for [`UNKNOWN_LIFETIME_SECS`].
+//!
+//! Wire keys: the integration's `token_url` (over the catalog's); the connection's
+//! `username`, `password` (sealed), and the cached `access_token` (sealed) with its
+//! `expires_at`.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use super::{AuthError, IssuedToken, token_endpoint};
+use super::endpoint::{renew_error, token_endpoint, token_url, usable};
+use super::{AuthError, Cached, Fields, IssuedToken, Issuer, RenewError, Renewed};
 use crate::net::Net;
+use crate::providers::catalog::SchemeDetails;
+use crate::secret::{AccessToken, Secret};
+
+/// How long a token whose expiry the provider did not say is reused (seconds).
+pub const UNKNOWN_LIFETIME_SECS: i64 = 600;
+
+/// A BASIC_WITH_JWT connection opened: where to log in, with what, and the JWT it holds.
+#[derive(Debug)]
+pub struct Login {
+    token_url: Result<String, AuthError>,
+    username: Option<Secret>,
+    password: Option<Secret>,
+    cached: Cached,
+}
+
+impl Login {
+    pub(super) fn open(
+        spec: Option<&SchemeDetails>,
+        config: &Fields<'_>,
+        conn: &Fields<'_>,
+    ) -> Self {
+        let catalog = match spec {
+            Some(SchemeDetails::BasicWithJwt(s)) => Some(s.token_url.as_str()),
+            _ => None,
+        };
+        Login {
+            token_url: token_url(config.text("token_url"), catalog, &conn.variables()),
+            username: conn.secret("username"),
+            password: conn.secret("password"),
+            cached: Cached::open(conn),
+        }
+    }
+}
+
+impl Issuer for Login {
+    fn cached(&self) -> &Cached {
+        &self.cached
+    }
+
+    fn renew(&self, net: &Net, now: i64) -> Result<Renewed, RenewError> {
+        let url = usable(&self.token_url)?;
+        fn text(v: &Option<Secret>) -> &str {
+            v.as_ref().map(Secret::expose_secret).unwrap_or("")
+        }
+        let issued = obtain(net, url, text(&self.username), text(&self.password), now)
+            .map_err(renew_error)?;
+        let expires_at = issued
+            .expires_at
+            .unwrap_or(now.saturating_add(UNKNOWN_LIFETIME_SECS));
+        Ok(IssuedToken {
+            expires_at: Some(expires_at),
+            ..issued
+        }
+        .renewed())
+    }
+}
 
 /// Logs in at `token_url`. 400/401 are [`AuthError::Rejected`] (wrong password, locked
 /// account); unreachable or malformed answers are [`AuthError::Upstream`].
@@ -64,7 +124,7 @@ pub fn parse_response(body: &[u8], now: i64) -> Result<IssuedToken, AuthError> {
         None => exp_claim(token),
     };
     Ok(IssuedToken {
-        access_token: SecretString::from(token.to_string()),
+        access_token: AccessToken::new(token),
         expires_at,
     })
 }
@@ -97,8 +157,6 @@ pub fn exp_claim(token: &str) -> Option<i64> {
 #[cfg(test)]
 #[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
-    use secrecy::ExposeSecret;
-
     use super::*;
 
     fn jwt(claims: Value) -> String {

@@ -1,31 +1,44 @@
-//! How a request is authenticated for a connection: the one place that turns a scheme's
-//! stored material into what goes on the wire. `Credentials` is the opened material (never
-//! logged: hand-written `Debug`); `Injection` is what to add to one outgoing request.
-//! Token-issuing schemes (OAuth 2.0, BASIC_WITH_JWT, GOOGLE_SERVICE_ACCOUNT) obtain their
-//! access token elsewhere and are injected here as a bearer token; OAuth 1.0a signs each
-//! request (`Injection::oauth1`).
+//! Authentication schemes, one module each: what an integration configures, what a
+//! connection keeps (typed, secrets as `crate::secret` types), how a request carries it,
+//! how it is renewed and how it is checked.
 //!
-//! One file per scheme that talks to a provider: [`oauth1`] (RFC 5849 signing and the
-//! three-legged flow's protocol steps), [`jwt`] (BASIC_WITH_JWT login), [`google`]
-//! (service-account JWT assertions, RFC 7523). Each takes the `Net` client and `now` as
-//! arguments and never stores anything: caching and status changes are the service's.
+//! - [`static_key`]: API_KEY, BEARER_TOKEN, BASIC and NO_AUTH — the credential goes on the
+//!   request as it was given.
+//! - [`oauth1`]: OAuth 1.0a — each request is signed; the browser flow's protocol steps.
+//! - [`oauth2`]: OAuth 2.0 — authorization code with PKCE, refresh, client credentials,
+//!   revocation, over the `oauth2` crate.
+//! - [`jwt`]: BASIC_WITH_JWT — a login exchanges username and password for a JWT.
+//! - [`google`]: GOOGLE_SERVICE_ACCOUNT — a signed assertion (RFC 7523) for an access token.
+//!
+//! [`Credentials::open`] is the one place a scheme is chosen: it turns a connection's stored
+//! values (plain JSON and opened sealed fields, for the integration and the connection) into
+//! one typed enum arm, and every later question goes through the [`Scheme`] trait. The
+//! token-issuing schemes (OAuth 2.0, BASIC_WITH_JWT, service accounts) also implement
+//! [`Issuer`]: they say what token they hold and how to get a new one, and the service's one
+//! token lifecycle (`service/tokens.rs`) decides when. Adding a scheme is one module and one
+//! arm in [`Credentials`]. Nothing here stores anything or reads the clock: the `Net` client
+//! and `now` are arguments.
 
+mod endpoint;
 pub mod google;
+mod inject;
 pub mod jwt;
 pub mod oauth1;
+pub mod oauth2;
+pub mod static_key;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
-use zeroize::Zeroizing;
 
+pub use endpoint::MAX_TOKEN_RESPONSE;
+pub use inject::Injection;
+
+use crate::clock::Clock;
 use crate::domain::AuthScheme;
-use crate::net::{Net, NetError};
-use crate::providers::App;
-use crate::providers::catalog::{KeyLocation, SchemeDetails};
+use crate::net::Net;
+use crate::providers::catalog::SchemeDetails;
+use crate::secret::{AccessToken, REDACTED, RefreshToken, Secret, SecretFields, SecretJson};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AuthError {
     #[error("the connection lacks {0}; reconnect it")]
     Missing(String),
@@ -35,23 +48,21 @@ pub enum AuthError {
     /// (`private_key`, `credentials_json.client_email`, …). Never carries the value.
     #[error("{field}: {reason}")]
     Field { field: String, reason: String },
+    /// The integration cannot be used with this scheme as configured.
+    #[error("{0}")]
+    Config(String),
     /// The provider refused the credentials (HTTP 400 or 401 from a token endpoint): the
     /// connection needs new credentials, retrying will not help.
-    #[error("the provider refused the credentials (HTTP {status}{})", reason_suffix(.reason))]
+    #[error("the provider refused the credentials (HTTP {status}{})", endpoint::reason_suffix(.reason))]
     Rejected { status: u16, reason: String },
     /// The provider could not be reached or answered something unusable; worth retrying.
     #[error("{0}")]
     Upstream(String),
     #[error("the provider did not answer in time")]
     Timeout,
-}
-
-fn reason_suffix(reason: &str) -> String {
-    if reason.is_empty() {
-        String::new()
-    } else {
-        format!(": {reason}")
-    }
+    /// The OAuth 2.0 authorization server refused or failed (`auth::oauth2`'s own error).
+    #[error(transparent)]
+    OAuth(#[from] oauth2::OAuthError),
 }
 
 impl AuthError {
@@ -60,9 +71,10 @@ impl AuthError {
     /// what the request needs (reconnect it).
     pub fn code(&self) -> &'static str {
         match self {
-            AuthError::Field { .. } => "invalid_input",
+            AuthError::Field { .. } | AuthError::Config(_) => "invalid_input",
             AuthError::Upstream(_) => "upstream_failed",
             AuthError::Timeout => "upstream_timeout",
+            AuthError::OAuth(e) => e.code(),
             AuthError::Missing(_) | AuthError::Invalid(_) | AuthError::Rejected { .. } => {
                 "conflict"
             }
@@ -77,427 +89,366 @@ impl AuthError {
     }
 }
 
-/// An access token a token endpoint issued, with its expiry (Unix seconds) when known.
+/// An access token a login or assertion endpoint issued, with its expiry (Unix seconds)
+/// when known.
+#[derive(Debug)]
 pub struct IssuedToken {
-    pub access_token: SecretString,
+    pub access_token: AccessToken,
     pub expires_at: Option<i64>,
 }
 
-impl std::fmt::Debug for IssuedToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IssuedToken")
-            .field("access_token", &"[redacted]")
-            .field("expires_at", &self.expires_at)
-            .finish()
+impl IssuedToken {
+    /// As a connection keeps it: no refresh token, no issue time.
+    pub(crate) fn renewed(self) -> Renewed {
+        Renewed {
+            access_token: self.access_token,
+            refresh_token: None,
+            expires_at: self.expires_at,
+            issued_at: None,
+            scope: None,
+            token_type: None,
+        }
     }
 }
 
-/// A connection's opened credential material, with its integration's configuration.
-pub struct Credentials {
+/// One stored row's values as a scheme reads them: its plain JSON beside its opened sealed
+/// fields. Each scheme names its wire keys in its own `open`.
+#[derive(Clone, Copy)]
+pub struct Fields<'a> {
+    plain: &'a Map<String, Value>,
+    sealed: &'a SecretFields,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(plain: &'a Map<String, Value>, sealed: &'a SecretFields) -> Self {
+        Fields { plain, sealed }
+    }
+
+    pub fn plain(&self) -> &'a Map<String, Value> {
+        self.plain
+    }
+
+    /// A plain text value (a setting, a username, a template variable).
+    pub fn text(&self, key: &str) -> Option<&'a str> {
+        self.plain.get(key).and_then(Value::as_str)
+    }
+
+    pub fn int(&self, key: &str) -> Option<i64> {
+        self.plain.get(key).and_then(Value::as_i64)
+    }
+
+    pub fn value(&self, key: &str) -> Option<&'a Value> {
+        self.plain.get(key)
+    }
+
+    /// A secret text value: sealed, or plain where the catalog keeps the field plain.
+    pub fn secret<T: for<'s> From<&'s str>>(&self, key: &str) -> Option<T> {
+        match self.sealed.text(key) {
+            Some(secret) => Some(T::from(secret.expose_secret())),
+            None => self.text(key).map(T::from),
+        }
+    }
+
+    /// A secret JSON value (an object, or the JSON text of one).
+    pub fn secret_json(&self, key: &str) -> Option<SecretJson> {
+        match self.sealed.expose_value(key) {
+            Some(value) => Some(SecretJson::new(&value)),
+            None => self.value(key).map(SecretJson::new),
+        }
+    }
+
+    /// The plain string values: what `{variable}` templates are filled from.
+    pub fn variables(&self) -> Map<String, Value> {
+        self.plain
+            .iter()
+            .filter(|(_, v)| v.is_string())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+/// Everything a scheme reads to open one connection.
+#[derive(Clone, Copy)]
+pub struct Stored<'a> {
     pub scheme: AuthScheme,
-    /// Integration configuration, secrets included (client_secret…).
-    pub integration: Map<String, Value>,
-    /// Connection parameters, secrets included (token, api_key, access_token…).
-    pub connection: Map<String, Value>,
+    /// The catalog's details for this scheme, where the app still offers it.
+    pub spec: Option<&'a SchemeDetails>,
+    pub app_key: &'a str,
+    /// The integration's settings and its opened sealed values.
+    pub integration: Fields<'a>,
+    pub scopes: &'a [String],
+    /// The connection's parameters and its opened sealed values.
+    pub connection: Fields<'a>,
+    /// Where the provider sends the browser back (OAuth 2.0 `redirect_uri`).
+    pub callback_url: &'a str,
 }
 
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("scheme", &self.scheme)
-            .field(
-                "integration_keys",
-                &self.integration.keys().collect::<Vec<_>>(),
-            )
-            .field(
-                "connection_keys",
-                &self.connection.keys().collect::<Vec<_>>(),
-            )
-            .finish()
-    }
+/// A connection's material opened and typed by its scheme.
+#[derive(Debug)]
+pub enum Credentials {
+    OAuth2(oauth2::OAuth2),
+    OAuth1(oauth1::OAuth1),
+    ApiKey(static_key::ApiKey),
+    BearerToken(static_key::Bearer),
+    Basic(static_key::Basic),
+    BasicWithJwt(jwt::Login),
+    GoogleServiceAccount(google::ServiceAccount),
+    NoAuth(static_key::NoAuth),
 }
 
 impl Credentials {
-    pub fn connection_str(&self, key: &str) -> Result<&str, AuthError> {
-        self.connection
-            .get(key)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| AuthError::Missing(key.to_string()))
-    }
-
-    pub fn integration_str(&self, key: &str) -> Option<&str> {
-        self.integration.get(key).and_then(Value::as_str)
-    }
-}
-
-/// What to add to one outgoing request.
-#[derive(Default)]
-pub struct Injection {
-    pub headers: Vec<(String, SecretString)>,
-    pub query: Vec<(String, SecretString)>,
-    /// OAuth 1.0a: an `Authorization: OAuth …` header computed per request over the final
-    /// method, URL and form body.
-    pub oauth1: Option<oauth1::Signer>,
-}
-
-impl std::fmt::Debug for Injection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Injection")
-            .field(
-                "headers",
-                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
-            )
-            .field(
-                "query",
-                &self.query.iter().map(|(n, _)| n).collect::<Vec<_>>(),
-            )
-            .field("oauth1", &self.oauth1)
-            .finish()
-    }
-}
-
-impl Injection {
-    pub fn bearer(token: &str) -> Injection {
-        Injection {
-            headers: vec![(
-                "Authorization".into(),
-                SecretString::from(format!("Bearer {token}")),
-            )],
-            ..Injection::default()
-        }
-    }
-
-    fn add(&mut self, location: KeyLocation, name: &str, value: String) {
-        let entry = (name.to_string(), SecretString::from(value));
-        match location {
-            KeyLocation::Header => self.headers.push(entry),
-            KeyLocation::Query => self.query.push(entry),
-        }
-    }
-
-    /// Names of the headers this injection sets (lower-case), so callers can drop any the
-    /// client tried to set itself.
-    pub fn header_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .headers
-            .iter()
-            .map(|(n, _)| n.to_ascii_lowercase())
-            .collect();
-        if self.oauth1.is_some() && !names.iter().any(|n| n == "authorization") {
-            names.push("authorization".into());
-        }
-        names
-    }
-
-    /// Adds the injection to a request: headers replace same-named ones, query parameters
-    /// replace same-named ones. `method` and `form_body` (an
-    /// `application/x-www-form-urlencoded` body, if that is what is sent) are what a
-    /// per-request signature covers: with an OAuth 1.0a signer, the `Authorization` header
-    /// is computed last, over the final URL (query injection included) and that body.
-    pub fn apply(
-        &self,
-        method: &http::Method,
-        url: &mut url::Url,
-        headers: &mut http::HeaderMap,
-        form_body: Option<&[u8]>,
-    ) -> Result<(), AuthError> {
-        for (name, value) in &self.headers {
-            let name = http::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| AuthError::Invalid(format!("bad header name {name:?}")))?;
-            let mut value = http::HeaderValue::from_str(value.expose_secret()).map_err(|_| {
-                AuthError::Invalid("the credential holds characters a header cannot carry".into())
-            })?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
-        }
-        if !self.query.is_empty() {
-            let names: Vec<&str> = self.query.iter().map(|(n, _)| n.as_str()).collect();
-            let kept: Vec<(String, String)> = url
-                .query_pairs()
-                .filter(|(k, _)| !names.contains(&k.as_ref()))
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            let mut pairs = url.query_pairs_mut();
-            pairs.clear();
-            for (k, v) in &kept {
-                pairs.append_pair(k, v);
+    pub fn open(stored: &Stored<'_>) -> Credentials {
+        let (config, conn) = (&stored.integration, &stored.connection);
+        match stored.scheme {
+            AuthScheme::OAuth2 => Credentials::OAuth2(oauth2::OAuth2::open(stored)),
+            AuthScheme::OAuth1 => Credentials::OAuth1(oauth1::OAuth1::open(config, conn)),
+            AuthScheme::ApiKey => {
+                Credentials::ApiKey(static_key::ApiKey::open(stored.spec, config, conn))
             }
-            for (name, value) in &self.query {
-                pairs.append_pair(name, value.expose_secret());
+            AuthScheme::BearerToken => Credentials::BearerToken(static_key::Bearer::open(conn)),
+            AuthScheme::Basic => Credentials::Basic(static_key::Basic::open(conn)),
+            AuthScheme::BasicWithJwt => {
+                Credentials::BasicWithJwt(jwt::Login::open(stored.spec, config, conn))
             }
+            AuthScheme::GoogleServiceAccount => Credentials::GoogleServiceAccount(
+                google::ServiceAccount::open(stored.spec, config, stored.scopes, conn),
+            ),
+            AuthScheme::NoAuth => Credentials::NoAuth(static_key::NoAuth),
         }
-        if let Some(signer) = &self.oauth1 {
-            let header = signer.authorization(method, url, form_body)?;
-            let mut value = http::HeaderValue::from_str(header.expose_secret()).map_err(|_| {
-                AuthError::Invalid(
-                    "the OAuth 1.0a header holds characters a header cannot carry".into(),
-                )
-            })?;
-            value.set_sensitive(true);
-            headers.insert(http::header::AUTHORIZATION, value);
+    }
+
+    fn scheme(&self) -> &dyn Scheme {
+        match self {
+            Credentials::OAuth2(s) => s,
+            Credentials::OAuth1(s) => s,
+            Credentials::ApiKey(s) => s,
+            Credentials::BearerToken(s) => s,
+            Credentials::Basic(s) => s,
+            Credentials::BasicWithJwt(s) => s,
+            Credentials::GoogleServiceAccount(s) => s,
+            Credentials::NoAuth(s) => s,
         }
-        Ok(())
+    }
+
+    /// What one request carries. For token-issuing schemes this is the token the connection
+    /// holds now; the token lifecycle renews it first.
+    pub fn injection(&self, clock: &Clock) -> Result<Injection, AuthError> {
+        self.scheme().injection(clock)
+    }
+
+    /// How a token-issuing scheme's token is held and renewed; `None` for the others.
+    pub fn issuer(&self) -> Option<&dyn Issuer> {
+        self.scheme().issuer()
     }
 }
 
-fn config_or<'a>(creds: &'a Credentials, key: &str, default: &'a str) -> &'a str {
-    creds.integration_str(key).unwrap_or(default)
-}
+/// What every scheme answers for an opened connection.
+pub trait Scheme {
+    fn injection(&self, clock: &Clock) -> Result<Injection, AuthError>;
 
-fn location(raw: &str) -> Result<KeyLocation, AuthError> {
-    match raw {
-        "header" => Ok(KeyLocation::Header),
-        "query" => Ok(KeyLocation::Query),
-        other => Err(AuthError::Invalid(format!(
-            "in: {other:?} is neither header nor query"
-        ))),
+    fn issuer(&self) -> Option<&dyn Issuer> {
+        None
     }
 }
 
-/// The injection for schemes whose credential is static: API_KEY, BEARER_TOKEN, BASIC and
-/// NO_AUTH. Token-issuing schemes pass their current access token to `Injection::bearer`.
-pub fn static_injection(app: &App, creds: &Credentials) -> Result<Injection, AuthError> {
-    let mut injection = Injection::default();
-    match creds.scheme {
-        AuthScheme::NoAuth => {}
-        AuthScheme::BearerToken => injection = Injection::bearer(creds.connection_str("token")?),
-        AuthScheme::Basic => {
-            let username = creds
-                .connection
-                .get("username")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let password = creds
-                .connection
-                .get("password")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if username.is_empty() && password.is_empty() {
-                return Err(AuthError::Missing("username and password".into()));
-            }
-            let encoded = STANDARD.encode(format!("{username}:{password}"));
-            injection.headers.push((
-                "Authorization".into(),
-                SecretString::from(format!("Basic {encoded}")),
-            ));
+/// Token-issuing schemes put the token they hold on the request (the token lifecycle
+/// renews it first) and answer as issuers.
+impl<T: Issuer> Scheme for T {
+    fn injection(&self, _: &Clock) -> Result<Injection, AuthError> {
+        self.cached().bearer()
+    }
+
+    fn issuer(&self) -> Option<&dyn Issuer> {
+        Some(self)
+    }
+}
+
+/// A scheme whose access tokens a token endpoint issues and that expire.
+pub trait Issuer {
+    /// The token the connection holds now.
+    fn cached(&self) -> &Cached;
+
+    /// Asks the token endpoint for a new token (refresh, client credentials, login,
+    /// assertion). `now` is Unix seconds.
+    fn renew(&self, net: &Net, now: i64) -> Result<Renewed, RenewError>;
+
+    /// Revokes the connection's tokens at the provider (RFC 7009) when it is deleted;
+    /// `None` when the scheme or the integration has nothing to revoke.
+    fn revoke(&self, _net: &Net) -> Option<Result<(), AuthError>> {
+        None
+    }
+}
+
+/// The token a connection holds, with its expiry and issue time (Unix seconds) as stored in
+/// its plain `expires_at` and `issued_at`.
+#[derive(Debug, Default)]
+pub struct Cached {
+    pub access_token: Option<AccessToken>,
+    pub expires_at: Option<i64>,
+    pub issued_at: Option<i64>,
+}
+
+impl Cached {
+    pub(crate) fn open(conn: &Fields<'_>) -> Cached {
+        Cached {
+            access_token: conn.secret("access_token"),
+            expires_at: conn.int("expires_at"),
+            issued_at: conn.int("issued_at"),
         }
-        AuthScheme::ApiKey => {
-            let spec = app.scheme(AuthScheme::ApiKey).map(|s| &s.details);
-            let (default_in, default_name, default_prefix, extra) = match spec {
-                Some(SchemeDetails::ApiKey(k)) => (
-                    k.location.as_str(),
-                    k.name.as_str(),
-                    k.prefix.as_str(),
-                    k.extra.as_slice(),
-                ),
-                _ => ("header", "Authorization", "Bearer ", &[][..]),
-            };
-            let loc = location(config_or(creds, "in", default_in))?;
-            let name = config_or(creds, "name", default_name);
-            let prefix = config_or(creds, "prefix", default_prefix);
-            injection.add(
-                loc,
-                name,
-                format!("{prefix}{}", creds.connection_str("api_key")?),
-            );
-            for extra in extra {
-                if let Some(value) = creds
-                    .connection
-                    .get(&extra.field)
-                    .and_then(Value::as_str)
-                    .filter(|v| !v.is_empty())
-                {
-                    injection.add(
-                        extra.location,
-                        &extra.name,
-                        format!("{}{value}", extra.prefix),
-                    );
-                }
+    }
+
+    /// The held token as a bearer token: all a token-issuing scheme puts on a request.
+    pub(crate) fn bearer(&self) -> Result<Injection, AuthError> {
+        let token = self
+            .access_token
+            .as_ref()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| AuthError::Missing("access_token".into()))?;
+        Ok(Injection::bearer(token.expose_secret()))
+    }
+}
+
+/// A new token from a token endpoint, ready to be committed.
+#[derive(Debug)]
+pub struct Renewed {
+    pub access_token: AccessToken,
+    /// A rotated refresh token; `None` keeps the one the connection has.
+    pub refresh_token: Option<RefreshToken>,
+    pub expires_at: Option<i64>,
+    /// Set with `expires_at` when the lifetime is known from the answer (`expires_in`).
+    pub issued_at: Option<i64>,
+    pub scope: Option<String>,
+    pub token_type: Option<String>,
+}
+
+impl Renewed {
+    /// Writes the new token into a connection's parameters and sealed fields under the wire
+    /// keys every version of keyport used: sealed `access_token` and `refresh_token`, plain
+    /// `expires_at`, `issued_at`, `scope` and `token_type`.
+    pub fn store(&self, params: &mut Map<String, Value>, sealed: &mut SecretFields) {
+        for key in ["expires_at", "issued_at", "scope", "token_type"] {
+            params.remove(key);
+        }
+        let plain = [
+            ("expires_at", self.expires_at.map(Value::from)),
+            ("issued_at", self.issued_at.map(Value::from)),
+            ("scope", self.scope.clone().map(Value::String)),
+            ("token_type", self.token_type.clone().map(Value::String)),
+        ];
+        for (key, value) in plain {
+            if let Some(value) = value {
+                params.insert(key.into(), value);
             }
         }
-        other => {
-            return Err(AuthError::Invalid(format!(
-                "{other} credentials are issued by a token endpoint or signed per request, not injected statically"
-            )));
+        sealed.set("access_token", self.access_token.expose_secret());
+        if let Some(refresh) = &self.refresh_token {
+            sealed.set("refresh_token", refresh.expose_secret());
         }
     }
-    Ok(injection)
 }
 
-/// A PEM block's label and DER bytes. Lenient about layout, because a key often arrives
-/// through a single-line form field or JSON: line breaks may be real, spaces, or the two
-/// characters `\n`. Text without armour is taken as bare base64 DER.
-pub(crate) fn pem_to_der(text: &str) -> Result<(String, Zeroizing<Vec<u8>>), &'static str> {
-    let text = text.trim();
-    let (label, body) = match text.strip_prefix("-----BEGIN ") {
-        Some(rest) => {
-            let (label, rest) = rest
-                .split_once("-----")
-                .ok_or("has a malformed BEGIN line")?;
-            let end = format!("-----END {label}-----");
-            let (body, _) = rest
-                .split_once(end.as_str())
-                .ok_or("has no matching END line")?;
-            (label.to_string(), body)
-        }
-        None => (String::new(), text),
+/// Why no new token came back.
+#[derive(Debug)]
+pub enum RenewError {
+    /// The grant is dead (`invalid_grant`, a login refused with 400/401): the connection
+    /// must be reconnected. The text is the reason shown on it.
+    Dead(String),
+    /// There is nothing to renew with (no refresh token): the held token serves until it
+    /// expires, then the connection must be reconnected.
+    Exhausted(String),
+    /// The provider refused for another reason (`invalid_client`…).
+    Refused(AuthError),
+    /// The provider could not be reached or answered something unusable.
+    Transient(AuthError),
+    /// The configuration or the stored credential is unusable; nothing was sent.
+    Unusable(AuthError),
+}
+
+/// How each scheme starts a connection and how it can be checked: the one table the
+/// service consults before a connection exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Traits {
+    /// The connection completes in the user's browser (OAuth 2.0, OAuth 1.0a).
+    pub browser: bool,
+    /// A token endpoint issues its expiring access tokens.
+    pub issues_tokens: bool,
+    /// A who-am-I call can check the credential (static credentials only).
+    pub checkable: bool,
+}
+
+pub fn traits(scheme: AuthScheme) -> Traits {
+    let (browser, issues_tokens, checkable) = match scheme {
+        AuthScheme::OAuth2 => (true, true, false),
+        AuthScheme::OAuth1 => (true, false, false),
+        AuthScheme::ApiKey | AuthScheme::BearerToken | AuthScheme::Basic => (false, false, true),
+        AuthScheme::BasicWithJwt | AuthScheme::GoogleServiceAccount => (false, true, false),
+        AuthScheme::NoAuth => (false, false, false),
     };
-    let compact: Zeroizing<String> = Zeroizing::new(
-        body.replace("\\n", "")
-            .replace("\\r", "")
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect(),
-    );
-    if compact.is_empty() {
-        return Err("is empty");
-    }
-    let der = STANDARD
-        .decode(compact.as_bytes())
-        .map_err(|_| "is not valid base64 between its BEGIN and END lines")?;
-    Ok((label, Zeroizing::new(der)))
-}
-
-/// Maps a transport failure to the auth layer's error (no URL, no body).
-pub(crate) fn net_error(e: NetError) -> AuthError {
-    match e {
-        NetError::Timeout => AuthError::Timeout,
-        other => AuthError::Upstream(format!("the token endpoint failed: {other}")),
+    Traits {
+        browser,
+        issues_tokens,
+        checkable,
     }
 }
 
-/// Sends a token-endpoint request and returns the body of a 2xx answer. 400 and 401 are
-/// [`AuthError::Rejected`] with the provider's short reason; anything else is upstream
-/// trouble. `secrets` are values that must never appear in an error (a reason quoting one
-/// is dropped).
-pub(crate) fn token_endpoint(
-    net: &Net,
-    request: http::Request<Vec<u8>>,
-    secrets: &[&str],
-) -> Result<Vec<u8>, AuthError> {
-    let response = net.send(request).map_err(net_error)?;
-    let status = response.status().as_u16();
-    if response.status().is_success() {
-        return Ok(response.into_body());
-    }
-    let reason = provider_reason(response.body(), secrets);
-    match status {
-        400 | 401 => Err(AuthError::Rejected { status, reason }),
-        _ => Err(AuthError::Upstream(format!(
-            "the token endpoint answered HTTP {status}{}",
-            reason_suffix(&reason)
-        ))),
+/// Checks an integration's configuration (plain and secret values as given) before it is
+/// stored, for schemes that can tell a bad one without a network call. `Err` names the field.
+pub fn check_config(scheme: AuthScheme, config: &Map<String, Value>) -> Result<(), AuthError> {
+    match scheme {
+        AuthScheme::OAuth1 => oauth1::check_config(config),
+        _ => Ok(()),
     }
 }
 
-/// The provider's own short explanation from an error body (`error`, `error_description`,
-/// `message`, `detail` in JSON, or `oauth_problem` in a form body), made safe to show:
-/// printable, at most 200 characters, and dropped if it quotes one of `secrets`.
-pub(crate) fn provider_reason(body: &[u8], secrets: &[&str]) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
-        for key in ["error", "error_description", "message", "detail"] {
-            if let Some(text) = map.get(key).and_then(Value::as_str) {
-                parts.push(text.to_string());
-            }
+/// Checks a connection's secret input before it is stored. `Err` names the field.
+pub fn check_connection(scheme: AuthScheme, secret: &Map<String, Value>) -> Result<(), AuthError> {
+    match (scheme, secret.get("credentials_json")) {
+        (AuthScheme::GoogleServiceAccount, Some(key)) => {
+            google::check_key(key).map_err(|reason| AuthError::field("credentials_json", reason))
         }
-    } else {
-        for (k, v) in url::form_urlencoded::parse(body) {
-            if k == "oauth_problem" {
-                parts.push(v.into_owned());
-            }
-        }
-    }
-    let joined = parts.join(": ");
-    if secrets.iter().any(|s| s.len() >= 4 && joined.contains(s)) {
-        return String::new();
-    }
-    let clean: String = joined
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if clean.chars().count() > 200 {
-        format!("{}…", clean.chars().take(200).collect::<String>())
-    } else {
-        clean
+        _ => Ok(()),
     }
 }
 
-#[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests")]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pem_layouts_decode_alike() {
-        let der = b"\x30\x03\x02\x01\x05";
-        let body = STANDARD.encode(der);
-        for text in [
-            format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n"),
-            format!("-----BEGIN PRIVATE KEY----- {body} -----END PRIVATE KEY-----"),
-            format!("-----BEGIN PRIVATE KEY-----\\n{body}\\n-----END PRIVATE KEY-----\\n"),
-        ] {
-            let (label, decoded) = pem_to_der(&text).unwrap();
-            assert_eq!(label, "PRIVATE KEY");
-            assert_eq!(decoded.as_slice(), der);
-        }
-        assert_eq!(pem_to_der(&body).unwrap().0, "");
-        assert!(pem_to_der("-----BEGIN PRIVATE KEY----- x").is_err());
-        assert!(pem_to_der("-----BEGIN A-----%%-----END A-----").is_err());
-        assert!(pem_to_der("-----BEGIN A----------END A-----").is_err());
+/// The injection a reader may see: its header and parameter names, every value
+/// `********`. `stored` holds the connection's parameters as readers see them (secrets
+/// already replaced) and no sealed values.
+pub fn redacted_injection(stored: &Stored<'_>) -> Injection {
+    let traits = traits(stored.scheme);
+    if traits.browser || traits.issues_tokens {
+        return Injection::bearer(REDACTED);
     }
+    Credentials::open(stored)
+        .injection(&Clock::system())
+        .unwrap_or_default()
+}
 
-    #[test]
-    fn provider_reasons_are_short_printable_and_never_quote_a_secret() {
-        let body = br#"{"error":"invalid_grant","error_description":"bad\nkey"}"#;
-        assert_eq!(provider_reason(body, &[]), "invalid_grant: bad key");
-        let echo = br#"{"detail":"password hunter22 is wrong"}"#;
-        assert_eq!(provider_reason(echo, &["hunter22"]), "");
-        assert_eq!(
-            provider_reason(b"oauth_problem=signature_invalid&x=1", &[]),
-            "signature_invalid"
-        );
-        let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(500));
-        assert_eq!(provider_reason(long.as_bytes(), &[]).chars().count(), 201);
+/// A `scopes` setting as a list: space- or comma-separated text, or a list of strings;
+/// `None` when the setting is absent or of another kind.
+pub fn scope_list(setting: Option<&Value>) -> Option<Vec<String>> {
+    match setting? {
+        Value::String(s) => Some(
+            s.split([' ', ','])
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect(),
+        ),
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+        ),
+        _ => None,
     }
+}
 
-    #[test]
-    fn oauth1_injections_claim_the_authorization_header() {
-        let consumer = oauth1::Consumer::new(
-            "ck",
-            Some("cs"),
-            crate::providers::SignatureMethod::HmacSha1,
-            None,
-        )
-        .unwrap();
-        let injection = Injection {
-            oauth1: Some(oauth1::Signer::new(
-                consumer,
-                Some(("t", "ts")),
-                crate::clock::Clock::system(),
-            )),
-            ..Injection::default()
-        };
-        assert_eq!(injection.header_names(), ["authorization"]);
-        let mut url = url::Url::parse("https://api.example/x?a=1").unwrap();
-        let mut headers = http::HeaderMap::new();
-        headers.insert(
-            http::header::AUTHORIZATION,
-            "Bearer client".parse().unwrap(),
-        );
-        injection
-            .apply(&http::Method::GET, &mut url, &mut headers, None)
-            .unwrap();
-        let value = headers.get(http::header::AUTHORIZATION).unwrap();
-        assert!(value.is_sensitive());
-        assert!(
-            value
-                .to_str()
-                .unwrap()
-                .starts_with("OAuth oauth_consumer_key=\"ck\"")
-        );
-        let shown = format!("{injection:?}");
-        assert!(!shown.contains("cs") && !shown.contains("ts\""), "{shown}");
-    }
+/// A plain secret read with the key it came from, for schemes whose errors name it.
+pub(crate) fn required<'a>(value: &'a Option<Secret>, name: &str) -> Result<&'a str, AuthError> {
+    value
+        .as_ref()
+        .map(Secret::expose_secret)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| AuthError::Missing(name.to_string()))
 }

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::client::{Client, enc};
+use super::output::Field;
 use super::proxy::body_arg;
 use super::{CliError, CliResult, output};
 use crate::http::dto::{ActionDto, ActionListDto, ActionListQuery, ActionResultDto, ExecuteBody};
@@ -53,14 +54,14 @@ struct PropertySchema {
     description: Option<String>,
 }
 
+const NAME: Field<ActionDto> = ("name", |a| a.name.clone());
+const APP: Field<ActionDto> = ("app", |a| a.app_name.clone());
+const TITLE: Field<ActionDto> = ("title", |a| a.display_name.clone());
+const TAGS: Field<ActionDto> = ("tags", |a| a.tags.join(","));
+const DESCRIPTION: Field<ActionDto> = ("description", |a| a.description.clone());
+
 fn show(action: &ActionDto) {
-    output::details(&[
-        ("name", action.name.clone()),
-        ("app", action.app_name.clone()),
-        ("title", action.display_name.clone()),
-        ("tags", action.tags.join(",")),
-        ("description", action.description.clone()),
-    ]);
+    output::details_of(action, &[NAME, APP, TITLE, TAGS, DESCRIPTION]);
     let input: InputSchema = serde_json::from_value(action.parameters.clone()).unwrap_or_default();
     let rows: Vec<Vec<String>> = input
         .properties
@@ -92,9 +93,7 @@ pub fn run(client: &Client, cmd: ActionsCmd, as_json: bool) -> CliResult {
             };
             let list: ActionListDto = client.get_with("/api/v2/actions", &query)?;
             output::print(&list, as_json, |list| {
-                output::table_of(&["NAME", "APP", "TITLE"], &list.items, |a| {
-                    vec![a.name.clone(), a.app_name.clone(), a.display_name.clone()]
-                })
+                output::table_of(&list.items, &[NAME, APP, TITLE])
             });
         }
         ActionsCmd::Show { name } => {

@@ -3,6 +3,7 @@
 use clap::Subcommand;
 
 use super::client::{Client, enc};
+use super::output::Field;
 use super::{CliResult, output};
 use crate::http::dto::{AppDto, AppListQuery, Page};
 
@@ -21,14 +22,22 @@ pub enum AppsCmd {
     Show { key: String },
 }
 
+const KEY: Field<AppDto> = ("key", |a| a.key.clone());
+const NAME: Field<AppDto> = ("name", |a| a.display_name.clone());
+const DESCRIPTION: Field<AppDto> = ("description", |a| a.description.clone());
+const CATEGORIES: Field<AppDto> = ("categories", |a| a.categories.join(","));
+const DOCS: Field<AppDto> = ("docs", |a| output::opt(a.docs.as_deref()));
+const SCHEMES: Field<AppDto> = ("schemes", |a| {
+    let modes: Vec<String> = a
+        .auth_schemes
+        .iter()
+        .map(|s| s.auth_mode.to_string())
+        .collect();
+    modes.join(",")
+});
+
 fn show(app: &AppDto) {
-    output::details(&[
-        ("key", app.key.clone()),
-        ("name", app.display_name.clone()),
-        ("description", app.description.clone()),
-        ("categories", app.categories.join(",")),
-        ("docs", output::opt(app.docs.as_deref())),
-    ]);
+    output::details_of(app, &[KEY, NAME, DESCRIPTION, CATEGORIES, DOCS]);
     println!("base url     {}", app.meta.base_url);
     for scheme in &app.auth_schemes {
         println!("\n{}", scheme.auth_mode);
@@ -58,23 +67,7 @@ pub fn run(client: &Client, cmd: AppsCmd, as_json: bool) -> CliResult {
             let query = AppListQuery { search, category };
             let list: Page<AppDto> = client.get_with("/api/v1/apps", &query)?;
             output::print(&list, as_json, |list| {
-                output::table_of(
-                    &["KEY", "NAME", "CATEGORIES", "SCHEMES"],
-                    &list.items,
-                    |a| {
-                        let schemes: Vec<String> = a
-                            .auth_schemes
-                            .iter()
-                            .map(|s| s.auth_mode.to_string())
-                            .collect();
-                        vec![
-                            a.key.clone(),
-                            a.display_name.clone(),
-                            a.categories.join(","),
-                            schemes.join(","),
-                        ]
-                    },
-                )
+                output::table_of(&list.items, &[KEY, NAME, CATEGORIES, SCHEMES])
             });
         }
         AppsCmd::Show { key } => {

@@ -88,17 +88,17 @@ impl Client {
         )))
     }
 
+    /// `request`, authenticated with the admin key.
+    fn keyed<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        request.header("x-api-key", self.key.expose_secret())
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
-        let r = self
-            .agent
-            .get(self.url(path))
-            .header("x-api-key", self.key.expose_secret())
-            .call();
-        self.finish(r)
+        self.finish(self.keyed(self.agent.get(self.url(path))).call())
     }
 
     /// `GET path?query`, the query serialized from its wire type (unset fields left out).
@@ -117,12 +117,7 @@ impl Client {
     }
 
     pub fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
-        let r = self
-            .agent
-            .delete(self.url(path))
-            .header("x-api-key", self.key.expose_secret())
-            .call();
-        self.finish(r)
+        self.finish(self.keyed(self.agent.delete(self.url(path))).call())
     }
 
     pub fn post<B: Serialize, T: DeserializeOwned>(
@@ -130,12 +125,7 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T, CliError> {
-        let r = self
-            .agent
-            .post(self.url(path))
-            .header("x-api-key", self.key.expose_secret())
-            .send_json(body);
-        self.finish(r)
+        self.finish(self.keyed(self.agent.post(self.url(path))).send_json(body))
     }
 }
 

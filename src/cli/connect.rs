@@ -1,12 +1,13 @@
 //! `keyport connect <app>`: start a connection for an entity, hand the user the link (and
 //! open their browser when there is one), then wait until it is ACTIVE or FAILED.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
 
 use super::client::{Client, enc};
-use super::{CliError, CliResult, output, parse_pairs};
+use super::{CliError, CliResult, connections, output, parse_pairs};
+use crate::clock::Deadline;
 use crate::http::dto::{
     ConnectedAccountDto, CreateConnectionBody, CreatedConnectionDto, IntegrationDto,
     IntegrationListQuery, Page, WaitQuery,
@@ -75,12 +76,13 @@ fn open_browser(url: &str) -> bool {
 }
 
 /// Waits until the connection leaves INITIATED or `deadline` passes.
-fn wait_for(client: &Client, id: &str, deadline: Instant) -> Result<ConnectedAccountDto, CliError> {
+fn wait_for(
+    client: &Client,
+    id: &str,
+    deadline: Deadline,
+) -> Result<ConnectedAccountDto, CliError> {
     loop {
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .as_secs()
-            .clamp(1, 60);
+        let left = deadline.remaining().as_secs().clamp(1, 60);
         let query = WaitQuery {
             timeout: Some(left),
         };
@@ -88,7 +90,7 @@ fn wait_for(client: &Client, id: &str, deadline: Instant) -> Result<ConnectedAcc
             &format!("/api/v1/connectedAccounts/{}/wait", enc(id)),
             &query,
         )?;
-        if connection.status.0 != ConnectionStatus::Initiated || Instant::now() >= deadline {
+        if connection.status.0 != ConnectionStatus::Initiated || deadline.passed() {
             return Ok(connection);
         }
     }
@@ -114,16 +116,10 @@ pub fn run(client: &Client, args: ConnectArgs, as_json: bool) -> CliResult {
         }
         eprintln!("Waiting for the connection to complete…");
     }
-    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    let deadline = Deadline::after(Duration::from_secs(args.timeout));
     let connection = wait_for(client, &created.connected_account_id, deadline)?;
     output::print(&connection, as_json, |connection| {
-        output::details(&[
-            ("id", connection.id.clone()),
-            ("status", connection.status.to_string()),
-            ("reason", output::opt(connection.status_reason.as_deref())),
-            ("entity", connection.entity_id.clone()),
-            ("app", connection.app_name.clone()),
-        ])
+        output::details_of(connection, &connections::SUMMARY)
     });
     match connection.status.0 {
         ConnectionStatus::Active => Ok(()),

@@ -4,6 +4,7 @@ use clap::Subcommand;
 use serde_json::{Map, Value};
 
 use super::client::{Client, enc};
+use super::output::Field;
 use super::{CliResult, output, parse_pairs, passphrase};
 use crate::http::dto::{
     ConnectedAccountDto, ConnectedAccountPage, ConnectionListQuery, CreateConnectionBody,
@@ -56,19 +57,34 @@ pub enum ConnectionsCmd {
     Disable { id: String },
 }
 
+const ID: Field<ConnectedAccountDto> = ("id", |c| c.id.clone());
+const STATUS: Field<ConnectedAccountDto> = ("status", |c| c.status.to_string());
+const REASON: Field<ConnectedAccountDto> = ("reason", |c| output::opt(c.status_reason.as_deref()));
+const ENTITY: Field<ConnectedAccountDto> = ("entity", |c| c.entity_id.clone());
+const APP: Field<ConnectedAccountDto> = ("app", |c| c.app_name.clone());
+const SCHEME: Field<ConnectedAccountDto> = ("scheme", |c| c.auth_scheme.to_string());
+const INTEGRATION: Field<ConnectedAccountDto> = ("integration", |c| c.integration_id.clone());
+const LABELS: Field<ConnectedAccountDto> = ("labels", |c| c.labels.join(","));
+const CREATED: Field<ConnectedAccountDto> = ("created", |c| c.created_at.clone());
+const UPDATED: Field<ConnectedAccountDto> = ("updated", |c| c.updated_at.clone());
+
+/// Who and what a connection is, and where it stands (what `keyport connect` ends with).
+pub const SUMMARY: [Field<ConnectedAccountDto>; 5] = [ID, STATUS, REASON, ENTITY, APP];
+
 fn show(c: &ConnectedAccountDto) {
-    output::details(&[
-        ("id", c.id.clone()),
-        ("status", c.status.to_string()),
-        ("reason", output::opt(c.status_reason.as_deref())),
-        ("entity", c.entity_id.clone()),
-        ("app", c.app_name.clone()),
-        ("scheme", c.auth_scheme.to_string()),
-        ("integration", c.integration_id.clone()),
-        ("labels", c.labels.join(",")),
-        ("created", c.created_at.clone()),
-        ("updated", c.updated_at.clone()),
-    ]);
+    let fields = [
+        ID,
+        STATUS,
+        REASON,
+        ENTITY,
+        APP,
+        SCHEME,
+        INTEGRATION,
+        LABELS,
+        CREATED,
+        UPDATED,
+    ];
+    output::details_of(c, &fields);
     // Every key of `connectionParams`, in the order of its JSON object.
     if let Ok(Value::Object(params)) = serde_json::to_value(&c.connection_params) {
         output::pairs(
@@ -88,17 +104,7 @@ fn account_path(id: &str, action: &str) -> String {
 
 fn print_list(list: &ConnectedAccountPage, as_json: bool) {
     output::print(list, as_json, |list| {
-        let headers = ["ID", "ENTITY", "APP", "STATUS", "LABELS", "UPDATED"];
-        output::table_of(&headers, &list.items, |c| {
-            vec![
-                c.id.clone(),
-                c.entity_id.clone(),
-                c.app_name.clone(),
-                c.status.to_string(),
-                c.labels.join(","),
-                c.updated_at.clone(),
-            ]
-        })
+        output::table_of(&list.items, &[ID, ENTITY, APP, STATUS, LABELS, UPDATED])
     })
 }
 

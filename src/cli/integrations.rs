@@ -4,6 +4,7 @@ use clap::Subcommand;
 use serde_json::Value;
 
 use super::client::{Client, enc};
+use super::output::Field;
 use super::{CliResult, output, parse_pairs, passphrase};
 use crate::http::dto::{
     CreateIntegrationBody, DeletedIntegrationDto, IntegrationDto, IntegrationListQuery, Page,
@@ -46,21 +47,30 @@ pub enum IntegrationsCmd {
     Rm { id: String },
 }
 
+const ID: Field<IntegrationDto> = ("id", |i| i.id.clone());
+const NAME: Field<IntegrationDto> = ("name", |i| i.name.clone());
+const APP: Field<IntegrationDto> = ("app", |i| i.app_name.clone());
+const SCHEME: Field<IntegrationDto> = ("scheme", |i| i.auth_scheme.to_string());
+const ENABLED: Field<IntegrationDto> = ("enabled", |i| i.enabled.to_string());
+const BASE_URL: Field<IntegrationDto> = ("base url", |i| i.base_url.clone());
+const SCOPES: Field<IntegrationDto> = ("scopes", |i| i.scopes.join(","));
+const REDIRECT_URI: Field<IntegrationDto> =
+    ("redirect uri", |i| output::opt(i.callback_url.as_deref()));
+const CREATED: Field<IntegrationDto> = ("created", |i| i.created_at.clone());
+
 fn show(integration: &IntegrationDto) {
-    output::details(&[
-        ("id", integration.id.clone()),
-        ("name", integration.name.clone()),
-        ("app", integration.app_name.clone()),
-        ("scheme", integration.auth_scheme.to_string()),
-        ("enabled", integration.enabled.to_string()),
-        ("base url", integration.base_url.clone()),
-        ("scopes", integration.scopes.join(",")),
-        (
-            "redirect uri",
-            output::opt(integration.callback_url.as_deref()),
-        ),
-        ("created", integration.created_at.clone()),
-    ]);
+    let fields = [
+        ID,
+        NAME,
+        APP,
+        SCHEME,
+        ENABLED,
+        BASE_URL,
+        SCOPES,
+        REDIRECT_URI,
+        CREATED,
+    ];
+    output::details_of(integration, &fields);
     output::pairs(
         "config",
         integration
@@ -83,17 +93,7 @@ fn show(integration: &IntegrationDto) {
 
 fn print_list(list: &Page<IntegrationDto>, as_json: bool) {
     output::print(list, as_json, |list| {
-        let headers = ["ID", "NAME", "APP", "SCHEME", "ENABLED", "CREATED"];
-        output::table_of(&headers, &list.items, |i| {
-            vec![
-                i.id.clone(),
-                i.name.clone(),
-                i.app_name.clone(),
-                i.auth_scheme.to_string(),
-                i.enabled.to_string(),
-                i.created_at.clone(),
-            ]
-        })
+        output::table_of(&list.items, &[ID, NAME, APP, SCHEME, ENABLED, CREATED])
     })
 }
 

@@ -3,6 +3,7 @@
 use clap::Subcommand;
 
 use super::client::{Client, enc};
+use super::output::Field;
 use super::{CliResult, output};
 use crate::http::dto::{ApiKeyDto, CreateKeyBody, CreatedApiKeyDto, Page};
 
@@ -26,6 +27,14 @@ pub enum KeysCmd {
     Revoke { id: String },
 }
 
+const ID: Field<ApiKeyDto> = ("id", |k| k.id.clone());
+const NAME: Field<ApiKeyDto> = ("name", |k| k.name.clone());
+const PREFIX: Field<ApiKeyDto> = ("prefix", |k| k.prefix.clone());
+const PERMISSION: Field<ApiKeyDto> = ("permission", |k| k.permission.to_string());
+const ENTITY: Field<ApiKeyDto> = ("entity", |k| output::opt(k.entity_id.as_deref()));
+const CREATED: Field<ApiKeyDto> = ("created", |k| k.created_at.clone());
+const REVOKED: Field<ApiKeyDto> = ("revoked", |k| output::opt(k.revoked_at.as_deref()));
+
 pub fn run(client: &Client, cmd: KeysCmd, as_json: bool) -> CliResult {
     match cmd {
         KeysCmd::Create {
@@ -40,38 +49,15 @@ pub fn run(client: &Client, cmd: KeysCmd, as_json: bool) -> CliResult {
             };
             let key: CreatedApiKeyDto = client.post("/api/v1/keys", &body)?;
             output::print(&key, as_json, |key| {
-                output::details(&[
-                    ("id", key.record.id.clone()),
-                    ("name", key.record.name.clone()),
-                    ("permission", key.record.permission.to_string()),
-                    ("entity", output::opt(key.record.entity_id.as_deref())),
-                ]);
+                output::details_of(&key.record, &[ID, NAME, PERMISSION, ENTITY]);
                 println!("\n{}\n\nThis key is shown once; store it now.", key.key);
             });
         }
         KeysCmd::List => {
             let keys: Page<ApiKeyDto> = client.get("/api/v1/keys")?;
             output::print(&keys, as_json, |keys| {
-                let headers = [
-                    "ID",
-                    "NAME",
-                    "PREFIX",
-                    "PERMISSION",
-                    "ENTITY",
-                    "CREATED",
-                    "REVOKED",
-                ];
-                output::table_of(&headers, &keys.items, |k| {
-                    vec![
-                        k.id.clone(),
-                        k.name.clone(),
-                        k.prefix.clone(),
-                        k.permission.to_string(),
-                        output::opt(k.entity_id.as_deref()),
-                        k.created_at.clone(),
-                        output::opt(k.revoked_at.as_deref()),
-                    ]
-                })
+                let columns = [ID, NAME, PREFIX, PERMISSION, ENTITY, CREATED, REVOKED];
+                output::table_of(&keys.items, &columns)
             });
         }
         KeysCmd::Revoke { id } => {

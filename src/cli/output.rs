@@ -35,7 +35,11 @@ pub fn opt(value: Option<&str>) -> String {
     value.unwrap_or_default().to_string()
 }
 
-pub fn table(headers: &[&str], rows: Vec<Vec<String>>) {
+/// One field of an answer as a person reads it: its label and its text. Each noun declares
+/// its fields once and lists them for its details and for its table's columns.
+pub type Field<T> = (&'static str, fn(&T) -> String);
+
+pub fn table<H: ToString>(headers: &[H], rows: Vec<Vec<String>>) {
     if rows.is_empty() {
         println!("(none)");
         return;
@@ -43,20 +47,34 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) {
     let mut t = Table::new();
     t.load_style(UTF8_BORDERS_ONLY)
         .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(headers.to_vec());
+        .set_header(headers.iter().map(ToString::to_string));
     for row in rows {
         t.add_row(row);
     }
     println!("{t}");
 }
 
-/// A table of `items`, one row each.
-pub fn table_of<T>(headers: &[&str], items: &[T], row: impl Fn(&T) -> Vec<String>) {
-    table(headers, items.iter().map(row).collect())
+/// A table of `items`, one row each, one column per field, headed by its label in capitals.
+pub fn table_of<T>(items: &[T], columns: &[Field<T>]) {
+    let headers: Vec<String> = columns.iter().map(|(l, _)| l.to_uppercase()).collect();
+    let rows = items
+        .iter()
+        .map(|item| columns.iter().map(|(_, text)| text(item)).collect())
+        .collect();
+    table(&headers, rows)
+}
+
+/// `label  value` lines of `item`'s `fields`, labels aligned; empty values left out.
+pub fn details_of<T>(item: &T, fields: &[Field<T>]) {
+    let lines: Vec<(&str, String)> = fields
+        .iter()
+        .map(|(label, text)| (*label, text(item)))
+        .collect();
+    details(&lines);
 }
 
 /// `label  value` lines, labels aligned; empty values left out.
-pub fn details(lines: &[(&str, String)]) {
+fn details(lines: &[(&str, String)]) {
     let width = lines
         .iter()
         .map(|(label, _)| label.len())

@@ -5,7 +5,6 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use actix_web::web;
 use clap::Args;
@@ -20,26 +19,11 @@ use crate::service::Service;
 use crate::store::{Store, StoreError};
 use crate::vault::{KdfParams, Vault, VaultError};
 
-/// Each setting flag overrides `KEYPORT_*` and `config.toml` (see `config.rs`).
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// Address to listen on [env: KEYPORT_LISTEN] [default: 127.0.0.1:7790].
-    #[arg(long)]
-    pub listen: Option<String>,
-    /// Log filter, e.g. `info` or `keyport=debug` [env: KEYPORT_LOG] [default: info].
-    #[arg(long)]
-    pub log: Option<String>,
-    /// Target unlock time when a vault is created, in ms [env: KEYPORT_KDF_MS] [default: 500].
-    #[arg(long, value_name = "MS")]
-    pub kdf_target_ms: Option<u64>,
-    /// How long to wait for a provider's API, in ms [env: KEYPORT_UPSTREAM_TIMEOUT_MS]
-    /// [default: 30000].
-    #[arg(long, value_name = "MS")]
-    pub upstream_timeout_ms: Option<u64>,
-    /// How long to wait for a token endpoint, in ms [env: KEYPORT_TOKEN_TIMEOUT_MS]
-    /// [default: 30000].
-    #[arg(long, value_name = "MS")]
-    pub token_timeout_ms: Option<u64>,
+    /// Each setting flag overrides `KEYPORT_*` and `config.toml` (see `config.rs`).
+    #[command(flatten)]
+    pub settings: Settings,
     /// Read the passphrase from this file (first line) instead of KEYPORT_PASSPHRASE or a prompt.
     #[arg(long, env = "KEYPORT_PASSPHRASE_FILE")]
     pub passphrase_file: Option<PathBuf>,
@@ -78,19 +62,6 @@ fn harden_process() {
     let _ = nix::sys::prctl::set_dumpable(false);
 }
 
-impl ServeArgs {
-    /// The flags' layer of settings.
-    fn settings(&self) -> Settings {
-        Settings {
-            listen: self.listen.clone(),
-            log: self.log.clone(),
-            kdf_target_ms: self.kdf_target_ms,
-            upstream_timeout_ms: self.upstream_timeout_ms,
-            token_timeout_ms: self.token_timeout_ms,
-        }
-    }
-}
-
 /// Opens the existing vault, or creates one. Returns the store, the unlocked vault and
 /// whether it was created.
 pub fn open_or_create(
@@ -103,7 +74,7 @@ pub fn open_or_create(
         Some(record) => {
             let pass =
                 passphrase::obtain(passphrase_file, passphrase::ENV, "Vault passphrase", false)?;
-            let started = Instant::now();
+            let started = crate::clock::Stopwatch::start();
             let vault = Vault::unlock(&record, &pass).map_err(unlock_error)?;
             tracing::info!(ms = started.elapsed().as_millis() as u64, "vault unlocked");
             let store = Store::open(db).map_err(|e| store_error(db, e))?;
@@ -134,7 +105,7 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
     harden_process();
     let dir = config::data_dir(data_dir)?;
     config::ensure_private_dir(&dir)?;
-    let config = Config::load(&dir, args.settings(), args.allow_remote)?;
+    let config = Config::load(&dir, args.settings, args.allow_remote)?;
     crate::logging::init(&config.log);
     let addr = config.listen;
 

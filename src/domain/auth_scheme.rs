@@ -44,19 +44,6 @@ impl AuthScheme {
         }
     }
 
-    /// Schemes whose connection is complete as soon as the caller supplies its fields.
-    pub fn is_token_scheme(self) -> bool {
-        matches!(
-            self,
-            AuthScheme::ApiKey
-                | AuthScheme::Basic
-                | AuthScheme::BearerToken
-                | AuthScheme::BasicWithJwt
-                | AuthScheme::GoogleServiceAccount
-                | AuthScheme::NoAuth
-        )
-    }
-
     /// Schemes whose connection needs the user's browser (a redirect flow).
     pub fn needs_browser(self) -> bool {
         matches!(self, AuthScheme::OAuth2 | AuthScheme::OAuth1)

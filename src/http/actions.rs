@@ -3,17 +3,17 @@
 //! (`execute_request`). Handlers parse the wire shape, call the service on the blocking
 //! pool and write Composio's answer; every rule lives in the service.
 
-use actix_web::{HttpResponse, web};
+use actix_web::web::{self, Json};
 use serde_json::Value;
 
+use super::call::{Call, Reply};
 use super::dto::{
     ActionDto, ActionListDto, ActionListQuery, ActionResultDto, ExecuteBody, NamePath, ProxyBody,
     ProxyResultDto, ReadErrors, Refusals, SendErrors, csv,
 };
-use super::{ApiResult, blocking};
 use crate::ids::ConnectionId;
 use crate::service::Error;
-use crate::service::{Caller, ExecuteAction, ParamIn, ProxyRequest, Service, Target};
+use crate::service::{ExecuteAction, ParamIn, ProxyRequest, Target};
 
 fn connection_id(raw: Option<String>) -> Result<Option<ConnectionId>, Error> {
     raw.filter(|s| !s.trim().is_empty())
@@ -37,29 +37,25 @@ fn scalar_text(field: &str, value: Value) -> Result<String, Error> {
 #[utoipa::path(get, path = "/api/v2/actions", tag = "actions",
     operation_id = "listActions", params(ActionListQuery),
     responses((status = 200, description = "The matching actions", body = ActionListDto), Refusals))]
-pub async fn list(
-    svc: web::Data<Service>,
-    caller: Caller,
-    query: web::Query<ActionListQuery>,
-) -> ApiResult {
+pub async fn list(call: Call, query: web::Query<ActionListQuery>) -> Reply<ActionListDto> {
     let q = query.into_inner();
     let apps = csv(q.apps.or(q.app_names));
-    let items = blocking(move || {
-        let views = svc.list_action_views(&caller, &apps, q.limit)?;
-        Ok(views.iter().map(ActionDto::from).collect())
+    call.run(move |svc, caller| {
+        let views = svc.list_action_views(caller, &apps, q.limit)?;
+        let items = views.iter().map(ActionDto::from).collect();
+        Ok(Json(ActionListDto { items }))
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(ActionListDto { items }))
+    .await
 }
 
 /// One named action.
 #[utoipa::path(get, path = "/api/v2/actions/{name}", tag = "actions",
     operation_id = "getAction", params(NamePath),
     responses((status = 200, description = "The action", body = ActionDto), ReadErrors))]
-pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<NamePath>) -> ApiResult {
+pub async fn get(call: Call, path: web::Path<NamePath>) -> Reply<ActionDto> {
     let name = path.into_inner().name;
-    let dto = blocking(move || Ok(ActionDto::from(&svc.get_action_view(&caller, &name)?))).await?;
-    Ok(HttpResponse::Ok().json(dto))
+    call.run(move |svc, caller| Ok(Json(ActionDto::from(&svc.get_action_view(caller, &name)?))))
+        .await
 }
 
 /// Runs a named action for a connection.
@@ -67,11 +63,10 @@ pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<NamePa
     operation_id = "executeAction", params(NamePath), request_body = ExecuteBody,
     responses((status = 200, description = "What the action did", body = ActionResultDto), SendErrors))]
 pub async fn execute(
-    svc: web::Data<Service>,
-    caller: Caller,
+    call: Call,
     path: web::Path<NamePath>,
-    body: web::Json<ExecuteBody>,
-) -> ApiResult {
+    body: Json<ExecuteBody>,
+) -> Reply<ActionResultDto> {
     let body = body.into_inner();
     let input = body.input.unwrap_or(Value::Null);
     let has_input = input.as_object().is_some_and(|m| !m.is_empty());
@@ -88,8 +83,10 @@ pub async fn execute(
         app_name: body.app_name,
         input,
     };
-    let outcome = blocking(move || svc.execute_action(&caller, req)).await?;
-    Ok(HttpResponse::Ok().json(ActionResultDto::from(outcome)))
+    let outcome = call
+        .run(move |svc, caller| svc.execute_action(caller, req))
+        .await?;
+    Ok(Json(ActionResultDto::from(outcome)))
 }
 
 /// The service's proxy request for a client's body.
@@ -127,12 +124,7 @@ fn proxy_request(body: ProxyBody) -> Result<ProxyRequest, Error> {
 #[utoipa::path(post, path = "/api/v2/actions/proxy", tag = "actions",
     operation_id = "proxy", request_body = ProxyBody,
     responses((status = 200, description = "The provider's answer, whatever its status", body = ProxyResultDto), SendErrors))]
-pub async fn proxy(
-    svc: web::Data<Service>,
-    caller: Caller,
-    body: web::Json<ProxyBody>,
-) -> ApiResult {
+pub async fn proxy(call: Call, body: Json<ProxyBody>) -> Reply<ProxyResultDto> {
     let req = proxy_request(body.into_inner())?;
-    let response = blocking(move || svc.proxy(&caller, req)).await?;
-    Ok(HttpResponse::Ok().json(ProxyResultDto::from(&response)))
+    call.reply(move |svc, caller| svc.proxy(caller, req)).await
 }

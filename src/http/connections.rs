@@ -5,27 +5,22 @@
 
 use std::time::Duration;
 
-use actix_web::{HttpResponse, web};
+use actix_web::web::{self, Json};
 
+use super::call::{Call, Reply};
 use super::dto::{
     ChangeErrors, CheckDto, ConnectedAccountDto, ConnectedAccountPage, ConnectionInfoDto,
     ConnectionListQuery, CreateConnectionBody, CreatedConnectionDto, CredentialsDto, IdPath,
-    ReadErrors, SendErrors, StatusDto, StatusName, TestedAccountDto, UpstreamErrors, WaitQuery,
-    csv,
+    ReadErrors, SendErrors, StatusDto, TestedAccountDto, UpstreamErrors, WaitQuery, csv,
 };
-use super::{ApiResult, blocking};
 use crate::ids::{ConnectionId, IntegrationId};
-use crate::service::{Caller, ConnectionStatus, CreateConnection, ListConnections, Service};
+use crate::service::{ConnectionStatus, CreateConnection, ListConnections, Service};
 
 /// Connects an entity: ACTIVE at once, or INITIATED with a connect link.
 #[utoipa::path(post, path = "/api/v1/connectedAccounts", tag = "connections",
     operation_id = "createConnectedAccount", request_body = CreateConnectionBody,
     responses((status = 200, description = "The new connection's id and status", body = CreatedConnectionDto), SendErrors))]
-pub async fn create(
-    svc: web::Data<Service>,
-    caller: Caller,
-    body: web::Json<CreateConnectionBody>,
-) -> ApiResult {
+pub async fn create(call: Call, body: Json<CreateConnectionBody>) -> Reply<CreatedConnectionDto> {
     let body = body.into_inner();
     let req = CreateConnection {
         integration_id: body.integration_id.parse()?,
@@ -35,12 +30,8 @@ pub async fn create(
         redirect_url: body.redirect_uri.filter(|u| !u.is_empty()),
         validate: body.validate.unwrap_or(false),
     };
-    let created = blocking(move || svc.create_connection(&caller, req)).await?;
-    Ok(HttpResponse::Ok().json(CreatedConnectionDto {
-        connection_status: StatusName(created.status),
-        connected_account_id: created.id.to_string(),
-        redirect_url: created.redirect_url,
-    }))
+    call.reply(move |svc, caller| svc.create_connection(caller, req))
+        .await
 }
 
 /// Connected accounts.
@@ -48,10 +39,9 @@ pub async fn create(
     operation_id = "listConnectedAccounts", params(ConnectionListQuery),
     responses((status = 200, description = "One page of matching accounts", body = ConnectedAccountPage), ReadErrors))]
 pub async fn list(
-    svc: web::Data<Service>,
-    caller: Caller,
+    call: Call,
     query: web::Query<ConnectionListQuery>,
-) -> ApiResult {
+) -> Reply<ConnectedAccountPage> {
     let q = query.into_inner();
     let integration_id: Option<IntegrationId> = q
         .integration_id
@@ -70,73 +60,63 @@ pub async fn list(
         page_size: q.page_size.unwrap_or(0),
     };
     let (page, page_size) = (req.page, req.page_size);
-    let found = blocking(move || svc.list_connections(&caller, req)).await?;
-    Ok(HttpResponse::Ok().json(ConnectedAccountPage::new(&found, page, page_size)))
+    let found = call
+        .run(move |svc, caller| svc.list_connections(caller, req))
+        .await?;
+    Ok(Json(ConnectedAccountPage::new(&found, page, page_size)))
 }
 
 /// One connected account, secrets redacted.
 #[utoipa::path(get, path = "/api/v1/connectedAccounts/{id}", tag = "connections",
     operation_id = "getConnectedAccount", params(IdPath),
     responses((status = 200, description = "The account", body = ConnectedAccountDto), ReadErrors))]
-pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
-    let id: ConnectionId = path.id.parse()?;
-    let view = blocking(move || svc.get_connection(&caller, id)).await?;
-    Ok(HttpResponse::Ok().json(ConnectedAccountDto::from(&view)))
+pub async fn get(call: Call, path: web::Path<IdPath>) -> Reply<ConnectedAccountDto> {
+    call.reply_on(&path, Service::get_connection).await
 }
 
 /// ACTIVE again (from INACTIVE).
 #[utoipa::path(post, path = "/api/v1/connectedAccounts/{id}/enable", tag = "connections",
     operation_id = "enableConnectedAccount", params(IdPath),
     responses((status = 200, description = "The account, ACTIVE", body = ConnectedAccountDto), ChangeErrors))]
-pub async fn enable(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
-    set_enabled(svc, caller, path, true).await
+pub async fn enable(call: Call, path: web::Path<IdPath>) -> Reply<ConnectedAccountDto> {
+    set_enabled(call, path, true).await
 }
 
 /// INACTIVE (from ACTIVE).
 #[utoipa::path(post, path = "/api/v1/connectedAccounts/{id}/disable", tag = "connections",
     operation_id = "disableConnectedAccount", params(IdPath),
     responses((status = 200, description = "The account, INACTIVE", body = ConnectedAccountDto), ChangeErrors))]
-pub async fn disable(
-    svc: web::Data<Service>,
-    caller: Caller,
-    path: web::Path<IdPath>,
-) -> ApiResult {
-    set_enabled(svc, caller, path, false).await
+pub async fn disable(call: Call, path: web::Path<IdPath>) -> Reply<ConnectedAccountDto> {
+    set_enabled(call, path, false).await
 }
 
 async fn set_enabled(
-    svc: web::Data<Service>,
-    caller: Caller,
+    call: Call,
     path: web::Path<IdPath>,
     enabled: bool,
-) -> ApiResult {
-    let id: ConnectionId = path.id.parse()?;
-    let view = blocking(move || svc.set_connection_enabled(&caller, id, enabled)).await?;
-    Ok(HttpResponse::Ok().json(ConnectedAccountDto::from(&view)))
+) -> Reply<ConnectedAccountDto> {
+    call.reply_on(&path, move |svc, caller, id| {
+        svc.set_connection_enabled(caller, id, enabled)
+    })
+    .await
 }
 
 /// Deletes a connected account (tokens revoked at the provider, best effort).
 #[utoipa::path(delete, path = "/api/v1/connectedAccounts/{id}", tag = "connections",
     operation_id = "deleteConnectedAccount", params(IdPath),
     responses((status = 200, description = "Deleted", body = StatusDto), ChangeErrors))]
-pub async fn delete(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
-    let id: ConnectionId = path.id.parse()?;
-    blocking(move || svc.delete_connection(&caller, id)).await?;
-    Ok(HttpResponse::Ok().json(StatusDto::success()))
+pub async fn delete(call: Call, path: web::Path<IdPath>) -> Reply<StatusDto> {
+    call.run_on(&path, Service::delete_connection).await?;
+    Ok(Json(StatusDto::success()))
 }
 
 /// The live credential (keys with the reveal permission).
 #[utoipa::path(get, path = "/api/v1/connectedAccounts/{id}/credentials", tag = "connections",
     operation_id = "revealCredentials", params(IdPath),
     responses((status = 200, description = "The credential, unredacted", body = CredentialsDto), UpstreamErrors))]
-pub async fn credentials(
-    svc: web::Data<Service>,
-    caller: Caller,
-    path: web::Path<IdPath>,
-) -> ApiResult {
-    let id: ConnectionId = path.id.parse()?;
-    let revealed = blocking(move || svc.reveal_connection(&caller, id)).await?;
-    Ok(HttpResponse::Ok().json(CredentialsDto::from(revealed)))
+pub async fn credentials(call: Call, path: web::Path<IdPath>) -> Reply<CredentialsDto> {
+    let revealed = call.run_on(&path, Service::reveal_connection).await?;
+    Ok(Json(CredentialsDto::from(revealed)))
 }
 
 /// Long-polls until the account leaves INITIATED.
@@ -147,22 +127,23 @@ pub async fn credentials(
     operation_id = "waitConnectedAccount", params(IdPath, WaitQuery),
     responses((status = 200, description = "The account", body = ConnectedAccountDto), ReadErrors))]
 pub async fn wait(
-    svc: web::Data<Service>,
-    caller: Caller,
+    call: Call,
     path: web::Path<IdPath>,
     query: web::Query<WaitQuery>,
-) -> ApiResult {
+) -> Reply<ConnectedAccountDto> {
     let id: ConnectionId = path.id.parse()?;
     let limit = Duration::from_secs(query.timeout.unwrap_or(30).min(120));
     let deadline = tokio::time::Instant::now() + limit;
-    let mut changes = svc.status_changes();
+    let mut changes = call.service().status_changes();
     loop {
         changes.borrow_and_update();
-        let (svc, caller) = (svc.clone(), caller.clone());
-        let view = blocking(move || svc.get_connection(&caller, id)).await?;
+        let view = call
+            .clone()
+            .run(move |svc, caller| svc.get_connection(caller, id))
+            .await?;
         let now = tokio::time::Instant::now();
         if view.connection.status != ConnectionStatus::Initiated || now >= deadline {
-            return Ok(HttpResponse::Ok().json(ConnectedAccountDto::from(&view)));
+            return Ok(Json(ConnectedAccountDto::from(&view)));
         }
         // Wake on any status change, and at least every few seconds to notice expiry.
         let nap = (deadline - now).min(Duration::from_secs(5));
@@ -174,20 +155,18 @@ pub async fn wait(
 #[utoipa::path(get, path = "/api/v1/connectedAccounts/{id}/info", tag = "connections",
     operation_id = "getConnectedAccountInfo", params(IdPath),
     responses((status = 200, description = "What keyport puts on each request", body = ConnectionInfoDto), UpstreamErrors))]
-pub async fn info(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
-    let id: ConnectionId = path.id.parse()?;
-    let view = blocking(move || svc.get_connection(&caller, id)).await?;
-    Ok(HttpResponse::Ok().json(ConnectionInfoDto::from(&view.auth)))
+pub async fn info(call: Call, path: web::Path<IdPath>) -> Reply<ConnectionInfoDto> {
+    let view = call.run_on(&path, Service::get_connection).await?;
+    Ok(Json(ConnectionInfoDto::from(&view.auth)))
 }
 
 /// Checks the credential with the provider's who-am-I endpoint now.
 #[utoipa::path(post, path = "/api/v1/connectedAccounts/{id}/test", tag = "connections",
     operation_id = "testConnectedAccount", params(IdPath),
     responses((status = 200, description = "The account after the check, and the check", body = TestedAccountDto), UpstreamErrors))]
-pub async fn test(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
-    let id: ConnectionId = path.id.parse()?;
-    let (view, outcome) = blocking(move || svc.test_connection(&caller, id)).await?;
-    Ok(HttpResponse::Ok().json(TestedAccountDto {
+pub async fn test(call: Call, path: web::Path<IdPath>) -> Reply<TestedAccountDto> {
+    let (view, outcome) = call.run_on(&path, Service::test_connection).await?;
+    Ok(Json(TestedAccountDto {
         account: ConnectedAccountDto::from(&view),
         check: CheckDto::from(&outcome),
     }))

@@ -78,25 +78,30 @@ pub fn status_of(error: &Error) -> StatusCode {
             ActionError::Definition { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         },
         Error::Auth(e) => match e {
-            AuthError::Field { .. } => StatusCode::BAD_REQUEST,
+            AuthError::Field { .. } | AuthError::Config(_) => StatusCode::BAD_REQUEST,
             AuthError::Missing(_) | AuthError::Invalid(_) | AuthError::Rejected { .. } => {
                 StatusCode::CONFLICT
             }
             AuthError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AuthError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            AuthError::OAuth(e) => oauth_status(e),
         },
-        Error::OAuth(e) => match e {
-            OAuthError::Config(_) => StatusCode::BAD_REQUEST,
-            OAuthError::Refused { .. } | OAuthError::Network(_) | OAuthError::BadResponse(_) => {
-                StatusCode::BAD_GATEWAY
-            }
-        },
+        Error::OAuth(e) => oauth_status(e),
         Error::Net(e) => match e {
             NetError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             NetError::Connect(_) | NetError::TooLarge(_) | NetError::Other(_) => {
                 StatusCode::BAD_GATEWAY
             }
         },
+    }
+}
+
+fn oauth_status(e: &OAuthError) -> StatusCode {
+    match e {
+        OAuthError::Config(_) => StatusCode::BAD_REQUEST,
+        OAuthError::Refused { .. } | OAuthError::Network(_) | OAuthError::BadResponse(_) => {
+            StatusCode::BAD_GATEWAY
+        }
     }
 }
 
@@ -164,157 +169,137 @@ mod tests {
         (status, response.set_body(()).map_into_boxed_body(), value)
     }
 
-    /// Service variants and the ids, store and domain errors: (error, code, status).
-    fn service_cases() -> Vec<(Error, &'static str, u16)> {
-        let field = || FieldError::new("f", "bad");
-        vec![
-            (Error::not_found("integration", "x"), "not_found", 404),
-            (Error::invalid("bad"), "invalid_input", 400),
-            (Error::Conflict("c".into()), "conflict", 409),
-            (Error::Unauthorized, "unauthorized", 401),
-            (Error::Forbidden("f".into()), "forbidden", 403),
-            (Error::TooLarge("big".into()), "payload_too_large", 413),
-            (Error::Upstream("u".into()), "upstream_failed", 502),
-            (Error::UpstreamTimeout, "upstream_timeout", 504),
-            (Error::Internal("db".into()), "internal", 500),
-            (Error::from(StoreError::NoVault), "internal", 500),
-            (
-                Error::from(serde_json::from_str::<Value>("{").unwrap_err()),
-                "internal",
-                500,
-            ),
-            (Error::from(field()), "invalid_input", 400),
-            (
-                Error::from(ParseIdError::NoSuch {
-                    what: "connected account",
-                    id: "x".into(),
-                }),
-                "not_found",
-                404,
-            ),
-            (Error::from(ParseIdError::Entity("e")), "invalid_input", 400),
-            (
-                Error::from(IllegalTransition {
-                    from: crate::domain::ConnectionStatus::Deleted,
-                    to: crate::domain::ConnectionStatus::Active,
-                }),
-                "illegal_transition",
-                409,
-            ),
-        ]
-    }
-
-    /// The vault and action errors, variant by variant.
-    fn lower_layer_cases() -> Vec<(Error, &'static str, u16)> {
+    /// Every error answered with a 4xx, grouped by the code and status it must get.
+    fn client_error_cases() -> Vec<(&'static str, u16, Vec<Error>)> {
+        let rejected = AuthError::Rejected {
+            status: 401,
+            reason: String::new(),
+        };
+        let transition = IllegalTransition {
+            from: crate::domain::ConnectionStatus::Deleted,
+            to: crate::domain::ConnectionStatus::Active,
+        };
+        let no_such = ParseIdError::NoSuch {
+            what: "connected account",
+            id: "x".into(),
+        };
         vec![
             (
-                Error::from(VaultError::WrongPassphrase),
+                "invalid_input",
+                400,
+                vec![
+                    Error::invalid("bad"),
+                    Error::from(FieldError::new("f", "bad")),
+                    Error::from(ParseIdError::Entity("e")),
+                    Error::from(ActionError::input("input.x: bad")),
+                    Error::from(AuthError::field("private_key", "bad")),
+                    Error::from(OAuthError::Config("c".into())),
+                    Error::from(AuthError::Config("c".into())),
+                ],
+            ),
+            ("unauthorized", 401, vec![Error::Unauthorized]),
+            (
                 "wrong_passphrase",
                 401,
+                vec![Error::from(VaultError::WrongPassphrase)],
             ),
-            (Error::from(VaultError::Open), "seal_open_failed", 500),
+            ("forbidden", 403, vec![Error::Forbidden("f".into())]),
             (
-                Error::from(VaultError::Corrupt("c".into())),
-                "vault_corrupt",
-                500,
-            ),
-            (Error::from(VaultError::Kdf("k".into())), "kdf_failed", 500),
-            (
-                Error::from(VaultError::Seal("s".into())),
-                "seal_failed",
-                500,
+                "not_found",
+                404,
+                vec![Error::not_found("integration", "x"), Error::from(no_such)],
             ),
             (
-                Error::from(ActionError::input("input.x: bad")),
-                "invalid_input",
-                400,
+                "conflict",
+                409,
+                vec![
+                    Error::Conflict("c".into()),
+                    Error::from(AuthError::Missing("token".into())),
+                    Error::from(AuthError::Invalid("i".into())),
+                    Error::from(rejected),
+                ],
             ),
+            ("illegal_transition", 409, vec![Error::from(transition)]),
             (
-                Error::from(ActionError::definition("f", "A", "r")),
-                "internal",
-                500,
+                "payload_too_large",
+                413,
+                vec![Error::TooLarge("big".into())],
             ),
         ]
     }
 
-    /// The auth, OAuth and network errors, variant by variant.
-    fn provider_cases() -> Vec<(Error, &'static str, u16)> {
+    /// Every error answered with a 5xx, grouped by the code and status it must get.
+    fn server_error_cases() -> Vec<(&'static str, u16, Vec<Error>)> {
+        let refused = OAuthError::Refused {
+            code: "invalid_grant".into(),
+            description: None,
+        };
+        let unparsable = serde_json::from_str::<Value>("{").unwrap_err();
         vec![
             (
-                Error::from(AuthError::field("private_key", "bad")),
-                "invalid_input",
-                400,
+                "internal",
+                500,
+                vec![
+                    Error::Internal("db".into()),
+                    Error::from(StoreError::NoVault),
+                    Error::from(unparsable),
+                    Error::from(ActionError::definition("f", "A", "r")),
+                ],
+            ),
+            ("seal_open_failed", 500, vec![Error::from(VaultError::Open)]),
+            (
+                "vault_corrupt",
+                500,
+                vec![Error::from(VaultError::Corrupt("c".into()))],
             ),
             (
-                Error::from(AuthError::Missing("token".into())),
-                "conflict",
-                409,
-            ),
-            (Error::from(AuthError::Invalid("i".into())), "conflict", 409),
-            (
-                Error::from(AuthError::Rejected {
-                    status: 401,
-                    reason: String::new(),
-                }),
-                "conflict",
-                409,
+                "kdf_failed",
+                500,
+                vec![Error::from(VaultError::Kdf("k".into()))],
             ),
             (
-                Error::from(AuthError::Upstream("u".into())),
+                "seal_failed",
+                500,
+                vec![Error::from(VaultError::Seal("s".into()))],
+            ),
+            (
                 "upstream_failed",
                 502,
-            ),
-            (Error::from(AuthError::Timeout), "upstream_timeout", 504),
-            (
-                Error::from(OAuthError::Config("c".into())),
-                "invalid_input",
-                400,
-            ),
-            (
-                Error::from(OAuthError::Refused {
-                    code: "invalid_grant".into(),
-                    description: None,
-                }),
-                "upstream_failed",
-                502,
+                vec![
+                    Error::Upstream("u".into()),
+                    Error::from(AuthError::Upstream("u".into())),
+                    Error::from(AuthError::OAuth(refused.clone())),
+                    Error::from(refused),
+                    Error::from(OAuthError::Network("n".into())),
+                    Error::from(OAuthError::BadResponse("b".into())),
+                    Error::from(NetError::Connect("c".into())),
+                    Error::from(NetError::TooLarge(1)),
+                    Error::from(NetError::Other("o".into())),
+                ],
             ),
             (
-                Error::from(OAuthError::Network("n".into())),
-                "upstream_failed",
-                502,
-            ),
-            (
-                Error::from(OAuthError::BadResponse("b".into())),
-                "upstream_failed",
-                502,
-            ),
-            (Error::from(NetError::Timeout), "upstream_timeout", 504),
-            (
-                Error::from(NetError::Connect("c".into())),
-                "upstream_failed",
-                502,
-            ),
-            (Error::from(NetError::TooLarge(1)), "upstream_failed", 502),
-            (
-                Error::from(NetError::Other("o".into())),
-                "upstream_failed",
-                502,
+                "upstream_timeout",
+                504,
+                vec![
+                    Error::UpstreamTimeout,
+                    Error::from(AuthError::Timeout),
+                    Error::from(NetError::Timeout),
+                ],
             ),
         ]
     }
 
     #[test]
     fn every_code_has_its_status() {
-        let cases = service_cases()
-            .into_iter()
-            .chain(lower_layer_cases())
-            .chain(provider_cases());
-        for (err, code, status) in cases {
-            let shown = format!("{err:?}");
-            let (got, _, body) = respond(ApiError::Service(err));
-            assert_eq!(got, status, "{shown}");
-            assert_eq!(body["error"]["code"], code, "{shown}");
-            assert!(body["error"]["message"].is_string(), "{shown}");
+        let cases = client_error_cases().into_iter().chain(server_error_cases());
+        for (code, status, errors) in cases {
+            for err in errors {
+                let shown = format!("{err:?}");
+                let (got, _, body) = respond(ApiError::Service(err));
+                assert_eq!(got, status, "{shown}");
+                assert_eq!(body["error"]["code"], code, "{shown}");
+                assert!(body["error"]["message"].is_string(), "{shown}");
+            }
         }
     }
 

@@ -3,8 +3,6 @@
 //! `Origin` is refused, every `/api/` route needs an API key, and each request is logged
 //! by method, path and status only — never query strings, headers or bodies.
 
-use std::time::Instant;
-
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
@@ -98,7 +96,7 @@ pub async fn guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
+    let started = crate::clock::Stopwatch::start();
     let method = req.method().clone();
     let path = req.path().to_string();
     let response = match check(&req) {

@@ -1,26 +1,21 @@
 //! `/api/v1/integrations`: Composio's integration resource.
 
-use actix_web::{HttpResponse, web};
+use actix_web::web::{self, Json};
 
+use super::call::{Call, Reply};
 use super::dto::{
     BodyErrors, ChangeErrors, CreateIntegrationBody, DeletedIntegrationDto, IdPath, IntegrationDto,
     IntegrationListQuery, Page, ReadErrors, SendErrors, StatusDto, UpdateIntegrationBody,
     parse_scheme,
 };
-use super::{ApiResult, blocking};
-use crate::ids::IntegrationId;
 use crate::service::Error;
-use crate::service::{Caller, CreateIntegration, Service, UpdateIntegration};
+use crate::service::{CreateIntegration, Service, UpdateIntegration};
 
 /// Creates an integration.
 #[utoipa::path(post, path = "/api/v1/integrations", tag = "integrations",
     operation_id = "createIntegration", request_body = CreateIntegrationBody,
     responses((status = 200, description = "The new integration", body = IntegrationDto), SendErrors))]
-pub async fn create(
-    svc: web::Data<Service>,
-    caller: Caller,
-    body: web::Json<CreateIntegrationBody>,
-) -> ApiResult {
+pub async fn create(call: Call, body: Json<CreateIntegrationBody>) -> Reply<IntegrationDto> {
     let body = body.into_inner();
     let app = body
         .app_name
@@ -33,8 +28,8 @@ pub async fn create(
         auth_config: body.auth_config.unwrap_or_default(),
         use_composio_auth: body.use_composio_auth.unwrap_or(false),
     };
-    let view = blocking(move || svc.create_integration(&caller, req)).await?;
-    Ok(HttpResponse::Ok().json(IntegrationDto::from(&view)))
+    call.reply(move |svc, caller| svc.create_integration(caller, req))
+        .await
 }
 
 /// Integrations.
@@ -42,27 +37,22 @@ pub async fn create(
     operation_id = "listIntegrations", params(IntegrationListQuery),
     responses((status = 200, description = "Every matching integration", body = Page<IntegrationDto>), ReadErrors))]
 pub async fn list(
-    svc: web::Data<Service>,
-    caller: Caller,
+    call: Call,
     query: web::Query<IntegrationListQuery>,
-) -> ApiResult {
+) -> Reply<Page<IntegrationDto>> {
     let query = query.into_inner();
     let app = query.app_name.or(query.app_id);
     let show_disabled = query.show_disabled.unwrap_or(false);
-    let views =
-        blocking(move || svc.list_integrations(&caller, app.as_deref(), show_disabled)).await?;
-    let items = views.iter().map(IntegrationDto::from).collect();
-    Ok(HttpResponse::Ok().json(Page::whole(items)))
+    call.reply(move |svc, caller| svc.list_integrations(caller, app.as_deref(), show_disabled))
+        .await
 }
 
 /// One integration.
 #[utoipa::path(get, path = "/api/v1/integrations/{id}", tag = "integrations",
     operation_id = "getIntegration", params(IdPath),
     responses((status = 200, description = "The integration", body = IntegrationDto), ReadErrors))]
-pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
-    let id: IntegrationId = path.id.parse()?;
-    let view = blocking(move || svc.get_integration(&caller, id)).await?;
-    Ok(HttpResponse::Ok().json(IntegrationDto::from(&view)))
+pub async fn get(call: Call, path: web::Path<IdPath>) -> Reply<IntegrationDto> {
+    call.reply_on(&path, Service::get_integration).await
 }
 
 /// Updates name, authConfig or enabled.
@@ -70,30 +60,29 @@ pub async fn get(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath
     operation_id = "updateIntegration", params(IdPath), request_body = UpdateIntegrationBody,
     responses((status = 200, description = "The integration, updated", body = IntegrationDto), BodyErrors))]
 pub async fn update(
-    svc: web::Data<Service>,
-    caller: Caller,
+    call: Call,
     path: web::Path<IdPath>,
-    body: web::Json<UpdateIntegrationBody>,
-) -> ApiResult {
-    let id: IntegrationId = path.id.parse()?;
+    body: Json<UpdateIntegrationBody>,
+) -> Reply<IntegrationDto> {
     let body = body.into_inner();
     let req = UpdateIntegration {
         name: body.name,
         auth_config: body.auth_config,
         enabled: body.enabled,
     };
-    let view = blocking(move || svc.update_integration(&caller, id, req)).await?;
-    Ok(HttpResponse::Ok().json(IntegrationDto::from(&view)))
+    call.reply_on(&path, move |svc, caller, id| {
+        svc.update_integration(caller, id, req)
+    })
+    .await
 }
 
 /// Deletes an integration with its connections.
 #[utoipa::path(delete, path = "/api/v1/integrations/{id}", tag = "integrations",
     operation_id = "deleteIntegration", params(IdPath),
     responses((status = 200, description = "Deleted, with how many connections went with it", body = DeletedIntegrationDto), ChangeErrors))]
-pub async fn delete(svc: web::Data<Service>, caller: Caller, path: web::Path<IdPath>) -> ApiResult {
-    let id: IntegrationId = path.id.parse()?;
-    let deleted = blocking(move || svc.delete_integration(&caller, id)).await?;
-    Ok(HttpResponse::Ok().json(DeletedIntegrationDto {
+pub async fn delete(call: Call, path: web::Path<IdPath>) -> Reply<DeletedIntegrationDto> {
+    let deleted = call.run_on(&path, Service::delete_integration).await?;
+    Ok(Json(DeletedIntegrationDto {
         status: StatusDto::success().status,
         deleted_connections: u64::try_from(deleted).unwrap_or(u64::MAX),
     }))

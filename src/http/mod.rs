@@ -6,6 +6,7 @@
 mod actions;
 mod admin;
 mod apps;
+mod call;
 mod connections;
 pub mod dto;
 pub mod error;
@@ -42,18 +43,6 @@ pub mod wire {
 /// Largest JSON body accepted (a service-account key is ~2.5 KiB).
 pub const MAX_BODY: usize = 256 * 1024;
 
-/// Runs service work on the blocking pool, never on an async worker.
-pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
-where
-    F: FnOnce() -> crate::service::Result<T> + Send + 'static,
-    T: Send + 'static,
-{
-    web::block(f)
-        .await
-        .map_err(|_| Error::Internal("blocking pool unavailable".into()))?
-        .map_err(ApiError::Service)
-}
-
 /// One mounted route.
 pub struct RouteDef {
     pub method: &'static str,
@@ -61,82 +50,55 @@ pub struct RouteDef {
     mount: fn(&mut web::ServiceConfig),
 }
 
-macro_rules! route {
-    ($method:ident, $path:literal, $handler:path) => {
-        RouteDef {
+/// The route table: one `method "path" => handler;` row per route.
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:path;)+) => {
+        vec![$(RouteDef {
             method: stringify!($method),
             path: $path,
             mount: |cfg| {
                 cfg.route($path, web::$method().to($handler));
             },
-        }
+        }),+]
     };
 }
 
 /// Every route keyport serves. Everything under `/api/` requires an API key.
 pub fn routes() -> Vec<RouteDef> {
-    vec![
-        route!(get, "/healthz", admin::health),
-        route!(get, "/connect/{token}", pages::connect),
-        route!(get, "/callback/{app}", pages::callback),
-        route!(get, "/static/keyport.css", pages::stylesheet),
-        route!(get, "/api/openapi.json", openapi::document),
-        route!(get, "/api/v1/client/auth/client_info", admin::client_info),
-        route!(get, "/api/v1/apps", apps::list),
-        route!(get, "/api/v1/apps/{name}", apps::get),
-        route!(get, "/api/v1/integrations", integrations::list),
-        route!(post, "/api/v1/integrations", integrations::create),
-        route!(get, "/api/v1/integrations/{id}", integrations::get),
-        route!(patch, "/api/v1/integrations/{id}", integrations::update),
-        route!(delete, "/api/v1/integrations/{id}", integrations::delete),
-        route!(get, "/api/v1/entities", admin::list_entities),
-        route!(get, "/api/v1/connectedAccounts", connections::list),
-        route!(post, "/api/v1/connectedAccounts", connections::create),
-        route!(get, "/api/v1/connectedAccounts/{id}", connections::get),
-        route!(
-            delete,
-            "/api/v1/connectedAccounts/{id}",
-            connections::delete
-        ),
-        route!(
-            post,
-            "/api/v1/connectedAccounts/{id}/enable",
-            connections::enable
-        ),
-        route!(
-            post,
-            "/api/v1/connectedAccounts/{id}/disable",
-            connections::disable
-        ),
-        route!(
-            get,
-            "/api/v1/connectedAccounts/{id}/credentials",
-            connections::credentials
-        ),
-        route!(
-            get,
-            "/api/v1/connectedAccounts/{id}/wait",
-            connections::wait
-        ),
-        route!(
-            get,
-            "/api/v1/connectedAccounts/{id}/info",
-            connections::info
-        ),
-        route!(get, "/api/v1/triggers", apps::triggers),
-        route!(get, "/api/v2/actions", actions::list),
-        route!(post, "/api/v2/actions/proxy", actions::proxy),
-        route!(get, "/api/v2/actions/{name}", actions::get),
-        route!(post, "/api/v2/actions/{name}/execute", actions::execute),
-        route!(
-            post,
-            "/api/v1/connectedAccounts/{id}/test",
-            connections::test
-        ),
-        route!(get, "/api/v1/keys", admin::list_keys),
-        route!(post, "/api/v1/keys", admin::create_key),
-        route!(delete, "/api/v1/keys/{id}", admin::revoke_key),
-    ]
+    routes! {
+        get    "/healthz"                                   => admin::health;
+        get    "/connect/{token}"                           => pages::connect;
+        get    "/callback/{app}"                            => pages::callback;
+        get    "/static/keyport.css"                        => pages::stylesheet;
+        get    "/api/openapi.json"                          => openapi::document;
+        get    "/api/v1/client/auth/client_info"            => admin::client_info;
+        get    "/api/v1/apps"                               => apps::list;
+        get    "/api/v1/apps/{name}"                        => apps::get;
+        get    "/api/v1/integrations"                       => integrations::list;
+        post   "/api/v1/integrations"                       => integrations::create;
+        get    "/api/v1/integrations/{id}"                  => integrations::get;
+        patch  "/api/v1/integrations/{id}"                  => integrations::update;
+        delete "/api/v1/integrations/{id}"                  => integrations::delete;
+        get    "/api/v1/entities"                           => admin::list_entities;
+        get    "/api/v1/connectedAccounts"                  => connections::list;
+        post   "/api/v1/connectedAccounts"                  => connections::create;
+        get    "/api/v1/connectedAccounts/{id}"             => connections::get;
+        delete "/api/v1/connectedAccounts/{id}"             => connections::delete;
+        post   "/api/v1/connectedAccounts/{id}/enable"      => connections::enable;
+        post   "/api/v1/connectedAccounts/{id}/disable"     => connections::disable;
+        get    "/api/v1/connectedAccounts/{id}/credentials" => connections::credentials;
+        get    "/api/v1/connectedAccounts/{id}/wait"        => connections::wait;
+        get    "/api/v1/connectedAccounts/{id}/info"        => connections::info;
+        get    "/api/v1/triggers"                           => apps::triggers;
+        get    "/api/v2/actions"                            => actions::list;
+        post   "/api/v2/actions/proxy"                      => actions::proxy;
+        get    "/api/v2/actions/{name}"                     => actions::get;
+        post   "/api/v2/actions/{name}/execute"             => actions::execute;
+        post   "/api/v1/connectedAccounts/{id}/test"        => connections::test;
+        get    "/api/v1/keys"                               => admin::list_keys;
+        post   "/api/v1/keys"                               => admin::create_key;
+        delete "/api/v1/keys/{id}"                          => admin::revoke_key;
+    }
 }
 
 fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {

@@ -5,242 +5,87 @@
 //! the same mode asks the same questions under the same names (`client_id`, `api_key`,
 //! `token`, …) and the catalog only carries the defaults. The consumers of these names are
 //! the auth layer and the Composio-compatible `expectedInputFields`.
+//!
+//! The words of each question (its name, label and description) are one table of constants
+//! below; a question two schemes share (`authorization_url`, the redirect URLs) is one entry.
+//! The code per scheme only says which questions it asks, and with which default.
 
 use serde_json::{Value, json};
 
 use super::catalog::{
-    App, KeyLocation, SchemeDetails, SchemeSpec, SignatureMethod, TokenAuth, UrlTemplate,
+    ApiKeySpec, App, BasicSpec, KeyLocation, OAuth1Spec, OAuth2Spec, SchemeDetails, SchemeSpec,
+    SignatureMethod, TokenAuth, UrlTemplate,
 };
 use super::fields::{FieldKind, FieldSpec};
+
+/// A question's words: the name it is answered under, its label and what it is for.
+#[derive(Clone, Copy)]
+struct Words(&'static str, &'static str, &'static str);
+
+/// One constant per question: `NAME = name, label, description;`.
+macro_rules! words {
+    ($($(#[$doc:meta])* $konst:ident = $name:literal, $display:literal, $description:literal;)+) => {
+        $($(#[$doc])* const $konst: Words = Words($name, $display, $description);)+
+    };
+}
+
+words! {
+    BASE_URL = "base_url", "Base URL", "Root URL of the provider's API; may use the app's {variables}";
+    REDIRECT_URLS = "allowed_redirect_urls", "Allowed redirect URLs", "Where the browser may be sent after connecting (the redirect_url of a connection request)";
+    AUTHORIZATION_URL = "authorization_url", "Authorization URL", "Where the user is sent to grant access";
+    // OAuth 2.0
+    CLIENT_ID = "client_id", "Client ID", "OAuth client ID of your app at the provider";
+    CLIENT_SECRET = "client_secret", "Client secret", "OAuth client secret of your app at the provider";
+    /// The description is completed with the scope separator.
+    SCOPES = "scopes", "Scopes", "Scopes to request, separated by";
+    TOKEN_URL = "token_url", "Token URL", "Where codes and refresh tokens are exchanged for access tokens";
+    REVOCATION_URL = "revocation_url", "Revocation URL", "RFC 7009 endpoint used when a connection is deleted";
+    AUTHORIZATION_PARAMS = "authorization_params", "Authorization parameters", "Extra query parameters for the authorization request";
+    TOKEN_PARAMS = "token_params", "Token parameters", "Extra form parameters for token requests";
+    PKCE = "pkce", "PKCE", "Send an RFC 7636 code challenge";
+    TOKEN_AUTH = "token_auth", "Token endpoint authentication", "How the client authenticates at the token URL";
+    ISSUER = "issuer", "Issuer", "The authorization server's issuer identifier; when set, the callback must carry a matching `iss` (RFC 9207)";
+    GRANT_TYPE = "grant_type", "Grant type", "authorization_code: each user authorizes in the browser; client_credentials: one machine token for the app itself";
+    // OAuth 1.0a
+    CONSUMER_KEY = "consumer_key", "Consumer key", "OAuth 1.0a consumer key of your app";
+    CONSUMER_SECRET = "consumer_secret", "Consumer secret", "OAuth 1.0a consumer secret of your app (not used with RSA-SHA1)";
+    PRIVATE_KEY = "private_key", "Private key", "RSA private key for RSA-SHA1 signing, PEM (PKCS#8 or PKCS#1); line breaks may be written as spaces or \\n";
+    REQUEST_TOKEN_URL = "request_token_url", "Request token URL", "Where temporary credentials are requested";
+    ACCESS_TOKEN_URL = "access_token_url", "Access token URL", "Where the verified request token is exchanged";
+    SIGNATURE_METHOD = "signature_method", "Signature method", "How requests are signed";
+    REDIRECT_PARAMS = "authorization_params", "Authorization parameters", "Extra query parameters for the authorization redirect";
+    // Google service account, username and password for a JWT
+    GSA_SCOPES = "scopes", "Scopes", "Scopes to request, separated by spaces";
+    GSA_TOKEN_URL = "token_url", "Token URL", "Where the signed assertion is exchanged for an access token";
+    JWT_TOKEN_URL = "token_url", "Token URL", "Where username and password are exchanged for a JWT";
+    CREDENTIALS_JSON = "credentials_json", "Service account key", "The service account's JSON key (the downloaded key file), as an object or its JSON text";
+    SUBJECT = "subject", "Subject", "Email of the user to act as (domain-wide delegation); leave out to act as the service account";
+    // API key
+    KEY_LOCATION = "in", "Key location", "Send the key in a header or in the query string";
+    KEY_NAME = "name", "Key name", "Header or query-parameter name carrying the key";
+    KEY_PREFIX = "prefix", "Key prefix", "Text put verbatim before the key (e.g. \"Bearer \")";
+}
 
 impl SchemeSpec {
     /// What a developer configures on an integration (`expected_from_customer = false`).
     pub fn integration_fields(&self) -> Vec<FieldSpec> {
-        let base_url = setting(
-            "base_url",
-            "Base URL",
-            "Root URL of the provider's API; may use the app's {variables}",
-            FieldKind::String,
-            Some(json!(self.app_base_url)),
-        );
+        let base_url = setting(BASE_URL, FieldKind::String, Some(json!(self.app_base_url)));
         match &self.details {
-            SchemeDetails::OAuth2(s) => vec![
-                required(
-                    "client_id",
-                    "Client ID",
-                    "OAuth client ID of your app at the provider",
-                    false,
-                ),
-                FieldSpec {
-                    required: s.token_auth != TokenAuth::None,
-                    ..required(
-                        "client_secret",
-                        "Client secret",
-                        "OAuth client secret of your app at the provider",
-                        true,
-                    )
-                },
-                setting(
-                    "scopes",
-                    "Scopes",
-                    &format!("Scopes to request, separated by {:?}", s.scope_separator),
-                    FieldKind::String,
-                    (!s.default_scopes.is_empty())
-                        .then(|| json!(s.default_scopes.join(&s.scope_separator))),
-                ),
-                url_setting(
-                    "authorization_url",
-                    "Authorization URL",
-                    "Where the user is sent to grant access",
-                    Some(&s.authorization_url),
-                ),
-                url_setting(
-                    "token_url",
-                    "Token URL",
-                    "Where codes and refresh tokens are exchanged for access tokens",
-                    Some(&s.token_url),
-                ),
-                url_setting(
-                    "revocation_url",
-                    "Revocation URL",
-                    "RFC 7009 endpoint used when a connection is deleted",
-                    s.revocation_url.as_ref(),
-                ),
-                setting(
-                    "authorization_params",
-                    "Authorization parameters",
-                    "Extra query parameters for the authorization request",
-                    FieldKind::Object,
-                    Some(json!(s.authorization_params)),
-                ),
-                setting(
-                    "token_params",
-                    "Token parameters",
-                    "Extra form parameters for token requests",
-                    FieldKind::Object,
-                    Some(json!(s.token_params)),
-                ),
-                setting(
-                    "pkce",
-                    "PKCE",
-                    "Send an RFC 7636 code challenge",
-                    FieldKind::Boolean,
-                    Some(json!(s.pkce)),
-                ),
-                FieldSpec {
-                    choices: TokenAuth::ALL
-                        .iter()
-                        .map(|t| t.as_str().to_string())
-                        .collect(),
-                    ..setting(
-                        "token_auth",
-                        "Token endpoint authentication",
-                        "How the client authenticates at the token URL",
-                        FieldKind::String,
-                        Some(json!(s.token_auth.as_str())),
-                    )
-                },
-                setting(
-                    "issuer",
-                    "Issuer",
-                    "The authorization server's issuer identifier; when set, the callback must carry a matching `iss` (RFC 9207)",
-                    FieldKind::String,
-                    None,
-                ),
-                FieldSpec {
-                    choices: vec!["authorization_code".into(), "client_credentials".into()],
-                    ..setting(
-                        "grant_type",
-                        "Grant type",
-                        "authorization_code: each user authorizes in the browser; client_credentials: one machine token for the app itself",
-                        FieldKind::String,
-                        Some(json!("authorization_code")),
-                    )
-                },
-                base_url,
-                redirect_urls(),
-            ],
-            SchemeDetails::OAuth1(s) => vec![
-                required(
-                    "consumer_key",
-                    "Consumer key",
-                    "OAuth 1.0a consumer key of your app",
-                    false,
-                ),
-                FieldSpec {
-                    required: s.signature_method != SignatureMethod::RsaSha1,
-                    ..required(
-                        "consumer_secret",
-                        "Consumer secret",
-                        "OAuth 1.0a consumer secret of your app (not used with RSA-SHA1)",
-                        true,
-                    )
-                },
-                FieldSpec {
-                    required: s.signature_method == SignatureMethod::RsaSha1,
-                    ..required(
-                        "private_key",
-                        "Private key",
-                        "RSA private key for RSA-SHA1 signing, PEM (PKCS#8 or PKCS#1); line breaks may be written as spaces or \\n",
-                        true,
-                    )
-                },
-                url_setting(
-                    "request_token_url",
-                    "Request token URL",
-                    "Where temporary credentials are requested",
-                    Some(&s.request_token_url),
-                ),
-                url_setting(
-                    "authorization_url",
-                    "Authorization URL",
-                    "Where the user is sent to grant access",
-                    Some(&s.authorization_url),
-                ),
-                url_setting(
-                    "access_token_url",
-                    "Access token URL",
-                    "Where the verified request token is exchanged",
-                    Some(&s.access_token_url),
-                ),
-                FieldSpec {
-                    choices: SignatureMethod::ALL
-                        .iter()
-                        .map(|m| m.as_str().to_string())
-                        .collect(),
-                    ..setting(
-                        "signature_method",
-                        "Signature method",
-                        "How requests are signed",
-                        FieldKind::String,
-                        Some(json!(s.signature_method.as_str())),
-                    )
-                },
-                setting(
-                    "authorization_params",
-                    "Authorization parameters",
-                    "Extra query parameters for the authorization redirect",
-                    FieldKind::Object,
-                    Some(json!(s.authorization_params)),
-                ),
-                base_url,
-                redirect_urls(),
-            ],
+            SchemeDetails::OAuth2(s) => oauth2_fields(s, base_url),
+            SchemeDetails::OAuth1(s) => oauth1_fields(s, base_url),
             SchemeDetails::GoogleServiceAccount(s) => vec![
                 setting(
-                    "scopes",
-                    "Scopes",
-                    "Scopes to request, separated by spaces",
+                    GSA_SCOPES,
                     FieldKind::String,
                     (!s.default_scopes.is_empty()).then(|| json!(s.default_scopes.join(" "))),
                 ),
-                url_setting(
-                    "token_url",
-                    "Token URL",
-                    "Where the signed assertion is exchanged for an access token",
-                    Some(&s.token_url),
-                ),
+                url_setting(GSA_TOKEN_URL, Some(&s.token_url)),
                 base_url,
             ],
-            SchemeDetails::BasicWithJwt(s) => vec![
-                url_setting(
-                    "token_url",
-                    "Token URL",
-                    "Where username and password are exchanged for a JWT",
-                    Some(&s.token_url),
-                ),
-                base_url,
-            ],
-            SchemeDetails::ApiKey(s) => vec![
-                base_url,
-                FieldSpec {
-                    choices: KeyLocation::ALL
-                        .iter()
-                        .map(|l| l.as_str().to_string())
-                        .collect(),
-                    ..setting(
-                        "in",
-                        "Key location",
-                        "Send the key in a header or in the query string",
-                        FieldKind::String,
-                        Some(json!(s.location.as_str())),
-                    )
-                },
-                setting(
-                    "name",
-                    "Key name",
-                    "Header or query-parameter name carrying the key",
-                    FieldKind::String,
-                    Some(json!(s.name)),
-                ),
-                setting(
-                    "prefix",
-                    "Key prefix",
-                    "Text put verbatim before the key (e.g. \"Bearer \")",
-                    FieldKind::String,
-                    (!s.prefix.is_empty()).then(|| json!(s.prefix)),
-                ),
-            ],
+            SchemeDetails::BasicWithJwt(s) => {
+                vec![url_setting(JWT_TOKEN_URL, Some(&s.token_url)), base_url]
+            }
+            SchemeDetails::ApiKey(s) => api_key_fields(s, base_url),
             SchemeDetails::Basic(_) | SchemeDetails::BearerToken {} | SchemeDetails::NoAuth {} => {
                 vec![base_url]
             }
@@ -258,85 +103,158 @@ impl SchemeSpec {
                 ..customer(&var.name, &var.display_name, &var.description, false)
             })
             .collect();
+        fields.extend(self.credential_fields(app));
+        fields
+    }
+
+    /// The credentials a connection of this scheme supplies.
+    fn credential_fields(&self, app: &App) -> Vec<FieldSpec> {
         let secret = |name: &str, display: &str, description: &str| {
             customer(name, display, description, true)
         };
+        let name = &app.name;
         match &self.details {
             SchemeDetails::ApiKey(s) => {
-                fields.push(secret(
-                    "api_key",
-                    "API key",
-                    &format!("Your {} API key", app.name),
-                ));
-                fields.extend(s.extra.iter().map(|extra| {
-                    customer(
-                        &extra.field,
-                        &extra.display_name,
-                        &extra.description,
-                        extra.secret,
-                    )
-                }));
+                let api_key = secret("api_key", "API key", &format!("Your {name} API key"));
+                let extra = s.extra.iter().map(|extra| {
+                    let (field, display) = (&extra.field, &extra.display_name);
+                    customer(field, display, &extra.description, extra.secret)
+                });
+                std::iter::once(api_key).chain(extra).collect()
             }
-            SchemeDetails::BearerToken {} => fields.push(secret(
+            SchemeDetails::BearerToken {} => vec![secret(
                 "token",
                 "Token",
-                &format!("A {} access token, sent as a bearer token", app.name),
-            )),
-            SchemeDetails::Basic(s) => {
-                fields.push(FieldSpec {
-                    default: s.username_default.as_ref().map(|d| json!(d)),
-                    ..customer(
-                        "username",
-                        &s.username_label,
-                        &format!("{} for {}", s.username_label, app.name),
-                        false,
-                    )
-                });
-                fields.push(FieldSpec {
-                    default: s.password_default.as_ref().map(|d| json!(d)),
-                    ..secret(
-                        "password",
-                        &s.password_label,
-                        &format!("{} for {}", s.password_label, app.name),
-                    )
-                });
-            }
-            SchemeDetails::BasicWithJwt(_) => {
-                fields.push(customer(
+                &format!("A {name} access token, sent as a bearer token"),
+            )],
+            SchemeDetails::Basic(s) => basic_fields(s, name),
+            SchemeDetails::BasicWithJwt(_) => vec![
+                customer(
                     "username",
                     "Username",
-                    &format!("Your {} username", app.name),
+                    &format!("Your {name} username"),
                     false,
-                ));
-                fields.push(secret(
+                ),
+                secret(
                     "password",
                     "Password",
-                    &format!("Your {} password or access token", app.name),
-                ));
-            }
-            SchemeDetails::GoogleServiceAccount(_) => {
-                fields.push(FieldSpec {
+                    &format!("Your {name} password or access token"),
+                ),
+            ],
+            SchemeDetails::GoogleServiceAccount(_) => vec![
+                FieldSpec {
                     kind: FieldKind::Object,
-                    ..secret(
-                        "credentials_json",
-                        "Service account key",
-                        "The service account's JSON key (the downloaded key file), as an object or its JSON text",
-                    )
-                });
-                fields.push(FieldSpec {
+                    ..customer_words(CREDENTIALS_JSON, true)
+                },
+                FieldSpec {
                     required: false,
-                    ..customer(
-                        "subject",
-                        "Subject",
-                        "Email of the user to act as (domain-wide delegation); leave out to act as the service account",
-                        false,
-                    )
-                });
+                    ..customer_words(SUBJECT, false)
+                },
+            ],
+            SchemeDetails::OAuth2(_) | SchemeDetails::OAuth1(_) | SchemeDetails::NoAuth {} => {
+                Vec::new()
             }
-            SchemeDetails::OAuth2(_) | SchemeDetails::OAuth1(_) | SchemeDetails::NoAuth {} => {}
         }
-        fields
     }
+}
+
+fn oauth2_fields(s: &OAuth2Spec, base_url: FieldSpec) -> Vec<FieldSpec> {
+    let scopes =
+        (!s.default_scopes.is_empty()).then(|| json!(s.default_scopes.join(&s.scope_separator)));
+    vec![
+        required(CLIENT_ID, false),
+        FieldSpec {
+            required: s.token_auth != TokenAuth::None,
+            ..required(CLIENT_SECRET, true)
+        },
+        FieldSpec {
+            description: format!("{} {:?}", SCOPES.2, s.scope_separator),
+            ..setting(SCOPES, FieldKind::String, scopes)
+        },
+        url_setting(AUTHORIZATION_URL, Some(&s.authorization_url)),
+        url_setting(TOKEN_URL, Some(&s.token_url)),
+        url_setting(REVOCATION_URL, s.revocation_url.as_ref()),
+        setting(
+            AUTHORIZATION_PARAMS,
+            FieldKind::Object,
+            Some(json!(s.authorization_params)),
+        ),
+        setting(TOKEN_PARAMS, FieldKind::Object, Some(json!(s.token_params))),
+        setting(PKCE, FieldKind::Boolean, Some(json!(s.pkce))),
+        choice(TOKEN_AUTH, &TokenAuth::ALL, TokenAuth::as_str, s.token_auth),
+        setting(ISSUER, FieldKind::String, None),
+        FieldSpec {
+            choices: vec!["authorization_code".into(), "client_credentials".into()],
+            ..setting(
+                GRANT_TYPE,
+                FieldKind::String,
+                Some(json!("authorization_code")),
+            )
+        },
+        base_url,
+        setting(REDIRECT_URLS, FieldKind::Array, Some(json!([]))),
+    ]
+}
+
+fn oauth1_fields(s: &OAuth1Spec, base_url: FieldSpec) -> Vec<FieldSpec> {
+    let rsa = s.signature_method == SignatureMethod::RsaSha1;
+    vec![
+        required(CONSUMER_KEY, false),
+        FieldSpec {
+            required: !rsa,
+            ..required(CONSUMER_SECRET, true)
+        },
+        FieldSpec {
+            required: rsa,
+            ..required(PRIVATE_KEY, true)
+        },
+        url_setting(REQUEST_TOKEN_URL, Some(&s.request_token_url)),
+        url_setting(AUTHORIZATION_URL, Some(&s.authorization_url)),
+        url_setting(ACCESS_TOKEN_URL, Some(&s.access_token_url)),
+        choice(
+            SIGNATURE_METHOD,
+            &SignatureMethod::ALL,
+            SignatureMethod::as_str,
+            s.signature_method,
+        ),
+        setting(
+            REDIRECT_PARAMS,
+            FieldKind::Object,
+            Some(json!(s.authorization_params)),
+        ),
+        base_url,
+        setting(REDIRECT_URLS, FieldKind::Array, Some(json!([]))),
+    ]
+}
+
+fn api_key_fields(s: &ApiKeySpec, base_url: FieldSpec) -> Vec<FieldSpec> {
+    vec![
+        base_url,
+        choice(
+            KEY_LOCATION,
+            &KeyLocation::ALL,
+            KeyLocation::as_str,
+            s.location,
+        ),
+        setting(KEY_NAME, FieldKind::String, Some(json!(s.name))),
+        setting(
+            KEY_PREFIX,
+            FieldKind::String,
+            (!s.prefix.is_empty()).then(|| json!(s.prefix)),
+        ),
+    ]
+}
+
+/// HTTP Basic: the two halves under the provider's labels, with its defaults.
+fn basic_fields(s: &BasicSpec, app_name: &str) -> Vec<FieldSpec> {
+    let half = |name: &str, label: &str, default: &Option<String>, is_secret: bool| FieldSpec {
+        default: default.as_ref().map(|d| json!(d)),
+        ..customer(name, label, &format!("{label} for {app_name}"), is_secret)
+    };
+    vec![
+        half("username", &s.username_label, &s.username_default, false),
+        half("password", &s.password_label, &s.password_default, true),
+    ]
 }
 
 fn field(name: &str, display: &str, description: &str, kind: FieldKind) -> FieldSpec {
@@ -354,7 +272,7 @@ fn field(name: &str, display: &str, description: &str, kind: FieldKind) -> Field
 }
 
 /// A required integration string.
-fn required(name: &str, display: &str, description: &str, is_secret: bool) -> FieldSpec {
+fn required(Words(name, display, description): Words, is_secret: bool) -> FieldSpec {
     FieldSpec {
         is_secret,
         ..field(name, display, description, FieldKind::String)
@@ -362,13 +280,8 @@ fn required(name: &str, display: &str, description: &str, is_secret: bool) -> Fi
 }
 
 /// An optional integration setting with the catalog's default.
-fn setting(
-    name: &str,
-    display: &str,
-    description: &str,
-    kind: FieldKind,
-    default: Option<Value>,
-) -> FieldSpec {
+fn setting(words: Words, kind: FieldKind, default: Option<Value>) -> FieldSpec {
+    let Words(name, display, description) = words;
     FieldSpec {
         required: false,
         default,
@@ -376,29 +289,21 @@ fn setting(
     }
 }
 
-fn url_setting(
-    name: &str,
-    display: &str,
-    description: &str,
-    default: Option<&UrlTemplate>,
-) -> FieldSpec {
-    setting(
-        name,
-        display,
-        description,
-        FieldKind::String,
-        default.map(|u| json!(u.as_str())),
-    )
+fn url_setting(words: Words, default: Option<&UrlTemplate>) -> FieldSpec {
+    setting(words, FieldKind::String, default.map(|u| json!(u.as_str())))
 }
 
-fn redirect_urls() -> FieldSpec {
-    setting(
-        "allowed_redirect_urls",
-        "Allowed redirect URLs",
-        "Where the browser may be sent after connecting (the redirect_url of a connection request)",
-        FieldKind::Array,
-        Some(json!([])),
-    )
+/// An optional string drawn from a closed set, defaulting to the catalog's choice.
+fn choice<T: Copy>(
+    words: Words,
+    all: &[T],
+    spelled: fn(T) -> &'static str,
+    current: T,
+) -> FieldSpec {
+    FieldSpec {
+        choices: all.iter().map(|&v| spelled(v).to_string()).collect(),
+        ..setting(words, FieldKind::String, Some(json!(spelled(current))))
+    }
 }
 
 /// A required connection value.
@@ -408,4 +313,8 @@ fn customer(name: &str, display: &str, description: &str, is_secret: bool) -> Fi
         expected_from_customer: true,
         ..field(name, display, description, FieldKind::String)
     }
+}
+
+fn customer_words(Words(name, display, description): Words, is_secret: bool) -> FieldSpec {
+    customer(name, display, description, is_secret)
 }

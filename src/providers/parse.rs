@@ -18,7 +18,8 @@ use url::Url;
 
 use super::CatalogError;
 use super::catalog::{
-    App, Endpoint, HttpMethod, KeyLocation, SchemeDetails, SchemeSpec, UrlTemplate, Variable,
+    ApiKeySpec, App, Endpoint, HttpMethod, KeyLocation, SchemeDetails, SchemeSpec, UrlTemplate,
+    Variable,
 };
 use super::fields::{check_variable_value, template_variables};
 
@@ -88,87 +89,28 @@ type EntryError = (String, String);
 
 fn parse_app(value: Value, origin: Origin) -> Result<App, EntryError> {
     let raw: RawApp = deserialize(&value, "", &[])?;
-    let err = |field: &str, reason: &str| (field.to_string(), reason.to_string());
-    let key_ok = |k: &str| {
-        !k.is_empty()
-            && k.len() <= 64
-            && k.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    };
-    if !key_ok(&raw.key) {
-        return Err(err("key", "must be 1-64 characters of a-z, 0-9 and '_'"));
-    }
-    for (field, text) in [("name", &raw.name), ("description", &raw.description)] {
-        if text.trim().is_empty() || text.trim() != text || text.chars().any(char::is_control) {
-            return Err(err(
-                field,
-                "must be non-empty text without surrounding whitespace",
-            ));
-        }
-    }
-    let category_ok = |c: &String| {
-        !c.is_empty()
-            && c.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    };
-    if let Some(i) = raw.categories.iter().position(|c| !category_ok(c)) {
-        return Err(err(
-            &format!("categories[{i}]"),
-            "must be lower-case words joined by '-'",
-        ));
-    }
-    let declared = check_variables(&raw.variables)?;
-    let mut used = BTreeSet::new();
-    let mut check = |field: &str, url: &str| -> Result<(), EntryError> {
-        used.extend(
-            check_url(url, &declared, origin).map_err(|reason| (field.to_string(), reason))?,
-        );
-        Ok(())
+    check_texts(&raw)?;
+    let mut urls = UrlCheck {
+        declared: check_variables(&raw.variables)?,
+        used: BTreeSet::new(),
+        origin,
     };
     if let Some(docs) = &raw.docs {
-        check("docs", docs)?;
+        urls.check("docs", docs)?;
     }
-    check("base_url", raw.base_url.as_str())?;
+    urls.check("base_url", raw.base_url.as_str())?;
     if let Some(whoami) = &raw.whoami {
-        if whoami.path.starts_with('/') {
-            check("whoami.path", &whoami.url(raw.base_url.as_str()))?;
-        } else {
-            check("whoami.path", &whoami.path)?;
-        }
+        urls.check("whoami.path", &whoami.url(raw.base_url.as_str()))?;
         if whoami.body.is_some() && whoami.method != HttpMethod::Post {
-            return Err(err("whoami.body", "a body needs method POST"));
+            return Err(entry_error("whoami.body", "a body needs method POST"));
         }
     }
     for (name, value) in &raw.headers {
         check_header(name, value)
             .map_err(|reason| (format!("headers.{name}"), reason.to_string()))?;
     }
-    if raw.auth_schemes.is_empty() {
-        return Err(err("auth_schemes", "must list at least one scheme"));
-    }
-    let mut schemes: Vec<SchemeSpec> = Vec::with_capacity(raw.auth_schemes.len());
-    for (i, value) in raw.auth_schemes.into_iter().enumerate() {
-        let mode = value
-            .get("mode")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_string();
-        let at = format!("auth_schemes[{i}] ({mode})");
-        let details: SchemeDetails = deserialize(&value, &at, &["mode"])?;
-        if schemes.iter().any(|s| s.mode == details.mode()) {
-            return Err((at, "this mode is already listed for this app".to_string()));
-        }
-        for (field, url) in scheme_urls(&details) {
-            check(&format!("{at}.{field}"), url)?;
-        }
-        check_details(&details).map_err(|(field, reason)| (format!("{at}.{field}"), reason))?;
-        schemes.push(SchemeSpec {
-            mode: details.mode(),
-            details,
-            app_base_url: raw.base_url.as_str().to_string(),
-        });
-    }
-    if let Some(unused) = declared.iter().find(|v| !used.contains(*v)) {
+    let schemes = parse_schemes(raw.auth_schemes, raw.base_url.as_str(), &mut urls)?;
+    if let Some(unused) = urls.declared.iter().find(|v| !urls.used.contains(*v)) {
         return Err((
             format!("variables.{unused}"),
             "is declared but no URL uses it".to_string(),
@@ -186,20 +128,118 @@ fn parse_app(value: Value, origin: Origin) -> Result<App, EntryError> {
         variables: raw.variables,
         schemes,
     };
+    check_field_names(&app)?;
+    Ok(app)
+}
+
+fn entry_error(field: &str, reason: &str) -> EntryError {
+    (field.to_string(), reason.to_string())
+}
+
+/// `a-z`, `0-9` and `_`, at least one character.
+fn snake_case(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// The key, the name and description, the categories.
+fn check_texts(raw: &RawApp) -> Result<(), EntryError> {
+    if !snake_case(&raw.key) || raw.key.len() > 64 {
+        return Err(entry_error(
+            "key",
+            "must be 1-64 characters of a-z, 0-9 and '_'",
+        ));
+    }
+    for (field, text) in [("name", &raw.name), ("description", &raw.description)] {
+        if text.trim().is_empty() || text.trim() != text || text.chars().any(char::is_control) {
+            return Err(entry_error(
+                field,
+                "must be non-empty text without surrounding whitespace",
+            ));
+        }
+    }
+    let category_ok = |c: &String| {
+        !c.is_empty()
+            && c.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    if let Some(i) = raw.categories.iter().position(|c| !category_ok(c)) {
+        return Err(entry_error(
+            &format!("categories[{i}]"),
+            "must be lower-case words joined by '-'",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an entry's URLs one by one, collecting the variables they use.
+struct UrlCheck {
+    declared: BTreeSet<String>,
+    used: BTreeSet<String>,
+    origin: Origin,
+}
+
+impl UrlCheck {
+    fn check(&mut self, field: &str, url: &str) -> Result<(), EntryError> {
+        let vars = check_url(url, &self.declared, self.origin)
+            .map_err(|reason| (field.to_string(), reason))?;
+        self.used.extend(vars);
+        Ok(())
+    }
+}
+
+/// The entry's schemes, each parsed on its own so an error names it; modes unique.
+fn parse_schemes(
+    raw: Vec<Value>,
+    base_url: &str,
+    urls: &mut UrlCheck,
+) -> Result<Vec<SchemeSpec>, EntryError> {
+    if raw.is_empty() {
+        return Err(entry_error("auth_schemes", "must list at least one scheme"));
+    }
+    let mut schemes: Vec<SchemeSpec> = Vec::with_capacity(raw.len());
+    for (i, value) in raw.into_iter().enumerate() {
+        let mode = value
+            .get("mode")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string();
+        let at = format!("auth_schemes[{i}] ({mode})");
+        let details: SchemeDetails = deserialize(&value, &at, &["mode"])?;
+        if schemes.iter().any(|s| s.mode == details.mode()) {
+            return Err((at, "this mode is already listed for this app".to_string()));
+        }
+        for (field, url) in scheme_urls(&details) {
+            urls.check(&format!("{at}.{field}"), url)?;
+        }
+        check_details(&details).map_err(|(field, reason)| (format!("{at}.{field}"), reason))?;
+        schemes.push(SchemeSpec {
+            mode: details.mode(),
+            details,
+            app_base_url: base_url.to_string(),
+        });
+    }
+    Ok(schemes)
+}
+
+/// The field lists derived from each scheme have unique names.
+fn check_field_names(app: &App) -> Result<(), EntryError> {
     for scheme in &app.schemes {
         let at = format!("auth_schemes ({})", scheme.mode);
         let mut names = BTreeSet::new();
         for field in scheme
             .integration_fields()
             .iter()
-            .chain(&scheme.connection_fields(&app))
+            .chain(&scheme.connection_fields(app))
         {
             if !names.insert(field.name.clone()) {
                 return Err((at, format!("two fields are named {:?}", field.name)));
             }
         }
     }
-    Ok(app)
+    Ok(())
 }
 
 /// Deserialize `value`, naming the offending field on failure. serde names unknown and
@@ -245,11 +285,8 @@ fn check_variables(variables: &[Variable]) -> Result<BTreeSet<String>, EntryErro
     let mut declared = BTreeSet::new();
     for (i, var) in variables.iter().enumerate() {
         let at = format!("variables[{i}]");
-        let name_ok = var.name.starts_with(|c: char| c.is_ascii_lowercase())
-            && var
-                .name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        let name_ok =
+            var.name.starts_with(|c: char| c.is_ascii_lowercase()) && snake_case(&var.name);
         if !name_ok {
             return Err((
                 at,
@@ -423,27 +460,7 @@ fn check_details(details: &SchemeDetails) -> Result<(), EntryError> {
         SchemeDetails::GoogleServiceAccount(s) => {
             check_scopes("default_scopes", &s.default_scopes, " ")
         }
-        SchemeDetails::ApiKey(s) => {
-            check_key_placement("name", s.location, &s.name)?;
-            for (i, extra) in s.extra.iter().enumerate() {
-                check_key_placement(&format!("extra[{i}].name"), extra.location, &extra.name)?;
-                let field_ok = !extra.field.is_empty()
-                    && extra
-                        .field
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-                if !field_ok
-                    || extra.display_name.trim().is_empty()
-                    || extra.description.trim().is_empty()
-                {
-                    return err(
-                        &format!("extra[{i}]"),
-                        "needs a snake_case field, a display_name and a description",
-                    );
-                }
-            }
-            Ok(())
-        }
+        SchemeDetails::ApiKey(s) => check_api_key(s),
         SchemeDetails::Basic(s) => {
             if s.username_label.trim().is_empty() || s.password_label.trim().is_empty() {
                 return err("username_label", "labels must not be empty");
@@ -454,6 +471,24 @@ fn check_details(details: &SchemeDetails) -> Result<(), EntryError> {
         | SchemeDetails::BearerToken {}
         | SchemeDetails::NoAuth {} => Ok(()),
     }
+}
+
+/// The key's placement, and each extra value's field, words and placement.
+fn check_api_key(s: &ApiKeySpec) -> Result<(), EntryError> {
+    check_key_placement("name", s.location, &s.name)?;
+    for (i, extra) in s.extra.iter().enumerate() {
+        check_key_placement(&format!("extra[{i}].name"), extra.location, &extra.name)?;
+        if !snake_case(&extra.field)
+            || extra.display_name.trim().is_empty()
+            || extra.description.trim().is_empty()
+        {
+            return Err(entry_error(
+                &format!("extra[{i}]"),
+                "needs a snake_case field, a display_name and a description",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_key_placement(field: &str, location: KeyLocation, name: &str) -> Result<(), EntryError> {

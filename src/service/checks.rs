@@ -6,14 +6,12 @@
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use serde_json::Value;
 
-use super::Service;
+use super::ctx::Ctx;
 use crate::auth;
-use crate::domain::api_key::Permission;
-use crate::domain::{AuthScheme, Connection, ConnectionStatus};
+use crate::domain::{Connection, ConnectionStatus};
 use crate::ids::ConnectionId;
 use crate::providers::catalog::HttpMethod;
-use crate::service::Caller;
-use crate::service::{Error, Result};
+use crate::service::error::{Error, Result};
 
 /// What the provider said about a credential.
 #[derive(Debug, Clone)]
@@ -40,32 +38,36 @@ fn provider_message(status: u16, body: &[u8]) -> String {
     text.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
-impl Service {
+/// Who-am-I checks over the shared context.
+#[derive(Clone, Copy)]
+pub(crate) struct Checks<'a> {
+    ctx: &'a Ctx,
+}
+
+impl<'a> Checks<'a> {
+    pub fn new(ctx: &'a Ctx) -> Self {
+        Checks { ctx }
+    }
+
     /// Calls the app's who-am-I endpoint with the connection's credential.
     fn whoami(&self, connection: &Connection) -> Result<CheckOutcome> {
-        let integration = self.load_integration(connection.integration_id)?;
-        if !matches!(
-            integration.auth_scheme,
-            AuthScheme::ApiKey | AuthScheme::BearerToken | AuthScheme::Basic
-        ) {
+        let loaded = self.ctx.load(connection.id)?;
+        let integration = &loaded.integration;
+        if !auth::traits(integration.auth_scheme).checkable {
             return Err(Error::invalid(format!(
                 "credential checks apply to API_KEY, BEARER_TOKEN and BASIC connections, not {}",
                 integration.auth_scheme
             )));
         }
-        let app = self
-            .catalog
-            .get(&integration.app_key)
-            .ok_or_else(|| super::unknown_app(&integration.app_key))?;
+        let app = self.ctx.app(&integration.app_key)?;
         let endpoint = app.whoami.as_ref().ok_or_else(|| {
             Error::invalid(format!(
                 "the catalog has no who-am-I endpoint for {}",
                 app.key
             ))
         })?;
-        let credentials = self.open_credentials(connection, &integration)?;
-        let injection = auth::static_injection(app, &credentials)?;
-        let base = self.render_for(&integration.base_url, connection)?;
+        let injection = self.ctx.open(&loaded)?.injection(&self.ctx.clock)?;
+        let base = self.ctx.render_for(&integration.base_url, connection)?;
         let mut url = url::Url::parse(&endpoint.url(&base))
             .map_err(|_| Error::invalid("the who-am-I URL is not valid"))?;
         let method = match endpoint.method {
@@ -96,7 +98,7 @@ impl Service {
         let request = request
             .body(body)
             .map_err(|e| Error::Internal(format!("request: {e}")))?;
-        let response = self.net().send(request)?;
+        let response = self.ctx.net.send(request)?;
         let status = response.status().as_u16();
         match status {
             200..=299 => Ok(CheckOutcome {
@@ -116,15 +118,12 @@ impl Service {
     }
 
     /// The check at creation: an INITIATED connection becomes ACTIVE or FAILED.
-    pub(crate) fn check_new_connection(&self, id: ConnectionId) -> Result<CheckOutcome> {
-        let connection = self
-            .store
-            .read(|db| crate::store::connections::get(db, id))?
-            .ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
+    pub fn at_creation(&self, id: ConnectionId) -> Result<CheckOutcome> {
+        let connection = self.ctx.load(id)?.connection;
         let outcome = match self.whoami(&connection) {
             Ok(outcome) => outcome,
             Err(e) => {
-                self.transition(
+                self.ctx.transition(
                     id,
                     ConnectionStatus::Failed,
                     Some(&format!("the credential could not be checked: {e}")),
@@ -133,9 +132,9 @@ impl Service {
             }
         };
         if outcome.ok {
-            self.transition(id, ConnectionStatus::Active, None)?;
+            self.ctx.transition(id, ConnectionStatus::Active, None)?;
         } else {
-            self.transition(
+            self.ctx.transition(
                 id,
                 ConnectionStatus::Failed,
                 Some(&format!(
@@ -147,14 +146,10 @@ impl Service {
         Ok(outcome)
     }
 
-    /// `keyport connections test ID`: checks a connection's credential now.
-    pub fn test_connection(
-        &self,
-        caller: &Caller,
-        id: ConnectionId,
-    ) -> Result<(super::ConnectionView, CheckOutcome)> {
-        caller.require(Permission::Use)?;
-        let connection = self.load_connection(caller, id)?;
+    /// `keyport connections test ID`: checks an ACTIVE or INACTIVE connection's credential
+    /// now; a refusal makes it INACTIVE, an acceptance ACTIVE again.
+    pub fn on_demand(&self, connection: &Connection) -> Result<CheckOutcome> {
+        let id = connection.id;
         if !matches!(
             connection.status,
             ConnectionStatus::Active | ConnectionStatus::Inactive
@@ -164,12 +159,12 @@ impl Service {
                 connection.status
             )));
         }
-        let outcome = self.whoami(&connection)?;
+        let outcome = self.whoami(connection)?;
         match (outcome.ok, connection.status) {
             (true, ConnectionStatus::Inactive) => {
-                self.transition(id, ConnectionStatus::Active, None)?
+                self.ctx.transition(id, ConnectionStatus::Active, None)?
             }
-            (false, ConnectionStatus::Active) => self.transition(
+            (false, ConnectionStatus::Active) => self.ctx.transition(
                 id,
                 ConnectionStatus::Inactive,
                 Some(&format!(
@@ -179,7 +174,7 @@ impl Service {
             )?,
             _ => {}
         }
-        Ok((self.get_connection(caller, id)?, outcome))
+        Ok(outcome)
     }
 }
 

@@ -3,20 +3,27 @@
 //! fields are given; redirect schemes start INITIATED and are completed by the browser
 //! flow. Reads show secret parameters as `********`; only `reveal` opens them.
 
+mod auth_params;
 mod read;
 
 use serde_json::{Map, Value};
 
-use super::integrations::CONNECTION_DEFAULTS;
-use super::{Service, unknown_app};
+use super::caller::Caller;
+use super::checks::{CheckOutcome, Checks};
+use super::ctx::{Ctx, Loaded, check_url};
+use super::flows::{CreatedConnection, Flows, Start};
+use super::integrations::Integrations;
+use super::tokens::Tokens;
+use crate::auth;
 use crate::domain::api_key::Permission;
 use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
 use crate::ids::{ConnectionId, EntityId, IntegrationId};
 use crate::providers::fields::{self, FieldSpec};
-use crate::service::Caller;
-use crate::service::{Error, Result};
-use crate::store::{NewConnection, StoreError, connections, integrations};
+use crate::secret::KeysOnly;
+use crate::service::error::{Error, Result};
+use crate::store::{NewConnection, connections};
 
+pub use auth_params::AuthParams;
 pub use read::{ConnectionPage, ConnectionView, ListConnections};
 
 const TABLE: &str = "connections";
@@ -43,18 +50,11 @@ impl std::fmt::Debug for CreateConnection {
         f.debug_struct("CreateConnection")
             .field("integration_id", &self.integration_id)
             .field("entity", &self.entity)
-            .field("data_keys", &super::KeysOnly(&self.data))
+            .field("data_keys", &KeysOnly(&self.data))
             .field("labels", &self.labels)
             .field("redirect_url", &self.redirect_url)
             .finish()
     }
-}
-
-#[derive(Debug, Clone)]
-pub struct CreatedConnection {
-    pub id: ConnectionId,
-    pub status: ConnectionStatus,
-    pub redirect_url: Option<String>,
 }
 
 /// A connection's live credential, for a `reveal`: every parameter, secrets opened.
@@ -70,7 +70,7 @@ impl std::fmt::Debug for RevealedCredential {
         f.debug_struct("RevealedCredential")
             .field("connection", &self.connection.id)
             .field("auth_scheme", &self.auth_scheme)
-            .field("params", &super::KeysOnly(&self.params))
+            .field("params", &KeysOnly(&self.params))
             .finish()
     }
 }
@@ -94,69 +94,53 @@ fn valid_labels(labels: Vec<String>) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// A connection with its integration and both sealed secret blobs, as one snapshot read
-/// them.
-pub(crate) struct Loaded {
-    pub connection: Connection,
-    pub integration: Integration,
-    pub connection_secrets: Option<Vec<u8>>,
-    pub integration_secrets: Option<Vec<u8>>,
+/// Connections over the shared context and the token lifecycle.
+#[derive(Clone, Copy)]
+pub(crate) struct Connections<'a> {
+    ctx: &'a Ctx,
+    tokens: Tokens<'a>,
 }
 
-impl Service {
-    /// Loads a connection the caller may see; others' connections are "not found".
-    pub(crate) fn load_connection(&self, caller: &Caller, id: ConnectionId) -> Result<Connection> {
-        let connection = self
-            .store
-            .read(|db| connections::get(db, id))?
-            .ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
-        if caller.may_act_for(&connection.entity_id).is_err() {
-            return Err(Error::not_found("connected account", id.to_string()));
-        }
-        Ok(connection)
+impl<'a> Connections<'a> {
+    pub fn new(ctx: &'a Ctx, tokens: Tokens<'a>) -> Self {
+        Connections { ctx, tokens }
     }
 
-    /// A connection the caller may see, its integration and both sealed secret blobs,
-    /// read from one snapshot: one read transaction where there were four.
-    pub(crate) fn load_sealed(&self, caller: &Caller, id: ConnectionId) -> Result<Loaded> {
-        let found = self.store.snapshot(|db| {
-            let Some(connection) = connections::get(db, id)? else {
-                return Ok::<_, StoreError>(None);
-            };
-            let Some(integration) = integrations::get(db, connection.integration_id)? else {
-                return Ok(None);
-            };
-            Ok(Some(Loaded {
-                connection_secrets: connections::secrets(db, id)?,
-                integration_secrets: integrations::secrets(db, integration.id)?,
-                connection,
-                integration,
-            }))
-        })?;
-        found
-            .filter(|l| caller.may_act_for(&l.connection.entity_id).is_ok())
-            .ok_or_else(|| Error::not_found("connected account", id.to_string()))
+    fn flows(&self) -> Flows<'a> {
+        Flows::new(self.ctx, self.tokens)
     }
 
-    pub(crate) fn connection_secrets(&self, id: ConnectionId) -> Result<Map<String, Value>> {
-        let blob = self.store.read(|db| connections::secrets(db, id))?;
-        self.open_map(TABLE, &id.to_string(), blob.as_deref())
-    }
-
-    pub fn create_connection(
-        &self,
-        caller: &Caller,
-        req: CreateConnection,
-    ) -> Result<CreatedConnection> {
+    /// Creates a connection: ACTIVE as soon as a static or issued scheme's fields are
+    /// given (INITIATED first when the credential is to be checked), INITIATED with a
+    /// connect link for a browser flow.
+    pub fn create(&self, caller: &Caller, req: CreateConnection) -> Result<CreatedConnection> {
         caller.require(Permission::Use)?;
         let entity = EntityId::or_default(req.entity.as_deref())?;
         caller.may_act_for(&entity)?;
-        let integration = self.load_integration(req.integration_id)?;
+        let integration = self.usable_integration(req.integration_id)?;
+        let labels = valid_labels(req.labels)?;
+        if let Some(url) = &req.redirect_url {
+            check_url("redirectUri", url)?;
+        }
+        let validated = self.validated_input(&integration, req.data, req.validate)?;
+        let start = Start {
+            integration: &integration,
+            entity: &entity,
+            labels: &labels,
+            params: &validated.plain,
+            redirect_after: req.redirect_url.as_deref(),
+        };
+        match self.flows().initiate(start)? {
+            Some(created) => Ok(created),
+            None => self.store_given(start, &validated.secret, req.validate),
+        }
+    }
+
+    /// The integration a new connection is made through: it exists and is enabled.
+    fn usable_integration(&self, id: IntegrationId) -> Result<Integration> {
+        let integration = self.ctx.load_integration(id)?;
         if integration.deleted {
-            return Err(Error::not_found(
-                "integration",
-                req.integration_id.to_string(),
-            ));
+            return Err(Error::not_found("integration", id.to_string()));
         }
         if !integration.enabled {
             return Err(Error::Conflict(format!(
@@ -164,108 +148,72 @@ impl Service {
                 integration.id
             )));
         }
-        let labels = valid_labels(req.labels)?;
-        let app = self
-            .catalog
-            .get(&integration.app_key)
-            .ok_or_else(|| unknown_app(&integration.app_key))?;
-        let spec = self.scheme_of(app, integration.auth_scheme)?;
-        if let Some(url) = &req.redirect_url {
-            super::integrations::check_url("redirectUri", url)?;
-        }
+        Ok(integration)
+    }
+
+    /// The caller's data over the integration's connection defaults, validated against the
+    /// scheme's connection fields and checked by the scheme.
+    fn validated_input(
+        &self,
+        integration: &Integration,
+        data: Map<String, Value>,
+        validate: bool,
+    ) -> Result<fields::Validated> {
+        let app = self.ctx.app(&integration.app_key)?;
+        let spec = self.ctx.scheme_of(app, integration.auth_scheme)?;
         // Defaults carried on the integration, overridden by the caller's data.
-        let mut input = Map::new();
-        if let Some(Value::Object(defaults)) = integration.config.get(CONNECTION_DEFAULTS) {
-            input.extend(defaults.clone());
-        }
-        if integration
-            .secret_keys
-            .iter()
-            .any(|k| k == CONNECTION_DEFAULTS)
-            && let Some(Value::Object(defaults)) = self
-                .integration_secrets(integration.id)?
-                .remove(CONNECTION_DEFAULTS)
-        {
-            input.extend(defaults);
-        }
-        input.extend(req.data);
+        let mut input = Integrations::new(self.ctx).connection_defaults(integration)?;
+        input.extend(data);
         let wanted: Vec<FieldSpec> = spec.connection_fields(app);
         let validated = fields::validate(&wanted, &input)?;
-        if let Some(key) = validated.secret.get("credentials_json") {
-            crate::auth::google::check_key(key)
-                .map_err(|reason| fields::FieldError::new("credentials_json", reason))?;
+        auth::check_connection(integration.auth_scheme, &validated.secret)?;
+        if validate && (!auth::traits(integration.auth_scheme).checkable || app.whoami.is_none()) {
+            return Err(Error::invalid(format!(
+                "validate: {} {} connections cannot be checked (no who-am-I endpoint for this scheme)",
+                app.key, integration.auth_scheme
+            )));
         }
-        if req.validate {
-            let checkable = matches!(
-                integration.auth_scheme,
-                AuthScheme::ApiKey | AuthScheme::BearerToken | AuthScheme::Basic
-            );
-            if !checkable || app.whoami.is_none() {
-                return Err(Error::invalid(format!(
-                    "validate: {} {} connections cannot be checked (no who-am-I endpoint for this scheme)",
-                    app.key, integration.auth_scheme
-                )));
-            }
-        }
-        match integration.auth_scheme {
-            AuthScheme::OAuth2 => {
-                let created = self.initiate_oauth2(
-                    app,
-                    &integration,
-                    &entity,
-                    &labels,
-                    validated.plain,
-                    req.redirect_url,
-                )?;
-                return Ok(created);
-            }
-            AuthScheme::OAuth1 => {
-                return self.initiate_oauth1(
-                    &integration,
-                    &entity,
-                    &labels,
-                    validated.plain,
-                    req.redirect_url,
-                );
-            }
-            _ => {}
-        }
+        Ok(validated)
+    }
+
+    /// Stores a connection whose credential the caller gave: ACTIVE, or — to be checked
+    /// first — INITIATED, then ACTIVE or FAILED by the check's verdict.
+    fn store_given(
+        &self,
+        start: Start<'_>,
+        secret: &Map<String, Value>,
+        validate: bool,
+    ) -> Result<CreatedConnection> {
         let id = ConnectionId::new();
-        let secret_keys: Vec<String> = validated.secret.keys().cloned().collect();
-        let sealed = self.seal_map(TABLE, &id.to_string(), &validated.secret)?;
-        let now = self.clock.stamp();
-        let status = if req.validate {
-            ConnectionStatus::Initiated
-        } else {
-            ConnectionStatus::Active
+        let secret_keys: Vec<String> = secret.keys().cloned().collect();
+        let sealed = self.ctx.seal_map(TABLE, &id.to_string(), secret)?;
+        let now = self.ctx.clock.stamp();
+        let status = match validate {
+            true => ConnectionStatus::Initiated,
+            false => ConnectionStatus::Active,
         };
-        self.store.write(|tx| {
+        self.ctx.store.write(|tx| {
             connections::insert(
                 tx,
                 &NewConnection {
                     id,
-                    integration_id: integration.id,
-                    entity_id: &entity,
-                    app_key: &integration.app_key,
+                    integration_id: start.integration.id,
+                    entity_id: start.entity,
+                    app_key: &start.integration.app_key,
                     status,
                     status_reason: None,
-                    labels: &labels,
-                    params: &validated.plain,
+                    labels: start.labels,
+                    params: start.params,
                     secret_keys: &secret_keys,
                     secrets: sealed.as_deref(),
                     now: &now,
                 },
             )
         })?;
-        let status = if req.validate {
-            let outcome = self.check_new_connection(id)?;
-            if outcome.ok {
-                ConnectionStatus::Active
-            } else {
-                ConnectionStatus::Failed
-            }
-        } else {
-            status
+        let status = match validate {
+            true if Checks::new(self.ctx).at_creation(id)?.ok => ConnectionStatus::Active,
+            true => ConnectionStatus::Failed,
+            false => status,
         };
         Ok(CreatedConnection {
             id,
@@ -274,54 +222,33 @@ impl Service {
         })
     }
 
-    /// Moves a connection to `to` if the lifecycle allows it.
-    pub(crate) fn transition(
-        &self,
-        id: ConnectionId,
-        to: ConnectionStatus,
-        reason: Option<&str>,
-    ) -> Result<()> {
-        let now = self.clock.stamp();
-        self.store.write(|tx| {
-            let current = connections::get(tx, id)?
-                .ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
-            current.status.check(to)?;
-            connections::set_status(tx, id, to, reason, &now)?;
-            Ok::<_, Error>(())
-        })?;
-        self.notify_change();
-        Ok(())
-    }
-
-    pub fn set_connection_enabled(
+    pub fn set_enabled(
         &self,
         caller: &Caller,
         id: ConnectionId,
         enabled: bool,
     ) -> Result<ConnectionView> {
         caller.require(Permission::Use)?;
-        self.load_connection(caller, id)?;
+        self.ctx.load_connection(caller, id)?;
         let (to, reason) = if enabled {
             (ConnectionStatus::Active, None)
         } else {
             (ConnectionStatus::Inactive, Some("disabled by the user"))
         };
-        self.transition(id, to, reason)?;
-        self.get_connection(caller, id)
+        self.ctx.transition(id, to, reason)?;
+        self.get(caller, id)
     }
 
-    pub fn delete_connection(&self, caller: &Caller, id: ConnectionId) -> Result<()> {
+    pub fn delete(&self, caller: &Caller, id: ConnectionId) -> Result<()> {
         caller.require(Permission::Use)?;
-        let connection = self.load_connection(caller, id)?;
+        let connection = self.ctx.load_connection(caller, id)?;
         connection.status.check(ConnectionStatus::Deleted)?;
-        let integration = self.load_integration(connection.integration_id)?;
-        if integration.auth_scheme == AuthScheme::OAuth2
-            && connection.status != ConnectionStatus::Initiated
-        {
-            self.revoke_oauth2(&connection, &integration);
+        let integration = self.ctx.load_integration(connection.integration_id)?;
+        if connection.status != ConnectionStatus::Initiated {
+            self.tokens.revoke(&connection, &integration);
         }
-        let now = self.clock.stamp();
-        self.store.write(|tx| {
+        let now = self.ctx.clock.stamp();
+        self.ctx.store.write(|tx| {
             let current = connections::get(tx, id)?
                 .ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
             current.status.check(ConnectionStatus::Deleted)?;
@@ -332,13 +259,9 @@ impl Service {
 
     /// The live credential of an ACTIVE connection: every parameter, secrets opened.
     /// Only keys with the `reveal` permission may call this.
-    pub fn reveal_connection(
-        &self,
-        caller: &Caller,
-        id: ConnectionId,
-    ) -> Result<RevealedCredential> {
+    pub fn reveal(&self, caller: &Caller, id: ConnectionId) -> Result<RevealedCredential> {
         caller.require(Permission::Reveal)?;
-        let loaded = self.load_sealed(caller, id)?;
+        let loaded = self.ctx.load_for(caller, id)?;
         if !loaded.connection.status.usable() {
             return Err(Error::Conflict(format!(
                 "connected account {id} is {}; reconnect it before using its credential",
@@ -347,23 +270,9 @@ impl Service {
         }
         // Token-issuing schemes: hand out a token that is valid now, then read what was
         // committed.
-        let loaded = match loaded.integration.auth_scheme {
-            AuthScheme::OAuth2 => {
-                let credentials = self.open_loaded(&loaded)?;
-                self.oauth2_access_token(
-                    &loaded.connection,
-                    &loaded.integration,
-                    &credentials,
-                    None,
-                )?;
-                self.load_sealed(caller, id)?
-            }
-            AuthScheme::BasicWithJwt | AuthScheme::GoogleServiceAccount => {
-                let credentials = self.open_loaded(&loaded)?;
-                self.issued_token(&loaded.connection, &loaded.integration, &credentials, None)?;
-                self.load_sealed(caller, id)?
-            }
-            _ => loaded,
+        let loaded = match self.tokens.for_reveal(&loaded)? {
+            true => self.ctx.load_for(caller, id)?,
+            false => loaded,
         };
         let Loaded {
             connection,
@@ -372,7 +281,11 @@ impl Service {
             ..
         } = loaded;
         let mut params = connection.params.clone();
-        params.extend(self.open_map(TABLE, &id.to_string(), connection_secrets.as_deref())?);
+        params.extend(
+            self.ctx
+                .open_fields(TABLE, &id.to_string(), connection_secrets.as_deref())?
+                .reveal(),
+        );
         Ok(RevealedCredential {
             connection,
             auth_scheme: integration.auth_scheme,
@@ -380,10 +293,22 @@ impl Service {
         })
     }
 
-    /// Every entity with its number of live connections.
-    pub fn list_entities(&self, caller: &Caller) -> Result<Vec<EntitySummary>> {
+    /// `keyport connections test ID`: checks a connection's credential now.
+    pub fn test(
+        &self,
+        caller: &Caller,
+        id: ConnectionId,
+    ) -> Result<(ConnectionView, CheckOutcome)> {
         caller.require(Permission::Use)?;
-        let all = self.store.read(connections::entities)?;
+        let connection = self.ctx.load_connection(caller, id)?;
+        let outcome = Checks::new(self.ctx).on_demand(&connection)?;
+        Ok((self.get(caller, id)?, outcome))
+    }
+
+    /// Every entity with its number of live connections.
+    pub fn entities(&self, caller: &Caller) -> Result<Vec<EntitySummary>> {
+        caller.require(Permission::Use)?;
+        let all = self.ctx.store.read(connections::entities)?;
         Ok(match &caller.entity {
             Some(own) => all.into_iter().filter(|(e, _, _)| e == own).collect(),
             None => all,

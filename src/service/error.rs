@@ -10,10 +10,10 @@
 
 pub use crate::actions::ActionError;
 pub use crate::auth::AuthError;
+pub use crate::auth::oauth2::OAuthError;
 pub use crate::domain::connection::IllegalTransition;
 pub use crate::ids::ParseIdError;
 pub use crate::net::NetError;
-pub use crate::oauth::OAuthError;
 pub use crate::providers::fields::FieldError;
 pub use crate::store::StoreError;
 pub use crate::vault::VaultError;

@@ -7,20 +7,21 @@ mod auth_config;
 use serde_json::{Map, Value};
 
 use self::auth_config::normalize_auth_config;
-use super::{Service, unknown_app};
+use super::caller::Caller;
+use super::ctx::{Ctx, check_url};
 use crate::domain::api_key::Permission;
 use crate::domain::{AuthScheme, Integration};
 use crate::ids::IntegrationId;
 use crate::providers::fields::{self, FieldSpec};
 use crate::providers::{App, SchemeSpec};
-use crate::service::Caller;
-use crate::service::{Error, Result};
+use crate::secret::KeysOnly;
+use crate::service::error::{Error, Result};
 use crate::store::{IntegrationPatch, NewIntegration, connections, integrations};
 
 const TABLE: &str = "integrations";
 /// Connection fields given on an integration (the SDK's legacy habit of passing a user's
 /// token in the integration's `authConfig`) are kept here and used as connection defaults.
-pub(crate) const CONNECTION_DEFAULTS: &str = "connection_defaults";
+const CONNECTION_DEFAULTS: &str = "connection_defaults";
 
 #[derive(Default)]
 pub struct CreateIntegration {
@@ -46,7 +47,7 @@ impl std::fmt::Debug for CreateIntegration {
             .field("app", &self.app)
             .field("name", &self.name)
             .field("auth_scheme", &self.auth_scheme)
-            .field("auth_config_keys", &super::KeysOnly(&self.auth_config))
+            .field("auth_config_keys", &KeysOnly(&self.auth_config))
             .field("use_composio_auth", &self.use_composio_auth)
             .finish()
     }
@@ -56,10 +57,7 @@ impl std::fmt::Debug for UpdateIntegration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UpdateIntegration")
             .field("name", &self.name)
-            .field(
-                "auth_config_keys",
-                &self.auth_config.as_ref().map(super::KeysOnly),
-            )
+            .field("auth_config_keys", &self.auth_config.as_ref().map(KeysOnly))
             .field("enabled", &self.enabled)
             .finish()
     }
@@ -75,39 +73,6 @@ pub struct IntegrationView {
     pub expected: Vec<FieldSpec>,
     /// The redirect URI to register with the provider (OAuth schemes only).
     pub callback_url: Option<String>,
-}
-
-/// https everywhere, plain http only to a loopback host.
-pub(crate) fn check_url(field: &str, raw: &str) -> Result<()> {
-    // `{variable}` templates are filled per connection; check the URL's shape around them.
-    let mut shaped = String::with_capacity(raw.len());
-    let mut in_var = false;
-    for c in raw.chars() {
-        match (c, in_var) {
-            ('{', false) => in_var = true,
-            ('}', true) => {
-                in_var = false;
-                shaped.push('x');
-            }
-            (_, true) => {}
-            (c, false) => shaped.push(c),
-        }
-    }
-    let parsed = url::Url::parse(&shaped)
-        .map_err(|e| Error::invalid(format!("{field}: not a URL ({e})")))?;
-    let loopback = match parsed.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => return Err(Error::invalid(format!("{field}: the URL has no host"))),
-    };
-    match parsed.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        _ => Err(Error::invalid(format!(
-            "{field}: must be an https URL (http only for loopback hosts)"
-        ))),
-    }
 }
 
 fn check_urls(config: &Map<String, Value>) -> Result<()> {
@@ -129,19 +94,7 @@ fn check_urls(config: &Map<String, Value>) -> Result<()> {
 }
 
 fn scopes_of(config: &Map<String, Value>) -> Vec<String> {
-    match config.get("scopes") {
-        Some(Value::String(s)) => s
-            .split([' ', ','])
-            .filter(|p| !p.is_empty())
-            .map(str::to_string)
-            .collect(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
-    }
+    crate::auth::scope_list(config.get("scopes")).unwrap_or_default()
 }
 
 fn valid_name(name: &str) -> Result<String> {
@@ -187,30 +140,33 @@ fn split_config(
     ))
 }
 
-impl Service {
-    pub(crate) fn find_app(&self, key_or_id: &str) -> Result<&App> {
-        if let Some(app) = self.catalog.get(key_or_id) {
-            return Ok(app);
-        }
-        self.catalog
-            .apps()
-            .find(|app| {
-                app.app_id()
-                    .to_string()
-                    .eq_ignore_ascii_case(key_or_id.trim())
-            })
-            .ok_or_else(|| unknown_app(key_or_id))
+/// Integrations over the shared context.
+#[derive(Clone, Copy)]
+pub(crate) struct Integrations<'a> {
+    ctx: &'a Ctx,
+}
+
+impl<'a> Integrations<'a> {
+    pub fn new(ctx: &'a Ctx) -> Self {
+        Integrations { ctx }
     }
 
-    pub(crate) fn scheme_of<'a>(&self, app: &'a App, scheme: AuthScheme) -> Result<&'a SchemeSpec> {
-        app.scheme(scheme).ok_or_else(|| {
-            let supported: Vec<&str> = app.schemes.iter().map(|s| s.mode.as_str()).collect();
-            Error::invalid(format!(
-                "authScheme: app {} does not support {scheme}; it supports {}",
-                app.key,
-                supported.join(", ")
-            ))
-        })
+    /// The connection fields `integration` carries as defaults, plain and sealed, opened.
+    pub fn connection_defaults(&self, integration: &Integration) -> Result<Map<String, Value>> {
+        let mut defaults = Map::new();
+        if let Some(Value::Object(plain)) = integration.config.get(CONNECTION_DEFAULTS) {
+            defaults.extend(plain.clone());
+        }
+        if integration
+            .secret_keys
+            .iter()
+            .any(|k| k == CONNECTION_DEFAULTS)
+            && let Some(Value::Object(sealed)) =
+                self.secrets(integration.id)?.remove(CONNECTION_DEFAULTS)
+        {
+            defaults.extend(sealed);
+        }
+        Ok(defaults)
     }
 
     /// Names of the connection fields this integration supplies as defaults. The sealed
@@ -225,7 +181,7 @@ impl Service {
             .secret_keys
             .iter()
             .any(|k| k == CONNECTION_DEFAULTS)
-            && let Ok(mut secrets) = self.integration_secrets(integration.id)
+            && let Ok(mut secrets) = self.secrets(integration.id)
             && let Some(Value::Object(sealed)) = secrets.remove(CONNECTION_DEFAULTS)
         {
             names.extend(sealed.keys().cloned());
@@ -233,8 +189,8 @@ impl Service {
         names
     }
 
-    pub fn view_integration(&self, integration: Integration) -> IntegrationView {
-        let app = self.catalog.get(&integration.app_key);
+    pub fn view(&self, integration: Integration) -> IntegrationView {
+        let app = self.ctx.catalog.get(&integration.app_key);
         let expected = app
             .and_then(|app| {
                 app.scheme(integration.auth_scheme)
@@ -254,7 +210,7 @@ impl Service {
         let callback_url = integration
             .auth_scheme
             .needs_browser()
-            .then(|| format!("{}/callback/{}", self.public_url, integration.app_key));
+            .then(|| format!("{}/callback/{}", self.ctx.public_url, integration.app_key));
         IntegrationView {
             app_id: app.map(|a| a.app_id().to_string()).unwrap_or_default(),
             app_name: integration.app_key.clone(),
@@ -264,34 +220,28 @@ impl Service {
         }
     }
 
-    pub fn create_integration(
-        &self,
-        caller: &Caller,
-        req: CreateIntegration,
-    ) -> Result<IntegrationView> {
+    pub fn create(&self, caller: &Caller, req: CreateIntegration) -> Result<IntegrationView> {
         caller.require(Permission::Use)?;
         caller.require_unrestricted()?;
-        let app = self.find_app(&req.app)?;
+        let app = self.ctx.find_app(&req.app)?;
         let scheme = req.auth_scheme.unwrap_or_else(|| app.default_scheme());
-        let spec = self.scheme_of(app, scheme)?;
+        let spec = self.ctx.scheme_of(app, scheme)?;
         let mut auth_config = req.auth_config;
-        normalize_auth_config(&self.public_url, app, scheme, &mut auth_config);
+        normalize_auth_config(&self.ctx.public_url, app, scheme, &mut auth_config);
         if req.use_composio_auth && scheme.needs_browser() && !auth_config.contains_key("client_id")
         {
             return Err(Error::invalid(format!(
                 "useComposioAuth: keyport has no managed OAuth apps; register your own OAuth app with {} \
                  (redirect URI {}/callback/{}) and pass its client_id and client_secret in authConfig",
-                app.name, self.public_url, app.key
+                app.name, self.ctx.public_url, app.key
             )));
         }
         let (own, defaults) = split_config(spec, app, &auth_config)?;
         check_urls(&own.plain)?;
-        if scheme == AuthScheme::OAuth1 {
-            // A malformed RSA key or a missing consumer secret is refused now, not at first use.
-            let mut all = own.plain.clone();
-            all.extend(own.secret.clone());
-            crate::auth::oauth1::check_config(&all)?;
-        }
+        // A malformed RSA key or a missing consumer secret is refused now, not at first use.
+        let mut all = own.plain.clone();
+        all.extend(own.secret.clone());
+        crate::auth::check_config(scheme, &all)?;
         let mut config = own.plain;
         let mut secrets = own.secret;
         if !defaults.plain.is_empty() {
@@ -300,7 +250,7 @@ impl Service {
         if !defaults.secret.is_empty() {
             secrets.insert(CONNECTION_DEFAULTS.into(), Value::Object(defaults.secret));
         }
-        let now = self.clock.stamp();
+        let now = self.ctx.clock.stamp();
         let name = match req.name {
             Some(name) => valid_name(&name)?,
             None => format!(
@@ -317,8 +267,8 @@ impl Service {
         let scopes = scopes_of(&config);
         let id = IntegrationId::new();
         let secret_keys: Vec<String> = secrets.keys().cloned().collect();
-        let sealed = self.seal_map(TABLE, &id.to_string(), &secrets)?;
-        self.store.write(|tx| {
+        let sealed = self.ctx.seal_map(TABLE, &id.to_string(), &secrets)?;
+        self.ctx.store.write(|tx| {
             integrations::insert(
                 tx,
                 &NewIntegration {
@@ -336,27 +286,21 @@ impl Service {
                 },
             )
         })?;
-        self.get_integration(caller, id)
-    }
-
-    pub(crate) fn load_integration(&self, id: IntegrationId) -> Result<Integration> {
-        self.store
-            .read(|db| integrations::get(db, id))?
-            .ok_or_else(|| Error::not_found("integration", id.to_string()))
+        self.get(caller, id)
     }
 
     /// The integration's sealed configuration, opened.
-    pub(crate) fn integration_secrets(&self, id: IntegrationId) -> Result<Map<String, Value>> {
-        let blob = self.store.read(|db| integrations::secrets(db, id))?;
-        self.open_map(TABLE, &id.to_string(), blob.as_deref())
+    fn secrets(&self, id: IntegrationId) -> Result<Map<String, Value>> {
+        let blob = self.ctx.store.read(|db| integrations::secrets(db, id))?;
+        self.ctx.open_map(TABLE, &id.to_string(), blob.as_deref())
     }
 
-    pub fn get_integration(&self, caller: &Caller, id: IntegrationId) -> Result<IntegrationView> {
+    pub fn get(&self, caller: &Caller, id: IntegrationId) -> Result<IntegrationView> {
         caller.require(Permission::Use)?;
-        Ok(self.view_integration(self.load_integration(id)?))
+        Ok(self.view(self.ctx.load_integration(id)?))
     }
 
-    pub fn list_integrations(
+    pub fn list(
         &self,
         caller: &Caller,
         app: Option<&str>,
@@ -364,13 +308,14 @@ impl Service {
     ) -> Result<Vec<IntegrationView>> {
         caller.require(Permission::Use)?;
         let app_key = match app {
-            Some(a) if !a.trim().is_empty() => Some(self.find_app(a)?.key.clone()),
+            Some(a) if !a.trim().is_empty() => Some(self.ctx.find_app(a)?.key.clone()),
             _ => None,
         };
         let list = self
+            .ctx
             .store
             .read(|db| integrations::list(db, app_key.as_deref(), show_disabled))?;
-        Ok(list.into_iter().map(|i| self.view_integration(i)).collect())
+        Ok(list.into_iter().map(|i| self.view(i)).collect())
     }
 
     /// `current`'s configuration with `changes` applied (given keys replace, others are
@@ -381,14 +326,11 @@ impl Service {
         current: &Integration,
         mut changes: Map<String, Value>,
     ) -> Result<(Map<String, Value>, Map<String, Value>)> {
-        let app = self
-            .catalog
-            .get(&current.app_key)
-            .ok_or_else(|| unknown_app(&current.app_key))?;
-        let spec = self.scheme_of(app, current.auth_scheme)?;
-        normalize_auth_config(&self.public_url, app, current.auth_scheme, &mut changes);
+        let app = self.ctx.app(&current.app_key)?;
+        let spec = self.ctx.scheme_of(app, current.auth_scheme)?;
+        normalize_auth_config(&self.ctx.public_url, app, current.auth_scheme, &mut changes);
         // Merge: given keys replace, others are kept (secrets included).
-        let mut old_secrets = self.integration_secrets(current.id)?;
+        let mut old_secrets = self.secrets(current.id)?;
         let mut merged = current.config.clone();
         merged.remove(CONNECTION_DEFAULTS);
         let defaults_plain = current.config.get(CONNECTION_DEFAULTS).cloned();
@@ -418,7 +360,7 @@ impl Service {
         Ok((config, secrets))
     }
 
-    pub fn update_integration(
+    pub fn update(
         &self,
         caller: &Caller,
         id: IntegrationId,
@@ -426,7 +368,7 @@ impl Service {
     ) -> Result<IntegrationView> {
         caller.require(Permission::Use)?;
         caller.require_unrestricted()?;
-        let current = self.load_integration(id)?;
+        let current = self.ctx.load_integration(id)?;
         if current.deleted {
             return Err(Error::not_found("integration", id.to_string()));
         }
@@ -444,14 +386,15 @@ impl Service {
         let (secret_keys, sealed) = match &secrets {
             Some(s) => (
                 s.keys().cloned().collect(),
-                self.seal_map(TABLE, &id.to_string(), s)?,
+                self.ctx.seal_map(TABLE, &id.to_string(), s)?,
             ),
             None => {
-                let blob = self.store.read(|db| integrations::secrets(db, id))?;
+                let blob = self.ctx.store.read(|db| integrations::secrets(db, id))?;
                 (current.secret_keys.clone(), blob)
             }
         };
         let app_base = self
+            .ctx
             .catalog
             .get(&current.app_key)
             .map(|a| a.base_url.clone())
@@ -462,9 +405,9 @@ impl Service {
             .map(str::to_string)
             .unwrap_or(app_base);
         let scopes = scopes_of(&config);
-        let now = self.clock.stamp();
+        let now = self.ctx.clock.stamp();
         let enabled = req.enabled.unwrap_or(current.enabled);
-        let updated = self.store.write(|tx| {
+        let updated = self.ctx.store.write(|tx| {
             integrations::update(
                 tx,
                 id,
@@ -483,16 +426,16 @@ impl Service {
         if !updated {
             return Err(Error::not_found("integration", id.to_string()));
         }
-        self.get_integration(caller, id)
+        self.get(caller, id)
     }
 
     /// Deletes an integration and every connection made through it (their credentials are
     /// wiped), in one transaction.
-    pub fn delete_integration(&self, caller: &Caller, id: IntegrationId) -> Result<usize> {
+    pub fn delete(&self, caller: &Caller, id: IntegrationId) -> Result<usize> {
         caller.require(Permission::Use)?;
         caller.require_unrestricted()?;
-        let now = self.clock.stamp();
-        self.store.write(|tx| {
+        let now = self.ctx.clock.stamp();
+        self.ctx.store.write(|tx| {
             if !integrations::soft_delete(tx, id, &now)? {
                 return Err(Error::not_found("integration", id.to_string()));
             }
@@ -504,27 +447,6 @@ impl Service {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_must_be_https_or_loopback_http() {
-        assert!(check_url("token_url", "https://example.com/token").is_ok());
-        assert!(check_url("token_url", "http://127.0.0.1:9000/token").is_ok());
-        assert!(check_url("token_url", "http://[::1]:9000/token").is_ok());
-        assert!(check_url("token_url", "http://localhost:9000/token").is_ok());
-        assert!(check_url("token_url", "https://{subdomain}.zendesk.com/oauth/tokens").is_ok());
-        for bad in [
-            "http://example.com/x",
-            "ftp://127.0.0.1/x",
-            "not a url",
-            "http://127.0.0.1.evil.example/x",
-        ] {
-            let err = check_url("token_url", bad)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
-            assert!(err.starts_with("token_url:"), "{bad}: {err}");
-        }
-    }
 
     #[test]
     fn scopes_split_on_spaces_commas_or_lists() {

@@ -4,7 +4,7 @@
 //! hot path does no I/O.
 
 use std::collections::HashMap;
-use std::sync::PoisonError;
+use std::sync::{PoisonError, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,57 +13,14 @@ use ring::rand::{SecureRandom, SystemRandom};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
-use super::Service;
+use super::caller::Caller;
+use super::ctx::Ctx;
 use crate::domain::api_key::{ApiKey, Permission};
 use crate::ids::{ApiKeyId, EntityId};
-use crate::service::{Error, Result};
+use crate::service::error::{Error, Result};
 use crate::store::{NewApiKey, Store, api_keys};
 
 const KEY_PREFIX: &str = "kp_";
-
-/// The authenticated caller of one request.
-#[derive(Clone, Debug)]
-pub struct Caller {
-    pub key_id: ApiKeyId,
-    pub name: String,
-    pub permission: Permission,
-    pub entity: Option<EntityId>,
-}
-
-impl Caller {
-    pub fn require(&self, needed: Permission) -> Result<()> {
-        if self.permission.allows(needed) {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(format!(
-                "this API key has the {} permission; this needs {}",
-                self.permission, needed
-            )))
-        }
-    }
-
-    /// Refuses an entity-restricted key acting for another entity.
-    pub fn may_act_for(&self, entity: &EntityId) -> Result<()> {
-        match &self.entity {
-            Some(own) if own != entity => Err(Error::Forbidden(format!(
-                "this API key is restricted to entity {:?}",
-                own.as_str()
-            ))),
-            _ => Ok(()),
-        }
-    }
-
-    /// Keys restricted to one entity may not change shared configuration.
-    pub fn require_unrestricted(&self) -> Result<()> {
-        match &self.entity {
-            Some(own) => Err(Error::Forbidden(format!(
-                "this API key is restricted to entity {:?} and cannot change integrations",
-                own.as_str()
-            ))),
-            None => Ok(()),
-        }
-    }
-}
 
 /// A freshly minted key: the only moment its value exists outside the caller.
 pub struct CreatedKey {
@@ -131,10 +88,21 @@ fn valid_name(name: &str) -> Result<&str> {
     Ok(name)
 }
 
-impl Service {
+/// API keys over the shared context and the in-memory ring of active keys.
+#[derive(Clone, Copy)]
+pub(crate) struct Keys<'a> {
+    ctx: &'a Ctx,
+    ring: &'a RwLock<KeyRing>,
+}
+
+impl<'a> Keys<'a> {
+    pub fn new(ctx: &'a Ctx, ring: &'a RwLock<KeyRing>) -> Self {
+        Keys { ctx, ring }
+    }
+
     /// Resolves a presented key to its caller, or `Unauthorized`.
     pub fn authenticate(&self, presented: &str) -> Result<Caller> {
-        let ring = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        let ring = self.ring.read().unwrap_or_else(PoisonError::into_inner);
         let key = ring.find(presented.trim()).ok_or(Error::Unauthorized)?;
         Ok(Caller {
             key_id: key.id,
@@ -164,10 +132,10 @@ impl Service {
             prefix,
             permission,
             entity,
-            created_at: self.clock.stamp(),
+            created_at: self.ctx.clock.stamp(),
             revoked_at: None,
         };
-        self.store.write(|tx| {
+        self.ctx.store.write(|tx| {
             api_keys::insert(
                 tx,
                 &NewApiKey {
@@ -181,7 +149,7 @@ impl Service {
                 },
             )
         })?;
-        self.keys
+        self.ring
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .active
@@ -189,7 +157,7 @@ impl Service {
         Ok(CreatedKey { key, record })
     }
 
-    pub fn create_key(
+    pub fn create(
         &self,
         caller: &Caller,
         name: &str,
@@ -200,9 +168,10 @@ impl Service {
         self.insert_key(name, permission, entity)
     }
 
-    pub fn list_keys(&self, caller: &Caller) -> Result<Vec<ApiKey>> {
+    pub fn list(&self, caller: &Caller) -> Result<Vec<ApiKey>> {
         caller.require(Permission::Admin)?;
         Ok(self
+            .ctx
             .store
             .read(api_keys::all)?
             .into_iter()
@@ -210,13 +179,13 @@ impl Service {
             .collect())
     }
 
-    pub fn revoke_key(&self, caller: &Caller, id: ApiKeyId) -> Result<ApiKey> {
+    pub fn revoke(&self, caller: &Caller, id: ApiKeyId) -> Result<ApiKey> {
         caller.require(Permission::Admin)?;
         if id == caller.key_id {
             return Err(Error::Conflict("an API key cannot revoke itself".into()));
         }
-        let now = self.clock.stamp();
-        let found = self.store.write(|tx| -> Result<Option<ApiKey>> {
+        let now = self.ctx.clock.stamp();
+        let found = self.ctx.store.write(|tx| -> Result<Option<ApiKey>> {
             let keys = api_keys::all(tx)?;
             let Some((key, _)) = keys.into_iter().find(|(k, _)| k.id == id) else {
                 return Ok(None);
@@ -231,7 +200,7 @@ impl Service {
             }))
         })?;
         let revoked = found.ok_or_else(|| Error::not_found("api key", id.to_string()))?;
-        self.keys
+        self.ring
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .active
@@ -241,7 +210,7 @@ impl Service {
 
     /// Makes sure `admin.key` holds an active admin key: returns a new key to write when
     /// `existing` is missing or no longer valid (e.g. the database was replaced).
-    pub fn ensure_admin_key(&self, existing: Option<&str>) -> Result<Option<SecretString>> {
+    pub fn ensure_admin(&self, existing: Option<&str>) -> Result<Option<SecretString>> {
         if let Some(existing) = existing
             && let Ok(caller) = self.authenticate(existing)
             && caller.permission == Permission::Admin

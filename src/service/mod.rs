@@ -2,37 +2,55 @@
 //! browser pages and the CLI (through the API). It owns the business rules — validation
 //! against the provider catalog, status transitions, sealing and redaction, who may see
 //! what — and is synchronous on purpose: handlers run it on the blocking pool.
+//!
+//! [`Service`] is a thin facade. The work is done by sub-services over one shared context
+//! ([`ctx::Ctx`]: store, vault, catalog, clock, outbound client, actions), each a small
+//! struct with its own file and API, built on demand from the facade's state:
+//!
+//! | sub-service | file | what it owns |
+//! |---|---|---|
+//! | `Integrations` | `integrations.rs` | integration CRUD, validation against the catalog |
+//! | `Connections` | `connections.rs`, `connections/` | connection CRUD, reads, reveal, checks on demand |
+//! | `Tokens` | `tokens.rs` | the one token lifecycle (single flight, back-off, commit) |
+//! | `Flows` | `flows/` | browser flows: initiate, connect page, callback |
+//! | `Access` | `access.rs` | a usable connection's fresh credential to inject |
+//! | `Checks` | `checks.rs` | who-am-I checks of static credentials |
+//! | `Proxy` | `proxy.rs`, `proxy/` | the credential-injecting proxy and named actions |
+//! | `Apps` | `apps.rs` | catalog and action reads |
+//! | `Keys` | `keys.rs` | API keys |
+//!
+//! They depend on each other in one direction only (keys, apps, integrations, tokens →
+//! flows, access, checks → connections → proxy), never back.
 
-mod auth_params;
-mod catalog;
+mod access;
+mod apps;
+mod caller;
 mod checks;
 mod connections;
-mod credentials;
+mod ctx;
 pub mod error;
+mod flows;
 mod integrations;
-mod issued;
 mod keys;
-mod oauth;
-mod oauth1_flow;
 mod proxy;
+mod tokens;
 
 use std::sync::RwLock;
 
-use serde_json::{Map, Value};
-use zeroize::Zeroizing;
+use secrecy::SecretString;
 
-pub use auth_params::AuthParams;
-pub use catalog::ActionView;
+pub use access::Prepared;
+pub use apps::ActionView;
+pub use caller::Caller;
 pub use checks::CheckOutcome;
 pub use connections::{
-    ConnectionPage, ConnectionView, CreateConnection, CreatedConnection, EntitySummary,
-    ListConnections, RevealedCredential,
+    AuthParams, ConnectionPage, ConnectionView, CreateConnection, EntitySummary, ListConnections,
+    RevealedCredential,
 };
-pub use credentials::Prepared;
 pub use error::{Error, Result};
+pub use flows::{CallbackOutcome, CallbackQuery, ConnectPage, CreatedConnection};
 pub use integrations::{CreateIntegration, IntegrationView, UpdateIntegration};
-pub use keys::{Caller, CreatedKey, KeyRing};
-pub use oauth::{CallbackOutcome, CallbackQuery, ConnectPage};
+pub use keys::{CreatedKey, KeyRing};
 pub use proxy::{
     ActionOutcome, ExecuteAction, ParamIn, ProxyRequest, ProxyResponse, Target, resolve_endpoint,
 };
@@ -44,47 +62,44 @@ pub use crate::domain::api_key::{ApiKey, Permission};
 pub use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
 pub use crate::ids::EntityId;
 pub use crate::providers::{App, FieldSpec, SchemeDetails};
+pub use crate::secret::REDACTED;
 
 use crate::actions::Actions;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::ids::{ApiKeyId, ConnectionId, IntegrationId};
 use crate::net::{MAX_RESPONSE, Net};
 use crate::providers::Catalog;
 use crate::store::Store;
-use crate::vault::{Aad, Vault};
-
-/// What every reader sees in place of a secret value.
-pub const REDACTED: &str = "********";
+use crate::vault::Vault;
+use access::Access;
+use apps::Apps;
+use connections::Connections;
+use ctx::Ctx;
+use flows::Flows;
+use integrations::Integrations;
+use keys::Keys;
+use proxy::Proxy;
+use tokens::{TokenState, Tokens};
 
 pub struct Service {
-    store: Store,
-    vault: Vault,
-    catalog: Catalog,
-    clock: Clock,
+    ctx: Ctx,
+    /// The token lifecycle's client, single-flight table and back-off.
+    tokens: TokenState,
+    /// The active API keys, so authentication does no I/O.
     keys: RwLock<KeyRing>,
-    /// Browser flows and token lifecycle: the token-endpoint client, single-flight locks,
-    /// refresh back-off and status-change notifications.
-    oauth: oauth::OAuthState,
-    /// BASIC_WITH_JWT and GOOGLE_SERVICE_ACCOUNT tokens: their client and renewal locks.
-    issued: issued::IssuedState,
-    /// Where this server is reachable from the user's browser, e.g. `http://127.0.0.1:7790`.
-    public_url: String,
-    /// The one outbound client for provider APIs (proxy and actions), with the configured
-    /// upstream timeout.
-    net: Net,
-    /// Named actions, loaded and checked against the catalog at construction.
-    actions: Actions,
 }
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Service")
-            .field("store", &self.store)
-            .field("public_url", &self.public_url)
+            .field("store", &self.ctx.store)
+            .field("public_url", &self.ctx.public_url)
             .finish_non_exhaustive()
     }
 }
 
+/// Construction, the shared parts, and the sub-services.
 impl Service {
     pub fn new(
         store: Store,
@@ -96,103 +111,265 @@ impl Service {
     ) -> Result<Self> {
         let keys = KeyRing::load(&store)?;
         let actions = Actions::builtin(&catalog)?;
-        Ok(Service {
+        let ctx = Ctx {
             store,
             vault,
             catalog,
             clock,
-            keys: RwLock::new(keys),
-            oauth: oauth::OAuthState::new(config.token_timeout),
-            issued: issued::IssuedState::new(config.token_timeout),
             public_url,
             net: Net::new(config.upstream_timeout, MAX_RESPONSE),
             actions,
+            changes: tokio::sync::watch::channel(0).0,
+        };
+        Ok(Service {
+            ctx,
+            tokens: TokenState::new(config.token_timeout),
+            keys: RwLock::new(keys),
         })
     }
 
     pub fn store(&self) -> &Store {
-        &self.store
+        &self.ctx.store
     }
 
     pub fn vault(&self) -> &Vault {
-        &self.vault
+        &self.ctx.vault
     }
 
     pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+        &self.ctx.catalog
     }
 
     pub fn clock(&self) -> &Clock {
-        &self.clock
+        &self.ctx.clock
     }
 
     pub fn public_url(&self) -> &str {
-        &self.public_url
+        &self.ctx.public_url
     }
 
     /// The shared outbound client for provider APIs.
     pub fn net(&self) -> &Net {
-        &self.net
+        &self.ctx.net
     }
 
     pub fn actions(&self) -> &Actions {
-        &self.actions
+        &self.ctx.actions
     }
 
-    /// Seals a JSON object of secret fields; `None` when there is nothing to seal.
-    fn seal_map(
+    /// A receiver that wakes whenever a connection's status changes.
+    pub fn status_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.ctx.status_changes()
+    }
+
+    fn tokens(&self) -> Tokens<'_> {
+        Tokens::new(&self.ctx, &self.tokens)
+    }
+
+    fn integrations(&self) -> Integrations<'_> {
+        Integrations::new(&self.ctx)
+    }
+
+    fn connections(&self) -> Connections<'_> {
+        Connections::new(&self.ctx, self.tokens())
+    }
+
+    fn flows(&self) -> Flows<'_> {
+        Flows::new(&self.ctx, self.tokens())
+    }
+
+    fn proxies(&self) -> Proxy<'_> {
+        Proxy::new(&self.ctx, self.tokens())
+    }
+
+    fn apps(&self) -> Apps<'_> {
+        Apps::new(&self.ctx)
+    }
+
+    fn keys(&self) -> Keys<'_> {
+        Keys::new(&self.ctx, &self.keys)
+    }
+}
+
+/// API keys.
+impl Service {
+    /// Resolves a presented key to its caller, or `Unauthorized`.
+    pub fn authenticate(&self, presented: &str) -> Result<Caller> {
+        self.keys().authenticate(presented)
+    }
+
+    pub fn create_key(
         &self,
-        table: &str,
-        row: &str,
-        map: &Map<String, Value>,
-    ) -> Result<Option<Vec<u8>>> {
-        if map.is_empty() {
-            return Ok(None);
-        }
-        let plaintext = Zeroizing::new(serde_json::to_vec(map)?);
-        let aad = Aad {
-            table,
-            row,
-            column: "secrets",
-        };
-        Ok(Some(self.vault.seal(&aad, &plaintext)?))
+        caller: &Caller,
+        name: &str,
+        permission: Permission,
+        entity: Option<EntityId>,
+    ) -> Result<CreatedKey> {
+        self.keys().create(caller, name, permission, entity)
     }
 
-    /// Opens a sealed JSON object written by `seal_map`.
-    fn open_map(&self, table: &str, row: &str, blob: Option<&[u8]>) -> Result<Map<String, Value>> {
-        let Some(blob) = blob else {
-            return Ok(Map::new());
-        };
-        let aad = Aad {
-            table,
-            row,
-            column: "secrets",
-        };
-        let plaintext = self.vault.open(&aad, blob)?;
-        Ok(serde_json::from_slice(&plaintext)?)
+    pub fn list_keys(&self, caller: &Caller) -> Result<Vec<ApiKey>> {
+        self.keys().list(caller)
+    }
+
+    pub fn revoke_key(&self, caller: &Caller, id: ApiKeyId) -> Result<ApiKey> {
+        self.keys().revoke(caller, id)
+    }
+
+    /// A new admin key to write when `existing` is missing or no longer valid.
+    pub fn ensure_admin_key(&self, existing: Option<&str>) -> Result<Option<SecretString>> {
+        self.keys().ensure_admin(existing)
     }
 }
 
-/// `params` plus every secret name mapped to `REDACTED`.
-pub fn redacted(params: &Map<String, Value>, secret_keys: &[String]) -> Map<String, Value> {
-    let mut out = params.clone();
-    for key in secret_keys {
-        out.insert(key.clone(), Value::String(REDACTED.to_string()));
+/// The catalog and the named actions.
+impl Service {
+    pub fn list_apps(
+        &self,
+        caller: &Caller,
+        search: Option<&str>,
+        category: Option<&str>,
+    ) -> Vec<&App> {
+        self.apps().list(caller, search, category)
     }
-    out
+
+    pub fn get_app(&self, caller: &Caller, key: &str) -> Result<&App> {
+        self.apps().get(caller, key)
+    }
+
+    pub fn list_action_views(
+        &self,
+        caller: &Caller,
+        apps: &[String],
+        limit: Option<usize>,
+    ) -> Result<Vec<ActionView<'_>>> {
+        self.apps().action_views(caller, apps, limit)
+    }
+
+    pub fn get_action_view(&self, caller: &Caller, name: &str) -> Result<ActionView<'_>> {
+        self.apps().action_view_of(caller, name)
+    }
 }
 
-/// Maps an app-catalog miss to the service's error.
-fn unknown_app(key: &str) -> Error {
-    Error::not_found("app", key)
+/// Integrations.
+impl Service {
+    pub fn create_integration(
+        &self,
+        caller: &Caller,
+        req: CreateIntegration,
+    ) -> Result<IntegrationView> {
+        self.integrations().create(caller, req)
+    }
+
+    pub fn get_integration(&self, caller: &Caller, id: IntegrationId) -> Result<IntegrationView> {
+        self.integrations().get(caller, id)
+    }
+
+    pub fn list_integrations(
+        &self,
+        caller: &Caller,
+        app: Option<&str>,
+        show_disabled: bool,
+    ) -> Result<Vec<IntegrationView>> {
+        self.integrations().list(caller, app, show_disabled)
+    }
+
+    pub fn update_integration(
+        &self,
+        caller: &Caller,
+        id: IntegrationId,
+        req: UpdateIntegration,
+    ) -> Result<IntegrationView> {
+        self.integrations().update(caller, id, req)
+    }
+
+    /// Deletes an integration and every connection made through it.
+    pub fn delete_integration(&self, caller: &Caller, id: IntegrationId) -> Result<usize> {
+        self.integrations().delete(caller, id)
+    }
 }
 
-/// `Debug` for a JSON map that may hold secrets (caller input, auth configs): its keys,
-/// never its values.
-pub(crate) struct KeysOnly<'a>(pub &'a Map<String, Value>);
+/// Connections and their browser flows.
+impl Service {
+    pub fn create_connection(
+        &self,
+        caller: &Caller,
+        req: CreateConnection,
+    ) -> Result<CreatedConnection> {
+        self.connections().create(caller, req)
+    }
 
-impl std::fmt::Debug for KeysOnly<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set().entries(self.0.keys()).finish()
+    pub fn get_connection(&self, caller: &Caller, id: ConnectionId) -> Result<ConnectionView> {
+        self.connections().get(caller, id)
+    }
+
+    pub fn list_connections(
+        &self,
+        caller: &Caller,
+        req: ListConnections,
+    ) -> Result<ConnectionPage> {
+        self.connections().list(caller, req)
+    }
+
+    pub fn set_connection_enabled(
+        &self,
+        caller: &Caller,
+        id: ConnectionId,
+        enabled: bool,
+    ) -> Result<ConnectionView> {
+        self.connections().set_enabled(caller, id, enabled)
+    }
+
+    pub fn delete_connection(&self, caller: &Caller, id: ConnectionId) -> Result<()> {
+        self.connections().delete(caller, id)
+    }
+
+    /// The live credential of an ACTIVE connection (`reveal` keys only).
+    pub fn reveal_connection(
+        &self,
+        caller: &Caller,
+        id: ConnectionId,
+    ) -> Result<RevealedCredential> {
+        self.connections().reveal(caller, id)
+    }
+
+    /// Checks a connection's credential against the app's who-am-I endpoint now.
+    pub fn test_connection(
+        &self,
+        caller: &Caller,
+        id: ConnectionId,
+    ) -> Result<(ConnectionView, CheckOutcome)> {
+        self.connections().test(caller, id)
+    }
+
+    pub fn list_entities(&self, caller: &Caller) -> Result<Vec<EntitySummary>> {
+        self.connections().entities(caller)
+    }
+
+    /// The connect page for a link handed out when a flow started.
+    pub fn connect_page(&self, token: &str) -> std::result::Result<ConnectPage, CallbackOutcome> {
+        self.flows().connect_page(token)
+    }
+
+    /// Completes (or fails) a browser flow.
+    pub fn oauth_callback(&self, app_key: &str, query: CallbackQuery) -> CallbackOutcome {
+        self.flows().callback(app_key, query)
+    }
+}
+
+/// Acting for an entity.
+impl Service {
+    /// A usable connection the caller may act through, with a fresh credential to inject.
+    pub fn prepare(&self, caller: &Caller, id: ConnectionId) -> Result<Prepared> {
+        Access::new(&self.ctx, self.tokens()).prepare(caller, id)
+    }
+
+    /// Sends one request through a connection the caller may act through.
+    pub fn proxy(&self, caller: &Caller, req: ProxyRequest) -> Result<ProxyResponse> {
+        self.proxies().proxy(caller, req)
+    }
+
+    pub fn execute_action(&self, caller: &Caller, req: ExecuteAction) -> Result<ActionOutcome> {
+        self.proxies().execute(caller, req)
     }
 }

@@ -14,8 +14,8 @@
 //! - the answer comes back with its status, filtered headers (no `Set-Cookie`) and body,
 //!   with every injected secret value masked in case the provider echoes it.
 //!
-//! On a 401 the service gets one chance to refresh the credential
-//! ([`Service::refresh_after_401`]) and the request is retried once.
+//! On a 401 the credential gets one chance to be renewed (`Access::after_401`) and the
+//! request is retried once.
 
 mod endpoint;
 mod execute;
@@ -28,11 +28,15 @@ use url::Url;
 pub use endpoint::{check_within, resolve_endpoint};
 pub use execute::{ActionOutcome, ExecuteAction};
 
-use super::{Caller, ListConnections, Prepared, Service};
+use super::access::{Access, Prepared};
+use super::caller::Caller;
+use super::connections::{Connections, ListConnections};
+use super::ctx::Ctx;
+use super::tokens::Tokens;
 use crate::auth::Injection;
 use crate::ids::{ConnectionId, EntityId};
 use crate::net::NetError;
-use crate::service::{Error, Result};
+use crate::service::error::{Error, Result};
 use mask::{mask, masked_values};
 
 /// Never taken from the caller: credentials keyport owns, and hop-by-hop or framing
@@ -345,27 +349,42 @@ fn build(
     Ok(request)
 }
 
-impl Service {
+/// The proxy and named actions over the shared context and the token lifecycle.
+#[derive(Clone, Copy)]
+pub(crate) struct Proxy<'a> {
+    ctx: &'a Ctx,
+    tokens: Tokens<'a>,
+}
+
+impl<'a> Proxy<'a> {
+    pub fn new(ctx: &'a Ctx, tokens: Tokens<'a>) -> Self {
+        Proxy { ctx, tokens }
+    }
+
+    fn access(&self) -> Access<'a> {
+        Access::new(self.ctx, self.tokens)
+    }
+
     /// Sends one request through a connection the caller may act through.
     pub fn proxy(&self, caller: &Caller, req: ProxyRequest) -> Result<ProxyResponse> {
         let target = req.target.clone();
         let outbound = Outbound::from_proxy(req)?;
         let id = self.resolve_target(caller, &target)?;
-        let prepared = self.prepare(caller, id)?;
+        let prepared = self.access().prepare(caller, id)?;
         self.send_prepared(&prepared, &outbound)
     }
 
     /// The connection a target names: the given id, or the entity's newest ACTIVE
     /// connection to the app.
-    pub(crate) fn resolve_target(&self, caller: &Caller, target: &Target) -> Result<ConnectionId> {
+    fn resolve_target(&self, caller: &Caller, target: &Target) -> Result<ConnectionId> {
         let (entity, app) = match target {
             Target::Connection(id) => return Ok(*id),
             Target::Entity { entity, app } => (entity, app),
         };
-        let app = self.find_app(app)?.key.clone();
+        let app = self.ctx.find_app(app)?.key.clone();
         let entity = EntityId::or_default(entity.as_deref())?;
         caller.may_act_for(&entity)?;
-        let found = self.find_connections(
+        let found = Connections::new(self.ctx, self.tokens).find(
             caller,
             ListConnections {
                 entities: vec![entity.as_str().to_string()],
@@ -387,17 +406,13 @@ impl Service {
     }
 
     /// Sends `outbound` with the prepared credential; on a 401, refreshes once and retries.
-    pub(crate) fn send_prepared(
-        &self,
-        prepared: &Prepared,
-        outbound: &Outbound,
-    ) -> Result<ProxyResponse> {
+    fn send_prepared(&self, prepared: &Prepared, outbound: &Outbound) -> Result<ProxyResponse> {
         let base = Url::parse(&prepared.base_url)
             .map_err(|_| Error::Conflict("the integration's base URL is not a valid URL".into()))?;
         let url = resolve_endpoint(&prepared.base_url, &outbound.endpoint)?;
         let first = self.send_once(&base, &url, prepared, &prepared.injection, outbound)?;
         if first.status == 401
-            && let Some(fresh) = self.refresh_after_401(prepared)?
+            && let Some(fresh) = self.access().after_401(prepared)?
         {
             return self.send_once(&base, &url, prepared, &fresh, outbound);
         }
@@ -415,7 +430,8 @@ impl Service {
         let request = build(base, url, prepared, injection, outbound)?;
         let sent_to: Url = url.clone();
         let response = self
-            .net()
+            .ctx
+            .net
             .send(request)
             .map_err(|e| net_error(e, &sent_to))?;
         let secrets = masked_values(injection);
@@ -451,28 +467,6 @@ impl Service {
             headers,
             body,
         })
-    }
-
-    /// A new injection after the provider answered 401, or `None` when there is nothing
-    /// to refresh: static schemes (API_KEY, BEARER_TOKEN, BASIC, NO_AUTH) carry the same
-    /// credential whatever happens.
-    /// Token-issuing schemes get a newer token than the refused one (one refresh, shared
-    /// with concurrent callers); a dead grant turns the connection EXPIRED. OAuth 1.0a token
-    /// credentials do not expire, so there is nothing to renew either.
-    pub fn refresh_after_401(&self, prepared: &Prepared) -> Result<Option<Injection>> {
-        let Some(refused) = &prepared.issued else {
-            return Ok(None);
-        };
-        let credentials = self.open_credentials(&prepared.connection, &prepared.integration)?;
-        let fresh = self.issued_access_token(
-            &prepared.connection,
-            &prepared.integration,
-            &credentials,
-            Some(secrecy::ExposeSecret::expose_secret(refused)),
-        )?;
-        Ok(Some(Injection::bearer(
-            secrecy::ExposeSecret::expose_secret(&fresh),
-        )))
     }
 }
 

@@ -131,6 +131,7 @@ impl Reader<'_> {
 #[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
+    use crate::vault::fixtures::flipped;
 
     fn sample() -> Header {
         Header {
@@ -219,17 +220,13 @@ mod tests {
         let sum = checksum(&header, &wrapped);
         assert_eq!(sum.len(), 32);
         verify_checksum(&header, &wrapped, &sum).unwrap();
-        for i in 0..header.len() {
-            let mut h = header.clone();
-            h[i] ^= 0x01;
+        for (i, h) in flipped(&header, 0x01) {
             assert!(
                 verify_checksum(&h, &wrapped, &sum).is_err(),
                 "header byte {i}"
             );
         }
-        for i in 0..wrapped.len() {
-            let mut w = wrapped.clone();
-            w[i] ^= 0x80;
+        for (i, w) in flipped(&wrapped, 0x80) {
             assert!(
                 verify_checksum(&header, &w, &sum).is_err(),
                 "wrapped byte {i}"

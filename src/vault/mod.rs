@@ -229,4 +229,6 @@ fn wrap(
 }
 
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod tests;

@@ -6,8 +6,9 @@
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::fixtures::{absurd_params, flipped};
 use super::header::{HEADER_LEN, checksum};
 use super::kdf::test_counter;
 use super::*;
@@ -63,6 +64,22 @@ fn assert_corrupt_without_kdf(record: &VaultRecord, what: &str) {
     let (err, runs) = unlock_err(record, PASS);
     assert!(matches!(err, VaultError::Corrupt(_)), "{what}: {err:?}");
     assert_eq!(runs, 0, "{what}: KDF must not run");
+}
+
+/// `record` with each byte of one of its parts flipped by `mask`, in turn: every one is
+/// corrupt, found without a KDF run.
+fn each_flip_is_corrupt(
+    record: &VaultRecord,
+    mask: u8,
+    what: &str,
+    part: fn(&mut VaultRecord) -> &mut Vec<u8>,
+) {
+    let mut bad = record.clone();
+    let original = part(&mut bad).clone();
+    for (i, bytes) in flipped(&original, mask) {
+        *part(&mut bad) = bytes;
+        assert_corrupt_without_kdf(&bad, &format!("{what} byte {i} ^ {mask:#x}"));
+    }
 }
 
 // ---- unlock ----------------------------------------------------------------------------------
@@ -124,23 +141,15 @@ fn create_refuses_params_outside_the_range_without_kdf() {
 #[test]
 fn flipping_any_header_byte_is_corrupt() {
     let (_, record) = shared();
-    for i in 0..record.header.len() {
-        for mask in [0x01, 0x80, 0xFF] {
-            let mut bad = record.clone();
-            bad.header[i] ^= mask;
-            assert_corrupt_without_kdf(&bad, &format!("header byte {i} ^ {mask:#x}"));
-        }
+    for mask in [0x01, 0x80, 0xFF] {
+        each_flip_is_corrupt(record, mask, "header", |r| &mut r.header);
     }
 }
 
 #[test]
 fn flipping_any_checksum_byte_or_truncating_it_is_corrupt() {
     let (_, record) = shared();
-    for i in 0..record.header_sha256.len() {
-        let mut bad = record.clone();
-        bad.header_sha256[i] ^= 0x01;
-        assert_corrupt_without_kdf(&bad, &format!("checksum byte {i}"));
-    }
+    each_flip_is_corrupt(record, 0x01, "checksum", |r| &mut r.header_sha256);
     let mut short = record.clone();
     short.header_sha256.pop();
     assert_corrupt_without_kdf(&short, "short checksum");
@@ -154,11 +163,7 @@ fn flipping_any_checksum_byte_or_truncating_it_is_corrupt() {
 #[test]
 fn flipping_any_wrapped_dek_byte_is_corrupt() {
     let (_, record) = shared();
-    for i in 0..record.wrapped_dek.len() {
-        let mut bad = record.clone();
-        bad.wrapped_dek[i] ^= 0x01;
-        assert_corrupt_without_kdf(&bad, &format!("wrapped byte {i}"));
-    }
+    each_flip_is_corrupt(record, 0x01, "wrapped", |r| &mut r.wrapped_dek);
 }
 
 /// If the checksum is recomputed over an altered wrapped DEK (tampering, not bit rot), only the
@@ -235,20 +240,7 @@ fn unparsable_header_with_valid_checksum_is_corrupt_without_kdf() {
 fn absurd_kdf_params_are_refused_fast_and_without_kdf() {
     let (_, record) = shared();
     let header = Header::decode(&record.header).unwrap();
-    let f = KdfParams::FLOOR;
-    let absurd = [
-        KdfParams {
-            m_kib: u32::MAX, // 4 TiB
-            ..f
-        },
-        KdfParams {
-            t_cost: u32::MAX,
-            ..f
-        },
-        KdfParams {
-            p_cost: 1 << 24,
-            ..f
-        },
+    let absurd = absurd_params().into_iter().chain([
         KdfParams {
             m_kib: u32::MAX,
             t_cost: u32::MAX,
@@ -259,10 +251,10 @@ fn absurd_kdf_params_are_refused_fast_and_without_kdf() {
             t_cost: 1,
             p_cost: 1,
         },
-    ];
+    ]);
     for params in absurd {
         let bad = with_header(record, Header { params, ..header }.encode());
-        let start = Instant::now();
+        let start = crate::clock::Stopwatch::start();
         let (err, runs) = unlock_err(&bad, PASS);
         let took = start.elapsed();
         assert!(matches!(err, VaultError::Corrupt(_)), "{params:?}: {err:?}");

@@ -6,6 +6,10 @@
     clippy::panic,
     reason = "tests fail loudly"
 )]
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests wait for and time real processes"
+)]
 
 mod api;
 mod checks;

@@ -231,6 +231,13 @@ fn expiring_connection(server: &Server) -> (String, Upstream) {
     (id, tokens)
 }
 
+/// `GET path` with `key`, which must succeed.
+fn read_as(server: &Server, key: &str, path: &str) -> Value {
+    let (status, answer) = server.call("GET", path, Some(key), None);
+    assert_eq!(status, 200, "{path}: {answer}");
+    answer
+}
+
 #[test]
 fn a_list_read_with_a_reveal_key_makes_no_token_request() {
     let server = server_with_testidp(&Launch::default());
@@ -246,13 +253,11 @@ fn a_list_read_with_a_reveal_key_makes_no_token_request() {
 
     // The token has expired. A list shows it as stored, live to a reveal key, unrenewed.
     for query in ["", "?user_uuid=frank", "?showActiveOnly=true&pageSize=10"] {
-        let (status, list) = server.call(
-            "GET",
+        let list = read_as(
+            &server,
+            reveal,
             &format!("/api/v1/connectedAccounts{query}"),
-            Some(reveal),
-            None,
         );
-        assert_eq!(status, 200, "{list}");
         let account = &list["items"][0];
         assert_eq!(account["id"], json!(id));
         assert_eq!(
@@ -264,13 +269,7 @@ fn a_list_read_with_a_reveal_key_makes_no_token_request() {
 
     // The same key reading the one account does renew it first (the endpoint now answers
     // 503, so the read falls back to redacted): the stand-in counts what a list did not do.
-    let (status, one) = server.call(
-        "GET",
-        &format!("/api/v1/connectedAccounts/{id}"),
-        Some(reveal),
-        None,
-    );
-    assert_eq!(status, 200, "{one}");
+    let one = read_as(&server, reveal, &format!("/api/v1/connectedAccounts/{id}"));
     assert_eq!(tokens.count(), 2, "one renewal attempt");
     assert_eq!(
         one["connectionParams"]["headers"]["Authorization"],

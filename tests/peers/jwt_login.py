@@ -16,7 +16,7 @@ import time
 
 import jwt
 
-from peer_http import config, serve
+from peer_http import config, control, serve
 
 CONFIG = config()
 STATE = {"offset": 0, "password": CONFIG["password"], "logins": 0, "issued": []}
@@ -60,10 +60,7 @@ def handle(request):
     if request.route == "/login" and request.method == "POST":
         return login(request)
     if request.route == "/_control":
-        change = request.json()
-        STATE["offset"] += change.pop("advance", 0)
-        STATE.update(change)
-        return 200, {}, {"ok": True}
+        return control(request, STATE)
     if request.route == "/_stats":
         return 200, {}, {"logins": STATE["logins"], "issued": len(STATE["issued"])}
     return api(request)

@@ -81,5 +81,14 @@ def serve(handle):
     server.serve_forever()
 
 
+def control(request, state):
+    """`POST /_control` of a peer with a clock: `{"advance": seconds}` moves the clock
+    (`state["offset"]`), every other key replaces that entry of `state`."""
+    change = request.json()
+    state["offset"] += change.pop("advance", 0)
+    state.update(change)
+    return 200, {}, {"ok": True}
+
+
 def config():
     return json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}

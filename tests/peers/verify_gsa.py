@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 
 import jwt
 
-from peer_http import config, serve
+from peer_http import config, control, serve
 
 CONFIG = config()
 STATE = {
@@ -87,10 +87,7 @@ def handle(request):
     if request.route == "/token" and request.method == "POST":
         return token(request)
     if request.route == "/_control":
-        change = request.json()
-        STATE["offset"] += change.pop("advance", 0)
-        STATE.update(change)
-        return 200, {}, {"ok": True}
+        return control(request, STATE)
     if request.route == "/_stats":
         return 200, {}, {k: STATE[k] for k in ("token_requests", "failures", "issued")}
     presented = request.headers.get("Authorization", "")

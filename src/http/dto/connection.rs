@@ -14,7 +14,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{AuthSchemeName, count_param, total_pages, wire_enum};
 use crate::service::{
-    self, AuthParams, CheckOutcome, ConnectionPage, ConnectionView, RevealedCredential,
+    self, AuthParams, CheckOutcome, ConnectionPage, ConnectionView, CreatedConnection,
+    RevealedCredential,
 };
 
 wire_enum!(
@@ -206,6 +207,16 @@ pub struct CreatedConnectionDto {
     /// OAuth: the connect link to open in a browser.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
+}
+
+impl From<&CreatedConnection> for CreatedConnectionDto {
+    fn from(created: &CreatedConnection) -> Self {
+        CreatedConnectionDto {
+            connection_status: StatusName(created.status),
+            connected_account_id: created.id.to_string(),
+            redirect_url: created.redirect_url.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, IntoParams)]

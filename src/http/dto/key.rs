@@ -1,11 +1,12 @@
 //! keyport's own resources beside Composio's: API keys, entities, the key check the SDK
 //! calls `client_info`, and the health probe.
 
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::wire_enum;
-use crate::service::{self, ApiKey, Caller, EntityId, EntitySummary};
+use crate::service::{self, ApiKey, Caller, CreatedKey, EntityId, EntitySummary};
 
 wire_enum!(
     /// What a key may do: `use` acts through keyport, `reveal` also reads live
@@ -40,7 +41,7 @@ impl From<&ApiKey> for ApiKeyDto {
             name: key.name.clone(),
             prefix: key.prefix.clone(),
             permission: PermissionName(key.permission),
-            entity_id: key.entity.as_ref().map(|e| e.as_str().to_string()),
+            entity_id: key.entity.as_ref().map(EntityId::to_string),
             created_at: key.created_at.clone(),
             revoked_at: key.revoked_at.clone(),
         }
@@ -56,6 +57,16 @@ pub struct CreatedApiKeyDto {
     pub record: ApiKeyDto,
     /// The key itself, shown this once.
     pub key: String,
+}
+
+/// The one place the new key's value is exposed: into the answer that shows it once.
+impl From<&CreatedKey> for CreatedApiKeyDto {
+    fn from(created: &CreatedKey) -> Self {
+        CreatedApiKeyDto {
+            record: ApiKeyDto::from(&created.record),
+            key: created.key.expose_secret().to_string(),
+        }
+    }
 }
 
 /// `POST /api/v1/keys`.
@@ -92,7 +103,7 @@ pub struct EntityDto {
 impl From<&EntitySummary> for EntityDto {
     fn from((id, created_at, connections): &EntitySummary) -> Self {
         EntityDto {
-            id: id.as_str().to_string(),
+            id: id.to_string(),
             created_at: created_at.clone(),
             connections: *connections,
         }
@@ -135,11 +146,7 @@ impl From<&Caller> for ClientInfoDto {
             },
             api_key: KeyGrantDto {
                 permission: PermissionName(caller.permission),
-                entity_id: caller
-                    .entity
-                    .as_ref()
-                    .map(EntityId::as_str)
-                    .map(str::to_string),
+                entity_id: caller.entity.as_ref().map(EntityId::to_string),
             },
         }
     }

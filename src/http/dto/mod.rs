@@ -102,6 +102,13 @@ pub fn count_param() -> utoipa::openapi::Object {
         .build()
 }
 
+/// A whole list of views as one page of their wire type.
+impl<'a, T, D: From<&'a T>> From<&'a Vec<T>> for Page<D> {
+    fn from(views: &'a Vec<T>) -> Page<D> {
+        Page::whole(views.iter().map(D::from).collect())
+    }
+}
+
 /// Pages of `page_size` needed for `total` matches; `0` means one page of everything. An
 /// empty result is still one (empty) page.
 pub fn total_pages(total: u64, page_size: u64) -> u64 {

@@ -9,11 +9,15 @@ use std::collections::hash_map::Entry;
 
 use serde_json::{Map, Value};
 
-use super::Loaded;
+use super::AuthParams;
+use super::Connections;
 use crate::domain::api_key::Permission;
 use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
 use crate::ids::{ConnectionId, EntityId, IntegrationId};
-use crate::service::{AuthParams, Caller, Error, Result, Service, redacted};
+use crate::secret::REDACTED;
+use crate::service::caller::Caller;
+use crate::service::ctx::Loaded;
+use crate::service::error::{Error, Result};
 use crate::store::{ConnectionFilter, connections, integrations};
 
 #[derive(Debug, Default)]
@@ -37,6 +41,15 @@ pub struct ConnectionView {
     /// The stored parameters, every secret `********`.
     pub params: Map<String, Value>,
     pub auth: AuthParams,
+}
+
+/// `params` plus every secret name mapped to `REDACTED`.
+fn redacted(params: &Map<String, Value>, secret_keys: &[String]) -> Map<String, Value> {
+    let mut out = params.clone();
+    for key in secret_keys {
+        out.insert(key.clone(), Value::String(REDACTED.to_string()));
+    }
+    out
 }
 
 /// One page of a connection list, and how many connections match on every page.
@@ -79,10 +92,10 @@ struct Row {
     sealed: Option<Option<Vec<u8>>>,
 }
 
-impl Service {
+impl Connections<'_> {
     /// One connection as a reader sees it; a reveal key's read may renew its token.
     fn view_connection(&self, caller: &Caller, connection: Connection) -> Result<ConnectionView> {
-        let integration = self.load_integration(connection.integration_id)?;
+        let integration = self.ctx.load_integration(connection.integration_id)?;
         let params = redacted(&connection.params, &connection.secret_keys);
         let auth = self.live_auth_params(caller, &connection, &integration, &params);
         Ok(ConnectionView {
@@ -93,10 +106,10 @@ impl Service {
         })
     }
 
-    pub fn get_connection(&self, caller: &Caller, id: ConnectionId) -> Result<ConnectionView> {
+    pub fn get(&self, caller: &Caller, id: ConnectionId) -> Result<ConnectionView> {
         caller.require(Permission::Use)?;
-        self.expire_flows()?;
-        let connection = self.load_connection(caller, id)?;
+        self.flows().sweep()?;
+        let connection = self.ctx.load_connection(caller, id)?;
         self.view_connection(caller, connection)
     }
 
@@ -133,21 +146,17 @@ impl Service {
         }
         let mut apps = Vec::new();
         for app in &req.apps {
-            apps.push(self.find_app(app)?.key.clone());
+            apps.push(self.ctx.find_app(app)?.key.clone());
         }
         Ok(Some(page_filter(req, entities, apps, statuses)))
     }
 
     /// The connections matching `req` that `caller` may see, as stored.
-    pub(crate) fn find_connections(
-        &self,
-        caller: &Caller,
-        req: ListConnections,
-    ) -> Result<Vec<Connection>> {
+    pub fn find(&self, caller: &Caller, req: ListConnections) -> Result<Vec<Connection>> {
         caller.require(Permission::Use)?;
-        self.expire_flows()?;
+        self.flows().sweep()?;
         match self.connection_filter(caller, req)? {
-            Some(filter) => Ok(self.store.read(|db| connections::list(db, &filter))?),
+            Some(filter) => Ok(self.ctx.store.read(|db| connections::list(db, &filter))?),
             None => Ok(Vec::new()),
         }
     }
@@ -155,13 +164,9 @@ impl Service {
     /// One page of the connections matching `req`, with how many match in all. One read
     /// pass: rows, count, each distinct integration once, and — for a reveal key — the
     /// sealed credentials, opened but never renewed. No network, whatever the list holds.
-    pub fn list_connections(
-        &self,
-        caller: &Caller,
-        req: ListConnections,
-    ) -> Result<ConnectionPage> {
+    pub fn list(&self, caller: &Caller, req: ListConnections) -> Result<ConnectionPage> {
         caller.require(Permission::Use)?;
-        self.expire_flows()?;
+        self.flows().sweep()?;
         let Some(filter) = self.connection_filter(caller, req)? else {
             return Ok(ConnectionPage {
                 views: Vec::new(),
@@ -169,7 +174,7 @@ impl Service {
             });
         };
         let reveal = caller.permission == Permission::Reveal;
-        let (rows, total, integrations) = self.store.snapshot(|db| {
+        let (rows, total, integrations) = self.ctx.store.snapshot(|db| {
             let list = connections::list(db, &filter)?;
             let total = connections::count(db, &filter)?;
             let mut found: HashMap<IntegrationId, (Integration, Option<Vec<u8>>)> = HashMap::new();
@@ -216,7 +221,7 @@ impl Service {
             })?;
         let params = redacted(&connection.params, &connection.secret_keys);
         let opened = match sealed {
-            Some(blob) => Some(self.open_loaded(&Loaded {
+            Some(blob) => Some(self.ctx.open(&Loaded {
                 connection: connection.clone(),
                 integration: integration.clone(),
                 connection_secrets: blob,

@@ -14,7 +14,7 @@
 use percent_encoding::percent_decode_str;
 use url::Url;
 
-use crate::service::{Error, Result};
+use crate::service::error::{Error, Result};
 
 fn refuse(reason: &str) -> Error {
     Error::invalid(format!("endpoint: {reason}"))

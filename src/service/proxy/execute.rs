@@ -4,12 +4,12 @@
 
 use serde_json::{Map, Value};
 
-use super::{Outbound, Target};
-use crate::actions::Action;
+use super::{Outbound, Proxy, Target};
 use crate::domain::api_key::Permission;
 use crate::ids::ConnectionId;
-use crate::service::{Caller, Service};
-use crate::service::{Error, Result};
+use crate::service::apps::Apps;
+use crate::service::caller::Caller;
+use crate::service::error::{Error, Result};
 
 /// `POST /api/v2/actions/{name}/execute`, as the service sees it.
 #[derive(Debug, Clone, Default)]
@@ -30,38 +30,12 @@ pub struct ActionOutcome {
     pub error: Option<String>,
 }
 
-impl Service {
-    fn action(&self, name: &str) -> Result<&Action> {
-        self.actions()
-            .get(name)
-            .ok_or_else(|| Error::not_found("action", name))
-    }
-
-    /// Actions of the given apps (all when empty; names ignore case), at most `limit`.
-    pub fn list_actions(
-        &self,
-        caller: &Caller,
-        apps: &[String],
-        limit: Option<usize>,
-    ) -> Result<Vec<&Action>> {
+impl Proxy<'_> {
+    /// Runs a named action: its input validated first, then its request planned and sent
+    /// through the proxy.
+    pub fn execute(&self, caller: &Caller, req: ExecuteAction) -> Result<ActionOutcome> {
         caller.require(Permission::Use)?;
-        let apps: Vec<String> = apps.iter().map(|a| a.trim().to_ascii_lowercase()).collect();
-        Ok(self
-            .actions()
-            .iter()
-            .filter(|a| apps.is_empty() || apps.contains(&a.app))
-            .take(limit.unwrap_or(usize::MAX))
-            .collect())
-    }
-
-    pub fn get_action(&self, caller: &Caller, name: &str) -> Result<&Action> {
-        caller.require(Permission::Use)?;
-        self.action(name)
-    }
-
-    pub fn execute_action(&self, caller: &Caller, req: ExecuteAction) -> Result<ActionOutcome> {
-        caller.require(Permission::Use)?;
-        let action = self.action(&req.name)?;
+        let action = Apps::new(self.ctx).action(&req.name)?;
         if let Some(app) = req.app_name.as_deref().filter(|a| !a.trim().is_empty())
             && !app.trim().eq_ignore_ascii_case(&action.app)
         {
@@ -86,7 +60,7 @@ impl Service {
             },
         };
         let id = self.resolve_target(caller, &target)?;
-        let prepared = self.prepare(caller, id)?;
+        let prepared = self.access().prepare(caller, id)?;
         if prepared.connection.app_key != action.app {
             return Err(Error::invalid(format!(
                 "connectedAccountId: connection {id} is for {}, and {} needs a {} connection",

@@ -59,7 +59,7 @@ pub fn mask(bytes: Vec<u8>, secrets: &[Vec<u8>]) -> Vec<u8> {
             out.extend_from_slice(&rest[..at]);
             rest = &rest[at..];
             if rest.starts_with(secret) {
-                out.extend_from_slice(crate::service::REDACTED.as_bytes());
+                out.extend_from_slice(crate::secret::REDACTED.as_bytes());
                 rest = &rest[secret.len()..];
             } else {
                 out.push(first);

@@ -2,7 +2,7 @@
 //! send): any body is parsed or refused, never a panic, and what parses reads back cleanly.
 #![no_main]
 
-use keyport::oauth::KeyportTokenResponse;
+use keyport::auth::oauth2::KeyportTokenResponse;
 use libfuzzer_sys::fuzz_target;
 use oauth2::TokenResponse as _;
 

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::{Value, json};
 
 use super::value_str;
-use crate::common::{PASSPHRASE, Server, call, keyport};
+use crate::common::{PASSPHRASE, Server, call, keyport, peers};
 
 /// keyport with every outbound request sent to a local sentinel (`ALL_PROXY`), which counts
 /// and drops it: generated calls reach routes that talk to providers (proxy, actions, the
@@ -379,13 +379,10 @@ fn real_responses_match_the_documented_schemas() {
     );
 }
 
-/// Schemathesis from PyPI (tests/peers/requirements.txt), generating requests from the
-/// document against the live server with every check on.
+/// Schemathesis from PyPI (tests/peers/requirements.txt, in the kit's Python), generating
+/// requests from the document against the live server with every check on.
 #[test]
 fn schemathesis_finds_no_server_error_and_no_schema_violation() {
-    let Ok(python) = std::env::var("KEYPORT_TEST_PYTHON") else {
-        panic!("KEYPORT_TEST_PYTHON is not set: run tests/run.sh, which installs schemathesis");
-    };
     let (server, caught, _tmp) = fenced_server();
     // Something to find: an integration and a connection the generated calls can hit.
     let integration = server.ok(
@@ -401,7 +398,7 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     let tmp = tempfile::tempdir().unwrap();
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/schemathesis.toml");
     // A fixed seed: the run is the same on every CI machine (and a failure reproduces).
-    let out = Command::new(&python)
+    let out = Command::new(peers::python())
         .args(["-m", "schemathesis.cli", "--config-file", config, "run"])
         .arg(format!("{}/api/openapi.json", server.url))
         .args(["--url", &server.url])

@@ -5,8 +5,10 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Instant;
 
-use keyport::auth::{Credentials, Injection};
-use keyport::oauth::{Grant, OAuthConfig, TokenAuth};
+use keyport::auth::oauth2::{Grant, OAuthConfig, TokenAuth};
+use keyport::auth::{Credentials, Fields, Injection, Stored};
+use keyport::domain::AuthScheme;
+use keyport::secret::{AccessToken, ClientSecret, RefreshToken, SecretFields};
 use keyport::service::{CallbackQuery, CreateConnection, CreateIntegration, UpdateIntegration};
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
@@ -126,24 +128,35 @@ fn core_debug() -> Vec<String> {
             revoked_at: None,
         },
     };
+    let sealed: SecretFields = serde_json::from_value(Value::Object(map())).unwrap();
+    let none = Map::new();
+    let opened = |scheme: AuthScheme| {
+        let stored = Stored {
+            scheme,
+            spec: None,
+            app_key: "app",
+            integration: Fields::new(&none, &sealed),
+            scopes: &[],
+            connection: Fields::new(&none, &sealed),
+            callback_url: "",
+        };
+        format!("{:?}", Credentials::open(&stored))
+    };
     vec![
         format!("{vault:?}"),
         format!("{record:?}"),
         format!("{created_key:?}"),
-        format!(
-            "{:?}",
-            Credentials {
-                scheme: keyport::domain::AuthScheme::BearerToken,
-                integration: map(),
-                connection: map(),
-            }
-        ),
+        format!("{sealed:?}"),
+        opened(AuthScheme::BearerToken),
+        opened(AuthScheme::Basic),
+        opened(AuthScheme::OAuth2),
+        opened(AuthScheme::BasicWithJwt),
         format!("{:?}", Injection::bearer(canary)),
         format!(
             "{:?}",
             OAuthConfig {
                 client_id: "c".into(),
-                client_secret: Some(secret()),
+                client_secret: Some(ClientSecret::new(canary)),
                 authorization_url: None,
                 token_url: "https://as.example/token".into(),
                 revocation_url: None,
@@ -159,8 +172,8 @@ fn core_debug() -> Vec<String> {
         format!(
             "{:?}",
             Grant {
-                access_token: secret(),
-                refresh_token: Some(secret()),
+                access_token: AccessToken::new(canary),
+                refresh_token: Some(RefreshToken::new(canary)),
                 expires_in: None,
                 scopes: None,
                 token_type: "Bearer".into(),
@@ -175,7 +188,7 @@ fn core_debug() -> Vec<String> {
         ),
         format!(
             "{:?}",
-            serde_json::from_value::<keyport::oauth::KeyportTokenResponse>(
+            serde_json::from_value::<keyport::auth::oauth2::KeyportTokenResponse>(
                 json!({"access_token": canary, "refresh_token": canary})
             )
             .unwrap()

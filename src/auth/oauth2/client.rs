@@ -3,23 +3,21 @@
 //! PKCE S256 and `state`, code exchange, refresh, client credentials, RFC 7009 revocation —
 //! and nothing of storage: the service decides when to call it and what to keep.
 
-mod response;
-
 use std::time::Duration;
 
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
 };
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken,
-    EndpointMaybeSet, EndpointNotSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    RefreshToken, RequestTokenError, Scope, StandardRevocableToken, TokenResponse, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, Client, ClientId, CsrfToken, EndpointMaybeSet,
+    EndpointNotSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    StandardRevocableToken, TokenResponse, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 
-pub use response::KeyportTokenResponse;
-
+use super::response::{self, KeyportTokenResponse};
 use crate::net::{Net, NetError};
+use crate::secret::{AccessToken, ClientSecret, RefreshToken};
 
 type OAuthClient = Client<
     BasicErrorResponse,
@@ -46,9 +44,10 @@ pub enum TokenAuth {
 }
 
 /// One integration's OAuth 2.0 configuration, URLs already rendered.
+#[derive(Clone, Debug)]
 pub struct OAuthConfig {
     pub client_id: String,
-    pub client_secret: Option<SecretString>,
+    pub client_secret: Option<ClientSecret>,
     pub authorization_url: Option<String>,
     pub token_url: String,
     pub revocation_url: Option<String>,
@@ -61,21 +60,8 @@ pub struct OAuthConfig {
     pub token_auth: TokenAuth,
 }
 
-impl std::fmt::Debug for OAuthConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OAuthConfig")
-            .field("client_id", &self.client_id)
-            .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|_| "[redacted]"),
-            )
-            .field("token_url", &self.token_url)
-            .finish_non_exhaustive()
-    }
-}
-
 /// What went wrong talking to an authorization server. Messages never carry a token.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum OAuthError {
     #[error("the OAuth configuration is invalid: {0}")]
     Config(String),
@@ -116,25 +102,13 @@ impl OAuthError {
 }
 
 /// A token endpoint's successful answer.
+#[derive(Debug)]
 pub struct Grant {
-    pub access_token: SecretString,
-    pub refresh_token: Option<SecretString>,
+    pub access_token: AccessToken,
+    pub refresh_token: Option<RefreshToken>,
     pub expires_in: Option<Duration>,
     pub scopes: Option<Vec<String>>,
     pub token_type: String,
-}
-
-impl std::fmt::Debug for Grant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Grant")
-            .field(
-                "refresh_token",
-                &self.refresh_token.as_ref().map(|_| "[redacted]"),
-            )
-            .field("expires_in", &self.expires_in)
-            .field("scopes", &self.scopes)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Largest `expires_in` believed (a year); anything larger is clamped.
@@ -164,7 +138,9 @@ fn client(config: &OAuthConfig) -> Result<OAuthClient, OAuthError> {
     if let Some(secret) = &config.client_secret
         && config.token_auth != TokenAuth::None
     {
-        client = client.set_client_secret(ClientSecret::new(secret.expose_secret().to_string()));
+        client = client.set_client_secret(oauth2::ClientSecret::new(
+            secret.expose_secret().to_string(),
+        ));
     }
     if let Some(redirect) = &config.redirect_uri {
         client = client.set_redirect_uri(
@@ -217,10 +193,10 @@ fn grant(response: KeyportTokenResponse) -> Result<Grant, OAuthError> {
         return Err(OAuthError::BadResponse("access_token is empty".into()));
     }
     Ok(Grant {
-        access_token: SecretString::from(access_token),
+        access_token: AccessToken::new(access_token),
         refresh_token: response
             .refresh_token()
-            .map(|t| SecretString::from(t.secret().clone())),
+            .map(|t| RefreshToken::new(t.secret().as_str())),
         expires_in: response
             .expires_in()
             .map(|d| d.min(Duration::from_secs(MAX_EXPIRES_IN))),
@@ -269,15 +245,49 @@ fn http(
     }
 }
 
-fn with_params<R>(
-    mut request: R,
-    params: &[(String, String)],
-    add: impl Fn(R, String, String) -> R,
-) -> R {
-    for (name, value) in params {
-        request = add(request, name.clone(), value.clone());
-    }
-    request
+/// What the three token requests (code, refresh, client credentials) share, so each is
+/// finished and sent one way.
+trait TokenRequest: Sized {
+    fn param(self, name: String, value: String) -> Self;
+    fn send(self, net: &Net) -> Result<Grant, OAuthError>;
+}
+
+macro_rules! token_request {
+    ($($request:ident),*) => {$(
+        impl TokenRequest for oauth2::$request<'_, BasicErrorResponse, KeyportTokenResponse> {
+            fn param(self, name: String, value: String) -> Self {
+                self.add_extra_param(name, value)
+            }
+            fn send(self, net: &Net) -> Result<Grant, OAuthError> {
+                self.request(&http(net)).map_err(map_error).and_then(grant)
+            }
+        }
+    )*};
+}
+
+token_request!(
+    CodeTokenRequest,
+    RefreshTokenRequest,
+    ClientCredentialsTokenRequest
+);
+
+/// Adds the integration's `token_params` and sends.
+fn finish<R: TokenRequest>(
+    request: R,
+    config: &OAuthConfig,
+    net: &Net,
+) -> Result<Grant, OAuthError> {
+    config
+        .token_params
+        .iter()
+        .fold(request, |r, (name, value)| {
+            r.param(name.clone(), value.clone())
+        })
+        .send(net)
+}
+
+fn no_token_url(e: oauth2::ConfigurationError) -> OAuthError {
+    OAuthError::Config(format!("token_url: {e}"))
 }
 
 /// Exchanges an authorization code (with the flow's PKCE verifier).
@@ -290,55 +300,35 @@ pub fn exchange_code(
     let client = client(config)?;
     let mut request = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
-        .map_err(|e| OAuthError::Config(format!("token_url: {e}")))?;
+        .map_err(no_token_url)?;
     if let Some(v) = verifier {
         request = request.set_pkce_verifier(PkceCodeVerifier::new(v.expose_secret().to_string()));
     }
-    let request = with_params(request, &config.token_params, |r, n, v| {
-        r.add_extra_param(n, v)
-    });
-    request
-        .request(&http(net))
-        .map_err(map_error)
-        .and_then(grant)
+    finish(request, config, net)
 }
 
 /// Uses a refresh token. A response without `refresh_token` means "keep the old one".
 pub fn refresh(
     net: &Net,
     config: &OAuthConfig,
-    refresh_token: &SecretString,
+    refresh_token: &RefreshToken,
 ) -> Result<Grant, OAuthError> {
     let client = client(config)?;
-    let token = RefreshToken::new(refresh_token.expose_secret().to_string());
+    let token = oauth2::RefreshToken::new(refresh_token.expose_secret().to_string());
     let request = client
         .exchange_refresh_token(&token)
-        .map_err(|e| OAuthError::Config(format!("token_url: {e}")))?;
-    let request = with_params(request, &config.token_params, |r, n, v| {
-        r.add_extra_param(n, v)
-    });
-    request
-        .request(&http(net))
-        .map_err(map_error)
-        .and_then(grant)
+        .map_err(no_token_url)?;
+    finish(request, config, net)
 }
 
 /// The client-credentials grant (machine tokens, no user).
 pub fn client_credentials(net: &Net, config: &OAuthConfig) -> Result<Grant, OAuthError> {
     let client = client(config)?;
-    let mut request = client
-        .exchange_client_credentials()
-        .map_err(|e| OAuthError::Config(format!("token_url: {e}")))?;
+    let mut request = client.exchange_client_credentials().map_err(no_token_url)?;
     if let Some(scope) = scope(config) {
         request = request.add_scope(scope);
     }
-    let request = with_params(request, &config.token_params, |r, n, v| {
-        r.add_extra_param(n, v)
-    });
-    request
-        .request(&http(net))
-        .map_err(map_error)
-        .and_then(grant)
+    finish(request, config, net)
 }
 
 /// RFC 7009 revocation of a refresh token (or, without one, the access token). Written
@@ -347,19 +337,19 @@ pub fn client_credentials(net: &Net, config: &OAuthConfig) -> Result<Grant, OAut
 pub fn revoke(
     net: &Net,
     config: &OAuthConfig,
-    refresh_token: Option<&SecretString>,
-    access_token: Option<&SecretString>,
+    refresh_token: Option<&RefreshToken>,
+    access_token: Option<&AccessToken>,
 ) -> Result<(), OAuthError> {
     let Some(url) = &config.revocation_url else {
         return Ok(());
     };
     let (token, hint) = match (refresh_token, access_token) {
-        (Some(rt), _) => (rt, "refresh_token"),
-        (None, Some(at)) => (at, "access_token"),
+        (Some(rt), _) => (rt.expose_secret(), "refresh_token"),
+        (None, Some(at)) => (at.expose_secret(), "access_token"),
         (None, None) => return Ok(()),
     };
     let mut form = url::form_urlencoded::Serializer::new(String::new());
-    form.append_pair("token", token.expose_secret())
+    form.append_pair("token", token)
         .append_pair("token_type_hint", hint);
     let mut request = http::Request::builder()
         .method(http::Method::POST)

@@ -15,12 +15,14 @@ use std::fmt::Display;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
-use super::{REDACTED, Service};
-use crate::auth::{self, Credentials, Injection};
+use super::Connections;
+use crate::auth::{self, Credentials, Fields, Injection, Stored};
 use crate::domain::api_key::Permission;
-use crate::domain::{AuthScheme, Connection, Integration};
-use crate::providers::App;
-use crate::service::Caller;
+use crate::domain::{Connection, Integration};
+use crate::secret::REDACTED;
+use crate::secret::SecretFields;
+use crate::service::access::Access;
+use crate::service::caller::Caller;
 
 /// A connection's request material, redacted or live. `Debug` shows names only.
 #[derive(Clone, Default)]
@@ -67,25 +69,7 @@ fn live(injection: &Injection) -> (Pairs, Pairs) {
     (headers, open(&injection.query))
 }
 
-/// The injection built from stored, opened credentials: no renewal, no network. An
-/// issued token is shown as stored, even if it has expired.
-fn stored_injection(
-    service: &Service,
-    app: &App,
-    creds: &Credentials,
-) -> Result<Injection, auth::AuthError> {
-    match creds.scheme {
-        AuthScheme::ApiKey | AuthScheme::BearerToken | AuthScheme::Basic | AuthScheme::NoAuth => {
-            auth::static_injection(app, creds)
-        }
-        AuthScheme::OAuth2 | AuthScheme::BasicWithJwt | AuthScheme::GoogleServiceAccount => {
-            creds.connection_str("access_token").map(Injection::bearer)
-        }
-        AuthScheme::OAuth1 => auth::oauth1::injection(creds, service.clock.clone()),
-    }
-}
-
-impl Service {
+impl Connections<'_> {
     /// The names of what `integration` injects, every value `********`; `redacted` is the
     /// connection's parameters with secrets already replaced.
     fn redacted_injection(
@@ -93,25 +77,20 @@ impl Service {
         integration: &Integration,
         redacted: &Map<String, Value>,
     ) -> Injection {
-        match integration.auth_scheme {
-            AuthScheme::ApiKey | AuthScheme::BearerToken | AuthScheme::Basic => {
-                let Some(app) = self.catalog.get(&integration.app_key) else {
-                    return Injection::default();
-                };
-                // The stored shape with every secret already replaced: enough for names.
-                let shape = Credentials {
-                    scheme: integration.auth_scheme,
-                    integration: integration.config.clone(),
-                    connection: redacted.clone(),
-                };
-                auth::static_injection(app, &shape).unwrap_or_default()
-            }
-            AuthScheme::NoAuth => Injection::default(),
-            AuthScheme::OAuth2
-            | AuthScheme::OAuth1
-            | AuthScheme::BasicWithJwt
-            | AuthScheme::GoogleServiceAccount => Injection::bearer(REDACTED),
-        }
+        let Some(app) = self.ctx.catalog.get(&integration.app_key) else {
+            return Injection::default();
+        };
+        // The stored shape with every secret already replaced: enough for names.
+        let none = SecretFields::default();
+        auth::redacted_injection(&Stored {
+            scheme: integration.auth_scheme,
+            spec: app.scheme(integration.auth_scheme).map(|s| &s.details),
+            app_key: &integration.app_key,
+            integration: Fields::new(&integration.config, &none),
+            scopes: &integration.scopes,
+            connection: Fields::new(redacted, &none),
+            callback_url: "",
+        })
     }
 
     /// The request material of `connection`. For a `reveal` key on a usable connection,
@@ -126,7 +105,7 @@ impl Service {
         open: impl FnOnce() -> Result<(Injection, Option<String>), E>,
     ) -> AuthParams {
         let mut out = AuthParams {
-            base_url: self.render_for(&integration.base_url, connection).ok(),
+            base_url: self.ctx.render_for(&integration.base_url, connection).ok(),
             ..AuthParams::default()
         };
         if !connection.status.usable() {
@@ -163,7 +142,8 @@ impl Service {
         redacted: &Map<String, Value>,
     ) -> AuthParams {
         self.auth_params_with(caller, connection, integration, redacted, || {
-            self.prepare(caller, connection.id)
+            Access::new(self.ctx, self.tokens)
+                .prepare(caller, connection.id)
                 .map(|p| (p.injection, Some(p.base_url)))
         })
     }
@@ -180,11 +160,10 @@ impl Service {
     ) -> AuthParams {
         self.auth_params_with(caller, connection, integration, redacted, || {
             let creds = opened.ok_or_else(|| "the credential was not opened".to_string())?;
-            let app = self
-                .catalog
-                .get(&integration.app_key)
-                .ok_or_else(|| format!("unknown app {}", integration.app_key))?;
-            stored_injection(self, app, creds)
+            // The held credential as stored: an issued token is shown even if it has
+            // expired, and nothing is renewed.
+            creds
+                .injection(&self.ctx.clock)
                 .map(|injection| (injection, None))
                 .map_err(|e| e.to_string())
         })

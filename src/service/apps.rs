@@ -4,11 +4,12 @@
 
 use serde_json::{Value, json};
 
-use super::{Caller, Service, unknown_app};
+use super::caller::Caller;
+use super::ctx::{Ctx, unknown_app};
 use crate::actions::{Action, VERSION};
 use crate::domain::api_key::Permission;
 use crate::providers::App;
-use crate::service::Result;
+use crate::service::error::{Error, Result};
 
 /// A named action with what its description needs from beyond its definition.
 #[derive(Debug)]
@@ -61,29 +62,67 @@ fn result_schema(data: &Value) -> Value {
     })
 }
 
-impl Service {
+/// Reads of the provider catalog and the named actions, over the shared context.
+#[derive(Clone, Copy)]
+pub(crate) struct Apps<'a> {
+    ctx: &'a Ctx,
+}
+
+impl<'a> Apps<'a> {
+    pub fn new(ctx: &'a Ctx) -> Self {
+        Apps { ctx }
+    }
+
     /// The catalog's apps, filtered.
-    pub fn list_apps(
+    pub fn list(
         &self,
         _caller: &Caller,
         search: Option<&str>,
         category: Option<&str>,
-    ) -> Vec<&App> {
-        self.catalog
+    ) -> Vec<&'a App> {
+        self.ctx
+            .catalog
             .apps()
             .filter(|app| app_matches(app, search, category))
             .collect()
     }
 
     /// One app by its key (any case).
-    pub fn get_app(&self, _caller: &Caller, key: &str) -> Result<&App> {
-        self.catalog.get(key).ok_or_else(|| unknown_app(key))
+    pub fn get(&self, _caller: &Caller, key: &str) -> Result<&'a App> {
+        self.ctx.catalog.get(key).ok_or_else(|| unknown_app(key))
     }
 
-    fn action_view<'a>(&'a self, action: &'a Action) -> ActionView<'a> {
+    /// A named action.
+    pub fn action(&self, name: &str) -> Result<&'a Action> {
+        self.ctx
+            .actions
+            .get(name)
+            .ok_or_else(|| Error::not_found("action", name))
+    }
+
+    /// Actions of the given apps (all when empty; names ignore case), at most `limit`.
+    pub fn actions(
+        &self,
+        caller: &Caller,
+        apps: &[String],
+        limit: Option<usize>,
+    ) -> Result<Vec<&'a Action>> {
+        caller.require(Permission::Use)?;
+        let apps: Vec<String> = apps.iter().map(|a| a.trim().to_ascii_lowercase()).collect();
+        Ok(self
+            .ctx
+            .actions
+            .iter()
+            .filter(|a| apps.is_empty() || apps.contains(&a.app))
+            .take(limit.unwrap_or(usize::MAX))
+            .collect())
+    }
+
+    fn action_view(&self, action: &'a Action) -> ActionView<'a> {
         ActionView {
             action,
             app_id: self
+                .ctx
                 .catalog
                 .get(&action.app)
                 .map(|app| app.app_id().to_string())
@@ -94,20 +133,20 @@ impl Service {
     }
 
     /// Actions of the given apps (all when empty), at most `limit`, as the API shows them.
-    pub fn list_action_views(
+    pub fn action_views(
         &self,
         caller: &Caller,
         apps: &[String],
         limit: Option<usize>,
-    ) -> Result<Vec<ActionView<'_>>> {
-        caller.require(Permission::Use)?;
-        let list = self.list_actions(caller, apps, limit)?;
+    ) -> Result<Vec<ActionView<'a>>> {
+        let list = self.actions(caller, apps, limit)?;
         Ok(list.into_iter().map(|a| self.action_view(a)).collect())
     }
 
     /// One action by name, as the API shows it.
-    pub fn get_action_view(&self, caller: &Caller, name: &str) -> Result<ActionView<'_>> {
-        let action = self.get_action(caller, name)?;
+    pub fn action_view_of(&self, caller: &Caller, name: &str) -> Result<ActionView<'a>> {
+        caller.require(Permission::Use)?;
+        let action = self.action(name)?;
         Ok(self.action_view(action))
     }
 }

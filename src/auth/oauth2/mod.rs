@@ -1,0 +1,336 @@
+//! OAuth 2.0 (RFC 6749): an integration's client settings, a connection's tokens, and the
+//! protocol over the `oauth2` crate ([`client`]): the authorization URL with PKCE S256 and
+//! `state`, the code exchange, refresh, client credentials and RFC 7009 revocation.
+//!
+//! Wire keys: the integration's `client_id`, `client_secret` (sealed), `authorization_url`,
+//! `token_url` and `revocation_url` (`{variable}` templates filled from the connection),
+//! `authorization_params`, `token_params`, `pkce`, `token_auth`, `issuer` and `grant_type`,
+//! with the catalog's defaults beneath them; the connection's `access_token` and
+//! `refresh_token` (sealed), `expires_at`, `issued_at`, `scope` and `token_type`.
+
+pub mod client;
+mod response;
+
+use serde_json::Value;
+
+pub use client::{
+    Authorization, Grant, OAuthConfig, OAuthError, TokenAuth, authorization, client_credentials,
+    exchange_code, refresh, revoke,
+};
+pub use response::KeyportTokenResponse;
+
+use super::endpoint::usable;
+use super::{AuthError, Cached, Fields, Issuer, RenewError, Renewed, Stored};
+use crate::net::Net;
+use crate::providers::catalog::{OAuth2Spec, SchemeDetails};
+use crate::providers::fields::render_template;
+use crate::secret::{ClientSecret, RefreshToken, Secret};
+
+/// An OAuth 2.0 connection opened: the client configuration rendered for it, and its
+/// tokens.
+#[derive(Debug)]
+pub struct OAuth2 {
+    config: Result<OAuthConfig, AuthError>,
+    client_credentials: bool,
+    issuer: Option<String>,
+    cached: Cached,
+    refresh_token: Option<RefreshToken>,
+}
+
+/// An object setting's entries as strings (`authorization_params`, `token_params`).
+fn pairs(value: Option<&Value>) -> Vec<(String, String)> {
+    match value {
+        Some(Value::Object(map)) => map
+            .iter()
+            .filter_map(|(k, v)| match v {
+                Value::String(s) => Some((k.clone(), s.clone())),
+                Value::Null => None,
+                other => Some((k.clone(), other.to_string())),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn origin(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    Some(parsed.origin().ascii_serialization())
+}
+
+/// The client configuration: the integration's settings over the catalog's defaults, URLs
+/// rendered with the connection's variables.
+fn configure(
+    spec: &OAuth2Spec,
+    config: &Fields<'_>,
+    stored: &Stored<'_>,
+) -> Result<OAuthConfig, AuthError> {
+    let given = |k: &str| config.text(k).filter(|s| !s.is_empty());
+    let vars = stored.connection.variables();
+    let render = |k: &str| {
+        given(k)
+            .map(|t| render_template(t, &vars).map_err(|e| AuthError::field(e.field, e.reason)))
+            .transpose()
+    };
+    let token_auth = match given("token_auth").unwrap_or(spec.token_auth.as_str()) {
+        "client_secret_basic" => TokenAuth::Basic,
+        "none" => TokenAuth::None,
+        _ => TokenAuth::Post,
+    };
+    let client_secret: Option<Secret> = config.secret("client_secret");
+    Ok(OAuthConfig {
+        client_id: given("client_id")
+            .ok_or_else(|| AuthError::field("client_id", "the integration has no client id"))?
+            .to_string(),
+        client_secret: client_secret
+            .filter(|s| !s.is_empty())
+            .map(|s| ClientSecret::new(s.expose_secret())),
+        authorization_url: render("authorization_url")?,
+        token_url: render("token_url")?
+            .ok_or_else(|| AuthError::field("token_url", "the integration has no token URL"))?,
+        revocation_url: render("revocation_url")?,
+        redirect_uri: Some(stored.callback_url.to_string()),
+        scopes: stored.scopes.to_vec(),
+        scope_separator: spec.scope_separator.clone(),
+        authorization_params: pairs(config.value("authorization_params")),
+        token_params: pairs(config.value("token_params")),
+        pkce: config
+            .value("pkce")
+            .and_then(Value::as_bool)
+            .unwrap_or(spec.pkce),
+        token_auth,
+    })
+}
+
+impl OAuth2 {
+    pub(super) fn open(stored: &Stored<'_>) -> Self {
+        let config = &stored.integration;
+        let client = match stored.spec {
+            Some(SchemeDetails::OAuth2(spec)) => configure(spec, config, stored),
+            _ => Err(AuthError::Config(format!(
+                "{} does not support OAUTH2",
+                stored.app_key
+            ))),
+        };
+        let issuer = match config.text("issuer").filter(|s| !s.is_empty()) {
+            Some(issuer) => Some(issuer.to_string()),
+            None => client
+                .as_ref()
+                .ok()
+                .and_then(|c| c.authorization_url.as_deref())
+                .and_then(origin),
+        };
+        OAuth2 {
+            config: client,
+            client_credentials: config.text("grant_type") == Some("client_credentials"),
+            issuer,
+            cached: Cached::open(&stored.connection),
+            refresh_token: stored.connection.secret("refresh_token"),
+        }
+    }
+
+    pub fn config(&self) -> Result<&OAuthConfig, AuthError> {
+        self.config.as_ref().map_err(Clone::clone)
+    }
+
+    /// The integration grants tokens to the client itself: no user, no browser.
+    pub fn uses_client_credentials(&self) -> bool {
+        self.client_credentials
+    }
+
+    /// The `iss` a callback must carry, if any (RFC 9207): the configured issuer, else the
+    /// authorization server's origin.
+    pub fn expected_issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    /// The authorization URL for a new flow with `state`, with a fresh PKCE verifier unless
+    /// the provider cannot do PKCE.
+    pub fn authorization(&self, state: &str) -> Result<Authorization, AuthError> {
+        authorization(self.config()?, state).map_err(|e| AuthError::Config(e.to_string()))
+    }
+
+    /// Exchanges the callback's code (with the flow's PKCE verifier) for the first tokens.
+    pub fn exchange_code(
+        &self,
+        net: &Net,
+        code: &str,
+        verifier: Option<&secrecy::SecretString>,
+        now: i64,
+    ) -> Result<Renewed, OAuthError> {
+        let config = self
+            .config()
+            .map_err(|e| OAuthError::Config(e.to_string()))?;
+        exchange_code(net, config, code, verifier).map(|grant| renewed(grant, now))
+    }
+}
+
+/// A grant as the connection keeps it; the expiry is counted from `now`.
+fn renewed(grant: Grant, now: i64) -> Renewed {
+    let lifetime = grant
+        .expires_in
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2));
+    Renewed {
+        access_token: grant.access_token,
+        refresh_token: grant.refresh_token,
+        expires_at: lifetime.map(|l| now.saturating_add(l)),
+        issued_at: lifetime.map(|_| now),
+        scope: grant.scopes.map(|s| s.join(" ")),
+        token_type: Some(grant.token_type),
+    }
+}
+
+fn renew_error(e: OAuthError) -> RenewError {
+    if e.is_invalid_grant() {
+        return RenewError::Dead(format!("the provider refused the refresh token: {e}"));
+    }
+    match e {
+        OAuthError::Refused { .. } => RenewError::Refused(e.into()),
+        OAuthError::Config(_) => RenewError::Unusable(AuthError::Config(e.to_string())),
+        OAuthError::Network(_) | OAuthError::BadResponse(_) => RenewError::Transient(e.into()),
+    }
+}
+
+impl Issuer for OAuth2 {
+    fn cached(&self) -> &Cached {
+        &self.cached
+    }
+
+    /// Client credentials when the integration is a machine client, else the refresh
+    /// token; without one there is nothing to renew with.
+    fn renew(&self, net: &Net, now: i64) -> Result<Renewed, RenewError> {
+        let config = usable(&self.config)?;
+        let grant = if self.client_credentials {
+            client_credentials(net, config)
+        } else if let Some(refresh_token) = &self.refresh_token {
+            refresh(net, config, refresh_token)
+        } else {
+            return Err(RenewError::Exhausted(
+                "the access token expired and the provider gave no refresh token".into(),
+            ));
+        };
+        grant.map(|g| renewed(g, now)).map_err(renew_error)
+    }
+
+    fn revoke(&self, net: &Net) -> Option<Result<(), AuthError>> {
+        let config = self.config().ok()?;
+        config.revocation_url.as_ref()?;
+        Some(
+            revoke(
+                net,
+                config,
+                self.refresh_token.as_ref(),
+                self.cached.access_token.as_ref(),
+            )
+            .map_err(AuthError::from),
+        )
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, clippy::panic, reason = "tests")]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::AuthScheme;
+    use crate::secret::{AccessToken, SecretFields};
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        assert_eq!(
+            origin("http://127.0.0.1:9/auth?x=1").as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+        assert_eq!(
+            origin("https://accounts.google.com/o/oauth2/v2/auth").as_deref(),
+            Some("https://accounts.google.com")
+        );
+    }
+
+    fn spec() -> SchemeDetails {
+        serde_json::from_value(json!({
+            "mode": "OAUTH2",
+            "authorization_url": "https://{tenant}.example/auth",
+            "token_url": "https://{tenant}.example/token",
+            "token_auth": "client_secret_post",
+        }))
+        .unwrap()
+    }
+
+    fn open(config: Value, sealed: Value, params: Value) -> OAuth2 {
+        let spec = spec();
+        let config = config.as_object().unwrap().clone();
+        let sealed: SecretFields = serde_json::from_value(sealed).unwrap();
+        let params = params.as_object().unwrap().clone();
+        let tokens = SecretFields::default();
+        let stored = Stored {
+            scheme: AuthScheme::OAuth2,
+            spec: Some(&spec),
+            app_key: "app",
+            integration: Fields::new(&config, &sealed),
+            scopes: &["a".to_string()],
+            connection: Fields::new(&params, &tokens),
+            callback_url: "http://127.0.0.1:1/callback/app",
+        };
+        OAuth2::open(&stored)
+    }
+
+    #[test]
+    fn the_client_configuration_renders_templates_over_catalog_defaults() {
+        let opened = open(
+            json!({"client_id": "c", "token_url": "https://{tenant}.example/t",
+                   "authorization_url": "https://{tenant}.example/auth", "pkce": true}),
+            json!({"client_secret": "s"}),
+            json!({"tenant": "acme"}),
+        );
+        let config = opened.config().unwrap();
+        assert_eq!(config.token_url, "https://acme.example/t");
+        assert_eq!(config.token_auth, TokenAuth::Post);
+        assert!(config.pkce);
+        assert_eq!(opened.expected_issuer(), Some("https://acme.example"));
+        assert!(!format!("{opened:?}").contains("\"s\""));
+
+        let unset = open(json!({"client_id": "c"}), json!({}), json!({}));
+        match unset.config() {
+            Err(AuthError::Field { field, .. }) => assert_eq!(field, "token_url"),
+            other => panic!("{other:?}"),
+        }
+        let untemplated = open(
+            json!({"client_id": "c", "token_url": "https://{tenant}.example/t"}),
+            json!({}),
+            json!({}),
+        );
+        match untemplated.config() {
+            Err(AuthError::Field { field, .. }) => assert_eq!(field, "tenant"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn grants_become_renewals_dated_from_now() {
+        let grant = Grant {
+            access_token: AccessToken::new("at"),
+            refresh_token: None,
+            expires_in: Some(Duration::from_secs(60)),
+            scopes: Some(vec!["a".into(), "b".into()]),
+            token_type: "Bearer".into(),
+        };
+        let renewal = renewed(grant, 1000);
+        assert_eq!(
+            (renewal.issued_at, renewal.expires_at),
+            (Some(1000), Some(1060))
+        );
+        assert_eq!(renewal.scope.as_deref(), Some("a b"));
+        let no_rt = open(
+            json!({"client_id": "c", "token_url": "https://x.example/t"}),
+            json!({}),
+            json!({}),
+        );
+        assert!(matches!(
+            no_rt.renew(&Net::default(), 0),
+            Err(RenewError::Exhausted(_))
+        ));
+    }
+}

@@ -1,0 +1,104 @@
+//! What every API handler takes and gives: a [`Call`] (the service and the caller the
+//! guard let in, extracted together, since every service operation is asked for by a
+//! caller) and a [`Reply`] (its wire type, answered as JSON with status 200), so a
+//! handler's signature names the body its `#[utoipa::path]` documents. Service work runs
+//! on the blocking pool, never on an async worker.
+
+use std::str::FromStr;
+
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::{Ready, ready};
+
+use super::ApiError;
+use super::dto::IdPath;
+use crate::service::{self, Caller, Error, Service};
+
+/// A handler's answer: its wire type as JSON, or an error.
+pub type Reply<T> = Result<web::Json<T>, ApiError>;
+
+/// An authenticated call to the service.
+#[derive(Clone)]
+pub struct Call {
+    svc: web::Data<Service>,
+    caller: Caller,
+}
+
+impl Call {
+    /// Runs `work` for the caller on the blocking pool.
+    pub async fn run<T, F>(self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Service, &Caller) -> service::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        web::block(move || work(&self.svc, &self.caller))
+            .await
+            .map_err(|_| Error::Internal("blocking pool unavailable".into()))?
+            .map_err(ApiError::Service)
+    }
+
+    /// Runs `work` like [`Call::run`] and answers with its view in the wire shape `D`.
+    pub async fn reply<T, D, F>(self, work: F) -> Reply<D>
+    where
+        F: FnOnce(&Service, &Caller) -> service::Result<T> + Send + 'static,
+        T: Send + 'static,
+        D: for<'a> From<&'a T>,
+    {
+        let view = self.run(work).await?;
+        Ok(web::Json(D::from(&view)))
+    }
+
+    /// An operation on one resource: the id in `path` parsed as `I`, then [`Call::run`]
+    /// with `work` on it.
+    pub async fn run_on<I, T, F>(self, path: &IdPath, work: F) -> Result<T, ApiError>
+    where
+        I: FromStr + Send + 'static,
+        Error: From<I::Err>,
+        F: FnOnce(&Service, &Caller, I) -> service::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let id: I = path.id.parse().map_err(Error::from)?;
+        self.run(move |svc, caller| work(svc, caller, id)).await
+    }
+
+    /// The extract → service → map shape of an operation on one resource: [`Call::run_on`],
+    /// answered with its view in the wire shape `D`.
+    pub async fn reply_on<I, T, D, F>(self, path: &IdPath, work: F) -> Reply<D>
+    where
+        I: FromStr + Send + 'static,
+        Error: From<I::Err>,
+        F: FnOnce(&Service, &Caller, I) -> service::Result<T> + Send + 'static,
+        T: Send + 'static,
+        D: for<'a> From<&'a T>,
+    {
+        let view = self.run_on(path, work).await?;
+        Ok(web::Json(D::from(&view)))
+    }
+
+    /// Runs `work` here: for reads of what the service holds in memory (the catalog).
+    pub fn now<T>(&self, work: impl FnOnce(&Service, &Caller) -> service::Result<T>) -> Reply<T> {
+        Ok(web::Json(work(&self.svc, &self.caller)?))
+    }
+
+    pub fn service(&self) -> &Service {
+        &self.svc
+    }
+
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+}
+
+impl FromRequest for Call {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Call, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let call = web::Data::<Service>::extract(req)
+            .into_inner()
+            .and_then(|svc| {
+                let caller = Caller::from_request(req, payload).into_inner()?;
+                Ok(Call { svc, caller })
+            });
+        ready(call)
+    }
+}

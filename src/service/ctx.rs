@@ -1,0 +1,353 @@
+//! The context every sub-service shares: the store, the vault, the catalog, the clock, the
+//! outbound client and the named actions, with the few rules they all rely on — sealing and
+//! opening a row's secrets (AAD naming table, row and column), reading a connection with
+//! its integration in one snapshot and typing its credentials by scheme, moving a
+//! connection through its lifecycle (and waking whoever waits on it), looking an app up in
+//! the catalog, and which URLs keyport accepts.
+//!
+//! It holds no per-area state and decides no area's rules: those are the sub-services'
+//! (`integrations`, `connections`, `tokens`, `flows`, `access`, `proxy`, `keys`), each a
+//! small struct over `&Ctx` with its own file and API.
+
+use serde_json::{Map, Value};
+use zeroize::Zeroizing;
+
+use super::caller::Caller;
+use crate::actions::Actions;
+use crate::auth::{Credentials, Fields, Stored};
+use crate::clock::Clock;
+use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
+use crate::ids::{ConnectionId, IntegrationId};
+use crate::net::Net;
+use crate::providers::{App, Catalog, SchemeSpec, fields};
+use crate::secret::SecretFields;
+use crate::service::error::{Error, Result};
+use crate::store::{Store, StoreError, connections, integrations};
+use crate::vault::{Aad, Vault};
+
+pub(crate) struct Ctx {
+    pub store: Store,
+    pub vault: Vault,
+    pub catalog: Catalog,
+    pub clock: Clock,
+    /// Where this server is reachable from the user's browser, e.g. `http://127.0.0.1:7790`.
+    pub public_url: String,
+    /// The one outbound client for provider APIs (proxy and actions), with the configured
+    /// upstream timeout.
+    pub net: Net,
+    /// Named actions, loaded and checked against the catalog at construction.
+    pub actions: Actions,
+    /// Wakes waiters whenever a connection's status changes.
+    pub changes: tokio::sync::watch::Sender<u64>,
+}
+
+/// A connection with its integration and both sealed secret blobs, as one snapshot read
+/// them.
+pub(crate) struct Loaded {
+    pub connection: Connection,
+    pub integration: Integration,
+    pub connection_secrets: Option<Vec<u8>>,
+    pub integration_secrets: Option<Vec<u8>>,
+}
+
+/// "connected account X is EXPIRED (reason); reconnect it".
+pub(crate) fn not_usable(connection: &Connection) -> Error {
+    Error::Conflict(format!(
+        "connected account {} is {}{}; reconnect it",
+        connection.id,
+        connection.status,
+        connection
+            .status_reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    ))
+}
+
+/// Maps an app-catalog miss to the service's error.
+pub(crate) fn unknown_app(key: &str) -> Error {
+    Error::not_found("app", key)
+}
+
+/// https everywhere, plain http only to a loopback host.
+pub(crate) fn check_url(field: &str, raw: &str) -> Result<()> {
+    // `{variable}` templates are filled per connection; check the URL's shape around them.
+    let mut shaped = String::with_capacity(raw.len());
+    let mut in_var = false;
+    for c in raw.chars() {
+        match (c, in_var) {
+            ('{', false) => in_var = true,
+            ('}', true) => {
+                in_var = false;
+                shaped.push('x');
+            }
+            (_, true) => {}
+            (c, false) => shaped.push(c),
+        }
+    }
+    let parsed = url::Url::parse(&shaped)
+        .map_err(|e| Error::invalid(format!("{field}: not a URL ({e})")))?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => return Err(Error::invalid(format!("{field}: the URL has no host"))),
+    };
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(Error::invalid(format!(
+            "{field}: must be an https URL (http only for loopback hosts)"
+        ))),
+    }
+}
+
+fn aad<'a>(table: &'a str, row: &'a str) -> Aad<'a> {
+    Aad {
+        table,
+        row,
+        column: "secrets",
+    }
+}
+
+impl Ctx {
+    pub fn notify_change(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that wakes whenever a connection's status changes.
+    pub fn status_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Seals a row's secret fields; `None` when there is nothing to seal.
+    pub fn seal_fields(
+        &self,
+        table: &str,
+        row: &str,
+        fields: &SecretFields,
+    ) -> Result<Option<Vec<u8>>> {
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(self.vault.seal(&aad(table, row), &fields.to_json()?)?))
+    }
+
+    /// Opens a row's sealed fields, every value typed as a secret.
+    pub fn open_fields(&self, table: &str, row: &str, blob: Option<&[u8]>) -> Result<SecretFields> {
+        let Some(blob) = blob else {
+            return Ok(SecretFields::default());
+        };
+        let plaintext = self.vault.open(&aad(table, row), blob)?;
+        Ok(serde_json::from_slice(&plaintext)?)
+    }
+
+    /// Seals validated caller input; `None` when there is nothing to seal.
+    pub fn seal_map(
+        &self,
+        table: &str,
+        row: &str,
+        map: &Map<String, Value>,
+    ) -> Result<Option<Vec<u8>>> {
+        if map.is_empty() {
+            return Ok(None);
+        }
+        let plaintext = Zeroizing::new(serde_json::to_vec(map)?);
+        Ok(Some(self.vault.seal(&aad(table, row), &plaintext)?))
+    }
+
+    /// Opens a sealed JSON object and reveals every value (for merging caller input).
+    pub fn open_map(
+        &self,
+        table: &str,
+        row: &str,
+        blob: Option<&[u8]>,
+    ) -> Result<Map<String, Value>> {
+        Ok(self.open_fields(table, row, blob)?.reveal())
+    }
+
+    /// The app `key` names in the catalog.
+    pub fn app(&self, key: &str) -> Result<&App> {
+        self.catalog.get(key).ok_or_else(|| unknown_app(key))
+    }
+
+    /// An app by key, or by its catalog id.
+    pub fn find_app(&self, key_or_id: &str) -> Result<&App> {
+        if let Some(app) = self.catalog.get(key_or_id) {
+            return Ok(app);
+        }
+        self.catalog
+            .apps()
+            .find(|app| {
+                app.app_id()
+                    .to_string()
+                    .eq_ignore_ascii_case(key_or_id.trim())
+            })
+            .ok_or_else(|| unknown_app(key_or_id))
+    }
+
+    /// The app's catalog entry for `scheme`, or why the app cannot use it.
+    pub fn scheme_of<'a>(&self, app: &'a App, scheme: AuthScheme) -> Result<&'a SchemeSpec> {
+        app.scheme(scheme).ok_or_else(|| {
+            let supported: Vec<&str> = app.schemes.iter().map(|s| s.mode.as_str()).collect();
+            Error::invalid(format!(
+                "authScheme: app {} does not support {scheme}; it supports {}",
+                app.key,
+                supported.join(", ")
+            ))
+        })
+    }
+
+    pub fn load_integration(&self, id: IntegrationId) -> Result<Integration> {
+        self.store
+            .read(|db| integrations::get(db, id))?
+            .ok_or_else(|| Error::not_found("integration", id.to_string()))
+    }
+
+    /// A connection the caller may see; others' connections are "not found".
+    pub fn load_connection(&self, caller: &Caller, id: ConnectionId) -> Result<Connection> {
+        let connection = self
+            .store
+            .read(|db| connections::get(db, id))?
+            .ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
+        if caller.may_act_for(&connection.entity_id).is_err() {
+            return Err(Error::not_found("connected account", id.to_string()));
+        }
+        Ok(connection)
+    }
+
+    /// A connection, its integration and both sealed blobs from one snapshot: one read
+    /// transaction where there were four.
+    pub fn load(&self, id: ConnectionId) -> Result<Loaded> {
+        let found = self.store.snapshot(|db| {
+            let Some(connection) = connections::get(db, id)? else {
+                return Ok::<_, StoreError>(None);
+            };
+            let Some(integration) = integrations::get(db, connection.integration_id)? else {
+                return Ok(None);
+            };
+            Ok(Some(Loaded {
+                connection_secrets: connections::secrets(db, id)?,
+                integration_secrets: integrations::secrets(db, integration.id)?,
+                connection,
+                integration,
+            }))
+        })?;
+        found.ok_or_else(|| Error::not_found("connected account", id.to_string()))
+    }
+
+    /// [`Ctx::load`] for a connection the caller may see.
+    pub fn load_for(&self, caller: &Caller, id: ConnectionId) -> Result<Loaded> {
+        Some(self.load(id)?)
+            .filter(|l| caller.may_act_for(&l.connection.entity_id).is_ok())
+            .ok_or_else(|| Error::not_found("connected account", id.to_string()))
+    }
+
+    /// An integration's sealed settings, opened.
+    pub fn integration_fields(&self, integration: &Integration) -> Result<SecretFields> {
+        let blob = self
+            .store
+            .read(|db| integrations::secrets(db, integration.id))?;
+        self.open_fields("integrations", &integration.id.to_string(), blob.as_deref())
+    }
+
+    /// Opens both sealed blobs of `loaded` and types them by the integration's scheme.
+    pub fn open(&self, loaded: &Loaded) -> Result<Credentials> {
+        let integration = &loaded.integration;
+        let config_secrets = self.open_fields(
+            "integrations",
+            &integration.id.to_string(),
+            loaded.integration_secrets.as_deref(),
+        )?;
+        let secrets = self.open_fields(
+            "connections",
+            &loaded.connection.id.to_string(),
+            loaded.connection_secrets.as_deref(),
+        )?;
+        self.credentials(
+            integration,
+            &config_secrets,
+            Fields::new(&loaded.connection.params, &secrets),
+        )
+    }
+
+    /// The typed credentials of `integration` with a connection's (or a draft's) values.
+    pub fn credentials(
+        &self,
+        integration: &Integration,
+        config_secrets: &SecretFields,
+        connection: Fields<'_>,
+    ) -> Result<Credentials> {
+        let app = self.app(&integration.app_key)?;
+        Ok(Credentials::open(&Stored {
+            scheme: integration.auth_scheme,
+            spec: app.scheme(integration.auth_scheme).map(|s| &s.details),
+            app_key: &integration.app_key,
+            integration: Fields::new(&integration.config, config_secrets),
+            scopes: &integration.scopes,
+            connection,
+            callback_url: &self.callback_url(&integration.app_key),
+        }))
+    }
+
+    /// Fills `{variable}` templates in a URL from the connection's parameters.
+    pub fn render_for(&self, template: &str, connection: &Connection) -> Result<String> {
+        let mut vars: Map<String, Value> = Map::new();
+        for (k, v) in &connection.params {
+            if v.is_string() {
+                vars.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(fields::render_template(template, &vars)?)
+    }
+
+    /// The callback URL to register with the provider for `app_key` (RFC 8252 loopback).
+    pub fn callback_url(&self, app_key: &str) -> String {
+        format!("{}/callback/{app_key}", self.public_url)
+    }
+
+    /// Moves a connection to `to` if the lifecycle allows it, and wakes its waiters.
+    pub fn transition(
+        &self,
+        id: ConnectionId,
+        to: ConnectionStatus,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let now = self.clock.stamp();
+        self.store.write(|tx| {
+            let current = connections::get(tx, id)?
+                .ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
+            current.status.check(to)?;
+            connections::set_status(tx, id, to, reason, &now)?;
+            Ok::<_, Error>(())
+        })?;
+        self.notify_change();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_must_be_https_or_loopback_http() {
+        assert!(check_url("token_url", "https://example.com/token").is_ok());
+        assert!(check_url("token_url", "http://127.0.0.1:9000/token").is_ok());
+        assert!(check_url("token_url", "http://[::1]:9000/token").is_ok());
+        assert!(check_url("token_url", "http://localhost:9000/token").is_ok());
+        assert!(check_url("token_url", "https://{subdomain}.zendesk.com/oauth/tokens").is_ok());
+        for bad in [
+            "http://example.com/x",
+            "ftp://127.0.0.1/x",
+            "not a url",
+            "http://127.0.0.1.evil.example/x",
+        ] {
+            let err = check_url("token_url", bad)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.starts_with("token_url:"), "{bad}: {err}");
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! Browser flows, for OAuth 2.0 and OAuth 1.0a alike: a connection starts INITIATED with a
+//! pending flow (the hash of what the provider will echo back — OAuth 2.0 `state` or the
+//! OAuth 1.0a temporary `oauth_token` — and, sealed, the authorization URL with the PKCE
+//! verifier or the temporary credentials' secret), the user passes through keyport's
+//! connect page to the provider, and the loopback callback ([`callback`]) completes it
+//! once. An OAuth 2.0 client-credentials integration needs no browser: its connection is
+//! ACTIVE at once with a machine token.
+//!
+//! Links and states are 256-bit random values stored only as SHA-256 hashes; a flow lives
+//! [`FLOW_TTL_SECS`] and is swept to FAILED on read after that.
+
+mod callback;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::digest::{SHA256, digest};
+use ring::rand::{SecureRandom, SystemRandom};
+use secrecy::ExposeSecret;
+use serde_json::{Map, Value};
+
+pub use callback::{CallbackOutcome, CallbackQuery};
+
+use super::ctx::{Ctx, check_url};
+use super::tokens::Tokens;
+use crate::auth::oauth1::{self, OAuth1};
+use crate::auth::oauth2::OAuth2;
+use crate::auth::{self, Credentials, Fields, Issuer, RenewError};
+use crate::domain::{ConnectionStatus, Integration};
+use crate::ids::{ConnectionId, EntityId};
+use crate::secret::SecretFields;
+use crate::service::error::{Error, Result};
+use crate::store::{NewConnection, connections, flows};
+
+/// How long a started authorization stays usable.
+pub const FLOW_TTL_SECS: i64 = 600;
+
+/// The sealed-values table of pending flows.
+const FLOWS: &str = "oauth_flows";
+
+fn random_token() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Error::Internal("system random failed".into()))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn hash(token: &str) -> Vec<u8> {
+    digest(&SHA256, token.as_bytes()).as_ref().to_vec()
+}
+
+/// A connection about to be created for an entity.
+#[derive(Clone, Copy)]
+pub(crate) struct Start<'a> {
+    pub integration: &'a Integration,
+    pub entity: &'a EntityId,
+    pub labels: &'a [String],
+    pub params: &'a Map<String, Value>,
+    /// Where to send the browser once the flow completes.
+    pub redirect_after: Option<&'a str>,
+}
+
+impl<'a> Start<'a> {
+    /// The connection row this start creates, without secrets.
+    fn row(&self, id: ConnectionId, status: ConnectionStatus, now: &'a str) -> NewConnection<'a> {
+        NewConnection {
+            id,
+            integration_id: self.integration.id,
+            entity_id: self.entity,
+            app_key: &self.integration.app_key,
+            status,
+            status_reason: None,
+            labels: self.labels,
+            params: self.params,
+            secret_keys: &[],
+            secrets: None,
+            now,
+        }
+    }
+}
+
+/// A browser flow about to start: the INITIATED connection and what the callback needs.
+struct PendingFlow<'a> {
+    start: Start<'a>,
+    /// The value the provider echoes back; stored only as a hash.
+    state_key: &'a str,
+    /// Sealed with the flow: `authorize_url`, and `pkce_verifier` or the temporary
+    /// credentials (`oauth_token`, `oauth_token_secret`).
+    secrets: SecretFields,
+    expected_issuer: Option<&'a str>,
+}
+
+/// A connection just created: ACTIVE, or INITIATED with the link that completes it.
+#[derive(Debug, Clone)]
+pub struct CreatedConnection {
+    pub id: ConnectionId,
+    pub status: ConnectionStatus,
+    pub redirect_url: Option<String>,
+}
+
+/// The browser flows over the shared context and the token lifecycle.
+#[derive(Clone, Copy)]
+pub(crate) struct Flows<'a> {
+    ctx: &'a Ctx,
+    tokens: Tokens<'a>,
+}
+
+/// What the connect page shows before sending the browser to the provider.
+#[derive(Debug)]
+pub struct ConnectPage {
+    pub app_name: String,
+    pub entity: String,
+    pub scopes: Vec<String>,
+    pub authorize_url: String,
+}
+
+impl<'a> Flows<'a> {
+    pub fn new(ctx: &'a Ctx, tokens: Tokens<'a>) -> Self {
+        Flows { ctx, tokens }
+    }
+
+    /// Starts a connection that completes in the user's browser (or, for an OAuth 2.0
+    /// client-credentials integration, at once); `None` for schemes that need neither.
+    pub fn initiate(&self, start: Start<'_>) -> Result<Option<CreatedConnection>> {
+        if !auth::traits(start.integration.auth_scheme).browser {
+            return Ok(None);
+        }
+        let config_secrets = self.ctx.integration_fields(start.integration)?;
+        let draft = SecretFields::default();
+        let credentials = self.ctx.credentials(
+            start.integration,
+            &config_secrets,
+            Fields::new(start.params, &draft),
+        )?;
+        match credentials {
+            Credentials::OAuth2(oauth2) => self.initiate_oauth2(&oauth2, start).map(Some),
+            Credentials::OAuth1(oauth1) => self.initiate_oauth1(&oauth1, start).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    fn initiate_oauth2(&self, oauth2: &OAuth2, start: Start<'_>) -> Result<CreatedConnection> {
+        oauth2.config()?;
+        if oauth2.uses_client_credentials() {
+            return self.connect_machine(oauth2, start);
+        }
+        if let Some(url) = start.redirect_after {
+            self.check_redirect_after(start.integration, url)?;
+        }
+        let state = random_token()?;
+        let authorization = oauth2.authorization(&state)?;
+        let mut secrets = SecretFields::default();
+        secrets.set("authorize_url", &authorization.url);
+        if let Some(verifier) = &authorization.pkce_verifier {
+            secrets.set("pkce_verifier", verifier.expose_secret());
+        }
+        self.start_flow(PendingFlow {
+            start,
+            state_key: &state,
+            secrets,
+            expected_issuer: oauth2.expected_issuer(),
+        })
+    }
+
+    /// A client-credentials connection: ACTIVE at once with a machine token.
+    fn connect_machine(&self, oauth2: &OAuth2, start: Start<'_>) -> Result<CreatedConnection> {
+        let renewed = oauth2
+            .renew(self.tokens.net(), self.ctx.clock.unix())
+            .map_err(|e| match e {
+                RenewError::Unusable(e) | RenewError::Transient(e) | RenewError::Refused(e) => {
+                    Error::from(e)
+                }
+                RenewError::Dead(m) | RenewError::Exhausted(m) => Error::Upstream(m),
+            })?;
+        let mut params = start.params.clone();
+        let mut secrets = SecretFields::default();
+        renewed.store(&mut params, &mut secrets);
+        let id = ConnectionId::new();
+        let sealed = self
+            .ctx
+            .seal_fields("connections", &id.to_string(), &secrets)?;
+        let now = self.ctx.clock.stamp();
+        let keys = secrets.keys();
+        let row = NewConnection {
+            params: &params,
+            secret_keys: &keys,
+            secrets: sealed.as_deref(),
+            ..start.row(id, ConnectionStatus::Active, &now)
+        };
+        self.ctx.store.write(|tx| connections::insert(tx, &row))?;
+        Ok(CreatedConnection {
+            id,
+            status: ConnectionStatus::Active,
+            redirect_url: None,
+        })
+    }
+
+    /// OAuth 1.0a: asks the provider for temporary credentials (announcing keyport's
+    /// callback) before handing out the connect-page link.
+    fn initiate_oauth1(&self, oauth1: &OAuth1, start: Start<'_>) -> Result<CreatedConnection> {
+        if let Some(url) = start.redirect_after {
+            self.check_redirect_after(start.integration, url)?;
+        }
+        let endpoints = oauth1.endpoints()?;
+        let consumer = oauth1.consumer()?;
+        let callback = self.ctx.callback_url(&start.integration.app_key);
+        let temporary = oauth1::request_token(
+            self.tokens.net(),
+            endpoints,
+            &consumer,
+            &callback,
+            self.ctx.clock.unix(),
+        )?;
+        let authorize_url = oauth1::authorize_url(endpoints, &temporary)?;
+        let mut secrets = SecretFields::default();
+        secrets.set("authorize_url", &authorize_url);
+        secrets.set("oauth_token", &temporary.token);
+        secrets.set("oauth_token_secret", temporary.token_secret.expose_secret());
+        self.start_flow(PendingFlow {
+            start,
+            state_key: &temporary.token,
+            secrets,
+            expected_issuer: None,
+        })
+    }
+
+    /// Stores an INITIATED connection and its pending flow in one transaction; returns the
+    /// connect-page link.
+    fn start_flow(&self, flow: PendingFlow<'_>) -> Result<CreatedConnection> {
+        let PendingFlow {
+            start,
+            state_key,
+            secrets,
+            expected_issuer,
+        } = flow;
+        let id = ConnectionId::new();
+        let connect = random_token()?;
+        let sealed = self
+            .ctx
+            .seal_fields(FLOWS, &id.to_string(), &secrets)?
+            .ok_or_else(|| Error::Internal("empty flow".into()))?;
+        let now = self.ctx.clock.stamp();
+        let expires_at = self.ctx.clock.unix() + FLOW_TTL_SECS;
+        self.ctx.store.write(|tx| {
+            connections::insert(tx, &start.row(id, ConnectionStatus::Initiated, &now))?;
+            flows::insert(
+                tx,
+                &flows::NewFlow {
+                    connection_id: id,
+                    state_hash: &hash(state_key),
+                    connect_hash: &hash(&connect),
+                    app_key: &start.integration.app_key,
+                    secrets: &sealed,
+                    redirect_after: start.redirect_after,
+                    expected_issuer,
+                    now: &now,
+                    expires_at,
+                },
+            )?;
+            Ok::<_, Error>(())
+        })?;
+        Ok(CreatedConnection {
+            id,
+            status: ConnectionStatus::Initiated,
+            redirect_url: Some(format!("{}/connect/{connect}", self.ctx.public_url)),
+        })
+    }
+
+    /// Where the browser may go after connecting: loopback, or the integration's allow-list.
+    fn check_redirect_after(&self, integration: &Integration, url: &str) -> Result<()> {
+        check_url("redirectUri", url)?;
+        let parsed = url::Url::parse(url).map_err(|_| Error::invalid("redirectUri: not a URL"))?;
+        let loopback = match parsed.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            None => false,
+        };
+        if loopback {
+            return Ok(());
+        }
+        let allowed = integration
+            .config
+            .get("allowed_redirect_urls")
+            .and_then(Value::as_array)
+            .is_some_and(|list| {
+                list.iter().filter_map(Value::as_str).any(|a| {
+                    url::Url::parse(a).is_ok_and(|a| {
+                        a.origin() == parsed.origin() && parsed.path().starts_with(a.path())
+                    })
+                })
+            });
+        if allowed {
+            Ok(())
+        } else {
+            Err(Error::invalid(format!(
+                "redirectUri: {} is neither a loopback URL nor on the integration's allowed_redirect_urls",
+                parsed.origin().ascii_serialization()
+            )))
+        }
+    }
+
+    /// Turns INITIATED connections whose flow expired into FAILED.
+    /// Every get and list calls this: it checks with a read first and takes the write
+    /// lock only when a flow did expire, so reads stay parallel.
+    pub fn sweep(&self) -> Result<()> {
+        let now_unix = self.ctx.clock.unix();
+        if !self.ctx.store.read(|db| flows::any_expired(db, now_unix))? {
+            return Ok(());
+        }
+        let now = self.ctx.clock.stamp();
+        let changed = self
+            .ctx
+            .store
+            .write(|tx| flows::expire(tx, now_unix, &now))?;
+        if changed > 0 {
+            self.ctx.notify_change();
+        }
+        Ok(())
+    }
+
+    /// The connect page for a link handed out when the flow started.
+    pub fn connect_page(&self, token: &str) -> std::result::Result<ConnectPage, CallbackOutcome> {
+        let gone = || {
+            CallbackOutcome::failed(
+                "Link not valid",
+                "This connect link is unknown or has expired. Start the connection again.",
+            )
+        };
+        let flow = self
+            .ctx
+            .store
+            .read(|db| flows::by_connect(db, &hash(token)))
+            .map_err(|_| gone())?
+            .ok_or_else(gone)?;
+        if flow.used {
+            return Err(CallbackOutcome::failed(
+                "Already used",
+                "This connect link was already used. Start the connection again if needed.",
+            ));
+        }
+        if flow.expires_at < self.ctx.clock.unix() {
+            let _ = self.sweep();
+            return Err(gone());
+        }
+        let secrets = self
+            .ctx
+            .open_fields(FLOWS, &flow.connection_id.to_string(), Some(&flow.secrets))
+            .map_err(|_| gone())?;
+        let connection = self
+            .ctx
+            .store
+            .read(|db| connections::get(db, flow.connection_id))
+            .ok()
+            .flatten()
+            .ok_or_else(gone)?;
+        let integration = self
+            .ctx
+            .load_integration(connection.integration_id)
+            .map_err(|_| gone())?;
+        let app_name = self
+            .ctx
+            .catalog
+            .get(&flow.app_key)
+            .map(|a| a.name.clone())
+            .unwrap_or(flow.app_key.clone());
+        Ok(ConnectPage {
+            app_name,
+            entity: connection.entity_id.as_str().to_string(),
+            scopes: integration.scopes,
+            authorize_url: secrets
+                .text("authorize_url")
+                .map(|u| u.expose_secret().to_string())
+                .unwrap_or_default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_hashed() -> Result<()> {
+        let a = random_token()?;
+        let b = random_token()?;
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43, "256 bits, base64url");
+        assert_eq!(hash(&a).len(), 32);
+        assert_ne!(hash(&a), hash(&b));
+        Ok(())
+    }
+}

@@ -1,0 +1,423 @@
+//! The one token lifecycle, for every scheme whose access tokens a token endpoint issues
+//! and that expire (OAuth 2.0, BASIC_WITH_JWT, GOOGLE_SERVICE_ACCOUNT). The schemes say
+//! what token a connection holds and how to get a new one ([`Issuer`]); this file decides
+//! when, and keeps the rules in one place:
+//!
+//! - **Fresh**: a held token is used while more than a minute is left, or half the
+//!   lifetime of a short-lived one (so a fresh 30-second token is not renewed at once); a
+//!   token without an expiry is used until the provider refuses it.
+//! - **Single flight**: one renewal per connection at a time. Callers queue on the
+//!   connection's entry in one table (dropped once nobody holds or waits for it) and the
+//!   ones behind the first find its token in the store. A caller whose token was refused
+//!   (`stale`) renews only if nobody has replaced that token yet.
+//! - **Commit before use**: the new token (and a rotated refresh token) is committed in one
+//!   transaction before any caller is handed it (RFC 9700 §4.14).
+//! - **Dead grant → EXPIRED**: a refused refresh token or login makes the connection
+//!   EXPIRED with the reason, and nothing is sent for it again until it is reconnected.
+//! - **Back-off**: after any other failure, renewals of that connection wait 5 s, doubling to
+//!   5 min, timed by the injected `Clock`; a still-valid token is used meanwhile.
+//!
+//! One token-endpoint client (small bodies, no redirects) serves renewals, revocation and
+//! the browser flows' exchanges.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::ctx::{Ctx, Loaded, not_usable};
+use crate::auth::{AuthError, Cached, Issuer, MAX_TOKEN_RESPONSE, RenewError};
+use crate::domain::{Connection, ConnectionStatus, Integration};
+use crate::ids::ConnectionId;
+use crate::net::Net;
+use crate::secret::{AccessToken, SecretFields};
+use crate::service::error::{Error, Result};
+use crate::store::{SecretUpdate, connections};
+
+/// Renew a held token when less than this is left (or half its lifetime, if shorter).
+const RENEW_AHEAD_SECS: i64 = 60;
+/// Back-off after a failed renewal: doubles from this, capped below.
+const BACKOFF_START: Duration = Duration::from_secs(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The token-endpoint client, the single-flight table and the back-off table.
+pub(super) struct TokenState {
+    net: Net,
+    flights: Flights,
+    backoff: Mutex<HashMap<ConnectionId, Backoff>>,
+}
+
+/// The token lifecycle over the shared context and the token state.
+#[derive(Clone, Copy)]
+pub(crate) struct Tokens<'a> {
+    ctx: &'a Ctx,
+    state: &'a TokenState,
+}
+
+impl TokenState {
+    /// `timeout` bounds each token-endpoint exchange (`Config::token_timeout`).
+    pub(super) fn new(timeout: Duration) -> Self {
+        TokenState {
+            net: Net::new(timeout, MAX_TOKEN_RESPONSE),
+            flights: Flights::default(),
+            backoff: Mutex::default(),
+        }
+    }
+
+    /// Seconds left to wait before the next renewal of `id`, if it is backing off.
+    fn waiting(&self, id: ConnectionId, now_ms: i64) -> Option<i64> {
+        let until = lock(&self.backoff).get(&id)?.until_ms;
+        (now_ms < until).then(|| ((until - now_ms) / 1000).max(1))
+    }
+
+    fn failed(&self, id: ConnectionId, now_ms: i64) -> Duration {
+        let mut backoff = lock(&self.backoff);
+        let step = backoff
+            .get(&id)
+            .map(|b| (b.step * 2).min(BACKOFF_MAX))
+            .unwrap_or(BACKOFF_START);
+        let until_ms = now_ms.saturating_add(i64::try_from(step.as_millis()).unwrap_or(i64::MAX));
+        backoff.insert(id, Backoff { until_ms, step });
+        step
+    }
+
+    fn forget(&self, id: ConnectionId) {
+        lock(&self.backoff).remove(&id);
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Backoff {
+    until_ms: i64,
+    step: Duration,
+}
+
+/// One lock per connection whose token is being renewed.
+#[derive(Default)]
+struct Flights(Mutex<HashMap<ConnectionId, Arc<Mutex<()>>>>);
+
+/// A caller's place in a connection's flight; leaving drops the table entry when nobody
+/// else holds or waits for it.
+struct Flight<'a> {
+    table: &'a Flights,
+    id: ConnectionId,
+    turn: Arc<Mutex<()>>,
+}
+
+impl Flights {
+    fn join(&self, id: ConnectionId) -> Flight<'_> {
+        let turn = lock(&self.0).entry(id).or_default().clone();
+        Flight {
+            table: self,
+            id,
+            turn,
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        lock(&self.0).len()
+    }
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        let mut table = lock(&self.table.0);
+        // The table's reference and this one: nobody else is in this flight. Every clone is
+        // taken under the table's lock, so the count cannot grow behind this check.
+        if Arc::strong_count(&self.turn) == 2 {
+            table.remove(&self.id);
+        }
+    }
+}
+
+/// How long before expiry a held token is renewed.
+fn margin(held: &Cached) -> i64 {
+    let lifetime = match (held.expires_at, held.issued_at) {
+        (Some(expires), Some(issued)) => expires - issued,
+        _ => 2 * RENEW_AHEAD_SECS,
+    };
+    RENEW_AHEAD_SECS.min(lifetime / 2)
+}
+
+/// The held token, if it needs no renewal yet.
+fn fresh(held: &Cached, now: i64) -> Option<&AccessToken> {
+    let token = held.access_token.as_ref()?;
+    match held.expires_at {
+        Some(at) => (at - now > margin(held)).then_some(token),
+        None => Some(token),
+    }
+}
+
+/// The held token, if it has not expired (it may be due for renewal).
+fn unexpired(held: &Cached, now: i64) -> Option<&AccessToken> {
+    let token = held.access_token.as_ref()?;
+    held.expires_at.is_none_or(|at| at > now).then_some(token)
+}
+
+impl<'a> Tokens<'a> {
+    pub fn new(ctx: &'a Ctx, state: &'a TokenState) -> Self {
+        Tokens { ctx, state }
+    }
+
+    /// The client for token endpoints (small bodies, no redirects).
+    pub fn net(&self) -> &'a Net {
+        &self.state.net
+    }
+
+    /// A valid access token for a token-issuing connection: the held one while it is
+    /// fresh, else one new token shared by every concurrent caller and committed before
+    /// any of them gets it. With `stale` (the provider just refused that token), a newer
+    /// one than that.
+    pub fn access_token(
+        &self,
+        connection: &Connection,
+        issuer: &dyn Issuer,
+        stale: Option<&AccessToken>,
+    ) -> Result<AccessToken> {
+        let now = self.ctx.clock.unix();
+        if stale.is_none()
+            && let Some(token) = fresh(issuer.cached(), now)
+        {
+            return Ok(token.clone());
+        }
+        // A caller that waited here while another renewed sees a different token than the
+        // one it started with, and takes that one.
+        let seen = stale.or(issuer.cached().access_token.as_ref()).cloned();
+        let flight = self.state.flights.join(connection.id);
+        let _turn = lock(&flight.turn);
+        let loaded = self.ctx.load(connection.id)?;
+        if !loaded.connection.status.usable() {
+            return Err(not_usable(&loaded.connection));
+        }
+        let credentials = self.ctx.open(&loaded)?;
+        let issuer = credentials
+            .issuer()
+            .ok_or_else(|| Error::Internal("not a token-issuing connection".into()))?;
+        let held = issuer.cached();
+        if let Some(token) = &held.access_token {
+            let replaced = seen.is_none_or(|s| !token.is(s.expose_secret()));
+            if replaced || (stale.is_none() && fresh(held, now).is_some()) {
+                return Ok(token.clone());
+            }
+        }
+        let fallback = unexpired(held, now).filter(|_| stale.is_none());
+        self.renew(&loaded.connection, issuer, fallback, now)
+    }
+
+    /// One renewal, inside the connection's flight. `fallback` is a still-valid token a
+    /// caller may be given when the renewal fails for a reason worth retrying.
+    fn renew(
+        &self,
+        connection: &Connection,
+        issuer: &dyn Issuer,
+        fallback: Option<&AccessToken>,
+        now: i64,
+    ) -> Result<AccessToken> {
+        let id = connection.id;
+        if let Some(wait) = self.state.waiting(id, self.ctx.clock.unix_ms()) {
+            return fallback.cloned().ok_or_else(|| {
+                Error::Upstream(format!(
+                    "refreshing the token failed recently; keyport retries in {wait} s"
+                ))
+            });
+        }
+        let failure = match issuer.renew(&self.state.net, now) {
+            Ok(renewed) => {
+                self.commit(
+                    id,
+                    |current| match current.status.usable() {
+                        true => Ok(()),
+                        false => Err(not_usable(current)),
+                    },
+                    |params, sealed| renewed.store(params, sealed),
+                )?;
+                self.state.forget(id);
+                return Ok(renewed.access_token);
+            }
+            Err(failure) => failure,
+        };
+        match failure {
+            RenewError::Dead(reason) => Err(self.expire(id, &reason)?),
+            RenewError::Exhausted(reason) => match fallback {
+                Some(token) => Ok(token.clone()),
+                None => Err(self.expire(id, &reason)?),
+            },
+            RenewError::Unusable(e) => Err(e.into()),
+            RenewError::Refused(e) => {
+                self.back_off(id, &e.to_string());
+                Err(Error::Upstream(format!("refreshing the token failed: {e}")))
+            }
+            RenewError::Transient(e) => {
+                self.back_off(id, &e.to_string());
+                match (fallback, e) {
+                    (Some(token), _) => Ok(token.clone()),
+                    (None, AuthError::Timeout) => Err(Error::UpstreamTimeout),
+                    (None, e) => Err(Error::Upstream(format!("refreshing the token failed: {e}"))),
+                }
+            }
+        }
+    }
+
+    fn back_off(&self, id: ConnectionId, error: &str) {
+        let step = self.state.failed(id, self.ctx.clock.unix_ms());
+        tracing::warn!(connection = %id, error, backoff_s = step.as_secs(), "token renewal failed");
+    }
+
+    /// The grant is dead: the connection becomes EXPIRED with `reason`; the error to give.
+    fn expire(&self, id: ConnectionId, reason: &str) -> Result<Error> {
+        self.ctx
+            .transition(id, ConnectionStatus::Expired, Some(reason))?;
+        self.state.forget(id);
+        tracing::warn!(connection = %id, reason, "token renewal refused; connection EXPIRED");
+        Ok(Error::Conflict(format!(
+            "connected account {id} is EXPIRED ({reason}); reconnect it"
+        )))
+    }
+
+    /// Writes new credential material in one transaction, after `guard` approved the
+    /// connection as it is now: `edit` changes its parameters and sealed fields, and the
+    /// connection is ACTIVE afterwards.
+    pub fn commit(
+        &self,
+        id: ConnectionId,
+        guard: impl FnOnce(&Connection) -> Result<()>,
+        edit: impl FnOnce(&mut Map<String, Value>, &mut SecretFields),
+    ) -> Result<()> {
+        let now = self.ctx.clock.stamp();
+        let row = id.to_string();
+        self.ctx.store.write(|tx| {
+            let current = connections::get(tx, id)?
+                .ok_or_else(|| Error::not_found("connected account", row.clone()))?;
+            guard(&current)?;
+            let blob = connections::secrets(tx, id)?;
+            let mut sealed = self.ctx.open_fields("connections", &row, blob.as_deref())?;
+            let mut params = current.params.clone();
+            edit(&mut params, &mut sealed);
+            let blob = self.ctx.seal_fields("connections", &row, &sealed)?;
+            connections::update_secrets(
+                tx,
+                id,
+                &SecretUpdate {
+                    status: ConnectionStatus::Active,
+                    status_reason: None,
+                    params: &params,
+                    secret_keys: &sealed.keys(),
+                    secrets: blob.as_deref(),
+                    now: &now,
+                },
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Makes a token-issuing connection's token valid now (for a reveal); `true` when the
+    /// connection is of such a scheme, so its stored material may have changed.
+    pub fn for_reveal(&self, loaded: &Loaded) -> Result<bool> {
+        let credentials = self.ctx.open(loaded)?;
+        let Some(issuer) = credentials.issuer() else {
+            return Ok(false);
+        };
+        self.access_token(&loaded.connection, issuer, None)?;
+        Ok(true)
+    }
+
+    /// Best-effort RFC 7009 revocation before a delete; the delete happens regardless.
+    pub fn revoke(&self, connection: &Connection, integration: &Integration) {
+        let loaded = match self.ctx.load(connection.id) {
+            Ok(loaded) if loaded.integration.id == integration.id => loaded,
+            _ => return,
+        };
+        let Ok(credentials) = self.ctx.open(&loaded) else {
+            return;
+        };
+        let Some(outcome) = credentials
+            .issuer()
+            .and_then(|issuer| issuer.revoke(&self.state.net))
+        else {
+            return;
+        };
+        match outcome {
+            Ok(()) => tracing::info!(connection = %connection.id, "tokens revoked at the provider"),
+            Err(e) => {
+                tracing::warn!(connection = %connection.id, error = %e, "revocation at the provider failed; deleted locally anyway")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(token: bool, expires_at: Option<i64>, issued_at: Option<i64>) -> Cached {
+        Cached {
+            access_token: token.then(|| AccessToken::new("t")),
+            expires_at,
+            issued_at,
+        }
+    }
+
+    #[test]
+    fn tokens_are_renewed_a_minute_or_half_a_short_lifetime_ahead() {
+        assert!(
+            fresh(&held(true, None, None), 0).is_some(),
+            "no expiry: use it"
+        );
+        assert!(fresh(&held(false, None, None), 0).is_none());
+        assert!(fresh(&held(true, Some(1061), None), 1000).is_some());
+        assert!(fresh(&held(true, Some(1060), None), 1000).is_none());
+        // A 30-second token is fresh for its first 15 seconds.
+        assert!(fresh(&held(true, Some(1030), Some(1000)), 1014).is_some());
+        assert!(fresh(&held(true, Some(1030), Some(1000)), 1015).is_none());
+        assert!(unexpired(&held(true, Some(1030), Some(1000)), 1029).is_some());
+        assert!(unexpired(&held(true, Some(1030), Some(1000)), 1030).is_none());
+    }
+
+    #[test]
+    fn back_off_doubles_to_a_cap_and_is_forgotten_on_success() {
+        let state = TokenState::new(Duration::from_secs(30));
+        let id = ConnectionId::new();
+        assert_eq!(state.waiting(id, 0), None);
+        assert_eq!(state.failed(id, 0), BACKOFF_START);
+        assert_eq!(state.waiting(id, 1_000), Some(4));
+        assert_eq!(state.waiting(id, 5_000), None);
+        assert_eq!(state.failed(id, 5_000), BACKOFF_START * 2);
+        for _ in 0..10 {
+            state.failed(id, 5_000);
+        }
+        assert_eq!(state.failed(id, 5_000), BACKOFF_MAX);
+        state.forget(id);
+        assert_eq!(state.waiting(id, 5_001), None);
+    }
+
+    #[test]
+    fn the_flight_table_is_pruned_when_idle() {
+        let flights = Flights::default();
+        let id = ConnectionId::new();
+        let first = flights.join(id);
+        let second = flights.join(id);
+        assert!(
+            Arc::ptr_eq(&first.turn, &second.turn),
+            "one lock per connection"
+        );
+        drop(first);
+        assert_eq!(flights.len(), 1, "still waited for");
+        drop(second);
+        assert_eq!(flights.len(), 0);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    let flight = flights.join(id);
+                    let _turn = lock(&flight.turn);
+                });
+            }
+        });
+        assert_eq!(flights.len(), 0);
+    }
+}
