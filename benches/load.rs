@@ -231,6 +231,10 @@ fn smoke() {
         (twice.requests, twice.p50_us, twice.p99_us),
         (2400, 250.0, 300.0)
     );
+    assert_eq!(
+        (report::count(999), report::count(100_000)),
+        ("999".into(), "100,000".into())
+    );
     assert_eq!(wrk::lua_str("a\"b\\\n"), "\"a\\\"b\\\\\\010\"");
     println!(
         "load: smoke run ok (open files {open}); run benches/run.sh or `cargo bench --bench load` to measure"

@@ -17,7 +17,7 @@ use crate::harness::{
     Settings, bearer_integration, connect, peak_rss, pid, rss_kib, start, start_logged,
 };
 use crate::idle;
-use crate::report::{Goal, Report, mb_kib, ms};
+use crate::report::{Goal, Report, count, mb_kib, ms};
 use crate::upstream::Upstream;
 use crate::wrk::{Figures, Load, Target, Wrk};
 
@@ -174,7 +174,7 @@ pub fn section_burst(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
     r.compared(
         &format!(
             "{} concurrent proxied calls, upstream answers after 1 s",
-            s.burst
+            count(s.burst)
         ),
         (&proxied, &direct),
         "direct",
@@ -225,7 +225,7 @@ pub fn section_idle(s: &Settings, r: &mut Report, root: &Path) {
         && held.still_open == held.opened
         && held.sample_ok == held.sampled;
     r.row(
-        &format!("{} idle keep-alive connections held at once", s.idle),
+        &format!("{} idle keep-alive connections held at once", count(s.idle)),
         (
             format!(
                 "{} opened in {:.1} s ({} errors); {} still open when the oldest had idled {:.1} s; {}/{} sampled answered a second request",

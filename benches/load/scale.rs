@@ -11,7 +11,7 @@ use crate::common::Server;
 use crate::harness::{
     Settings, bearer_integration, bin, connect, dir_bytes, peak_rss, pid, populate, rss_kib, start,
 };
-use crate::report::{Goal, Report, mb, mb_kib, mib};
+use crate::report::{Goal, Report, count, mb, mb_kib, mib};
 use crate::wrk::{Target, Wrk};
 
 /// The binary's size goal, in bytes (the 20 MB).
@@ -53,7 +53,7 @@ pub fn section_scale(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
     );
     let small_label = small_count.to_string();
     r.compared(
-        &format!("get by id, {made} vs {small_count} connections"),
+        &format!("get by id, {} vs {small_count} connections", count(made)),
         (&g[0], &g[1]),
         &small_label,
         Goal::ratio(0.9),
@@ -65,8 +65,9 @@ pub fn section_scale(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
     );
     r.compared(
         &format!(
-            "list by entity ({} each), {made} vs {small_count}",
-            made / big_entities
+            "list by entity ({} each), {} vs {small_count}",
+            made / big_entities,
+            count(made)
         ),
         (&l[0], &l[1]),
         &small_label,
@@ -81,7 +82,9 @@ fn created(s: &Settings, r: &mut Report, made: usize, took: Duration) {
     r.row(
         &format!(
             "create {} connections over {} entities, {} clients",
-            s.rows, s.entities, s.creators
+            count(s.rows),
+            count(s.entities),
+            s.creators
         ),
         (
             format!(
@@ -147,7 +150,10 @@ fn size_and_restart(r: &mut Report, mut big: Server, big_dir: &Path, made: usize
     );
     let restarted = start(big_dir, Some("0"));
     r.row(
-        &format!("restart with {made} connections, to first /healthz"),
+        &format!(
+            "restart with {} connections, to first /healthz",
+            count(made)
+        ),
         (
             format!(
                 "{:.0} ms (KDF at the floor)",
