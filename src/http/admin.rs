@@ -38,7 +38,7 @@ pub async fn create_key(call: Call, body: Json<CreateKeyBody>) -> Reply<CreatedA
     operation_id = "listApiKeys",
     responses((status = 200, description = "Every key, never its value", body = Page<ApiKeyDto>), Refusals))]
 pub async fn list_keys(call: Call) -> Reply<Page<ApiKeyDto>> {
-    call.reply(|svc, caller| svc.list_keys(caller)).await
+    call.reply(Service::list_keys).await
 }
 
 /// Revokes an API key (admin).
@@ -54,7 +54,7 @@ pub async fn revoke_key(call: Call, path: web::Path<IdPath>) -> Reply<ApiKeyDto>
     operation_id = "listEntities",
     responses((status = 200, description = "Every entity the key may see", body = Page<EntityDto>), Refusals))]
 pub async fn list_entities(call: Call) -> Reply<Page<EntityDto>> {
-    call.reply(|svc, caller| svc.list_entities(caller)).await
+    call.reply(Service::list_entities).await
 }
 
 /// Checks an API key (the SDK's first call).

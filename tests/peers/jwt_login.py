@@ -16,7 +16,7 @@ import time
 
 import jwt
 
-from peer_http import config, control, serve
+from peer_http import config, serve
 
 CONFIG = config()
 STATE = {"offset": 0, "password": CONFIG["password"], "logins": 0, "issued": []}
@@ -59,11 +59,9 @@ def api(request):
 def handle(request):
     if request.route == "/login" and request.method == "POST":
         return login(request)
-    if request.route == "/_control":
-        return control(request, STATE)
     if request.route == "/_stats":
         return 200, {}, {"logins": STATE["logins"], "issued": len(STATE["issued"])}
     return api(request)
 
 
-serve(handle)
+serve(handle, clock=STATE)

@@ -3,7 +3,8 @@ that hands every request to one function and announces its port.
 
 A peer is started by the Rust tests as `python PEER.py CONFIG_JSON`; it prints
 `PORT <n>` on stdout once it listens and serves until killed. `handle(request)` returns
-`(status, headers, body)` where a dict or list body is sent as JSON.
+`(status, headers, body)` where a dict or list body is sent as JSON. A peer with a clock
+the tests move (`POST /_control`) hands its state to `serve`, which answers that route.
 """
 
 import json
@@ -42,7 +43,9 @@ class Request:
         return "http://" + self.headers.get("Host", "") + self.path
 
 
-def serve(handle):
+def serve(handle, clock=None):
+    """Serves `handle`. A peer with a clock passes its state as `clock`, and its
+    `POST /_control` is answered here (see `control`)."""
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -54,7 +57,10 @@ def serve(handle):
             request = Request(self.command, self.path, Headers(self.headers.items()), body)
             with lock:
                 try:
-                    status, headers, payload = handle(request)
+                    if clock is not None and request.route == "/_control":
+                        status, headers, payload = control(request, clock)
+                    else:
+                        status, headers, payload = handle(request)
                 except Exception as error:  # a peer bug must show up as a failure
                     status, headers, payload = 500, {}, {"error": "peer_bug", "detail": repr(error)}
             if isinstance(payload, (dict, list)):

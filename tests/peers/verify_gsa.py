@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 
 import jwt
 
-from peer_http import config, control, serve
+from peer_http import config, serve
 
 CONFIG = config()
 STATE = {
@@ -86,8 +86,6 @@ def token(request):
 def handle(request):
     if request.route == "/token" and request.method == "POST":
         return token(request)
-    if request.route == "/_control":
-        return control(request, STATE)
     if request.route == "/_stats":
         return 200, {}, {k: STATE[k] for k in ("token_requests", "failures", "issued")}
     presented = request.headers.get("Authorization", "")
@@ -96,4 +94,4 @@ def handle(request):
     return 401, {}, {"error": "invalid_token"}
 
 
-serve(handle)
+serve(handle, clock=STATE)

@@ -152,33 +152,8 @@ fn core_debug() -> Vec<String> {
         opened(AuthScheme::OAuth2),
         opened(AuthScheme::BasicWithJwt),
         format!("{:?}", Injection::bearer(canary)),
-        format!(
-            "{:?}",
-            OAuthConfig {
-                client_id: "c".into(),
-                client_secret: Some(ClientSecret::new(canary)),
-                authorization_url: None,
-                token_url: "https://as.example/token".into(),
-                revocation_url: None,
-                redirect_uri: None,
-                scopes: vec![],
-                scope_separator: " ".into(),
-                authorization_params: vec![],
-                token_params: vec![],
-                pkce: true,
-                token_auth: TokenAuth::Post,
-            }
-        ),
-        format!(
-            "{:?}",
-            Grant {
-                access_token: AccessToken::new(canary),
-                refresh_token: Some(RefreshToken::new(canary)),
-                expires_in: None,
-                scopes: None,
-                token_type: "Bearer".into(),
-            }
-        ),
+        oauth_config_debug(canary),
+        grant_debug(canary),
         format!(
             "{:?}",
             keyport::providers::Validated {
@@ -194,6 +169,41 @@ fn core_debug() -> Vec<String> {
             .unwrap()
         ),
     ]
+}
+
+/// An OAuth client configuration holding a client secret.
+fn oauth_config_debug(canary: &str) -> String {
+    format!(
+        "{:?}",
+        OAuthConfig {
+            client_id: "c".into(),
+            client_secret: Some(ClientSecret::new(canary)),
+            authorization_url: None,
+            token_url: "https://as.example/token".into(),
+            revocation_url: None,
+            redirect_uri: None,
+            scopes: vec![],
+            scope_separator: " ".into(),
+            authorization_params: vec![],
+            token_params: vec![],
+            pkce: true,
+            token_auth: TokenAuth::Post,
+        }
+    )
+}
+
+/// A grant holding an access and a refresh token.
+fn grant_debug(canary: &str) -> String {
+    format!(
+        "{:?}",
+        Grant {
+            access_token: AccessToken::new(canary),
+            refresh_token: Some(RefreshToken::new(canary)),
+            expires_in: None,
+            scopes: None,
+            token_type: "Bearer".into(),
+        }
+    )
 }
 
 /// What the service is asked with.
