@@ -1,20 +1,18 @@
 //! The bench's machinery: `keyport serve` started by the test kit's launcher with the
-//! bench's settings (the binary measured, the log level), the calls the bench makes, and
-//! the load generator (client threads with keep-alive agents, fixed-duration phases,
-//! latency percentiles).
+//! bench's settings (the binary measured, the log level), the calls the bench makes with
+//! `ureq` where wrk does not fit (bulk creation, 500 simultaneous readers), memory
+//! readings from `/proc`, and the open-files limit raised for thousands of sockets.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use serde_json::json;
 
 use crate::common::client::{agent, call_with};
 use crate::common::{Launch, Server};
-
-/// Requests per client and phase at most, whatever the duration.
-pub const MAX_PER_CLIENT: usize = 2_000_000;
 
 pub fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -24,9 +22,24 @@ pub fn env_num(name: &str, default: u64) -> u64 {
 }
 
 pub struct Settings {
-    pub clients: usize,
-    pub phase: Duration,
+    /// Per wrk run.
+    pub secs: u64,
+    /// Runs per side of each comparison, alternated (a b a b …).
+    pub rounds: usize,
+    /// Connections of the throughput comparisons.
     pub connections: usize,
+    /// wrk threads.
+    pub threads: usize,
+    /// Concurrent calls of the slow-upstream burst.
+    pub burst: usize,
+    /// The burst's wrk run, per side.
+    pub burst_secs: u64,
+    /// Idle keep-alive connections held at once.
+    pub idle: usize,
+    /// API clients creating rows.
+    pub creators: usize,
+    /// Bulk-created connections of the scale section, over `entities` entities.
+    pub rows: usize,
     pub entities: usize,
     pub create_cap: Duration,
     pub sections: Vec<String>,
@@ -35,6 +48,22 @@ pub struct Settings {
 impl Settings {
     pub fn wants(&self, section: &str) -> bool {
         self.sections.is_empty() || self.sections.iter().any(|s| s == section)
+    }
+}
+
+/// Raises this process's open-files limit to its hard limit (the children, keyport
+/// included, inherit it); the new soft limit.
+pub fn raise_nofile() -> u64 {
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => {
+            if setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+                hard
+            } else {
+                soft
+            }
+        }
+        Ok((soft, _)) => soft,
+        Err(_) => 0,
     }
 }
 
@@ -52,12 +81,17 @@ pub fn bin() -> PathBuf {
 /// Starts `keyport serve` in `dir` at keyport's default log level. `kdf_ms: None` leaves
 /// `KEYPORT_KDF_MS` unset (the default calibration).
 pub fn start(dir: &Path, kdf_ms: Option<&str>) -> Server {
+    start_logged(dir, kdf_ms, None)
+}
+
+/// `start` with `KEYPORT_LOG` set to `log` (`None`: keyport's default level).
+pub fn start_logged(dir: &Path, kdf_ms: Option<&str>, log: Option<&str>) -> Server {
     let launch = Launch {
         bin: bin(),
         kdf_ms: kdf_ms.map(Into::into),
         ..Launch::default()
     };
-    launch.log(None).start_in(dir).unwrap_or_else(|out| {
+    launch.log(log).start_in(dir).unwrap_or_else(|out| {
         panic!(
             "keyport exited with {}: {}",
             out.status,
@@ -112,119 +146,7 @@ pub fn peak_rss<T>(pid: u32, every: Duration, work: impl FnOnce() -> T) -> (T, u
 }
 
 // ---------------------------------------------------------------------------------------
-// Load generation
-
-/// One request: `true` when it got the answer it wanted.
-pub type Request = dyn Fn(&ureq::Agent, &mut u64) -> bool + Send + Sync;
-
-#[derive(Clone, Copy, Default)]
-pub struct Stats {
-    pub ok: usize,
-    pub failed: usize,
-    pub secs: f64,
-    pub p50_us: u64,
-    pub p99_us: u64,
-}
-
-impl Stats {
-    pub fn rps(&self) -> f64 {
-        self.ok as f64 / self.secs.max(1e-9)
-    }
-
-    pub fn merge(runs: &[Stats], latencies: &mut [u64]) -> Stats {
-        latencies.sort_unstable();
-        let pick = |q: f64| -> u64 {
-            if latencies.is_empty() {
-                return 0;
-            }
-            let i = ((latencies.len() as f64 - 1.0) * q).round() as usize;
-            latencies[i]
-        };
-        Stats {
-            ok: runs.iter().map(|s| s.ok).sum(),
-            failed: runs.iter().map(|s| s.failed).sum(),
-            secs: runs.iter().map(|s| s.secs).sum(),
-            p50_us: pick(0.50),
-            p99_us: pick(0.99),
-        }
-    }
-}
-
-/// `clients` threads, each with its own keep-alive agent, send `request` back to back for
-/// `phase` (and at most `MAX_PER_CLIENT` times each) after one untimed warm-up request.
-pub fn run_load(clients: usize, phase: Duration, request: Arc<Request>) -> (Stats, Vec<u64>) {
-    let start = Arc::new(Barrier::new(clients + 1));
-    let mut handles = Vec::new();
-    for c in 0..clients {
-        let start = Arc::clone(&start);
-        let request = Arc::clone(&request);
-        handles.push(std::thread::spawn(move || {
-            let agent = agent();
-            let mut seed = 0x9E37_79B9_7F4A_7C15u64 ^ ((c as u64 + 1) << 32);
-            request(&agent, &mut seed);
-            start.wait();
-            let began = Instant::now();
-            let deadline = began + phase;
-            let mut latencies = Vec::with_capacity(1 << 16);
-            let (mut ok, mut failed) = (0usize, 0usize);
-            while latencies.len() < MAX_PER_CLIENT {
-                let t = Instant::now();
-                if t >= deadline {
-                    break;
-                }
-                if request(&agent, &mut seed) {
-                    ok += 1;
-                    latencies.push(t.elapsed().as_micros() as u64);
-                } else {
-                    failed += 1;
-                    latencies.push(t.elapsed().as_micros() as u64);
-                }
-            }
-            (ok, failed, began.elapsed(), latencies)
-        }));
-    }
-    start.wait();
-    let mut all = Vec::new();
-    let (mut ok, mut failed, mut longest) = (0, 0, Duration::ZERO);
-    for h in handles {
-        let (o, f, d, l) = h.join().unwrap();
-        ok += o;
-        failed += f;
-        longest = longest.max(d);
-        all.extend(l);
-    }
-    let stats = Stats {
-        ok,
-        failed,
-        secs: longest.as_secs_f64(),
-        ..Stats::default()
-    };
-    (stats, all)
-}
-
-/// Alternates the phases `a` and `b` twice (a b a b) so that a burst of outside load hits
-/// both alike; returns the merged figures of each.
-pub fn compare(s: &Settings, a: Arc<Request>, b: Arc<Request>) -> (Stats, Stats) {
-    let (mut ra, mut rb) = (Vec::new(), Vec::new());
-    let (mut la, mut lb) = (Vec::new(), Vec::new());
-    let half = s.phase / 2;
-    for _ in 0..2 {
-        let (st, l) = run_load(s.clients, half, Arc::clone(&a));
-        ra.push(st);
-        la.extend(l);
-        let (st, l) = run_load(s.clients, half, Arc::clone(&b));
-        rb.push(st);
-        lb.extend(l);
-    }
-    (Stats::merge(&ra, &mut la), Stats::merge(&rb, &mut lb))
-}
-
-pub fn xorshift(seed: &mut u64) -> u64 {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    *seed
-}
+// Calls
 
 pub fn get_ok(agent: &ureq::Agent, url: &str, key: Option<&str>) -> bool {
     let mut req = agent.get(url);
@@ -292,30 +214,6 @@ pub fn populate(
     let took = began.elapsed();
     let ids = std::mem::take(&mut *ids.lock().unwrap());
     (ids, took)
-}
-
-pub fn get_by_id(kp: &Server, ids: Vec<String>) -> Arc<Request> {
-    let (base, key, ids) = (kp.url.clone(), kp.admin.clone(), Arc::new(ids));
-    Arc::new(move |a, seed| {
-        let id = &ids[(xorshift(seed) % ids.len() as u64) as usize];
-        get_ok(
-            a,
-            &format!("{base}/api/v1/connectedAccounts/{id}"),
-            Some(&key),
-        )
-    })
-}
-
-pub fn list_by_entity(kp: &Server, entities: usize) -> Arc<Request> {
-    let (base, key) = (kp.url.clone(), kp.admin.clone());
-    Arc::new(move |a, seed| {
-        let e = xorshift(seed) % entities as u64;
-        get_ok(
-            a,
-            &format!("{base}/api/v1/connectedAccounts?user_uuid=e{e}"),
-            Some(&key),
-        )
-    })
 }
 
 pub fn dir_bytes(dir: &Path) -> u64 {
