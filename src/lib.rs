@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod ids;
+pub mod inline;
 pub mod logging;
 pub mod net;
 pub mod providers;

@@ -1,8 +1,10 @@
-//! The one outbound HTTP client: a shared ureq agent (connection reuse) that never follows
-//! redirects (the oauth2 crate's SSRF warning), has timeouts, and caps response bodies.
-//! It speaks `http::Request<Vec<u8>>` / `http::Response<Vec<u8>>`, which is exactly the
-//! oauth2 crate's `HttpRequest` / `HttpResponse`, so the same client serves token exchange,
-//! provider calls and the proxy, and tests can substitute it with a closure.
+//! keyport's outbound HTTP, under one [`Policy`] (no redirects followed — the oauth2
+//! crate's SSRF warning —, timeouts, a cap on response bodies). [`Net`] is the blocking
+//! client for the control plane: a shared ureq agent (connection reuse) speaking
+//! `http::Request<Vec<u8>>` / `http::Response<Vec<u8>>`, which is exactly the oauth2
+//! crate's `HttpRequest` / `HttpResponse`, so it serves token exchange, revocation and
+//! who-am-I checks, and tests can substitute it with a closure. [`Upstream`] is the async
+//! client for the data plane (proxy and named actions), in `upstream.rs`.
 
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
@@ -14,9 +16,12 @@ use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
-/// Largest response body read from a provider (token endpoints answer in a few hundred bytes;
-/// proxied API responses may be larger).
-pub const MAX_RESPONSE: u64 = 16 * 1024 * 1024;
+mod policy;
+mod tunnel;
+mod upstream;
+
+pub use policy::{MAX_RESPONSE, Policy};
+pub use upstream::{Upstream, UpstreamConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
@@ -43,34 +48,47 @@ impl NetError {
 #[derive(Clone)]
 pub struct Net {
     agent: Agent,
-    max_body: u64,
+    policy: Policy,
 }
 
 impl std::fmt::Debug for Net {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Net")
-            .field("max_body", &self.max_body)
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
 
 impl Default for Net {
     fn default() -> Self {
-        Net::new(Duration::from_secs(30), MAX_RESPONSE)
+        Net::with_policy(Policy::default())
     }
 }
 
 impl Net {
+    /// The default policy with this timeout and body limit.
     pub fn new(timeout: Duration, max_body: u64) -> Self {
+        Net::with_policy(Policy {
+            max_body,
+            ..Policy::with_timeout(timeout)
+        })
+    }
+
+    pub fn with_policy(policy: Policy) -> Self {
         let config = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
-            .timeout_global(Some(timeout))
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .user_agent(concat!("keyport/", env!("CARGO_PKG_VERSION")))
+            .timeout_global(Some(policy.timeout))
+            .timeout_connect(Some(policy.connect_within()))
+            .user_agent(policy.user_agent)
             .build();
         let agent = Agent::with_parts(config, DefaultConnector::default(), LiteralFirst::default());
-        Net { agent, max_body }
+        Net { agent, policy }
+    }
+
+    /// The policy this client was built with, for the async client to share.
+    pub fn policy(&self) -> Policy {
+        self.policy
     }
 
     /// Sends one request; redirects come back as 3xx responses, never followed.
@@ -78,9 +96,14 @@ impl Net {
         &self,
         request: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, NetError> {
+        debug_assert!(
+            crate::inline::check().is_ok(),
+            "a blocking request inside an inline attempt: guard the caller with inline::check"
+        );
         let response = self.agent.run(request).map_err(map_error)?;
         let (parts, body) = response.into_parts();
-        let mut reader = body.into_reader().take(self.max_body + 1);
+        let max_body = self.policy.max_body;
+        let mut reader = body.into_reader().take(max_body + 1);
         let mut bytes = Vec::new();
         reader.read_to_end(&mut bytes).map_err(|e| {
             if e.kind() == std::io::ErrorKind::TimedOut {
@@ -89,8 +112,8 @@ impl Net {
                 NetError::Other(e.to_string())
             }
         })?;
-        if bytes.len() as u64 > self.max_body {
-            return Err(NetError::TooLarge(self.max_body));
+        if bytes.len() as u64 > max_body {
+            return Err(NetError::TooLarge(max_body));
         }
         Ok(http::Response::from_parts(parts, bytes))
     }
@@ -128,14 +151,18 @@ impl Resolver for LiteralFirst {
     }
 }
 
+/// The address a host names literally (`127.0.0.1`, `[::1]`), or `None` for a name.
+fn literal_ip(host: &str) -> Option<IpAddr> {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+        .parse()
+        .ok()
+}
+
 /// The socket address of a URI whose host is a literal IP address.
 fn literal_addr(uri: &Uri) -> Option<SocketAddr> {
-    let host = uri.host()?;
-    let ip = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<IpAddr>()
-        .ok()?;
+    let ip = literal_ip(uri.host()?)?;
     let port = uri.port_u16().or(match uri.scheme_str() {
         Some("http") => Some(80),
         Some("https") => Some(443),

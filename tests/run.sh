@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# CI builds once from scratch: incremental state would only take disk (the test build is
+# kept small by the dev profile in Cargo.toml; see there).
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
+df -h . | awk 'NR == 2 { print "==> disk: " $4 " free of " $2 }'
 
 sudo=""
 if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
@@ -55,5 +59,6 @@ if ! command -v cargo-fuzz >/dev/null; then
     echo "==> cargo install cargo-fuzz"
     cargo install cargo-fuzz --version 0.13.2 --locked --quiet
 fi
+df -h . | awk 'NR == 2 { print "==> disk: " $4 " free of " $2 }'
 echo "==> fuzzing (tests/fuzz/run.sh)"
 bash tests/fuzz/run.sh "${KEYPORT_FUZZ_SECONDS:-20}"

@@ -106,7 +106,7 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
     let dir = config::data_dir(data_dir)?;
     config::ensure_private_dir(&dir)?;
     let config = Config::load(&dir, args.settings, args.allow_remote)?;
-    crate::logging::init(&config.log);
+    let _log = crate::logging::init(&config.log);
     let addr = config.listen;
 
     let clock = Clock::system();

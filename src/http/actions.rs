@@ -1,7 +1,9 @@
 //! `/api/v2/actions`: Composio's action resource — the catalog of named actions
 //! (`ActionModel`), their execution, and the credential-injecting proxy
-//! (`execute_request`). Handlers parse the wire shape, call the service on the blocking
-//! pool and write Composio's answer; every rule lives in the service.
+//! (`execute_request`). Handlers parse the wire shape, call the service (on the blocking
+//! pool; execution and the proxy through its async calls, which wait for the provider on
+//! the worker's [`Upstream`] client) and write Composio's answer; every rule lives in the
+//! service.
 
 use actix_web::web::{self, Json};
 use serde_json::Value;
@@ -12,6 +14,7 @@ use super::dto::{
     ProxyResultDto, ReadErrors, Refusals, SendErrors, csv,
 };
 use crate::ids::ConnectionId;
+use crate::net::Upstream;
 use crate::service::Error;
 use crate::service::{ExecuteAction, ParamIn, ProxyRequest, Target};
 
@@ -64,6 +67,7 @@ pub async fn get(call: Call, path: web::Path<NamePath>) -> Reply<ActionDto> {
     responses((status = 200, description = "What the action did", body = ActionResultDto), SendErrors))]
 pub async fn execute(
     call: Call,
+    upstream: web::Data<Upstream>,
     path: web::Path<NamePath>,
     body: Json<ExecuteBody>,
 ) -> Reply<ActionResultDto> {
@@ -83,9 +87,8 @@ pub async fn execute(
         app_name: body.app_name,
         input,
     };
-    let outcome = call
-        .run(move |svc, caller| svc.execute_action(caller, req))
-        .await?;
+    let (svc, caller) = call.into_parts();
+    let outcome = svc.execute_action(&upstream, caller, req).await?;
     Ok(Json(ActionResultDto::from(outcome)))
 }
 
@@ -124,7 +127,13 @@ fn proxy_request(body: ProxyBody) -> Result<ProxyRequest, Error> {
 #[utoipa::path(post, path = "/api/v2/actions/proxy", tag = "actions",
     operation_id = "proxy", request_body = ProxyBody,
     responses((status = 200, description = "The provider's answer, whatever its status", body = ProxyResultDto), SendErrors))]
-pub async fn proxy(call: Call, body: Json<ProxyBody>) -> Reply<ProxyResultDto> {
+pub async fn proxy(
+    call: Call,
+    upstream: web::Data<Upstream>,
+    body: Json<ProxyBody>,
+) -> Reply<ProxyResultDto> {
     let req = proxy_request(body.into_inner())?;
-    call.reply(move |svc, caller| svc.proxy(caller, req)).await
+    let (svc, caller) = call.into_parts();
+    let response = svc.proxy(&upstream, caller, req).await?;
+    Ok(Json(ProxyResultDto::from(&response)))
 }

@@ -2,9 +2,12 @@
 //! guard let in, extracted together, since every service operation is asked for by a
 //! caller) and a [`Reply`] (its wire type, answered as JSON with status 200), so a
 //! handler's signature names the body its `#[utoipa::path]` documents. Service work runs
-//! on the blocking pool, never on an async worker.
+//! on the blocking pool, or inline when it needs no I/O ([`Call::run_inline_on`]); the
+//! proxy and named actions take the service and caller apart and wait for the provider
+//! asynchronously.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::{Ready, ready};
@@ -60,6 +63,23 @@ impl Call {
         self.run(move |svc, caller| work(svc, caller, id)).await
     }
 
+    /// [`Call::run_on`] for an operation that usually needs no I/O: attempted inline on
+    /// this worker first (`crate::inline`), and run on the blocking pool only if it would
+    /// block. `work` may therefore start twice; reads only.
+    pub async fn run_inline_on<I, T, F>(self, path: &IdPath, work: F) -> Result<T, ApiError>
+    where
+        I: FromStr + Clone + Send + 'static,
+        Error: From<I::Err>,
+        F: Fn(&Service, &Caller, I) -> service::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let id: I = path.id.parse().map_err(Error::from)?;
+        match crate::inline::attempt(|| work(&self.svc, &self.caller, id.clone())) {
+            Err(e) if e.would_block() => self.run(move |svc, caller| work(svc, caller, id)).await,
+            done => done.map_err(ApiError::Service),
+        }
+    }
+
     /// The extract → service → map shape of an operation on one resource: [`Call::run_on`],
     /// answered with its view in the wire shape `D`.
     pub async fn reply_on<I, T, D, F>(self, path: &IdPath, work: F) -> Reply<D>
@@ -77,6 +97,12 @@ impl Call {
     /// Runs `work` here: for reads of what the service holds in memory (the catalog).
     pub fn now<T>(&self, work: impl FnOnce(&Service, &Caller) -> service::Result<T>) -> Reply<T> {
         Ok(web::Json(work(&self.svc, &self.caller)?))
+    }
+
+    /// The service and the caller, for the service's async operations (the proxy and
+    /// named actions), which put on the blocking pool only what must go there.
+    pub fn into_parts(self) -> (Arc<Service>, Caller) {
+        (self.svc.into_inner(), self.caller)
     }
 
     pub fn service(&self) -> &Service {

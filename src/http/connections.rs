@@ -71,7 +71,8 @@ pub async fn list(
     operation_id = "getConnectedAccount", params(IdPath),
     responses((status = 200, description = "The account", body = ConnectedAccountDto), ReadErrors))]
 pub async fn get(call: Call, path: web::Path<IdPath>) -> Reply<ConnectedAccountDto> {
-    call.reply_on(&path, Service::get_connection).await
+    let view = call.run_inline_on(&path, Service::get_connection).await?;
+    Ok(Json(ConnectedAccountDto::from(&view)))
 }
 
 /// ACTIVE again (from INACTIVE).
@@ -115,7 +116,9 @@ pub async fn delete(call: Call, path: web::Path<IdPath>) -> Reply<StatusDto> {
     operation_id = "revealCredentials", params(IdPath),
     responses((status = 200, description = "The credential, unredacted", body = CredentialsDto), UpstreamErrors))]
 pub async fn credentials(call: Call, path: web::Path<IdPath>) -> Reply<CredentialsDto> {
-    let revealed = call.run_on(&path, Service::reveal_connection).await?;
+    let revealed = call
+        .run_inline_on(&path, Service::reveal_connection)
+        .await?;
     Ok(Json(CredentialsDto::from(revealed)))
 }
 

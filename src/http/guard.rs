@@ -97,8 +97,6 @@ pub async fn guard(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = crate::clock::Stopwatch::start();
-    let method = req.method().clone();
-    let path = req.path().to_string();
     let response = match check(&req) {
         Err(e) => req
             .into_response(ApiError::Service(e).error_response())
@@ -110,9 +108,11 @@ pub async fn guard(
             next.call(req).await?.map_into_left_body()
         }
     };
+    // The response carries the request: method and path are read in place, nothing copied.
+    let request = response.request();
     tracing::info!(
-        method = %method,
-        path = %path,
+        method = %request.method(),
+        path = %request.path(),
         status = response.status().as_u16(),
         ms = started.elapsed().as_millis() as u64,
         "request"

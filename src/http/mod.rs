@@ -24,6 +24,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
 pub use error::ApiError;
 pub use guard::HostPolicy;
 
+use crate::net::{Upstream, UpstreamConfig};
 use crate::service::Error;
 use crate::service::Service;
 
@@ -184,10 +185,13 @@ pub async fn serve(
     policy: HostPolicy,
 ) -> std::io::Result<()> {
     let policy = web::Data::new(policy);
+    let upstream = UpstreamConfig::new(service.net().policy()).map_err(std::io::Error::other)?;
     HttpServer::new(move || {
         App::new()
             .app_data(service.clone())
             .app_data(policy.clone())
+            // awc's client is !Send: one per worker, sharing the policy and TLS settings.
+            .app_data(web::Data::new(Upstream::new(&upstream)))
             .configure(configure)
             .default_service(web::to(not_found))
             .wrap(from_fn(guard::guard))

@@ -258,7 +258,11 @@ impl<'a> Connections<'a> {
     }
 
     /// The live credential of an ACTIVE connection: every parameter, secrets opened.
-    /// Only keys with the `reveal` permission may call this.
+    /// Only keys with the `reveal` permission may call this. A token-issuing scheme's
+    /// token is made valid now (renewed if due), then what was committed is read.
+    ///
+    /// With the rows in the row cache and the token fresh this does no I/O, so handlers
+    /// attempt it inline (`crate::inline`) before sending it to the blocking pool.
     pub fn reveal(&self, caller: &Caller, id: ConnectionId) -> Result<RevealedCredential> {
         caller.require(Permission::Reveal)?;
         let loaded = self.ctx.load_for(caller, id)?;
@@ -268,8 +272,6 @@ impl<'a> Connections<'a> {
                 loaded.connection.status
             )));
         }
-        // Token-issuing schemes: hand out a token that is valid now, then read what was
-        // committed.
         let loaded = match self.tokens.for_reveal(&loaded)? {
             true => self.ctx.load_for(caller, id)?,
             false => loaded,

@@ -22,7 +22,7 @@ use crate::net::Net;
 use crate::providers::{App, Catalog, SchemeSpec, fields};
 use crate::secret::SecretFields;
 use crate::service::error::{Error, Result};
-use crate::store::{Store, StoreError, connections, integrations};
+use crate::store::{Store, connections, integrations};
 use crate::vault::{Aad, Vault};
 
 pub(crate) struct Ctx {
@@ -39,6 +39,12 @@ pub(crate) struct Ctx {
     pub actions: Actions,
     /// Wakes waiters whenever a connection's status changes.
     pub changes: tokio::sync::watch::Sender<u64>,
+    /// When the earliest open browser flow expires (unix seconds; `i64::MAX` for none), so
+    /// that reads learn there is nothing to expire without asking SQLite. Lowered inside
+    /// the write that opens a flow, recomputed inside the write that expires flows: both
+    /// under SQLite's write lock, so neither update is lost. It may be earlier than the
+    /// truth (a flow completed since), never later; an early value costs one sweep.
+    pub flow_deadline: std::sync::atomic::AtomicI64,
 }
 
 /// A connection with its integration and both sealed secret blobs, as one snapshot read
@@ -198,42 +204,33 @@ impl Ctx {
         })
     }
 
+    /// An integration as it stands, from the row cache when it holds it.
     pub fn load_integration(&self, id: IntegrationId) -> Result<Integration> {
         self.store
-            .read(|db| integrations::get(db, id))?
+            .integration(id)?
+            .map(|sealed| sealed.row.clone())
             .ok_or_else(|| Error::not_found("integration", id.to_string()))
     }
 
     /// A connection the caller may see; others' connections are "not found".
     pub fn load_connection(&self, caller: &Caller, id: ConnectionId) -> Result<Connection> {
-        let connection = self
-            .store
-            .read(|db| connections::get(db, id))?
-            .ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
-        if caller.may_act_for(&connection.entity_id).is_err() {
-            return Err(Error::not_found("connected account", id.to_string()));
-        }
-        Ok(connection)
+        self.load_for(caller, id).map(|loaded| loaded.connection)
     }
 
-    /// A connection, its integration and both sealed blobs from one snapshot: one read
-    /// transaction where there were four.
+    /// A connection, its integration and both sealed blobs as they stand: from the row
+    /// cache when it holds them (no SQLite, so this may run inline on a worker), else
+    /// from one read snapshot, which fills the cache.
     pub fn load(&self, id: ConnectionId) -> Result<Loaded> {
-        let found = self.store.snapshot(|db| {
-            let Some(connection) = connections::get(db, id)? else {
-                return Ok::<_, StoreError>(None);
-            };
-            let Some(integration) = integrations::get(db, connection.integration_id)? else {
-                return Ok(None);
-            };
-            Ok(Some(Loaded {
-                connection_secrets: connections::secrets(db, id)?,
-                integration_secrets: integrations::secrets(db, integration.id)?,
-                connection,
-                integration,
-            }))
-        })?;
-        found.ok_or_else(|| Error::not_found("connected account", id.to_string()))
+        let sealed = self
+            .store
+            .sealed(id)?
+            .ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
+        Ok(Loaded {
+            connection: sealed.connection.row.clone(),
+            integration: sealed.integration.row.clone(),
+            connection_secrets: sealed.connection.secrets.clone(),
+            integration_secrets: sealed.integration.secrets.clone(),
+        })
     }
 
     /// [`Ctx::load`] for a connection the caller may see.

@@ -114,6 +114,12 @@ impl Error {
     pub fn invalid(message: impl Into<String>) -> Self {
         Error::InvalidInput(message.into())
     }
+
+    /// The work met a blocking point inside [`crate::inline::attempt`]: run it again on
+    /// the blocking pool.
+    pub fn would_block(&self) -> bool {
+        matches!(self, Error::Store(StoreError::WouldBlock(_)))
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,7 +1,12 @@
 //! The one service every surface calls: the HTTP API, the Composio-compatible routes, the
 //! browser pages and the CLI (through the API). It owns the business rules — validation
 //! against the provider catalog, status transitions, sealing and redaction, who may see
-//! what — and is synchronous on purpose: handlers run it on the blocking pool.
+//! what — and is synchronous on purpose: handlers run it on the blocking pool, or inline
+//! on their worker when it needs no I/O (`crate::inline`: a credential read whose rows are
+//! in the row cache). The one exception is the wait on a provider (the proxy and named
+//! actions): those two facade methods are async, prepare the request inline or on the
+//! blocking pool and wait on the worker's async client, so no thread is held while a
+//! provider answers (`proxy/call.rs`).
 //!
 //! [`Service`] is a thin facade. The work is done by sub-services over one shared context
 //! ([`ctx::Ctx`]: store, vault, catalog, clock, outbound client, actions), each a small
@@ -35,7 +40,8 @@ mod keys;
 mod proxy;
 mod tokens;
 
-use std::sync::RwLock;
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, RwLock};
 
 use secrecy::SecretString;
 
@@ -68,7 +74,7 @@ use crate::actions::Actions;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::ids::{ApiKeyId, ConnectionId, IntegrationId};
-use crate::net::{MAX_RESPONSE, Net};
+use crate::net::{MAX_RESPONSE, Net, Upstream};
 use crate::providers::Catalog;
 use crate::store::Store;
 use crate::vault::Vault;
@@ -79,7 +85,7 @@ use ctx::Ctx;
 use flows::Flows;
 use integrations::Integrations;
 use keys::Keys;
-use proxy::Proxy;
+use proxy::{Proxy, prepare};
 use tokens::{TokenState, Tokens};
 
 pub struct Service {
@@ -111,6 +117,9 @@ impl Service {
     ) -> Result<Self> {
         let keys = KeyRing::load(&store)?;
         let actions = Actions::builtin(&catalog)?;
+        let flow_deadline = store
+            .read(crate::store::flows::next_expiry)?
+            .unwrap_or(i64::MAX);
         let ctx = Ctx {
             store,
             vault,
@@ -120,6 +129,7 @@ impl Service {
             net: Net::new(config.upstream_timeout, MAX_RESPONSE),
             actions,
             changes: tokio::sync::watch::channel(0).0,
+            flow_deadline: AtomicI64::new(flow_deadline),
         };
         Ok(Service {
             ctx,
@@ -148,7 +158,9 @@ impl Service {
         &self.ctx.public_url
     }
 
-    /// The shared outbound client for provider APIs.
+    /// The blocking client for provider APIs (who-am-I checks); its policy is also the
+    /// async client's that the proxy and named actions use (one per worker, built in
+    /// `http::serve`).
     pub fn net(&self) -> &Net {
         &self.ctx.net
     }
@@ -364,12 +376,29 @@ impl Service {
         Access::new(&self.ctx, self.tokens()).prepare(caller, id)
     }
 
-    /// Sends one request through a connection the caller may act through.
-    pub fn proxy(&self, caller: &Caller, req: ProxyRequest) -> Result<ProxyResponse> {
-        self.proxies().proxy(caller, req)
+    /// Sends one request through a connection the caller may act through: prepared inline
+    /// when that needs no I/O, else on the blocking pool; sent through `upstream` (the
+    /// calling worker's client).
+    pub async fn proxy(
+        self: Arc<Self>,
+        upstream: &Upstream,
+        caller: Caller,
+        req: ProxyRequest,
+    ) -> Result<ProxyResponse> {
+        let (call, attempt) = prepare(&self, move |svc| svc.proxies().start(&caller, &req)).await?;
+        proxy::complete(self, upstream, call, attempt).await
     }
 
-    pub fn execute_action(&self, caller: &Caller, req: ExecuteAction) -> Result<ActionOutcome> {
-        self.proxies().execute(caller, req)
+    /// Runs a named action: planned as the proxy prepares, sent through `upstream`.
+    pub async fn execute_action(
+        self: Arc<Self>,
+        upstream: &Upstream,
+        caller: Caller,
+        req: ExecuteAction,
+    ) -> Result<ActionOutcome> {
+        let name = req.name.clone();
+        let (call, attempt) = prepare(&self, move |svc| svc.proxies().plan(&caller, &req)).await?;
+        let response = proxy::complete(Arc::clone(&self), upstream, call, attempt).await?;
+        self.proxies().outcome(&name, &response)
     }
 }

@@ -1,7 +1,8 @@
 //! Acting for an entity: the credential-injecting proxy (`POST /api/v2/actions/proxy`) and,
 //! built on it, named actions ([`execute`]). The caller names a connection (or an entity
-//! and an app) and a path; keyport adds the credential and sends the request with the one
-//! shared [`Net`](crate::net::Net) client. The caller never sees the credential.
+//! and an app) and a path; keyport adds the credential and sends the request with the
+//! worker's async [`Upstream`](crate::net::Upstream) client ([`call`] says how the work is
+//! split so that no thread waits on a provider). The caller never sees the credential.
 //!
 //! What goes out is decided here and nowhere else:
 //! - the URL is `resolve_endpoint(base URL, endpoint)`: same scheme, host and port as the
@@ -17,6 +18,7 @@
 //! On a 401 the credential gets one chance to be renewed (`Access::after_401`) and the
 //! request is retried once.
 
+mod call;
 mod endpoint;
 mod execute;
 mod mask;
@@ -25,6 +27,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 use url::Url;
 
+pub(crate) use call::{complete, prepare};
 pub use endpoint::{check_within, resolve_endpoint};
 pub use execute::{ActionOutcome, ExecuteAction};
 
@@ -37,7 +40,7 @@ use crate::auth::Injection;
 use crate::ids::{ConnectionId, EntityId};
 use crate::net::NetError;
 use crate::service::error::{Error, Result};
-use mask::{mask, masked_values};
+use mask::mask;
 
 /// Never taken from the caller: credentials keyport owns, and hop-by-hop or framing
 /// headers that describe the caller's connection to keyport, not keyport's to the provider.
@@ -157,16 +160,19 @@ impl ProxyResponse {
     }
 }
 
-fn body_of(body: Option<Value>) -> Option<(String, Vec<u8>)> {
+fn body_of(body: Option<&Value>) -> Option<(String, Vec<u8>)> {
     match body? {
         Value::Null => None,
-        Value::String(text) => Some(("text/plain; charset=utf-8".into(), text.into_bytes())),
+        Value::String(text) => Some((
+            "text/plain; charset=utf-8".into(),
+            text.clone().into_bytes(),
+        )),
         other => Some(("application/json".into(), other.to_string().into_bytes())),
     }
 }
 
 impl Outbound {
-    fn from_proxy(req: ProxyRequest) -> Result<Outbound> {
+    fn from_proxy(req: &ProxyRequest) -> Result<Outbound> {
         let allowed = [
             http::Method::GET,
             http::Method::POST,
@@ -185,10 +191,10 @@ impl Outbound {
             http::Method::POST | http::Method::PUT | http::Method::PATCH
         );
         // SDKs send `{}` for "no body" with every method.
-        let body = match req.body {
+        let body = match &req.body {
             Some(Value::Object(m)) if m.is_empty() && !carries_body => None,
             Some(Value::String(s)) if s.is_empty() && !carries_body => None,
-            other => body_of(other),
+            other => body_of(other.as_ref()),
         };
         if body.is_some() && !carries_body {
             return Err(Error::invalid(format!(
@@ -198,7 +204,7 @@ impl Outbound {
         }
         let mut headers = Vec::new();
         let mut query = Vec::new();
-        for (location, name, value) in req.parameters {
+        for (location, name, value) in req.parameters.iter().cloned() {
             if name.trim().is_empty() {
                 return Err(Error::invalid("parameters.name: must not be empty"));
             }
@@ -208,8 +214,8 @@ impl Outbound {
             }
         }
         Ok(Outbound {
-            method: req.method,
-            endpoint: req.endpoint,
+            method: req.method.clone(),
+            endpoint: req.endpoint.clone(),
             headers,
             query,
             body,
@@ -365,15 +371,6 @@ impl<'a> Proxy<'a> {
         Access::new(self.ctx, self.tokens)
     }
 
-    /// Sends one request through a connection the caller may act through.
-    pub fn proxy(&self, caller: &Caller, req: ProxyRequest) -> Result<ProxyResponse> {
-        let target = req.target.clone();
-        let outbound = Outbound::from_proxy(req)?;
-        let id = self.resolve_target(caller, &target)?;
-        let prepared = self.access().prepare(caller, id)?;
-        self.send_prepared(&prepared, &outbound)
-    }
-
     /// The connection a target names: the given id, or the entity's newest ACTIVE
     /// connection to the app.
     fn resolve_target(&self, caller: &Caller, target: &Target) -> Result<ConnectionId> {
@@ -404,69 +401,45 @@ impl<'a> Proxy<'a> {
                 )
             })
     }
+}
 
-    /// Sends `outbound` with the prepared credential; on a 401, refreshes once and retries.
-    fn send_prepared(&self, prepared: &Prepared, outbound: &Outbound) -> Result<ProxyResponse> {
-        let base = Url::parse(&prepared.base_url)
-            .map_err(|_| Error::Conflict("the integration's base URL is not a valid URL".into()))?;
-        let url = resolve_endpoint(&prepared.base_url, &outbound.endpoint)?;
-        let first = self.send_once(&base, &url, prepared, &prepared.injection, outbound)?;
-        if first.status == 401
-            && let Some(fresh) = self.access().after_401(prepared)?
-        {
-            return self.send_once(&base, &url, prepared, &fresh, outbound);
+/// The provider's answer as the caller gets it: status, filtered headers (an off-host
+/// `Location` dropped) and body, with every value in `secrets` masked.
+fn finish(
+    base: &Url,
+    sent_to: &Url,
+    secrets: &[Vec<u8>],
+    response: http::Response<Vec<u8>>,
+) -> ProxyResponse {
+    let status = response.status().as_u16();
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for name in response.headers().keys() {
+        let lower = name.as_str().to_ascii_lowercase();
+        if DROPPED_RESPONSE_HEADERS.contains(&lower.as_str()) {
+            continue;
         }
-        Ok(first)
+        let values: Vec<String> = response
+            .headers()
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(&mask(v.as_bytes().to_vec(), secrets)).into_owned())
+            .collect();
+        let joined = values.join(", ");
+        if lower == "location" && !endpoint::same_origin_location(base, sent_to, &joined) {
+            // Never followed, and not handed on: the caller would follow it without us.
+            tracing::info!(
+                status,
+                "dropped an off-host Location from an upstream answer"
+            );
+            continue;
+        }
+        headers.push((lower, joined));
     }
-
-    fn send_once(
-        &self,
-        base: &Url,
-        url: &Url,
-        prepared: &Prepared,
-        injection: &Injection,
-        outbound: &Outbound,
-    ) -> Result<ProxyResponse> {
-        let request = build(base, url, prepared, injection, outbound)?;
-        let sent_to: Url = url.clone();
-        let response = self
-            .ctx
-            .net
-            .send(request)
-            .map_err(|e| net_error(e, &sent_to))?;
-        let secrets = masked_values(injection);
-        let status = response.status().as_u16();
-        let mut headers: Vec<(String, String)> = Vec::new();
-        for name in response.headers().keys() {
-            let lower = name.as_str().to_ascii_lowercase();
-            if DROPPED_RESPONSE_HEADERS.contains(&lower.as_str()) {
-                continue;
-            }
-            let values: Vec<String> = response
-                .headers()
-                .get_all(name)
-                .iter()
-                .map(|v| {
-                    String::from_utf8_lossy(&mask(v.as_bytes().to_vec(), &secrets)).into_owned()
-                })
-                .collect();
-            let joined = values.join(", ");
-            if lower == "location" && !endpoint::same_origin_location(base, &sent_to, &joined) {
-                // Never followed, and not handed on: the caller would follow it without us.
-                tracing::info!(
-                    status,
-                    "dropped an off-host Location from an upstream answer"
-                );
-                continue;
-            }
-            headers.push((lower, joined));
-        }
-        let body = mask(response.into_body(), &secrets);
-        Ok(ProxyResponse {
-            status,
-            headers,
-            body,
-        })
+    let body = mask(response.into_body(), secrets);
+    ProxyResponse {
+        status,
+        headers,
+        body,
     }
 }
 
@@ -491,13 +464,14 @@ mod tests {
             parameters: Vec::new(),
         };
         assert!(
-            Outbound::from_proxy(req(http::Method::GET, Some(serde_json::json!({"a": 1}))))
+            Outbound::from_proxy(&req(http::Method::GET, Some(serde_json::json!({"a": 1}))))
                 .is_err()
         );
-        assert!(Outbound::from_proxy(req(http::Method::GET, Some(serde_json::json!({})))).is_ok());
-        assert!(Outbound::from_proxy(req(http::Method::GET, Some(Value::Null))).is_ok());
-        assert!(Outbound::from_proxy(req(http::Method::CONNECT, None)).is_err());
-        let post = Outbound::from_proxy(req(http::Method::POST, Some(serde_json::json!({"a": 1}))));
+        assert!(Outbound::from_proxy(&req(http::Method::GET, Some(serde_json::json!({})))).is_ok());
+        assert!(Outbound::from_proxy(&req(http::Method::GET, Some(Value::Null))).is_ok());
+        assert!(Outbound::from_proxy(&req(http::Method::CONNECT, None)).is_err());
+        let post =
+            Outbound::from_proxy(&req(http::Method::POST, Some(serde_json::json!({"a": 1}))));
         assert_eq!(
             post.ok().and_then(|o| o.body),
             Some(("application/json".to_string(), br#"{"a":1}"#.to_vec()))

@@ -33,7 +33,7 @@ use crate::ids::ConnectionId;
 use crate::net::Net;
 use crate::secret::{AccessToken, SecretFields};
 use crate::service::error::{Error, Result};
-use crate::store::{SecretUpdate, connections};
+use crate::store::{SecretUpdate, StoreError, connections};
 
 /// Renew a held token when less than this is left (or half its lifetime, if shorter).
 const RENEW_AHEAD_SECS: i64 = 60;
@@ -189,6 +189,8 @@ impl<'a> Tokens<'a> {
         // A caller that waited here while another renewed sees a different token than the
         // one it started with, and takes that one.
         let seen = stale.or(issuer.cached().access_token.as_ref()).cloned();
+        // Renewing waits on the connection's turn and on the token endpoint.
+        crate::inline::check().map_err(StoreError::from)?;
         let flight = self.state.flights.join(connection.id);
         let _turn = lock(&flight.turn);
         let loaded = self.ctx.load(connection.id)?;

@@ -6,6 +6,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection as Db, OptionalExtension, Row, params, params_from_iter};
 use serde_json::{Map, Value};
 
+use super::cache::{SealedConnection, weight};
 use super::{StoreError, from_json, to_json};
 use crate::domain::{Connection, ConnectionStatus};
 use crate::ids::{ConnectionId, EntityId, IntegrationId};
@@ -77,6 +78,28 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Raw> {
     })
 }
 
+impl Raw {
+    /// Bytes held by the text columns, for weighing a cached row.
+    fn text_len(&self) -> usize {
+        [
+            &self.id,
+            &self.integration_id,
+            &self.entity_id,
+            &self.app_key,
+            &self.status,
+            &self.labels,
+            &self.params,
+            &self.secret_keys,
+            &self.created_at,
+            &self.updated_at,
+        ]
+        .iter()
+        .map(|s| s.len())
+        .sum::<usize>()
+            + self.status_reason.as_ref().map_or(0, String::len)
+    }
+}
+
 fn finish(raw: Raw) -> Result<Connection, StoreError> {
     let bad = |what: String| StoreError::Json(serde::de::Error::custom(what));
     Ok(Connection {
@@ -135,6 +158,27 @@ pub fn get(db: &Db, id: ConnectionId) -> Result<Option<Connection>, StoreError> 
         .optional()?
         .map(finish)
         .transpose()
+}
+
+/// One connection with its sealed secrets, in one statement, and its weight in the row
+/// cache.
+pub fn get_sealed(
+    db: &Db,
+    id: ConnectionId,
+) -> Result<Option<(SealedConnection, u64)>, StoreError> {
+    let found = db
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS}, secrets FROM connections WHERE id = ?1"
+        ))?
+        .query_row([id.to_string()], |r| Ok((from_row(r)?, r.get(11)?)))
+        .optional()?;
+    let Some((raw, secrets)) = found else {
+        return Ok(None);
+    };
+    let secrets: Option<Vec<u8>> = secrets;
+    let weight = weight(raw.text_len(), secrets.as_deref());
+    let row = finish(raw)?;
+    Ok(Some((SealedConnection { row, secrets }, weight)))
 }
 
 pub fn secrets(db: &Db, id: ConnectionId) -> Result<Option<Vec<u8>>, StoreError> {

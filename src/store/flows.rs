@@ -125,13 +125,11 @@ pub fn mark_used(db: &Db, id: ConnectionId, now: &str) -> Result<bool, StoreErro
     Ok(changed == 1)
 }
 
-/// Whether any open flow expired before `now_unix`: a read through the partial expiry
-/// index, so that readers need not take the write lock to find nothing to expire.
-pub fn any_expired(db: &Db, now_unix: i64) -> Result<bool, StoreError> {
-    let mut stmt = db.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM oauth_flows WHERE used_at IS NULL AND expires_at < ?1)",
-    )?;
-    Ok(stmt.query_row([now_unix], |r| r.get(0))?)
+/// When the earliest open flow expires (unix seconds); `None` when no flow is open.
+pub fn next_expiry(db: &Db) -> Result<Option<i64>, StoreError> {
+    let mut stmt =
+        db.prepare_cached("SELECT MIN(expires_at) FROM oauth_flows WHERE used_at IS NULL")?;
+    Ok(stmt.query_row([], |r| r.get(0))?)
 }
 
 /// INITIATED connections whose flow expired before `now_unix`: turned FAILED, flows closed.

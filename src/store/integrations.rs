@@ -4,6 +4,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use serde_json::{Map, Value};
 
+use super::cache::{SealedIntegration, weight};
 use super::{StoreError, from_json, to_json};
 use crate::domain::{AuthScheme, Integration};
 use crate::ids::IntegrationId;
@@ -60,6 +61,27 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Raw> {
         created_at: row.get(10)?,
         updated_at: row.get(11)?,
     })
+}
+
+impl Raw {
+    /// Bytes held by the text columns, for weighing a cached row.
+    fn text_len(&self) -> usize {
+        [
+            &self.id,
+            &self.app_key,
+            &self.name,
+            &self.scheme,
+            &self.config,
+            &self.secret_keys,
+            &self.scopes,
+            &self.base_url,
+            &self.created_at,
+            &self.updated_at,
+        ]
+        .iter()
+        .map(|s| s.len())
+        .sum()
+    }
 }
 
 fn finish(raw: Raw) -> Result<Integration, StoreError> {
@@ -126,6 +148,27 @@ pub fn get(conn: &Connection, id: IntegrationId) -> Result<Option<Integration>, 
         .optional()?
         .map(finish)
         .transpose()
+}
+
+/// One integration with its sealed secrets, in one statement, and its weight in the row
+/// cache.
+pub fn get_sealed(
+    conn: &Connection,
+    id: IntegrationId,
+) -> Result<Option<(SealedIntegration, u64)>, StoreError> {
+    let found = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS}, secrets FROM integrations WHERE id = ?1"
+        ))?
+        .query_row([id.to_string()], |r| Ok((from_row(r)?, r.get(12)?)))
+        .optional()?;
+    let Some((raw, secrets)) = found else {
+        return Ok(None);
+    };
+    let secrets: Option<Vec<u8>> = secrets;
+    let weight = weight(raw.text_len(), secrets.as_deref());
+    let row = finish(raw)?;
+    Ok(Some((SealedIntegration { row, secrets }, weight)))
 }
 
 /// Sealed secret configuration of one integration.

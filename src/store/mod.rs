@@ -1,12 +1,16 @@
 //! SQLite persistence (rusqlite, bundled SQLite). One file, WAL mode, `synchronous=FULL`,
-//! foreign keys on. A small pool of connections lets reads run in parallel while SQLite
-//! serializes writers; every write is one `BEGIN IMMEDIATE` transaction, so an operation
-//! is either fully stored or not at all. The store never sees plaintext secrets: it moves
-//! sealed blobs the service hands it.
+//! foreign keys on. A small pool of connections (`pool`) lets reads run in parallel while
+//! SQLite serializes writers; every write is one `BEGIN IMMEDIATE` transaction, so an
+//! operation is either fully stored or not at all, and acknowledged means on disk. The
+//! hot read path — a connection and its integration — is also served from an in-memory
+//! row cache (`cache`, `hot`) that every write invalidates before it returns. The store
+//! never sees plaintext secrets: it moves sealed blobs the service hands it.
 
 pub mod api_keys;
+mod cache;
 pub mod connections;
 pub mod flows;
+mod hot;
 pub mod integrations;
 pub mod migrate;
 mod pool;
@@ -17,6 +21,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use api_keys::NewApiKey;
+use cache::RowCache;
+pub use cache::{Sealed, SealedConnection, SealedIntegration};
 pub use connections::{ConnectionFilter, NewConnection, SecretUpdate};
 pub use integrations::{IntegrationPatch, NewIntegration};
 use pool::Pool;
@@ -35,6 +41,11 @@ pub enum StoreError {
     NoVault,
     #[error("stored JSON is malformed: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("no database connection became free: {0}")]
+    Pool(#[from] r2d2::Error),
+    /// A read that missed the row cache, or a write, inside [`crate::inline::attempt`].
+    #[error(transparent)]
+    WouldBlock(#[from] crate::inline::WouldBlock),
 }
 
 impl StoreError {
@@ -58,6 +69,7 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
 pub struct Store {
     path: PathBuf,
     pool: Pool,
+    cache: RowCache,
 }
 
 impl std::fmt::Debug for Store {
@@ -68,7 +80,7 @@ impl std::fmt::Debug for Store {
     }
 }
 
-const POOL_SIZE: usize = 4;
+const POOL_SIZE: u32 = 4;
 
 impl Store {
     /// Reads the vault record without writing anything to the database file, so that a
@@ -107,22 +119,21 @@ impl Store {
     }
 
     /// Opens an existing database (after its vault was unlocked) and applies pending
-    /// migrations.
+    /// migrations. They run on a connection of their own before the pool opens, so that a
+    /// database that cannot be opened fails here at once rather than after the pool's
+    /// checkout timeout.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let mut conns = Vec::with_capacity(POOL_SIZE);
-        for _ in 0..POOL_SIZE {
-            let conn = Connection::open(path)?;
+        {
+            let mut conn = Connection::open(path)?;
             configure(&conn)?;
-            conns.push(conn);
-        }
-        if let Some(first) = conns.first_mut() {
-            let tx = first.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             migrate::apply(&tx)?;
             tx.commit()?;
         }
         Ok(Store {
             path: path.to_path_buf(),
-            pool: Pool::new(conns),
+            pool: pool::build(path.to_path_buf(), POOL_SIZE)?,
+            cache: RowCache::new(cache::CONNECTION_BUDGET, cache::INTEGRATION_BUDGET),
         })
     }
 
@@ -130,29 +141,52 @@ impl Store {
         &self.path
     }
 
-    /// Runs `f` on a pooled connection.
+    /// A pooled connection: SQLite I/O follows, so never inside an inline attempt.
+    fn checkout(&self) -> Result<pool::Conn, StoreError> {
+        crate::inline::check()?;
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `f` on a pooled connection. Reads only: changes belong in `write`. Should `f`
+    /// change rows all the same, the row cache is invalidated before this returns.
     pub fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let conn = self.pool.get();
-        f(&conn)
+        let conn = self.checkout()?;
+        let before = conn.total_changes();
+        let value = f(&conn);
+        if conn.total_changes() != before {
+            self.cache.changed();
+        }
+        value
     }
 
     /// Runs `f` on one pooled connection inside one read transaction: its reads see one
     /// snapshot, and SQLite takes its WAL read lock once rather than once per statement.
+    /// Reads only, as `read`.
     pub fn snapshot<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
-        let conn = self.pool.get();
-        let tx = conn.unchecked_transaction().map_err(StoreError::from)?;
-        let value = f(&tx)?;
-        tx.commit().map_err(StoreError::from)?;
-        Ok(value)
+        let conn = self.checkout()?;
+        let before = conn.total_changes();
+        let value = (|| -> Result<T, E> {
+            let tx = conn.unchecked_transaction().map_err(StoreError::from)?;
+            let value = f(&tx)?;
+            tx.commit().map_err(StoreError::from)?;
+            Ok(value)
+        })();
+        if conn.total_changes() != before {
+            self.cache.changed();
+        }
+        value
     }
 
-    /// Runs `f` in one immediate transaction; commits only if `f` succeeds.
+    /// Runs `f` in one immediate transaction; commits only if `f` succeeds. Durability is
+    /// SQLite's (`synchronous=FULL`): when this returns `Ok`, the change is on disk. The row
+    /// cache counts the write as begun before `BEGIN` and as ended after the transaction
+    /// has, so no read served after this returns sees the rows as they were.
     pub fn write<T, E>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, E>,
@@ -160,7 +194,8 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        let mut conn = self.pool.get();
+        let mut conn = self.checkout()?;
+        let _writing = self.cache.writing();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::from)?;

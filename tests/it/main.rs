@@ -21,4 +21,5 @@ mod proxy;
 mod schemes;
 mod sdk;
 mod storage;
+mod storage_cache;
 mod wire;

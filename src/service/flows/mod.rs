@@ -11,6 +11,8 @@
 
 mod callback;
 
+use std::sync::atomic::Ordering::SeqCst;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::digest::{SHA256, digest};
@@ -257,6 +259,7 @@ impl<'a> Flows<'a> {
                     expires_at,
                 },
             )?;
+            self.ctx.flow_deadline.fetch_min(expires_at, SeqCst);
             Ok::<_, Error>(())
         })?;
         Ok(CreatedConnection {
@@ -305,14 +308,17 @@ impl<'a> Flows<'a> {
     /// lock only when a flow did expire, so reads stay parallel.
     pub fn sweep(&self) -> Result<()> {
         let now_unix = self.ctx.clock.unix();
-        if !self.ctx.store.read(|db| flows::any_expired(db, now_unix))? {
+        // Flows expire strictly before `now_unix` (as `flows::expire` reads it).
+        if self.ctx.flow_deadline.load(SeqCst) >= now_unix {
             return Ok(());
         }
         let now = self.ctx.clock.stamp();
-        let changed = self
-            .ctx
-            .store
-            .write(|tx| flows::expire(tx, now_unix, &now))?;
+        let changed = self.ctx.store.write(|tx| {
+            let changed = flows::expire(tx, now_unix, &now)?;
+            let next = flows::next_expiry(tx)?.unwrap_or(i64::MAX);
+            self.ctx.flow_deadline.store(next, SeqCst);
+            Ok::<_, Error>(changed)
+        })?;
         if changed > 0 {
             self.ctx.notify_change();
         }

@@ -1,10 +1,12 @@
 //! Named actions through the proxy: look the action up, validate the input against its
 //! schema before anything else happens, pick the connection, plan the request and send it
-//! with the same path, checks and credential handling as `POST /api/v2/actions/proxy`.
+//! with the same path, checks and credential handling as `POST /api/v2/actions/proxy`
+//! (planning on the blocking pool, the wait on the worker: see [`call`](super::call)).
 
 use serde_json::{Map, Value};
 
-use super::{Outbound, Proxy, Target};
+use super::call::{Attempt, Call};
+use super::{Outbound, Proxy, ProxyResponse, Target};
 use crate::domain::api_key::Permission;
 use crate::ids::ConnectionId;
 use crate::service::apps::Apps;
@@ -31,9 +33,9 @@ pub struct ActionOutcome {
 }
 
 impl Proxy<'_> {
-    /// Runs a named action: its input validated first, then its request planned and sent
-    /// through the proxy.
-    pub fn execute(&self, caller: &Caller, req: ExecuteAction) -> Result<ActionOutcome> {
+    /// A named action's request, ready to send: its input validated first, then its
+    /// request planned with the credential of the connection it acts through.
+    pub fn plan(&self, caller: &Caller, req: &ExecuteAction) -> Result<(Call, Attempt)> {
         caller.require(Permission::Use)?;
         let action = Apps::new(self.ctx).action(&req.name)?;
         if let Some(app) = req.app_name.as_deref().filter(|a| !a.trim().is_empty())
@@ -45,9 +47,9 @@ impl Proxy<'_> {
                 action.app
             )));
         }
-        let input = match req.input {
+        let input = match &req.input {
             Value::Null => Value::Object(Map::new()),
-            other => other,
+            other => other.clone(),
         };
         action.validate_input(&input)?;
         let fields = input.as_object().cloned().unwrap_or_default();
@@ -78,7 +80,12 @@ impl Proxy<'_> {
                 .body
                 .map(|b| ("application/json".to_string(), b.to_string().into_bytes())),
         };
-        let response = self.send_prepared(&prepared, &outbound)?;
+        self.start_call(prepared, outbound)
+    }
+
+    /// What the provider's answer means for the action `name`.
+    pub fn outcome(&self, name: &str, response: &ProxyResponse) -> Result<ActionOutcome> {
+        let action = Apps::new(self.ctx).action(name)?;
         let outcome = action.outcome(response.status, response.data());
         Ok(ActionOutcome {
             data: outcome.data,

@@ -219,3 +219,33 @@ fn scan(text: &str, seen: &Canaries) {
         encodings("x").len()
     );
 }
+
+/// The access log is written off the request path; a clean SIGTERM still leaves every
+/// request's line on file, the last ones included.
+#[test]
+fn every_request_is_in_the_access_log_after_a_clean_sigterm() {
+    let mut server = Server::start();
+    let marker = "/api/v1/connectedAccounts/00000000-0000-4000-8000-00000000c0de";
+    let n = 500;
+    for _ in 0..n {
+        let (status, _) = call(&server.url, "GET", "/healthz", None, None);
+        assert_eq!(status, 200);
+    }
+    let (status, _) = call(&server.url, "GET", marker, Some(&server.admin), None);
+    assert_eq!(status, 404);
+    server.stop();
+    let log = server.log();
+    let lines = |path: &str| {
+        log.lines()
+            .filter(|l| l.contains(" request ") && l.contains(&format!("path={path} ")))
+            .count()
+    };
+    // Readiness polls hit /healthz too, hence at least n.
+    assert!(lines("/healthz") >= n, "{} of {n} lines", lines("/healthz"));
+    assert_eq!(lines(marker), 1, "the last request's line is missing");
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&format!("path={marker} status=404"))),
+        "the line names method, path and status"
+    );
+}

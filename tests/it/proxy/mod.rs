@@ -3,9 +3,11 @@
 //! received: the exact credential, nothing from the caller that must not pass, and — for
 //! every refusal — zero requests at an "off-host" server that records everything.
 //! `injection`: what goes out and for whom; `upstream`: hostile endpoints, redirects,
-//! failures and answers; `actions`: the action catalog, its input checks and the CLI.
+//! failures and answers; `actions`: the action catalog, its input checks and the CLI;
+//! `concurrency`: calls waiting on a provider hold no thread.
 
 mod actions;
+mod concurrency;
 mod injection;
 mod upstream;
 

@@ -90,3 +90,52 @@ fn jwt_login_is_reused_until_exp_then_renewed_and_expired_on_401() {
         "an EXPIRED connection sends nothing"
     );
 }
+
+/// A credential read runs inline on an async worker (`keyport::inline`) only while it
+/// needs no I/O: the rows in the row cache and the JWT fresh. A cold cache, a JWT due for
+/// renewal or a write since the rows were cached each send it to the blocking pool — and
+/// the inline attempt refuses before any login is tried; a write is seen at once.
+#[test]
+fn credential_reads_run_inline_only_while_they_need_no_io() {
+    let peer = jwt_peer();
+    let kp = Library::with_apps(None);
+    let id = robot(&kp, dockerhub(&kp, &peer, "login"));
+    let logins = |p: &Peer| p.get("/_stats")["logins"].clone();
+    let svc = &kp.service;
+    let inline = || keyport::inline::attempt(|| svc.reveal_connection(&kp.admin, id));
+    let would_block = |r: Result<_, keyport::service::Error>| r.is_err_and(|e| e.would_block());
+
+    // Just written: the cache holds nothing current.
+    assert!(would_block(inline()), "cold cache");
+    let first = svc.reveal_connection(&kp.admin, id).expect("reveal");
+    assert_eq!(logins(&peer), json!(1));
+    let hot = inline().expect("served inline");
+    assert_eq!(hot.params, first.params);
+    assert_eq!(hot.params["username"], json!("robot"));
+    assert_eq!(logins(&peer), json!(1), "no login for a fresh JWT");
+
+    // 50 s left on the JWT: renewal is I/O, refused inline before the login is tried.
+    kp.advance(250);
+    peer.control(json!({ "advance": 250 }));
+    assert!(would_block(inline()), "renewal due");
+    assert_eq!(logins(&peer), json!(1), "the inline attempt sent nothing");
+    svc.reveal_connection(&kp.admin, id).expect("renewed");
+    assert_eq!(logins(&peer), json!(2));
+    inline().expect("fresh again, served inline");
+
+    // A write (disable) is seen by the very next read, inline or not: never the ACTIVE
+    // rows cached before it (the row cache's own tests cover every write path).
+    svc.set_connection_enabled(&kp.admin, id, false)
+        .expect("disable");
+    let cached = match inline() {
+        Err(e) if e.would_block() => svc.reveal_connection(&kp.admin, id).expect_err("disabled"),
+        other => other.expect_err("disabled, from the cache"),
+    };
+    let refused = svc.reveal_connection(&kp.admin, id).expect_err("disabled");
+    assert!(refused.to_string().contains("INACTIVE"), "{refused}");
+    assert_eq!(cached.to_string(), refused.to_string());
+    let again = inline().expect_err("disabled, from the cache");
+    assert!(!again.would_block(), "filled by the read above");
+    assert_eq!(again.to_string(), refused.to_string());
+    assert_eq!(logins(&peer), json!(2));
+}
