@@ -67,6 +67,21 @@ pub fn raise_nofile() -> u64 {
     }
 }
 
+/// Runs `f` with this thread bound to CPU `cpu` alone, so that what it spawns (keyport,
+/// wrk) inherits the binding; the thread's own affinity is restored after.
+pub fn on_cpu<T>(cpu: usize, f: impl FnOnce() -> T) -> T {
+    use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+    use nix::unistd::Pid;
+    let this_thread = Pid::from_raw(0);
+    let before = sched_getaffinity(this_thread).expect("this thread's affinity");
+    let mut one = CpuSet::new();
+    one.set(cpu).expect("a CPU index");
+    sched_setaffinity(this_thread, &one).expect("bind to one CPU");
+    let out = f();
+    sched_setaffinity(this_thread, &before).expect("restore the affinity");
+    out
+}
+
 // ---------------------------------------------------------------------------------------
 // keyport under test
 

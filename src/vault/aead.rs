@@ -11,6 +11,7 @@
 
 use ring::aead::{AES_256_GCM, Aad as RingAad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
+use std::fmt::Write as _;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::{Aad, VaultError};
@@ -54,6 +55,10 @@ pub(super) fn record_aad(aad: &Aad<'_>, dek_id: u32) -> Vec<u8> {
     out.push_str("keyport/v1");
     for part in [aad.table, aad.row, aad.column] {
         out.push('|');
+        if !part.contains(['|', '\\']) {
+            out.push_str(part);
+            continue;
+        }
         for c in part.chars() {
             if c == '|' || c == '\\' {
                 out.push('\\');
@@ -61,8 +66,7 @@ pub(super) fn record_aad(aad: &Aad<'_>, dek_id: u32) -> Vec<u8> {
             out.push(c);
         }
     }
-    out.push('|');
-    out.push_str(&dek_id.to_string());
+    let _ = write!(out, "|{dek_id}");
     out.into_bytes()
 }
 
