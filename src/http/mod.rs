@@ -12,6 +12,7 @@ pub mod dto;
 pub mod error;
 mod guard;
 mod integrations;
+mod mount;
 pub mod openapi;
 pub mod pages;
 
@@ -48,7 +49,8 @@ pub const MAX_BODY: usize = 256 * 1024;
 pub struct RouteDef {
     pub method: &'static str,
     pub path: &'static str,
-    mount: fn(&mut web::ServiceConfig),
+    /// Adds this method's handler to the resource of `path` (see `mount.rs`).
+    add: fn(actix_web::Resource) -> actix_web::Resource,
 }
 
 /// The route table: one `method "path" => handler;` row per route.
@@ -57,9 +59,7 @@ macro_rules! routes {
         vec![$(RouteDef {
             method: stringify!($method),
             path: $path,
-            mount: |cfg| {
-                cfg.route($path, web::$method().to($handler));
-            },
+            add: |resource| resource.route(web::$method().to($handler)),
         }),+]
     };
 }
@@ -161,9 +161,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(web::PayloadConfig::default().limit(MAX_BODY))
     .app_data(web::QueryConfig::default().error_handler(query_error))
     .app_data(web::PathConfig::default().error_handler(path_error));
-    for route in routes() {
-        (route.mount)(cfg);
-    }
+    mount::mount(cfg, &routes());
 }
 
 fn security_headers() -> DefaultHeaders {

@@ -9,9 +9,10 @@
 //! ciphertext; `ring`'s expanded key schedule is a library-internal copy we cannot wipe
 //! (briansmith/ring#15).
 
+use std::fmt::Write as _;
+
 use ring::aead::{AES_256_GCM, Aad as RingAad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
-use std::fmt::Write as _;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::{Aad, VaultError};
