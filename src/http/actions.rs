@@ -80,6 +80,17 @@ pub async fn execute(
         )
         .into());
     }
+    if body
+        .auth_config
+        .as_ref()
+        .is_some_and(|c| !c.is_null() && c.as_object().is_none_or(|m| !m.is_empty()))
+    {
+        return Err(Error::invalid(
+            "authConfig: keyport acts only with credentials sealed in its vault; connect the \
+             entity and name its connection instead",
+        )
+        .into());
+    }
     let req = ExecuteAction {
         name: path.into_inner().name,
         connected_account_id: connection_id(body.connected_account_id)?,

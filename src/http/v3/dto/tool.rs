@@ -1,0 +1,259 @@
+//! Tools (keyport's named actions): the tool (`ToolRetrieveResponse`, the list's items),
+//! the execute body and answer, and the proxy body and answer. Every tool has one fixed
+//! version, so `tools.execute(..., version=...)` names it without skipping the SDK's
+//! version check.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::service::{ActionOutcome, ActionView, ProxyResponse};
+
+/// The toolkit a tool belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = V3ToolToolkit)]
+pub struct ToolToolkit {
+    pub slug: String,
+    pub name: String,
+    pub logo: String,
+}
+
+/// The fields v3 keeps under `deprecated`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = V3ToolDeprecated)]
+pub struct ToolDeprecated {
+    pub available_versions: Vec<String>,
+    #[serde(rename = "displayName")]
+    pub display_name: String,
+    pub is_deprecated: bool,
+    pub toolkit: LogoRef,
+    pub version: String,
+}
+
+/// `{"logo": …}` (keyport's catalog has no logos).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = V3LogoRef)]
+pub struct LogoRef {
+    pub logo: String,
+}
+
+/// A tool as the v3 API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = V3Tool)]
+pub struct ToolDto {
+    /// The upper-case slug, e.g. `GITHUB_CREATE_AN_ISSUE`.
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    #[schema(required)]
+    pub human_description: Option<String>,
+    /// The arguments' JSON Schema.
+    pub input_parameters: Map<String, Value>,
+    /// The result's JSON Schema.
+    pub output_parameters: Map<String, Value>,
+    pub version: String,
+    pub available_versions: Vec<String>,
+    pub deprecated: ToolDeprecated,
+    pub is_deprecated: bool,
+    pub no_auth: bool,
+    pub scopes: Vec<String>,
+    pub tags: Vec<String>,
+    pub toolkit: ToolToolkit,
+}
+
+fn object(value: &Value) -> Map<String, Value> {
+    value.as_object().cloned().unwrap_or_default()
+}
+
+impl ToolDto {
+    pub fn new(v: &ActionView<'_>, toolkit_name: &str) -> ToolDto {
+        let def = &v.action.def;
+        ToolDto {
+            slug: def.name.clone(),
+            name: def.display_name.clone(),
+            description: def.description.clone(),
+            human_description: None,
+            input_parameters: object(&def.parameters),
+            output_parameters: object(&v.response),
+            version: v.version.to_string(),
+            available_versions: vec![v.version.to_string()],
+            deprecated: ToolDeprecated {
+                available_versions: vec![v.version.to_string()],
+                display_name: def.display_name.clone(),
+                is_deprecated: false,
+                toolkit: LogoRef {
+                    logo: String::new(),
+                },
+                version: v.version.to_string(),
+            },
+            is_deprecated: false,
+            no_auth: false,
+            scopes: Vec::new(),
+            tags: def.tags.clone(),
+            toolkit: ToolToolkit {
+                slug: v.action.app.clone(),
+                name: toolkit_name.to_string(),
+                logo: String::new(),
+            },
+        }
+    }
+}
+
+/// `GET /tools`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ToolListQuery {
+    /// Toolkit slugs, comma-separated.
+    pub toolkit_slug: Option<String>,
+    /// Tool slugs, comma-separated.
+    pub tool_slugs: Option<String>,
+    /// Part of the slug, name or description.
+    pub search: Option<String>,
+    /// The same as `search`.
+    pub query: Option<String>,
+    /// Tags, comma-separated: tools carrying any of them.
+    pub tags: Option<String>,
+    /// `latest`, or keyport's one version.
+    pub toolkit_versions: Option<String>,
+    pub limit: Option<f64>,
+    pub cursor: Option<String>,
+    pub include_deprecated: Option<bool>,
+    pub important: Option<String>,
+}
+
+/// `GET /tools/{tool_slug}`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ToolGetQuery {
+    /// `latest`, or keyport's one version.
+    pub version: Option<String>,
+    /// `latest`, or keyport's one version.
+    pub toolkit_versions: Option<String>,
+    pub include_pricing: Option<bool>,
+}
+
+/// A tool's slug in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ToolPath {
+    pub tool_slug: String,
+}
+
+// No `Debug` on the two bodies: `custom_*` would carry credentials.
+/// `POST /tools/execute/{tool_slug}`.
+#[derive(Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = V3ExecuteTool)]
+pub struct ExecuteToolBody {
+    /// The account to act through (default: the user's newest ACTIVE one for the toolkit).
+    pub connected_account_id: Option<String>,
+    pub user_id: Option<String>,
+    /// The legacy name of `user_id`.
+    pub entity_id: Option<String>,
+    /// `latest`, or the tool's version.
+    pub version: Option<String>,
+    /// The tool's input, matching its `input_parameters`.
+    pub arguments: Option<Map<String, Value>>,
+    /// Refused: keyport does not turn text into arguments.
+    pub text: Option<String>,
+    /// Refused: keyport acts only with credentials sealed in its vault.
+    #[schema(value_type = Option<Object>)]
+    pub custom_auth_params: Option<Value>,
+    /// Refused: keyport acts only with credentials sealed in its vault.
+    #[schema(value_type = Option<Object>)]
+    pub custom_connection_data: Option<Value>,
+    /// Accepted and without effect (keyport logs no bodies).
+    pub allow_tracing: Option<bool>,
+}
+
+/// What executing a tool answers.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = V3ToolResult)]
+pub struct ToolResultDto {
+    /// What the provider answered, shaped by the tool.
+    pub data: Value,
+    #[schema(required)]
+    pub error: Option<String>,
+    pub successful: bool,
+    #[schema(required)]
+    pub log_id: Option<String>,
+    #[schema(required, value_type = Option<Object>)]
+    pub session_info: Option<Value>,
+}
+
+impl From<ActionOutcome> for ToolResultDto {
+    fn from(o: ActionOutcome) -> Self {
+        ToolResultDto {
+            data: o.data,
+            error: o.error,
+            successful: o.successful,
+            log_id: None,
+            session_info: None,
+        }
+    }
+}
+
+/// Where a proxied call's parameter goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = V3ParameterType)]
+pub enum ParameterType {
+    Header,
+    Query,
+}
+
+/// One header or query parameter of a proxied call.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = V3ProxyParameter)]
+pub struct ProxyParameter {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ParameterType,
+    pub value: String,
+}
+
+/// `POST /tools/execute/proxy`.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = V3ProxyRequest)]
+pub struct ProxyToolBody {
+    pub connected_account_id: Option<String>,
+    /// Accepted and without effect: the account names its user.
+    pub user_id: Option<String>,
+    /// A path relative to the toolkit's API base URL, with an optional query string.
+    pub endpoint: String,
+    pub method: String,
+    #[schema(value_type = Option<Object>)]
+    pub body: Option<Value>,
+    /// Refused: keyport proxies JSON and text bodies.
+    #[schema(value_type = Option<Object>)]
+    pub binary_body: Option<Value>,
+    pub parameters: Option<Vec<ProxyParameter>>,
+    /// Refused: keyport acts only with credentials sealed in its vault.
+    #[schema(value_type = Option<Object>)]
+    pub custom_connection_data: Option<Value>,
+}
+
+/// The provider's answer to a proxied call.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = V3ProxyResult)]
+pub struct ProxyToolResultDto {
+    pub status: u16,
+    /// The body: JSON when it is JSON, else text; null when empty.
+    pub data: Value,
+    /// Lower-case names; credentials masked.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl From<&ProxyResponse> for ProxyToolResultDto {
+    fn from(response: &ProxyResponse) -> Self {
+        ProxyToolResultDto {
+            status: response.status,
+            data: response.data(),
+            headers: response.headers.iter().cloned().collect(),
+        }
+    }
+}
