@@ -20,6 +20,7 @@ mod oauth;
 mod proxy;
 mod schemes;
 mod sdk;
+mod sdk3;
 mod storage;
 mod storage_cache;
 mod wire;

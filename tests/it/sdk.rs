@@ -45,7 +45,7 @@ fn python() -> &'static Path {
     python
 }
 
-fn create_key(server: &Server, name: &str, permission: &str) -> String {
+pub(crate) fn create_key(server: &Server, name: &str, permission: &str) -> String {
     let created = server.ok(
         "POST",
         "/api/v1/keys",
@@ -281,13 +281,13 @@ fn github_got_the_two_issues(github: &str) {
     );
 }
 
-fn tail(text: &str, lines: usize) -> String {
+pub(crate) fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// The log without terminal colour codes (`ESC [ … m`).
-fn strip_ansi(text: &str) -> String {
+pub(crate) fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {

@@ -17,8 +17,8 @@ use crate::http::call::Call;
 use crate::http::dto::{V3ChangeErrors, V3ReadErrors, V3SendErrors, csv, parse_scheme};
 use crate::ids::IntegrationId;
 use crate::service::{
-    CONNECTION_DEFAULTS, Caller, CreateIntegration, FindIntegrations, IntegrationView, Service,
-    UpdateIntegration,
+    CONNECTION_DEFAULTS, Caller, CreateIntegration, Error, FindIntegrations, IntegrationView,
+    Service, UpdateIntegration,
 };
 
 /// The id in an auth config's path (`ac_…`, or the v1 UUID).
@@ -127,10 +127,14 @@ pub async fn list_auth_configs(
     operation_id = "v3GetAuthConfig", params(NanoidPath),
     responses((status = 200, description = "The auth config", body = AuthConfigDto), V3ReadErrors))]
 pub async fn get_auth_config(call: Call, path: web::Path<NanoidPath>) -> V3Reply<AuthConfigDto> {
-    let id: IntegrationId = path.nanoid.parse().map_err(crate::service::Error::from)?;
+    let id: IntegrationId = path.nanoid.parse().map_err(Error::from)?;
     let dto = call
         .run(move |svc, caller| {
+            // v3 has no deleted auth configs to show: a deleted one is gone.
             let view = svc.get_integration(caller, id)?;
+            if view.integration.deleted {
+                return Err(Error::not_found("auth config", id.v3()));
+            }
             Ok(with_counts(svc, caller, &[view])?.remove(0))
         })
         .await?;
@@ -163,7 +167,7 @@ pub async fn update_auth_config(
         auth_config: (!changes.is_empty()).then_some(changes),
         enabled: None,
     };
-    let id: IntegrationId = path.nanoid.parse().map_err(crate::service::Error::from)?;
+    let id: IntegrationId = path.nanoid.parse().map_err(Error::from)?;
     call.run(move |svc, caller| svc.update_integration(caller, id, req))
         .await?;
     Ok(Json(V3Success::new("auth config updated")))
@@ -174,7 +178,7 @@ pub async fn update_auth_config(
     operation_id = "v3SetAuthConfigStatus", params(StatusPath),
     responses((status = 200, description = "Its status changed", body = V3Success), V3ChangeErrors))]
 pub async fn set_auth_config_status(call: Call, path: web::Path<StatusPath>) -> V3Reply<V3Success> {
-    let id: IntegrationId = path.nanoid.parse().map_err(crate::service::Error::from)?;
+    let id: IntegrationId = path.nanoid.parse().map_err(Error::from)?;
     let enabled = path.status == AuthConfigStatus::Enabled;
     let req = UpdateIntegration {
         enabled: Some(enabled),
@@ -193,7 +197,7 @@ pub async fn set_auth_config_status(call: Call, path: web::Path<StatusPath>) -> 
     operation_id = "v3DeleteAuthConfig", params(NanoidPath),
     responses((status = 200, description = "Deleted", body = V3Success), V3ChangeErrors))]
 pub async fn delete_auth_config(call: Call, path: web::Path<NanoidPath>) -> V3Reply<V3Success> {
-    let id: IntegrationId = path.nanoid.parse().map_err(crate::service::Error::from)?;
+    let id: IntegrationId = path.nanoid.parse().map_err(Error::from)?;
     let deleted = call
         .run(move |svc, caller| svc.delete_integration(caller, id))
         .await?;

@@ -1,0 +1,185 @@
+//! keyport as the backend of the current Composio Python SDK (`composio` 0.30.0, from
+//! tests/peers/requirements-v3.txt), which speaks the v3.1 API: the snippets of
+//! `tests/peers/sdk3/` run against the real binary, with the real oidc-provider and
+//! Chromium for the OAuth 2.0 flows (initiate and link) and a GitHub stand-in for tools and
+//! the proxy. An audit hook in the script proves the SDK made no connection off this
+//! machine; the SDK runs with tracking off.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::common::Server;
+use crate::common::peers::{self, OidcProvider, Peer, Process, drive};
+use crate::sdk::{create_key, strip_ansi, tail};
+
+const CLIENT_ID: &str = "keyport-sdk3";
+const CLIENT_SECRET: &str = "keyport-sdk3-secret-7d21";
+const GITHUB_TOKEN: &str = "ghp_keyportSdk3StandIn000000000000000";
+
+/// What each check prints when it passes.
+const EXPECTED: &[&str] = &[
+    "ok: auth_configs.create: OAUTH2 with own client (the oidc-provider), API_KEY, BEARER_TOKEN",
+    "ok: initiate with an API key -> ACTIVE at once; the v1 API sees the same account",
+    "ok: initiate OAUTH2 -> keyport's connect link -> Chromium -> wait_for_connection ACTIVE",
+    "ok: link() -> connect URL with an expiry -> Chromium -> ACTIVE",
+    "ok: initiate() for a user with an ACTIVE account refuses unless allow_multiple",
+    "ok: list: user_ids, auth_config_ids, toolkit_slugs, statuses, order; a cursor walk over 3 pages",
+    "ok: disable / enable a connected account and an auth config",
+    "ok: auth configs: list by toolkit, update, delete with its accounts",
+    "ok: delete a connected account: REVOKED, out of the lists",
+    "ok: toolkits: get, list, categories",
+    "ok: tools.execute GITHUB_CREATE_AN_ISSUE with a version, through the GitHub stand-in",
+    "ok: tools.proxy with a header parameter",
+    "ok: bad input raises the SDK's own typed errors with keyport's message, never a 500",
+];
+
+/// The v3 venv's Python, which must have the pinned SDK importable (it fails, never skips).
+fn python() -> &'static Path {
+    let python = peers::python_v3();
+    let probe = Command::new(python)
+        .args([
+            "-c",
+            "import importlib.metadata as m; print(m.version('composio'))",
+        ])
+        .output()
+        .expect("run the v3 venv's python");
+    let version = String::from_utf8_lossy(&probe.stdout).trim().to_string();
+    assert!(
+        probe.status.success() && version == "0.30.0",
+        "{} lacks composio 0.30.0 ({version:?}): run tests/run.sh, which installs \
+         tests/peers/requirements-v3.txt into target/test-venv-v3",
+        python.display()
+    );
+    python
+}
+
+#[test]
+fn composio_v3_sdk_runs_against_keyport() {
+    let python = python();
+    let server = Server::start();
+    let idp = OidcProvider::start(
+        (CLIENT_ID, CLIENT_SECRET),
+        &format!("{}/callback/gmail", server.url),
+        None,
+    );
+    let github = Peer::start("sdk/github.py", &json!({"token": GITHUB_TOKEN}));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new(python);
+    cmd.arg("-u")
+        .arg(peers::dir().join("sdk3/snippets.py"))
+        .current_dir(tmp.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", tmp.path())
+        .env("KEYPORT_SERVER", &server.url)
+        .env(
+            "COMPOSIO_API_KEY",
+            create_key(&server, "composio-v3", "use"),
+        )
+        .env("KEYPORT_SDK_GITHUB", &github.url)
+        .env("KEYPORT_SDK_GITHUB_TOKEN", GITHUB_TOKEN)
+        .env("KEYPORT_SDK_IDP", &idp.issuer)
+        .env("KEYPORT_SDK_CLIENT_ID", CLIENT_ID)
+        .env("KEYPORT_SDK_CLIENT_SECRET", CLIENT_SECRET);
+    let (status, output, stderr) = run(cmd);
+    let text = output.join("\n");
+    println!("{text}");
+    let context = || {
+        format!(
+            "--- stdout\n{text}\n--- stderr\n{stderr}\n--- keyport log (tail)\n{}",
+            tail(&server.log(), 40)
+        )
+    };
+    assert!(
+        status.success(),
+        "snippets.py exited with {status}\n{}",
+        context()
+    );
+    for expected in EXPECTED {
+        assert!(
+            output.iter().any(|l| l == expected),
+            "missing {expected:?}\n{}",
+            context()
+        );
+    }
+    let network = output
+        .iter()
+        .find(|l| l.starts_with("network: "))
+        .expect("network line");
+    assert!(
+        network.ends_with("connection attempts, all loopback"),
+        "{network}"
+    );
+    let passed = EXPECTED.len() + 1;
+    assert_eq!(
+        output.last().map(String::as_str),
+        Some(format!("{passed} passed, 0 failed").as_str()),
+        "{}",
+        context()
+    );
+    // Both OAuth connections went through the real authorization server.
+    let stats = idp.stats();
+    assert_eq!(stats["token"]["authorization_code"], 2, "{stats}");
+    let log = strip_ansi(&server.log());
+    assert!(
+        !log.contains("status=5"),
+        "keyport answered a 5xx:\n{}",
+        tail(&log, 60)
+    );
+    assert!(
+        log.contains("path=/api/v3.1/connected_accounts"),
+        "the SDK did not call v3.1"
+    );
+}
+
+/// Runs the script to its end (300 s at most). Each `CONSENT <url>` line is a flow to
+/// complete in Chromium; the script waits for `DONE` on its stdin.
+fn run(mut cmd: Command) -> (std::process::ExitStatus, Vec<String>, String) {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut script = Process(cmd.spawn().expect("start snippets.py"));
+    let mut stdin: ChildStdin = script.0.stdin.take().expect("stdin");
+    let stdout = script.0.stdout.take().expect("stdout");
+    let stderr = script.0.stderr.take().expect("stderr");
+    let (tx, lines) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut text);
+        text
+    });
+    let mut output = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => {
+                if let Some(url) = line.strip_prefix("CONSENT ") {
+                    drive(url, &["--expect-text", "Connected", "--timeout", "15"]);
+                    stdin.write_all(b"DONE\n").expect("tell the script");
+                }
+                output.push(line);
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!(
+                    "snippets.py still running after 300 s:\n{}",
+                    output.join("\n")
+                )
+            }
+        }
+    }
+    let status = script.0.wait().expect("wait for snippets.py");
+    (status, output, errors.join().unwrap_or_default())
+}
