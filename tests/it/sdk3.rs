@@ -1,9 +1,10 @@
-//! keyport as the backend of the current Composio Python SDK (`composio` 0.30.0, from
-//! tests/peers/requirements-v3.txt), which speaks the v3.1 API: the snippets of
-//! `tests/peers/sdk3/` run against the real binary, with the real oidc-provider and
-//! Chromium for the OAuth 2.0 flows (initiate and link) and a GitHub stand-in for tools and
-//! the proxy. An audit hook in the script proves the SDK made no connection off this
-//! machine; the SDK runs with tracking off.
+//! keyport as the backend of the current Composio SDKs, which speak the v3.1 API: Python's
+//! `composio` 0.30.0 (tests/peers/requirements-v3.txt, its snippets in `tests/peers/sdk3/`)
+//! and TypeScript's `@composio/core` 0.19.0 on the Node 22 of `tests/peers/composio3/`
+//! (its suite in `suite.mjs`). Each runs against the real binary, with the real
+//! oidc-provider and Chromium for the OAuth 2.0 flows (initiate and link) and a GitHub
+//! stand-in for tools and the proxy. A hook in each proves the SDK made no connection off
+//! this machine; both run with tracking off.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -21,7 +22,7 @@ const CLIENT_ID: &str = "keyport-sdk3";
 const CLIENT_SECRET: &str = "keyport-sdk3-secret-7d21";
 const GITHUB_TOKEN: &str = "ghp_keyportSdk3StandIn000000000000000";
 
-/// What each check prints when it passes.
+/// What each check of the Python suite prints when it passes.
 const EXPECTED: &[&str] = &[
     "ok: auth_configs.create: OAUTH2 with own client (the oidc-provider), API_KEY, BEARER_TOKEN",
     "ok: initiate with an API key -> ACTIVE at once; the v1 API sees the same account",
@@ -58,9 +59,45 @@ fn python() -> &'static Path {
     python
 }
 
+/// What each check of the TypeScript suite prints when it passes.
+const EXPECTED_TS: &[&str] = &[
+    "ok: authConfigs.create: OAUTH2 with own client (the oidc-provider), API_KEY, BEARER_TOKEN",
+    "ok: initiate with an API key -> ACTIVE at once",
+    "ok: initiate OAUTH2 -> connect link -> Chromium -> waitForConnection ACTIVE",
+    "ok: link() -> connect URL -> Chromium -> ACTIVE",
+    "ok: initiate() for a user with an ACTIVE account refuses unless allowMultiple",
+    "ok: list: userIds, authConfigIds, toolkitSlugs, statuses; a cursor walk over 3 pages",
+    "ok: disable / enable / delete a connected account; an auth config too",
+    "ok: toolkits: get, list",
+    "ok: tools.execute GITHUB_CREATE_AN_ISSUE with a version; tools.proxyExecute with a header",
+    "ok: bad input raises the SDK's own typed errors with keyport's message",
+];
+
 #[test]
-fn composio_v3_sdk_runs_against_keyport() {
-    let python = python();
+fn composio_v3_python_sdk_runs_against_keyport() {
+    let mut cmd = Command::new(python());
+    cmd.arg("-u").arg(peers::dir().join("sdk3/snippets.py"));
+    run_suite(cmd, EXPECTED);
+}
+
+#[test]
+fn composio_v3_typescript_sdk_runs_against_keyport() {
+    let dir = peers::dir().join("composio3");
+    let node = dir.join("node_modules/node/bin/node");
+    assert!(
+        node.exists() && dir.join("node_modules/@composio/core").exists(),
+        "{} has no node_modules: run tests/run.sh (npm ci there brings @composio/core 0.19.0 \
+         and Node 22)",
+        dir.display()
+    );
+    let mut cmd = Command::new(node);
+    cmd.arg(dir.join("suite.mjs")).current_dir(&dir);
+    run_suite(cmd, EXPECTED_TS);
+}
+
+/// Runs a suite against a fresh keyport, oidc-provider and GitHub stand-in, and checks
+/// that every expected check passed, nothing left loopback and keyport answered no 5xx.
+fn run_suite(mut cmd: Command, expected: &[&str]) {
     let server = Server::start();
     let idp = OidcProvider::start(
         (CLIENT_ID, CLIENT_SECRET),
@@ -69,11 +106,10 @@ fn composio_v3_sdk_runs_against_keyport() {
     );
     let github = Peer::start("sdk/github.py", &json!({"token": GITHUB_TOKEN}));
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mut cmd = Command::new(python);
-    cmd.arg("-u")
-        .arg(peers::dir().join("sdk3/snippets.py"))
-        .current_dir(tmp.path())
-        .env_clear()
+    if cmd.get_current_dir().is_none() {
+        cmd.current_dir(tmp.path());
+    }
+    cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", tmp.path())
         .env("KEYPORT_SERVER", &server.url)
@@ -97,25 +133,27 @@ fn composio_v3_sdk_runs_against_keyport() {
     };
     assert!(
         status.success(),
-        "snippets.py exited with {status}\n{}",
+        "the suite exited with {status}\n{}",
         context()
     );
-    for expected in EXPECTED {
+    for line in expected {
         assert!(
-            output.iter().any(|l| l == expected),
-            "missing {expected:?}\n{}",
+            output.iter().any(|l| l == line),
+            "missing {line:?}\n{}",
             context()
         );
     }
     let network = output
         .iter()
-        .find(|l| l.starts_with("network: "))
-        .expect("network line");
+        .find_map(|l| l.strip_prefix("network: "))
+        .unwrap_or_else(|| panic!("no network line\n{}", context()));
+    let (count, rest) = network.split_once(' ').expect("a count");
     assert!(
-        network.ends_with("connection attempts, all loopback"),
-        "{network}"
+        count.parse::<u32>().is_ok_and(|n| n > 0),
+        "the hook saw nothing: {network}"
     );
-    let passed = EXPECTED.len() + 1;
+    assert_eq!(rest, "connection attempts, all loopback");
+    let passed = expected.len() + 1;
     assert_eq!(
         output.last().map(String::as_str),
         Some(format!("{passed} passed, 0 failed").as_str()),

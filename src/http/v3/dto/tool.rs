@@ -168,29 +168,35 @@ pub struct ExecuteToolBody {
     pub allow_tracing: Option<bool>,
 }
 
-/// What executing a tool answers.
+/// What executing a tool answers. keyport keeps no execution log, so there is no
+/// `log_id` or `session_info`.
 #[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[schema(as = V3ToolResult)]
 pub struct ToolResultDto {
-    /// What the provider answered, shaped by the tool.
-    pub data: Value,
+    /// What the provider answered, shaped by the tool. v3 types it as an object, so a list
+    /// comes as `{"items": […]}`, another value as `{"value": …}` and nothing as `{}`.
+    pub data: Map<String, Value>,
     #[schema(required)]
     pub error: Option<String>,
     pub successful: bool,
-    #[schema(required)]
-    pub log_id: Option<String>,
-    #[schema(required, value_type = Option<Object>)]
-    pub session_info: Option<Value>,
+}
+
+/// `data` as the object v3 promises.
+fn as_object(data: Value) -> Map<String, Value> {
+    match data {
+        Value::Object(map) => map,
+        Value::Null => Map::new(),
+        Value::Array(items) => Map::from_iter([("items".to_string(), Value::Array(items))]),
+        other => Map::from_iter([("value".to_string(), other)]),
+    }
 }
 
 impl From<ActionOutcome> for ToolResultDto {
     fn from(o: ActionOutcome) -> Self {
         ToolResultDto {
-            data: o.data,
+            data: as_object(o.data),
             error: o.error,
             successful: o.successful,
-            log_id: None,
-            session_info: None,
         }
     }
 }
@@ -255,5 +261,26 @@ impl From<&ProxyResponse> for ProxyToolResultDto {
             data: response.data(),
             headers: response.headers.iter().cloned().collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn tool_data_is_always_an_object() {
+        assert_eq!(Value::Object(as_object(json!({"a": 1}))), json!({"a": 1}));
+        assert_eq!(
+            Value::Object(as_object(json!([1, 2]))),
+            json!({"items": [1, 2]})
+        );
+        assert_eq!(
+            Value::Object(as_object(json!("text"))),
+            json!({"value": "text"})
+        );
+        assert_eq!(Value::Object(as_object(Value::Null)), json!({}));
     }
 }
