@@ -24,3 +24,4 @@ mod sdk3;
 mod storage;
 mod storage_cache;
 mod wire;
+mod wire_v3;
