@@ -18,7 +18,8 @@ use crate::net::Upstream;
 use crate::service::Error;
 use crate::service::{ExecuteAction, ParamIn, ProxyRequest, Target};
 
-fn connection_id(raw: Option<String>) -> Result<Option<ConnectionId>, Error> {
+/// A connected account's id, if one is given (in either spelling).
+pub(super) fn connection_id(raw: Option<String>) -> Result<Option<ConnectionId>, Error> {
     raw.filter(|s| !s.trim().is_empty())
         .map(|s| s.parse())
         .transpose()

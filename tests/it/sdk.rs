@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -86,10 +86,10 @@ const EXPECTED: &[&str] = &[
 ];
 
 /// What the script said and how it ended.
-struct Run {
-    status: std::process::ExitStatus,
-    output: Vec<String>,
-    stderr: String,
+pub(crate) struct Run {
+    pub status: std::process::ExitStatus,
+    pub output: Vec<String>,
+    pub stderr: String,
 }
 
 #[test]
@@ -204,8 +204,24 @@ fn snippets(python: &Path, server: &Server, issuer: &str, github: &str, tmp: &Pa
 
 /// Runs the script to its end (300 s at most), consenting in Chromium when the OAuth
 /// snippet prints its connect link (it then waits up to 20 s for ACTIVE).
-fn run_snippets(mut cmd: Command) -> Run {
-    let mut script = Process(cmd.spawn().expect("start snippets.py"));
+fn run_snippets(cmd: Command) -> Run {
+    run_lines(cmd, |line, _| {
+        if let Some(rest) = line.strip_prefix("Navigate to ")
+            && let Some(url) = rest.strip_suffix(" to connect your Gmail account")
+        {
+            drive(url, &["--expect-text", "Connected", "--timeout", "15"]);
+        }
+    })
+}
+
+/// Runs a suite to its end (300 s at most), handing each line it prints to `on_line` (with
+/// its stdin, when that is piped) as it comes.
+pub(crate) fn run_lines(
+    mut cmd: Command,
+    mut on_line: impl FnMut(&str, Option<&mut ChildStdin>),
+) -> Run {
+    let mut script = Process(cmd.spawn().expect("start the suite"));
+    let mut stdin = script.0.stdin.take();
     let stdout = script.0.stdout.take().expect("stdout");
     let stderr = script.0.stderr.take().expect("stderr");
     let (tx, lines) = mpsc::channel::<String>();
@@ -227,21 +243,19 @@ fn run_snippets(mut cmd: Command) -> Run {
         let left = deadline.saturating_duration_since(Instant::now());
         match lines.recv_timeout(left) {
             Ok(line) => {
-                if let Some(rest) = line.strip_prefix("Navigate to ")
-                    && let Some(url) = rest.strip_suffix(" to connect your Gmail account")
-                {
-                    drive(url, &["--expect-text", "Connected", "--timeout", "15"]);
-                }
+                on_line(&line, stdin.as_mut());
                 output.push(line);
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => panic!(
-                "snippets.py still running after 300 s:\n{}",
-                output.join("\n")
-            ),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!(
+                    "the suite is still running after 300 s:\n{}",
+                    output.join("\n")
+                )
+            }
         }
     }
-    let status = script.0.wait().expect("wait for snippets.py");
+    let status = script.0.wait().expect("wait for the suite");
     Run {
         status,
         output,

@@ -6,17 +6,15 @@
 //! stand-in for tools and the proxy. A hook in each proves the SDK made no connection off
 //! this machine; both run with tracking off.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{ChildStdin, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use serde_json::json;
 
 use crate::common::Server;
-use crate::common::peers::{self, OidcProvider, Peer, Process, drive};
-use crate::sdk::{create_key, strip_ansi, tail};
+use crate::common::peers::{self, OidcProvider, Peer, drive};
+use crate::sdk::{Run, create_key, run_lines, strip_ansi, tail};
 
 const CLIENT_ID: &str = "keyport-sdk3";
 const CLIENT_SECRET: &str = "keyport-sdk3-secret-7d21";
@@ -122,7 +120,11 @@ fn run_suite(mut cmd: Command, expected: &[&str]) {
         .env("KEYPORT_SDK_IDP", &idp.issuer)
         .env("KEYPORT_SDK_CLIENT_ID", CLIENT_ID)
         .env("KEYPORT_SDK_CLIENT_SECRET", CLIENT_SECRET);
-    let (status, output, stderr) = run(cmd);
+    let Run {
+        status,
+        output,
+        stderr,
+    } = run(cmd);
     let text = output.join("\n");
     println!("{text}");
     let context = || {
@@ -175,49 +177,17 @@ fn run_suite(mut cmd: Command, expected: &[&str]) {
     );
 }
 
-/// Runs the script to its end (300 s at most). Each `CONSENT <url>` line is a flow to
-/// complete in Chromium; the script waits for `DONE` on its stdin.
-fn run(mut cmd: Command) -> (std::process::ExitStatus, Vec<String>, String) {
+/// Runs the suite with its stdin piped: each `CONSENT <url>` line is a flow to complete in
+/// Chromium, after which the suite reads `DONE`.
+fn run(mut cmd: Command) -> Run {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut script = Process(cmd.spawn().expect("start snippets.py"));
-    let mut stdin: ChildStdin = script.0.stdin.take().expect("stdin");
-    let stdout = script.0.stdout.take().expect("stdout");
-    let stderr = script.0.stderr.take().expect("stderr");
-    let (tx, lines) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
+    run_lines(cmd, |line, stdin| {
+        if let Some(url) = line.strip_prefix("CONSENT ") {
+            drive(url, &["--expect-text", "Connected", "--timeout", "15"]);
+            let stdin = stdin.expect("the suite's stdin");
+            stdin.write_all(b"DONE\n").expect("tell the suite");
         }
-    });
-    let errors = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut text);
-        text
-    });
-    let mut output = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(line) => {
-                if let Some(url) = line.strip_prefix("CONSENT ") {
-                    drive(url, &["--expect-text", "Connected", "--timeout", "15"]);
-                    stdin.write_all(b"DONE\n").expect("tell the script");
-                }
-                output.push(line);
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                panic!(
-                    "snippets.py still running after 300 s:\n{}",
-                    output.join("\n")
-                )
-            }
-        }
-    }
-    let status = script.0.wait().expect("wait for snippets.py");
-    (status, output, errors.join().unwrap_or_default())
+    })
 }

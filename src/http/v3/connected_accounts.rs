@@ -132,7 +132,12 @@ fn list_request(
     if shared_only || (!wanted.is_empty() && statuses.is_empty()) {
         return Ok(None);
     }
-    let by_update = match q.order_by.as_deref().unwrap_or("created_at") {
+    let by_update = match q
+        .order_by
+        .as_deref()
+        .filter(|o| !o.is_empty())
+        .unwrap_or("created_at")
+    {
         "created_at" => false,
         "updated_at" => true,
         other => {
@@ -141,7 +146,12 @@ fn list_request(
             )));
         }
     };
-    let newest_first = match q.order_direction.as_deref().unwrap_or("asc") {
+    let newest_first = match q
+        .order_direction
+        .as_deref()
+        .filter(|o| !o.is_empty())
+        .unwrap_or("asc")
+    {
         "asc" => false,
         "desc" => true,
         other => {

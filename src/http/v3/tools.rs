@@ -10,9 +10,9 @@ use super::dto::{
     ToolListQuery, ToolPath, ToolResultDto, V3Page,
 };
 use super::{Paging, V3Query, V3Reply, unsupported};
+use crate::http::actions::connection_id;
 use crate::http::call::Call;
 use crate::http::dto::{V3ReadErrors, V3Refusals, V3SendErrors, csv};
-use crate::ids::ConnectionId;
 use crate::net::Upstream;
 use crate::service::{
     ACTION_VERSION, ActionView, Caller, Error, ExecuteAction, ParamIn, ProxyRequest, Service,
@@ -101,13 +101,6 @@ pub async fn get_tool(
     Ok(Json(tool_dto(svc, caller, &view)))
 }
 
-fn account(raw: Option<String>) -> Result<Option<ConnectionId>, Error> {
-    Ok(raw
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.parse())
-        .transpose()?)
-}
-
 /// Runs a tool for a user or through a connected account.
 #[utoipa::path(post, path = "/api/v3.1/tools/execute/{tool_slug}", tag = "v3 tools",
     operation_id = "v3ExecuteTool", params(ToolPath), request_body = ExecuteToolBody,
@@ -138,7 +131,7 @@ pub async fn execute_tool(
     check_version("version", b.version.as_deref(), &name)?;
     let req = ExecuteAction {
         name,
-        connected_account_id: account(b.connected_account_id)?,
+        connected_account_id: connection_id(b.connected_account_id)?,
         entity_id: b.user_id.or(b.entity_id),
         app_name: None,
         input: b
@@ -173,7 +166,7 @@ pub async fn proxy(
             "keyport proxies JSON and text bodies; send body",
         ));
     }
-    let id = account(b.connected_account_id)?
+    let id = connection_id(b.connected_account_id)?
         .ok_or_else(|| Error::invalid("connected_account_id: required"))?;
     let method = http::Method::from_bytes(b.method.trim().to_ascii_uppercase().as_bytes())
         .map_err(|_| Error::invalid("method: not an HTTP method"))?;

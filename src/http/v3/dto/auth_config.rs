@@ -23,7 +23,11 @@ pub enum AuthConfigStatus {
 /// both lists are always empty.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct ToolAccessConfig {
+    #[serde(default)]
+    #[schema(max_items = 0)]
     pub tools_available_for_execution: Vec<String>,
+    #[serde(default)]
+    #[schema(max_items = 0)]
     pub tools_for_connected_account_creation: Vec<String>,
 }
 
@@ -108,7 +112,9 @@ pub struct AuthConfigListQuery {
     pub show_disabled: Option<bool>,
     /// `true` matches nothing: keyport manages no auth configs.
     pub is_composio_managed: Option<String>,
+    #[param(schema_with = super::limit_param)]
     pub limit: Option<f64>,
+    #[param(schema_with = crate::http::v3::cursor_param)]
     pub cursor: Option<String>,
 }
 
@@ -147,13 +153,15 @@ pub struct AuthConfigOptions {
     /// Connection fields every connected account inherits (a shared token…).
     pub shared_credentials: Option<Map<String, Value>>,
     /// Refused unless empty: keyport restricts tools by API key.
+    #[schema(max_items = 0)]
     pub restrict_to_following_tools: Option<Vec<String>>,
     /// Refused unless its lists are empty.
     pub tool_access_config: Option<ToolAccessConfig>,
     /// Refused: keyport calls providers itself.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::refused)]
     pub proxy_config: Option<Value>,
     /// Refused when true: keyport has no tool router.
+    #[schema(schema_with = never_true)]
     pub is_enabled_for_tool_router: Option<bool>,
 }
 
@@ -179,11 +187,24 @@ pub struct UpdateAuthConfigBody {
     #[schema(value_type = Option<Object>)]
     pub scopes: Option<Value>,
     pub shared_credentials: Option<Map<String, Value>>,
+    #[schema(max_items = 0)]
     pub restrict_to_following_tools: Option<Vec<String>>,
     pub tool_access_config: Option<ToolAccessConfig>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::refused)]
     pub proxy_config: Option<Value>,
+    #[schema(schema_with = never_true)]
     pub is_enabled_for_tool_router: Option<bool>,
+}
+
+/// `false` or null: keyport has no tool router.
+fn never_true() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            utoipa::openapi::schema::Type::Boolean,
+            utoipa::openapi::schema::Type::Null,
+        ]))
+        .enum_values(Some([Value::Bool(false), Value::Null]))
+        .build()
 }
 
 /// What keyport does not do per auth config, refused rather than ignored.

@@ -145,21 +145,31 @@ impl From<&ConnectionView> for ConnectedAccountDto {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ConnectedAccountListQuery {
-    /// User ids.
+    /// User ids, comma-separated: each up to 128 characters, no control characters.
+    #[param(
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f,]{0,128}(,[^\u0000-\u001f\u007f-\u009f,]{0,128})*$"
+    )]
     pub user_ids: Option<String>,
     /// Auth config ids (`ac_…` or UUIDs).
     pub auth_config_ids: Option<String>,
     /// Toolkit slugs.
     pub toolkit_slugs: Option<String>,
-    /// v3 statuses (see the status table in the README).
+    /// v3 statuses, comma-separated (see the status table in `http::v3::dto`).
+    #[param(
+        pattern = r"^\s*(INITIALIZING|INITIATED|ACTIVE|FAILED|EXPIRED|INACTIVE|REVOKED)?\s*(,\s*(INITIALIZING|INITIATED|ACTIVE|FAILED|EXPIRED|INACTIVE|REVOKED)?\s*)*$"
+    )]
     pub statuses: Option<String>,
     /// Connected account ids.
     pub connected_account_ids: Option<String>,
+    #[param(schema_with = crate::http::v3::cursor_param)]
     pub cursor: Option<String>,
+    #[param(schema_with = super::limit_param)]
     pub limit: Option<f64>,
     /// `created_at` (default) or `updated_at`.
+    #[param(pattern = "^(created_at|updated_at)?$")]
     pub order_by: Option<String>,
     /// `asc` (default) or `desc`.
+    #[param(pattern = "^(asc|desc)?$")]
     pub order_direction: Option<String>,
     /// `PRIVATE` or `ALL` (every keyport account is private); `SHARED` matches nothing.
     pub account_type: Option<String>,
@@ -178,10 +188,11 @@ pub struct ConnectionOptions {
     pub data: Option<Map<String, Value>>,
     /// Deprecated spelling of `callback_url`.
     pub redirect_uri: Option<String>,
-    /// Refused: keyport has no aliases (use labels through the v1 API).
+    /// Refused unless empty: keyport has no aliases (use labels through the v1 API).
+    #[schema(max_length = 0)]
     pub alias: Option<String>,
     /// Refused: every keyport account is private.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::refused)]
     pub experimental: Option<Value>,
     /// Accepted and without effect.
     pub deprecated_is_v1_rerouted: Option<bool>,
@@ -248,12 +259,13 @@ pub struct CreateLinkBody {
     pub auth_config_id: String,
     pub user_id: String,
     pub callback_url: Option<String>,
-    /// Refused: keyport has no aliases.
+    /// Refused unless empty: keyport has no aliases.
+    #[schema(max_length = 0)]
     pub alias: Option<String>,
     /// Fields to start the connection with (a subdomain…).
     pub connection_data: Option<StateInput>,
     /// Refused: every keyport account is private.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::refused)]
     pub experimental: Option<Value>,
 }
 

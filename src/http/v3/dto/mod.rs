@@ -27,7 +27,35 @@ pub use connected_account::*;
 pub use tool::*;
 pub use toolkit::*;
 
+use crate::http::dto::ExpectedFieldDto;
 use crate::service::{ConnectionStatus, Error, FieldSpec};
+
+/// A field keyport refuses unless it is absent or null: documented as null only, so the
+/// document promises nothing the server will not do.
+pub fn refused() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Null)
+        .description(Some(
+            "Refused unless absent or null: keyport has no use for it",
+        ))
+        .build()
+}
+
+/// A page size: a whole number from 1 (at most 1000 are answered).
+pub fn limit_param() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .minimum(Some(1))
+        .build()
+}
+
+/// A tool or toolkit version: `latest` or keyport's one version.
+pub fn version_param() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["latest", crate::service::ACTION_VERSION]))
+        .build()
+}
 
 /// A list page: `items`, the cursor of the next page (none on the last), and counts.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -130,19 +158,17 @@ pub struct FieldDto {
 }
 
 impl From<&FieldSpec> for FieldDto {
+    /// The v1 field (`ExpectedFieldDto`) under v3's names.
     fn from(f: &FieldSpec) -> Self {
+        let v1 = ExpectedFieldDto::from(f);
         FieldDto {
-            name: f.name.clone(),
-            display_name: f.display_name.clone(),
-            description: f.description.clone(),
-            kind: f.kind.as_str().to_string(),
-            required: f.required,
-            is_secret: f.is_secret,
-            default: f
-                .default
-                .as_ref()
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_string),
+            name: v1.name,
+            display_name: v1.display_name,
+            description: v1.description,
+            kind: v1.kind,
+            required: v1.required,
+            is_secret: v1.is_secret,
+            default: v1.default,
             user_visible: true,
         }
     }

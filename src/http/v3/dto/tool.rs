@@ -116,8 +116,11 @@ pub struct ToolListQuery {
     /// Tags, comma-separated: tools carrying any of them.
     pub tags: Option<String>,
     /// `latest`, or keyport's one version.
+    #[param(schema_with = super::version_param)]
     pub toolkit_versions: Option<String>,
+    #[param(schema_with = super::limit_param)]
     pub limit: Option<f64>,
+    #[param(schema_with = crate::http::v3::cursor_param)]
     pub cursor: Option<String>,
     pub include_deprecated: Option<bool>,
     pub important: Option<String>,
@@ -128,8 +131,10 @@ pub struct ToolListQuery {
 #[into_params(parameter_in = Query)]
 pub struct ToolGetQuery {
     /// `latest`, or keyport's one version.
+    #[param(schema_with = super::version_param)]
     pub version: Option<String>,
     /// `latest`, or keyport's one version.
+    #[param(schema_with = super::version_param)]
     pub toolkit_versions: Option<String>,
     pub include_pricing: Option<bool>,
 }
@@ -153,16 +158,18 @@ pub struct ExecuteToolBody {
     /// The legacy name of `user_id`.
     pub entity_id: Option<String>,
     /// `latest`, or the tool's version.
+    #[schema(schema_with = super::version_param)]
     pub version: Option<String>,
     /// The tool's input, matching its `input_parameters`.
     pub arguments: Option<Map<String, Value>>,
-    /// Refused: keyport does not turn text into arguments.
+    /// Refused unless empty: keyport does not turn text into arguments.
+    #[schema(max_length = 0)]
     pub text: Option<String>,
     /// Refused: keyport acts only with credentials sealed in its vault.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::refused)]
     pub custom_auth_params: Option<Value>,
     /// Refused: keyport acts only with credentials sealed in its vault.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::refused)]
     pub custom_connection_data: Option<Value>,
     /// Accepted and without effect (keyport logs no bodies).
     pub allow_tracing: Option<bool>,
@@ -226,6 +233,8 @@ pub struct ProxyParameter {
 #[serde(deny_unknown_fields)]
 #[schema(as = V3ProxyRequest)]
 pub struct ProxyToolBody {
+    /// The account to act through (required).
+    #[schema(required = true, value_type = String)]
     pub connected_account_id: Option<String>,
     /// Accepted and without effect: the account names its user.
     pub user_id: Option<String>,
@@ -235,11 +244,11 @@ pub struct ProxyToolBody {
     #[schema(value_type = Option<Object>)]
     pub body: Option<Value>,
     /// Refused: keyport proxies JSON and text bodies.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::refused)]
     pub binary_body: Option<Value>,
     pub parameters: Option<Vec<ProxyParameter>>,
     /// Refused: keyport acts only with credentials sealed in its vault.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::refused)]
     pub custom_connection_data: Option<Value>,
 }
 

@@ -221,7 +221,9 @@ pub struct ToolkitListQuery {
     pub category: Option<String>,
     /// Part of the slug, name or description.
     pub search: Option<String>,
+    #[param(schema_with = super::limit_param)]
     pub limit: Option<f64>,
+    #[param(schema_with = crate::http::v3::cursor_param)]
     pub cursor: Option<String>,
     /// `alphabetically` or `usage` (keyport sorts by slug either way).
     pub sort_by: Option<String>,
