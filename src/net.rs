@@ -45,18 +45,10 @@ impl NetError {
     }
 }
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Net {
     agent: Agent,
     policy: Policy,
-}
-
-impl std::fmt::Debug for Net {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Net")
-            .field("policy", &self.policy)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Default for Net {

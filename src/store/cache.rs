@@ -37,17 +37,17 @@ use quick_cache::sync::Cache;
 use crate::domain::{Connection, Integration};
 use crate::ids::{ConnectionId, IntegrationId};
 
-/// A connection row as stored, its secrets still sealed.
-pub struct SealedConnection {
-    pub row: Connection,
+/// A row as stored, its secrets still sealed.
+pub struct SealedRow<T> {
+    pub row: T,
     pub secrets: Option<Vec<u8>>,
 }
 
+/// A connection row as stored, its secrets still sealed.
+pub type SealedConnection = SealedRow<Connection>;
+
 /// An integration row as stored, its secrets still sealed.
-pub struct SealedIntegration {
-    pub row: Integration,
-    pub secrets: Option<Vec<u8>>,
-}
+pub type SealedIntegration = SealedRow<Integration>;
 
 /// A connection and its integration as they stood at one moment.
 #[derive(Clone, Debug)]
@@ -60,18 +60,9 @@ fn blob_len(blob: Option<&Vec<u8>>) -> String {
     blob.map_or_else(|| "none".into(), |b| format!("{} sealed bytes", b.len()))
 }
 
-impl std::fmt::Debug for SealedConnection {
+impl<T: std::fmt::Debug> std::fmt::Debug for SealedRow<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SealedConnection")
-            .field("row", &self.row)
-            .field("secrets", &blob_len(self.secrets.as_ref()))
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for SealedIntegration {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SealedIntegration")
+        f.debug_struct("SealedRow")
             .field("row", &self.row)
             .field("secrets", &blob_len(self.secrets.as_ref()))
             .finish()
@@ -129,6 +120,7 @@ impl Drop for Writing<'_> {
     }
 }
 
+#[derive(Debug)]
 pub struct RowCache {
     started: AtomicU64,
     finished: AtomicU64,

@@ -3,10 +3,11 @@
 //! stays visible.
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection as Db, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{Connection as Db, Row, params, params_from_iter};
 use serde_json::{Map, Value};
 
-use super::cache::{SealedConnection, weight};
+use super::by_id::Table;
+use super::cache::SealedConnection;
 use super::{StoreError, from_json, to_json};
 use crate::domain::{Connection, ConnectionStatus};
 use crate::ids::{ConnectionId, EntityId, IntegrationId};
@@ -172,13 +173,17 @@ pub fn insert(db: &Db, new: &NewConnection<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
+const TABLE: Table<Raw, Connection> = Table {
+    name: "connections",
+    columns: COLUMNS,
+    width: 11,
+    from_row,
+    text_len: Raw::text_len,
+    finish,
+};
+
 pub fn get(db: &Db, id: ConnectionId) -> Result<Option<Connection>, StoreError> {
-    // Cached: this runs on every read of a connection.
-    db.prepare_cached(&format!("SELECT {COLUMNS} FROM connections WHERE id = ?1"))?
-        .query_row([id.to_string()], from_row)
-        .optional()?
-        .map(finish)
-        .transpose()
+    TABLE.get(db, id.to_string())
 }
 
 /// One connection with its sealed secrets, in one statement, and its weight in the row
@@ -187,27 +192,12 @@ pub fn get_sealed(
     db: &Db,
     id: ConnectionId,
 ) -> Result<Option<(SealedConnection, u64)>, StoreError> {
-    let found = db
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS}, secrets FROM connections WHERE id = ?1"
-        ))?
-        .query_row([id.to_string()], |r| Ok((from_row(r)?, r.get(11)?)))
-        .optional()?;
-    let Some((raw, secrets)) = found else {
-        return Ok(None);
-    };
-    let secrets: Option<Vec<u8>> = secrets;
-    let weight = weight(raw.text_len(), secrets.as_deref());
-    let row = finish(raw)?;
-    Ok(Some((SealedConnection { row, secrets }, weight)))
+    TABLE.get_sealed(db, id.to_string())
 }
 
+/// The sealed secrets of one connection.
 pub fn secrets(db: &Db, id: ConnectionId) -> Result<Option<Vec<u8>>, StoreError> {
-    Ok(db
-        .prepare_cached("SELECT secrets FROM connections WHERE id = ?1")?
-        .query_row([id.to_string()], |r| r.get(0))
-        .optional()?
-        .flatten())
+    TABLE.secrets(db, id.to_string())
 }
 
 /// The `WHERE` clause and its arguments for every criterion of `filter` (paging aside).

@@ -1,10 +1,11 @@
 //! The `integrations` table.
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{Connection, Row, params, params_from_iter};
 use serde_json::{Map, Value};
 
-use super::cache::{SealedIntegration, weight};
+use super::by_id::Table;
+use super::cache::SealedIntegration;
 use super::{StoreError, from_json, to_json};
 use crate::domain::{AuthScheme, Integration};
 use crate::ids::IntegrationId;
@@ -141,43 +142,31 @@ pub fn insert(conn: &Connection, new: &NewIntegration<'_>) -> Result<(), StoreEr
     Ok(())
 }
 
-pub fn get(conn: &Connection, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
-    // Cached: this runs on every read of an integration.
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM integrations WHERE id = ?1"))?
-        .query_row([id.to_string()], from_row)
-        .optional()?
-        .map(finish)
-        .transpose()
+const TABLE: Table<Raw, Integration> = Table {
+    name: "integrations",
+    columns: COLUMNS,
+    width: 12,
+    from_row,
+    text_len: Raw::text_len,
+    finish,
+};
+
+pub fn get(db: &Connection, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
+    TABLE.get(db, id.to_string())
 }
 
 /// One integration with its sealed secrets, in one statement, and its weight in the row
 /// cache.
 pub fn get_sealed(
-    conn: &Connection,
+    db: &Connection,
     id: IntegrationId,
 ) -> Result<Option<(SealedIntegration, u64)>, StoreError> {
-    let found = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS}, secrets FROM integrations WHERE id = ?1"
-        ))?
-        .query_row([id.to_string()], |r| Ok((from_row(r)?, r.get(12)?)))
-        .optional()?;
-    let Some((raw, secrets)) = found else {
-        return Ok(None);
-    };
-    let secrets: Option<Vec<u8>> = secrets;
-    let weight = weight(raw.text_len(), secrets.as_deref());
-    let row = finish(raw)?;
-    Ok(Some((SealedIntegration { row, secrets }, weight)))
+    TABLE.get_sealed(db, id.to_string())
 }
 
-/// Sealed secret configuration of one integration.
-pub fn secrets(conn: &Connection, id: IntegrationId) -> Result<Option<Vec<u8>>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT secrets FROM integrations WHERE id = ?1")?
-        .query_row([id.to_string()], |r| r.get(0))
-        .optional()?
-        .flatten())
+/// The sealed secrets of one integration.
+pub fn secrets(db: &Connection, id: IntegrationId) -> Result<Option<Vec<u8>>, StoreError> {
+    TABLE.secrets(db, id.to_string())
 }
 
 /// Integrations that are not deleted, oldest first; `app` matches case-insensitively.

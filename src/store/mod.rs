@@ -7,6 +7,7 @@
 //! never sees plaintext secrets: it moves sealed blobs the service hands it.
 
 pub mod api_keys;
+mod by_id;
 mod cache;
 pub mod connections;
 pub mod flows;
@@ -66,18 +67,11 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+#[derive(Debug)]
 pub struct Store {
     path: PathBuf,
     pool: Pool,
     cache: RowCache,
-}
-
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
-    }
 }
 
 const POOL_SIZE: u32 = 4;

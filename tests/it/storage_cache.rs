@@ -3,14 +3,14 @@
 //! integration update, an integration delete that cascades, a connection delete — the next
 //! cached read agrees with SQLite at once, and a hit never disagrees with it.
 
-use keyport::domain::{AuthScheme, ConnectionStatus};
+use keyport::domain::ConnectionStatus;
 use keyport::ids::ConnectionId;
 use keyport::service::UpdateIntegration;
 use keyport::store::{Store, connections, integrations};
 use serde_json::json;
 
-use crate::common::peers::Peer;
 use crate::common::service::Library;
+use crate::schemes::jwt::{robot, robot_at_dockerhub};
 
 /// What SQLite holds for `id` and its integration: status, both sealed blobs, and the
 /// integration's name and deleted flag.
@@ -69,33 +69,7 @@ fn after(kp: &Library, id: ConnectionId, what: &str, op: impl FnOnce()) -> Rows 
 
 #[test]
 fn every_service_write_is_seen_by_the_next_cached_read() {
-    let peer = Peer::start(
-        "jwt_login.py",
-        &json!({
-            "username": "robot",
-            "password": "pa55-w0rd!",
-            "lifetime": 300,
-            "key": "hs256-test-key-0123456789abcdef-0123456789",
-            "token_delay": 0.0,
-        }),
-    );
-    let kp = Library::with_apps(None);
-    let integration = kp
-        .integration(
-            "dockerhub",
-            AuthScheme::BasicWithJwt,
-            json!({
-                "token_url": format!("{}/login", peer.url),
-                "base_url": format!("{}/v2", peer.url),
-            }),
-        )
-        .expect("integration");
-    let id = kp
-        .connect(
-            integration,
-            json!({ "username": "robot", "password": "pa55-w0rd!" }),
-        )
-        .expect("connect");
+    let (peer, kp, integration, id) = robot_at_dockerhub(0.0);
     let svc = &kp.service;
 
     after(&kp, id, "first login", || {
@@ -128,12 +102,7 @@ fn every_service_write_is_seen_by_the_next_cached_read() {
     });
     assert_eq!(renamed.3, "docker hub, renamed");
 
-    let other = kp
-        .connect(
-            integration,
-            json!({ "username": "robot", "password": "pa55-w0rd!" }),
-        )
-        .expect("second connection");
+    let other = robot(&kp, integration);
     let deleted = after(&kp, other, "connection delete", || {
         svc.delete_connection(&kp.admin, other).expect("delete");
     });

@@ -14,7 +14,7 @@ use crate::common::service::Library;
 #[test]
 fn bad_configs_are_refused_naming_the_field() {
     let keys = keypair();
-    let jwt = jwt_peer();
+    let jwt = jwt_peer(0.2);
     let gsa = gsa_peer(&keys, None);
     let oauth = oauth1_peer(None);
     let kp = Library::with_apps(Some(json!([oauth1_app(&oauth, "rsaapp", "RSA-SHA1")])));

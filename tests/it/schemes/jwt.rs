@@ -9,7 +9,8 @@ use super::{concurrent_bearers, get_through};
 use crate::common::peers::Peer;
 use crate::common::service::Library;
 
-pub(super) fn jwt_peer() -> Peer {
+/// The JWT login peer; `token_delay` is how long (seconds) each login takes.
+pub(crate) fn jwt_peer(token_delay: f64) -> Peer {
     Peer::start(
         "jwt_login.py",
         &json!({
@@ -17,13 +18,13 @@ pub(super) fn jwt_peer() -> Peer {
             "password": "pa55-w0rd!",
             "lifetime": 300,
             "key": "hs256-test-key-0123456789abcdef-0123456789",
-            "token_delay": 0.2,
+            "token_delay": token_delay,
         }),
     )
 }
 
 /// A dockerhub integration logging in at `{peer}/{login_path}`, its API at `{peer}/v2`.
-pub(super) fn dockerhub(kp: &Library, peer: &Peer, login_path: &str) -> IntegrationId {
+pub(crate) fn dockerhub(kp: &Library, peer: &Peer, login_path: &str) -> IntegrationId {
     kp.integration(
         "dockerhub",
         AuthScheme::BasicWithJwt,
@@ -36,7 +37,7 @@ pub(super) fn dockerhub(kp: &Library, peer: &Peer, login_path: &str) -> Integrat
 }
 
 /// A connection of robot, with the password the peer accepts.
-pub(super) fn robot(kp: &Library, integration: IntegrationId) -> ConnectionId {
+pub(crate) fn robot(kp: &Library, integration: IntegrationId) -> ConnectionId {
     kp.connect(
         integration,
         json!({ "username": "robot", "password": "pa55-w0rd!" }),
@@ -44,12 +45,23 @@ pub(super) fn robot(kp: &Library, integration: IntegrationId) -> ConnectionId {
     .expect("connect")
 }
 
+/// A login peer (each login taking `token_delay` s), keyport as a library, a dockerhub
+/// integration logging in at the peer, and robot's connection to it.
+pub(crate) fn robot_at_dockerhub(token_delay: f64) -> (Peer, Library, IntegrationId, ConnectionId) {
+    let peer = jwt_peer(token_delay);
+    let kp = Library::with_apps(None);
+    let integration = dockerhub(&kp, &peer, "login");
+    let id = robot(&kp, integration);
+    (peer, kp, integration, id)
+}
+
+fn logins(peer: &Peer) -> serde_json::Value {
+    peer.get("/_stats")["logins"].clone()
+}
+
 #[test]
 fn jwt_login_is_reused_until_exp_then_renewed_and_expired_on_401() {
-    let peer = jwt_peer();
-    let kp = Library::with_apps(None);
-    let id = robot(&kp, dockerhub(&kp, &peer, "login"));
-    let logins = |p: &Peer| p.get("/_stats")["logins"].clone();
+    let (peer, kp, _, id) = robot_at_dockerhub(0.2);
     assert_eq!(logins(&peer), json!(0));
 
     let tokens: Vec<String> = concurrent_bearers(&kp, id, 6);
@@ -97,10 +109,7 @@ fn jwt_login_is_reused_until_exp_then_renewed_and_expired_on_401() {
 /// the inline attempt refuses before any login is tried; a write is seen at once.
 #[test]
 fn credential_reads_run_inline_only_while_they_need_no_io() {
-    let peer = jwt_peer();
-    let kp = Library::with_apps(None);
-    let id = robot(&kp, dockerhub(&kp, &peer, "login"));
-    let logins = |p: &Peer| p.get("/_stats")["logins"].clone();
+    let (peer, kp, _, id) = robot_at_dockerhub(0.2);
     let svc = &kp.service;
     let inline = || keyport::inline::attempt(|| svc.reveal_connection(&kp.admin, id));
     let would_block = |r: Result<_, keyport::service::Error>| r.is_err_and(|e| e.would_block());

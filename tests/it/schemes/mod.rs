@@ -8,7 +8,7 @@
 
 mod configs;
 mod gsa;
-mod jwt;
+pub(crate) mod jwt;
 mod oauth1;
 
 use std::process::Command;
