@@ -174,4 +174,34 @@ fn each_surface_accepts_the_ids_the_other_hands_out() {
         (Some("bob"), Some("ACTIVE"))
     );
     assert_eq!(seen["state"]["val"]["token"], "********", "{seen}");
+    // Filters by account ids in either spelling, and orders by last update.
+    let ids = format!("{ca},{id}");
+    let both = get(
+        &server,
+        &format!("/connected_accounts?connected_account_ids={ids}"),
+    );
+    assert_eq!(both["total_items"], 2, "{both}");
+    // Timestamps have millisecond resolution: the change must come after the creation.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    server.ok(
+        "PATCH",
+        &format!("{V3}/connected_accounts/{ca}/status"),
+        Some(&json!({"enabled": false})),
+    );
+    let recent = get(
+        &server,
+        "/connected_accounts?order_by=updated_at&order_direction=desc&limit=1",
+    );
+    assert_eq!(recent["items"][0]["id"], ca, "{recent}");
+    let (status, wrong) = server.call(
+        "GET",
+        &format!("{V3}/connected_accounts?order_by=name"),
+        Some(&server.admin),
+        None,
+    );
+    assert_eq!(
+        (status, &wrong["error"]["slug"]),
+        (400, &json!("invalid_input")),
+        "{wrong}"
+    );
 }
