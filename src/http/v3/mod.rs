@@ -25,6 +25,7 @@ pub use toolkits::*;
 pub use tools::*;
 
 use super::error::{ApiError, Envelope};
+use crate::ids::{ConnectionId, IntegrationId};
 use crate::service::Error;
 use dto::V3Page;
 
@@ -40,8 +41,27 @@ impl std::fmt::Display for V3Error {
 
 impl<E: Into<ApiError>> From<E> for V3Error {
     fn from(e: E) -> Self {
-        V3Error(e.into())
+        V3Error(in_v3_words(e.into()))
     }
+}
+
+/// What was not found, in v3's names and id spelling (`auth config "ac_…"`, not
+/// `integration "<uuid>"`); a malformed id is named as the caller sent it.
+fn in_v3_words(error: ApiError) -> ApiError {
+    let ApiError::Service(Error::NotFound { what, id }) = error else {
+        return error;
+    };
+    let (what, id) = match what {
+        "integration" => (
+            "auth config",
+            id.parse::<IntegrationId>().map_or(id, |i| i.v3()),
+        ),
+        "connected account" => (what, id.parse::<ConnectionId>().map_or(id, |c| c.v3())),
+        "app" => ("toolkit", id),
+        "action" => ("tool", id),
+        other => (other, id),
+    };
+    ApiError::Service(Error::NotFound { what, id })
 }
 
 impl ResponseError for V3Error {
@@ -202,6 +222,18 @@ mod tests {
                 "{raw}"
             );
         }
+    }
+
+    #[test]
+    fn not_found_speaks_v3() {
+        let id = IntegrationId::new();
+        let V3Error(error) = V3Error::from(Error::not_found("integration", id.to_string()));
+        assert_eq!(
+            error.to_string(),
+            format!("auth config {:?} not found", id.v3())
+        );
+        let V3Error(error) = V3Error::from(Error::not_found("app", "nope"));
+        assert_eq!(error.to_string(), "toolkit \"nope\" not found");
     }
 
     #[test]

@@ -77,7 +77,7 @@ def _():
 @check("bad input raises the SDK's own typed errors with keyport's message, never a 500")
 def _():
     unknown = "ac_" + "0" * 32
-    expect_error(NotFoundError, lambda: composio.auth_configs.get(unknown), 404, "integration", "not found")
+    expect_error(NotFoundError, lambda: composio.auth_configs.get(unknown), 404, f'auth config "{unknown}" not found')
     expect_error(NotFoundError, lambda: composio.connected_accounts.initiate("alice", unknown), 404, "not found")
     expect_error(NotFoundError, lambda: composio.toolkits.get("no-such-toolkit"), 404, "no-such-toolkit")
     expect_error(NotFoundError, lambda: composio.auth_configs.create(
