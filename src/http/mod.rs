@@ -40,6 +40,16 @@ pub mod wire {
         UpdateIntegrationBody, WaitQuery,
     };
     pub use super::pages::CallbackParams;
+
+    /// The v3.1 API's bodies and queries, and its query reader.
+    pub mod v3 {
+        pub use crate::http::v3::dto::{
+            AuthConfigListQuery, ConnectedAccountListQuery, CreateAuthConfigBody,
+            CreateConnectedAccountBody, CreateLinkBody, ExecuteToolBody, ProxyToolBody,
+            StatusChangeBody, ToolGetQuery, ToolListQuery, ToolkitListQuery, UpdateAuthConfigBody,
+        };
+        pub use crate::http::v3::parse_query;
+    }
 }
 
 /// Largest JSON body accepted (a service-account key is ~2.5 KiB).

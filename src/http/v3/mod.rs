@@ -82,24 +82,22 @@ pub type V3Reply<T> = Result<actix_web::web::Json<T>, V3Error>;
 /// one comma-joined value before `T` is read.
 pub struct V3Query<T>(pub T);
 
-impl<T: DeserializeOwned> V3Query<T> {
-    fn parse(raw: &str) -> Result<T, Error> {
-        let mut folded: Vec<(String, String)> = Vec::new();
-        for (key, value) in url::form_urlencoded::parse(raw.as_bytes()) {
-            let key = key.strip_suffix("[]").unwrap_or(&key).to_string();
-            match folded.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, joined)) => {
-                    joined.push(',');
-                    joined.push_str(&value);
-                }
-                None => folded.push((key, value.into_owned())),
+/// A v3 query string read as `T`, list parameters folded (see [`V3Query`]).
+pub fn parse_query<T: DeserializeOwned>(raw: &str) -> Result<T, Error> {
+    let mut folded: Vec<(String, String)> = Vec::new();
+    for (key, value) in url::form_urlencoded::parse(raw.as_bytes()) {
+        let key = key.strip_suffix("[]").unwrap_or(&key).to_string();
+        match folded.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, joined)) => {
+                joined.push(',');
+                joined.push_str(&value);
             }
+            None => folded.push((key, value.into_owned())),
         }
-        let text = serde_urlencoded::to_string(&folded)
-            .map_err(|e| Error::invalid(format!("bad query string: {e}")))?;
-        serde_urlencoded::from_str(&text)
-            .map_err(|e| Error::invalid(format!("bad query string: {e}")))
     }
+    let text = serde_urlencoded::to_string(&folded)
+        .map_err(|e| Error::invalid(format!("bad query string: {e}")))?;
+    serde_urlencoded::from_str(&text).map_err(|e| Error::invalid(format!("bad query string: {e}")))
 }
 
 impl<T: DeserializeOwned> FromRequest for V3Query<T> {
@@ -108,7 +106,7 @@ impl<T: DeserializeOwned> FromRequest for V3Query<T> {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         ready(
-            Self::parse(req.query_string())
+            parse_query(req.query_string())
                 .map(V3Query)
                 .map_err(V3Error::from),
         )
@@ -212,7 +210,7 @@ mod tests {
             "user_ids=a&user_ids=b&limit=5",
             "user_ids%5B%5D=a&user_ids%5B%5D=b&limit=5",
         ] {
-            let q: Q = V3Query::parse(raw).unwrap();
+            let q: Q = parse_query(raw).unwrap();
             assert_eq!(
                 q,
                 Q {
