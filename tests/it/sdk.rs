@@ -105,44 +105,7 @@ fn composio_sdk_runs_the_seed_snippets_against_keyport() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let cmd = snippets(python, &server, &idp.issuer, &github.url, tmp.path());
     let run = run_snippets(cmd);
-    let text = run.output.join("\n");
-    let context = || {
-        format!(
-            "--- stdout\n{text}\n--- stderr\n{}\n--- keyport log (tail)\n{}",
-            run.stderr,
-            tail(&server.log(), 40)
-        )
-    };
-    println!("{text}");
-    let output = &run.output;
-    assert!(
-        run.status.success(),
-        "snippets.py exited with {}\n{}",
-        run.status,
-        context()
-    );
-    for expected in EXPECTED {
-        assert!(
-            output.iter().any(|l| l == expected),
-            "missing line {expected:?}\n{}",
-            context()
-        );
-    }
-    let network = output
-        .iter()
-        .find(|l| l.starts_with("network: "))
-        .unwrap_or_else(|| panic!("no network line\n{}", context()));
-    assert!(
-        network.ends_with("connection attempts, all loopback"),
-        "{network}"
-    );
-    let passed = EXPECTED.len() + 1;
-    assert_eq!(
-        output.last().map(String::as_str),
-        Some(format!("{passed} passed, 0 failed").as_str()),
-        "{}",
-        context()
-    );
+    assert_suite(&run, EXPECTED, &server);
 
     github_got_the_two_issues(&github.url);
     // The OAuth connection went through the real authorization server, and deleting it
@@ -200,6 +163,52 @@ fn snippets(python: &Path, server: &Server, issuer: &str, github: &str, tmp: &Pa
         .env("KEYPORT_SDK_CLIENT_ID", CLIENT_ID)
         .env("KEYPORT_SDK_CLIENT_SECRET", CLIENT_SECRET);
     cmd
+}
+
+/// A suite's run must have passed every `expected` check, and its network tally must show
+/// connections (so the hook saw them) that all stayed on loopback; on failure, the output,
+/// stderr and keyport's log say why.
+pub(crate) fn assert_suite(run: &Run, expected: &[&str], server: &Server) {
+    let text = run.output.join("\n");
+    println!("{text}");
+    let context = || {
+        format!(
+            "--- stdout\n{text}\n--- stderr\n{}\n--- keyport log (tail)\n{}",
+            run.stderr,
+            tail(&server.log(), 40)
+        )
+    };
+    assert!(
+        run.status.success(),
+        "the suite exited with {}\n{}",
+        run.status,
+        context()
+    );
+    for line in expected {
+        assert!(
+            run.output.iter().any(|l| l == line),
+            "missing line {line:?}\n{}",
+            context()
+        );
+    }
+    let network = run
+        .output
+        .iter()
+        .find_map(|l| l.strip_prefix("network: "))
+        .unwrap_or_else(|| panic!("no network line\n{}", context()));
+    let (count, rest) = network.split_once(' ').unwrap_or_default();
+    assert!(
+        count.parse::<u32>().is_ok_and(|n| n > 0),
+        "the hook saw nothing: {network}"
+    );
+    assert_eq!(rest, "connection attempts, all loopback", "{}", context());
+    let passed = expected.len() + 1;
+    assert_eq!(
+        run.output.last().map(String::as_str),
+        Some(format!("{passed} passed, 0 failed").as_str()),
+        "{}",
+        context()
+    );
 }
 
 /// Runs the script to its end (300 s at most), consenting in Chromium when the OAuth

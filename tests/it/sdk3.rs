@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::common::Server;
 use crate::common::peers::{self, OidcProvider, Peer, drive};
-use crate::sdk::{Run, create_key, run_lines, strip_ansi, tail};
+use crate::sdk::{Run, assert_suite, create_key, run_lines, strip_ansi, tail};
 
 const CLIENT_ID: &str = "keyport-sdk3";
 const CLIENT_SECRET: &str = "keyport-sdk3-secret-7d21";
@@ -120,48 +120,7 @@ fn run_suite(mut cmd: Command, expected: &[&str]) {
         .env("KEYPORT_SDK_IDP", &idp.issuer)
         .env("KEYPORT_SDK_CLIENT_ID", CLIENT_ID)
         .env("KEYPORT_SDK_CLIENT_SECRET", CLIENT_SECRET);
-    let Run {
-        status,
-        output,
-        stderr,
-    } = run(cmd);
-    let text = output.join("\n");
-    println!("{text}");
-    let context = || {
-        format!(
-            "--- stdout\n{text}\n--- stderr\n{stderr}\n--- keyport log (tail)\n{}",
-            tail(&server.log(), 40)
-        )
-    };
-    assert!(
-        status.success(),
-        "the suite exited with {status}\n{}",
-        context()
-    );
-    for line in expected {
-        assert!(
-            output.iter().any(|l| l == line),
-            "missing {line:?}\n{}",
-            context()
-        );
-    }
-    let network = output
-        .iter()
-        .find_map(|l| l.strip_prefix("network: "))
-        .unwrap_or_else(|| panic!("no network line\n{}", context()));
-    let (count, rest) = network.split_once(' ').expect("a count");
-    assert!(
-        count.parse::<u32>().is_ok_and(|n| n > 0),
-        "the hook saw nothing: {network}"
-    );
-    assert_eq!(rest, "connection attempts, all loopback");
-    let passed = expected.len() + 1;
-    assert_eq!(
-        output.last().map(String::as_str),
-        Some(format!("{passed} passed, 0 failed").as_str()),
-        "{}",
-        context()
-    );
+    assert_suite(&run(cmd), expected, &server);
     // Both OAuth connections went through the real authorization server.
     let stats = idp.stats();
     assert_eq!(stats["token"]["authorization_code"], 2, "{stats}");
