@@ -205,3 +205,39 @@ fn each_surface_accepts_the_ids_the_other_hands_out() {
         "{wrong}"
     );
 }
+
+#[test]
+fn token_schemes_are_active_at_once_through_v3() {
+    let server = Server::start();
+    let basic = json!({"status": "ACTIVE", "username": "u", "password": "p4ss"});
+    let key = json!({"status": "ACTIVE", "api_key": "secret_k"});
+    for (toolkit, scheme, val, secret) in [
+        ("bitbucket", "BASIC", basic, Some("password")),
+        ("hackernews", "NO_AUTH", json!({"status": "ACTIVE"}), None),
+        ("notion", "API_KEY", key, Some("api_key")),
+    ] {
+        let created = post(
+            &server,
+            "/auth_configs",
+            json!({"toolkit": {"slug": toolkit},
+            "auth_config": {"type": "use_custom_auth", "auth_scheme": scheme}}),
+        );
+        let ac = created["auth_config"]["id"].as_str().unwrap();
+        let account = post(
+            &server,
+            "/connected_accounts",
+            json!({"auth_config": {"id": ac},
+            "connection": {"user_id": "erin", "state": {"authScheme": scheme, "val": val}}}),
+        );
+        assert_eq!(account["status"], "ACTIVE", "{toolkit}: {account}");
+        assert_eq!(account["connectionData"]["authScheme"], scheme, "{account}");
+        let read = get(
+            &server,
+            &format!("/connected_accounts/{}", account["id"].as_str().unwrap()),
+        );
+        assert_eq!(read["status"], "ACTIVE", "{read}");
+        if let Some(secret) = secret {
+            assert_eq!(read["state"]["val"][secret], "********", "{read}");
+        }
+    }
+}
