@@ -1,5 +1,8 @@
 //! Typed identifiers. Integration, connection and API-key ids are UUIDv4s; entity ids are
-//! strings chosen by the caller (`"default"` when none is named). Parsing happens at the
+//! strings chosen by the caller (`"default"` when none is named). An integration (auth
+//! config) and a connection have one identity with two spellings: the v1 API shows the
+//! hyphenated UUID, the v3 API a prefixed form (`ac_…`, `ca_…` and the 32 hex digits);
+//! each parses either, so an id handed out by one surface works on the other. Parsing happens at the
 //! edge, so the service never handles an id that was not validated. This is the lowest
 //! layer: it imports nothing from the rest of the crate, and its own [`ParseIdError`] is
 //! joined into the service error above it.
@@ -28,13 +31,23 @@ impl ParseIdError {
 }
 
 macro_rules! uuid_id {
-    ($name:ident, $what:literal) => {
+    ($name:ident, $what:literal, $prefix:literal) => {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(pub uuid::Uuid);
 
         impl $name {
+            /// The prefix of the id's v3 spelling (`ac_…`, `ca_…`); empty for ids the v3
+            /// API does not show.
+            pub const V3_PREFIX: &'static str = $prefix;
+
             pub fn new() -> Self {
                 $name(uuid::Uuid::new_v4())
+            }
+
+            /// The v3 API's spelling of the same id: the prefix and the UUID's 32 hex
+            /// digits. Both spellings parse back to this id on every surface.
+            pub fn v3(&self) -> String {
+                format!("{}{}", $prefix, self.0.simple())
             }
         }
 
@@ -53,7 +66,9 @@ macro_rules! uuid_id {
         impl FromStr for $name {
             type Err = ParseIdError;
             fn from_str(s: &str) -> Result<Self, ParseIdError> {
-                uuid::Uuid::parse_str(s.trim())
+                let trimmed = s.trim();
+                let bare = trimmed.strip_prefix($prefix).unwrap_or(trimmed);
+                uuid::Uuid::parse_str(bare)
                     .map($name)
                     .map_err(|_| ParseIdError::NoSuch {
                         what: $what,
@@ -64,9 +79,9 @@ macro_rules! uuid_id {
     };
 }
 
-uuid_id!(IntegrationId, "integration");
-uuid_id!(ConnectionId, "connected account");
-uuid_id!(ApiKeyId, "api key");
+uuid_id!(IntegrationId, "integration", "ac_");
+uuid_id!(ConnectionId, "connected account", "ca_");
+uuid_id!(ApiKeyId, "api key", "");
 
 /// One end user of the developer's agent. Any printable string of 1–128 characters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -142,5 +157,22 @@ mod tests {
         assert_eq!(err, Some("not_found"));
         let id = ConnectionId::new();
         assert_eq!(id.to_string().parse::<ConnectionId>().ok(), Some(id));
+    }
+
+    #[test]
+    fn both_spellings_name_the_same_id() {
+        let id = IntegrationId::new();
+        let v3 = id.v3();
+        assert!(v3.starts_with("ac_") && v3.len() == 35, "{v3}");
+        assert_eq!(v3.parse::<IntegrationId>().ok(), Some(id));
+        assert_eq!(id.to_string().parse::<IntegrationId>().ok(), Some(id));
+        // a connection's prefix does not name an integration
+        let err = format!("ca_{}", id.0.simple()).parse::<IntegrationId>();
+        assert!(err.is_err());
+        let connection = ConnectionId::new();
+        assert_eq!(
+            connection.v3().parse::<ConnectionId>().ok(),
+            Some(connection)
+        );
     }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # keyport's whole test suite, from a fresh machine: installs the test peers (Debian's
-# Chromium, the npm authorization server and browser driver, the PyPI verifiers), then runs
+# Chromium, the npm authorization server and browser driver, the current Composio TS SDK with
+# the Node 22 it needs, the PyPI verifiers and both Composio Python SDKs), then runs
 # formatting, lints and every test. Safe to re-run; installs are skipped when present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,18 @@ if [ -f tests/peers/requirements.txt ]; then
         touch "$venv/.installed"
     fi
     export KEYPORT_TEST_PYTHON="$venv/bin/python"
+fi
+
+# The current Composio SDK conflicts with the legacy one above: a second venv.
+venv3="$root/target/test-venv-v3"
+if [ -f tests/peers/requirements-v3.txt ]; then
+    if [ ! -x "$venv3/bin/python" ] || [ tests/peers/requirements-v3.txt -nt "$venv3/.installed" ]; then
+        echo "==> Python v3 SDK peers into $venv3"
+        python3 -m venv "$venv3"
+        "$venv3/bin/pip" install -q --disable-pip-version-check -r tests/peers/requirements-v3.txt
+        touch "$venv3/.installed"
+    fi
+    export KEYPORT_TEST_PYTHON_V3="$venv3/bin/python"
 fi
 
 echo "==> cargo fmt --check"

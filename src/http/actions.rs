@@ -18,7 +18,8 @@ use crate::net::Upstream;
 use crate::service::Error;
 use crate::service::{ExecuteAction, ParamIn, ProxyRequest, Target};
 
-fn connection_id(raw: Option<String>) -> Result<Option<ConnectionId>, Error> {
+/// A connected account's id, if one is given (in either spelling).
+pub(super) fn connection_id(raw: Option<String>) -> Result<Option<ConnectionId>, Error> {
     raw.filter(|s| !s.trim().is_empty())
         .map(|s| s.parse())
         .transpose()
@@ -77,6 +78,17 @@ pub async fn execute(
     if !has_input && body.text.as_ref().is_some_and(|t| !t.is_null()) {
         return Err(Error::invalid(
             "text: keyport does not turn text into input; send the input object",
+        )
+        .into());
+    }
+    if body
+        .auth_config
+        .as_ref()
+        .is_some_and(|c| !c.is_null() && c.as_object().is_none_or(|m| !m.is_empty()))
+    {
+        return Err(Error::invalid(
+            "authConfig: keyport acts only with credentials sealed in its vault; connect the \
+             entity and name its connection instead",
         )
         .into());
     }

@@ -29,6 +29,7 @@ pub async fn create(call: Call, body: Json<CreateConnectionBody>) -> Reply<Creat
         labels: body.labels.unwrap_or_default(),
         redirect_url: body.redirect_uri.filter(|u| !u.is_empty()),
         validate: body.validate.unwrap_or(false),
+        scheme: None,
     };
     call.reply(move |svc, caller| svc.create_connection(caller, req))
         .await
@@ -43,21 +44,24 @@ pub async fn list(
     query: web::Query<ConnectionListQuery>,
 ) -> Reply<ConnectedAccountPage> {
     let q = query.into_inner();
-    let integration_id: Option<IntegrationId> = q
+    let integrations: Vec<IntegrationId> = q
         .integration_id
         .as_deref()
         .filter(|s| !s.is_empty())
         .map(str::parse)
-        .transpose()?;
+        .transpose()?
+        .into_iter()
+        .collect();
     let req = ListConnections {
         entities: csv(q.user_uuid.or(q.entity_id)),
         apps: csv(q.app_names.or(q.app_name)),
         statuses: csv(q.status),
         labels: csv(q.labels),
-        integration_id,
+        integrations,
         active_only: q.show_active_only.unwrap_or(false),
         page: q.page.unwrap_or(1).max(1),
         page_size: q.page_size.unwrap_or(0),
+        ..ListConnections::default()
     };
     let (page, page_size) = (req.page, req.page_size);
     let found = call

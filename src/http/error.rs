@@ -9,7 +9,7 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 
-use super::dto::ErrorBody;
+use super::dto::{ErrorBody, V3ErrorBody};
 
 use crate::service::error::{
     ActionError, AuthError, Error, NetError, OAuthError, ParseIdError, VaultError,
@@ -134,6 +134,33 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.respond(Envelope::V1)
+    }
+}
+
+/// The two error envelopes: v1/v2's `{"error":{"code":"not_found","message"}}`, and the
+/// v3 API's `{"error":{"message","code":404,"slug":"not_found","status":404}}`, which the
+/// v3 SDKs read into their typed errors. The status and message are the same in both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Envelope {
+    V1,
+    V3,
+}
+
+impl Envelope {
+    /// The envelope of the surface `path` belongs to.
+    pub fn of(path: &str) -> Envelope {
+        if path.starts_with("/api/v3/") || path.starts_with("/api/v3.1/") {
+            Envelope::V3
+        } else {
+            Envelope::V1
+        }
+    }
+}
+
+impl ApiError {
+    /// The response in `envelope`'s shape.
+    pub fn respond(&self, envelope: Envelope) -> HttpResponse {
         let status = self.status_code();
         let mut response = HttpResponse::build(status);
         let (code, message) = match self {
@@ -143,7 +170,10 @@ impl ResponseError for ApiError {
                 ("method_not_allowed", self.to_string())
             }
         };
-        response.json(ErrorBody::new(code, message))
+        match envelope {
+            Envelope::V1 => response.json(ErrorBody::new(code, message)),
+            Envelope::V3 => response.json(V3ErrorBody::new(status.as_u16(), code, message)),
+        }
     }
 }
 

@@ -7,10 +7,10 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
-use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::{Ready, ready};
 
-use super::error::ApiError;
+use super::error::{ApiError, Envelope};
 use crate::service::Error;
 use crate::service::{Caller, Service};
 
@@ -98,9 +98,10 @@ pub async fn guard(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = crate::clock::Stopwatch::start();
     let response = match check(&req) {
-        Err(e) => req
-            .into_response(ApiError::Service(e).error_response())
-            .map_into_right_body(),
+        Err(e) => {
+            let response = ApiError::Service(e).respond(Envelope::of(req.path()));
+            req.into_response(response).map_into_right_body()
+        }
         Ok(caller) => {
             if let Some(caller) = caller {
                 req.extensions_mut().insert(caller);

@@ -26,7 +26,10 @@ pub async fn create(call: Call, body: Json<CreateIntegrationBody>) -> Reply<Inte
         name: body.name,
         auth_scheme: body.auth_scheme.as_deref().map(parse_scheme).transpose()?,
         auth_config: body.auth_config.unwrap_or_default(),
-        use_composio_auth: body.use_composio_auth.unwrap_or(false),
+        managed_auth: body
+            .use_composio_auth
+            .unwrap_or(false)
+            .then_some("useComposioAuth"),
     };
     call.reply(move |svc, caller| svc.create_integration(caller, req))
         .await

@@ -15,14 +15,15 @@ mod integrations;
 mod mount;
 pub mod openapi;
 pub mod pages;
+pub mod v3;
 
 use std::net::TcpListener;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::middleware::{DefaultHeaders, NormalizePath, TrailingSlash, from_fn};
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
-pub use error::ApiError;
+pub use error::{ApiError, Envelope};
 pub use guard::HostPolicy;
 
 use crate::net::{Upstream, UpstreamConfig};
@@ -40,6 +41,16 @@ pub mod wire {
         UpdateIntegrationBody, WaitQuery,
     };
     pub use super::pages::CallbackParams;
+
+    /// The v3.1 API's bodies and queries, and its query reader.
+    pub mod v3 {
+        pub use crate::http::v3::dto::{
+            AuthConfigListQuery, ConnectedAccountListQuery, CreateAuthConfigBody,
+            CreateConnectedAccountBody, CreateLinkBody, ExecuteToolBody, ProxyToolBody,
+            StatusChangeBody, ToolGetQuery, ToolListQuery, ToolkitListQuery, UpdateAuthConfigBody,
+        };
+        pub use crate::http::v3::parse_query;
+    }
 }
 
 /// Largest JSON body accepted (a service-account key is ~2.5 KiB).
@@ -55,7 +66,7 @@ pub struct RouteDef {
 
 /// The route table: one `method "path" => handler;` row per route.
 macro_rules! routes {
-    ($($method:ident $path:literal => $handler:path;)+) => {
+    ($($method:ident $path:expr => $handler:path;)+) => {
         vec![$(RouteDef {
             method: stringify!($method),
             path: $path,
@@ -64,8 +75,48 @@ macro_rules! routes {
     };
 }
 
+/// v3 rows: each path is served under `/api/v3.1` and, for older SDKs, `/api/v3`.
+macro_rules! v3_routes {
+    ($($method:ident $path:literal => $handler:path;)+) => {{
+        let mut all = Vec::new();
+        $(all.extend(routes! {
+            $method concat!("/api/v3.1", $path) => $handler;
+            $method concat!("/api/v3", $path) => $handler;
+        });)+
+        all
+    }};
+}
+
 /// Every route keyport serves. Everything under `/api/` requires an API key.
 pub fn routes() -> Vec<RouteDef> {
+    let mut all = legacy_routes();
+    // A literal path (`/tools/execute/proxy`) comes before the pattern it would match.
+    all.extend(v3_routes! {
+        get    "/auth_configs"                          => v3::list_auth_configs;
+        post   "/auth_configs"                          => v3::create_auth_config;
+        get    "/auth_configs/{nanoid}"                 => v3::get_auth_config;
+        patch  "/auth_configs/{nanoid}"                 => v3::update_auth_config;
+        delete "/auth_configs/{nanoid}"                 => v3::delete_auth_config;
+        patch  "/auth_configs/{nanoid}/{status}"        => v3::set_auth_config_status;
+        get    "/connected_accounts"                    => v3::list_connected_accounts;
+        post   "/connected_accounts"                    => v3::create_connected_account;
+        post   "/connected_accounts/link"               => v3::create_link;
+        get    "/connected_accounts/{nanoid}"           => v3::get_connected_account;
+        delete "/connected_accounts/{nanoid}"           => v3::delete_connected_account;
+        patch  "/connected_accounts/{nanoid}/status"    => v3::set_connected_account_status;
+        get    "/toolkits"                              => v3::list_toolkits;
+        get    "/toolkits/categories"                   => v3::list_categories;
+        get    "/toolkits/{slug}"                       => v3::get_toolkit;
+        get    "/tools"                                 => v3::list_tools;
+        post   "/tools/execute/proxy"                   => v3::proxy;
+        post   "/tools/execute/{tool_slug}"             => v3::execute_tool;
+        get    "/tools/{tool_slug}"                     => v3::get_tool;
+    });
+    all
+}
+
+/// The Composio v1/v2 surface and keyport's own routes.
+fn legacy_routes() -> Vec<RouteDef> {
     routes! {
         get    "/healthz"                                   => admin::health;
         get    "/connect/{token}"                           => pages::connect;
@@ -102,7 +153,13 @@ pub fn routes() -> Vec<RouteDef> {
     }
 }
 
-fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+/// An extractor's refusal, in the envelope of the surface `req` is for.
+fn refusal(e: Error, req: &HttpRequest) -> actix_web::Error {
+    let response = ApiError::Service(e).respond(Envelope::of(req.path()));
+    actix_web::error::InternalError::from_response("refused", response).into()
+}
+
+fn json_error(err: JsonPayloadError, req: &HttpRequest) -> actix_web::Error {
     let e = match &err {
         JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
             Error::TooLarge(format!("request body is larger than {MAX_BODY} bytes"))
@@ -113,15 +170,15 @@ fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
         JsonPayloadError::Deserialize(e) => Error::invalid(format!("malformed JSON body: {e}")),
         other => Error::invalid(format!("unreadable body: {other}")),
     };
-    ApiError::Service(e).into()
+    refusal(e, req)
 }
 
-fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::Service(Error::invalid(format!("bad query string: {err}"))).into()
+fn query_error(err: QueryPayloadError, req: &HttpRequest) -> actix_web::Error {
+    refusal(Error::invalid(format!("bad query string: {err}")), req)
 }
 
-fn path_error(err: PathError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::Service(Error::invalid(format!("bad path: {err}"))).into()
+fn path_error(err: PathError, req: &HttpRequest) -> actix_web::Error {
+    refusal(Error::invalid(format!("bad path: {err}")), req)
 }
 
 /// No route took the request: 405 with `Allow` when the path is served under other methods
@@ -148,7 +205,7 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
             allow: allowed.join(", "),
         }
     };
-    error.error_response()
+    error.respond(Envelope::of(req.path()))
 }
 
 /// Mounts the route table and the extractor configuration.

@@ -14,15 +14,18 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::dto::{ErrorBody, HealthDto, Refusals, error_components};
-use super::{ApiResult, actions, admin, apps, connections, integrations};
+use super::dto::{ErrorBody, HealthDto, Refusals, V3ErrorBody, error_components};
+use super::{ApiResult, actions, admin, apps, connections, integrations, v3};
 use crate::service::Caller;
 use crate::service::Error;
 
 const DESCRIPTION: &str = "keyport's HTTP API: Composio's resource shapes (camelCase v1/v2 \
 resources, snake_case inside apps and actions, {\"items\": [...]} lists) plus keyport's \
-additions. Every route under /api/ needs an API key (x-api-key or Authorization: Bearer). \
-Errors are {\"error\": {\"code\", \"message\"}} with a 4xx status; a 5xx is a bug.";
+additions, and beside them Composio's v3.1 API (/api/v3.1/ and /api/v3/: auth configs, \
+connected accounts, toolkits, tools; snake_case, cursor pages) over the same objects. Every \
+route under /api/ needs an API key (x-api-key or Authorization: Bearer). Errors are \
+{\"error\": {\"code\", \"message\"}} (v3: {\"error\": {\"message\", \"code\", \"slug\", \
+\"status\"}}) with a 4xx status; a 5xx is a bug.";
 
 /// Adds what the operations refer to but do not carry: the two ways to present an API key
 /// and the error responses.
@@ -43,6 +46,46 @@ impl Modify for Shared {
         // The crate declares no license; an empty one is not worth publishing.
         doc.info.license = None;
     }
+}
+
+/// The v3 surface is served under `/api/v3.1/` and `/api/v3/` alike: each `/api/v3.1/`
+/// operation is documented under both, the older one with its operation id suffixed.
+struct V3Alias;
+
+impl Modify for V3Alias {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let aliases: Vec<(String, utoipa::openapi::PathItem)> = doc
+            .paths
+            .paths
+            .iter()
+            .filter_map(|(path, item)| {
+                let rest = path.strip_prefix("/api/v3.1/")?;
+                let mut item = item.clone();
+                for op in operations(&mut item) {
+                    op.operation_id = op.operation_id.take().map(|id| format!("{id}Legacy"));
+                }
+                Some((format!("/api/v3/{rest}"), item))
+            })
+            .collect();
+        doc.paths.paths.extend(aliases);
+    }
+}
+
+/// Every operation of a path item.
+fn operations(item: &mut utoipa::openapi::PathItem) -> Vec<&mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
+    .collect()
 }
 
 #[derive(OpenApi)]
@@ -79,9 +122,28 @@ impl Modify for Shared {
         admin::list_keys,
         admin::create_key,
         admin::revoke_key,
+        v3::list_auth_configs,
+        v3::create_auth_config,
+        v3::get_auth_config,
+        v3::update_auth_config,
+        v3::delete_auth_config,
+        v3::set_auth_config_status,
+        v3::list_connected_accounts,
+        v3::create_connected_account,
+        v3::create_link,
+        v3::get_connected_account,
+        v3::delete_connected_account,
+        v3::set_connected_account_status,
+        v3::list_toolkits,
+        v3::list_categories,
+        v3::get_toolkit,
+        v3::list_tools,
+        v3::proxy,
+        v3::execute_tool,
+        v3::get_tool,
     ),
-    components(schemas(ErrorBody, HealthDto)),
-    modifiers(&Shared)
+    components(schemas(ErrorBody, HealthDto, V3ErrorBody)),
+    modifiers(&Shared, &V3Alias)
 )]
 struct ApiDoc;
 

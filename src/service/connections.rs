@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::caller::Caller;
 use super::checks::{CheckOutcome, Checks};
 use super::ctx::{Ctx, Loaded, check_url};
-use super::flows::{CreatedConnection, Flows, Start};
+use super::flows::{CreatedConnection, FLOW_TTL_SECS, Flows, Start};
 use super::integrations::Integrations;
 use super::tokens::Tokens;
 use crate::auth;
@@ -43,6 +43,17 @@ pub struct CreateConnection {
     /// Check the credential against the app's who-am-I endpoint before it is ACTIVE
     /// (API_KEY, BEARER_TOKEN and BASIC).
     pub validate: bool,
+    /// The scheme the caller's credential is for (v3 sends it with the credential):
+    /// refused unless it is the integration's, so a token meant for another scheme is
+    /// never stored under this one.
+    pub scheme: Option<AuthScheme>,
+}
+
+/// A connection started for a browser link, and when that link stops working.
+#[derive(Debug, Clone)]
+pub struct LinkedConnection {
+    pub created: CreatedConnection,
+    pub expires_at: String,
 }
 
 impl std::fmt::Debug for CreateConnection {
@@ -118,6 +129,15 @@ impl<'a> Connections<'a> {
         let entity = EntityId::or_default(req.entity.as_deref())?;
         caller.may_act_for(&entity)?;
         let integration = self.usable_integration(req.integration_id)?;
+        if let Some(scheme) = req.scheme
+            && scheme != integration.auth_scheme
+        {
+            return Err(Error::invalid(format!(
+                "authScheme: the credential is for {scheme}, but integration {} uses {}",
+                integration.id.v3(),
+                integration.auth_scheme
+            )));
+        }
         let labels = valid_labels(req.labels)?;
         if let Some(url) = &req.redirect_url {
             check_url("redirectUri", url)?;
@@ -134,6 +154,37 @@ impl<'a> Connections<'a> {
             Some(created) => Ok(created),
             None => self.store_given(start, &validated.secret, req.validate),
         }
+    }
+
+    /// Starts a connection whose user completes it in a browser through keyport's connect
+    /// link; only for integrations with a browser flow (OAuth 2.0 and 1.0a).
+    pub fn link(&self, caller: &Caller, req: CreateConnection) -> Result<LinkedConnection> {
+        caller.require(Permission::Use)?;
+        let integration = self.usable_integration(req.integration_id)?;
+        if !integration.auth_scheme.needs_browser() {
+            return Err(Error::invalid(format!(
+                "auth_config_id: a link is completed in a browser, and {} connections ({}) are \
+                 not: create the connected account with its credential instead",
+                integration.app_key, integration.auth_scheme
+            )));
+        }
+        let created = self.create(caller, req)?;
+        let expires = self.ctx.clock.now() + time::Duration::seconds(FLOW_TTL_SECS);
+        Ok(LinkedConnection {
+            created,
+            expires_at: crate::clock::format_stamp(expires),
+        })
+    }
+
+    /// How many ACTIVE connections each integration has, counting only the caller's
+    /// entity's for a key restricted to one.
+    pub fn active_counts(&self, caller: &Caller) -> Result<Vec<(IntegrationId, u64)>> {
+        caller.require(Permission::Use)?;
+        let entity = caller.entity.clone();
+        Ok(self
+            .ctx
+            .store
+            .read(|db| connections::active_counts(db, entity.as_ref()))?)
     }
 
     /// The integration a new connection is made through: it exists and is enabled.
@@ -218,6 +269,7 @@ impl<'a> Connections<'a> {
         Ok(CreatedConnection {
             id,
             status,
+            auth_scheme: start.integration.auth_scheme,
             redirect_url: None,
         })
     }

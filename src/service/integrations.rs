@@ -21,7 +21,7 @@ use crate::store::{IntegrationPatch, NewIntegration, connections, integrations};
 const TABLE: &str = "integrations";
 /// Connection fields given on an integration (the SDK's legacy habit of passing a user's
 /// token in the integration's `authConfig`) are kept here and used as connection defaults.
-const CONNECTION_DEFAULTS: &str = "connection_defaults";
+pub const CONNECTION_DEFAULTS: &str = "connection_defaults";
 
 #[derive(Default)]
 pub struct CreateIntegration {
@@ -30,7 +30,19 @@ pub struct CreateIntegration {
     pub name: Option<String>,
     pub auth_scheme: Option<AuthScheme>,
     pub auth_config: Map<String, Value>,
-    pub use_composio_auth: bool,
+    /// The caller asked for Composio's managed OAuth app, with this field (the surfaces
+    /// spell it differently); keyport has none, so an OAuth scheme is refused naming it.
+    pub managed_auth: Option<&'static str>,
+}
+
+/// Which integrations a list answers.
+#[derive(Debug, Default, Clone)]
+pub struct FindIntegrations {
+    /// App keys or catalog ids (any app when empty).
+    pub apps: Vec<String>,
+    /// Part of the name or the id, ignoring case.
+    pub search: Option<String>,
+    pub show_disabled: bool,
 }
 
 #[derive(Default)]
@@ -48,7 +60,7 @@ impl std::fmt::Debug for CreateIntegration {
             .field("name", &self.name)
             .field("auth_scheme", &self.auth_scheme)
             .field("auth_config_keys", &KeysOnly(&self.auth_config))
-            .field("use_composio_auth", &self.use_composio_auth)
+            .field("managed_auth", &self.managed_auth)
             .finish()
     }
 }
@@ -282,11 +294,13 @@ impl<'a> Integrations<'a> {
         let spec = self.ctx.scheme_of(app, scheme)?;
         let mut auth_config = req.auth_config;
         normalize_auth_config(&self.ctx.public_url, app, scheme, &mut auth_config);
-        if req.use_composio_auth && scheme.needs_browser() && !auth_config.contains_key("client_id")
+        if let Some(field) = req.managed_auth
+            && scheme.needs_browser()
+            && !auth_config.contains_key("client_id")
         {
             return Err(Error::invalid(format!(
-                "useComposioAuth: keyport has no managed OAuth apps; register your own OAuth app with {} \
-                 (redirect URI {}/callback/{}) and pass its client_id and client_secret in authConfig",
+                "{field}: keyport has no managed OAuth apps; register your own OAuth app with {} \
+                 (redirect URI {}/callback/{}) and pass its client_id and client_secret",
                 app.name, self.ctx.public_url, app.key
             )));
         }
@@ -358,6 +372,33 @@ impl<'a> Integrations<'a> {
             .store
             .read(|db| integrations::list(db, app_key.as_deref(), show_disabled))?;
         Ok(list.into_iter().map(|i| self.view(i)).collect())
+    }
+
+    /// The integrations of any of `query.apps` whose name or id contains `query.search`.
+    pub fn find(&self, caller: &Caller, query: FindIntegrations) -> Result<Vec<IntegrationView>> {
+        caller.require(Permission::Use)?;
+        let mut apps = Vec::with_capacity(query.apps.len());
+        for app in &query.apps {
+            apps.push(self.ctx.find_app(app)?.key.clone());
+        }
+        let search = query.search.as_deref().map(str::trim).unwrap_or_default();
+        let search = search.to_lowercase();
+        let matches = |i: &Integration| {
+            search.is_empty()
+                || i.name.to_lowercase().contains(&search)
+                || i.id.to_string().contains(&search)
+                || i.id.v3().contains(&search)
+        };
+        let list = self
+            .ctx
+            .store
+            .read(|db| integrations::list(db, None, query.show_disabled))?;
+        Ok(list
+            .into_iter()
+            .filter(|i| apps.is_empty() || apps.contains(&i.app_key))
+            .filter(|i| matches(i))
+            .map(|i| self.view(i))
+            .collect())
     }
 
     /// `current`'s configuration with `changes` applied (given keys replace, others are

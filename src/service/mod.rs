@@ -50,12 +50,14 @@ pub use apps::ActionView;
 pub use caller::Caller;
 pub use checks::CheckOutcome;
 pub use connections::{
-    AuthParams, ConnectionPage, ConnectionView, CreateConnection, EntitySummary, ListConnections,
-    RevealedCredential,
+    AuthParams, ConnectionPage, ConnectionView, CreateConnection, EntitySummary, LinkedConnection,
+    ListConnections, RevealedCredential,
 };
 pub use error::{Error, Result};
 pub use flows::{CallbackOutcome, CallbackQuery, ConnectPage, CreatedConnection};
-pub use integrations::{CreateIntegration, IntegrationView, UpdateIntegration};
+pub use integrations::{
+    CONNECTION_DEFAULTS, CreateIntegration, FindIntegrations, IntegrationView, UpdateIntegration,
+};
 pub use keys::{CreatedKey, KeyRing};
 pub use proxy::{
     ActionOutcome, ExecuteAction, ParamIn, ProxyRequest, ProxyResponse, Target, resolve_endpoint,
@@ -63,12 +65,13 @@ pub use proxy::{
 
 // The vocabulary the service's callers read its answers in: domain values, ids and the
 // catalog entries it hands out, so surfaces (http, cli) depend on the service alone.
-pub use crate::actions::Action;
+pub use crate::actions::{Action, VERSION as ACTION_VERSION};
 pub use crate::domain::api_key::{ApiKey, Permission};
 pub use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
 pub use crate::ids::EntityId;
 pub use crate::providers::{App, FieldSpec, SchemeDetails};
 pub use crate::secret::REDACTED;
+pub use crate::store::Order;
 
 use crate::actions::Actions;
 use crate::clock::Clock;
@@ -286,6 +289,21 @@ impl Service {
         self.integrations().list(caller, app, show_disabled)
     }
 
+    /// Integrations of some apps, by part of their name or id (the v3 list's filters).
+    pub fn find_integrations(
+        &self,
+        caller: &Caller,
+        query: FindIntegrations,
+    ) -> Result<Vec<IntegrationView>> {
+        self.integrations().find(caller, query)
+    }
+
+    /// How many ACTIVE connections each integration has (the caller's own only, for a key
+    /// restricted to an entity).
+    pub fn active_connection_counts(&self, caller: &Caller) -> Result<Vec<(IntegrationId, u64)>> {
+        self.connections().active_counts(caller)
+    }
+
     pub fn update_integration(
         &self,
         caller: &Caller,
@@ -309,6 +327,16 @@ impl Service {
         req: CreateConnection,
     ) -> Result<CreatedConnection> {
         self.connections().create(caller, req)
+    }
+
+    /// Starts a browser-completed connection and hands out its connect link with the
+    /// link's expiry (OAuth schemes only).
+    pub fn link_connection(
+        &self,
+        caller: &Caller,
+        req: CreateConnection,
+    ) -> Result<LinkedConnection> {
+        self.connections().link(caller, req)
     }
 
     pub fn get_connection(&self, caller: &Caller, id: ConnectionId) -> Result<ConnectionView> {

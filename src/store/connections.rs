@@ -42,9 +42,30 @@ pub struct ConnectionFilter {
     pub apps: Vec<String>,
     pub statuses: Vec<ConnectionStatus>,
     pub labels: Vec<String>,
-    pub integration_id: Option<IntegrationId>,
+    pub integrations: Vec<IntegrationId>,
+    pub ids: Vec<ConnectionId>,
+    pub order: Order,
     pub limit: u64,
     pub offset: u64,
+}
+
+/// The order of a connection list: by creation (the default) or last update, oldest
+/// first unless `newest_first`; the id breaks ties, so pages never overlap.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Order {
+    pub by_update: bool,
+    pub newest_first: bool,
+}
+
+impl Order {
+    fn sql(self) -> &'static str {
+        match (self.by_update, self.newest_first) {
+            (false, false) => "created_at, id",
+            (false, true) => "created_at DESC, id DESC",
+            (true, false) => "updated_at, id",
+            (true, true) => "updated_at DESC, id DESC",
+        }
+    }
 }
 
 const COLUMNS: &str = "id, integration_id, entity_id, app_key, status, status_reason, labels, params, secret_keys, created_at, updated_at";
@@ -218,9 +239,16 @@ fn matching(filter: &ConnectionFilter) -> (String, Vec<SqlValue>) {
             .map(|s| s.as_str().to_string())
             .collect(),
     );
-    if let Some(integration) = filter.integration_id {
-        any_of(&mut sql, "integration_id", vec![integration.to_string()]);
-    }
+    any_of(
+        &mut sql,
+        "integration_id",
+        filter.integrations.iter().map(|i| i.to_string()).collect(),
+    );
+    any_of(
+        &mut sql,
+        "id",
+        filter.ids.iter().map(|i| i.to_string()).collect(),
+    );
     for label in &filter.labels {
         sql.push_str(
             " AND EXISTS (SELECT 1 FROM json_each(connections.labels) WHERE json_each.value = ?)",
@@ -230,12 +258,12 @@ fn matching(filter: &ConnectionFilter) -> (String, Vec<SqlValue>) {
     (sql, args)
 }
 
-/// Connections matching every given criterion, oldest first, one page of them.
+/// Connections matching every given criterion, in the filter's order, one page of them.
 pub fn list(db: &Db, filter: &ConnectionFilter) -> Result<Vec<Connection>, StoreError> {
     let (clause, mut args) = matching(filter);
-    let sql = format!(
-        "SELECT {COLUMNS} FROM connections{clause} ORDER BY created_at, id LIMIT ? OFFSET ?"
-    );
+    let order = filter.order.sql();
+    let sql =
+        format!("SELECT {COLUMNS} FROM connections{clause} ORDER BY {order} LIMIT ? OFFSET ?");
     args.push(SqlValue::Integer(
         i64::try_from(filter.limit).unwrap_or(i64::MAX),
     ));
@@ -316,6 +344,28 @@ pub fn delete_for_integration(
         if let Ok(parsed) = id.parse::<ConnectionId>() {
             soft_delete(db, parsed, now)?;
             out.push(parsed);
+        }
+    }
+    Ok(out)
+}
+
+/// How many ACTIVE connections each integration has (only `entity`'s when given).
+pub fn active_counts(
+    db: &Db,
+    entity: Option<&EntityId>,
+) -> Result<Vec<(IntegrationId, u64)>, StoreError> {
+    let mut stmt = db.prepare_cached(
+        "SELECT integration_id, COUNT(*) FROM connections
+         WHERE status = 'ACTIVE' AND (?1 IS NULL OR entity_id = ?1) GROUP BY integration_id",
+    )?;
+    let rows = stmt.query_map([entity.map(EntityId::as_str)], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, count) = row?;
+        if let Ok(id) = id.parse() {
+            out.push((id, u64::try_from(count).unwrap_or(0)));
         }
     }
     Ok(out)

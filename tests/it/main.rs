@@ -20,6 +20,8 @@ mod oauth;
 mod proxy;
 mod schemes;
 mod sdk;
+mod sdk3;
 mod storage;
 mod storage_cache;
 mod wire;
+mod wire_v3;

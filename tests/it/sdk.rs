@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -45,7 +45,7 @@ fn python() -> &'static Path {
     python
 }
 
-fn create_key(server: &Server, name: &str, permission: &str) -> String {
+pub(crate) fn create_key(server: &Server, name: &str, permission: &str) -> String {
     let created = server.ok(
         "POST",
         "/api/v1/keys",
@@ -86,10 +86,10 @@ const EXPECTED: &[&str] = &[
 ];
 
 /// What the script said and how it ended.
-struct Run {
-    status: std::process::ExitStatus,
-    output: Vec<String>,
-    stderr: String,
+pub(crate) struct Run {
+    pub status: std::process::ExitStatus,
+    pub output: Vec<String>,
+    pub stderr: String,
 }
 
 #[test]
@@ -105,44 +105,7 @@ fn composio_sdk_runs_the_seed_snippets_against_keyport() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let cmd = snippets(python, &server, &idp.issuer, &github.url, tmp.path());
     let run = run_snippets(cmd);
-    let text = run.output.join("\n");
-    let context = || {
-        format!(
-            "--- stdout\n{text}\n--- stderr\n{}\n--- keyport log (tail)\n{}",
-            run.stderr,
-            tail(&server.log(), 40)
-        )
-    };
-    println!("{text}");
-    let output = &run.output;
-    assert!(
-        run.status.success(),
-        "snippets.py exited with {}\n{}",
-        run.status,
-        context()
-    );
-    for expected in EXPECTED {
-        assert!(
-            output.iter().any(|l| l == expected),
-            "missing line {expected:?}\n{}",
-            context()
-        );
-    }
-    let network = output
-        .iter()
-        .find(|l| l.starts_with("network: "))
-        .unwrap_or_else(|| panic!("no network line\n{}", context()));
-    assert!(
-        network.ends_with("connection attempts, all loopback"),
-        "{network}"
-    );
-    let passed = EXPECTED.len() + 1;
-    assert_eq!(
-        output.last().map(String::as_str),
-        Some(format!("{passed} passed, 0 failed").as_str()),
-        "{}",
-        context()
-    );
+    assert_suite(&run, EXPECTED, &server);
 
     github_got_the_two_issues(&github.url);
     // The OAuth connection went through the real authorization server, and deleting it
@@ -202,10 +165,72 @@ fn snippets(python: &Path, server: &Server, issuer: &str, github: &str, tmp: &Pa
     cmd
 }
 
+/// A suite's run must have passed every `expected` check, and its network tally must show
+/// connections (so the hook saw them) that all stayed on loopback; on failure, the output,
+/// stderr and keyport's log say why.
+pub(crate) fn assert_suite(run: &Run, expected: &[&str], server: &Server) {
+    let text = run.output.join("\n");
+    println!("{text}");
+    let context = || {
+        format!(
+            "--- stdout\n{text}\n--- stderr\n{}\n--- keyport log (tail)\n{}",
+            run.stderr,
+            tail(&server.log(), 40)
+        )
+    };
+    assert!(
+        run.status.success(),
+        "the suite exited with {}\n{}",
+        run.status,
+        context()
+    );
+    for line in expected {
+        assert!(
+            run.output.iter().any(|l| l == line),
+            "missing line {line:?}\n{}",
+            context()
+        );
+    }
+    let network = run
+        .output
+        .iter()
+        .find_map(|l| l.strip_prefix("network: "))
+        .unwrap_or_else(|| panic!("no network line\n{}", context()));
+    let (count, rest) = network.split_once(' ').unwrap_or_default();
+    assert!(
+        count.parse::<u32>().is_ok_and(|n| n > 0),
+        "the hook saw nothing: {network}"
+    );
+    assert_eq!(rest, "connection attempts, all loopback", "{}", context());
+    let passed = expected.len() + 1;
+    assert_eq!(
+        run.output.last().map(String::as_str),
+        Some(format!("{passed} passed, 0 failed").as_str()),
+        "{}",
+        context()
+    );
+}
+
 /// Runs the script to its end (300 s at most), consenting in Chromium when the OAuth
 /// snippet prints its connect link (it then waits up to 20 s for ACTIVE).
-fn run_snippets(mut cmd: Command) -> Run {
-    let mut script = Process(cmd.spawn().expect("start snippets.py"));
+fn run_snippets(cmd: Command) -> Run {
+    run_lines(cmd, |line, _| {
+        if let Some(rest) = line.strip_prefix("Navigate to ")
+            && let Some(url) = rest.strip_suffix(" to connect your Gmail account")
+        {
+            drive(url, &["--expect-text", "Connected", "--timeout", "15"]);
+        }
+    })
+}
+
+/// Runs a suite to its end (300 s at most), handing each line it prints to `on_line` (with
+/// its stdin, when that is piped) as it comes.
+pub(crate) fn run_lines(
+    mut cmd: Command,
+    mut on_line: impl FnMut(&str, Option<&mut ChildStdin>),
+) -> Run {
+    let mut script = Process(cmd.spawn().expect("start the suite"));
+    let mut stdin = script.0.stdin.take();
     let stdout = script.0.stdout.take().expect("stdout");
     let stderr = script.0.stderr.take().expect("stderr");
     let (tx, lines) = mpsc::channel::<String>();
@@ -227,21 +252,19 @@ fn run_snippets(mut cmd: Command) -> Run {
         let left = deadline.saturating_duration_since(Instant::now());
         match lines.recv_timeout(left) {
             Ok(line) => {
-                if let Some(rest) = line.strip_prefix("Navigate to ")
-                    && let Some(url) = rest.strip_suffix(" to connect your Gmail account")
-                {
-                    drive(url, &["--expect-text", "Connected", "--timeout", "15"]);
-                }
+                on_line(&line, stdin.as_mut());
                 output.push(line);
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => panic!(
-                "snippets.py still running after 300 s:\n{}",
-                output.join("\n")
-            ),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!(
+                    "the suite is still running after 300 s:\n{}",
+                    output.join("\n")
+                )
+            }
         }
     }
-    let status = script.0.wait().expect("wait for snippets.py");
+    let status = script.0.wait().expect("wait for the suite");
     Run {
         status,
         output,
@@ -281,13 +304,13 @@ fn github_got_the_two_issues(github: &str) {
     );
 }
 
-fn tail(text: &str, lines: usize) -> String {
+pub(crate) fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// The log without terminal colour codes (`ESC [ … m`).
-fn strip_ansi(text: &str) -> String {
+pub(crate) fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {

@@ -75,9 +75,9 @@ pub struct ActionListQuery {
     pub limit: Option<usize>,
 }
 
-/// The SDK's execute body. `text`, `version`, `authConfig`, `sessionInfo` and
-/// `allowTracing` are accepted and ignored (keyport has one version of each action and its
-/// own credentials); unknown fields are ignored too.
+/// The SDK's execute body. `version`, `sessionInfo` and `allowTracing` are accepted and
+/// ignored (keyport has one version of each action); unknown fields are ignored too. An
+/// `authConfig` is refused: keyport acts only with the credentials in its vault.
 #[derive(Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = ExecuteAction)]
@@ -90,6 +90,9 @@ pub struct ExecuteBody {
     pub input: Option<Value>,
     /// Refused unless `input` is given: keyport does not turn text into input.
     pub text: Option<Value>,
+    /// Refused unless empty: credentials for this call alone.
+    #[schema(value_type = Option<Object>)]
+    pub auth_config: Option<Value>,
 }
 
 /// What executing an action answers.

@@ -36,6 +36,39 @@ impl ErrorBody {
     }
 }
 
+/// The v3 API's error body: `{"error":{"message","code","slug","status"}}`, with the HTTP
+/// status as `code` and `status` and keyport's stable code as `slug`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = V3Error)]
+pub struct V3ErrorBody {
+    pub error: V3ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct V3ErrorDetail {
+    /// What went wrong, for a person.
+    pub message: String,
+    /// The HTTP status.
+    pub code: u16,
+    /// keyport's stable machine-readable code (`not_found`, `invalid_input`…).
+    pub slug: String,
+    /// The HTTP status.
+    pub status: u16,
+}
+
+impl V3ErrorBody {
+    pub fn new(status: u16, slug: impl Into<String>, message: impl Into<String>) -> V3ErrorBody {
+        V3ErrorBody {
+            error: V3ErrorDetail {
+                message: message.into(),
+                code: status,
+                slug: slug.into(),
+                status,
+            },
+        }
+    }
+}
+
 /// Every error status the API documents: its response component's name and what it means.
 pub const ERROR_RESPONSES: [(u16, &str, &str); 8] = [
     (
@@ -76,46 +109,56 @@ pub const ERROR_RESPONSES: [(u16, &str, &str); 8] = [
     ),
 ];
 
-/// The response components named in [`ERROR_RESPONSES`], each an [`ErrorBody`].
+/// The response components named in [`ERROR_RESPONSES`], each an [`ErrorBody`], and
+/// their v3 twins (`V3BadRequest`…), each a [`V3ErrorBody`].
 pub fn error_components() -> Vec<(String, RefOr<Response>)> {
-    ERROR_RESPONSES
-        .iter()
-        .map(|(_, name, description)| {
+    let mut all = Vec::new();
+    for (prefix, schema) in [("", "Error"), ("V3", "V3Error")] {
+        for (_, name, description) in ERROR_RESPONSES {
             let content = ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("Error")))
+                .schema(Some(Ref::from_schema_name(schema)))
                 .build();
             let response = ResponseBuilder::new()
-                .description(*description)
+                .description(description)
                 .content("application/json", content)
                 .build();
-            (name.to_string(), RefOr::T(response))
-        })
-        .collect()
+            all.push((format!("{prefix}{name}"), RefOr::T(response)));
+        }
+    }
+    all
 }
 
-/// `$ref`s to the error responses of `statuses`.
-fn error_refs(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
+/// `$ref`s to the error responses of `statuses`, in the envelope whose component names
+/// start with `prefix` (`""` or `"V3"`).
+pub fn error_refs(prefix: &str, statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
     ERROR_RESPONSES
         .iter()
         .filter(|(status, _, _)| statuses.contains(status))
         .map(|(status, name, _)| {
             (
                 status.to_string(),
-                RefOr::Ref(Ref::from_response_name(*name)),
+                RefOr::Ref(Ref::from_response_name(format!("{prefix}{name}"))),
             )
         })
         .collect()
 }
 
-/// A named set of error statuses, listed in an operation's `responses(...)`.
+/// A named set of error statuses, listed in an operation's `responses(...)`; the `v3`
+/// marker makes its v3-envelope twin.
 macro_rules! error_set {
     ($(#[$doc:meta])* $name:ident: $($status:literal),+) => {
+        error_set!(@one "" $(#[$doc])* $name: $($status),+);
+    };
+    ($(#[$doc:meta])* v3 $name:ident: $($status:literal),+) => {
+        error_set!(@one "V3" $(#[$doc])* $name: $($status),+);
+    };
+    (@one $prefix:literal $(#[$doc:meta])* $name:ident: $($status:literal),+) => {
         $(#[$doc])*
         pub struct $name;
 
         impl utoipa::IntoResponses for $name {
             fn responses() -> BTreeMap<String, RefOr<Response>> {
-                error_refs(&[$($status),+])
+                error_refs($prefix, &[$($status),+])
             }
         }
     };
@@ -144,4 +187,20 @@ error_set!(
 error_set!(
     /// A request body that may reach the provider.
     SendErrors: 400, 401, 403, 404, 409, 413, 502, 504
+);
+error_set!(
+    /// v3: any call.
+    v3 V3Refusals: 400, 401, 403
+);
+error_set!(
+    /// v3: a read of a named resource.
+    v3 V3ReadErrors: 400, 401, 403, 404
+);
+error_set!(
+    /// v3: a state change of a named resource.
+    v3 V3ChangeErrors: 400, 401, 403, 404, 409, 413
+);
+error_set!(
+    /// v3: a request body that may reach the provider.
+    v3 V3SendErrors: 400, 401, 403, 404, 409, 413, 502, 504
 );

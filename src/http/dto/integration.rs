@@ -60,6 +60,15 @@ impl From<&FieldSpec> for ExpectedFieldDto {
     }
 }
 
+/// An integration's configuration as readers see it: every sealed value `********`.
+pub fn redacted_config(i: &service::Integration) -> Map<String, Value> {
+    let mut config = i.config.clone();
+    for key in &i.secret_keys {
+        config.insert(key.clone(), Value::String(REDACTED.into()));
+    }
+    config
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Integration)]
@@ -88,10 +97,7 @@ pub struct IntegrationDto {
 impl From<&IntegrationView> for IntegrationDto {
     fn from(v: &IntegrationView) -> Self {
         let i = &v.integration;
-        let mut auth_config = i.config.clone();
-        for key in &i.secret_keys {
-            auth_config.insert(key.clone(), Value::String(REDACTED.into()));
-        }
+        let auth_config = redacted_config(i);
         IntegrationDto {
             id: i.id.to_string(),
             name: i.name.clone(),

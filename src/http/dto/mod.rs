@@ -93,12 +93,13 @@ impl<T> Page<T> {
     }
 }
 
-/// A count in a query (page, page size, seconds, limit): any non-negative integer. No
-/// `format`: an `int64` would promise a bound the server does not keep (it takes any u64).
+/// A count in a query (page, page size, seconds, limit): any integer a u64 holds. No
+/// `format`: an `int64` would promise a bound the server does not keep.
 pub fn count_param() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::Integer)
         .minimum(Some(0))
+        .maximum(Some(u64::MAX))
         .build()
 }
 

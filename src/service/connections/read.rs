@@ -18,7 +18,7 @@ use crate::secret::REDACTED;
 use crate::service::caller::Caller;
 use crate::service::ctx::Loaded;
 use crate::service::error::{Error, Result};
-use crate::store::{ConnectionFilter, connections, integrations};
+use crate::store::{ConnectionFilter, Order, connections, integrations};
 
 #[derive(Debug, Default)]
 pub struct ListConnections {
@@ -26,7 +26,11 @@ pub struct ListConnections {
     pub apps: Vec<String>,
     pub statuses: Vec<String>,
     pub labels: Vec<String>,
-    pub integration_id: Option<IntegrationId>,
+    /// Connections of any of these integrations (any integration when empty).
+    pub integrations: Vec<IntegrationId>,
+    /// Only these connections (any when empty).
+    pub ids: Vec<ConnectionId>,
+    pub order: Order,
     pub active_only: bool,
     pub page: u64,
     pub page_size: u64,
@@ -38,6 +42,8 @@ pub struct ListConnections {
 pub struct ConnectionView {
     pub connection: Connection,
     pub auth_scheme: AuthScheme,
+    /// Whether its integration is enabled.
+    pub integration_enabled: bool,
     /// The stored parameters, every secret `********`.
     pub params: Map<String, Value>,
     pub auth: AuthParams,
@@ -76,7 +82,9 @@ fn page_filter(
         apps,
         statuses,
         labels: req.labels,
-        integration_id: req.integration_id,
+        integrations: req.integrations,
+        ids: req.ids,
+        order: req.order,
         limit: page_size,
         offset: req
             .page
@@ -101,6 +109,7 @@ impl Connections<'_> {
         Ok(ConnectionView {
             connection,
             auth_scheme: integration.auth_scheme,
+            integration_enabled: integration.enabled,
             params,
             auth,
         })
@@ -234,6 +243,7 @@ impl Connections<'_> {
         Ok(ConnectionView {
             connection,
             auth_scheme: integration.auth_scheme,
+            integration_enabled: integration.enabled,
             params,
             auth,
         })

@@ -27,7 +27,7 @@ use super::tokens::Tokens;
 use crate::auth::oauth1::{self, OAuth1};
 use crate::auth::oauth2::OAuth2;
 use crate::auth::{self, Credentials, Fields, Issuer, RenewError};
-use crate::domain::{ConnectionStatus, Integration};
+use crate::domain::{AuthScheme, ConnectionStatus, Integration};
 use crate::ids::{ConnectionId, EntityId};
 use crate::secret::SecretFields;
 use crate::service::error::{Error, Result};
@@ -97,6 +97,8 @@ struct PendingFlow<'a> {
 pub struct CreatedConnection {
     pub id: ConnectionId,
     pub status: ConnectionStatus,
+    /// Its integration's scheme.
+    pub auth_scheme: AuthScheme,
     pub redirect_url: Option<String>,
 }
 
@@ -193,6 +195,7 @@ impl<'a> Flows<'a> {
         Ok(CreatedConnection {
             id,
             status: ConnectionStatus::Active,
+            auth_scheme: start.integration.auth_scheme,
             redirect_url: None,
         })
     }
@@ -265,6 +268,7 @@ impl<'a> Flows<'a> {
         Ok(CreatedConnection {
             id,
             status: ConnectionStatus::Initiated,
+            auth_scheme: start.integration.auth_scheme,
             redirect_url: Some(format!("{}/connect/{connect}", self.ctx.public_url)),
         })
     }

@@ -40,6 +40,7 @@ const CASES: &[Case] = &[
     ("GET", "/api/v1/integrations/nope", None, 404, NOT_FOUND, "nope"),
     ("POST", "/api/v1/keys", Some(r#"{"name": "k", "permission": "root"}"#), 400, INVALID, "permission"),
     ("GET", "/api/v1/nothing-here", None, 404, NOT_FOUND, "route"),
+    ("POST", "/api/v2/actions/GITHUB_GET_THE_AUTHENTICATED_USER/execute", Some(r#"{"entityId": "alice", "input": {}, "authConfig": {"parameters": [{"in": "header", "name": "Authorization", "value": "x"}]}}"#), 400, INVALID, "authConfig"),
 ];
 
 #[test]

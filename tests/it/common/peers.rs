@@ -29,23 +29,39 @@ pub fn dir() -> PathBuf {
 /// or older than that file. No Python is a failure.
 pub fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| venv_python("KEYPORT_TEST_PYTHON", "test-venv", "requirements.txt"))
+}
+
+/// The Python with the current Composio SDK (tests/peers/requirements-v3.txt, which
+/// conflicts with the legacy SDK of the other venv): `KEYPORT_TEST_PYTHON_V3`, else
+/// target/test-venv-v3, made the same way.
+pub fn python_v3() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        if let Some(p) = std::env::var_os("KEYPORT_TEST_PYTHON") {
-            return PathBuf::from(p);
-        }
-        let venv = root().join("target/test-venv");
-        let python = venv.join("bin/python");
-        let stamp = venv.join(".installed");
-        let requirements = dir().join("requirements.txt");
-        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        let fresh = python.exists()
-            && matches!((modified(&stamp), modified(&requirements)), (Some(s), Some(r)) if s >= r);
-        if !fresh {
-            make_venv(&venv, &python, &requirements);
-            std::fs::write(&stamp, b"").expect("venv stamp");
-        }
-        python
+        venv_python(
+            "KEYPORT_TEST_PYTHON_V3",
+            "test-venv-v3",
+            "requirements-v3.txt",
+        )
     })
+}
+
+fn venv_python(var: &str, venv: &str, requirements: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(var) {
+        return PathBuf::from(p);
+    }
+    let venv = root().join("target").join(venv);
+    let python = venv.join("bin/python");
+    let stamp = venv.join(".installed");
+    let requirements = dir().join(requirements);
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let fresh = python.exists()
+        && matches!((modified(&stamp), modified(&requirements)), (Some(s), Some(r)) if s >= r);
+    if !fresh {
+        make_venv(&venv, &python, &requirements);
+        std::fs::write(&stamp, b"").expect("venv stamp");
+    }
+    python
 }
 
 fn make_venv(venv: &Path, python: &Path, requirements: &Path) {
@@ -73,7 +89,8 @@ fn make_venv(venv: &Path, python: &Path, requirements: &Path) {
         .expect("run pip");
     assert!(
         status.success(),
-        "pip install -r tests/peers/requirements.txt failed"
+        "pip install -r {} failed",
+        requirements.display()
     );
 }
 

@@ -1,63 +1,19 @@
-"""The harness of the seed snippets (see snippets.py): an audit hook that records every
-socket the SDK opens, the tally printed at exit, the environment tests/it/sdk.rs sets, what
-the snippets share (`STATE`), and the `@check` decorator with the helpers the checks use.
-Imported first, before anything imports composio, so the audit hook sees its import-time
-threads too.
+"""The harness of the seed snippets (see snippets.py): the offline kit (tests/peers/
+offline.py: the audit hook that records every socket the SDK opens, the tally printed at
+exit, `@check`), the environment tests/it/sdk.rs sets, what the snippets share (`STATE`),
+and the helpers the checks use. Imported first, before anything imports composio, so the
+audit hook sees its import-time threads too.
 """
 
-import atexit
-import ipaddress
 import os
 import sys
 
-# ---------------------------------------------------------------- no connection off this machine
-# Installed before composio is imported, so its import-time threads are seen too.
-_SOCKETS = []
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-
-def _audit(event, args):
-    if event == "socket.connect":
-        address = args[1]
-        if isinstance(address, tuple):
-            _SOCKETS.append(("connect", str(address[0])))
-    elif event == "socket.getaddrinfo":
-        _SOCKETS.append(("getaddrinfo", str(args[0])))
-
-
-sys.addaudithook(_audit)
-
-
-def _loopback(host):
-    if host.lower() in ("localhost", "localhost.", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-_TALLY = {"passed": 0, "failed": 0}
-
-
-def _finish():
-    # Registered first, so it runs last: after composio's own atexit hooks (its Sentry DSN
-    # refresh runs there) have had their chance to open a socket.
-    outside = sorted({host for _, host in _SOCKETS if not _loopback(host)})
-    if outside:
-        print(f"FAIL: network: attempts to leave the machine: {outside}", flush=True)
-        _TALLY["failed"] += 1
-    else:
-        print(f"network: {len(_SOCKETS)} connection attempts, all loopback", flush=True)
-        _TALLY["passed"] += 1
-    print(f"{_TALLY['passed']} passed, {_TALLY['failed']} failed", flush=True)
-    os._exit(0 if _TALLY["failed"] == 0 else 1)
-
-
-atexit.register(_finish)
+from offline import check, get_json  # noqa: E402,F401 - first: its audit hook must see composio's import
 
 import builtins  # noqa: E402
 import json  # noqa: E402
-import traceback  # noqa: E402
 import urllib.request  # noqa: E402
 
 from composio.exceptions import HTTPError, InvalidParams, NoItemsFound  # noqa: E402
@@ -74,23 +30,6 @@ REDACTED = "********"
 
 # What the snippets create, for the later ones (and the checks) to use.
 STATE = {}
-
-
-def check(label):
-    """Runs the decorated snippet at once; prints `ok: label` or `FAIL: label` + traceback."""
-
-    def run(snippet):
-        try:
-            snippet()
-        except Exception:  # noqa: BLE001 - every failure is reported, then counted
-            _TALLY["failed"] += 1
-            print(f"FAIL: {label}\n{traceback.format_exc()}", flush=True)
-        else:
-            _TALLY["passed"] += 1
-            print(f"ok: {label}", flush=True)
-        return snippet
-
-    return run
 
 
 def expect_error(kind, call, status=None, says=()):
@@ -136,5 +75,4 @@ def check_account(account, *, app, entity, status="ACTIVE"):
 
 
 def github_requests():
-    with urllib.request.urlopen(f"{GITHUB}/__requests", timeout=10) as response:
-        return json.loads(response.read())
+    return get_json(f"{GITHUB}/__requests")
