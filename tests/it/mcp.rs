@@ -1,0 +1,337 @@
+//! keyport as an MCP server over stdio (`keyport mcp serve`), against the official MCP
+//! Python SDK (`mcp` 2.3.0 in tests/peers/requirements-v3.txt; the suite in
+//! tests/peers/mcp/stdio.py) and against raw JSON-RPC lines for what an SDK never sends.
+//! The GitHub stand-in checks the injected credential; the full traffic both ways, the
+//! MCP server's stderr and keyport's debug log are searched for every canary credential.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::Server;
+use crate::common::client::get_json;
+use crate::common::peers::{self, Peer};
+use crate::sdk::{Run, assert_suite, run_lines};
+
+const ALICE_TOKEN: &str = "ghp_keyportMcpAliceCanary0000000000000";
+const BOB_TOKEN: &str = "ghp_keyportMcpBobCanary00000000000000000";
+const GMAIL_SECRET: &str = "keyport-mcp-gmail-secret-canary-5e1";
+const CANARIES: [&str; 3] = [ALICE_TOKEN, BOB_TOKEN, GMAIL_SECRET];
+
+const EXPECTED: &[&str] = &[
+    "ok: initialize: keyport, tools capability",
+    "ok: tools/list: exactly alice's tools, with schemas and annotations",
+    "ok: tools/call GITHUB_CREATE_AN_ISSUE through the stand-in, credential injected",
+    "ok: keyport_proxy GET /user with a header; a 404 is an error result with status and body",
+    "ok: keyport_list_connections: alice's own connection only",
+    "ok: keyport_connect: a connect link; no integration says so",
+    "ok: an app without a connection: says so, with a connect link, nothing sent",
+    "ok: bob's connection is out of reach, nothing sent",
+    "ok: schema-invalid arguments name the field, nothing sent",
+    "ok: an unknown tool is a JSON-RPC error and the server keeps serving",
+];
+
+/// keyport with GitHub connections for alice and bob (each with its own canary token, both
+/// through the stand-in) and a gmail OAuth integration nobody has connected yet.
+struct World {
+    server: Server,
+    github: Peer,
+    alice: String,
+    bob: String,
+}
+
+fn world() -> World {
+    let server = Server::start();
+    let github = Peer::start("sdk/github.py", &json!({"token": ALICE_TOKEN}));
+    let connect = |entity: &str, token: &str| {
+        server.connect(
+            "github",
+            "BEARER_TOKEN",
+            &github.url,
+            json!({}),
+            entity,
+            json!({"token": token}),
+        )
+    };
+    let (alice, bob) = (connect("alice", ALICE_TOKEN), connect("bob", BOB_TOKEN));
+    server.integration(json!({"appName": "gmail", "authScheme": "OAUTH2",
+        "authConfig": {"client_id": "keyport-mcp", "client_secret": GMAIL_SECRET}}));
+    World {
+        server,
+        github,
+        alice,
+        bob,
+    }
+}
+
+/// `keyport mcp serve --entity alice` for `server`, with more arguments.
+fn mcp_args(server: &Server, more: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        crate::common::bin().to_string(),
+        "--data-dir".into(),
+        server.dir.display().to_string(),
+        "--url".into(),
+        server.url.clone(),
+        "mcp".into(),
+        "serve".into(),
+        "--entity".into(),
+        "alice".into(),
+    ];
+    args.extend(more.iter().map(|s| s.to_string()));
+    args
+}
+
+/// No canary anywhere in `texts` (each named for the failure message).
+fn assert_no_canary(texts: &[(&str, &str)]) {
+    for (what, text) in texts {
+        for canary in CANARIES {
+            assert!(!text.contains(canary), "a credential in {what}");
+        }
+    }
+}
+
+#[test]
+fn the_python_mcp_sdk_uses_keyport_over_stdio() {
+    let python = peers::python_v3_having("mcp", "2.3.0");
+    let w = world();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // The host spawns a shell that records both directions of the stdio traffic.
+    let mut command = vec![
+        "sh".to_string(),
+        "-c".to_string(),
+        r#"tee "$0/in.jsonl" | "$@" | tee "$0/out.jsonl""#.to_string(),
+        tmp.path().display().to_string(),
+    ];
+    command.extend(mcp_args(&w.server, &[]));
+    let mut tools = vec![
+        "keyport_proxy",
+        "keyport_list_connections",
+        "keyport_connect",
+    ];
+    tools.extend([
+        "GITHUB_GET_THE_AUTHENTICATED_USER",
+        "GITHUB_CREATE_AN_ISSUE",
+        "GITHUB_LIST_REPOSITORIES_FOR_THE_AUTHENTICATED_USER",
+        "GITHUB_GET_A_REPOSITORY",
+        "GITHUB_LIST_REPOSITORY_ISSUES",
+    ]);
+    let config = json!({
+        "command": command, "server": w.server.url, "github": w.github.url,
+        "github_token": ALICE_TOKEN, "tools": tools,
+        "alice_connection": w.alice, "bob_connection": w.bob,
+    });
+    let mut cmd = Command::new(python);
+    cmd.arg("-u")
+        .arg(peers::dir().join("mcp/stdio.py"))
+        .current_dir(tmp.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", tmp.path())
+        .env("KEYPORT_MCP_TEST", config.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let run: Run = run_lines(cmd, |_, _| {});
+    assert_suite(&run, EXPECTED, &w.server);
+
+    let read = |name: &str| std::fs::read_to_string(tmp.path().join(name)).expect(name);
+    let (sent, received) = (read("in.jsonl"), read("out.jsonl"));
+    assert!(
+        received.contains("GITHUB_CREATE_AN_ISSUE"),
+        "no traffic recorded"
+    );
+    assert_no_canary(&[
+        ("the host's messages", &sent),
+        ("keyport's messages", &received),
+        ("the MCP server's stderr", &run.stderr),
+        ("keyport's log", &w.server.log()),
+    ]);
+    // The session ran under its own key: `use`, alice's, named after the process, and
+    // revoked when the host closed the session.
+    let keys = w.server.ok("GET", "/api/v1/keys", None);
+    let session: Vec<&Value> = keys["items"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter(|k| {
+            k["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("mcp serve for alice (pid "))
+        })
+        .collect();
+    assert_eq!(session.len(), 1, "{keys}");
+    assert_eq!(session[0]["permission"], "use", "{keys}");
+    assert_eq!(session[0]["entityId"], "alice", "{keys}");
+    assert!(session[0]["revokedAt"].is_string(), "not revoked: {keys}");
+}
+
+/// `keyport mcp serve` with piped stdio, read line by line on a thread.
+struct Raw {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::Receiver<String>,
+    traffic: String,
+}
+
+impl Raw {
+    fn start(args: &[String]) -> Raw {
+        let mut child = Command::new(&args[0])
+            .args(&args[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start keyport mcp serve");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Raw {
+            child,
+            stdin,
+            lines,
+            traffic: String::new(),
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        self.stdin.write_all(line.as_bytes()).expect("write");
+        self.stdin.write_all(b"\n").expect("write");
+        self.stdin.flush().expect("flush");
+    }
+
+    /// The next message keyport writes.
+    fn next(&mut self) -> Value {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("an answer within 20 s");
+        self.traffic.push_str(&line);
+        serde_json::from_str(&line).expect("keyport writes JSON")
+    }
+
+    /// Sends a request and reads its answer, which must be the next message.
+    fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
+        self.send(
+            &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string(),
+        );
+        let answer = self.next();
+        assert_eq!(answer["id"], id, "{answer}");
+        answer
+    }
+
+    /// A ping answered next: nothing was said about what came before, and it still serves.
+    fn still_serving(&mut self, id: u64) {
+        let answer = self.request(id, "ping", json!({}));
+        assert_eq!(answer["result"], json!({}), "{answer}");
+    }
+}
+
+impl Drop for Raw {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
+    let w = world();
+    let key = w.server.ok(
+        "POST",
+        "/api/v1/keys",
+        Some(&json!({"name": "mcp-raw", "permission": "use", "entityId": "alice"})),
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let key_file = tmp.path().join("key");
+    std::fs::write(&key_file, key["key"].as_str().expect("key")).expect("key file");
+    let mut raw = Raw::start(&mcp_args(
+        &w.server,
+        &["--key-file", &key_file.display().to_string()],
+    ));
+    let init = raw.request(
+        1,
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "0"}}),
+    );
+    assert_eq!(init["result"]["serverInfo"]["name"], "keyport", "{init}");
+    raw.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+
+    // Not JSON: no id to answer, so no answer (as the official SDKs do).
+    raw.send(r#"{"jsonrpc":"2.0","id":2,"method":"#);
+    raw.still_serving(3);
+    // JSON but not JSON-RPC: Invalid Request.
+    raw.send(r#"{"jsonrpc":"2.0","id":4,"nonsense":true}"#);
+    assert_eq!(raw.next()["error"]["code"], -32600);
+    raw.still_serving(5);
+    // A line past the limit is dropped whole.
+    let pad = "x".repeat(600 * 1024);
+    raw.send(
+        &json!({"jsonrpc": "2.0", "id": 6, "method": "ping", "params": {"pad": pad}}).to_string(),
+    );
+    raw.still_serving(7);
+    let unknown = raw.request(8, "no/such/method", json!({}));
+    assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
+    let tool = raw.request(
+        9,
+        "tools/call",
+        json!({"name": "keyport_nope", "arguments": {}}),
+    );
+    assert_eq!(tool["error"]["code"], -32602, "{tool}");
+
+    let before = get_json(&format!("{}/__requests", w.github.url));
+    let invalid = raw.request(
+        10,
+        "tools/call",
+        json!({"name": "GITHUB_CREATE_AN_ISSUE", "arguments": {"owner": "o", "repo": "r", "title": 7}}),
+    );
+    assert_eq!(invalid["result"]["isError"], true, "{invalid}");
+    let said = invalid["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        said.contains("title") && said.contains("nothing was sent"),
+        "{said}"
+    );
+    assert_eq!(get_json(&format!("{}/__requests", w.github.url)), before);
+
+    // The key from the file does the work, and the stand-in sees alice's token.
+    let user = raw.request(
+        11,
+        "tools/call",
+        json!({"name": "GITHUB_GET_THE_AUTHENTICATED_USER", "arguments": {}}),
+    );
+    assert_eq!(user["result"]["isError"], false, "{user}");
+    assert!(
+        user["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("keyport-octocat")
+    );
+    let seen = get_json(&format!("{}/__requests", w.github.url));
+    let last = seen
+        .as_array()
+        .and_then(|a| a.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        last["headers"]["authorization"],
+        format!("Bearer {ALICE_TOKEN}")
+    );
+    raw.still_serving(12);
+    let traffic = raw.traffic.clone();
+    assert_no_canary(&[
+        ("keyport's messages", &traffic),
+        ("keyport's log", &w.server.log()),
+    ]);
+}
