@@ -19,7 +19,8 @@ use crate::sdk::{Run, assert_suite, run_lines};
 const ALICE_TOKEN: &str = "ghp_keyportMcpAliceCanary0000000000000";
 const BOB_TOKEN: &str = "ghp_keyportMcpBobCanary00000000000000000";
 const GMAIL_SECRET: &str = "keyport-mcp-gmail-secret-canary-5e1";
-const CANARIES: [&str; 3] = [ALICE_TOKEN, BOB_TOKEN, GMAIL_SECRET];
+const NOTION_KEY: &str = "secret_keyportMcpNotionCanary0000";
+const CANARIES: [&str; 4] = [ALICE_TOKEN, BOB_TOKEN, GMAIL_SECRET, NOTION_KEY];
 
 const EXPECTED: &[&str] = &[
     "ok: initialize: keyport, tools capability",
@@ -243,6 +244,8 @@ impl Drop for Raw {
     }
 }
 
+/// Also: a session with `--key-file` works under that key, and a new ACTIVE connection is
+/// announced with `notifications/tools/list_changed`.
 #[test]
 fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
     let w = world();
@@ -329,6 +332,31 @@ fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
         format!("Bearer {ALICE_TOKEN}")
     );
     raw.still_serving(12);
+
+    // alice connects Notion: the host is told, and Notion's actions are listed.
+    let listed = |raw: &mut Raw, id| {
+        let answer = raw.request(id, "tools/list", json!({}));
+        let tools = answer["result"]["tools"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        tools.iter().any(|t| t["name"] == "NOTION_SEARCH")
+    };
+    assert!(!listed(&mut raw, 13));
+    w.server.connect(
+        "notion",
+        "API_KEY",
+        &w.github.url,
+        json!({}),
+        "alice",
+        json!({"api_key": NOTION_KEY}),
+    );
+    let changed = raw.next();
+    assert_eq!(
+        changed["method"], "notifications/tools/list_changed",
+        "{changed}"
+    );
+    assert!(listed(&mut raw, 14));
     let traffic = raw.traffic.clone();
     assert_no_canary(&[
         ("keyport's messages", &traffic),

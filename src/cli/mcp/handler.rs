@@ -7,12 +7,13 @@
 //! oversized line is dropped; either way the session goes on.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData,
     Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{Peer, RequestContext};
 use rmcp::transport::async_rw::AsyncRwTransport;
 use rmcp::{RoleServer, ServerHandler, ServiceExt};
 use serde_json::Value;
@@ -27,6 +28,10 @@ use crate::providers::Catalog;
 /// goes on. A tool call's arguments become one API request, whose body is limited to
 /// `MAX_BODY`; twice that leaves room for the JSON-RPC envelope and escaping.
 const MAX_MESSAGE: usize = 2 * crate::http::MAX_BODY;
+
+/// How often the session looks for a change in the entity's connected apps: one loopback
+/// request, far below what a host notices.
+const WATCH_EVERY: Duration = Duration::from_secs(2);
 
 struct Inner {
     calls: Calls,
@@ -113,7 +118,11 @@ impl Keyport {
 
 impl ServerHandler for Keyport {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .build();
+        ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("keyport", env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS)
     }
@@ -153,12 +162,14 @@ pub async fn serve_stdio(calls: Calls) -> Result<(), CliError> {
     let transport =
         AsyncRwTransport::<RoleServer, _, _>::new(stdin, stdout).with_max_line_length(MAX_MESSAGE);
     let running = server
+        .clone()
         .serve(transport)
         .await
         .map_err(|e| CliError::new(format!("MCP session did not start: {e}")))?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| CliError::new(format!("cannot watch for SIGTERM: {e}")))?;
     let cancel = running.cancellation_token();
+    let watcher = tokio::spawn(watch(server, running.peer().clone()));
     tokio::select! {
         done = running.waiting() => {
             done.map_err(|e| CliError::new(format!("MCP session failed: {e}")))?;
@@ -166,5 +177,26 @@ pub async fn serve_stdio(calls: Calls) -> Result<(), CliError> {
         _ = terminate.recv() => cancel.cancel(),
         _ = tokio::signal::ctrl_c() => cancel.cancel(),
     }
+    watcher.abort();
     Ok(())
+}
+
+/// Tells the host `notifications/tools/list_changed` whenever the set of apps the entity
+/// has an ACTIVE connection to changes (a connection turned ACTIVE, EXPIRED, INACTIVE or
+/// was deleted), looking every `WATCH_EVERY`.
+async fn watch(server: Keyport, peer: Peer<RoleServer>) {
+    let mut known = None;
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    loop {
+        tick.tick().await;
+        let Ok(apps) = server.blocking(|inner| inner.calls.connected_apps()).await else {
+            continue;
+        };
+        if known.as_ref().is_some_and(|k| *k != apps)
+            && peer.notify_tool_list_changed().await.is_err()
+        {
+            return;
+        }
+        known = Some(apps);
+    }
 }
