@@ -5,6 +5,7 @@
 //! MCP server's stderr and keyport's debug log are searched for every canary credential.
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -362,4 +363,98 @@ fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
         ("keyport's messages", &traffic),
         ("keyport's log", &w.server.log()),
     ]);
+}
+
+/// The MCP Inspector in CLI mode (tests/peers/inspector), one request per run, against
+/// `keyport mcp serve` for alice.
+fn inspector(config: &Path, more: &[&str]) -> Value {
+    let dir = peers::dir().join("inspector");
+    let node = dir.join("node_modules/node/bin/node");
+    let cli =
+        dir.join("node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js");
+    assert!(
+        node.exists() && cli.exists(),
+        "{} has no node_modules: run tests/run.sh (npm ci there brings the Inspector 2.12.0 \
+         and Node 22)",
+        dir.display()
+    );
+    let out = Command::new(node)
+        .arg(cli)
+        .args(["--cli", "--config"])
+        .arg(config)
+        .args(["--server", "keyport"])
+        .args(more)
+        .env("HOME", config.parent().expect("dir"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the Inspector");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the Inspector exited with {}:\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_no_canary(&[("the Inspector's output", &stdout)]);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[test]
+fn the_mcp_inspector_cli_uses_keyport_over_stdio() {
+    let w = world();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let args = mcp_args(&w.server, &[]);
+    let config = tmp.path().join("mcp.json");
+    let servers = json!({"mcpServers": {"keyport": {"command": args[0], "args": args[1..]}}});
+    std::fs::write(&config, servers.to_string()).expect("config");
+
+    let listed = inspector(&config, &["--method", "tools/list"]);
+    let tools = listed["tools"].as_array().expect("tools");
+    let names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(names.len(), 8, "{names:?}");
+    assert!(names.contains(&"GITHUB_CREATE_AN_ISSUE") && names.contains(&"keyport_proxy"));
+    let user = tools
+        .iter()
+        .find(|t| t["name"] == "GITHUB_GET_THE_AUTHENTICATED_USER")
+        .expect("user tool");
+    assert_eq!(user["annotations"]["readOnlyHint"], true, "{user}");
+
+    let called = inspector(
+        &config,
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "GITHUB_GET_THE_AUTHENTICATED_USER",
+        ],
+    );
+    assert_ne!(called["isError"], true, "{called}");
+    assert!(called.to_string().contains("keyport-octocat"), "{called}");
+    let proxied = inspector(
+        &config,
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "keyport_proxy",
+            "--tool-arg",
+            "app=github",
+            "--tool-arg",
+            "method=GET",
+            "--tool-arg",
+            "endpoint=/user",
+        ],
+    );
+    assert_ne!(proxied["isError"], true, "{proxied}");
+    assert!(proxied.to_string().contains("keyport-octocat"), "{proxied}");
+    let seen = get_json(&format!("{}/__requests", w.github.url));
+    let sent = seen.as_array().expect("requests");
+    assert_eq!(sent.len(), 2, "{seen}");
+    for request in sent {
+        assert_eq!(
+            request["headers"]["authorization"],
+            format!("Bearer {ALICE_TOKEN}")
+        );
+    }
+    assert_no_canary(&[("keyport's log", &w.server.log())]);
 }
