@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use crate::common::Server;
 use crate::common::client::get_json;
-use crate::common::peers::{self, Peer};
-use crate::sdk::{Run, assert_suite, run_lines};
+use crate::common::peers::{self, OidcProvider, Peer};
+use crate::sdk::{Run, assert_suite};
 
 const ALICE_TOKEN: &str = "ghp_keyportMcpAliceCanary0000000000000";
 const BOB_TOKEN: &str = "ghp_keyportMcpBobCanary00000000000000000";
@@ -34,13 +34,16 @@ const EXPECTED: &[&str] = &[
     "ok: bob's connection is out of reach, nothing sent",
     "ok: schema-invalid arguments name the field, nothing sent",
     "ok: an unknown tool is a JSON-RPC error and the server keeps serving",
+    "ok: keyport_connect -> Chromium -> the real OAuth server -> tools/list_changed, gmail's tools",
 ];
 
 /// keyport with GitHub connections for alice and bob (each with its own canary token, both
-/// through the stand-in) and a gmail OAuth integration nobody has connected yet.
+/// through the stand-in) and a gmail OAuth integration nobody has connected yet, through the
+/// real authorization server (the oidc-provider).
 struct World {
     server: Server,
     github: Peer,
+    idp: OidcProvider,
     alice: String,
     bob: String,
 }
@@ -59,11 +62,22 @@ fn world() -> World {
         )
     };
     let (alice, bob) = (connect("alice", ALICE_TOKEN), connect("bob", BOB_TOKEN));
-    server.integration(json!({"appName": "gmail", "authScheme": "OAUTH2",
-        "authConfig": {"client_id": "keyport-mcp", "client_secret": GMAIL_SECRET}}));
+    let idp = OidcProvider::start(
+        ("keyport-mcp", GMAIL_SECRET),
+        &format!("{}/callback/gmail", server.url),
+        None,
+    );
+    let issuer = &idp.issuer;
+    server.integration(
+        json!({"appName": "gmail", "authScheme": "OAUTH2", "authConfig": {
+        "client_id": "keyport-mcp", "client_secret": GMAIL_SECRET,
+        "authorization_url": format!("{issuer}/auth"), "token_url": format!("{issuer}/token"),
+        "scopes": ["openid", "offline_access"], "authorization_params": {"prompt": "consent"}}}),
+    );
     World {
         server,
         github,
+        idp,
         alice,
         bob,
     }
@@ -133,11 +147,14 @@ fn the_python_mcp_sdk_uses_keyport_over_stdio() {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", tmp.path())
         .env("KEYPORT_MCP_TEST", config.to_string())
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let run: Run = run_lines(cmd, |_, _| {});
+    let run: Run = crate::sdk3::run(cmd);
     assert_suite(&run, EXPECTED, &w.server);
+    // The gmail connection was made through the real authorization server.
+    let stats = w.idp.stats();
+    assert_eq!(stats["token"]["authorization_code"], 1, "{stats}");
 
     let read = |name: &str| std::fs::read_to_string(tmp.path().join(name)).expect(name);
     let (sent, received) = (read("in.jsonl"), read("out.jsonl"));

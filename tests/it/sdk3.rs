@@ -123,7 +123,7 @@ fn run_suite(mut cmd: Command, expected: &[&str]) {
 
 /// Runs the suite with its stdin piped: each `CONSENT <url>` line is a flow to complete in
 /// Chromium, after which the suite reads `DONE`.
-fn run(mut cmd: Command) -> Run {
+pub(crate) fn run(mut cmd: Command) -> Run {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -21,6 +21,8 @@ from mcp import ClientSession, StdioServerParameters  # noqa: E402
 from mcp.client.stdio import stdio_client  # noqa: E402
 from mcp.shared.exceptions import MCPError  # noqa: E402
 
+import mcp.types as types  # noqa: E402
+
 CONFIG = json.loads(os.environ["KEYPORT_MCP_TEST"])
 GITHUB = CONFIG["github"]
 SERVER = CONFIG["server"]
@@ -111,6 +113,30 @@ async def connect(session):
     assert none.is_error and "no enabled integration for slack" in text_of(none), text_of(none)
 
 
+CHANGED = []
+
+
+async def on_message(message):
+    if isinstance(message, types.ToolListChangedNotification):
+        CHANGED.append(message)
+
+
+async def connect_in_browser(session):
+    before = {tool.name for tool in (await session.list_tools()).tools}
+    assert not any(name.startswith("GMAIL_") for name in before), before
+    link = json_of(await session.call_tool("keyport_connect", {"app": "gmail"}))
+    print(f"CONSENT {link['url']}", flush=True)
+    said = await anyio.to_thread.run_sync(sys.stdin.readline)
+    assert said.strip() == "DONE", said
+    with anyio.fail_after(20):
+        while not CHANGED:
+            await anyio.sleep(0.1)
+    after = {tool.name for tool in (await session.list_tools()).tools}
+    assert {"GMAIL_SEND_EMAIL", "GMAIL_FETCH_EMAILS"} <= after, after
+    listed = json_of(await session.call_tool("keyport_list_connections", {}))
+    assert ("gmail", "ACTIVE") in [(c["app"], c["status"]) for c in listed["connections"]], listed
+
+
 async def not_connected(session):
     before = len(github_requests())
     result = await session.call_tool("GMAIL_FETCH_EMAILS", {})
@@ -164,13 +190,14 @@ CHECKS = [
     ("bob's connection is out of reach, nothing sent", other_entity),
     ("schema-invalid arguments name the field, nothing sent", bad_input),
     ("an unknown tool is a JSON-RPC error and the server keeps serving", unknown_tool),
+    ("keyport_connect -> Chromium -> the real OAuth server -> tools/list_changed, gmail's tools", connect_in_browser),
 ]
 
 
 async def main():
     params = StdioServerParameters(command=CONFIG["command"][0], args=CONFIG["command"][1:])
     async with stdio_client(params) as (read, write):
-        async with ClientSession(read, write) as session:
+        async with ClientSession(read, write, message_handler=on_message) as session:
             init = await session.initialize()
             assert init.server_info.name == "keyport", init
             assert init.capabilities.tools is not None, init
