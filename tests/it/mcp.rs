@@ -262,8 +262,9 @@ impl Drop for Raw {
     }
 }
 
-/// Also: a session with `--key-file` works under that key, and a new ACTIVE connection is
-/// announced with `notifications/tools/list_changed`.
+/// Also: a session with `--key-file` works under that key (and refuses any key but a `use`
+/// key restricted to the entity), and a new ACTIVE connection is announced with
+/// `notifications/tools/list_changed`.
 #[test]
 fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
     let w = world();
@@ -273,6 +274,26 @@ fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
         Some(&json!({"name": "mcp-raw", "permission": "use", "entityId": "alice"})),
     );
     let tmp = tempfile::tempdir().expect("tempdir");
+    // The admin key, or a `use` key for anyone, never runs a tool.
+    let unrestricted = w.server.ok(
+        "POST",
+        "/api/v1/keys",
+        Some(&json!({"name": "mcp-anyone", "permission": "use"})),
+    );
+    let anyone = tmp.path().join("anyone");
+    std::fs::write(&anyone, unrestricted["key"].as_str().expect("key")).expect("key file");
+    let admin = w.server.dir.join("admin.key");
+    for (file, why) in [(&admin, "admin permission"), (&anyone, "not restricted")] {
+        let args = mcp_args(&w.server, &["--key-file", &file.display().to_string()]);
+        let out = Command::new(&args[0])
+            .args(&args[1..])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run keyport mcp serve");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && said.contains(why), "{said}");
+        assert!(out.stdout.is_empty());
+    }
     let key_file = tmp.path().join("key");
     std::fs::write(&key_file, key["key"].as_str().expect("key")).expect("key file");
     let mut raw = Raw::start(&mcp_args(
