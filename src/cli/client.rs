@@ -159,13 +159,24 @@ impl Client {
         path: &str,
         query: &Q,
     ) -> Result<T, CliError> {
-        let query = serde_urlencoded::to_string(query)
-            .map_err(|e| CliError::new(format!("cannot build the query: {e}")))?;
-        if query.is_empty() {
-            self.get(path)
+        self.query(path, query).map_err(CliError::from)
+    }
+
+    /// `get_with`, an API error kept apart from a transport one.
+    pub fn query<Q: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<T, Failure> {
+        let query = serde_urlencoded::to_string(query).map_err(|e| {
+            Failure::Transport(CliError::new(format!("cannot build the query: {e}")))
+        })?;
+        let url = if query.is_empty() {
+            self.url(path)
         } else {
-            self.get(&format!("{path}?{query}"))
-        }
+            self.url(&format!("{path}?{query}"))
+        };
+        self.answer(self.keyed(self.agent.get(url)).call())
     }
 
     pub fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {

@@ -81,10 +81,7 @@ impl Calls {
             app_name: Some(app.to_string()),
             ..IntegrationListQuery::default()
         };
-        let list: Page<IntegrationDto> = self
-            .client
-            .get_with("/api/v1/integrations", &query)
-            .map_err(Failure::Transport)?;
+        let list: Page<IntegrationDto> = self.client.query("/api/v1/integrations", &query)?;
         let Some(integration) = list.items.into_iter().rev().find(|i| i.enabled) else {
             return Err(Failure::Api {
                 status: 404,

@@ -111,6 +111,8 @@ async def connect(session):
     assert link["expires_at"], link
     none = await session.call_tool("keyport_connect", {"app": "slack"})
     assert none.is_error and "no enabled integration for slack" in text_of(none), text_of(none)
+    unknown = await session.call_tool("keyport_connect", {"app": "no-such-app"})
+    assert unknown.is_error and "no-such-app" in text_of(unknown), text_of(unknown)
 
 
 CHANGED = []
