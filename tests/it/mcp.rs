@@ -263,8 +263,8 @@ impl Drop for Raw {
 }
 
 /// Also: a session with `--key-file` works under that key (and refuses any key but a `use`
-/// key restricted to the entity), and a new ACTIVE connection is announced with
-/// `notifications/tools/list_changed`.
+/// key restricted to the entity), a host with URL elicitation is shown the connect link,
+/// and a new ACTIVE connection is announced with `notifications/tools/list_changed`.
 #[test]
 fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
     let w = world();
@@ -303,7 +303,7 @@ fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
     let init = raw.request(
         1,
         "initialize",
-        json!({"protocolVersion": "2025-11-25", "capabilities": {},
+        json!({"protocolVersion": "2025-11-25", "capabilities": {"elicitation": {"url": {}}},
             "clientInfo": {"name": "raw", "version": "0"}}),
     );
     assert_eq!(init["result"]["serverInfo"]["name"], "keyport", "{init}");
@@ -372,6 +372,29 @@ fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
     );
     raw.still_serving(12);
 
+    // A host that supports URL elicitation is asked to show the connect link itself.
+    raw.send(
+        &json!({"jsonrpc": "2.0", "id": 20, "method": "tools/call",
+        "params": {"name": "keyport_connect", "arguments": {"app": "gmail"}}})
+        .to_string(),
+    );
+    let ask = raw.next();
+    assert_eq!(ask["method"], "elicitation/create", "{ask}");
+    assert_eq!(ask["params"]["mode"], "url", "{ask}");
+    let url = ask["params"]["url"].as_str().unwrap_or_default();
+    assert!(url.starts_with(&format!("{}/", w.server.url)), "{ask}");
+    raw.send(
+        &json!({"jsonrpc": "2.0", "id": ask["id"], "result": {"action": "accept"}}).to_string(),
+    );
+    let linked = raw.next();
+    assert_eq!(linked["id"], 20, "{linked}");
+    let text = linked["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    let link: Value = serde_json::from_str(text).expect("the link as JSON");
+    assert_eq!(link["elicitation"], "accept", "{link}");
+    assert_eq!(link["url"], url, "{link}");
+
     // alice connects Notion: the host is told, and Notion's actions are listed.
     let listed = |raw: &mut Raw, id| {
         let answer = raw.request(id, "tools/list", json!({}));
@@ -397,10 +420,14 @@ fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
     );
     assert!(listed(&mut raw, 14));
     let traffic = raw.traffic.clone();
-    assert_no_canary(&[
-        ("keyport's messages", &traffic),
-        ("keyport's log", &w.server.log()),
-    ]);
+    let log = w.server.log();
+    assert_no_canary(&[("keyport's messages", &traffic), ("keyport's log", &log)]);
+    // Nor the session's own key.
+    let key = key["key"].as_str().expect("key");
+    assert!(
+        !traffic.contains(key) && !log.contains(key),
+        "the API key leaked"
+    );
 }
 
 /// The MCP Inspector in CLI mode (tests/peers/inspector), one request per run, against

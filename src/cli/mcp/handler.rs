@@ -13,7 +13,7 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData,
     Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
 };
-use rmcp::service::{Peer, RequestContext};
+use rmcp::service::{ElicitationMode, Peer, RequestContext};
 use rmcp::transport::async_rw::AsyncRwTransport;
 use rmcp::{RoleServer, ServerHandler, ServiceExt};
 use serde_json::Value;
@@ -78,7 +78,12 @@ impl Keyport {
             .map_err(internal)
     }
 
-    async fn call(&self, name: String, input: Value) -> Result<CallToolResult, ErrorData> {
+    async fn call(
+        &self,
+        name: String,
+        input: Value,
+        peer: &Peer<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
         let Some(named) = self.inner.toolbox.named(&name) else {
             return Err(ErrorData::invalid_params(
                 format!("unknown tool: {name}"),
@@ -93,6 +98,10 @@ impl Keyport {
         }
         let action = match named {
             Named::Action(action) => Some(action.name().to_string()),
+            Named::Own(tools::CONNECT) => {
+                let app = input["app"].as_str().unwrap_or_default().to_string();
+                return self.connect(app, peer).await;
+            }
             Named::Own(_) => None,
         };
         let reply = self
@@ -104,15 +113,43 @@ impl Keyport {
                         _ => Err(CliError::new(format!("{action} vanished"))),
                     },
                     (None, tools::PROXY) => inner.calls.proxy(&object),
-                    (None, tools::LIST_CONNECTIONS) => inner.calls.list_connections(),
-                    (None, _) => {
-                        let app = object.get("app").and_then(Value::as_str).unwrap_or("");
-                        inner.calls.connect(app)
-                    }
+                    (None, _) => inner.calls.list_connections(),
                 }
             })
             .await?;
         Ok(result_of(reply))
+    }
+}
+
+impl Keyport {
+    /// `keyport_connect`: the link, also shown to the user through URL elicitation when
+    /// the host supports it (the answer says what the user did).
+    async fn connect(
+        &self,
+        app: String,
+        peer: &Peer<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let label = app.clone();
+        let reply = self
+            .blocking(move |inner| inner.calls.connect(&app))
+            .await?;
+        let Reply::Done(mut link) = reply else {
+            return Ok(result_of(reply));
+        };
+        let url = link["url"].as_str().and_then(|u| url::Url::parse(u).ok());
+        let id = link["connected_account_id"].as_str().map(str::to_string);
+        if let (Some(url), Some(id)) = (url, id)
+            && peer
+                .supported_elicitation_modes()
+                .contains(&ElicitationMode::Url)
+        {
+            let message = format!("Connect {label} to keyport: sign in with the provider");
+            link["elicitation"] = match peer.elicit_url(message, url, id).await {
+                Ok(action) => serde_json::to_value(action).unwrap_or(Value::Null),
+                Err(_) => Value::from("unavailable"),
+            };
+        }
+        Ok(result_of(Reply::Done(link)))
     }
 }
 
@@ -141,10 +178,10 @@ impl ServerHandler for Keyport {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let input = Value::Object(request.arguments.unwrap_or_default());
-        self.call(request.name.into_owned(), input)
+        self.call(request.name.into_owned(), input, &context.peer)
             .await
             .map(CallToolResponse::from)
     }
