@@ -262,29 +262,60 @@ impl Drop for Raw {
     }
 }
 
-/// Also: a session with `--key-file` works under that key (and refuses any key but a `use`
-/// key restricted to the entity), a host with URL elicitation is shown the connect link,
-/// and a new ACTIVE connection is announced with `notifications/tools/list_changed`.
-#[test]
-fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
-    let w = world();
+/// Writes `key` (an API answer with the key) into a file in `dir`.
+fn key_file(dir: &Path, name: &str, key: &Value) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, key["key"].as_str().expect("key")).expect("key file");
+    path.display().to_string()
+}
+
+/// A raw session with `--key-file` (a `use` key of alice's), initialized as a host with URL
+/// elicitation; also the key.
+fn raw_session(w: &World, tmp: &Path) -> (Raw, String) {
     let key = w.server.ok(
         "POST",
         "/api/v1/keys",
         Some(&json!({"name": "mcp-raw", "permission": "use", "entityId": "alice"})),
     );
+    let file = key_file(tmp, "key", &key);
+    let mut raw = Raw::start(&mcp_args(&w.server, &["--key-file", &file]));
+    let init = raw.request(
+        1,
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {"elicitation": {"url": {}}},
+            "clientInfo": {"name": "raw", "version": "0"}}),
+    );
+    assert_eq!(init["result"]["serverInfo"]["name"], "keyport", "{init}");
+    raw.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    (raw, key["key"].as_str().expect("key").to_string())
+}
+
+/// No canary, and not the session's key, in its traffic or keyport's log.
+fn assert_nothing_leaked(w: &World, raw: &Raw, key: &str) {
+    let log = w.server.log();
+    assert_no_canary(&[
+        ("keyport's messages", &raw.traffic),
+        ("keyport's log", &log),
+    ]);
+    assert!(
+        !raw.traffic.contains(key) && !log.contains(key),
+        "the API key leaked"
+    );
+}
+
+#[test]
+fn a_key_file_must_hold_a_use_key_restricted_to_the_entity() {
+    let w = world();
     let tmp = tempfile::tempdir().expect("tempdir");
-    // The admin key, or a `use` key for anyone, never runs a tool.
-    let unrestricted = w.server.ok(
+    let anyone = w.server.ok(
         "POST",
         "/api/v1/keys",
         Some(&json!({"name": "mcp-anyone", "permission": "use"})),
     );
-    let anyone = tmp.path().join("anyone");
-    std::fs::write(&anyone, unrestricted["key"].as_str().expect("key")).expect("key file");
-    let admin = w.server.dir.join("admin.key");
-    for (file, why) in [(&admin, "admin permission"), (&anyone, "not restricted")] {
-        let args = mcp_args(&w.server, &["--key-file", &file.display().to_string()]);
+    let anyone = key_file(tmp.path(), "anyone", &anyone);
+    let admin = w.server.dir.join("admin.key").display().to_string();
+    for (file, why) in [(admin, "admin permission"), (anyone, "not restricted")] {
+        let args = mcp_args(&w.server, &["--key-file", &file]);
         let out = Command::new(&args[0])
             .args(&args[1..])
             .stdin(Stdio::null())
@@ -294,21 +325,14 @@ fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
         assert!(!out.status.success() && said.contains(why), "{said}");
         assert!(out.stdout.is_empty());
     }
-    let key_file = tmp.path().join("key");
-    std::fs::write(&key_file, key["key"].as_str().expect("key")).expect("key file");
-    let mut raw = Raw::start(&mcp_args(
-        &w.server,
-        &["--key-file", &key_file.display().to_string()],
-    ));
-    let init = raw.request(
-        1,
-        "initialize",
-        json!({"protocolVersion": "2025-11-25", "capabilities": {"elicitation": {"url": {}}},
-            "clientInfo": {"name": "raw", "version": "0"}}),
-    );
-    assert_eq!(init["result"]["serverInfo"]["name"], "keyport", "{init}");
-    raw.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+}
 
+/// Also: the session runs under the key from `--key-file`.
+#[test]
+fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
+    let w = world();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (mut raw, key) = raw_session(&w, tmp.path());
     // Not JSON: no id to answer, so no answer (as the official SDKs do).
     raw.send(r#"{"jsonrpc":"2.0","id":2,"method":"#);
     raw.still_serving(3);
@@ -324,43 +348,35 @@ fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
     raw.still_serving(7);
     let unknown = raw.request(8, "no/such/method", json!({}));
     assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
-    let tool = raw.request(
-        9,
-        "tools/call",
-        json!({"name": "keyport_nope", "arguments": {}}),
-    );
+    let call = |name: &str, arguments: Value| json!({"name": name, "arguments": arguments});
+    let tool = raw.request(9, "tools/call", call("keyport_nope", json!({})));
     assert_eq!(tool["error"]["code"], -32602, "{tool}");
 
-    let before = get_json(&format!("{}/__requests", w.github.url));
-    let invalid = raw.request(
-        10,
-        "tools/call",
-        json!({"name": "GITHUB_CREATE_AN_ISSUE", "arguments": {"owner": "o", "repo": "r", "title": 7}}),
-    );
+    let requests = || get_json(&format!("{}/__requests", w.github.url));
+    let before = requests();
+    let bad = json!({"owner": "o", "repo": "r", "title": 7});
+    let invalid = raw.request(10, "tools/call", call("GITHUB_CREATE_AN_ISSUE", bad));
     assert_eq!(invalid["result"]["isError"], true, "{invalid}");
-    let said = invalid["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or("");
+    let said = invalid["result"]["content"][0]["text"].to_string();
     assert!(
         said.contains("title") && said.contains("nothing was sent"),
         "{said}"
     );
-    assert_eq!(get_json(&format!("{}/__requests", w.github.url)), before);
+    assert_eq!(requests(), before);
 
     // The key from the file does the work, and the stand-in sees alice's token.
     let user = raw.request(
         11,
         "tools/call",
-        json!({"name": "GITHUB_GET_THE_AUTHENTICATED_USER", "arguments": {}}),
+        call("GITHUB_GET_THE_AUTHENTICATED_USER", json!({})),
     );
     assert_eq!(user["result"]["isError"], false, "{user}");
     assert!(
         user["result"]["content"][0]["text"]
-            .as_str()
-            .unwrap_or("")
+            .to_string()
             .contains("keyport-octocat")
     );
-    let seen = get_json(&format!("{}/__requests", w.github.url));
+    let seen = requests();
     let last = seen
         .as_array()
         .and_then(|a| a.last())
@@ -371,7 +387,14 @@ fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
         format!("Bearer {ALICE_TOKEN}")
     );
     raw.still_serving(12);
+    assert_nothing_leaked(&w, &raw, &key);
+}
 
+#[test]
+fn a_url_elicitation_host_is_shown_the_link_and_new_tools_are_announced() {
+    let w = world();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (mut raw, key) = raw_session(&w, tmp.path());
     // A host that supports URL elicitation is asked to show the connect link itself.
     raw.send(
         &json!({"jsonrpc": "2.0", "id": 20, "method": "tools/call",
@@ -381,7 +404,10 @@ fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
     let ask = raw.next();
     assert_eq!(ask["method"], "elicitation/create", "{ask}");
     assert_eq!(ask["params"]["mode"], "url", "{ask}");
-    let url = ask["params"]["url"].as_str().unwrap_or_default();
+    let url = ask["params"]["url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(url.starts_with(&format!("{}/", w.server.url)), "{ask}");
     raw.send(
         &json!({"jsonrpc": "2.0", "id": ask["id"], "result": {"action": "accept"}}).to_string(),
@@ -405,13 +431,14 @@ fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
         tools.iter().any(|t| t["name"] == "NOTION_SEARCH")
     };
     assert!(!listed(&mut raw, 13));
+    let notion = json!({"api_key": NOTION_KEY});
     w.server.connect(
         "notion",
         "API_KEY",
         &w.github.url,
         json!({}),
         "alice",
-        json!({"api_key": NOTION_KEY}),
+        notion,
     );
     let changed = raw.next();
     assert_eq!(
@@ -419,15 +446,7 @@ fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
         "{changed}"
     );
     assert!(listed(&mut raw, 14));
-    let traffic = raw.traffic.clone();
-    let log = w.server.log();
-    assert_no_canary(&[("keyport's messages", &traffic), ("keyport's log", &log)]);
-    // Nor the session's own key.
-    let key = key["key"].as_str().expect("key");
-    assert!(
-        !traffic.contains(key) && !log.contains(key),
-        "the API key leaked"
-    );
+    assert_nothing_leaked(&w, &raw, &key);
 }
 
 /// The MCP Inspector in CLI mode (tests/peers/inspector), one request per run, against
