@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # keyport's whole test suite, from a fresh machine: installs the test peers (Debian's
-# Chromium, the npm authorization server and browser driver, the current Composio TS SDK with
-# the Node 22 it needs, the PyPI verifiers and both Composio Python SDKs), then runs
-# formatting, lints and every test. Safe to re-run; installs are skipped when present.
+# Chromium, the npm authorization server and browser driver, the current Composio TS SDK and
+# the MCP Inspector with the Node 22 they need, the PyPI verifiers, both Composio Python SDKs
+# and the MCP Python SDK), then runs formatting, lints and every test. Safe to re-run; installs are skipped when present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -46,7 +46,8 @@ if [ -f tests/peers/requirements.txt ]; then
     export KEYPORT_TEST_PYTHON="$venv/bin/python"
 fi
 
-# The current Composio SDK conflicts with the legacy one above: a second venv.
+# The current Composio SDK conflicts with the legacy one above: a second venv (the MCP Python
+# SDK shares it).
 venv3="$root/target/test-venv-v3"
 if [ -f tests/peers/requirements-v3.txt ]; then
     if [ ! -x "$venv3/bin/python" ] || [ tests/peers/requirements-v3.txt -nt "$venv3/.installed" ]; then

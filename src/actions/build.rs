@@ -71,33 +71,38 @@ fn text_of(value: &Value) -> String {
     }
 }
 
-impl Action {
-    /// Checks `input` against the action's schema; the error names the first bad field
-    /// and says why, without echoing the value.
-    pub fn validate_input(&self, input: &Value) -> Result<()> {
-        if !input.is_object() {
-            return Err(ActionError::input("input: must be a JSON object"));
+/// Checks `input` against a compiled input schema; the error names the first bad field
+/// and says why, without echoing the value.
+pub fn check_input(validator: &jsonschema::Validator, input: &Value) -> Result<()> {
+    if !input.is_object() {
+        return Err(ActionError::input("input: must be a JSON object"));
+    }
+    let mut errors = validator.iter_errors(input);
+    let Some(first) = errors.next() else {
+        return Ok(());
+    };
+    let pointer = first.instance_path().as_str().to_string();
+    let message = match first.kind() {
+        ValidationErrorKind::Required { property } => {
+            let child = property
+                .as_str()
+                .map_or_else(|| property.to_string(), str::to_string);
+            format!("{}: is required", field_name(&pointer, Some(&child)))
         }
-        let mut errors = self.validator.iter_errors(input);
-        let Some(first) = errors.next() else {
-            return Ok(());
-        };
-        let pointer = first.instance_path().as_str().to_string();
-        let message = match first.kind() {
-            ValidationErrorKind::Required { property } => {
-                let child = property
-                    .as_str()
-                    .map_or_else(|| property.to_string(), str::to_string);
-                format!("{}: is required", field_name(&pointer, Some(&child)))
-            }
-            _ => format!("{}: {}", field_name(&pointer, None), first.masked()),
-        };
-        let more = errors.count();
-        Err(ActionError::input(if more > 0 {
-            format!("{message} (and {more} more problem(s) with the input)")
-        } else {
-            message
-        }))
+        _ => format!("{}: {}", field_name(&pointer, None), first.masked()),
+    };
+    let more = errors.count();
+    Err(ActionError::input(if more > 0 {
+        format!("{message} (and {more} more problem(s) with the input)")
+    } else {
+        message
+    }))
+}
+
+impl Action {
+    /// Checks `input` against the action's schema; see [`check_input`].
+    pub fn validate_input(&self, input: &Value) -> Result<()> {
+        check_input(&self.validator, input)
     }
 
     /// The request for a validated `input`.

@@ -68,6 +68,18 @@ impl Transform {
     }
 }
 
+/// MCP's tool annotations, declared by every action (a missing one stops the load): whether
+/// it only reads, may destroy or overwrite, can be repeated with no further effect, and
+/// reaches outside keyport (every built-in action calls an app's API).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hints {
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub open_world: bool,
+}
+
 /// One action as its file spells it.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +90,8 @@ pub struct Definition {
     pub description: String,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// What the action does to the app's data, for MCP hosts deciding when to ask the user.
+    pub hints: Hints,
     pub method: Method,
     /// Appended to the integration's base URL; `{input}` placeholders are path inputs.
     pub path: String,
@@ -190,6 +204,7 @@ fn check_schema(field: &str, schema: &Value, object: bool) -> Result<(), String>
 
 fn check(app: &str, def: Definition) -> Result<Action, String> {
     check_name_and_path(app, &def)?;
+    check_hints(&def)?;
     check_schema("parameters", &def.parameters, true)?;
     check_schema("response", &def.response, false)?;
     for (field, pointer) in [
@@ -236,6 +251,18 @@ fn check_name_and_path(app: &str, def: &Definition) -> Result<(), String> {
     if !def.path.starts_with('/') || def.path.contains(['?', '#', '\\']) || def.path.contains("..")
     {
         return Err("path: must start with '/' and hold no '?', '#', '\\' or '..'".into());
+    }
+    Ok(())
+}
+
+/// The hints agree with each other and with the method: a read-only action neither
+/// destroys nor deletes, and reading is always idempotent.
+fn check_hints(def: &Definition) -> Result<(), String> {
+    let hints = def.hints;
+    if hints.read_only && (hints.destructive || !hints.idempotent || def.method == Method::Delete) {
+        return Err(
+            "hints: a read_only action is idempotent, not destructive, not a DELETE".into(),
+        );
     }
     Ok(())
 }

@@ -25,8 +25,8 @@ use serde_json::Value;
 use crate::assets::Assets;
 use crate::providers::Catalog;
 
-pub use build::{Outcome, Planned};
-pub use definition::{Definition, Method, Transform};
+pub use build::{Outcome, Planned, check_input};
+pub use definition::{Definition, Hints, Method, Transform};
 
 /// The one version every built-in action has (the SDK wants `version` and
 /// `available_versions`).
@@ -98,6 +98,10 @@ impl std::fmt::Debug for Action {
 impl Action {
     pub fn name(&self) -> &str {
         &self.def.name
+    }
+
+    pub fn hints(&self) -> Hints {
+        self.def.hints
     }
 
     pub fn path_params(&self) -> &[String] {

@@ -58,6 +58,9 @@ fn every_builtin_action_loads_and_is_well_formed() {
         assert!(jsonschema::meta::is_valid(&def.response), "{}", def.name);
         assert_eq!(def.parameters["type"], "object");
         assert!(def.parameters["title"].is_string());
+        // Reads are declared read-only; every write declares itself as one.
+        let reads = def.method == super::Method::Get;
+        assert!(!reads || action.hints().read_only, "{}", def.name);
         // The input {} must be refused exactly when something is required.
         let empty_ok = action.validate_input(&json!({})).is_ok();
         assert_eq!(empty_ok, required.is_empty(), "{}", def.name);
@@ -80,6 +83,7 @@ fn one(def: Value) -> String {
 fn base_def() -> Value {
     json!({
         "name": "GITHUB_X", "display_name": "X", "description": "x", "method": "GET",
+        "hints": {"read_only": true, "destructive": false, "idempotent": true, "open_world": true},
         "path": "/repos/{owner}",
         "parameters": {"title": "X", "type": "object",
             "properties": {"owner": {"type": "string", "description": "o"}},
@@ -132,6 +136,17 @@ fn broken_definitions_are_refused_with_a_reason() {
         ),
         ("pointer", Box::new(|d| d["data_pointer"] = json!("data"))),
         ("unknown field", Box::new(|d| d["surprise"] = json!(1))),
+        (
+            "missing field `hints`",
+            Box::new(|d| {
+                d.as_object_mut().map(|o| o.remove("hints"));
+            }),
+        ),
+        (
+            "read_only",
+            Box::new(|d| d["hints"]["destructive"] = json!(true)),
+        ),
+        ("read_only", Box::new(|d| d["method"] = json!("DELETE"))),
     ];
     for (want, mutate) in cases {
         let mut def = base_def();

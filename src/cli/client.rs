@@ -21,17 +21,37 @@ pub struct Client {
     agent: Agent,
 }
 
+/// Why a call failed: the API refused it (its status, stable code and message), or the
+/// server could not be reached or answered something unreadable.
+#[derive(Debug)]
+pub enum Failure {
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    Transport(CliError),
+}
+
+impl From<Failure> for CliError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Api {
+                status,
+                code,
+                message,
+            } => CliError::new(format!("{message} ({code}, HTTP {status})")),
+            Failure::Transport(e) => e,
+        }
+    }
+}
+
 type Answer = Result<ureq::http::Response<ureq::Body>, ureq::Error>;
 
 impl Client {
+    /// A client of the server `data_dir` and `url` name, with the admin key `serve` wrote.
     pub fn connect(data_dir: Option<PathBuf>, url: Option<String>) -> Result<Client, CliError> {
         let dir = config::data_dir(data_dir)?;
-        let recorded = config::read_trimmed(&dir.join(config::SERVER_URL_FILE))?;
-        let base = url
-            .or(recorded)
-            .unwrap_or_else(|| format!("http://{}", config::DEFAULT_LISTEN))
-            .trim_end_matches('/')
-            .to_string();
         let key_path = dir.join(config::ADMIN_KEY_FILE);
         let key = config::read_trimmed(&key_path)?.ok_or_else(|| {
             CliError::new(format!(
@@ -39,53 +59,85 @@ impl Client {
                 key_path.display()
             ))
         })?;
+        Client::with_key(Some(dir), url, SecretString::from(key))
+    }
+
+    /// A client of the server `data_dir` and `url` name (`--url`, else the address `serve`
+    /// recorded, else the default), authenticated with `key`.
+    pub fn with_key(
+        data_dir: Option<PathBuf>,
+        url: Option<String>,
+        key: SecretString,
+    ) -> Result<Client, CliError> {
+        let dir = config::data_dir(data_dir)?;
+        let recorded = config::read_trimmed(&dir.join(config::SERVER_URL_FILE))?;
+        let base = url
+            .or(recorded)
+            .unwrap_or_else(|| format!("http://{}", config::DEFAULT_LISTEN))
+            .trim_end_matches('/')
+            .to_string();
         let agent: Agent = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_global(Some(Duration::from_secs(120)))
             .build()
             .into();
-        Ok(Client {
-            base,
-            key: SecretString::from(key),
-            agent,
-        })
+        Ok(Client { base, key, agent })
+    }
+
+    /// The same server, another key.
+    pub fn rekeyed(&self, key: SecretString) -> Client {
+        Client {
+            base: self.base.clone(),
+            key,
+            agent: self.agent.clone(),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     /// Reads a success as `T`, and an API error as its message and code.
     fn finish<T: DeserializeOwned>(&self, result: Answer) -> Result<T, CliError> {
-        let mut response = result.map_err(|e| match e {
-            ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
-                CliError::new(format!(
-                    "no keyport server is running at {} ({e}); start it with `keyport serve`",
-                    self.base
-                ))
-            }
-            other => CliError::new(format!("request to {} failed: {other}", self.base)),
-        })?;
+        self.answer(result).map_err(CliError::from)
+    }
+
+    /// Reads a success as `T`; an API error keeps its status and code.
+    fn answer<T: DeserializeOwned>(&self, result: Answer) -> Result<T, Failure> {
+        let mut response = result
+            .map_err(|e| match e {
+                ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
+                    CliError::new(format!(
+                        "no keyport server is running at {} ({e}); start it with `keyport serve`",
+                        self.base
+                    ))
+                }
+                other => CliError::new(format!("request to {} failed: {other}", self.base)),
+            })
+            .map_err(Failure::Transport)?;
         let status = response.status();
         let body = response.body_mut().read_to_vec().map_err(|e| {
-            CliError::new(format!(
+            Failure::Transport(CliError::new(format!(
                 "unreadable answer from {} (HTTP {status}): {e}",
                 self.base
-            ))
+            )))
         })?;
         let unexpected = |e: serde_json::Error| {
-            CliError::new(format!(
+            Failure::Transport(CliError::new(format!(
                 "unexpected answer from {} (HTTP {status}): {e}",
                 self.base
-            ))
+            )))
         };
         if status.is_success() {
             return serde_json::from_slice(&body).map_err(unexpected);
         }
         let failure: ErrorBody = serde_json::from_slice(&body).map_err(unexpected)?;
-        Err(CliError::new(format!(
-            "{} ({}, HTTP {})",
-            failure.error.message,
-            failure.error.code,
-            status.as_u16()
-        )))
+        Err(Failure::Api {
+            status: status.as_u16(),
+            code: failure.error.code,
+            message: failure.error.message,
+        })
     }
 
     /// `request`, authenticated with the admin key.
@@ -107,13 +159,24 @@ impl Client {
         path: &str,
         query: &Q,
     ) -> Result<T, CliError> {
-        let query = serde_urlencoded::to_string(query)
-            .map_err(|e| CliError::new(format!("cannot build the query: {e}")))?;
-        if query.is_empty() {
-            self.get(path)
+        self.query(path, query).map_err(CliError::from)
+    }
+
+    /// `get_with`, an API error kept apart from a transport one.
+    pub fn query<Q: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<T, Failure> {
+        let query = serde_urlencoded::to_string(query).map_err(|e| {
+            Failure::Transport(CliError::new(format!("cannot build the query: {e}")))
+        })?;
+        let url = if query.is_empty() {
+            self.url(path)
         } else {
-            self.get(&format!("{path}?{query}"))
-        }
+            self.url(&format!("{path}?{query}"))
+        };
+        self.answer(self.keyed(self.agent.get(url)).call())
     }
 
     pub fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
@@ -126,6 +189,15 @@ impl Client {
         body: &B,
     ) -> Result<T, CliError> {
         self.finish(self.keyed(self.agent.post(self.url(path))).send_json(body))
+    }
+
+    /// `post`, an API error kept apart from a transport one.
+    pub fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, Failure> {
+        self.answer(self.keyed(self.agent.post(self.url(path))).send_json(body))
     }
 }
 

@@ -9,6 +9,7 @@ mod connect;
 mod connections;
 mod integrations;
 mod keys;
+mod mcp;
 mod output;
 mod passphrase;
 mod passwd;
@@ -70,6 +71,9 @@ pub enum Command {
     Actions(actions::ActionsCmd),
     /// Send one request through a connection with its credential injected (curl-like).
     Proxy(proxy::ProxyArgs),
+    /// keyport as an MCP server: tools that act for one entity, no credential shown.
+    #[command(subcommand)]
+    Mcp(mcp::McpCmd),
 }
 
 /// A failure to report to the user: a message and an exit code.
@@ -126,6 +130,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Proxy(args) => {
                 Client::connect(cli.data_dir, cli.url).and_then(|c| proxy::run(&c, args, cli.json))
             }
+            Command::Mcp(cmd) => mcp::run(cli.data_dir, cli.url, cmd),
         };
     match result {
         Ok(()) => ExitCode::SUCCESS,

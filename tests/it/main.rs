@@ -16,6 +16,7 @@ mod checks;
 mod cli;
 mod common;
 mod hardening;
+mod mcp;
 mod oauth;
 mod proxy;
 mod schemes;

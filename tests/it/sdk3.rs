@@ -37,24 +37,9 @@ const EXPECTED: &[&str] = &[
     "ok: bad input raises the SDK's own typed errors with keyport's message, never a 500",
 ];
 
-/// The v3 venv's Python, which must have the pinned SDK importable (it fails, never skips).
+/// The v3 venv's Python with the pinned SDK.
 fn python() -> &'static Path {
-    let python = peers::python_v3();
-    let probe = Command::new(python)
-        .args([
-            "-c",
-            "import importlib.metadata as m; print(m.version('composio'))",
-        ])
-        .output()
-        .expect("run the v3 venv's python");
-    let version = String::from_utf8_lossy(&probe.stdout).trim().to_string();
-    assert!(
-        probe.status.success() && version == "0.30.0",
-        "{} lacks composio 0.30.0 ({version:?}): run tests/run.sh, which installs \
-         tests/peers/requirements-v3.txt into target/test-venv-v3",
-        python.display()
-    );
-    python
+    peers::python_v3_having("composio", "0.30.0")
 }
 
 /// What each check of the TypeScript suite prints when it passes.
@@ -138,7 +123,7 @@ fn run_suite(mut cmd: Command, expected: &[&str]) {
 
 /// Runs the suite with its stdin piped: each `CONSENT <url>` line is a flow to complete in
 /// Chromium, after which the suite reads `DONE`.
-fn run(mut cmd: Command) -> Run {
+pub(crate) fn run(mut cmd: Command) -> Run {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -57,18 +57,26 @@ def _finish():
 atexit.register(_finish)
 
 
+def record(label, failure=None):
+    """Counts a check; prints `ok: label`, or `FAIL: label` and the failure's traceback."""
+    if failure is None:
+        TALLY["passed"] += 1
+        print(f"ok: {label}", flush=True)
+    else:
+        TALLY["failed"] += 1
+        print(f"FAIL: {label}\n{failure}", flush=True)
+
+
 def check(label):
-    """Runs the decorated snippet at once; prints `ok: label` or `FAIL: label` + traceback."""
+    """Runs the decorated snippet at once and records it."""
 
     def run(snippet):
         try:
             snippet()
         except Exception:  # noqa: BLE001 - every failure is reported, then counted
-            TALLY["failed"] += 1
-            print(f"FAIL: {label}\n{traceback.format_exc()}", flush=True)
+            record(label, traceback.format_exc())
         else:
-            TALLY["passed"] += 1
-            print(f"ok: {label}", flush=True)
+            record(label)
         return snippet
 
     return run

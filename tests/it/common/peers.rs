@@ -46,6 +46,27 @@ pub fn python_v3() -> &'static Path {
     })
 }
 
+/// The v3 venv's Python, which must have `package` at `version` (a missing or other
+/// version fails with the command that installs it, never skips).
+pub fn python_v3_having(package: &str, version: &str) -> &'static Path {
+    let python = python_v3();
+    let probe = Command::new(python)
+        .arg("-c")
+        .arg(format!(
+            "import importlib.metadata as m; print(m.version('{package}'))"
+        ))
+        .output()
+        .expect("run the v3 venv's python");
+    let found = String::from_utf8_lossy(&probe.stdout).trim().to_string();
+    assert!(
+        probe.status.success() && found == version,
+        "{} lacks {package} {version} ({found:?}): run tests/run.sh, which installs \
+         tests/peers/requirements-v3.txt into target/test-venv-v3",
+        python.display()
+    );
+    python
+}
+
 fn venv_python(var: &str, venv: &str, requirements: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(var) {
         return PathBuf::from(p);

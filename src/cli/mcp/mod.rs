@@ -1,0 +1,63 @@
+//! `keyport mcp`: keyport as an MCP server. `keyport mcp serve --entity E` speaks MCP over
+//! stdio, the way desktop hosts (Claude Desktop and Code, Cursor, VS Code) spawn their
+//! servers, and acts for one entity. Like every CLI subcommand but `serve` and `passwd`, it
+//! is a client of the running server's API: the vault stays in `keyport serve`, tools act
+//! through the proxy and actions endpoints, and no credential ever reaches the host.
+//!
+//! Tool calls run under an API key of `use` permission restricted to the entity: the one
+//! `--key-file` holds, or one minted for the session with the admin key (named after the
+//! entity and the process, so the audit trail shows who acted) and revoked when the session
+//! ends. The admin key itself never runs a tool call. `session` owns that key, `tools` the
+//! tool definitions, `calls` what each tool does, `handler` the protocol.
+
+mod calls;
+mod handler;
+mod session;
+mod tools;
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::{CliError, CliResult};
+
+#[derive(Subcommand, Debug)]
+pub enum McpCmd {
+    /// Serve MCP over stdio for one entity: what an MCP host spawns.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The entity whose connections the tools act through.
+    #[arg(long)]
+    pub entity: String,
+    /// A file holding an API key of `use` permission restricted to the entity (default: a
+    /// key minted for this session with the admin key, revoked when the session ends).
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+}
+
+pub fn run(data_dir: Option<PathBuf>, url: Option<String>, cmd: McpCmd) -> CliResult {
+    match cmd {
+        McpCmd::Serve(args) => serve(data_dir, url, args),
+    }
+}
+
+fn serve(data_dir: Option<PathBuf>, url: Option<String>, args: ServeArgs) -> CliResult {
+    let entity = args.entity.trim().to_string();
+    if entity.is_empty() {
+        return Err(CliError::new("--entity must not be empty"));
+    }
+    let (session, client) =
+        session::Session::open(data_dir, url, &entity, args.key_file.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(format!("cannot start the runtime: {e}")))?;
+    let calls = calls::Calls::new(client, entity);
+    let served = runtime.block_on(handler::serve_stdio(calls));
+    drop(runtime);
+    let closed = session.close();
+    served.and(closed)
+}
