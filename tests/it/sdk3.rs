@@ -10,11 +10,10 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use serde_json::json;
-
-use crate::common::Server;
-use crate::common::peers::{self, OidcProvider, Peer, drive};
-use crate::sdk::{Run, assert_suite, create_key, run_lines, strip_ansi, tail};
+use crate::common::peers::{self, drive};
+use crate::sdk::{
+    Backends, Run, assert_no_5xx, assert_suite, create_key, pinned_python, run_lines,
+};
 
 const CLIENT_ID: &str = "keyport-sdk3";
 const CLIENT_SECRET: &str = "keyport-sdk3-secret-7d21";
@@ -39,22 +38,12 @@ const EXPECTED: &[&str] = &[
 
 /// The v3 venv's Python, which must have the pinned SDK importable (it fails, never skips).
 fn python() -> &'static Path {
-    let python = peers::python_v3();
-    let probe = Command::new(python)
-        .args([
-            "-c",
-            "import importlib.metadata as m; print(m.version('composio'))",
-        ])
-        .output()
-        .expect("run the v3 venv's python");
-    let version = String::from_utf8_lossy(&probe.stdout).trim().to_string();
-    assert!(
-        probe.status.success() && version == "0.30.0",
-        "{} lacks composio 0.30.0 ({version:?}): run tests/run.sh, which installs \
-         tests/peers/requirements-v3.txt into target/test-venv-v3",
-        python.display()
-    );
-    python
+    pinned_python(
+        peers::python_v3(),
+        "import importlib.metadata as m; print(m.version('composio'))",
+        ("composio", "0.30.0"),
+        "tests/peers/requirements-v3.txt into target/test-venv-v3",
+    )
 }
 
 /// What each check of the TypeScript suite prints when it passes.
@@ -96,14 +85,12 @@ fn composio_v3_typescript_sdk_runs_against_keyport() {
 /// Runs a suite against a fresh keyport, oidc-provider and GitHub stand-in, and checks
 /// that every expected check passed, nothing left loopback and keyport answered no 5xx.
 fn run_suite(mut cmd: Command, expected: &[&str]) {
-    let server = Server::start();
-    let idp = OidcProvider::start(
-        (CLIENT_ID, CLIENT_SECRET),
-        &format!("{}/callback/gmail", server.url),
-        None,
-    );
-    let github = Peer::start("sdk/github.py", &json!({"token": GITHUB_TOKEN}));
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let Backends {
+        server,
+        idp,
+        github,
+        tmp,
+    } = Backends::start((CLIENT_ID, CLIENT_SECRET), GITHUB_TOKEN);
     if cmd.get_current_dir().is_none() {
         cmd.current_dir(tmp.path());
     }
@@ -124,12 +111,7 @@ fn run_suite(mut cmd: Command, expected: &[&str]) {
     // Both OAuth connections went through the real authorization server.
     let stats = idp.stats();
     assert_eq!(stats["token"]["authorization_code"], 2, "{stats}");
-    let log = strip_ansi(&server.log());
-    assert!(
-        !log.contains("status=5"),
-        "keyport answered a 5xx:\n{}",
-        tail(&log, 60)
-    );
+    let log = assert_no_5xx(&server);
     assert!(
         log.contains("path=/api/v3.1/connected_accounts"),
         "the SDK did not call v3.1"
