@@ -106,25 +106,26 @@ pub(crate) struct Run {
 #[test]
 fn composio_sdk_runs_the_seed_snippets_against_keyport() {
     let python = python();
-    let Backends {
-        server,
-        idp,
-        github,
-        tmp,
-    } = Backends::start((CLIENT_ID, CLIENT_SECRET), GITHUB_TOKEN);
-    let cmd = snippets(python, &server, &idp.issuer, &github.url, tmp.path());
+    let stand = Backends::start((CLIENT_ID, CLIENT_SECRET), GITHUB_TOKEN);
+    let cmd = snippets(
+        python,
+        &stand.server,
+        &stand.idp.issuer,
+        &stand.github.url,
+        stand.tmp.path(),
+    );
     let run = run_snippets(cmd);
-    assert_suite(&run, EXPECTED, &server);
+    assert_suite(&run, EXPECTED, &stand.server);
 
-    github_got_the_two_issues(&github.url);
+    github_got_the_two_issues(&stand.github.url);
     // The OAuth connection went through the real authorization server, and deleting it
     // revoked its grant there.
-    let stats = idp.stats();
+    let stats = stand.idp.stats();
     assert_eq!(stats["token"]["authorization_code"], 1, "{stats}");
     assert!(stats["revocation"].as_u64().unwrap_or(0) >= 1, "{stats}");
 
     // Every bad input was a 4xx: keyport answered no request with a 5xx.
-    assert_no_5xx(&server);
+    assert_no_5xx(&stand.server);
 }
 
 /// What an SDK suite runs against: a fresh keyport, the real oidc-provider with a client

@@ -85,33 +85,28 @@ fn composio_v3_typescript_sdk_runs_against_keyport() {
 /// Runs a suite against a fresh keyport, oidc-provider and GitHub stand-in, and checks
 /// that every expected check passed, nothing left loopback and keyport answered no 5xx.
 fn run_suite(mut cmd: Command, expected: &[&str]) {
-    let Backends {
-        server,
-        idp,
-        github,
-        tmp,
-    } = Backends::start((CLIENT_ID, CLIENT_SECRET), GITHUB_TOKEN);
+    let stand = Backends::start((CLIENT_ID, CLIENT_SECRET), GITHUB_TOKEN);
     if cmd.get_current_dir().is_none() {
-        cmd.current_dir(tmp.path());
+        cmd.current_dir(stand.tmp.path());
     }
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", tmp.path())
-        .env("KEYPORT_SERVER", &server.url)
+        .env("HOME", stand.tmp.path())
+        .env("KEYPORT_SERVER", &stand.server.url)
         .env(
             "COMPOSIO_API_KEY",
-            create_key(&server, "composio-v3", "use"),
+            create_key(&stand.server, "composio-v3", "use"),
         )
-        .env("KEYPORT_SDK_GITHUB", &github.url)
+        .env("KEYPORT_SDK_GITHUB", &stand.github.url)
         .env("KEYPORT_SDK_GITHUB_TOKEN", GITHUB_TOKEN)
-        .env("KEYPORT_SDK_IDP", &idp.issuer)
+        .env("KEYPORT_SDK_IDP", &stand.idp.issuer)
         .env("KEYPORT_SDK_CLIENT_ID", CLIENT_ID)
         .env("KEYPORT_SDK_CLIENT_SECRET", CLIENT_SECRET);
-    assert_suite(&run(cmd), expected, &server);
+    assert_suite(&run(cmd), expected, &stand.server);
     // Both OAuth connections went through the real authorization server.
-    let stats = idp.stats();
+    let stats = stand.idp.stats();
     assert_eq!(stats["token"]["authorization_code"], 2, "{stats}");
-    let log = assert_no_5xx(&server);
+    let log = assert_no_5xx(&stand.server);
     assert!(
         log.contains("path=/api/v3.1/connected_accounts"),
         "the SDK did not call v3.1"
