@@ -66,9 +66,10 @@ pub fn all(db: &Connection) -> Result<Vec<(ApiKey, Vec<u8>)>, StoreError> {
 }
 
 pub fn revoke(db: &Connection, id: ApiKeyId, now: &str) -> Result<bool, StoreError> {
-    let changed = db.execute(
+    super::update_one(
+        db,
         "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-        params![id.to_string(), now],
-    )?;
-    Ok(changed == 1)
+        id,
+        now,
+    )
 }

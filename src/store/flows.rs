@@ -118,11 +118,12 @@ pub fn by_connection(db: &Db, id: ConnectionId) -> Result<Option<Flow>, StoreErr
 
 /// Marks a flow used; `false` if it already was (a replay).
 pub fn mark_used(db: &Db, id: ConnectionId, now: &str) -> Result<bool, StoreError> {
-    let changed = db.execute(
+    super::update_one(
+        db,
         "UPDATE oauth_flows SET used_at = ?2 WHERE connection_id = ?1 AND used_at IS NULL",
-        params![id.to_string(), now],
-    )?;
-    Ok(changed == 1)
+        id,
+        now,
+    )
 }
 
 /// When the earliest open flow expires (unix seconds); `None` when no flow is open.

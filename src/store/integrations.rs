@@ -1,7 +1,7 @@
 //! The `integrations` table.
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, Row, params, params_from_iter};
+use rusqlite::{Connection, Row, params_from_iter};
 use serde_json::{Map, Value};
 
 use super::by_id::Table;
@@ -208,9 +208,10 @@ pub fn update(
 /// Marks the integration deleted and wipes its sealed secrets. Its connections are handled
 /// by the caller in the same transaction.
 pub fn soft_delete(conn: &Connection, id: IntegrationId, now: &str) -> Result<bool, StoreError> {
-    let changed = conn.execute(
+    super::update_one(
+        conn,
         "UPDATE integrations SET deleted = 1, enabled = 0, secrets = NULL, secret_keys = '[]', updated_at = ?2 WHERE id = ?1 AND deleted = 0",
-        params![id.to_string(), now],
-    )?;
-    Ok(changed == 1)
+        id,
+        now,
+    )
 }

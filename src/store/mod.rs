@@ -225,3 +225,14 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreErr
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     Ok(serde_json::from_str(text)?)
 }
+
+/// Runs `sql`, an UPDATE of at most one row with the row's id as `?1` and the time as `?2`;
+/// whether it changed that row (`false`: no such row, or already in that state).
+pub(crate) fn update_one(
+    db: &Connection,
+    sql: &str,
+    id: impl ToString,
+    now: &str,
+) -> Result<bool, StoreError> {
+    Ok(db.execute(sql, rusqlite::params![id.to_string(), now])? == 1)
+}

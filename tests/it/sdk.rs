@@ -22,20 +22,31 @@ const GITHUB_TOKEN: &str = "ghp_keyportSdkStandIn0000000000000000";
 
 /// The peers' Python, which must have the pinned SDK importable (it fails, never skips).
 fn python() -> &'static Path {
-    let python = peers::python();
+    pinned_python(
+        peers::python(),
+        "import composio, composio_openai; print(composio.__version__)",
+        ("composio-core", "0.7.22"),
+        "tests/peers/requirements.txt into the venv",
+    )
+}
+
+/// `python` once it has printed the pinned version of the SDK through `probe`; else the test
+/// fails, saying what `tests/run.sh` installs where.
+pub(crate) fn pinned_python(
+    python: &'static Path,
+    probe: &str,
+    (sdk, pinned): (&str, &str),
+    installs: &str,
+) -> &'static Path {
     let probe = Command::new(python)
-        .args([
-            "-c",
-            "import composio, composio_openai; print(composio.__version__)",
-        ])
+        .args(["-c", probe])
         .env("COMPOSIO_DISABLE_VERSION_CHECK", "true")
         .output()
         .expect("run the venv's python");
     let version = String::from_utf8_lossy(&probe.stdout).trim().to_string();
     assert!(
-        probe.status.success() && version == "0.7.22",
-        "{} lacks composio-core 0.7.22 ({version:?}; {}): run tests/run.sh, which installs \
-         tests/peers/requirements.txt into the venv",
+        probe.status.success() && version == pinned,
+        "{} lacks {sdk} {pinned} ({version:?}; {}): run tests/run.sh, which installs {installs}",
         python.display(),
         String::from_utf8_lossy(&probe.stderr)
             .lines()
@@ -95,32 +106,61 @@ pub(crate) struct Run {
 #[test]
 fn composio_sdk_runs_the_seed_snippets_against_keyport() {
     let python = python();
-    let server = Server::start();
-    let idp = OidcProvider::start(
-        (CLIENT_ID, CLIENT_SECRET),
-        &format!("{}/callback/gmail", server.url),
-        None,
+    let stand = Backends::start((CLIENT_ID, CLIENT_SECRET), GITHUB_TOKEN);
+    let cmd = snippets(
+        python,
+        &stand.server,
+        &stand.idp.issuer,
+        &stand.github.url,
+        stand.tmp.path(),
     );
-    let github = Peer::start("sdk/github.py", &json!({"token": GITHUB_TOKEN}));
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let cmd = snippets(python, &server, &idp.issuer, &github.url, tmp.path());
     let run = run_snippets(cmd);
-    assert_suite(&run, EXPECTED, &server);
+    assert_suite(&run, EXPECTED, &stand.server);
 
-    github_got_the_two_issues(&github.url);
+    github_got_the_two_issues(&stand.github.url);
     // The OAuth connection went through the real authorization server, and deleting it
     // revoked its grant there.
-    let stats = idp.stats();
+    let stats = stand.idp.stats();
     assert_eq!(stats["token"]["authorization_code"], 1, "{stats}");
     assert!(stats["revocation"].as_u64().unwrap_or(0) >= 1, "{stats}");
 
     // Every bad input was a 4xx: keyport answered no request with a 5xx.
+    assert_no_5xx(&stand.server);
+}
+
+/// What an SDK suite runs against: a fresh keyport, the real oidc-provider with a client
+/// whose callback is keyport's, a GitHub stand-in, and a scratch directory.
+pub(crate) struct Backends {
+    pub server: Server,
+    pub idp: OidcProvider,
+    pub github: Peer,
+    pub tmp: tempfile::TempDir,
+}
+
+impl Backends {
+    pub(crate) fn start(client: (&str, &str), github_token: &str) -> Self {
+        let server = Server::start();
+        let idp = OidcProvider::start(client, &format!("{}/callback/gmail", server.url), None);
+        let github = Peer::start("sdk/github.py", &json!({"token": github_token}));
+        let tmp = tempfile::tempdir().expect("tempdir");
+        Backends {
+            server,
+            idp,
+            github,
+            tmp,
+        }
+    }
+}
+
+/// Checks keyport answered no request with a 5xx; its log, without colours.
+pub(crate) fn assert_no_5xx(server: &Server) -> String {
     let log = strip_ansi(&server.log());
     assert!(
         !log.contains("status=5"),
         "keyport answered a 5xx:\n{}",
         tail(&log, 60)
     );
+    log
 }
 
 /// snippets.py, with the SDK pointed at `server` through a `use` key, in a fresh HOME

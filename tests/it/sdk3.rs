@@ -10,11 +10,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use serde_json::json;
-
-use crate::common::Server;
-use crate::common::peers::{self, OidcProvider, Peer, drive};
-use crate::sdk::{Run, assert_suite, create_key, run_lines, strip_ansi, tail};
+use crate::common::peers::{self, drive};
+use crate::sdk::{Backends, Run, assert_no_5xx, assert_suite, create_key, run_lines};
 
 const CLIENT_ID: &str = "keyport-sdk3";
 const CLIENT_SECRET: &str = "keyport-sdk3-secret-7d21";
@@ -81,40 +78,28 @@ fn composio_v3_typescript_sdk_runs_against_keyport() {
 /// Runs a suite against a fresh keyport, oidc-provider and GitHub stand-in, and checks
 /// that every expected check passed, nothing left loopback and keyport answered no 5xx.
 fn run_suite(mut cmd: Command, expected: &[&str]) {
-    let server = Server::start();
-    let idp = OidcProvider::start(
-        (CLIENT_ID, CLIENT_SECRET),
-        &format!("{}/callback/gmail", server.url),
-        None,
-    );
-    let github = Peer::start("sdk/github.py", &json!({"token": GITHUB_TOKEN}));
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let stand = Backends::start((CLIENT_ID, CLIENT_SECRET), GITHUB_TOKEN);
     if cmd.get_current_dir().is_none() {
-        cmd.current_dir(tmp.path());
+        cmd.current_dir(stand.tmp.path());
     }
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", tmp.path())
-        .env("KEYPORT_SERVER", &server.url)
+        .env("HOME", stand.tmp.path())
+        .env("KEYPORT_SERVER", &stand.server.url)
         .env(
             "COMPOSIO_API_KEY",
-            create_key(&server, "composio-v3", "use"),
+            create_key(&stand.server, "composio-v3", "use"),
         )
-        .env("KEYPORT_SDK_GITHUB", &github.url)
+        .env("KEYPORT_SDK_GITHUB", &stand.github.url)
         .env("KEYPORT_SDK_GITHUB_TOKEN", GITHUB_TOKEN)
-        .env("KEYPORT_SDK_IDP", &idp.issuer)
+        .env("KEYPORT_SDK_IDP", &stand.idp.issuer)
         .env("KEYPORT_SDK_CLIENT_ID", CLIENT_ID)
         .env("KEYPORT_SDK_CLIENT_SECRET", CLIENT_SECRET);
-    assert_suite(&run(cmd), expected, &server);
+    assert_suite(&run(cmd), expected, &stand.server);
     // Both OAuth connections went through the real authorization server.
-    let stats = idp.stats();
+    let stats = stand.idp.stats();
     assert_eq!(stats["token"]["authorization_code"], 2, "{stats}");
-    let log = strip_ansi(&server.log());
-    assert!(
-        !log.contains("status=5"),
-        "keyport answered a 5xx:\n{}",
-        tail(&log, 60)
-    );
+    let log = assert_no_5xx(&stand.server);
     assert!(
         log.contains("path=/api/v3.1/connected_accounts"),
         "the SDK did not call v3.1"

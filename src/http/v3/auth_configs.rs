@@ -28,12 +28,24 @@ pub struct NanoidPath {
     pub nanoid: String,
 }
 
+impl NanoidPath {
+    fn id(&self) -> Result<IntegrationId, Error> {
+        Ok(self.nanoid.parse()?)
+    }
+}
+
 /// An auth config's path and the status to set.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct StatusPath {
     pub nanoid: String,
     pub status: AuthConfigStatus,
+}
+
+impl StatusPath {
+    fn id(&self) -> Result<IntegrationId, Error> {
+        Ok(self.nanoid.parse()?)
+    }
 }
 
 /// The integration's configuration with `shared` as its connection defaults.
@@ -127,7 +139,7 @@ pub async fn list_auth_configs(
     operation_id = "v3GetAuthConfig", params(NanoidPath),
     responses((status = 200, description = "The auth config", body = AuthConfigDto), V3ReadErrors))]
 pub async fn get_auth_config(call: Call, path: web::Path<NanoidPath>) -> V3Reply<AuthConfigDto> {
-    let id: IntegrationId = path.nanoid.parse().map_err(Error::from)?;
+    let id = path.id()?;
     let dto = call
         .run(move |svc, caller| {
             // v3 has no deleted auth configs to show: a deleted one is gone.
@@ -167,7 +179,7 @@ pub async fn update_auth_config(
         auth_config: (!changes.is_empty()).then_some(changes),
         enabled: None,
     };
-    let id: IntegrationId = path.nanoid.parse().map_err(Error::from)?;
+    let id = path.id()?;
     call.run(move |svc, caller| svc.update_integration(caller, id, req))
         .await?;
     Ok(Json(V3Success::new("auth config updated")))
@@ -178,7 +190,7 @@ pub async fn update_auth_config(
     operation_id = "v3SetAuthConfigStatus", params(StatusPath),
     responses((status = 200, description = "Its status changed", body = V3Success), V3ChangeErrors))]
 pub async fn set_auth_config_status(call: Call, path: web::Path<StatusPath>) -> V3Reply<V3Success> {
-    let id: IntegrationId = path.nanoid.parse().map_err(Error::from)?;
+    let id = path.id()?;
     let enabled = path.status == AuthConfigStatus::Enabled;
     let req = UpdateIntegration {
         enabled: Some(enabled),
@@ -197,7 +209,7 @@ pub async fn set_auth_config_status(call: Call, path: web::Path<StatusPath>) -> 
     operation_id = "v3DeleteAuthConfig", params(NanoidPath),
     responses((status = 200, description = "Deleted", body = V3Success), V3ChangeErrors))]
 pub async fn delete_auth_config(call: Call, path: web::Path<NanoidPath>) -> V3Reply<V3Success> {
-    let id: IntegrationId = path.nanoid.parse().map_err(Error::from)?;
+    let id = path.id()?;
     let deleted = call
         .run(move |svc, caller| svc.delete_integration(caller, id))
         .await?;

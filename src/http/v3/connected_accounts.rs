@@ -10,7 +10,7 @@ use super::dto::{
     ConnectedAccountDto, ConnectedAccountListQuery, CreateConnectedAccountBody, CreateLinkBody,
     CreatedConnectedAccountDto, LinkDto, StateInput, StatusChangeBody, V3Page, V3Status, V3Success,
 };
-use super::{Paging, V3Error, V3Query, V3Reply, unsupported};
+use super::{Paging, V3Error, V3Query, V3Reply, refuse_json, refuse_text};
 use crate::http::call::Call;
 use crate::http::dto::{V3ChangeErrors, V3ReadErrors, V3SendErrors, csv, parse_scheme};
 use crate::ids::{ConnectionId, IntegrationId};
@@ -56,12 +56,12 @@ pub async fn create_connected_account(
 ) -> V3Reply<CreatedConnectedAccountDto> {
     let body = body.into_inner();
     let c = body.connection;
-    if c.alias.as_deref().is_some_and(|a| !a.is_empty()) {
-        return Err(unsupported("connection.alias", NO_ALIAS));
-    }
-    if c.experimental.as_ref().is_some_and(|e| !e.is_null()) {
-        return Err(unsupported("connection.experimental", PRIVATE_ONLY));
-    }
+    refuse_text("connection.alias", c.alias.as_deref(), NO_ALIAS)?;
+    refuse_json(
+        "connection.experimental",
+        c.experimental.as_ref(),
+        PRIVATE_ONLY,
+    )?;
     let (scheme, mut data) = state_fields(c.state)?;
     data.extend(c.data.unwrap_or_default());
     let req = CreateConnection {
@@ -85,12 +85,8 @@ pub async fn create_connected_account(
     responses((status = 200, description = "The link", body = LinkDto), V3SendErrors))]
 pub async fn create_link(call: Call, body: Json<CreateLinkBody>) -> V3Reply<LinkDto> {
     let body = body.into_inner();
-    if body.alias.as_deref().is_some_and(|a| !a.is_empty()) {
-        return Err(unsupported("alias", NO_ALIAS));
-    }
-    if body.experimental.as_ref().is_some_and(|e| !e.is_null()) {
-        return Err(unsupported("experimental", PRIVATE_ONLY));
-    }
+    refuse_text("alias", body.alias.as_deref(), NO_ALIAS)?;
+    refuse_json("experimental", body.experimental.as_ref(), PRIVATE_ONLY)?;
     let (scheme, data) = state_fields(body.connection_data)?;
     let req = CreateConnection {
         integration_id: body.auth_config_id.parse()?,
@@ -113,6 +109,17 @@ where
     csv(raw).iter().map(|s| Ok(s.parse::<I>()?)).collect()
 }
 
+/// Whether a two-way query choice is its second value; empty or absent is the first.
+fn choice(raw: Option<String>, name: &str, [first, second]: [&str; 2]) -> Result<bool, Error> {
+    match raw.as_deref().filter(|o| !o.is_empty()).unwrap_or(first) {
+        v if v == first => Ok(false),
+        v if v == second => Ok(true),
+        other => Err(Error::invalid(format!(
+            "{name}: {other:?} is neither {first} nor {second}"
+        ))),
+    }
+}
+
 /// The service's list request for a v3 query; `None` when it can match nothing.
 fn list_request(
     q: ConnectedAccountListQuery,
@@ -132,34 +139,8 @@ fn list_request(
     if shared_only || (!wanted.is_empty() && statuses.is_empty()) {
         return Ok(None);
     }
-    let by_update = match q
-        .order_by
-        .as_deref()
-        .filter(|o| !o.is_empty())
-        .unwrap_or("created_at")
-    {
-        "created_at" => false,
-        "updated_at" => true,
-        other => {
-            return Err(Error::invalid(format!(
-                "order_by: {other:?} is neither created_at nor updated_at"
-            )));
-        }
-    };
-    let newest_first = match q
-        .order_direction
-        .as_deref()
-        .filter(|o| !o.is_empty())
-        .unwrap_or("asc")
-    {
-        "asc" => false,
-        "desc" => true,
-        other => {
-            return Err(Error::invalid(format!(
-                "order_direction: {other:?} is neither asc nor desc"
-            )));
-        }
-    };
+    let by_update = choice(q.order_by, "order_by", ["created_at", "updated_at"])?;
+    let newest_first = choice(q.order_direction, "order_direction", ["asc", "desc"])?;
     Ok(Some(ListConnections {
         entities: csv(q.user_ids),
         apps: csv(q.toolkit_slugs),

@@ -192,6 +192,26 @@ pub fn unsupported(field: &str, why: &str) -> V3Error {
     V3Error::from(Error::invalid(format!("{field}: {why}")))
 }
 
+/// Refuses a string field that is given and not empty.
+pub fn refuse_text(field: &str, value: Option<&str>, why: &str) -> Result<(), V3Error> {
+    match value.is_some_and(|t| !t.is_empty()) {
+        true => Err(unsupported(field, why)),
+        false => Ok(()),
+    }
+}
+
+/// Refuses a JSON field that is given and not null.
+pub fn refuse_json(
+    field: &str,
+    value: Option<&serde_json::Value>,
+    why: &str,
+) -> Result<(), V3Error> {
+    match value.is_some_and(|v| !v.is_null()) {
+        true => Err(unsupported(field, why)),
+        false => Ok(()),
+    }
+}
+
 #[cfg(test)]
 #[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {

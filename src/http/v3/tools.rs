@@ -9,7 +9,7 @@ use super::dto::{
     ExecuteToolBody, ParameterType, ProxyToolBody, ProxyToolResultDto, ToolDto, ToolGetQuery,
     ToolListQuery, ToolPath, ToolResultDto, V3Page,
 };
-use super::{Paging, V3Query, V3Reply, unsupported};
+use super::{Paging, V3Query, V3Reply, refuse_json, refuse_text};
 use crate::http::actions::connection_id;
 use crate::http::call::Call;
 use crate::http::dto::{V3ReadErrors, V3Refusals, V3SendErrors, csv};
@@ -113,21 +113,21 @@ pub async fn execute_tool(
 ) -> V3Reply<ToolResultDto> {
     let b = body.into_inner();
     let name = path.into_inner().tool_slug;
-    if b.custom_auth_params.as_ref().is_some_and(|v| !v.is_null()) {
-        return Err(unsupported("custom_auth_params", VAULT_ONLY));
-    }
-    if b.custom_connection_data
-        .as_ref()
-        .is_some_and(|v| !v.is_null())
-    {
-        return Err(unsupported("custom_connection_data", VAULT_ONLY));
-    }
-    if b.text.as_deref().is_some_and(|t| !t.is_empty()) {
-        return Err(unsupported(
-            "text",
-            "keyport does not turn text into arguments; send arguments",
-        ));
-    }
+    refuse_json(
+        "custom_auth_params",
+        b.custom_auth_params.as_ref(),
+        VAULT_ONLY,
+    )?;
+    refuse_json(
+        "custom_connection_data",
+        b.custom_connection_data.as_ref(),
+        VAULT_ONLY,
+    )?;
+    refuse_text(
+        "text",
+        b.text.as_deref(),
+        "keyport does not turn text into arguments; send arguments",
+    )?;
     check_version("version", b.version.as_deref(), &name)?;
     let req = ExecuteAction {
         name,
@@ -154,18 +154,16 @@ pub async fn proxy(
     body: Json<ProxyToolBody>,
 ) -> V3Reply<ProxyToolResultDto> {
     let b = body.into_inner();
-    if b.custom_connection_data
-        .as_ref()
-        .is_some_and(|v| !v.is_null())
-    {
-        return Err(unsupported("custom_connection_data", VAULT_ONLY));
-    }
-    if b.binary_body.as_ref().is_some_and(|v| !v.is_null()) {
-        return Err(unsupported(
-            "binary_body",
-            "keyport proxies JSON and text bodies; send body",
-        ));
-    }
+    refuse_json(
+        "custom_connection_data",
+        b.custom_connection_data.as_ref(),
+        VAULT_ONLY,
+    )?;
+    refuse_json(
+        "binary_body",
+        b.binary_body.as_ref(),
+        "keyport proxies JSON and text bodies; send body",
+    )?;
     let id = connection_id(b.connected_account_id)?
         .ok_or_else(|| Error::invalid("connected_account_id: required"))?;
     let method = http::Method::from_bytes(b.method.trim().to_ascii_uppercase().as_bytes())

@@ -49,6 +49,23 @@ pub struct ConnectionView {
     pub auth: AuthParams,
 }
 
+impl ConnectionView {
+    fn new(
+        connection: Connection,
+        integration: &Integration,
+        params: Map<String, Value>,
+        auth: AuthParams,
+    ) -> Self {
+        ConnectionView {
+            connection,
+            auth_scheme: integration.auth_scheme,
+            integration_enabled: integration.enabled,
+            params,
+            auth,
+        }
+    }
+}
+
 /// `params` plus every secret name mapped to `REDACTED`.
 fn redacted(params: &Map<String, Value>, secret_keys: &[String]) -> Map<String, Value> {
     let mut out = params.clone();
@@ -106,13 +123,7 @@ impl Connections<'_> {
         let integration = self.ctx.load_integration(connection.integration_id)?;
         let params = redacted(&connection.params, &connection.secret_keys);
         let auth = self.live_auth_params(caller, &connection, &integration, &params);
-        Ok(ConnectionView {
-            connection,
-            auth_scheme: integration.auth_scheme,
-            integration_enabled: integration.enabled,
-            params,
-            auth,
-        })
+        Ok(ConnectionView::new(connection, &integration, params, auth))
     }
 
     pub fn get(&self, caller: &Caller, id: ConnectionId) -> Result<ConnectionView> {
@@ -240,12 +251,6 @@ impl Connections<'_> {
         };
         let auth =
             self.stored_auth_params(caller, &connection, integration, &params, opened.as_ref());
-        Ok(ConnectionView {
-            connection,
-            auth_scheme: integration.auth_scheme,
-            integration_enabled: integration.enabled,
-            params,
-            auth,
-        })
+        Ok(ConnectionView::new(connection, integration, params, auth))
     }
 }

@@ -17,16 +17,11 @@ import json  # noqa: E402
 import urllib.request  # noqa: E402
 
 from composio.exceptions import HTTPError, InvalidParams, NoItemsFound  # noqa: E402
+from sdk_env import CLIENT_ID, CLIENT_SECRET, GITHUB, GITHUB_TOKEN, IDP, REDACTED, github_requests, oidc_client  # noqa: E402,F401
 
 BASE = os.environ["COMPOSIO_BASE_URL"]
 SERVER = BASE[: -len("/api")]
 REVEAL_KEY = os.environ["KEYPORT_SDK_REVEAL_KEY"]
-GITHUB = os.environ["KEYPORT_SDK_GITHUB"]
-GITHUB_TOKEN = os.environ["KEYPORT_SDK_GITHUB_TOKEN"]
-IDP = os.environ["KEYPORT_SDK_IDP"]
-CLIENT_ID = os.environ["KEYPORT_SDK_CLIENT_ID"]
-CLIENT_SECRET = os.environ["KEYPORT_SDK_CLIENT_SECRET"]
-REDACTED = "********"
 
 # What the snippets create, for the later ones (and the checks) to use.
 STATE = {}
@@ -72,7 +67,3 @@ def check_account(account, *, app, entity, status="ACTIVE"):
     assert isinstance(account.connectionParams.queryParams, dict), account.connectionParams
     if status == "ACTIVE":
         assert account.connectionParams.headers.get("Authorization") == REDACTED, account.connectionParams
-
-
-def github_requests():
-    return get_json(f"{GITHUB}/__requests")

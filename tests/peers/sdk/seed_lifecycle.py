@@ -1,6 +1,6 @@
 """The seed document 000 Auth Lifecycle. Run by snippets.py, in order."""
 
-from harness import NoItemsFound, IDP, CLIENT_ID, CLIENT_SECRET, REDACTED, STATE, check, expect_error, revealing_toolset, check_account
+from harness import NoItemsFound, REDACTED, oidc_client, STATE, check, expect_error, revealing_toolset, check_account
 
 
 # ================================================================ 000 Auth Lifecycle
@@ -15,15 +15,7 @@ def _():
         auth_mode="OAUTH2",
         force_new_integration=True,
         use_composio_oauth_app=False,
-        auth_config={
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "authorization_url": f"{IDP}/auth",
-            "token_url": f"{IDP}/token",
-            "revocation_url": f"{IDP}/token/revocation",
-            "scopes": ["openid", "offline_access"],
-            "authorization_params": {"prompt": "consent"},
-        },
+        auth_config=oidc_client(),
     ).id
 
     # --- seed 000_9f611f33a571d37c.txt: Creating a connection

@@ -4,8 +4,14 @@ order: later checks use what earlier ones stored in STATE."""
 from composio import exceptions
 from composio_client import NotFoundError
 
-from harness import CLIENT_ID, CLIENT_SECRET, GITHUB, GITHUB_TOKEN, IDP, REDACTED, SERVER, STATE
-from harness import check, composio, consent, raw
+from harness import CLIENT_ID, GITHUB, GITHUB_TOKEN, REDACTED, SERVER, STATE
+from harness import check, composio, consent, oidc_client, raw
+
+
+def consent_to(request):
+    """Checks `request` is INITIATED with keyport's connect link, and completes that flow."""
+    assert request.status == "INITIATED" and request.redirect_url.startswith(f"{SERVER}/connect/"), vars(request)
+    consent(request.redirect_url)
 
 
 @check("auth_configs.create: OAUTH2 with own client (the oidc-provider), API_KEY, BEARER_TOKEN")
@@ -14,15 +20,7 @@ def _():
         "type": "use_custom_auth",
         "auth_scheme": "OAUTH2",
         "name": "Gmail through the local provider",
-        "credentials": {
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-            "authorization_url": f"{IDP}/auth",
-            "token_url": f"{IDP}/token",
-            "revocation_url": f"{IDP}/token/revocation",
-            "scopes": ["openid", "offline_access"],
-            "authorization_params": {"prompt": "consent"},
-        },
+        "credentials": oidc_client(),
     })
     notion = composio.auth_configs.create("notion", {"type": "use_custom_auth", "auth_scheme": "API_KEY"})
     github = composio.auth_configs.create("github", {
@@ -61,8 +59,7 @@ def _():
 @check("initiate OAUTH2 -> keyport's connect link -> Chromium -> wait_for_connection ACTIVE")
 def _():
     request = composio.connected_accounts.initiate("alice", STATE["gmail"])
-    assert request.status == "INITIATED" and request.redirect_url.startswith(f"{SERVER}/connect/"), vars(request)
-    consent(request.redirect_url)
+    consent_to(request)
     account = request.wait_for_connection(timeout=20)
     assert account.status == "ACTIVE" and account.id == request.id, account
     assert account.state.auth_scheme == "OAUTH2" and account.state.val.access_token == REDACTED, account.state
@@ -72,8 +69,7 @@ def _():
 @check("link() -> connect URL with an expiry -> Chromium -> ACTIVE")
 def _():
     request = composio.connected_accounts.link("bob", STATE["gmail"])
-    assert request.status == "INITIATED" and request.redirect_url.startswith(f"{SERVER}/connect/"), vars(request)
-    consent(request.redirect_url)
+    consent_to(request)
     account = composio.connected_accounts.wait_for_connection(request.id, timeout=20)
     assert account.status == "ACTIVE" and account.user_id == "bob", account
     link = raw("POST", "/api/v3.1/connected_accounts/link", {"auth_config_id": STATE["gmail"], "user_id": "carol"})

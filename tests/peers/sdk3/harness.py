@@ -15,15 +15,10 @@ import json  # noqa: E402
 import urllib.request  # noqa: E402
 
 from composio import Composio  # noqa: E402
+from sdk_env import CLIENT_ID, CLIENT_SECRET, GITHUB, GITHUB_TOKEN, IDP, REDACTED, github_requests, oidc_client  # noqa: E402,F401
 
 SERVER = os.environ["KEYPORT_SERVER"]
 KEY = os.environ["COMPOSIO_API_KEY"]
-GITHUB = os.environ["KEYPORT_SDK_GITHUB"]
-GITHUB_TOKEN = os.environ["KEYPORT_SDK_GITHUB_TOKEN"]
-IDP = os.environ["KEYPORT_SDK_IDP"]
-CLIENT_ID = os.environ["KEYPORT_SDK_CLIENT_ID"]
-CLIENT_SECRET = os.environ["KEYPORT_SDK_CLIENT_SECRET"]
-REDACTED = "********"
 
 # The SDK as its documentation sets it up, pointed at keyport, tracking off.
 composio = Composio(api_key=KEY, base_url=SERVER, allow_tracking=False)
@@ -63,7 +58,3 @@ def raw(method, path, body=None):
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
-
-
-def github_requests():
-    return get_json(f"{GITHUB}/__requests")
