@@ -12,6 +12,7 @@ pub mod http;
 pub mod ids;
 pub mod inline;
 pub mod logging;
+pub mod mcp;
 pub mod net;
 pub mod providers;
 pub mod secret;

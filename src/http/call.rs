@@ -27,6 +27,12 @@ pub struct Call {
 }
 
 impl Call {
+    /// A call made from inside the server for `caller` (the MCP endpoint's tools call the
+    /// API's handlers with one).
+    pub fn new(svc: web::Data<Service>, caller: Caller) -> Call {
+        Call { svc, caller }
+    }
+
     /// Runs `work` for the caller on the blocking pool.
     pub async fn run<T, F>(self, work: F) -> Result<T, ApiError>
     where

@@ -159,17 +159,23 @@ impl Envelope {
 }
 
 impl ApiError {
-    /// The response in `envelope`'s shape.
-    pub fn respond(&self, envelope: Envelope) -> HttpResponse {
-        let status = self.status_code();
-        let mut response = HttpResponse::build(status);
+    /// What a client is told: the status, the stable code and the message (an internal
+    /// failure's detail is logged here, not told).
+    pub fn told(&self) -> (StatusCode, &'static str, String) {
         let (code, message) = match self {
             ApiError::Service(e) => (e.code(), client_message(e)),
-            ApiError::MethodNotAllowed { allow, .. } => {
-                response.insert_header((header::ALLOW, allow.clone()));
-                ("method_not_allowed", self.to_string())
-            }
+            ApiError::MethodNotAllowed { .. } => ("method_not_allowed", self.to_string()),
         };
+        (self.status_code(), code, message)
+    }
+
+    /// The response in `envelope`'s shape.
+    pub fn respond(&self, envelope: Envelope) -> HttpResponse {
+        let (status, code, message) = self.told();
+        let mut response = HttpResponse::build(status);
+        if let ApiError::MethodNotAllowed { allow, .. } = self {
+            response.insert_header((header::ALLOW, allow.clone()));
+        }
         match envelope {
             Envelope::V1 => response.json(ErrorBody::new(code, message)),
             Envelope::V3 => response.json(V3ErrorBody::new(status.as_u16(), code, message)),

@@ -1,6 +1,7 @@
 //! The front door, run before every handler: the raw `Host` header must name this server
 //! (DNS-rebinding defence; `X-Forwarded-Host` and `Forwarded` are ignored), a foreign
-//! `Origin` is refused, every `/api/` route needs an API key, and each request is logged
+//! `Origin` is refused, every `/api/` route and the MCP endpoint (`/mcp`, where a foreign
+//! `Origin` is refused on every method) need an API key, and each request is logged
 //! by method, path and status only — never query strings, headers or bodies.
 
 use actix_web::body::MessageBody;
@@ -72,7 +73,7 @@ fn check(req: &ServiceRequest) -> Result<Option<Caller>, Error> {
     if !policy.host_allowed(host) {
         return Err(Error::Forbidden("this Host is not keyport's; requests must name 127.0.0.1, localhost or [::1] with keyport's port".into()));
     }
-    let is_api = req.path().starts_with("/api/");
+    let is_api = req.path().starts_with("/api/") || req.path() == "/mcp";
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD);
     if let Some(origin) = req.headers().get(header::ORIGIN)
         && (is_api || changes_state)

@@ -12,6 +12,7 @@ pub mod dto;
 pub mod error;
 mod guard;
 mod integrations;
+mod mcp;
 mod mount;
 pub mod openapi;
 pub mod pages;
@@ -87,7 +88,7 @@ macro_rules! v3_routes {
     }};
 }
 
-/// Every route keyport serves. Everything under `/api/` requires an API key.
+/// Every route keyport serves. Everything under `/api/`, and `/mcp`, requires an API key.
 pub fn routes() -> Vec<RouteDef> {
     let mut all = legacy_routes();
     // A literal path (`/tools/execute/proxy`) comes before the pattern it would match.
@@ -150,6 +151,9 @@ fn legacy_routes() -> Vec<RouteDef> {
         get    "/api/v1/keys"                               => admin::list_keys;
         post   "/api/v1/keys"                               => admin::create_key;
         delete "/api/v1/keys/{id}"                          => admin::revoke_key;
+        post   "/mcp"                                       => mcp::post;
+        get    "/mcp"                                       => mcp::get;
+        delete "/mcp"                                       => mcp::delete;
     }
 }
 
@@ -240,11 +244,14 @@ pub async fn serve(
     policy: HostPolicy,
 ) -> std::io::Result<()> {
     let policy = web::Data::new(policy);
+    // One table for every worker: a session opened on one is named on another.
+    let sessions = web::Data::new(mcp::Sessions::default());
     let upstream = UpstreamConfig::new(service.net().policy()).map_err(std::io::Error::other)?;
     HttpServer::new(move || {
         App::new()
             .app_data(service.clone())
             .app_data(policy.clone())
+            .app_data(sessions.clone())
             // awc's client is !Send: one per worker, sharing the policy and TLS settings.
             .app_data(web::Data::new(Upstream::new(&upstream)))
             .configure(configure)

@@ -112,6 +112,12 @@ impl<'a> Keys<'a> {
         })
     }
 
+    /// Whether the key `id` still lets its holder in (not revoked).
+    pub fn is_active(&self, id: ApiKeyId) -> bool {
+        let ring = self.ring.read().unwrap_or_else(PoisonError::into_inner);
+        ring.active.values().any(|k| k.id == id)
+    }
+
     fn insert_key(
         &self,
         name: &str,

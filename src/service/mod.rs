@@ -213,6 +213,12 @@ impl Service {
         self.keys().authenticate(presented)
     }
 
+    /// Whether the caller's key is still active: for what outlives one request (an MCP
+    /// session's event stream).
+    pub fn still_admits(&self, caller: &Caller) -> bool {
+        self.keys().is_active(caller.key_id)
+    }
+
     pub fn create_key(
         &self,
         caller: &Caller,

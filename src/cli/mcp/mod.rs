@@ -7,19 +7,21 @@
 //! Tool calls run under an API key of `use` permission restricted to the entity: the one
 //! `--key-file` holds, or one minted for the session with the admin key (named after the
 //! entity and the process, so the audit trail shows who acted) and revoked when the session
-//! ends. The admin key itself never runs a tool call. `session` owns that key, `tools` the
-//! tool definitions, `calls` what each tool does, `handler` the protocol.
+//! ends. The admin key itself never runs a tool call. `session` owns that key, `api` the
+//! way tools reach the server, `handler` the protocol; the tools are `crate::mcp`'s.
 
-mod calls;
+mod api;
 mod handler;
 mod session;
-mod tools;
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
 use super::{CliError, CliResult};
+use crate::actions::Actions;
+use crate::mcp::Calls;
+use crate::providers::Catalog;
 
 #[derive(Subcommand, Debug)]
 pub enum McpCmd {
@@ -55,7 +57,9 @@ fn serve(data_dir: Option<PathBuf>, url: Option<String>, args: ServeArgs) -> Cli
         .enable_all()
         .build()
         .map_err(|e| CliError::new(format!("cannot start the runtime: {e}")))?;
-    let calls = calls::Calls::new(client, entity);
+    let catalog = Catalog::builtin().map_err(|e| CliError::new(e.to_string()))?;
+    let actions = Actions::builtin(&catalog).map_err(|e| CliError::new(e.to_string()))?;
+    let calls = Calls::new(api::Api::new(client, actions), entity);
     let served = runtime.block_on(handler::serve_stdio(calls));
     drop(runtime);
     let closed = session.close();

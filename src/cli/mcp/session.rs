@@ -10,7 +10,6 @@ use crate::cli::CliError;
 use crate::cli::client::{Client, enc};
 use crate::config;
 use crate::http::dto::{ApiKeyDto, ClientInfoDto, CreateKeyBody, CreatedApiKeyDto};
-use crate::service::Permission;
 
 /// A key minted for the session: revoked through `admin` when the session closes.
 pub struct Session {
@@ -31,13 +30,9 @@ fn key_name(entity: &str) -> String {
 /// Whether a key may run this session's tools: `use` only, and restricted to `entity`.
 fn check_grant(info: &ClientInfoDto, entity: &str) -> Result<(), String> {
     let grant = &info.api_key;
-    if grant.permission.0 != Permission::Use {
-        return Err(format!("has the {} permission", grant.permission.0));
-    }
-    match grant.entity_id.as_deref() {
-        Some(own) if own == entity => Ok(()),
-        Some(own) => Err(format!("is restricted to {own:?}")),
-        None => Err("is not restricted to an entity".into()),
+    match crate::mcp::tools_entity(grant.permission.0, grant.entity_id.as_deref())? {
+        own if own == entity => Ok(()),
+        own => Err(format!("is restricted to {own:?}")),
     }
 }
 

@@ -1,19 +1,14 @@
-//! What each tool does, as calls to keyport's API under the session's key (blocking; the
-//! handler runs them off the protocol task). A failure a model can act on is a
-//! [`Reply::Failed`] with a message saying what to do next; only an unreachable server is
-//! an `Err`.
+//! What each tool does, as calls to keyport's API under the caller's key (through a
+//! [`Backend`]). A failure a model can act on is a [`Reply::Failed`] with a message saying
+//! what to do next; only a keyport that cannot be asked is an `Err`.
 
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
+use super::backend::{Backend, Failure};
 use crate::actions::Action;
-use crate::cli::CliError;
-use crate::cli::client::{Client, Failure, enc};
-use crate::http::dto::{
-    ActionResultDto, ConnectedAccountDto, ConnectedAccountPage, ConnectionListQuery, ExecuteBody,
-    IntegrationDto, IntegrationListQuery, Page, ProxyBody, ProxyParameterDto, ProxyResultDto,
-};
+use crate::http::dto::{ConnectedAccountDto, ExecuteBody, ProxyBody, ProxyParameterDto};
 use crate::http::v3::dto::{CreateLinkBody, LinkDto};
 use crate::service::ConnectionStatus;
 
@@ -24,39 +19,46 @@ pub enum Reply {
     Failed(String, Option<Value>),
 }
 
-pub struct Calls {
-    client: Client,
+/// keyport could not be asked (the server is gone, or answered nonsense).
+pub type Broken = String;
+
+/// The tools' work for one entity.
+pub struct Calls<B> {
+    backend: B,
     entity: String,
 }
 
-impl Calls {
-    pub fn new(client: Client, entity: String) -> Calls {
-        Calls { client, entity }
+impl<B: Backend> Calls<B> {
+    pub fn new(backend: B, entity: String) -> Calls<B> {
+        Calls { backend, entity }
     }
 
-    fn connections(&self) -> Result<Vec<ConnectedAccountDto>, CliError> {
-        let query = ConnectionListQuery {
-            user_uuid: Some(self.entity.clone()),
-            ..ConnectionListQuery::default()
-        };
-        let page: ConnectedAccountPage =
-            self.client.get_with("/api/v1/connectedAccounts", &query)?;
-        Ok(page.items)
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    async fn connections(&self) -> Result<Vec<ConnectedAccountDto>, Broken> {
+        self.backend
+            .connections(&self.entity)
+            .await
+            .map_err(Failure::message)
     }
 
     /// The apps (lower-case keys) the entity has an ACTIVE connection to.
-    pub fn connected_apps(&self) -> Result<BTreeSet<String>, CliError> {
+    pub async fn connected_apps(&self) -> Result<BTreeSet<String>, Broken> {
         Ok(self
-            .connections()?
+            .connections()
+            .await?
             .into_iter()
             .filter(|c| c.status.0 == ConnectionStatus::Active)
             .map(|c| c.app_name.to_ascii_lowercase())
             .collect())
     }
 
-    pub fn list_connections(&self) -> Result<Reply, CliError> {
+    pub async fn list_connections(&self) -> Result<Reply, Broken> {
         let items: Vec<Value> = self
-            .connections()?
+            .connections()
+            .await?
             .into_iter()
             .map(|c| {
                 json!({
@@ -76,13 +78,9 @@ impl Calls {
     }
 
     /// A connect link for `app` through its newest enabled integration.
-    fn link(&self, app: &str) -> Result<LinkDto, Failure> {
-        let query = IntegrationListQuery {
-            app_name: Some(app.to_string()),
-            ..IntegrationListQuery::default()
-        };
-        let list: Page<IntegrationDto> = self.client.query("/api/v1/integrations", &query)?;
-        let Some(integration) = list.items.into_iter().rev().find(|i| i.enabled) else {
+    async fn link(&self, app: &str) -> Result<LinkDto, Failure> {
+        let list = self.backend.integrations(app).await?;
+        let Some(integration) = list.into_iter().rev().find(|i| i.enabled) else {
             return Err(Failure::Api {
                 status: 404,
                 code: "not_found".into(),
@@ -99,11 +97,11 @@ impl Calls {
             connection_data: None,
             experimental: None,
         };
-        self.client.send("/api/v3.1/connected_accounts/link", &body)
+        self.backend.link(body).await
     }
 
-    pub fn connect(&self, app: &str) -> Result<Reply, CliError> {
-        Ok(match self.link(app) {
+    pub async fn connect(&self, app: &str) -> Result<Reply, Broken> {
+        Ok(match self.link(app).await {
             Ok(link) => Reply::Done(json!({
                 "app": app,
                 "url": link.redirect_url,
@@ -114,26 +112,32 @@ impl Calls {
             Err(Failure::Api { message, .. }) => {
                 Reply::Failed(format!("cannot make a link for {app}: {message}"), None)
             }
-            Err(Failure::Transport(e)) => return Err(e),
+            Err(Failure::Broken(e)) => return Err(e),
         })
     }
 
     /// The answer to a call by app that found no connection: says so, with a link when
     /// one can be made.
-    fn not_connected(&self, app: &str, failure: Failure) -> Result<Reply, CliError> {
-        let Failure::Api { code, message, .. } = failure else {
-            return Err(CliError::from(failure));
+    async fn not_connected(&self, app: &str, failure: Failure) -> Result<Reply, Broken> {
+        let (code, message) = match failure {
+            Failure::Api { code, message, .. } => (code, message),
+            Failure::Broken(e) => return Err(e),
         };
-        if code != "not_found" || self.connected_apps()?.contains(&app.to_ascii_lowercase()) {
+        if code != "not_found"
+            || self
+                .connected_apps()
+                .await?
+                .contains(&app.to_ascii_lowercase())
+        {
             return Ok(Reply::Failed(message, None));
         }
-        let next = match self.link(app) {
+        let next = match self.link(app).await {
             Ok(link) => format!(
                 "Ask the user to open {} to connect it (the link expires at {}), then call again.",
                 link.redirect_url, link.expires_at
             ),
             Err(Failure::Api { message, .. }) => format!("No link can be made: {message}"),
-            Err(Failure::Transport(e)) => return Err(e),
+            Err(Failure::Broken(e)) => return Err(e),
         };
         Ok(Reply::Failed(
             format!("{} has no ACTIVE connection to {app}. {next}", self.entity),
@@ -142,14 +146,13 @@ impl Calls {
     }
 
     /// Runs `action` with an input its schema already accepted.
-    pub fn run_action(&self, action: &Action, input: Value) -> Result<Reply, CliError> {
+    pub async fn run_action(&self, action: &Action, input: Value) -> Result<Reply, Broken> {
         let body = ExecuteBody {
             entity_id: Some(self.entity.clone()),
             input: Some(input),
             ..ExecuteBody::default()
         };
-        let path = format!("/api/v2/actions/{}/execute", enc(action.name()));
-        match self.client.send::<_, ActionResultDto>(&path, &body) {
+        match self.backend.execute(action.name(), body).await {
             Ok(result) if result.successful => Ok(Reply::Done(result.data)),
             Ok(result) => Ok(Reply::Failed(
                 result
@@ -157,12 +160,12 @@ impl Calls {
                     .unwrap_or_else(|| "the action did not succeed".into()),
                 Some(result.data),
             )),
-            Err(failure) => self.not_connected(&action.app, failure),
+            Err(failure) => self.not_connected(&action.app, failure).await,
         }
     }
 
     /// `keyport_proxy` with an input its schema already accepted.
-    pub fn proxy(&self, input: &Map<String, Value>) -> Result<Reply, CliError> {
+    pub async fn proxy(&self, input: &Map<String, Value>) -> Result<Reply, Broken> {
         let text = |name: &str| input.get(name).and_then(Value::as_str).map(str::to_string);
         let (app, connection) = (text("app"), text("connected_account_id"));
         if app.is_some() == connection.is_some() {
@@ -180,10 +183,7 @@ impl Calls {
             body: input.get("body").cloned(),
             parameters: Some(parameters(input)),
         };
-        match self
-            .client
-            .send::<_, ProxyResultDto>("/api/v2/actions/proxy", &body)
-        {
+        match self.backend.proxy(body).await {
             Ok(answer) => {
                 let value = json!({"status": answer.status, "headers": answer.headers, "body": answer.data});
                 Ok(if answer.successful {
@@ -198,10 +198,10 @@ impl Calls {
                 })
             }
             Err(failure) => match app {
-                Some(app) => self.not_connected(&app, failure),
+                Some(app) => self.not_connected(&app, failure).await,
                 None => match failure {
                     Failure::Api { message, .. } => Ok(Reply::Failed(message, None)),
-                    Failure::Transport(e) => Err(e),
+                    Failure::Broken(e) => Err(e),
                 },
             },
         }

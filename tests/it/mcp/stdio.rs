@@ -1,8 +1,4 @@
-//! keyport as an MCP server over stdio (`keyport mcp serve`), against the official MCP
-//! Python SDK (`mcp` 2.3.0 in tests/peers/requirements-v3.txt; the suite in
-//! tests/peers/mcp/stdio.py) and against raw JSON-RPC lines for what an SDK never sends.
-//! The GitHub stand-in checks the injected credential; the full traffic both ways, the
-//! MCP server's stderr and keyport's debug log are searched for every canary credential.
+//! `keyport mcp serve`: the Python SDK's suite over stdio, and raw JSON-RPC lines.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -12,106 +8,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::Server;
+use super::{
+    ALICE_TOKEN, NOTION_KEY, World, assert_no_canary, entity_key, mcp_args, python_suite, world,
+};
 use crate::common::client::get_json;
-use crate::common::peers::{self, OidcProvider, Peer};
-use crate::sdk::{Run, assert_suite};
-
-const ALICE_TOKEN: &str = "ghp_keyportMcpAliceCanary0000000000000";
-const BOB_TOKEN: &str = "ghp_keyportMcpBobCanary00000000000000000";
-const GMAIL_SECRET: &str = "keyport-mcp-gmail-secret-canary-5e1";
-const NOTION_KEY: &str = "secret_keyportMcpNotionCanary0000";
-const CANARIES: [&str; 4] = [ALICE_TOKEN, BOB_TOKEN, GMAIL_SECRET, NOTION_KEY];
-
-const EXPECTED: &[&str] = &[
-    "ok: initialize: keyport, tools capability",
-    "ok: tools/list: exactly alice's tools, with schemas and annotations",
-    "ok: tools/call GITHUB_CREATE_AN_ISSUE through the stand-in, credential injected",
-    "ok: keyport_proxy GET /user with a header; a 404 is an error result with status and body",
-    "ok: keyport_list_connections: alice's own connection only",
-    "ok: keyport_connect: a connect link; no integration says so",
-    "ok: an app without a connection: says so, with a connect link, nothing sent",
-    "ok: bob's connection is out of reach, nothing sent",
-    "ok: schema-invalid arguments name the field, nothing sent",
-    "ok: an unknown tool is a JSON-RPC error and the server keeps serving",
-    "ok: keyport_connect -> Chromium -> the real OAuth server -> tools/list_changed, gmail's tools",
-];
-
-/// keyport with GitHub connections for alice and bob (each with its own canary token, both
-/// through the stand-in) and a gmail OAuth integration nobody has connected yet, through the
-/// real authorization server (the oidc-provider).
-struct World {
-    server: Server,
-    github: Peer,
-    idp: OidcProvider,
-    alice: String,
-    bob: String,
-}
-
-fn world() -> World {
-    let server = Server::start();
-    let github = Peer::start("sdk/github.py", &json!({"token": ALICE_TOKEN}));
-    let connect = |entity: &str, token: &str| {
-        server.connect(
-            "github",
-            "BEARER_TOKEN",
-            &github.url,
-            json!({}),
-            entity,
-            json!({"token": token}),
-        )
-    };
-    let (alice, bob) = (connect("alice", ALICE_TOKEN), connect("bob", BOB_TOKEN));
-    let idp = OidcProvider::start(
-        ("keyport-mcp", GMAIL_SECRET),
-        &format!("{}/callback/gmail", server.url),
-        None,
-    );
-    let issuer = &idp.issuer;
-    server.integration(
-        json!({"appName": "gmail", "authScheme": "OAUTH2", "authConfig": {
-        "client_id": "keyport-mcp", "client_secret": GMAIL_SECRET,
-        "authorization_url": format!("{issuer}/auth"), "token_url": format!("{issuer}/token"),
-        "scopes": ["openid", "offline_access"], "authorization_params": {"prompt": "consent"}}}),
-    );
-    World {
-        server,
-        github,
-        idp,
-        alice,
-        bob,
-    }
-}
-
-/// `keyport mcp serve --entity alice` for `server`, with more arguments.
-fn mcp_args(server: &Server, more: &[&str]) -> Vec<String> {
-    let mut args = vec![
-        crate::common::bin().to_string(),
-        "--data-dir".into(),
-        server.dir.display().to_string(),
-        "--url".into(),
-        server.url.clone(),
-        "mcp".into(),
-        "serve".into(),
-        "--entity".into(),
-        "alice".into(),
-    ];
-    args.extend(more.iter().map(|s| s.to_string()));
-    args
-}
-
-/// No canary anywhere in `texts` (each named for the failure message).
-fn assert_no_canary(texts: &[(&str, &str)]) {
-    for (what, text) in texts {
-        for canary in CANARIES {
-            assert!(!text.contains(canary), "a credential in {what}");
-        }
-    }
-}
 
 #[test]
 fn the_python_mcp_sdk_uses_keyport_over_stdio() {
-    let python = peers::python_v3_having("mcp", "2.3.0");
     let w = world();
     let tmp = tempfile::tempdir().expect("tempdir");
     // The host spawns a shell that records both directions of the stdio traffic.
@@ -122,39 +25,8 @@ fn the_python_mcp_sdk_uses_keyport_over_stdio() {
         tmp.path().display().to_string(),
     ];
     command.extend(mcp_args(&w.server, &[]));
-    let mut tools = vec![
-        "keyport_proxy",
-        "keyport_list_connections",
-        "keyport_connect",
-    ];
-    tools.extend([
-        "GITHUB_GET_THE_AUTHENTICATED_USER",
-        "GITHUB_CREATE_AN_ISSUE",
-        "GITHUB_LIST_REPOSITORIES_FOR_THE_AUTHENTICATED_USER",
-        "GITHUB_GET_A_REPOSITORY",
-        "GITHUB_LIST_REPOSITORY_ISSUES",
-    ]);
-    let config = json!({
-        "command": command, "server": w.server.url, "github": w.github.url,
-        "github_token": ALICE_TOKEN, "tools": tools,
-        "alice_connection": w.alice, "bob_connection": w.bob,
-    });
-    let mut cmd = Command::new(python);
-    cmd.arg("-u")
-        .arg(peers::dir().join("mcp/stdio.py"))
-        .current_dir(tmp.path())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", tmp.path())
-        .env("KEYPORT_MCP_TEST", config.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let run: Run = crate::sdk3::run(cmd);
-    assert_suite(&run, EXPECTED, &w.server);
-    // The gmail connection was made through the real authorization server.
-    let stats = w.idp.stats();
-    assert_eq!(stats["token"]["authorization_code"], 1, "{stats}");
+    let config = json!({"transport": "stdio", "command": command});
+    let run = python_suite(&w, tmp.path(), config);
 
     let read = |name: &str| std::fs::read_to_string(tmp.path().join(name)).expect(name);
     let (sent, received) = (read("in.jsonl"), read("out.jsonl"));
@@ -272,11 +144,7 @@ fn key_file(dir: &Path, name: &str, key: &Value) -> String {
 /// A raw session with `--key-file` (a `use` key of alice's), initialized as a host with URL
 /// elicitation; also the key.
 fn raw_session(w: &World, tmp: &Path) -> (Raw, String) {
-    let key = w.server.ok(
-        "POST",
-        "/api/v1/keys",
-        Some(&json!({"name": "mcp-raw", "permission": "use", "entityId": "alice"})),
-    );
+    let key = entity_key(&w.server, "mcp-raw", "alice");
     let file = key_file(tmp, "key", &key);
     let mut raw = Raw::start(&mcp_args(&w.server, &["--key-file", &file]));
     let init = raw.request(
@@ -447,98 +315,4 @@ fn a_url_elicitation_host_is_shown_the_link_and_new_tools_are_announced() {
     );
     assert!(listed(&mut raw, 14));
     assert_nothing_leaked(&w, &raw, &key);
-}
-
-/// The MCP Inspector in CLI mode (tests/peers/inspector), one request per run, against
-/// `keyport mcp serve` for alice.
-fn inspector(config: &Path, more: &[&str]) -> Value {
-    let dir = peers::dir().join("inspector");
-    let node = dir.join("node_modules/node/bin/node");
-    let cli =
-        dir.join("node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js");
-    assert!(
-        node.exists() && cli.exists(),
-        "{} has no node_modules: run tests/run.sh (npm ci there brings the Inspector 2.12.0 \
-         and Node 22)",
-        dir.display()
-    );
-    let out = Command::new(node)
-        .arg(cli)
-        .args(["--cli", "--config"])
-        .arg(config)
-        .args(["--server", "keyport"])
-        .args(more)
-        .env("HOME", config.parent().expect("dir"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the Inspector");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the Inspector exited with {}:\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_no_canary(&[("the Inspector's output", &stdout)]);
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-}
-
-#[test]
-fn the_mcp_inspector_cli_uses_keyport_over_stdio() {
-    let w = world();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let args = mcp_args(&w.server, &[]);
-    let config = tmp.path().join("mcp.json");
-    let servers = json!({"mcpServers": {"keyport": {"command": args[0], "args": args[1..]}}});
-    std::fs::write(&config, servers.to_string()).expect("config");
-
-    let listed = inspector(&config, &["--method", "tools/list"]);
-    let tools = listed["tools"].as_array().expect("tools");
-    let names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
-    assert_eq!(names.len(), 8, "{names:?}");
-    assert!(names.contains(&"GITHUB_CREATE_AN_ISSUE") && names.contains(&"keyport_proxy"));
-    let user = tools
-        .iter()
-        .find(|t| t["name"] == "GITHUB_GET_THE_AUTHENTICATED_USER")
-        .expect("user tool");
-    assert_eq!(user["annotations"]["readOnlyHint"], true, "{user}");
-
-    let called = inspector(
-        &config,
-        &[
-            "--method",
-            "tools/call",
-            "--tool-name",
-            "GITHUB_GET_THE_AUTHENTICATED_USER",
-        ],
-    );
-    assert_ne!(called["isError"], true, "{called}");
-    assert!(called.to_string().contains("keyport-octocat"), "{called}");
-    let proxied = inspector(
-        &config,
-        &[
-            "--method",
-            "tools/call",
-            "--tool-name",
-            "keyport_proxy",
-            "--tool-arg",
-            "app=github",
-            "--tool-arg",
-            "method=GET",
-            "--tool-arg",
-            "endpoint=/user",
-        ],
-    );
-    assert_ne!(proxied["isError"], true, "{proxied}");
-    assert!(proxied.to_string().contains("keyport-octocat"), "{proxied}");
-    let seen = get_json(&format!("{}/__requests", w.github.url));
-    let sent = seen.as_array().expect("requests");
-    assert_eq!(sent.len(), 2, "{seen}");
-    for request in sent {
-        assert_eq!(
-            request["headers"]["authorization"],
-            format!("Bearer {ALICE_TOKEN}")
-        );
-    }
-    assert_no_canary(&[("keyport's log", &w.server.log())]);
 }

@@ -1,10 +1,11 @@
 //! The tools an entity sees: one per named action of an app it has an ACTIVE connection
 //! to (the action's name, description, input schema and declared hints), and keyport's
 //! own three: `keyport_proxy`, `keyport_list_connections` and `keyport_connect`. Pure
-//! data: which apps are connected is the caller's to find out.
+//! data: which apps are connected is the caller's to find out, and the actions are the
+//! ones the caller holds (the server's own, or the built-in set a stdio session loads).
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde_json::{Value, json};
@@ -22,10 +23,27 @@ struct Own {
     validator: jsonschema::Validator,
 }
 
-/// Every tool keyport can offer.
-pub struct Toolbox {
-    actions: Actions,
-    own: Vec<Own>,
+/// keyport's own tools, compiled once per process.
+static OWN: LazyLock<Vec<Own>> = LazyLock::new(|| {
+    own_tools()
+        .into_iter()
+        .filter_map(|(name, tool)| {
+            let schema = Value::Object((*tool.input_schema).clone());
+            // The schemas are literals above; a unit test compiles each one.
+            let validator = jsonschema::validator_for(&schema).ok()?;
+            Some(Own {
+                name,
+                tool,
+                validator,
+            })
+        })
+        .collect()
+});
+
+/// Every tool keyport can offer: its own and one per named action in `actions`.
+#[derive(Clone, Copy)]
+pub struct Toolbox<'a> {
+    actions: &'a Actions,
 }
 
 /// What a tool name stands for.
@@ -128,28 +146,15 @@ fn action_tool(action: &Action) -> Tool {
     ))
 }
 
-impl Toolbox {
-    pub fn new(actions: Actions) -> Result<Toolbox, String> {
-        let own = own_tools()
-            .into_iter()
-            .map(|(name, tool)| {
-                let schema = Value::Object((*tool.input_schema).clone());
-                jsonschema::validator_for(&schema)
-                    .map(|validator| Own {
-                        name,
-                        tool,
-                        validator,
-                    })
-                    .map_err(|e| format!("{name}: {e}"))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Toolbox { actions, own })
+impl<'a> Toolbox<'a> {
+    pub fn new(actions: &'a Actions) -> Toolbox<'a> {
+        Toolbox { actions }
     }
 
     /// The tools for an entity connected to `apps` (lower-case keys): keyport's own, then
     /// the connected apps' actions by name.
     pub fn tools_for(&self, apps: &BTreeSet<String>) -> Vec<Tool> {
-        let own = self.own.iter().map(|o| o.tool.clone());
+        let own = OWN.iter().map(|o| o.tool.clone());
         let actions = self
             .actions
             .iter()
@@ -159,8 +164,8 @@ impl Toolbox {
     }
 
     /// What `name` stands for (exact spelling), whether or not its app is connected.
-    pub fn named(&self, name: &str) -> Option<Named<'_>> {
-        if let Some(own) = self.own.iter().find(|o| o.name == name) {
+    pub fn named(&self, name: &str) -> Option<Named<'a>> {
+        if let Some(own) = OWN.iter().find(|o| o.name == name) {
             return Some(Named::Own(own.name));
         }
         self.actions
@@ -173,7 +178,7 @@ impl Toolbox {
     pub fn check(&self, named: &Named<'_>, input: &Value) -> Result<(), ActionError> {
         match named {
             Named::Action(action) => action.validate_input(input),
-            Named::Own(name) => match self.own.iter().find(|o| o.name == *name) {
+            Named::Own(name) => match OWN.iter().find(|o| o.name == *name) {
                 Some(own) => check_input(&own.validator, input),
                 None => Ok(()),
             },
@@ -187,14 +192,20 @@ mod tests {
     use super::*;
     use crate::providers::Catalog;
 
-    fn toolbox() -> Toolbox {
+    fn actions() -> Actions {
         let catalog = Catalog::builtin().unwrap();
-        Toolbox::new(Actions::builtin(&catalog).unwrap()).unwrap()
+        Actions::builtin(&catalog).unwrap()
+    }
+
+    #[test]
+    fn keyports_own_schemas_all_compile() {
+        assert_eq!(OWN.len(), own_tools().len());
     }
 
     #[test]
     fn an_entity_sees_its_connected_apps_actions_and_keyports_own_tools() {
-        let toolbox = toolbox();
+        let actions = actions();
+        let toolbox = Toolbox::new(&actions);
         let none = toolbox.tools_for(&BTreeSet::new());
         let names: Vec<&str> = none.iter().map(|t| t.name.as_ref()).collect();
         assert_eq!(names, [PROXY, LIST_CONNECTIONS, CONNECT]);
@@ -220,7 +231,8 @@ mod tests {
 
     #[test]
     fn inputs_are_checked_against_the_named_tools_schema() {
-        let toolbox = toolbox();
+        let actions = actions();
+        let toolbox = Toolbox::new(&actions);
         assert!(toolbox.named("keyport_nope").is_none());
         assert!(
             toolbox.named("github_create_an_issue").is_none(),

@@ -1,9 +1,11 @@
-"""keyport as an MCP server over stdio, driven by the official MCP Python SDK (`mcp`, in
-tests/peers/requirements-v3.txt): initialize, the entity's exact tools with their schemas
-and annotations, a GitHub action and keyport_proxy through the GitHub stand-in, the
-connection list, a connect link, and the failures a model must be able to act on. Run by
-tests/it/mcp.rs, which sets the environment below; each check prints `ok: …` or `FAIL: …`,
-and offline.py prints the network tally and the totals last.
+"""keyport as an MCP server, driven by the official MCP Python SDK (`mcp`, in
+tests/peers/requirements-v3.txt) over stdio (`keyport mcp serve`) or Streamable HTTP
+(`/mcp` on `keyport serve`), as the config's `transport` says: initialize, the entity's
+exact tools with their schemas and annotations, a GitHub action and keyport_proxy through
+the GitHub stand-in, the connection list, a connect link, and the failures a model must be
+able to act on. Run by tests/it/mcp.rs, which sets the environment below; each check prints
+`ok: …` or `FAIL: …`, and offline.py prints the network tally and the totals last. Over
+HTTP, every byte sent and received is written to the config's `traffic` file.
 """
 
 import os
@@ -17,8 +19,10 @@ import json  # noqa: E402
 import traceback  # noqa: E402
 
 import anyio  # noqa: E402
+import httpx2  # noqa: E402
 from mcp import ClientSession, StdioServerParameters  # noqa: E402
 from mcp.client.stdio import stdio_client  # noqa: E402
+from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 from mcp.shared.exceptions import MCPError  # noqa: E402
 
 import mcp.types as types  # noqa: E402
@@ -196,16 +200,65 @@ CHECKS = [
 ]
 
 
+class Recorded(httpx2.AsyncByteStream):
+    """A response body passed through as it arrives, each chunk also written to `log`."""
+
+    def __init__(self, stream, log):
+        self.stream, self.log = stream, log
+
+    async def __aiter__(self):
+        async for chunk in self.stream:
+            self.log.write(chunk)
+            self.log.flush()
+            yield chunk
+
+    async def aclose(self):
+        await self.stream.aclose()
+
+
+class Recording(httpx2.AsyncBaseTransport):
+    """The SDK's HTTP traffic, both ways, into one file: request lines, headers and bodies,
+    response headers and bodies (server-sent events included)."""
+
+    def __init__(self, path):
+        self.inner = httpx2.AsyncHTTPTransport()
+        self.log = open(path, "ab")  # noqa: SIM115 - closed with the transport
+
+    async def handle_async_request(self, request):
+        body = await request.aread()
+        head = f"> {request.method} {request.url}\n{dict(request.headers)}\n"
+        self.log.write(head.encode() + body + b"\n")
+        response = await self.inner.handle_async_request(request)
+        self.log.write(f"< {response.status_code} {dict(response.headers)}\n".encode())
+        response.stream = Recorded(response.stream, self.log)
+        return response
+
+    async def aclose(self):
+        await self.inner.aclose()
+        self.log.close()
+
+
+async def run(read, write):
+    async with ClientSession(read, write, message_handler=on_message) as session:
+        init = await session.initialize()
+        assert init.server_info.name == "keyport", init
+        assert init.capabilities.tools is not None, init
+        record("initialize: keyport, tools capability")
+        for label, body in CHECKS:
+            await check(label, body, session)
+
+
 async def main():
-    params = StdioServerParameters(command=CONFIG["command"][0], args=CONFIG["command"][1:])
-    async with stdio_client(params) as (read, write):
-        async with ClientSession(read, write, message_handler=on_message) as session:
-            init = await session.initialize()
-            assert init.server_info.name == "keyport", init
-            assert init.capabilities.tools is not None, init
-            record("initialize: keyport, tools capability")
-            for label, body in CHECKS:
-                await check(label, body, session)
+    if CONFIG["transport"] == "stdio":
+        params = StdioServerParameters(command=CONFIG["command"][0], args=CONFIG["command"][1:])
+        async with stdio_client(params) as (read, write):
+            await run(read, write)
+        return
+    headers = {"Authorization": "Bearer " + CONFIG["key"]}
+    transport = Recording(CONFIG["traffic"])
+    async with httpx2.AsyncClient(headers=headers, transport=transport, timeout=60) as http:
+        async with streamable_http_client(CONFIG["url"], http_client=http) as (read, write):
+            await run(read, write)
 
 
 anyio.run(main)
