@@ -4,7 +4,9 @@
 //! 127.0.0.1 with throwaway data dirs and measures, with Debian's `wrk` as the load
 //! generator and each figure against a reference on the same machine at the same moment:
 //! the credential read and get-by-id against `/healthz`; the proxy against calling the same
-//! local upstream (actix-web in this process, as fast as a static route) directly; 1,000
+//! local upstream (actix-web in this process, as fast as a static route) directly;
+//! `keyport_proxy` through MCP (`/mcp` and `keyport mcp serve`) against the same call
+//! through the API; 1,000
 //! concurrent proxied calls to an upstream that answers after 1 s, with keyport's memory;
 //! 10,000 idle keep-alive connections; the access log's cost; a token refresh under 500
 //! concurrent users against a counting token endpoint; reads in a 100,000-connection
@@ -12,7 +14,8 @@
 //! in time, and every server listens on a loopback address.
 //!
 //! `cargo test --all-targets` also runs this binary (without `--bench`): a smoke run that
-//! needs no wrk and takes a few seconds: the upstreams, one proxied call through each, a
+//! needs no wrk and takes a few seconds: the upstreams, one proxied call through each (and
+//! through both MCP transports), a
 //! few idle connections held, and the parsing of a wrk report. Sections can be chosen by
 //! name: `cargo bench --bench load -- read burst`. Knobs (environment): `LOAD_SECS` per wrk
 //! run (2), `LOAD_ROUNDS` per side of a comparison (3), `LOAD_CONNECTIONS` (64),
@@ -58,6 +61,8 @@ mod common;
 mod harness;
 #[path = "load/idle.rs"]
 mod idle;
+#[path = "load/mcp.rs"]
+mod mcp;
 #[path = "load/plane.rs"]
 mod plane;
 #[path = "load/report.rs"]
@@ -211,6 +216,7 @@ fn smoke() {
             serde_json::from_str::<Value>(upstream::BODY).unwrap()
         );
         if delay.is_zero() {
+            mcp::smoke(&kp, &id, tmp.path());
             let addr = kp.url.trim_start_matches("http://").parse().unwrap();
             let held = idle::hold(addr, 20, Duration::from_millis(10), 5, || {});
             assert_eq!(
@@ -283,9 +289,10 @@ fn main() {
     let mut r = Report::default();
     let began = Instant::now();
     type Section = fn(&Settings, &Wrk, &mut Report, &Path);
-    let sections: [(&str, Section); 8] = [
+    let sections: [(&str, Section); 9] = [
         ("read", plane::section_read),
         ("proxy", plane::section_proxy),
+        ("mcp", mcp::section_mcp),
         ("burst", plane::section_burst),
         ("idle", |s, _, r, root| plane::section_idle(s, r, root)),
         ("log", plane::section_log),

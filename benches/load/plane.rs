@@ -41,7 +41,7 @@ impl Settings {
 }
 
 /// keyport and one BEARER_TOKEN connection whose API lives at `base_url`; its id.
-fn with_connection(dir: &Path, base_url: &str) -> (Server, String) {
+pub(crate) fn with_connection(dir: &Path, base_url: &str) -> (Server, String) {
     let kp = start(dir, Some("0"));
     let integration = bearer_integration(&kp, base_url);
     let id = connect(&kp, &integration, "alice", TOKEN);
