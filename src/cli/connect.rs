@@ -1,5 +1,6 @@
 //! `keyport connect <app>`: start a connection for an entity, hand the user the link (and
 //! open their browser when there is one), then wait until it is ACTIVE or FAILED.
+//! `keyport connections reconnect ID` does the same for an existing OAuth connection.
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use super::{CliError, CliResult, connections, output, parse_pairs};
 use crate::clock::Deadline;
 use crate::http::dto::{
     ConnectedAccountDto, CreateConnectionBody, CreatedConnectionDto, IntegrationDto,
-    IntegrationListQuery, Page, WaitQuery,
+    IntegrationListQuery, Page, ReconnectBody, WaitQuery,
 };
 use crate::service::ConnectionStatus;
 
@@ -96,6 +97,49 @@ fn wait_for(
     }
 }
 
+/// Hands the user a flow's link, opening their browser unless told not to.
+fn hand_over(link: &str, what: &str, no_browser: bool) {
+    eprintln!("Open this link to {what}:\n\n  {link}\n");
+    if !no_browser && open_browser(link) {
+        eprintln!("(opened in your browser)");
+    }
+}
+
+/// `keyport connections reconnect ID`: a new browser flow for the connection, then a wait
+/// until it has new credentials (a failed flow leaves it as it was, so the wait ends only
+/// on success or at `timeout` seconds).
+pub fn reconnect(
+    client: &Client,
+    id: &str,
+    (no_browser, timeout): (bool, u64),
+    as_json: bool,
+) -> CliResult {
+    let path = format!("/api/v1/connectedAccounts/{}", enc(id));
+    let before: ConnectedAccountDto = client.get(&path)?;
+    let created: CreatedConnectionDto =
+        client.post(&format!("{path}/reconnect"), &ReconnectBody::default())?;
+    let link = created.redirect_url.unwrap_or_default();
+    hand_over(&link, &format!("reconnect {}", before.app_name), no_browser);
+    eprintln!("Waiting for the new authorization…");
+    let deadline = Deadline::after(Duration::from_secs(timeout));
+    loop {
+        let now: ConnectedAccountDto = client.get(&path)?;
+        if now.status.0 == ConnectionStatus::Active && now.updated_at != before.updated_at {
+            output::print(&now, as_json, |now| {
+                output::details_of(now, &connections::SUMMARY)
+            });
+            return Ok(());
+        }
+        if deadline.passed() {
+            return Err(CliError::new(format!(
+                "gave up waiting after {timeout} s; the connection is still {} and the link stays valid for 10 minutes",
+                now.status
+            )));
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
 pub fn run(client: &Client, args: ConnectArgs, as_json: bool) -> CliResult {
     let integration = match args.integration {
         Some(id) => id,
@@ -110,10 +154,7 @@ pub fn run(client: &Client, args: ConnectArgs, as_json: bool) -> CliResult {
     };
     let created: CreatedConnectionDto = client.post("/api/v1/connectedAccounts", &body)?;
     if let Some(link) = &created.redirect_url {
-        eprintln!("Open this link to connect {}:\n\n  {link}\n", args.app);
-        if !args.no_browser && open_browser(link) {
-            eprintln!("(opened in your browser)");
-        }
+        hand_over(link, &format!("connect {}", args.app), args.no_browser);
         eprintln!("Waiting for the connection to complete…");
     }
     let deadline = Deadline::after(Duration::from_secs(args.timeout));

@@ -1,4 +1,4 @@
-//! `keyport connections add | list | show | rm | enable | disable`.
+//! `keyport connections add | list | show | rm | test | enable | disable | reconnect`.
 
 use clap::Subcommand;
 use serde_json::{Map, Value};
@@ -51,8 +51,18 @@ pub enum ConnectionsCmd {
     Rm { id: String },
     /// Check the credential with the provider's who-am-I endpoint (API key, bearer, basic).
     Test { id: String },
-    /// Re-enable a disabled connection.
+    /// Re-enable a disabled connection (an EXPIRED or FAILED one needs `reconnect`).
     Enable { id: String },
+    /// Re-authorize an OAuth connection in the browser, keeping its id (for EXPIRED ones).
+    Reconnect {
+        id: String,
+        /// Do not try to open a browser.
+        #[arg(long)]
+        no_browser: bool,
+        /// Give up waiting after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
     /// Disable a connection without deleting it.
     Disable { id: String },
 }
@@ -183,6 +193,11 @@ pub fn run(client: &Client, cmd: ConnectionsCmd, as_json: bool) -> CliResult {
             &client.post(&account_path(&id, "/disable"), &Map::new())?,
             as_json,
         ),
+        ConnectionsCmd::Reconnect {
+            id,
+            no_browser,
+            timeout,
+        } => super::connect::reconnect(client, &id, (no_browser, timeout), as_json)?,
         ConnectionsCmd::Rm { id } => {
             let result: StatusDto = client.delete(&account_path(&id, ""))?;
             output::print(&result, as_json, |_| println!("deleted connection {id}"));

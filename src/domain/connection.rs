@@ -48,8 +48,9 @@ impl ConnectionStatus {
     }
 
     /// The lifecycle: INITIATED → ACTIVE | FAILED; ACTIVE ⇄ INACTIVE; ACTIVE → EXPIRED
-    /// (the provider refused to refresh); EXPIRED → ACTIVE (re-authorised); anything but
-    /// DELETED → DELETED. ACTIVE → ACTIVE is a credential update (refresh).
+    /// (the provider refused to refresh); EXPIRED or FAILED → ACTIVE (re-authorised by a
+    /// reconnect); anything but DELETED → DELETED. ACTIVE → ACTIVE is a credential update
+    /// (refresh).
     pub fn check(self, to: ConnectionStatus) -> Result<(), IllegalTransition> {
         use ConnectionStatus::*;
         let legal = match (self, to) {
@@ -59,6 +60,7 @@ impl ConnectionStatus {
             (Active, Active | Inactive | Expired) => true,
             (Inactive, Active) => true,
             (Expired, Active | Inactive) => true,
+            (Failed, Active) => true,
             _ => false,
         };
         if legal {
@@ -131,6 +133,7 @@ mod tests {
             (Active, Active),
             (Inactive, Active),
             (Expired, Active),
+            (Failed, Active),
             (Failed, Deleted),
         ];
         for (from, to) in legal {
@@ -139,7 +142,7 @@ mod tests {
         let illegal = [
             (Deleted, Active),
             (Deleted, Deleted),
-            (Failed, Active),
+            (Failed, Inactive),
             (Inactive, Expired),
             (Active, Initiated),
             (Initiated, Inactive),

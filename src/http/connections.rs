@@ -11,10 +11,11 @@ use super::call::{Call, Reply};
 use super::dto::{
     ChangeErrors, CheckDto, ConnectedAccountDto, ConnectedAccountPage, ConnectionInfoDto,
     ConnectionListQuery, CreateConnectionBody, CreatedConnectionDto, CredentialsDto, IdPath,
-    ReadErrors, SendErrors, StatusDto, TestedAccountDto, UpstreamErrors, WaitQuery, csv,
+    ReadErrors, ReconnectBody, SendErrors, StatusDto, TestedAccountDto, UpstreamErrors, WaitQuery,
+    csv,
 };
 use crate::ids::{ConnectionId, IntegrationId};
-use crate::service::{ConnectionStatus, CreateConnection, ListConnections, Service};
+use crate::service::{ConnectionStatus, CreateConnection, Error, ListConnections, Service};
 
 /// Connects an entity: ACTIVE at once, or INITIATED with a connect link.
 #[utoipa::path(post, path = "/api/v1/connectedAccounts", tag = "connections",
@@ -102,6 +103,34 @@ async fn set_enabled(
 ) -> Reply<ConnectedAccountDto> {
     call.reply_on(&path, move |svc, caller, id| {
         svc.set_connection_enabled(caller, id, enabled)
+    })
+    .await
+}
+
+/// Re-authorizes an OAuth connection in place.
+///
+/// Starts a new browser flow on the same connected account: the answer carries the link
+/// (status INITIATED for the flow), while the account itself stays as it is until the flow
+/// succeeds. Success replaces its credentials and revokes the old ones at the provider;
+/// failure changes nothing. The body is optional.
+#[utoipa::path(post, path = "/api/v1/connectedAccounts/{id}/reconnect", tag = "connections",
+    operation_id = "reconnectConnectedAccount", params(IdPath),
+    request_body(content = Option<ReconnectBody>, content_type = "application/json"),
+    responses((status = 200, description = "The account's id and the link that re-authorizes it", body = CreatedConnectionDto), SendErrors))]
+pub async fn reconnect(
+    call: Call,
+    path: web::Path<IdPath>,
+    body: web::Bytes,
+) -> Reply<CreatedConnectionDto> {
+    let body: ReconnectBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ReconnectBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::invalid(format!("malformed JSON body: {e}")))?
+    };
+    let redirect = body.redirect_uri.filter(|u| !u.is_empty());
+    call.reply_on(&path, move |svc, caller, id| {
+        svc.reconnect_connection(caller, id, redirect.as_deref())
     })
     .await
 }

@@ -148,6 +148,7 @@ fn legacy_routes() -> Vec<RouteDef> {
         get    "/api/v2/actions/{name}"                     => actions::get;
         post   "/api/v2/actions/{name}/execute"             => actions::execute;
         post   "/api/v1/connectedAccounts/{id}/test"        => connections::test;
+        post   "/api/v1/connectedAccounts/{id}/reconnect"   => connections::reconnect;
         get    "/api/v1/keys"                               => admin::list_keys;
         post   "/api/v1/keys"                               => admin::create_key;
         delete "/api/v1/keys/{id}"                          => admin::revoke_key;

@@ -114,6 +114,7 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> Vec<&mut utoipa::openapi:
         connections::wait,
         connections::info,
         connections::test,
+        connections::reconnect,
         apps::triggers,
         actions::list,
         actions::proxy,

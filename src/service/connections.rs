@@ -149,6 +149,7 @@ impl<'a> Connections<'a> {
             labels: &labels,
             params: &validated.plain,
             redirect_after: req.redirect_url.as_deref(),
+            reconnect: None,
         };
         match self.flows().initiate(start)? {
             Some(created) => Ok(created),
@@ -281,7 +282,23 @@ impl<'a> Connections<'a> {
         enabled: bool,
     ) -> Result<ConnectionView> {
         caller.require(Permission::Use)?;
-        self.ctx.load_connection(caller, id)?;
+        let connection = self.ctx.load_connection(caller, id)?;
+        if enabled
+            && matches!(
+                connection.status,
+                ConnectionStatus::Expired | ConnectionStatus::Failed
+            )
+        {
+            let why = connection
+                .status_reason
+                .as_deref()
+                .unwrap_or("no reason recorded");
+            return Err(Error::Conflict(format!(
+                "connected account {id} is {} ({why}): enabling would not bring its grant back; \
+                 reconnect it (POST /api/v1/connectedAccounts/{id}/reconnect, or `keyport connections reconnect {id}`)",
+                connection.status
+            )));
+        }
         let (to, reason) = if enabled {
             (ConnectionStatus::Active, None)
         } else {
@@ -289,6 +306,21 @@ impl<'a> Connections<'a> {
         };
         self.ctx.transition(id, to, reason)?;
         self.get(caller, id)
+    }
+
+    /// Re-authorizes an OAuth connection in place: a new browser flow on the same id (see
+    /// `Flows::reconnect`).
+    pub fn reconnect(
+        &self,
+        caller: &Caller,
+        id: ConnectionId,
+        redirect_after: Option<&str>,
+    ) -> Result<CreatedConnection> {
+        caller.require(Permission::Use)?;
+        let connection = self.ctx.load_connection(caller, id)?;
+        let integration = self.ctx.load_integration(connection.integration_id)?;
+        self.flows()
+            .reconnect(&connection, &integration, redirect_after)
     }
 
     pub fn delete(&self, caller: &Caller, id: ConnectionId) -> Result<()> {

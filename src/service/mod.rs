@@ -366,6 +366,17 @@ impl Service {
         self.connections().set_enabled(caller, id, enabled)
     }
 
+    /// A new browser flow for an OAuth connection, keeping its id; the connection stays as
+    /// it is until the flow succeeds.
+    pub fn reconnect_connection(
+        &self,
+        caller: &Caller,
+        id: ConnectionId,
+        redirect_after: Option<&str>,
+    ) -> Result<CreatedConnection> {
+        self.connections().reconnect(caller, id, redirect_after)
+    }
+
     pub fn delete_connection(&self, caller: &Caller, id: ConnectionId) -> Result<()> {
         self.connections().delete(caller, id)
     }

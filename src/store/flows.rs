@@ -64,9 +64,11 @@ fn finish(found: Option<(String, Flow)>) -> Result<Option<Flow>, StoreError> {
     }
 }
 
+/// Stores a pending flow. A connection has at most one: a reconnect's flow replaces the
+/// one that connected it (used by then) or an earlier reconnect's (whose link stops working).
 pub fn insert(db: &Db, new: &NewFlow<'_>) -> Result<(), StoreError> {
     db.execute(
-        "INSERT INTO oauth_flows (connection_id, state_hash, connect_hash, app_key, secrets, redirect_after, expected_issuer, created_at, expires_at)
+        "INSERT OR REPLACE INTO oauth_flows (connection_id, state_hash, connect_hash, app_key, secrets, redirect_after, expected_issuer, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             new.connection_id.to_string(),

@@ -219,6 +219,16 @@ impl From<&CreatedConnection> for CreatedConnectionDto {
     }
 }
 
+/// `POST /api/v1/connectedAccounts/{id}/reconnect`: optional, like its body.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ReconnectBody)]
+pub struct ReconnectBody {
+    /// Where the browser goes once the flow ends (loopback, or on the integration's
+    /// `allowed_redirect_urls`).
+    pub redirect_uri: Option<String>,
+}
+
 #[derive(Debug, Default, Serialize, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]

@@ -198,7 +198,17 @@ impl Flows<'_> {
         }
     }
 
+    /// A failed flow: a new connection turns FAILED with the reason; a reconnect leaves its
+    /// connection as it was (its old credentials, if any, still in place).
     fn fail_flow(&self, id: ConnectionId, reason: String) -> CallbackOutcome {
+        let connecting = self
+            .ctx
+            .load(id)
+            .is_ok_and(|l| l.connection.status == ConnectionStatus::Initiated);
+        if !connecting {
+            tracing::info!(connection = %id, reason = %reason, "reconnect failed; the connection is left as it was");
+            return refused(&reason);
+        }
         if let Err(e) = self
             .ctx
             .transition(id, ConnectionStatus::Failed, Some(&reason))
@@ -215,10 +225,31 @@ impl Flows<'_> {
     fn complete(&self, flow: &flows::Flow, query: &CallbackQuery) -> Completion {
         let id = flow.connection_id;
         let loaded = self.ctx.load(id)?;
+        let reconnect = loaded.connection.status != ConnectionStatus::Initiated;
         let secrets = self
             .ctx
             .open_fields(FLOWS, &id.to_string(), Some(&flow.secrets))?;
-        match self.ctx.open(&loaded)? {
+        // A reconnect's old credentials, revoked at the provider once the new ones are in.
+        let credentials = self.ctx.open(&loaded)?;
+        self.exchange(id, &credentials, &secrets, query)?;
+        if reconnect
+            && let Some(Err(e)) = credentials
+                .issuer()
+                .and_then(|i| i.revoke(self.tokens.net()))
+        {
+            tracing::warn!(connection = %id, error = %e, "the replaced tokens could not be revoked at the provider");
+        }
+        Ok(())
+    }
+
+    fn exchange(
+        &self,
+        id: ConnectionId,
+        credentials: &Credentials,
+        secrets: &SecretFields,
+        query: &CallbackQuery,
+    ) -> Completion {
+        match credentials {
             Credentials::OAuth2(oauth2) => {
                 let code = given(
                     &query.code,
@@ -233,7 +264,9 @@ impl Flows<'_> {
                     verifier.as_ref(),
                     self.ctx.clock.unix(),
                 )?;
-                self.tokens.commit(id, initiated, |params, sealed| {
+                self.tokens.commit(id, authorizable, |params, sealed| {
+                    // A reconnect's grant replaces the old one whole.
+                    sealed.remove("refresh_token");
                     renewed.store(params, sealed)
                 })?;
                 Ok(())
@@ -243,7 +276,7 @@ impl Flows<'_> {
                     &query.oauth_verifier,
                     "The provider's answer carries no oauth_verifier.",
                 )?;
-                self.complete_oauth1(id, &oauth1, &secrets, verifier)
+                self.complete_oauth1(id, oauth1, secrets, verifier)
             }
             _ => Err(Error::Internal("not a browser flow".into()).into()),
         }
@@ -276,7 +309,7 @@ impl Flows<'_> {
             verifier,
             self.ctx.clock.unix(),
         )?;
-        self.tokens.commit(id, initiated, |params, sealed| {
+        self.tokens.commit(id, authorizable, |params, sealed| {
             for (k, v) in &tokens.extra {
                 params.insert(k.clone(), Value::String(v.clone()));
             }
@@ -287,8 +320,9 @@ impl Flows<'_> {
     }
 }
 
-/// A flow's connection may only turn ACTIVE from where it is (INITIATED).
-fn initiated(current: &Connection) -> Result<()> {
+/// A flow's connection may turn ACTIVE from where it is: INITIATED for a new connection,
+/// anything but DELETED for a reconnect.
+fn authorizable(current: &Connection) -> Result<()> {
     Ok(current.status.check(ConnectionStatus::Active)?)
 }
 

@@ -27,7 +27,7 @@ use super::tokens::Tokens;
 use crate::auth::oauth1::{self, OAuth1};
 use crate::auth::oauth2::OAuth2;
 use crate::auth::{self, Credentials, Fields, Issuer, RenewError};
-use crate::domain::{AuthScheme, ConnectionStatus, Integration};
+use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
 use crate::ids::{ConnectionId, EntityId};
 use crate::secret::SecretFields;
 use crate::service::error::{Error, Result};
@@ -60,6 +60,8 @@ pub(crate) struct Start<'a> {
     pub params: &'a Map<String, Value>,
     /// Where to send the browser once the flow completes.
     pub redirect_after: Option<&'a str>,
+    /// Re-authorizes this existing connection instead of creating one (`reconnect`).
+    pub reconnect: Option<ConnectionId>,
 }
 
 impl<'a> Start<'a> {
@@ -143,9 +145,58 @@ impl<'a> Flows<'a> {
         }
     }
 
+    /// Starts a new browser flow for an existing connection (same id): while it runs the
+    /// connection stays as it is; success replaces its credentials (and revokes the old
+    /// ones at the provider), failure changes nothing. For OAuth connections that are not
+    /// still connecting.
+    pub fn reconnect(
+        &self,
+        connection: &Connection,
+        integration: &Integration,
+        redirect_after: Option<&str>,
+    ) -> Result<CreatedConnection> {
+        use ConnectionStatus::*;
+        match connection.status {
+            Active | Inactive | Expired | Failed => {}
+            Initiated => {
+                return Err(Error::Conflict(format!(
+                    "connected account {} is still connecting: finish its link, or wait 10 minutes for it to lapse",
+                    connection.id
+                )));
+            }
+            Deleted => {
+                return Err(Error::not_found(
+                    "connected account",
+                    connection.id.to_string(),
+                ));
+            }
+        }
+        let start = Start {
+            integration,
+            entity: &connection.entity_id,
+            labels: &connection.labels,
+            params: &connection.params,
+            redirect_after,
+            reconnect: Some(connection.id),
+        };
+        self.initiate(start)?.ok_or_else(|| {
+            Error::invalid(format!(
+                "{} connections are not authorized in a browser; reconnect is for OAuth connections \
+                 (a {} connection gets new credentials by being connected again)",
+                integration.auth_scheme, integration.auth_scheme
+            ))
+        })
+    }
+
     fn initiate_oauth2(&self, oauth2: &OAuth2, start: Start<'_>) -> Result<CreatedConnection> {
         oauth2.config()?;
         if oauth2.uses_client_credentials() {
+            if start.reconnect.is_some() {
+                return Err(Error::invalid(
+                    "a client-credentials connection is authorized by keyport itself, not in a \
+                     browser: it gets a new token on its next use",
+                ));
+            }
             return self.connect_machine(oauth2, start);
         }
         if let Some(url) = start.redirect_after {
@@ -238,7 +289,7 @@ impl<'a> Flows<'a> {
             secrets,
             expected_issuer,
         } = flow;
-        let id = ConnectionId::new();
+        let id = start.reconnect.unwrap_or_default();
         let connect = random_token()?;
         let sealed = self
             .ctx
@@ -247,7 +298,10 @@ impl<'a> Flows<'a> {
         let now = self.ctx.clock.stamp();
         let expires_at = self.ctx.clock.unix() + FLOW_TTL_SECS;
         self.ctx.store.write(|tx| {
-            connections::insert(tx, &start.row(id, ConnectionStatus::Initiated, &now))?;
+            // A reconnect leaves the connection as it is until the flow succeeds.
+            if start.reconnect.is_none() {
+                connections::insert(tx, &start.row(id, ConnectionStatus::Initiated, &now))?;
+            }
             flows::insert(
                 tx,
                 &flows::NewFlow {

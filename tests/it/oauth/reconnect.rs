@@ -1,0 +1,163 @@
+//! Reconnect in place, against the real authorization server and Chromium: an EXPIRED
+//! connection (the server revoked everything) cannot be re-enabled, a refused reconnect
+//! leaves it exactly as it was, and a completed one makes it ACTIVE again under the same id
+//! with a new grant, the replaced refresh token revoked at the server.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{CLIENT_ID, CLIENT_SECRET, idp, oauth_integration, start_connection};
+use crate::common::idp::server_with_testidp;
+use crate::common::peers::{OidcProvider, drive};
+use crate::common::{Launch, Server, agent, error_message};
+
+fn reconnect(server: &Server, id: &str) -> (u16, Value) {
+    server.as_admin(
+        "POST",
+        &format!("/api/v1/connectedAccounts/{id}/reconnect"),
+        None,
+    )
+}
+
+/// Starts a reconnect, which must answer the same id and a connect link.
+fn reconnect_link(server: &Server, id: &str) -> String {
+    let (status, started) = reconnect(server, id);
+    assert_eq!(status, 200, "{started}");
+    assert_eq!(started["connectedAccountId"], id, "{started}");
+    assert_eq!(started["connectionStatus"], "INITIATED", "{started}");
+    started["redirectUrl"].as_str().expect("link").to_string()
+}
+
+fn refresh_token(server: &Server, id: &str) -> String {
+    let (status, revealed) = server.reveal(id);
+    assert_eq!(status, 200, "{revealed}");
+    revealed["credentials"]["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_string()
+}
+
+/// What the token endpoint answers to `refresh_token` sent straight to it.
+fn refresh_at_server(idp: &OidcProvider, token: &str) -> (u16, Value) {
+    let mut answer = agent()
+        .post(format!("{}/token", idp.issuer))
+        .send_form([
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+        ])
+        .expect("token request");
+    let status = answer.status().as_u16();
+    (status, answer.body_mut().read_json().unwrap_or_default())
+}
+
+#[test]
+fn an_expired_connection_is_reconnected_in_place_and_a_refused_reconnect_changes_nothing() {
+    let server = server_with_testidp(&Launch::default());
+    let idp = idp(&server, 2);
+    let integration = oauth_integration(&server, &idp, json!({}));
+    let (id, url) = start_connection(&server, &integration, "carol", None);
+    drive(&url, &["--expect-text", "Connected"]);
+    idp.post("/__revoke_all");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(server.reveal(&id).0, 409);
+    let expired = server.connection(&id);
+    assert_eq!(expired["status"], "EXPIRED", "{expired}");
+
+    // Enabling cannot bring a dead grant back, and says what can.
+    let enable = format!("/api/v1/connectedAccounts/{id}/enable");
+    let (status, refused) = server.as_admin("POST", &enable, None);
+    assert_eq!(status, 409, "{refused}");
+    assert!(error_message(&refused).contains("reconnect"), "{refused}");
+    assert_eq!(server.connection(&id), expired);
+
+    // The user refuses at the provider: the connection is exactly as it was.
+    let link = reconnect_link(&server, &id);
+    let page = drive(&link, &["--deny"]);
+    assert!(
+        !page["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Connected"),
+        "{page}"
+    );
+    assert_eq!(server.connection(&id), expired);
+
+    // Reconnected: ACTIVE under the same id with a new grant that refreshes.
+    let codes = idp.token_calls("authorization_code");
+    let link = reconnect_link(&server, &id);
+    drive(&link, &["--expect-text", "Connected"]);
+    assert_eq!(idp.token_calls("authorization_code"), codes + 1);
+    let active = server.connection(&id);
+    assert_eq!(
+        (&active["id"], &active["status"]),
+        (&json!(id), &json!("ACTIVE")),
+        "{active}"
+    );
+    assert!(active["statusReason"].is_null(), "{active}");
+    let first = refresh_token(&server, &id);
+    std::thread::sleep(Duration::from_secs(3));
+    let refreshes = idp.token_calls("refresh_token");
+    let rotated = refresh_token(&server, &id);
+    assert_eq!(idp.token_calls("refresh_token"), refreshes + 1);
+    assert_ne!(first, rotated);
+
+    // Reconnecting an ACTIVE connection replaces its grant: the old refresh token is
+    // revoked at the server once the new one is in.
+    let link = reconnect_link(&server, &id);
+    drive(&link, &["--expect-text", "Connected"]);
+    let replaced = refresh_token(&server, &id);
+    assert_ne!(replaced, rotated);
+    let (status, answer) = refresh_at_server(&idp, &rotated);
+    assert_eq!(
+        (status, &answer["error"]),
+        (400, &json!("invalid_grant")),
+        "{answer}"
+    );
+    assert!(
+        idp.stats()["revoked_tokens"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|h| h == "refresh_token")),
+        "{}",
+        idp.stats()
+    );
+    assert_eq!(server.reveal(&id).0, 200);
+}
+
+#[test]
+fn only_settled_oauth_connections_reconnect() {
+    let server = server_with_testidp(&Launch::default());
+    let idp = idp(&server, 3600);
+    let integration = oauth_integration(&server, &idp, json!({}));
+    // Still connecting: finish that link first.
+    let (connecting, _) = start_connection(&server, &integration, "dave", None);
+    let (status, refused) = reconnect(&server, &connecting);
+    assert_eq!(status, 409, "{refused}");
+    assert!(
+        error_message(&refused).contains("still connecting"),
+        "{refused}"
+    );
+    // A token scheme is not authorized in a browser.
+    let github = server.connect(
+        "github",
+        "BEARER_TOKEN",
+        "http://127.0.0.1:9",
+        json!({}),
+        "dave",
+        json!({"token": "ghp_reconnectNotForTokens0000000000000"}),
+    );
+    let (status, refused) = reconnect(&server, &github);
+    assert_eq!(status, 400, "{refused}");
+    assert!(error_message(&refused).contains("OAuth"), "{refused}");
+    // No such connection.
+    let (status, _) = reconnect(&server, "3f1c2b9e-0000-4000-8000-000000000000");
+    assert_eq!(status, 404);
+    // A body that is not the optional `{redirectUri}` is refused before anything else.
+    let path = format!("/api/v1/connectedAccounts/{connecting}/reconnect");
+    for body in [json!([1]), json!({"redirectUrl": "http://127.0.0.1/"})] {
+        let (status, refused) = server.as_admin("POST", &path, Some(&body));
+        assert_eq!(status, 400, "{refused}");
+    }
+}
