@@ -68,7 +68,7 @@ pub fn internal(e: Broken) -> ErrorData {
 
 /// A tool's reply as an MCP result.
 pub fn result_of(reply: Reply) -> CallToolResult {
-    let text = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
+    let text = |v: &Value| v.to_string();
     match reply {
         Reply::Done(value) => CallToolResult::success(vec![ContentBlock::text(text(&value))]),
         Reply::Failed(message, value) => {

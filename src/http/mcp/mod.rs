@@ -162,24 +162,32 @@ fn answer(message: &ServerJsonRpcMessage) -> HttpResponse {
     HttpResponse::Ok().json(message)
 }
 
-/// The body as one JSON-RPC message, or the refusal to send.
+/// The body as one JSON-RPC message, or the refusal to send. The common case is read in
+/// one pass; only a body that does not fit is read again, to say why.
 fn parse(body: &[u8]) -> Result<ClientJsonRpcMessage, Refusal> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        let message = format!("not JSON: {e}");
-        refuse(StatusCode::BAD_REQUEST, ErrorCode::PARSE_ERROR, message)
-    })?;
+    serde_json::from_slice(body).map_err(|e| refusal(body, e))
+}
+
+fn refusal(body: &[u8], e: serde_json::Error) -> Refusal {
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(value) => value,
+        Err(e) => {
+            let message = format!("not JSON: {e}");
+            return refuse(StatusCode::BAD_REQUEST, ErrorCode::PARSE_ERROR, message);
+        }
+    };
     if value.is_array() {
-        return Err(refuse(
+        return refuse(
             StatusCode::BAD_REQUEST,
             ErrorCode::INVALID_REQUEST,
             "batches are not taken: send one JSON-RPC message per request",
-        ));
+        );
     }
     let id: Option<RequestId> = value
         .get("method")
         .and(value.get("id"))
         .and_then(|id| serde_json::from_value(id.clone()).ok());
-    serde_json::from_value(value).map_err(|e| match id {
+    match id {
         // A request for a method keyport knows, with parameters that do not fit it.
         Some(id) => Refusal::Params(id, format!("invalid parameters: {e}")),
         None => refuse(
@@ -187,7 +195,7 @@ fn parse(body: &[u8]) -> Result<ClientJsonRpcMessage, Refusal> {
             ErrorCode::INVALID_REQUEST,
             format!("not a JSON-RPC 2.0 message: {e}"),
         ),
-    })
+    }
 }
 
 /// `POST /mcp`: one JSON-RPC message.

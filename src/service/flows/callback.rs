@@ -103,26 +103,47 @@ impl Flows<'_> {
             Err(outcome) => return outcome,
         };
         let id = flow.connection_id;
-        if let Some(reason) = self.refusal(app_key, &query, &flow) {
-            return self.fail_flow(id, reason);
-        }
-        match self.complete(&flow, &query) {
+        let completed = match self.refusal(app_key, &query, &flow) {
+            Some(reason) => Err(reason),
+            None => self
+                .complete(&flow, &query)
+                .map_err(|refusal| match refusal {
+                    Refusal::Query(reason) => reason.to_string(),
+                    Refusal::Exchange(e) => format!("The token exchange failed: {e}"),
+                }),
+        };
+        // The caller's redirect hears either way: `status=success`, or `status=failed` and
+        // why (at most 200 characters).
+        let back = |status: &str, reason: Option<&str>| {
+            flow.redirect_after.as_deref().map(|url| {
+                let mut target = url::Url::parse(url).ok()?;
+                target
+                    .query_pairs_mut()
+                    .append_pair("status", status)
+                    .append_pair("connectedAccountId", &id.to_string());
+                if let Some(reason) = reason {
+                    let short: String = reason.chars().take(200).collect();
+                    target.query_pairs_mut().append_pair("reason", &short);
+                }
+                Some(target.to_string())
+            })
+        };
+        match completed {
             Ok(()) => {
                 self.ctx.notify_change();
-                let redirect = flow.redirect_after.map(|url| {
-                    let sep = if url.contains('?') { '&' } else { '?' };
-                    format!("{url}{sep}status=success&connectedAccountId={id}")
-                });
                 CallbackOutcome {
                     success: true,
                     title: "Connected".into(),
                     message: String::new(),
-                    redirect,
+                    redirect: back("success", None).flatten(),
                 }
             }
-            Err(Refusal::Query(reason)) => self.fail_flow(id, reason.into()),
-            Err(Refusal::Exchange(e)) => {
-                self.fail_flow(id, format!("The token exchange failed: {e}"))
+            Err(reason) => {
+                let redirect = back("failed", Some(&reason)).flatten();
+                CallbackOutcome {
+                    redirect,
+                    ..self.fail_flow(id, reason)
+                }
             }
         }
     }

@@ -161,3 +161,47 @@ fn only_settled_oauth_connections_reconnect() {
         assert_eq!(status, 400, "{refused}");
     }
 }
+
+/// The query parameters of `url`.
+fn query_of(url: &str) -> std::collections::HashMap<String, String> {
+    url::Url::parse(url)
+        .expect("URL")
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+#[test]
+fn a_failed_flow_returns_to_the_callers_redirect_as_a_successful_one_does() {
+    let server = server_with_testidp(&Launch::default());
+    let idp = idp(&server, 3600);
+    let integration = oauth_integration(&server, &idp, json!({}));
+    let landing = format!("{}/healthz?from=app", server.url);
+    let (id, link) = start_connection(&server, &integration, "erin", Some(&landing));
+    let page = drive(&link, &["--deny"]);
+    let back = page["finalUrl"].as_str().expect("final URL");
+    assert!(
+        back.starts_with(&format!("{}/healthz?", server.url)),
+        "{page}"
+    );
+    let query = query_of(back);
+    assert_eq!(query["from"], "app");
+    assert_eq!(query["status"], "failed");
+    assert_eq!(query["connectedAccountId"], id);
+    assert!(query["reason"].contains("access_denied"), "{query:?}");
+    assert_eq!(server.connection(&id)["status"], "FAILED");
+
+    let (id, link) = start_connection(&server, &integration, "erin", Some(&landing));
+    let page = drive(&link, &[]);
+    let query = query_of(page["finalUrl"].as_str().expect("final URL"));
+    assert_eq!(
+        (
+            query["status"].as_str(),
+            query["connectedAccountId"].as_str()
+        ),
+        ("success", id.as_str()),
+        "{page}"
+    );
+    assert!(!query.contains_key("reason"));
+    assert_eq!(server.connection(&id)["status"], "ACTIVE");
+}
