@@ -7,7 +7,7 @@
 //! key. Token-issuing schemes get their token from the one lifecycle ([`Tokens`]).
 
 use super::caller::Caller;
-use super::ctx::{Ctx, Loaded, not_usable};
+use super::ctx::{Ctx, Loaded, check_may_act};
 use super::tokens::Tokens;
 use crate::auth::{Credentials, Injection};
 use crate::domain::api_key::Permission;
@@ -63,9 +63,7 @@ impl<'a> Access<'a> {
     pub fn prepare(&self, caller: &Caller, id: ConnectionId) -> Result<Prepared> {
         caller.require(Permission::Use)?;
         let loaded = self.ctx.load_for(caller, id)?;
-        if !loaded.connection.status.usable() {
-            return Err(not_usable(&loaded.connection));
-        }
+        check_may_act(&loaded.connection, &loaded.integration)?;
         let app = self.ctx.app(&loaded.integration.app_key)?;
         let credentials = self.ctx.open(&loaded)?;
         let Loaded {

@@ -58,8 +58,13 @@ pub(crate) struct Loaded {
 
 /// "connected account X is EXPIRED (reason); reconnect it".
 pub(crate) fn not_usable(connection: &Connection) -> Error {
+    let next = match connection.status {
+        ConnectionStatus::Inactive => "enable it to act through it again",
+        ConnectionStatus::Initiated => "it is still connecting: finish its link first",
+        _ => "reconnect it",
+    };
     Error::Conflict(format!(
-        "connected account {} is {}{}; reconnect it",
+        "connected account {} is {}{}; {next}",
         connection.id,
         connection.status,
         connection
@@ -68,6 +73,20 @@ pub(crate) fn not_usable(connection: &Connection) -> Error {
             .map(|r| format!(" ({r})"))
             .unwrap_or_default()
     ))
+}
+
+/// A connection acts for its entity only while it is ACTIVE and its integration enabled.
+pub(crate) fn check_may_act(connection: &Connection, integration: &Integration) -> Result<()> {
+    if !connection.status.usable() {
+        return Err(not_usable(connection));
+    }
+    if !integration.enabled {
+        return Err(Error::Conflict(format!(
+            "integration {} ({}) is disabled: its connections cannot act until it is enabled again",
+            integration.id, integration.app_key
+        )));
+    }
+    Ok(())
 }
 
 /// Maps an app-catalog miss to the service's error.

@@ -9,8 +9,9 @@ use serde_json::{Map, Value};
 use self::auth_config::normalize_auth_config;
 use super::caller::Caller;
 use super::ctx::{Ctx, check_url};
+use super::tokens::Tokens;
 use crate::domain::api_key::Permission;
-use crate::domain::{AuthScheme, Integration};
+use crate::domain::{AuthScheme, ConnectionStatus, Integration};
 use crate::ids::IntegrationId;
 use crate::providers::fields::{self, FieldSpec};
 use crate::providers::{App, SchemeSpec};
@@ -497,9 +498,24 @@ impl<'a> Integrations<'a> {
 
     /// Deletes an integration and every connection made through it (their credentials are
     /// wiped), in one transaction.
-    pub fn delete(&self, caller: &Caller, id: IntegrationId) -> Result<usize> {
+    /// Deletes an integration and its connections, each connection's tokens revoked at
+    /// the provider first (best effort, as a connection delete does).
+    pub fn delete(&self, caller: &Caller, id: IntegrationId, tokens: &Tokens<'_>) -> Result<usize> {
         caller.require(Permission::Use)?;
         caller.require_unrestricted()?;
+        let integration = self.ctx.load_integration(id)?;
+        let live = self
+            .ctx
+            .store
+            .read(|db| connections::live_for_integration(db, id))?;
+        for connection in live {
+            match self.ctx.load(connection) {
+                Ok(loaded) if loaded.connection.status != ConnectionStatus::Initiated => {
+                    tokens.revoke(&loaded.connection, &integration);
+                }
+                _ => {}
+            }
+        }
         let now = self.ctx.clock.stamp();
         self.ctx.store.write(|tx| {
             if !integrations::soft_delete(tx, id, &now)? {

@@ -321,7 +321,7 @@ impl Service {
 
     /// Deletes an integration and every connection made through it.
     pub fn delete_integration(&self, caller: &Caller, id: IntegrationId) -> Result<usize> {
-        self.integrations().delete(caller, id)
+        self.integrations().delete(caller, id, &self.tokens())
     }
 }
 

@@ -328,25 +328,30 @@ pub fn soft_delete(db: &Db, id: ConnectionId, now: &str) -> Result<(), StoreErro
     Ok(())
 }
 
-/// Soft-deletes every live connection of an integration; returns their ids.
-pub fn delete_for_integration(
+/// The ids of an integration's live (not DELETED) connections.
+pub fn live_for_integration(
     db: &Db,
     integration: IntegrationId,
-    now: &str,
 ) -> Result<Vec<ConnectionId>, StoreError> {
     let mut stmt =
         db.prepare("SELECT id FROM connections WHERE integration_id = ?1 AND status <> 'DELETED'")?;
     let ids: Vec<String> = stmt
         .query_map([integration.to_string()], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Ok(parsed) = id.parse::<ConnectionId>() {
-            soft_delete(db, parsed, now)?;
-            out.push(parsed);
-        }
+    Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
+}
+
+/// Soft-deletes every live connection of an integration; returns their ids.
+pub fn delete_for_integration(
+    db: &Db,
+    integration: IntegrationId,
+    now: &str,
+) -> Result<Vec<ConnectionId>, StoreError> {
+    let ids = live_for_integration(db, integration)?;
+    for id in &ids {
+        soft_delete(db, *id, now)?;
     }
-    Ok(out)
+    Ok(ids)
 }
 
 /// How many ACTIVE connections each integration has (only `entity`'s when given).

@@ -2,11 +2,11 @@
 //! oidc-provider, from npm, started here on 127.0.0.1) and a real browser (Debian's
 //! Chromium driven by playwright-core): authorization code + PKCE, refresh with rotation
 //! under contention, dead grants, state and redirect checks, revocation, client
-//! credentials. `reconnect`: re-authorizing a connection in place. `token_endpoint`: token endpoints that misbehave on purpose (stand-ins),
+//! credentials. `lifecycle`: reconnecting in place, failed flows returning to the caller, deleting an integration. `token_endpoint`: token endpoints that misbehave on purpose (stand-ins),
 //! and a flow state that expires on the service's clock.
 
 mod browser;
-mod reconnect;
+mod lifecycle;
 mod token_endpoint;
 
 use serde_json::{Value, json};

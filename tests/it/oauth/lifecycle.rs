@@ -1,7 +1,10 @@
-//! Reconnect in place, against the real authorization server and Chromium: an EXPIRED
-//! connection (the server revoked everything) cannot be re-enabled, a refused reconnect
-//! leaves it exactly as it was, and a completed one makes it ACTIVE again under the same id
-//! with a new grant, the replaced refresh token revoked at the server.
+//! A connection's life around its grant, against the real authorization server and
+//! Chromium. Reconnect in place: an EXPIRED connection (the server revoked everything)
+//! cannot be re-enabled, a refused reconnect leaves it exactly as it was, and a completed
+//! one makes it ACTIVE again under the same id with a new grant, the replaced refresh token
+//! revoked at the server. A failed flow returns to the caller's redirect as a successful
+//! one does. Deleting an integration revokes its connections' grants; a disabled one's
+//! connections cannot act.
 
 use std::time::Duration;
 
@@ -204,4 +207,44 @@ fn a_failed_flow_returns_to_the_callers_redirect_as_a_successful_one_does() {
     );
     assert!(!query.contains_key("reason"));
     assert_eq!(server.connection(&id)["status"], "ACTIVE");
+}
+
+#[test]
+fn deleting_an_integration_revokes_its_connections_and_a_disabled_one_cannot_act() {
+    let server = server_with_testidp(&Launch::default());
+    let idp = idp(&server, 3600);
+    // The API is the provider's own userinfo endpoint (`/me`).
+    let integration = oauth_integration(&server, &idp, json!({"base_url": idp.issuer}));
+    let (id, link) = start_connection(&server, &integration, "frank", None);
+    drive(&link, &["--expect-text", "Connected"]);
+    let token = refresh_token(&server, &id);
+    let path = format!("/api/v1/integrations/{integration}");
+
+    // Disabled: its connection cannot act, and says why; enabled again, it can.
+    server.ok("PATCH", &path, Some(&json!({"enabled": false})));
+    let act =
+        || server.proxy(json!({"connectedAccountId": id, "endpoint": "/me", "method": "GET"}));
+    let (status, refused) = act();
+    assert_eq!(status, 409, "{refused}");
+    assert!(error_message(&refused).contains("disabled"), "{refused}");
+    server.ok("PATCH", &path, Some(&json!({"enabled": true})));
+    let (status, acted) = act();
+    assert_eq!((status, &acted["status"]), (200, &json!(200)), "{acted}");
+
+    // Deleted: the grant is revoked at the server, not only forgotten here.
+    let revocations = idp.stats()["revocation"].as_u64().unwrap_or(0);
+    server.ok("DELETE", &path, None);
+    assert_eq!(server.connection(&id)["status"], "DELETED");
+    assert_eq!(
+        idp.stats()["revocation"],
+        revocations + 1,
+        "{}",
+        idp.stats()
+    );
+    let (status, answer) = refresh_at_server(&idp, &token);
+    assert_eq!(
+        (status, &answer["error"]),
+        (400, &json!("invalid_grant")),
+        "{answer}"
+    );
 }
