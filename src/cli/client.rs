@@ -13,7 +13,7 @@ use ureq::Agent;
 
 use super::CliError;
 use crate::config;
-use crate::http::dto::ErrorBody;
+use crate::http::dto::{ErrorBody, ErrorDetail};
 
 pub struct Client {
     base: String,
@@ -25,22 +25,16 @@ pub struct Client {
 /// server could not be reached or answered something unreadable.
 #[derive(Debug)]
 pub enum Failure {
-    Api {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Api { status: u16, error: ErrorDetail },
     Transport(CliError),
 }
 
 impl From<Failure> for CliError {
     fn from(failure: Failure) -> Self {
         match failure {
-            Failure::Api {
-                status,
-                code,
-                message,
-            } => CliError::new(format!("{message} ({code}, HTTP {status})")),
+            Failure::Api { status, error } => {
+                CliError::new(format!("{} ({}, HTTP {status})", error.message, error.code))
+            }
             Failure::Transport(e) => e,
         }
     }
@@ -135,8 +129,7 @@ impl Client {
         let failure: ErrorBody = serde_json::from_slice(&body).map_err(unexpected)?;
         Err(Failure::Api {
             status: status.as_u16(),
-            code: failure.error.code,
-            message: failure.error.message,
+            error: failure.error,
         })
     }
 

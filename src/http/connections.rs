@@ -122,11 +122,13 @@ pub async fn reconnect(
     path: web::Path<IdPath>,
     body: web::Bytes,
 ) -> Reply<CreatedConnectionDto> {
+    // No body, or `null`, is no options.
     let body: ReconnectBody = if body.iter().all(u8::is_ascii_whitespace) {
         ReconnectBody::default()
     } else {
-        serde_json::from_slice(&body)
+        serde_json::from_slice::<Option<ReconnectBody>>(&body)
             .map_err(|e| Error::invalid(format!("malformed JSON body: {e}")))?
+            .unwrap_or_default()
     };
     let redirect = body.redirect_uri.filter(|u| !u.is_empty());
     call.reply_on(&path, move |svc, caller, id| {

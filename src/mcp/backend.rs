@@ -10,7 +10,8 @@ use std::future::Future;
 
 use crate::actions::Actions;
 use crate::http::dto::{
-    ActionResultDto, ConnectedAccountDto, ExecuteBody, IntegrationDto, ProxyBody, ProxyResultDto,
+    ActionResultDto, ConnectedAccountDto, ErrorDetail, ExecuteBody, IntegrationDto, ProxyBody,
+    ProxyResultDto,
 };
 use crate::http::v3::dto::{CreateLinkBody, LinkDto};
 
@@ -18,19 +19,27 @@ use crate::http::v3::dto::{CreateLinkBody, LinkDto};
 /// error body says them), or keyport could not be asked.
 #[derive(Debug)]
 pub enum Failure {
-    Api {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Api { status: u16, error: ErrorDetail },
     Broken(String),
 }
 
 impl Failure {
+    /// A refusal with `status`, `code` and `message`.
+    pub fn api(status: u16, code: &str, message: String) -> Failure {
+        Failure::Api {
+            status,
+            error: ErrorDetail {
+                code: code.to_string(),
+                message,
+            },
+        }
+    }
+
     /// The refusal's message; what went wrong, for a broken call.
     pub fn message(self) -> String {
         match self {
-            Failure::Api { message, .. } | Failure::Broken(message) => message,
+            Failure::Api { error, .. } => error.message,
+            Failure::Broken(message) => message,
         }
     }
 }

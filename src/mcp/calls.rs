@@ -81,13 +81,13 @@ impl<B: Backend> Calls<B> {
     async fn link(&self, app: &str) -> Result<LinkDto, Failure> {
         let list = self.backend.integrations(app).await?;
         let Some(integration) = list.into_iter().rev().find(|i| i.enabled) else {
-            return Err(Failure::Api {
-                status: 404,
-                code: "not_found".into(),
-                message: format!(
+            return Err(Failure::api(
+                404,
+                "not_found",
+                format!(
                     "keyport has no enabled integration for {app}; its administrator adds one with `keyport integrations add {app} …`"
                 ),
-            });
+            ));
         };
         let body = CreateLinkBody {
             auth_config_id: integration.id,
@@ -109,9 +109,10 @@ impl<B: Backend> Calls<B> {
                 "connected_account_id": link.connected_account_id,
                 "message": format!("Ask the user to open this link to connect {app}; its tools appear once the connection is ACTIVE."),
             })),
-            Err(Failure::Api { message, .. }) => {
-                Reply::Failed(format!("cannot make a link for {app}: {message}"), None)
-            }
+            Err(Failure::Api { error, .. }) => Reply::Failed(
+                format!("cannot make a link for {app}: {}", error.message),
+                None,
+            ),
             Err(Failure::Broken(e)) => return Err(e),
         })
     }
@@ -120,7 +121,7 @@ impl<B: Backend> Calls<B> {
     /// one can be made.
     async fn not_connected(&self, app: &str, failure: Failure) -> Result<Reply, Broken> {
         let (code, message) = match failure {
-            Failure::Api { code, message, .. } => (code, message),
+            Failure::Api { error, .. } => (error.code, error.message),
             Failure::Broken(e) => return Err(e),
         };
         if code != "not_found"
@@ -136,7 +137,7 @@ impl<B: Backend> Calls<B> {
                 "Ask the user to open {} to connect it (the link expires at {}), then call again.",
                 link.redirect_url, link.expires_at
             ),
-            Err(Failure::Api { message, .. }) => format!("No link can be made: {message}"),
+            Err(Failure::Api { error, .. }) => format!("No link can be made: {}", error.message),
             Err(Failure::Broken(e)) => return Err(e),
         };
         Ok(Reply::Failed(
@@ -200,7 +201,7 @@ impl<B: Backend> Calls<B> {
             Err(failure) => match app {
                 Some(app) => self.not_connected(&app, failure).await,
                 None => match failure {
-                    Failure::Api { message, .. } => Ok(Reply::Failed(message, None)),
+                    Failure::Api { error, .. } => Ok(Reply::Failed(error.message, None)),
                     Failure::Broken(e) => Err(e),
                 },
             },

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::caller::Caller;
 use super::checks::{CheckOutcome, Checks};
-use super::ctx::{Ctx, Loaded, check_url};
+use super::ctx::{Ctx, Loaded, check_url, log_transition};
 use super::flows::{CreatedConnection, FLOW_TTL_SECS, Flows, Start};
 use super::integrations::Integrations;
 use super::tokens::Tokens;
@@ -262,6 +262,7 @@ impl<'a> Connections<'a> {
                 },
             )
         })?;
+        log_transition(id, None, status, None);
         let status = match validate {
             true if Checks::new(self.ctx).at_creation(id)?.ok => ConnectionStatus::Active,
             true => ConnectionStatus::Failed,
@@ -337,8 +338,10 @@ impl<'a> Connections<'a> {
                 .ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
             current.status.check(ConnectionStatus::Deleted)?;
             connections::soft_delete(tx, id, &now)?;
-            Ok(())
-        })
+            Ok::<_, Error>(())
+        })?;
+        log_transition(id, Some(connection.status), ConnectionStatus::Deleted, None);
+        Ok(())
     }
 
     /// The live credential of an ACTIVE connection: every parameter, secrets opened.

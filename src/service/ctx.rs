@@ -330,15 +330,40 @@ impl Ctx {
         reason: Option<&str>,
     ) -> Result<()> {
         let now = self.clock.stamp();
-        self.store.write(|tx| {
+        let from = self.store.write(|tx| {
             let current = connections::get(tx, id)?
                 .ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
             current.status.check(to)?;
             connections::set_status(tx, id, to, reason, &now)?;
-            Ok::<_, Error>(())
+            Ok::<_, Error>(current.status)
         })?;
+        log_transition(id, Some(from), to, reason);
         self.notify_change();
         Ok(())
+    }
+}
+
+/// The one log line of a connection's status change (none for a refresh, ACTIVE → ACTIVE):
+/// EXPIRED and FAILED at `warn` with the reason, the others at `info`. `from` is `None` for
+/// a new connection.
+pub(crate) fn log_transition(
+    id: ConnectionId,
+    from: Option<ConnectionStatus>,
+    to: ConnectionStatus,
+    reason: Option<&str>,
+) {
+    if from == Some(to) {
+        return;
+    }
+    let from = from.map_or("new", ConnectionStatus::as_str);
+    let reason = reason.unwrap_or("");
+    match to {
+        ConnectionStatus::Expired | ConnectionStatus::Failed => {
+            tracing::warn!(connection = %id, from = %from, to = %to, reason = %reason, "connection status changed");
+        }
+        _ => {
+            tracing::info!(connection = %id, from = %from, to = %to, reason = %reason, "connection status changed")
+        }
     }
 }
 

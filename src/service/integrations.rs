@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use self::auth_config::normalize_auth_config;
 use super::caller::Caller;
-use super::ctx::{Ctx, check_url};
+use super::ctx::{Ctx, check_url, log_transition};
 use super::tokens::Tokens;
 use crate::domain::api_key::Permission;
 use crate::domain::{AuthScheme, ConnectionStatus, Integration};
@@ -508,21 +508,29 @@ impl<'a> Integrations<'a> {
             .ctx
             .store
             .read(|db| connections::live_for_integration(db, id))?;
+        let mut before = Vec::with_capacity(live.len());
         for connection in live {
-            match self.ctx.load(connection) {
-                Ok(loaded) if loaded.connection.status != ConnectionStatus::Initiated => {
-                    tokens.revoke(&loaded.connection, &integration);
-                }
-                _ => {}
+            let Ok(loaded) = self.ctx.load(connection) else {
+                continue;
+            };
+            if loaded.connection.status != ConnectionStatus::Initiated {
+                tokens.revoke(&loaded.connection, &integration);
             }
+            before.push((connection, loaded.connection.status));
         }
         let now = self.ctx.clock.stamp();
-        self.ctx.store.write(|tx| {
+        let deleted = self.ctx.store.write(|tx| {
             if !integrations::soft_delete(tx, id, &now)? {
                 return Err(Error::not_found("integration", id.to_string()));
             }
-            Ok(connections::delete_for_integration(tx, id, &now)?.len())
-        })
+            Ok(connections::delete_for_integration(tx, id, &now)?)
+        })?;
+        for (connection, status) in &before {
+            if deleted.contains(connection) {
+                log_transition(*connection, Some(*status), ConnectionStatus::Deleted, None);
+            }
+        }
+        Ok(deleted.len())
     }
 }
 

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::ctx::{Ctx, Loaded, not_usable};
+use super::ctx::{Ctx, Loaded, log_transition, not_usable};
 use crate::auth::{AuthError, Cached, Issuer, MAX_TOKEN_RESPONSE, RenewError};
 use crate::domain::{Connection, ConnectionStatus, Integration};
 use crate::ids::ConnectionId;
@@ -276,7 +276,6 @@ impl<'a> Tokens<'a> {
         self.ctx
             .transition(id, ConnectionStatus::Expired, Some(reason))?;
         self.state.forget(id);
-        tracing::warn!(connection = %id, reason, "token renewal refused; connection EXPIRED");
         Ok(Error::Conflict(format!(
             "connected account {id} is EXPIRED ({reason}); reconnect it"
         )))
@@ -293,7 +292,7 @@ impl<'a> Tokens<'a> {
     ) -> Result<()> {
         let now = self.ctx.clock.stamp();
         let row = id.to_string();
-        self.ctx.store.write(|tx| {
+        let from = self.ctx.store.write(|tx| {
             let current = connections::get(tx, id)?
                 .ok_or_else(|| Error::not_found("connected account", row.clone()))?;
             guard(&current)?;
@@ -314,8 +313,10 @@ impl<'a> Tokens<'a> {
                     now: &now,
                 },
             )?;
-            Ok(())
-        })
+            Ok::<_, Error>(current.status)
+        })?;
+        log_transition(id, Some(from), ConnectionStatus::Active, None);
+        Ok(())
     }
 
     /// Makes a token-issuing connection's token valid now (for a reveal); `true` when the

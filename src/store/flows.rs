@@ -137,15 +137,21 @@ pub fn next_expiry(db: &Db) -> Result<Option<i64>, StoreError> {
 
 /// INITIATED connections whose flow expired before `now_unix`: turned FAILED, flows closed.
 /// Returns how many.
-pub fn expire(db: &Db, now_unix: i64, now: &str) -> Result<usize, StoreError> {
-    let changed = db.execute(
-        "UPDATE connections SET status = 'FAILED', status_reason = 'the authorization was not completed within 10 minutes', updated_at = ?2
-         WHERE status = 'INITIATED' AND id IN (SELECT connection_id FROM oauth_flows WHERE used_at IS NULL AND expires_at < ?1)",
-        params![now_unix, now],
+pub fn expire(db: &Db, now_unix: i64, now: &str) -> Result<Vec<ConnectionId>, StoreError> {
+    let mut stmt = db.prepare(
+        "UPDATE connections SET status = 'FAILED', status_reason = ?3, updated_at = ?2
+         WHERE status = 'INITIATED' AND id IN (SELECT connection_id FROM oauth_flows WHERE used_at IS NULL AND expires_at < ?1)
+         RETURNING id",
     )?;
+    let ids: Vec<String> = stmt
+        .query_map(params![now_unix, now, EXPIRED_REASON], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     db.execute(
         "UPDATE oauth_flows SET used_at = ?2 WHERE used_at IS NULL AND expires_at < ?1",
         params![now_unix, now],
     )?;
-    Ok(changed)
+    Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
 }
+
+/// Why a connection whose flow lapsed is FAILED.
+pub const EXPIRED_REASON: &str = "the authorization was not completed within 10 minutes";

@@ -257,7 +257,13 @@ mod tests {
             })
             .unwrap();
         assert_eq!(f.warm().connection.row.status, ConnectionStatus::Initiated);
-        assert_eq!(f.store.write(|tx| flows::expire(tx, 11, "t1")).unwrap(), 1);
+        assert_eq!(
+            f.store
+                .write(|tx| flows::expire(tx, 11, "t1"))
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(f.warm().connection.row.status, ConnectionStatus::Failed);
     }
 

@@ -36,15 +36,7 @@ impl Api {
         let client = Arc::clone(&self.client);
         match tokio::task::spawn_blocking(move || call(&client)).await {
             Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(client::Failure::Api {
-                status,
-                code,
-                message,
-            })) => Err(Failure::Api {
-                status,
-                code,
-                message,
-            }),
+            Ok(Err(client::Failure::Api { status, error })) => Err(Failure::Api { status, error }),
             Ok(Err(client::Failure::Transport(e))) => Err(Failure::Broken(e.message)),
             Err(e) => Err(Failure::Broken(format!("the call stopped: {e}"))),
         }

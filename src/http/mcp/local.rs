@@ -25,11 +25,7 @@ pub struct Local {
 /// An API error as the tools read it.
 fn failure(e: impl Into<ApiError>) -> Failure {
     let (status, code, message) = e.into().told();
-    Failure::Api {
-        status: status.as_u16(),
-        code: code.to_string(),
-        message,
-    }
+    Failure::api(status.as_u16(), code, message)
 }
 
 fn answer<T, E: Into<ApiError>>(reply: Result<Json<T>, E>) -> Answer<T> {

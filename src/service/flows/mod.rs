@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 pub use callback::{CallbackOutcome, CallbackQuery};
 
-use super::ctx::{Ctx, check_url};
+use super::ctx::{Ctx, check_url, log_transition};
 use super::tokens::Tokens;
 use crate::auth::oauth1::{self, OAuth1};
 use crate::auth::oauth2::OAuth2;
@@ -243,6 +243,7 @@ impl<'a> Flows<'a> {
             ..start.row(id, ConnectionStatus::Active, &now)
         };
         self.ctx.store.write(|tx| connections::insert(tx, &row))?;
+        log_transition(id, None, ConnectionStatus::Active, None);
         Ok(CreatedConnection {
             id,
             status: ConnectionStatus::Active,
@@ -319,6 +320,9 @@ impl<'a> Flows<'a> {
             self.ctx.flow_deadline.fetch_min(expires_at, SeqCst);
             Ok::<_, Error>(())
         })?;
+        if start.reconnect.is_none() {
+            log_transition(id, None, ConnectionStatus::Initiated, None);
+        }
         Ok(CreatedConnection {
             id,
             status: ConnectionStatus::Initiated,
@@ -371,13 +375,22 @@ impl<'a> Flows<'a> {
             return Ok(());
         }
         let now = self.ctx.clock.stamp();
-        let changed = self.ctx.store.write(|tx| {
-            let changed = flows::expire(tx, now_unix, &now)?;
+        let failed = self.ctx.store.write(|tx| {
+            let failed = flows::expire(tx, now_unix, &now)?;
             let next = flows::next_expiry(tx)?.unwrap_or(i64::MAX);
             self.ctx.flow_deadline.store(next, SeqCst);
-            Ok::<_, Error>(changed)
+            Ok::<_, Error>(failed)
         })?;
-        if changed > 0 {
+        for id in &failed {
+            let reason = Some(flows::EXPIRED_REASON);
+            log_transition(
+                *id,
+                Some(ConnectionStatus::Initiated),
+                ConnectionStatus::Failed,
+                reason,
+            );
+        }
+        if !failed.is_empty() {
             self.ctx.notify_change();
         }
         Ok(())

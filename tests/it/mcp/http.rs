@@ -6,7 +6,7 @@ use std::net::TcpStream;
 
 use serde_json::{Value, json};
 
-use super::{ALICE_TOKEN, World, assert_no_canary, entity_key, python_suite, world};
+use super::{World, assert_last_sent_as_alice, assert_no_canary, entity_key, python_suite, world};
 use crate::common::client::{agent, get_json};
 
 #[test]
@@ -261,16 +261,7 @@ fn a_session_and_its_tools_are_its_keys_alone() {
     // alice's own call goes through with her token.
     let user = call(&alice, "GITHUB_GET_THE_AUTHENTICATED_USER", json!({}));
     assert_eq!(user.body["result"]["isError"], false, "{}", user.body);
-    let seen = get_json(&format!("{}/__requests", w.github.url));
-    let last = seen
-        .as_array()
-        .and_then(|a| a.last())
-        .cloned()
-        .unwrap_or_default();
-    assert_eq!(
-        last["headers"]["authorization"],
-        format!("Bearer {ALICE_TOKEN}")
-    );
+    assert_last_sent_as_alice(&w.github);
     // DELETE ends the session; it is gone after.
     let mut req = ureq::http::Request::builder()
         .method("DELETE")

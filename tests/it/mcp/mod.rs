@@ -124,6 +124,20 @@ fn alice_tools() -> Vec<&'static str> {
     ]
 }
 
+/// The GitHub stand-in's last request carried alice's token, injected by keyport.
+fn assert_last_sent_as_alice(github: &Peer) {
+    let seen = crate::common::client::get_json(&format!("{}/__requests", github.url));
+    let last = seen
+        .as_array()
+        .and_then(|a| a.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        last["headers"]["authorization"],
+        format!("Bearer {ALICE_TOKEN}")
+    );
+}
+
 /// A `use` key restricted to `entity`, made with the admin key: the API's answer.
 fn entity_key(server: &Server, name: &str, entity: &str) -> Value {
     server.ok(

@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{
-    ALICE_TOKEN, NOTION_KEY, World, assert_no_canary, entity_key, mcp_args, python_suite, world,
+    NOTION_KEY, World, assert_last_sent_as_alice, assert_no_canary, entity_key, mcp_args,
+    python_suite, world,
 };
 use crate::common::client::get_json;
 
@@ -244,16 +245,7 @@ fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
             .to_string()
             .contains("keyport-octocat")
     );
-    let seen = requests();
-    let last = seen
-        .as_array()
-        .and_then(|a| a.last())
-        .cloned()
-        .unwrap_or_default();
-    assert_eq!(
-        last["headers"]["authorization"],
-        format!("Bearer {ALICE_TOKEN}")
-    );
+    assert_last_sent_as_alice(&w.github);
     raw.still_serving(12);
     assert_nothing_leaked(&w, &raw, &key);
 }

@@ -68,6 +68,18 @@ fn an_expired_connection_is_reconnected_in_place_and_a_refused_reconnect_changes
     assert_eq!(server.reveal(&id).0, 409);
     let expired = server.connection(&id);
     assert_eq!(expired["status"], "EXPIRED", "{expired}");
+    // One log line said so, at warn, with the reason.
+    let said: Vec<String> = server
+        .log()
+        .lines()
+        .filter(|l| l.contains(&format!("connection={id}")) && l.contains("to=EXPIRED"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].contains("WARN") && said[0].contains("invalid_grant"),
+        "{said:?}"
+    );
 
     // Enabling cannot bring a dead grant back, and says what can.
     let enable = format!("/api/v1/connectedAccounts/{id}/enable");

@@ -232,7 +232,7 @@ fn entity_and_app_pick_the_newest_active_connection() {
 }
 
 #[test]
-fn a_disabled_connection_must_be_reconnected() {
+fn a_disabled_connection_must_be_enabled_again() {
     let kp = proxy_server();
     let upstream = Upstream::ok();
     let id = github(&kp, &upstream.base, "ghp_disabled_canary");
@@ -244,7 +244,7 @@ fn a_disabled_connection_must_be_reconnected() {
     let (status, answer) = kp.proxy(get(&id, "/user"));
     assert_eq!(status, 409, "{answer}");
     assert_eq!(answer["error"]["code"], "conflict");
-    assert!(message(&answer).contains("reconnect"), "{answer}");
+    assert!(message(&answer).contains("enable it"), "{answer}");
     let (status, answer) = kp.execute(
         "GITHUB_GET_THE_AUTHENTICATED_USER",
         json!({"connectedAccountId": id, "input": {}}),
