@@ -16,18 +16,18 @@
 //! handlers (`local.rs`).
 
 mod local;
+mod message;
 mod sessions;
 mod stream;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use rmcp::model::{
-    CallToolRequestParams, ClientJsonRpcMessage, ClientRequest, ErrorCode, ErrorData, JsonRpcError,
-    JsonRpcMessage, ListToolsResult, ProtocolVersion, RequestId, ServerJsonRpcMessage,
-    ServerResult,
+    ErrorCode, ErrorData, JsonRpcError, JsonRpcMessage, ListToolsResult, ProtocolVersion,
+    RequestId, ServerJsonRpcMessage, ServerResult,
 };
-use serde_json::Value;
 
+use message::{Message, Request};
 pub use sessions::Sessions;
 
 use super::call::Call;
@@ -162,42 +162,6 @@ fn answer(message: &ServerJsonRpcMessage) -> HttpResponse {
     HttpResponse::Ok().json(message)
 }
 
-/// The body as one JSON-RPC message, or the refusal to send. The common case is read in
-/// one pass; only a body that does not fit is read again, to say why.
-fn parse(body: &[u8]) -> Result<ClientJsonRpcMessage, Refusal> {
-    serde_json::from_slice(body).map_err(|e| refusal(body, e))
-}
-
-fn refusal(body: &[u8], e: serde_json::Error) -> Refusal {
-    let value: Value = match serde_json::from_slice(body) {
-        Ok(value) => value,
-        Err(e) => {
-            let message = format!("not JSON: {e}");
-            return refuse(StatusCode::BAD_REQUEST, ErrorCode::PARSE_ERROR, message);
-        }
-    };
-    if value.is_array() {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::INVALID_REQUEST,
-            "batches are not taken: send one JSON-RPC message per request",
-        );
-    }
-    let id: Option<RequestId> = value
-        .get("method")
-        .and(value.get("id"))
-        .and_then(|id| serde_json::from_value(id.clone()).ok());
-    match id {
-        // A request for a method keyport knows, with parameters that do not fit it.
-        Some(id) => Refusal::Params(id, format!("invalid parameters: {e}")),
-        None => refuse(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::INVALID_REQUEST,
-            format!("not a JSON-RPC 2.0 message: {e}"),
-        ),
-    }
-}
-
 /// `POST /mcp`: one JSON-RPC message.
 pub async fn post(
     req: HttpRequest,
@@ -246,20 +210,18 @@ async fn handle_post(
             ));
         }
     };
-    let message = parse(&body)?;
-    let request = match message {
-        JsonRpcMessage::Request(request) => request,
+    let (id, request) = match message::parse(&body)? {
+        Message::Request(id, request) => (id, request),
         // Notifications (initialized, cancelled…) and answers to requests keyport never
         // sends: taken, nothing to say.
-        _ => {
+        Message::Note => {
             session(req, sessions, call.caller())?;
             return Ok(HttpResponse::Accepted().finish());
         }
     };
-    let id = request.id;
-    if let ClientRequest::InitializeRequest(init) = request.request {
+    if let Request::Initialize(init) = request {
         let mut info = mcp::server_info();
-        info.protocol_version = negotiate(&init.params.protocol_version);
+        info.protocol_version = negotiate(&init.protocol_version);
         let session = sessions.open(&call.caller().key_id, info.protocol_version.clone());
         let message = ServerJsonRpcMessage::response(ServerResult::InitializeResult(info), id);
         return Ok(HttpResponse::Ok()
@@ -268,7 +230,7 @@ async fn handle_post(
     }
     session(req, sessions, call.caller())?;
     let calls = Calls::new(local::Local { call, upstream }, entity);
-    let result = respond(&calls, request.request).await.map(|mut result| {
+    let result = respond(&calls, request).await.map(|mut result| {
         // `resultType` is 2026-07-28's; every revision keyport speaks predates it.
         result.strip_result_type_for_legacy_peer();
         result
@@ -280,41 +242,22 @@ async fn handle_post(
 }
 
 /// The answer to one request within a session.
-async fn respond(
-    calls: &Calls<local::Local>,
-    request: ClientRequest,
-) -> Result<ServerResult, ErrorData> {
+async fn respond(calls: &Calls<local::Local>, request: Request) -> Result<ServerResult, ErrorData> {
     match request {
-        ClientRequest::PingRequest(_) => Ok(ServerResult::empty(())),
-        ClientRequest::ListToolsRequest(_) => Ok(ServerResult::ListToolsResult(
+        Request::Ping => Ok(ServerResult::empty(())),
+        Request::ListTools => Ok(ServerResult::ListToolsResult(
             ListToolsResult::with_all_items(calls.tools().await?),
         )),
-        ClientRequest::CallToolRequest(call) => {
-            let params = call.params;
-            let input = Value::Object(params.arguments.unwrap_or_default());
-            let reply = calls.call(&params.name, input).await?;
+        Request::CallTool { name, arguments } => {
+            let reply = calls.call(&name, arguments).await?;
             Ok(ServerResult::CallToolResult(mcp::result_of(reply)))
         }
-        // A method the model knows whose parameters did not fit it arrives as a custom
-        // request: say what does not fit.
-        ClientRequest::CustomRequest(custom) if custom.method == "tools/call" => {
-            let params = custom.params.unwrap_or_default();
-            let why = serde_json::from_value::<CallToolRequestParams>(params)
-                .err()
-                .map_or_else(|| "unreadable".to_string(), |e| e.to_string());
-            Err(ErrorData::invalid_params(
-                format!("invalid parameters for tools/call: {why}"),
-                None,
-            ))
-        }
-        other => Err(ErrorData::new(
-            ErrorCode::METHOD_NOT_FOUND,
-            format!(
-                "{} is not served: keyport offers tools only",
-                other.method()
-            ),
+        // A second initialize within a session changes nothing.
+        Request::Initialize(_) => Err(ErrorData::invalid_request(
+            "this session is initialized already; send initialize without a session to start another",
             None,
         )),
+        Request::Other(method) => Err(Request::not_served(&method)),
     }
 }
 
