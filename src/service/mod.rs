@@ -71,7 +71,7 @@ pub use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
 pub use crate::ids::EntityId;
 pub use crate::providers::{App, FieldSpec, SchemeDetails};
 pub use crate::secret::REDACTED;
-pub use crate::store::Order;
+pub use crate::store::{ConnectionFilter, Order};
 
 use crate::actions::Actions;
 use crate::clock::Clock;

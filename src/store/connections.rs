@@ -45,6 +45,11 @@ pub struct ConnectionFilter {
     pub integrations: Vec<IntegrationId>,
     pub ids: Vec<ConnectionId>,
     pub order: Order,
+}
+
+/// One page of a list: at most `limit` rows, after the first `offset`.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
     pub limit: u64,
     pub offset: u64,
 }
@@ -200,7 +205,7 @@ pub fn secrets(db: &Db, id: ConnectionId) -> Result<Option<Vec<u8>>, StoreError>
     TABLE.secrets(db, id.to_string())
 }
 
-/// The `WHERE` clause and its arguments for every criterion of `filter` (paging aside).
+/// The `WHERE` clause and its arguments for every criterion of `filter`.
 /// Without a status filter, DELETED connections are left out.
 fn matching(filter: &ConnectionFilter) -> (String, Vec<SqlValue>) {
     let mut sql = String::from(" WHERE 1 = 1");
@@ -259,16 +264,20 @@ fn matching(filter: &ConnectionFilter) -> (String, Vec<SqlValue>) {
 }
 
 /// Connections matching every given criterion, in the filter's order, one page of them.
-pub fn list(db: &Db, filter: &ConnectionFilter) -> Result<Vec<Connection>, StoreError> {
+pub fn list(
+    db: &Db,
+    filter: &ConnectionFilter,
+    window: Window,
+) -> Result<Vec<Connection>, StoreError> {
     let (clause, mut args) = matching(filter);
     let order = filter.order.sql();
     let sql =
         format!("SELECT {COLUMNS} FROM connections{clause} ORDER BY {order} LIMIT ? OFFSET ?");
     args.push(SqlValue::Integer(
-        i64::try_from(filter.limit).unwrap_or(i64::MAX),
+        i64::try_from(window.limit).unwrap_or(i64::MAX),
     ));
     args.push(SqlValue::Integer(
-        i64::try_from(filter.offset).unwrap_or(i64::MAX),
+        i64::try_from(window.offset).unwrap_or(i64::MAX),
     ));
     let mut stmt = db.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), from_row)?;

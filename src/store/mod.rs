@@ -24,7 +24,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 pub use api_keys::NewApiKey;
 use cache::RowCache;
 pub use cache::{Sealed, SealedConnection, SealedIntegration};
-pub use connections::{ConnectionFilter, NewConnection, Order, SecretUpdate};
+pub use connections::{ConnectionFilter, NewConnection, Order, SecretUpdate, Window};
 pub use integrations::{IntegrationPatch, NewIntegration};
 use pool::Pool;
 
