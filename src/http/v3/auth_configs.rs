@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 
 use super::dto::{
     AuthConfigDto, AuthConfigListQuery, AuthConfigStatus, AuthConfigType, CreateAuthConfigBody,
-    CreatedAuthConfigDto, UpdateAuthConfigBody, V3Page, V3Success, refuse_unsupported,
+    CreatedAuthConfigDto, Refusing, UpdateAuthConfigBody, V3Page, V3Success,
 };
 use super::{Paging, V3Query, V3Reply};
 use crate::http::call::Call;
@@ -89,12 +89,7 @@ pub async fn create_auth_config(
         ..CreateIntegration::default()
     };
     if let Some(o) = options {
-        refuse_unsupported(
-            o.restrict_to_following_tools.as_ref(),
-            o.tool_access_config.as_ref(),
-            o.proxy_config.as_ref(),
-            o.is_enabled_for_tool_router,
-        )?;
+        o.refuse_unsupported()?;
         req.name = o.name;
         req.auth_scheme = o.auth_scheme.as_deref().map(parse_scheme).transpose()?;
         req.auth_config = with_shared(o.credentials.unwrap_or_default(), o.shared_credentials);
@@ -163,12 +158,7 @@ pub async fn update_auth_config(
     body: Json<UpdateAuthConfigBody>,
 ) -> V3Reply<V3Success> {
     let b = body.into_inner();
-    refuse_unsupported(
-        b.restrict_to_following_tools.as_ref(),
-        b.tool_access_config.as_ref(),
-        b.proxy_config.as_ref(),
-        b.is_enabled_for_tool_router,
-    )?;
+    b.refuse_unsupported()?;
     let mut changes = b.credentials.unwrap_or_default();
     if let Some(scopes) = b.scopes {
         changes.insert("scopes".into(), scopes);
