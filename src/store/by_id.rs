@@ -62,3 +62,29 @@ impl<R, T> Table<R, T> {
             .flatten())
     }
 }
+
+/// A table's reads by its typed id — `get`, `get_sealed` and `secrets` over its [`Table`]
+/// `TABLE` — declared once for every table the row cache holds.
+macro_rules! reads_by_id {
+    ($id:ty, $row:ty, $what:literal) => {
+        #[doc = concat!("One ", $what, ".")]
+        pub fn get(db: &rusqlite::Connection, id: $id) -> Result<Option<$row>, StoreError> {
+            TABLE.get(db, id.to_string())
+        }
+
+        #[doc = concat!("One ", $what, " with its sealed secrets, in one statement, and its")]
+        /// weight in the row cache.
+        pub fn get_sealed(
+            db: &rusqlite::Connection,
+            id: $id,
+        ) -> Result<Option<(super::cache::SealedRow<$row>, u64)>, StoreError> {
+            TABLE.get_sealed(db, id.to_string())
+        }
+
+        #[doc = concat!("The sealed secrets of one ", $what, ".")]
+        pub fn secrets(db: &rusqlite::Connection, id: $id) -> Result<Option<Vec<u8>>, StoreError> {
+            TABLE.secrets(db, id.to_string())
+        }
+    };
+}
+pub(super) use reads_by_id;

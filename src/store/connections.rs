@@ -6,8 +6,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection as Db, Row, params, params_from_iter};
 use serde_json::{Map, Value};
 
-use super::by_id::Table;
-use super::cache::SealedConnection;
+use super::by_id::{Table, reads_by_id};
 use super::{StoreError, from_json, to_json};
 use crate::domain::{Connection, ConnectionStatus};
 use crate::ids::{ConnectionId, EntityId, IntegrationId};
@@ -187,23 +186,7 @@ const TABLE: Table<Raw, Connection> = Table {
     finish,
 };
 
-pub fn get(db: &Db, id: ConnectionId) -> Result<Option<Connection>, StoreError> {
-    TABLE.get(db, id.to_string())
-}
-
-/// One connection with its sealed secrets, in one statement, and its weight in the row
-/// cache.
-pub fn get_sealed(
-    db: &Db,
-    id: ConnectionId,
-) -> Result<Option<(SealedConnection, u64)>, StoreError> {
-    TABLE.get_sealed(db, id.to_string())
-}
-
-/// The sealed secrets of one connection.
-pub fn secrets(db: &Db, id: ConnectionId) -> Result<Option<Vec<u8>>, StoreError> {
-    TABLE.secrets(db, id.to_string())
-}
+reads_by_id!(ConnectionId, Connection, "connection");
 
 /// The `WHERE` clause and its arguments for every criterion of `filter`.
 /// Without a status filter, DELETED connections are left out.

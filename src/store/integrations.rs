@@ -4,8 +4,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row, params_from_iter};
 use serde_json::{Map, Value};
 
-use super::by_id::Table;
-use super::cache::SealedIntegration;
+use super::by_id::{Table, reads_by_id};
 use super::{StoreError, from_json, to_json};
 use crate::domain::{AuthScheme, Integration};
 use crate::ids::IntegrationId;
@@ -151,23 +150,7 @@ const TABLE: Table<Raw, Integration> = Table {
     finish,
 };
 
-pub fn get(db: &Connection, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
-    TABLE.get(db, id.to_string())
-}
-
-/// One integration with its sealed secrets, in one statement, and its weight in the row
-/// cache.
-pub fn get_sealed(
-    db: &Connection,
-    id: IntegrationId,
-) -> Result<Option<(SealedIntegration, u64)>, StoreError> {
-    TABLE.get_sealed(db, id.to_string())
-}
-
-/// The sealed secrets of one integration.
-pub fn secrets(db: &Connection, id: IntegrationId) -> Result<Option<Vec<u8>>, StoreError> {
-    TABLE.secrets(db, id.to_string())
-}
+reads_by_id!(IntegrationId, Integration, "integration");
 
 /// Integrations that are not deleted, oldest first; `app` matches case-insensitively.
 pub fn list(
