@@ -22,6 +22,14 @@ use crate::store::{NewApiKey, Store, api_keys};
 
 const KEY_PREFIX: &str = "kp_";
 
+/// A key to mint: its name, what it may do, and the one entity it acts for, if any.
+#[derive(Debug)]
+pub struct CreateKey {
+    pub name: String,
+    pub permission: Permission,
+    pub entity: Option<EntityId>,
+}
+
 /// A freshly minted key: the only moment its value exists outside the caller.
 pub struct CreatedKey {
     pub key: SecretString,
@@ -118,13 +126,13 @@ impl<'a> Keys<'a> {
         ring.active.values().any(|k| k.id == id)
     }
 
-    fn insert_key(
-        &self,
-        name: &str,
-        permission: Permission,
-        entity: Option<EntityId>,
-    ) -> Result<CreatedKey> {
-        let name = valid_name(name)?;
+    fn insert_key(&self, req: CreateKey) -> Result<CreatedKey> {
+        let CreateKey {
+            name,
+            permission,
+            entity,
+        } = req;
+        let name = valid_name(&name)?;
         let key = mint()?;
         let key_hash = hash(key.expose_secret());
         let prefix: String = key
@@ -163,15 +171,9 @@ impl<'a> Keys<'a> {
         Ok(CreatedKey { key, record })
     }
 
-    pub fn create(
-        &self,
-        caller: &Caller,
-        name: &str,
-        permission: Permission,
-        entity: Option<EntityId>,
-    ) -> Result<CreatedKey> {
+    pub fn create(&self, caller: &Caller, req: CreateKey) -> Result<CreatedKey> {
         caller.require(Permission::Admin)?;
-        self.insert_key(name, permission, entity)
+        self.insert_key(req)
     }
 
     pub fn list(&self, caller: &Caller) -> Result<Vec<ApiKey>> {
@@ -223,7 +225,11 @@ impl<'a> Keys<'a> {
         {
             return Ok(None);
         }
-        let created = self.insert_key("admin", Permission::Admin, None)?;
+        let created = self.insert_key(CreateKey {
+            name: "admin".into(),
+            permission: Permission::Admin,
+            entity: None,
+        })?;
         Ok(Some(created.key))
     }
 }

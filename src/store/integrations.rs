@@ -152,24 +152,15 @@ const TABLE: Table<Raw, Integration> = Table {
 
 reads_by_id!(IntegrationId, Integration, "integration");
 
-/// Integrations that are not deleted, oldest first; `app` matches case-insensitively.
-pub fn list(
-    conn: &Connection,
-    app: Option<&str>,
-    show_disabled: bool,
-) -> Result<Vec<Integration>, StoreError> {
+/// Integrations that are not deleted, oldest first.
+pub fn list(conn: &Connection, show_disabled: bool) -> Result<Vec<Integration>, StoreError> {
     let mut sql = format!("SELECT {COLUMNS} FROM integrations WHERE deleted = 0");
-    let mut args: Vec<SqlValue> = Vec::new();
-    if let Some(app) = app {
-        sql.push_str(" AND app_key = ?");
-        args.push(SqlValue::Text(app.to_ascii_lowercase()));
-    }
     if !show_disabled {
         sql.push_str(" AND enabled = 1");
     }
     sql.push_str(" ORDER BY created_at, id");
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(params_from_iter(args), from_row)?;
+    let rows = stmt.query_map([], from_row)?;
     rows.map(|r| finish(r?)).collect()
 }
 
