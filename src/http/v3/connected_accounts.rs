@@ -10,8 +10,8 @@ use super::dto::{
     ConnectedAccountDto, ConnectedAccountListQuery, CreateConnectedAccountBody, CreateLinkBody,
     CreatedConnectedAccountDto, LinkDto, StateInput, StatusChangeBody, V3Page, V3Status, V3Success,
 };
-use super::{Paging, V3Error, V3Query, V3Reply, refuse_json, refuse_text};
-use crate::http::call::Call;
+use super::{Paging, V3Query, V3Reply, refuse_json, refuse_text};
+use crate::http::call::{Call, ResourcePath};
 use crate::http::dto::{V3ChangeErrors, V3ReadErrors, V3SendErrors, csv, csv_parsed, parse_scheme};
 use crate::ids::ConnectionId;
 use crate::service::{
@@ -25,7 +25,7 @@ pub struct AccountPath {
     pub nanoid: String,
 }
 
-impl AccountPath {
+impl ResourcePath<ConnectionId> for AccountPath {
     fn id(&self) -> Result<ConnectionId, Error> {
         Ok(self.nanoid.parse()?)
     }
@@ -182,10 +182,7 @@ pub async fn get_connected_account(
     call: Call,
     path: web::Path<AccountPath>,
 ) -> V3Reply<ConnectedAccountDto> {
-    let id = path.id()?;
-    Ok(call
-        .reply(move |svc, caller| svc.get_connection(caller, id))
-        .await?)
+    Ok(call.reply_on(&path, Service::get_connection).await?)
 }
 
 /// Deletes a connected account (tokens revoked at the provider, best effort).
@@ -196,9 +193,7 @@ pub async fn delete_connected_account(
     call: Call,
     path: web::Path<AccountPath>,
 ) -> V3Reply<V3Success> {
-    let id = path.id()?;
-    call.run(move |svc, caller| svc.delete_connection(caller, id))
-        .await?;
+    call.run_on(&path, Service::delete_connection).await?;
     Ok(Json(V3Success::new("connected account deleted")))
 }
 
@@ -211,11 +206,11 @@ pub async fn set_connected_account_status(
     path: web::Path<AccountPath>,
     body: Json<StatusChangeBody>,
 ) -> V3Reply<V3Success> {
-    let id = path.id()?;
     let enabled = body.enabled;
-    call.run(move |svc: &Service, caller| svc.set_connection_enabled(caller, id, enabled))
-        .await
-        .map_err(V3Error::from)?;
+    call.run_on(&path, move |svc, caller, id| {
+        svc.set_connection_enabled(caller, id, enabled)
+    })
+    .await?;
     Ok(Json(V3Success::new(match enabled {
         true => "connected account enabled",
         false => "connected account disabled",
