@@ -6,8 +6,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection as Db, Row, params, params_from_iter};
 use serde_json::{Map, Value};
 
-use super::by_id::{Table, reads_by_id};
-use super::{StoreError, from_json, to_json};
+use super::by_id::by_id_table;
+use super::{StoreError, corrupt, json_column, parsed_column, to_json};
 use crate::domain::{Connection, ConnectionStatus};
 use crate::ids::{ConnectionId, EntityId, IntegrationId};
 
@@ -74,81 +74,21 @@ impl Order {
 
 const COLUMNS: &str = "id, integration_id, entity_id, app_key, status, status_reason, labels, params, secret_keys, created_at, updated_at";
 
-struct Raw {
-    id: String,
-    integration_id: String,
-    entity_id: String,
-    app_key: String,
-    status: String,
-    status_reason: Option<String>,
-    labels: String,
-    params: String,
-    secret_keys: String,
-    created_at: String,
-    updated_at: String,
-}
-
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Raw> {
-    Ok(Raw {
-        id: row.get(0)?,
-        integration_id: row.get(1)?,
-        entity_id: row.get(2)?,
+/// A connection from its row (`COLUMNS`, in order).
+fn read(row: &Row<'_>) -> Result<Connection, StoreError> {
+    Ok(Connection {
+        id: parsed_column(row, 0, "bad connection id")?,
+        integration_id: parsed_column(row, 1, "bad integration id")?,
+        entity_id: EntityId::parse(&row.get::<_, String>(2)?)
+            .map_err(|_| corrupt("bad entity id".into()))?,
         app_key: row.get(3)?,
-        status: row.get(4)?,
+        status: parsed_column(row, 4, "bad status")?,
         status_reason: row.get(5)?,
-        labels: row.get(6)?,
-        params: row.get(7)?,
-        secret_keys: row.get(8)?,
+        labels: json_column(row, 6)?,
+        params: json_column(row, 7)?,
+        secret_keys: json_column(row, 8)?,
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
-    })
-}
-
-impl Raw {
-    /// Bytes held by the text columns, for weighing a cached row.
-    fn text_len(&self) -> usize {
-        [
-            &self.id,
-            &self.integration_id,
-            &self.entity_id,
-            &self.app_key,
-            &self.status,
-            &self.labels,
-            &self.params,
-            &self.secret_keys,
-            &self.created_at,
-            &self.updated_at,
-        ]
-        .iter()
-        .map(|s| s.len())
-        .sum::<usize>()
-            + self.status_reason.as_ref().map_or(0, String::len)
-    }
-}
-
-fn finish(raw: Raw) -> Result<Connection, StoreError> {
-    let bad = |what: String| StoreError::Json(serde::de::Error::custom(what));
-    Ok(Connection {
-        id: raw
-            .id
-            .parse()
-            .map_err(|_| bad(format!("bad connection id {}", raw.id)))?,
-        integration_id: raw
-            .integration_id
-            .parse()
-            .map_err(|_| bad(format!("bad integration id {}", raw.integration_id)))?,
-        entity_id: EntityId::parse(&raw.entity_id).map_err(|_| bad("bad entity id".into()))?,
-        app_key: raw.app_key,
-        status: raw
-            .status
-            .parse()
-            .map_err(|_| bad(format!("bad status {}", raw.status)))?,
-        status_reason: raw.status_reason,
-        labels: from_json(&raw.labels)?,
-        params: from_json(&raw.params)?,
-        secret_keys: from_json(&raw.secret_keys)?,
-        created_at: raw.created_at,
-        updated_at: raw.updated_at,
     })
 }
 
@@ -177,16 +117,7 @@ pub fn insert(db: &Db, new: &NewConnection<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
-const TABLE: Table<Raw, Connection> = Table {
-    name: "connections",
-    columns: COLUMNS,
-    width: 11,
-    from_row,
-    text_len: Raw::text_len,
-    finish,
-};
-
-reads_by_id!(ConnectionId, Connection, "connection");
+by_id_table!("connections", "connection", ConnectionId => Connection);
 
 /// The `WHERE` clause and its arguments for every criterion of `filter`.
 /// Without a status filter, DELETED connections are left out.
@@ -263,8 +194,8 @@ pub fn list(
         i64::try_from(window.offset).unwrap_or(i64::MAX),
     ));
     let mut stmt = db.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(args), from_row)?;
-    rows.map(|r| finish(r?)).collect()
+    let rows = stmt.query_map(params_from_iter(args), |r| Ok(read(r)))?;
+    rows.map(|r| r?).collect()
 }
 
 /// How many connections match `filter`, on every page.
