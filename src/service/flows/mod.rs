@@ -50,7 +50,12 @@ pub(crate) struct Start<'a> {
 
 impl<'a> Start<'a> {
     /// The connection row this start creates, without secrets.
-    fn row(&self, id: ConnectionId, status: ConnectionStatus, now: &'a str) -> NewConnection<'a> {
+    pub fn row(
+        &self,
+        id: ConnectionId,
+        status: ConnectionStatus,
+        now: &'a str,
+    ) -> NewConnection<'a> {
         NewConnection {
             id,
             integration_id: self.integration.id,
