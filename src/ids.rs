@@ -122,6 +122,13 @@ impl EntityId {
     }
 }
 
+impl FromStr for EntityId {
+    type Err = ParseIdError;
+    fn from_str(s: &str) -> Result<Self, ParseIdError> {
+        EntityId::parse(s)
+    }
+}
+
 impl fmt::Display for EntityId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -2,7 +2,6 @@
 //! (connections, proxy, actions) without seeing credentials; `Reveal` may also read a live
 //! credential; `Admin` may also manage keys. A key may be restricted to one entity.
 
-use std::fmt;
 use std::str::FromStr;
 
 use crate::ids::{ApiKeyId, EntityId};
@@ -14,40 +13,26 @@ pub enum Permission {
     Admin,
 }
 
+super::wire_names!(Permission {
+    Use => "use",
+    Reveal => "reveal",
+    Admin => "admin",
+});
+
 impl Permission {
-    pub const ALL: [Permission; 3] = [Permission::Use, Permission::Reveal, Permission::Admin];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Permission::Use => "use",
-            Permission::Reveal => "reveal",
-            Permission::Admin => "admin",
-        }
-    }
-
     /// Each level includes the ones below it.
     pub fn allows(self, required: Permission) -> bool {
         self >= required
     }
 }
 
-impl fmt::Display for Permission {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl FromStr for Permission {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "use" => Ok(Permission::Use),
-            "reveal" => Ok(Permission::Reveal),
-            "admin" => Ok(Permission::Admin),
-            other => Err(format!(
-                "unknown permission {other:?}; expected use, reveal or admin"
-            )),
-        }
+        Permission::named(s).ok_or_else(|| {
+            let other = s.trim().to_ascii_lowercase();
+            format!("unknown permission {other:?}; expected use, reveal or admin")
+        })
     }
 }
 
@@ -75,6 +60,9 @@ mod tests {
         assert!(!Permission::Use.allows(Permission::Reveal));
         assert!(!Permission::Reveal.allows(Permission::Admin));
         assert_eq!("REVEAL".parse::<Permission>(), Ok(Permission::Reveal));
-        assert!("root".parse::<Permission>().is_err());
+        assert_eq!(
+            " Root ".parse::<Permission>(),
+            Err("unknown permission \"root\"; expected use, reveal or admin".to_string())
+        );
     }
 }

@@ -2,9 +2,6 @@
 //! Composio wire spells them (`OAUTH2`, `API_KEY`, …). Parsed once at the edge; the core
 //! never handles a scheme as a free string.
 
-use std::fmt;
-use std::str::FromStr;
-
 /// How an integration authenticates its connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AuthScheme {
@@ -18,64 +15,22 @@ pub enum AuthScheme {
     NoAuth,
 }
 
+// `OAUTH1A` is accepted as OAuth 1.0a, which is what OAUTH1 means here.
+super::wire_names!(AuthScheme, error UnknownAuthScheme("auth scheme") {
+    OAuth2 => "OAUTH2",
+    OAuth1 => "OAUTH1" | "OAUTH1A",
+    ApiKey => "API_KEY",
+    Basic => "BASIC",
+    BearerToken => "BEARER_TOKEN",
+    BasicWithJwt => "BASIC_WITH_JWT",
+    GoogleServiceAccount => "GOOGLE_SERVICE_ACCOUNT",
+    NoAuth => "NO_AUTH",
+});
+
 impl AuthScheme {
-    pub const ALL: [AuthScheme; 8] = [
-        AuthScheme::OAuth2,
-        AuthScheme::OAuth1,
-        AuthScheme::ApiKey,
-        AuthScheme::Basic,
-        AuthScheme::BearerToken,
-        AuthScheme::BasicWithJwt,
-        AuthScheme::GoogleServiceAccount,
-        AuthScheme::NoAuth,
-    ];
-
-    /// The wire spelling (`"OAUTH2"`, `"API_KEY"`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthScheme::OAuth2 => "OAUTH2",
-            AuthScheme::OAuth1 => "OAUTH1",
-            AuthScheme::ApiKey => "API_KEY",
-            AuthScheme::Basic => "BASIC",
-            AuthScheme::BearerToken => "BEARER_TOKEN",
-            AuthScheme::BasicWithJwt => "BASIC_WITH_JWT",
-            AuthScheme::GoogleServiceAccount => "GOOGLE_SERVICE_ACCOUNT",
-            AuthScheme::NoAuth => "NO_AUTH",
-        }
-    }
-
     /// Schemes whose connection needs the user's browser (a redirect flow).
     pub fn needs_browser(self) -> bool {
         matches!(self, AuthScheme::OAuth2 | AuthScheme::OAuth1)
-    }
-}
-
-impl fmt::Display for AuthScheme {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The error for a scheme name outside the closed set.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown auth scheme {0:?}; expected one of OAUTH2, OAUTH1, API_KEY, BASIC, BEARER_TOKEN, BASIC_WITH_JWT, GOOGLE_SERVICE_ACCOUNT, NO_AUTH"
-)]
-pub struct UnknownAuthScheme(pub String);
-
-impl FromStr for AuthScheme {
-    type Err = UnknownAuthScheme;
-
-    /// Case-insensitive; `OAUTH1A` is accepted as OAuth 1.0a, which is what OAUTH1 means here.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let upper = s.trim().to_ascii_uppercase();
-        if upper == "OAUTH1A" {
-            return Ok(AuthScheme::OAuth1);
-        }
-        AuthScheme::ALL
-            .into_iter()
-            .find(|scheme| scheme.as_str() == upper)
-            .ok_or_else(|| UnknownAuthScheme(s.to_string()))
     }
 }
 
@@ -100,5 +55,14 @@ mod tests {
             assert!(bad.parse::<AuthScheme>().is_err(), "{bad} parsed");
         }
         assert_eq!("oauth1a".parse::<AuthScheme>(), Ok(AuthScheme::OAuth1));
+        assert_eq!(AuthScheme::OAuth1.as_str(), "OAUTH1");
+        assert_eq!(
+            "oauth3".parse::<AuthScheme>().map_err(|e| e.to_string()),
+            Err(
+                "unknown auth scheme \"oauth3\"; expected one of OAUTH2, OAUTH1, API_KEY, BASIC, \
+                 BEARER_TOKEN, BASIC_WITH_JWT, GOOGLE_SERVICE_ACCOUNT, NO_AUTH"
+                    .to_string()
+            )
+        );
     }
 }

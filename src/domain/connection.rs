@@ -2,9 +2,6 @@
 //! integration. Its lifecycle is a small state machine and `ConnectionStatus::check`
 //! is the single place that knows which moves are legal.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde_json::{Map, Value};
 
 use crate::ids::{ConnectionId, EntityId, IntegrationId};
@@ -26,27 +23,16 @@ pub struct IllegalTransition {
     pub to: ConnectionStatus,
 }
 
+super::wire_names!(ConnectionStatus, error UnknownStatus("connection status") {
+    Initiated => "INITIATED",
+    Active => "ACTIVE",
+    Inactive => "INACTIVE",
+    Expired => "EXPIRED",
+    Failed => "FAILED",
+    Deleted => "DELETED",
+});
+
 impl ConnectionStatus {
-    pub const ALL: [ConnectionStatus; 6] = [
-        ConnectionStatus::Initiated,
-        ConnectionStatus::Active,
-        ConnectionStatus::Inactive,
-        ConnectionStatus::Expired,
-        ConnectionStatus::Failed,
-        ConnectionStatus::Deleted,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConnectionStatus::Initiated => "INITIATED",
-            ConnectionStatus::Active => "ACTIVE",
-            ConnectionStatus::Inactive => "INACTIVE",
-            ConnectionStatus::Expired => "EXPIRED",
-            ConnectionStatus::Failed => "FAILED",
-            ConnectionStatus::Deleted => "DELETED",
-        }
-    }
-
     /// The lifecycle: INITIATED → ACTIVE | FAILED; ACTIVE ⇄ INACTIVE; ACTIVE → EXPIRED
     /// (the provider refused to refresh); EXPIRED or FAILED → ACTIVE (re-authorised by a
     /// reconnect); anything but DELETED → DELETED. ACTIVE → ACTIVE is a credential update
@@ -73,29 +59,6 @@ impl ConnectionStatus {
     /// A connection in this status may be used to act for its entity.
     pub fn usable(self) -> bool {
         self == ConnectionStatus::Active
-    }
-}
-
-impl fmt::Display for ConnectionStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown connection status {0:?}; expected one of INITIATED, ACTIVE, INACTIVE, EXPIRED, FAILED, DELETED"
-)]
-pub struct UnknownStatus(pub String);
-
-impl FromStr for ConnectionStatus {
-    type Err = UnknownStatus;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let upper = s.trim().to_ascii_uppercase();
-        ConnectionStatus::ALL
-            .into_iter()
-            .find(|st| st.as_str() == upper)
-            .ok_or_else(|| UnknownStatus(s.to_string()))
     }
 }
 
@@ -161,6 +124,15 @@ mod tests {
                 Ok(st)
             );
         }
-        assert!("SUCCESS".parse::<ConnectionStatus>().is_err());
+        assert_eq!(
+            "SUCCESS"
+                .parse::<ConnectionStatus>()
+                .map_err(|e| e.to_string()),
+            Err(
+                "unknown connection status \"SUCCESS\"; expected one of INITIATED, ACTIVE, \
+                 INACTIVE, EXPIRED, FAILED, DELETED"
+                    .to_string()
+            )
+        );
     }
 }

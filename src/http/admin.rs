@@ -9,7 +9,7 @@ use super::dto::{
     HealthDto, IdPath, Page, Refusals,
 };
 use crate::service::Error;
-use crate::service::{Caller, EntityId, Permission, Service};
+use crate::service::{Caller, CreateKey, EntityId, Permission, Service};
 
 /// Mints an API key (admin).
 #[utoipa::path(post, path = "/api/v1/keys", tag = "keys",
@@ -29,7 +29,12 @@ pub async fn create_key(call: Call, body: Json<CreateKeyBody>) -> Reply<CreatedA
         .filter(|e| !e.trim().is_empty())
         .map(EntityId::parse)
         .transpose()?;
-    call.reply(move |svc, caller| svc.create_key(caller, &body.name, permission, entity))
+    let req = CreateKey {
+        name: body.name,
+        permission,
+        entity,
+    };
+    call.reply(move |svc, caller| svc.create_key(caller, req))
         .await
 }
 

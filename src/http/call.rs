@@ -19,6 +19,27 @@ use crate::service::{self, Caller, Error, Service};
 /// A handler's answer: its wire type as JSON, or an error.
 pub type Reply<T> = Result<web::Json<T>, ApiError>;
 
+/// A path that names one resource (`/{id}` in v1, `/{nanoid}` in v3): the id it carries,
+/// parsed as `I`, for [`Call::run_on`] and its kin.
+pub trait ResourcePath<I> {
+    fn id(&self) -> Result<I, Error>;
+}
+
+impl<I: FromStr> ResourcePath<I> for IdPath
+where
+    Error: From<I::Err>,
+{
+    fn id(&self) -> Result<I, Error> {
+        Ok(self.id.parse()?)
+    }
+}
+
+impl<I, P: ResourcePath<I>> ResourcePath<I> for web::Path<P> {
+    fn id(&self) -> Result<I, Error> {
+        (**self).id()
+    }
+}
+
 /// An authenticated call to the service.
 #[derive(Clone)]
 pub struct Call {
@@ -58,28 +79,30 @@ impl Call {
 
     /// An operation on one resource: the id in `path` parsed as `I`, then [`Call::run`]
     /// with `work` on it.
-    pub async fn run_on<I, T, F>(self, path: &IdPath, work: F) -> Result<T, ApiError>
+    pub async fn run_on<I, T, F>(self, path: &impl ResourcePath<I>, work: F) -> Result<T, ApiError>
     where
-        I: FromStr + Send + 'static,
-        Error: From<I::Err>,
+        I: Send + 'static,
         F: FnOnce(&Service, &Caller, I) -> service::Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let id: I = path.id.parse().map_err(Error::from)?;
+        let id = path.id()?;
         self.run(move |svc, caller| work(svc, caller, id)).await
     }
 
     /// [`Call::run_on`] for an operation that usually needs no I/O: attempted inline on
     /// this worker first (`crate::inline`), and run on the blocking pool only if it would
     /// block. `work` may therefore start twice; reads only.
-    pub async fn run_inline_on<I, T, F>(self, path: &IdPath, work: F) -> Result<T, ApiError>
+    pub async fn run_inline_on<I, T, F>(
+        self,
+        path: &impl ResourcePath<I>,
+        work: F,
+    ) -> Result<T, ApiError>
     where
-        I: FromStr + Clone + Send + 'static,
-        Error: From<I::Err>,
+        I: Clone + Send + 'static,
         F: Fn(&Service, &Caller, I) -> service::Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let id: I = path.id.parse().map_err(Error::from)?;
+        let id = path.id()?;
         match crate::inline::attempt(|| work(&self.svc, &self.caller, id.clone())) {
             Err(e) if e.would_block() => self.run(move |svc, caller| work(svc, caller, id)).await,
             done => done.map_err(ApiError::Service),
@@ -88,10 +111,9 @@ impl Call {
 
     /// The extract → service → map shape of an operation on one resource: [`Call::run_on`],
     /// answered with its view in the wire shape `D`.
-    pub async fn reply_on<I, T, D, F>(self, path: &IdPath, work: F) -> Reply<D>
+    pub async fn reply_on<I, T, D, F>(self, path: &impl ResourcePath<I>, work: F) -> Reply<D>
     where
-        I: FromStr + Send + 'static,
-        Error: From<I::Err>,
+        I: Send + 'static,
         F: FnOnce(&Service, &Caller, I) -> service::Result<T> + Send + 'static,
         T: Send + 'static,
         D: for<'a> From<&'a T>,

@@ -12,10 +12,12 @@ use super::dto::{
     ChangeErrors, CheckDto, ConnectedAccountDto, ConnectedAccountPage, ConnectionInfoDto,
     ConnectionListQuery, CreateConnectionBody, CreatedConnectionDto, CredentialsDto, IdPath,
     ReadErrors, ReconnectBody, SendErrors, StatusDto, TestedAccountDto, UpstreamErrors, WaitQuery,
-    csv,
+    csv, csv_parsed,
 };
 use crate::ids::{ConnectionId, IntegrationId};
-use crate::service::{ConnectionStatus, CreateConnection, Error, ListConnections, Service};
+use crate::service::{
+    ConnectionFilter, ConnectionStatus, CreateConnection, Error, ListConnections, Service,
+};
 
 /// Connects an entity: ACTIVE at once, or INITIATED with a connect link.
 #[utoipa::path(post, path = "/api/v1/connectedAccounts", tag = "connections",
@@ -53,16 +55,25 @@ pub async fn list(
         .transpose()?
         .into_iter()
         .collect();
-    let req = ListConnections {
-        entities: csv(q.user_uuid.or(q.entity_id)),
+    let filter = ConnectionFilter {
+        entities: csv_parsed(q.user_uuid.or(q.entity_id))?,
         apps: csv(q.app_names.or(q.app_name)),
-        statuses: csv(q.status),
+        statuses: csv(q.status)
+            .iter()
+            .map(|s| {
+                s.parse()
+                    .map_err(|e| Error::invalid(format!("status: {e}")))
+            })
+            .collect::<Result<_, _>>()?,
         labels: csv(q.labels),
         integrations,
+        ..ConnectionFilter::default()
+    };
+    let req = ListConnections {
+        filter,
         active_only: q.show_active_only.unwrap_or(false),
         page: q.page.unwrap_or(1).max(1),
         page_size: q.page_size.unwrap_or(0),
-        ..ListConnections::default()
     };
     let (page, page_size) = (req.page, req.page_size);
     let found = call

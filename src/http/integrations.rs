@@ -9,7 +9,7 @@ use super::dto::{
     parse_scheme,
 };
 use crate::service::Error;
-use crate::service::{CreateIntegration, Service, UpdateIntegration};
+use crate::service::{CreateIntegration, FindIntegrations, Service, UpdateIntegration};
 
 /// Creates an integration.
 #[utoipa::path(post, path = "/api/v1/integrations", tag = "integrations",
@@ -44,9 +44,17 @@ pub async fn list(
     query: web::Query<IntegrationListQuery>,
 ) -> Reply<Page<IntegrationDto>> {
     let query = query.into_inner();
-    let app = query.app_name.or(query.app_id);
-    let show_disabled = query.show_disabled.unwrap_or(false);
-    call.reply(move |svc, caller| svc.list_integrations(caller, app.as_deref(), show_disabled))
+    let find = FindIntegrations {
+        apps: query
+            .app_name
+            .or(query.app_id)
+            .filter(|a| !a.trim().is_empty())
+            .into_iter()
+            .collect(),
+        search: None,
+        show_disabled: query.show_disabled.unwrap_or(false),
+    };
+    call.reply(move |svc, caller| svc.find_integrations(caller, find))
         .await
 }
 

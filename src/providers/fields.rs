@@ -26,24 +26,13 @@ pub enum FieldKind {
     Array,
 }
 
-impl FieldKind {
-    /// The wire spelling: `"string"`, `"boolean"`, `"integer"`, `"object"`, `"array"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FieldKind::String => "string",
-            FieldKind::Boolean => "boolean",
-            FieldKind::Integer => "integer",
-            FieldKind::Object => "object",
-            FieldKind::Array => "array",
-        }
-    }
-}
-
-impl fmt::Display for FieldKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+crate::domain::wire_names!(FieldKind {
+    String => "string",
+    Boolean => "boolean",
+    Integer => "integer",
+    Object => "object",
+    Array => "array",
+});
 
 /// One input an integration or a connection expects.
 #[derive(Clone, Debug, PartialEq)]

@@ -248,17 +248,9 @@ impl<'a> Connections<'a> {
             connections::insert(
                 tx,
                 &NewConnection {
-                    id,
-                    integration_id: start.integration.id,
-                    entity_id: start.entity,
-                    app_key: &start.integration.app_key,
-                    status,
-                    status_reason: None,
-                    labels: start.labels,
-                    params: start.params,
                     secret_keys: &secret_keys,
                     secrets: sealed.as_deref(),
-                    now: &now,
+                    ..start.row(id, status, &now)
                 },
             )
         })?;

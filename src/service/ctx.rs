@@ -3,12 +3,18 @@
 //! opening a row's secrets (AAD naming table, row and column), reading a connection with
 //! its integration in one snapshot and typing its credentials by scheme, moving a
 //! connection through its lifecycle (and waking whoever waits on it), looking an app up in
-//! the catalog, and which URLs keyport accepts.
+//! the catalog, which URLs keyport accepts, and how its bearer tokens (API keys, flow
+//! states, connect links) are made and stored.
 //!
 //! It holds no per-area state and decides no area's rules: those are the sub-services'
 //! (`integrations`, `connections`, `tokens`, `flows`, `access`, `proxy`, `keys`), each a
 //! small struct over `&Ctx` with its own file and API.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::digest::{SHA256, digest};
+use ring::rand::{SecureRandom, SystemRandom};
+use secrecy::SecretString;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
@@ -87,6 +93,23 @@ pub(crate) fn check_may_act(connection: &Connection, integration: &Integration) 
         )));
     }
     Ok(())
+}
+
+/// A fresh bearer token: 256 random bits, base64url without padding (43 characters). API
+/// keys, flow states and connect links are made of one; only its [`token_hash`] is stored.
+pub(crate) fn random_token() -> Result<SecretString> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    SystemRandom::new()
+        .fill(bytes.as_mut())
+        .map_err(|_| Error::Internal("system random failed".into()))?;
+    Ok(SecretString::from(URL_SAFE_NO_PAD.encode(bytes.as_ref())))
+}
+
+/// The SHA-256 of a presented token: what is stored and looked up in its place.
+pub(crate) fn token_hash(token: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest(&SHA256, token.as_bytes()).as_ref());
+    out
 }
 
 /// Maps an app-catalog miss to the service's error.
@@ -369,7 +392,19 @@ pub(crate) fn log_transition(
 
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
+
     use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_hashed() -> Result<()> {
+        let a = random_token()?;
+        let b = random_token()?;
+        assert_ne!(a.expose_secret(), b.expose_secret());
+        assert_eq!(a.expose_secret().len(), 43, "256 bits, base64url");
+        assert_ne!(token_hash(a.expose_secret()), token_hash(b.expose_secret()));
+        Ok(())
+    }
 
     #[test]
     fn urls_must_be_https_or_loopback_http() {

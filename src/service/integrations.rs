@@ -357,24 +357,6 @@ impl<'a> Integrations<'a> {
         Ok(self.view(self.ctx.load_integration(id)?))
     }
 
-    pub fn list(
-        &self,
-        caller: &Caller,
-        app: Option<&str>,
-        show_disabled: bool,
-    ) -> Result<Vec<IntegrationView>> {
-        caller.require(Permission::Use)?;
-        let app_key = match app {
-            Some(a) if !a.trim().is_empty() => Some(self.ctx.find_app(a)?.key.clone()),
-            _ => None,
-        };
-        let list = self
-            .ctx
-            .store
-            .read(|db| integrations::list(db, app_key.as_deref(), show_disabled))?;
-        Ok(list.into_iter().map(|i| self.view(i)).collect())
-    }
-
     /// The integrations of any of `query.apps` whose name or id contains `query.search`.
     pub fn find(&self, caller: &Caller, query: FindIntegrations) -> Result<Vec<IntegrationView>> {
         caller.require(Permission::Use)?;
@@ -393,7 +375,7 @@ impl<'a> Integrations<'a> {
         let list = self
             .ctx
             .store
-            .read(|db| integrations::list(db, None, query.show_disabled))?;
+            .read(|db| integrations::list(db, query.show_disabled))?;
         Ok(list
             .into_iter()
             .filter(|i| apps.is_empty() || apps.contains(&i.app_key))

@@ -58,7 +58,7 @@ pub use flows::{CallbackOutcome, CallbackQuery, ConnectPage, CreatedConnection};
 pub use integrations::{
     CONNECTION_DEFAULTS, CreateIntegration, FindIntegrations, IntegrationView, UpdateIntegration,
 };
-pub use keys::{CreatedKey, KeyRing};
+pub use keys::{CreateKey, CreatedKey, KeyRing};
 pub use proxy::{
     ActionOutcome, ExecuteAction, ParamIn, ProxyRequest, ProxyResponse, Target, resolve_endpoint,
 };
@@ -71,7 +71,7 @@ pub use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
 pub use crate::ids::EntityId;
 pub use crate::providers::{App, FieldSpec, SchemeDetails};
 pub use crate::secret::REDACTED;
-pub use crate::store::Order;
+pub use crate::store::{ConnectionFilter, Order};
 
 use crate::actions::Actions;
 use crate::clock::Clock;
@@ -219,14 +219,8 @@ impl Service {
         self.keys().is_active(caller.key_id)
     }
 
-    pub fn create_key(
-        &self,
-        caller: &Caller,
-        name: &str,
-        permission: Permission,
-        entity: Option<EntityId>,
-    ) -> Result<CreatedKey> {
-        self.keys().create(caller, name, permission, entity)
+    pub fn create_key(&self, caller: &Caller, req: CreateKey) -> Result<CreatedKey> {
+        self.keys().create(caller, req)
     }
 
     pub fn list_keys(&self, caller: &Caller) -> Result<Vec<ApiKey>> {
@@ -286,16 +280,7 @@ impl Service {
         self.integrations().get(caller, id)
     }
 
-    pub fn list_integrations(
-        &self,
-        caller: &Caller,
-        app: Option<&str>,
-        show_disabled: bool,
-    ) -> Result<Vec<IntegrationView>> {
-        self.integrations().list(caller, app, show_disabled)
-    }
-
-    /// Integrations of some apps, by part of their name or id (the v3 list's filters).
+    /// Integrations of some apps, by part of their name or id.
     pub fn find_integrations(
         &self,
         caller: &Caller,

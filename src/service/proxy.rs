@@ -40,6 +40,7 @@ use crate::auth::Injection;
 use crate::ids::{ConnectionId, EntityId};
 use crate::net::NetError;
 use crate::service::error::{Error, Result};
+use crate::store::ConnectionFilter;
 use mask::mask;
 
 /// Never taken from the caller: credentials keyport owns, and hop-by-hop or framing
@@ -384,8 +385,11 @@ impl<'a> Proxy<'a> {
         let found = Connections::new(self.ctx, self.tokens).find(
             caller,
             ListConnections {
-                entities: vec![entity.as_str().to_string()],
-                apps: vec![app.clone()],
+                filter: ConnectionFilter {
+                    entities: vec![entity.clone()],
+                    apps: vec![app.clone()],
+                    ..ConnectionFilter::default()
+                },
                 active_only: true,
                 ..ListConnections::default()
             },

@@ -1,32 +1,46 @@
 //! Reading one row by its id, the same for every table the row cache holds: the row, the
 //! row with its sealed secrets (the column after the row's own) and its weight in the
-//! cache, or the sealed secrets alone.
+//! cache (worked out from the row's text columns, whatever the table), or the sealed
+//! secrets alone.
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::StoreError;
 use super::cache::{SealedRow, weight};
 
-/// How a table's rows are read: the `SELECT` list, the raw row, its text size, and the
-/// parse into the domain type.
-pub(super) struct Table<R, T> {
+/// How a table's rows are read: the `SELECT` list, and the read of one row into the domain
+/// type.
+pub(super) struct Table<T> {
     pub name: &'static str,
+    /// The row's columns, comma-separated; the sealed secrets come right after them.
     pub columns: &'static str,
-    /// How many columns `columns` names; the sealed secrets come right after them.
-    pub width: usize,
-    pub from_row: fn(&Row<'_>) -> rusqlite::Result<R>,
-    pub text_len: fn(&R) -> usize,
-    pub finish: fn(R) -> Result<T, StoreError>,
+    pub read: fn(&Row<'_>) -> Result<T, StoreError>,
 }
 
-impl<R, T> Table<R, T> {
+/// Bytes held by a row's text columns (the first `width`), for weighing it in the cache.
+fn text_len(row: &Row<'_>, width: usize) -> rusqlite::Result<usize> {
+    let mut len = 0;
+    for i in 0..width {
+        if let ValueRef::Text(text) = row.get_ref(i)? {
+            len += text.len();
+        }
+    }
+    Ok(len)
+}
+
+impl<T> Table<T> {
+    /// How many columns `columns` names.
+    fn width(&self) -> usize {
+        self.columns.split(',').count()
+    }
+
     pub fn get(&self, db: &Connection, id: String) -> Result<Option<T>, StoreError> {
         let sql = format!("SELECT {} FROM {} WHERE id = ?1", self.columns, self.name);
         // Cached: this runs on every read that misses the row cache.
         db.prepare_cached(&sql)?
-            .query_row([id], self.from_row)
+            .query_row([id], |r| Ok((self.read)(r)))
             .optional()?
-            .map(self.finish)
             .transpose()
     }
 
@@ -42,15 +56,17 @@ impl<R, T> Table<R, T> {
         );
         let found = db
             .prepare_cached(&sql)?
-            .query_row([id], |r| Ok(((self.from_row)(r)?, r.get(self.width)?)))
+            .query_row([id], |r| {
+                let width = self.width();
+                let secrets: Option<Vec<u8>> = r.get(width)?;
+                Ok(((self.read)(r), text_len(r, width)?, secrets))
+            })
             .optional()?;
-        let Some((raw, secrets)) = found else {
+        let Some((row, text_bytes, secrets)) = found else {
             return Ok(None);
         };
-        let secrets: Option<Vec<u8>> = secrets;
-        let weight = weight((self.text_len)(&raw), secrets.as_deref());
-        let row = (self.finish)(raw)?;
-        Ok(Some((SealedRow { row, secrets }, weight)))
+        let weight = weight(text_bytes, secrets.as_deref());
+        Ok(Some((SealedRow { row: row?, secrets }, weight)))
     }
 
     pub fn secrets(&self, db: &Connection, id: String) -> Result<Option<Vec<u8>>, StoreError> {
@@ -62,3 +78,36 @@ impl<R, T> Table<R, T> {
             .flatten())
     }
 }
+
+/// A cached table's [`Table`] (its `COLUMNS`, each row read by its `read`) and its reads by
+/// typed id — `get`, `get_sealed` and `secrets` — declared once for every table the row
+/// cache holds: `by_id_table!("connections", "connection", ConnectionId => Connection)`.
+macro_rules! by_id_table {
+    ($name:literal, $what:literal, $id:ty => $row:ty) => {
+        const TABLE: super::by_id::Table<$row> = super::by_id::Table {
+            name: $name,
+            columns: COLUMNS,
+            read,
+        };
+
+        #[doc = concat!("One ", $what, ".")]
+        pub fn get(db: &rusqlite::Connection, id: $id) -> Result<Option<$row>, StoreError> {
+            TABLE.get(db, id.to_string())
+        }
+
+        #[doc = concat!("One ", $what, " with its sealed secrets, in one statement, and its")]
+        /// weight in the row cache.
+        pub fn get_sealed(
+            db: &rusqlite::Connection,
+            id: $id,
+        ) -> Result<Option<(super::cache::SealedRow<$row>, u64)>, StoreError> {
+            TABLE.get_sealed(db, id.to_string())
+        }
+
+        #[doc = concat!("The sealed secrets of one ", $what, ".")]
+        pub fn secrets(db: &rusqlite::Connection, id: $id) -> Result<Option<Vec<u8>>, StoreError> {
+            TABLE.secrets(db, id.to_string())
+        }
+    };
+}
+pub(super) use by_id_table;

@@ -197,25 +197,25 @@ impl RowCache {
     /// Caches `row`, read from a snapshot that began after `stamp` was taken, unless a
     /// write has begun since (it would be stale already).
     pub fn put_connection(&self, stamp: u64, row: &Arc<SealedConnection>, weight: u64) {
-        if stamp == self.current() {
-            let entry = Stamped {
-                stamp,
-                weight,
-                row: Arc::clone(row),
-            };
-            self.connections.insert(row.row.id, entry);
-        }
+        self.put(&self.connections, row.row.id, stamp, row, weight);
     }
 
     /// As `put_connection`, for an integration.
     pub fn put_integration(&self, stamp: u64, row: &Arc<SealedIntegration>, weight: u64) {
+        self.put(&self.integrations, row.row.id, stamp, row, weight);
+    }
+
+    fn put<K: Eq + std::hash::Hash, T>(
+        &self,
+        cache: &Cache<K, Stamped<T>, ByWeight>,
+        key: K,
+        stamp: u64,
+        row: &Arc<T>,
+        weight: u64,
+    ) {
         if stamp == self.current() {
-            let entry = Stamped {
-                stamp,
-                weight,
-                row: Arc::clone(row),
-            };
-            self.integrations.insert(row.row.id, entry);
+            let row = Arc::clone(row);
+            cache.insert(key, Stamped { stamp, weight, row });
         }
     }
 
@@ -234,10 +234,17 @@ mod tests {
     use crate::domain::{AuthScheme, ConnectionStatus};
     use crate::ids::EntityId;
 
-    fn integration(id: IntegrationId) -> Arc<SealedIntegration> {
+    /// A new integration and a connection to it whose sealed blob is `secrets`.
+    fn pair(secrets: &[u8]) -> (Arc<SealedIntegration>, Arc<SealedConnection>) {
+        let i = integration();
+        let c = connection(i.row.id, secrets);
+        (i, c)
+    }
+
+    fn integration() -> Arc<SealedIntegration> {
         Arc::new(SealedIntegration {
             row: Integration {
-                id,
+                id: IntegrationId::new(),
                 app_key: "github".into(),
                 name: "github".into(),
                 auth_scheme: AuthScheme::BearerToken,
@@ -276,8 +283,7 @@ mod tests {
     /// A cache holding one connection and its integration, filled while idle.
     fn filled() -> (RowCache, ConnectionId) {
         let cache = RowCache::new(CONNECTION_BUDGET, INTEGRATION_BUDGET);
-        let i = integration(IntegrationId::new());
-        let c = connection(i.row.id, b"sealed-1");
+        let (i, c) = pair(b"sealed-1");
         let stamp = cache.fill_stamp();
         assert_eq!(stamp, Some(0));
         cache.put_integration(0, &i, 1000);
@@ -313,8 +319,7 @@ mod tests {
         // Reader takes its stamp and reads SQLite (old rows); a write begins, commits and
         // ends; only then does the reader put what it read.
         let cache = RowCache::new(CONNECTION_BUDGET, INTEGRATION_BUDGET);
-        let i = integration(IntegrationId::new());
-        let old = connection(i.row.id, b"before the write");
+        let (i, old) = pair(b"before the write");
         let stamp = cache.fill_stamp().unwrap_or(u64::MAX);
         drop(cache.writing());
         cache.put_integration(stamp, &i, 1000);
@@ -353,8 +358,7 @@ mod tests {
     #[test]
     fn a_connection_is_served_only_with_its_integration_current() {
         let cache = RowCache::new(CONNECTION_BUDGET, INTEGRATION_BUDGET);
-        let i = integration(IntegrationId::new());
-        let c = connection(i.row.id, b"sealed");
+        let (i, c) = pair(b"sealed");
         cache.put_connection(0, &c, 1000);
         assert!(cache.sealed(c.row.id).is_none(), "integration not cached");
         cache.put_integration(0, &i, 1000);
@@ -367,7 +371,7 @@ mod tests {
     fn memory_stays_within_the_budget() {
         let budget = 64 * 1024;
         let cache = RowCache::new(budget, budget);
-        let i = integration(IntegrationId::new());
+        let i = integration();
         for _ in 0..10_000 {
             let c = connection(i.row.id, &[7; 200]);
             cache.put_connection(0, &c, weight(300, c.secrets.as_deref()));
@@ -379,8 +383,7 @@ mod tests {
 
     #[test]
     fn debug_shows_the_sealed_blob_by_length_only() {
-        let i = integration(IntegrationId::new());
-        let c = connection(i.row.id, b"ciphertext-bytes");
+        let (_, c) = pair(b"ciphertext-bytes");
         let shown = format!("{c:?}");
         assert!(shown.contains("16 sealed bytes"), "{shown}");
         assert!(!shown.contains("99, 105"), "{shown}");

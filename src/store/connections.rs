@@ -6,9 +6,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection as Db, Row, params, params_from_iter};
 use serde_json::{Map, Value};
 
-use super::by_id::Table;
-use super::cache::SealedConnection;
-use super::{StoreError, from_json, to_json};
+use super::by_id::by_id_table;
+use super::{StoreError, corrupt, json_column, parsed_column, to_json};
 use crate::domain::{Connection, ConnectionStatus};
 use crate::ids::{ConnectionId, EntityId, IntegrationId};
 
@@ -45,6 +44,11 @@ pub struct ConnectionFilter {
     pub integrations: Vec<IntegrationId>,
     pub ids: Vec<ConnectionId>,
     pub order: Order,
+}
+
+/// One page of a list: at most `limit` rows, after the first `offset`.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
     pub limit: u64,
     pub offset: u64,
 }
@@ -70,81 +74,21 @@ impl Order {
 
 const COLUMNS: &str = "id, integration_id, entity_id, app_key, status, status_reason, labels, params, secret_keys, created_at, updated_at";
 
-struct Raw {
-    id: String,
-    integration_id: String,
-    entity_id: String,
-    app_key: String,
-    status: String,
-    status_reason: Option<String>,
-    labels: String,
-    params: String,
-    secret_keys: String,
-    created_at: String,
-    updated_at: String,
-}
-
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Raw> {
-    Ok(Raw {
-        id: row.get(0)?,
-        integration_id: row.get(1)?,
-        entity_id: row.get(2)?,
+/// A connection from its row (`COLUMNS`, in order).
+fn read(row: &Row<'_>) -> Result<Connection, StoreError> {
+    Ok(Connection {
+        id: parsed_column(row, 0, "bad connection id")?,
+        integration_id: parsed_column(row, 1, "bad integration id")?,
+        entity_id: EntityId::parse(&row.get::<_, String>(2)?)
+            .map_err(|_| corrupt("bad entity id".into()))?,
         app_key: row.get(3)?,
-        status: row.get(4)?,
+        status: parsed_column(row, 4, "bad status")?,
         status_reason: row.get(5)?,
-        labels: row.get(6)?,
-        params: row.get(7)?,
-        secret_keys: row.get(8)?,
+        labels: json_column(row, 6)?,
+        params: json_column(row, 7)?,
+        secret_keys: json_column(row, 8)?,
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
-    })
-}
-
-impl Raw {
-    /// Bytes held by the text columns, for weighing a cached row.
-    fn text_len(&self) -> usize {
-        [
-            &self.id,
-            &self.integration_id,
-            &self.entity_id,
-            &self.app_key,
-            &self.status,
-            &self.labels,
-            &self.params,
-            &self.secret_keys,
-            &self.created_at,
-            &self.updated_at,
-        ]
-        .iter()
-        .map(|s| s.len())
-        .sum::<usize>()
-            + self.status_reason.as_ref().map_or(0, String::len)
-    }
-}
-
-fn finish(raw: Raw) -> Result<Connection, StoreError> {
-    let bad = |what: String| StoreError::Json(serde::de::Error::custom(what));
-    Ok(Connection {
-        id: raw
-            .id
-            .parse()
-            .map_err(|_| bad(format!("bad connection id {}", raw.id)))?,
-        integration_id: raw
-            .integration_id
-            .parse()
-            .map_err(|_| bad(format!("bad integration id {}", raw.integration_id)))?,
-        entity_id: EntityId::parse(&raw.entity_id).map_err(|_| bad("bad entity id".into()))?,
-        app_key: raw.app_key,
-        status: raw
-            .status
-            .parse()
-            .map_err(|_| bad(format!("bad status {}", raw.status)))?,
-        status_reason: raw.status_reason,
-        labels: from_json(&raw.labels)?,
-        params: from_json(&raw.params)?,
-        secret_keys: from_json(&raw.secret_keys)?,
-        created_at: raw.created_at,
-        updated_at: raw.updated_at,
     })
 }
 
@@ -173,34 +117,9 @@ pub fn insert(db: &Db, new: &NewConnection<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
-const TABLE: Table<Raw, Connection> = Table {
-    name: "connections",
-    columns: COLUMNS,
-    width: 11,
-    from_row,
-    text_len: Raw::text_len,
-    finish,
-};
+by_id_table!("connections", "connection", ConnectionId => Connection);
 
-pub fn get(db: &Db, id: ConnectionId) -> Result<Option<Connection>, StoreError> {
-    TABLE.get(db, id.to_string())
-}
-
-/// One connection with its sealed secrets, in one statement, and its weight in the row
-/// cache.
-pub fn get_sealed(
-    db: &Db,
-    id: ConnectionId,
-) -> Result<Option<(SealedConnection, u64)>, StoreError> {
-    TABLE.get_sealed(db, id.to_string())
-}
-
-/// The sealed secrets of one connection.
-pub fn secrets(db: &Db, id: ConnectionId) -> Result<Option<Vec<u8>>, StoreError> {
-    TABLE.secrets(db, id.to_string())
-}
-
-/// The `WHERE` clause and its arguments for every criterion of `filter` (paging aside).
+/// The `WHERE` clause and its arguments for every criterion of `filter`.
 /// Without a status filter, DELETED connections are left out.
 fn matching(filter: &ConnectionFilter) -> (String, Vec<SqlValue>) {
     let mut sql = String::from(" WHERE 1 = 1");
@@ -259,20 +178,24 @@ fn matching(filter: &ConnectionFilter) -> (String, Vec<SqlValue>) {
 }
 
 /// Connections matching every given criterion, in the filter's order, one page of them.
-pub fn list(db: &Db, filter: &ConnectionFilter) -> Result<Vec<Connection>, StoreError> {
+pub fn list(
+    db: &Db,
+    filter: &ConnectionFilter,
+    window: Window,
+) -> Result<Vec<Connection>, StoreError> {
     let (clause, mut args) = matching(filter);
     let order = filter.order.sql();
     let sql =
         format!("SELECT {COLUMNS} FROM connections{clause} ORDER BY {order} LIMIT ? OFFSET ?");
     args.push(SqlValue::Integer(
-        i64::try_from(filter.limit).unwrap_or(i64::MAX),
+        i64::try_from(window.limit).unwrap_or(i64::MAX),
     ));
     args.push(SqlValue::Integer(
-        i64::try_from(filter.offset).unwrap_or(i64::MAX),
+        i64::try_from(window.offset).unwrap_or(i64::MAX),
     ));
     let mut stmt = db.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(args), from_row)?;
-    rows.map(|r| finish(r?)).collect()
+    let rows = stmt.query_map(params_from_iter(args), |r| Ok(read(r)))?;
+    rows.map(|r| r?).collect()
 }
 
 /// How many connections match `filter`, on every page.

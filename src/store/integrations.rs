@@ -4,9 +4,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row, params_from_iter};
 use serde_json::{Map, Value};
 
-use super::by_id::Table;
-use super::cache::SealedIntegration;
-use super::{StoreError, from_json, to_json};
+use super::by_id::by_id_table;
+use super::{StoreError, json_column, parsed_column, to_json};
 use crate::domain::{AuthScheme, Integration};
 use crate::ids::IntegrationId;
 
@@ -32,80 +31,21 @@ pub struct IntegrationPatch<'a> {
 
 const COLUMNS: &str = "id, app_key, name, auth_scheme, config, secret_keys, scopes, base_url, enabled, deleted, created_at, updated_at";
 
-struct Raw {
-    id: String,
-    app_key: String,
-    name: String,
-    scheme: String,
-    config: String,
-    secret_keys: String,
-    scopes: String,
-    base_url: String,
-    enabled: bool,
-    deleted: bool,
-    created_at: String,
-    updated_at: String,
-}
-
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Raw> {
-    Ok(Raw {
-        id: row.get(0)?,
+/// An integration from its row (`COLUMNS`, in order).
+fn read(row: &Row<'_>) -> Result<Integration, StoreError> {
+    Ok(Integration {
+        id: parsed_column(row, 0, "bad integration id")?,
         app_key: row.get(1)?,
         name: row.get(2)?,
-        scheme: row.get(3)?,
-        config: row.get(4)?,
-        secret_keys: row.get(5)?,
-        scopes: row.get(6)?,
+        auth_scheme: parsed_column(row, 3, "unknown scheme")?,
+        config: json_column(row, 4)?,
+        secret_keys: json_column(row, 5)?,
+        scopes: json_column(row, 6)?,
         base_url: row.get(7)?,
         enabled: row.get(8)?,
         deleted: row.get(9)?,
         created_at: row.get(10)?,
         updated_at: row.get(11)?,
-    })
-}
-
-impl Raw {
-    /// Bytes held by the text columns, for weighing a cached row.
-    fn text_len(&self) -> usize {
-        [
-            &self.id,
-            &self.app_key,
-            &self.name,
-            &self.scheme,
-            &self.config,
-            &self.secret_keys,
-            &self.scopes,
-            &self.base_url,
-            &self.created_at,
-            &self.updated_at,
-        ]
-        .iter()
-        .map(|s| s.len())
-        .sum()
-    }
-}
-
-fn finish(raw: Raw) -> Result<Integration, StoreError> {
-    let bad = |what: String| StoreError::Json(serde::de::Error::custom(what));
-    Ok(Integration {
-        id: raw
-            .id
-            .parse()
-            .map_err(|_| bad(format!("bad integration id {}", raw.id)))?,
-        app_key: raw.app_key,
-        name: raw.name,
-        auth_scheme: raw
-            .scheme
-            .parse()
-            .map_err(|_| bad(format!("unknown scheme {}", raw.scheme)))?,
-        config: from_json(&raw.config)?,
-        secret_keys: from_json(&raw.secret_keys)?,
-        scopes: from_json(&raw.scopes)?,
-        base_url: raw.base_url,
-        enabled: raw.enabled,
-        deleted: raw.deleted,
-        created_at: raw.created_at,
-        updated_at: raw.updated_at,
     })
 }
 
@@ -142,52 +82,18 @@ pub fn insert(conn: &Connection, new: &NewIntegration<'_>) -> Result<(), StoreEr
     Ok(())
 }
 
-const TABLE: Table<Raw, Integration> = Table {
-    name: "integrations",
-    columns: COLUMNS,
-    width: 12,
-    from_row,
-    text_len: Raw::text_len,
-    finish,
-};
+by_id_table!("integrations", "integration", IntegrationId => Integration);
 
-pub fn get(db: &Connection, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
-    TABLE.get(db, id.to_string())
-}
-
-/// One integration with its sealed secrets, in one statement, and its weight in the row
-/// cache.
-pub fn get_sealed(
-    db: &Connection,
-    id: IntegrationId,
-) -> Result<Option<(SealedIntegration, u64)>, StoreError> {
-    TABLE.get_sealed(db, id.to_string())
-}
-
-/// The sealed secrets of one integration.
-pub fn secrets(db: &Connection, id: IntegrationId) -> Result<Option<Vec<u8>>, StoreError> {
-    TABLE.secrets(db, id.to_string())
-}
-
-/// Integrations that are not deleted, oldest first; `app` matches case-insensitively.
-pub fn list(
-    conn: &Connection,
-    app: Option<&str>,
-    show_disabled: bool,
-) -> Result<Vec<Integration>, StoreError> {
+/// Integrations that are not deleted, oldest first.
+pub fn list(conn: &Connection, show_disabled: bool) -> Result<Vec<Integration>, StoreError> {
     let mut sql = format!("SELECT {COLUMNS} FROM integrations WHERE deleted = 0");
-    let mut args: Vec<SqlValue> = Vec::new();
-    if let Some(app) = app {
-        sql.push_str(" AND app_key = ?");
-        args.push(SqlValue::Text(app.to_ascii_lowercase()));
-    }
     if !show_disabled {
         sql.push_str(" AND enabled = 1");
     }
     sql.push_str(" ORDER BY created_at, id");
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(params_from_iter(args), from_row)?;
-    rows.map(|r| finish(r?)).collect()
+    let rows = stmt.query_map([], |r| Ok(read(r)))?;
+    rows.map(|r| r?).collect()
 }
 
 pub fn update(

@@ -24,7 +24,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 pub use api_keys::NewApiKey;
 use cache::RowCache;
 pub use cache::{Sealed, SealedConnection, SealedIntegration};
-pub use connections::{ConnectionFilter, NewConnection, Order, SecretUpdate};
+pub use connections::{ConnectionFilter, NewConnection, Order, SecretUpdate, Window};
 pub use integrations::{IntegrationPatch, NewIntegration};
 use pool::Pool;
 
@@ -224,6 +224,30 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreErr
 
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     Ok(serde_json::from_str(text)?)
+}
+
+/// A stored value that does not read as its type: the row is corrupt.
+pub(crate) fn corrupt(what: String) -> StoreError {
+    StoreError::Json(serde::de::Error::custom(what))
+}
+
+/// Column `i` of a row, a JSON text, read as `T`.
+pub(crate) fn json_column<T: serde::de::DeserializeOwned>(
+    row: &rusqlite::Row<'_>,
+    i: usize,
+) -> Result<T, StoreError> {
+    from_json(&row.get::<_, String>(i)?)
+}
+
+/// Column `i` of a row parsed as `T`; one that does not parse is `corrupt`, named by
+/// `what` and the stored text.
+pub(crate) fn parsed_column<T: std::str::FromStr>(
+    row: &rusqlite::Row<'_>,
+    i: usize,
+    what: &str,
+) -> Result<T, StoreError> {
+    let raw: String = row.get(i)?;
+    raw.parse().map_err(|_| corrupt(format!("{what} {raw}")))
 }
 
 /// Runs `sql`, an UPDATE of at most one row with the row's id as `?1` and the time as `?2`;

@@ -17,6 +17,8 @@ pub mod key;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::service::Error;
+
 pub use action::*;
 pub use app::*;
 pub use connection::*;
@@ -129,6 +131,14 @@ pub fn csv(raw: Option<String>) -> Vec<String> {
             .collect()
     })
     .unwrap_or_default()
+}
+
+/// A comma-separated query value's parts (ids), each parsed.
+pub fn csv_parsed<I: std::str::FromStr>(raw: Option<String>) -> Result<Vec<I>, Error>
+where
+    Error: From<I::Err>,
+{
+    csv(raw).iter().map(|s| Ok(s.parse::<I>()?)).collect()
 }
 
 /// The id in a resource's path.

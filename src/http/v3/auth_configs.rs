@@ -10,10 +10,10 @@ use utoipa::IntoParams;
 
 use super::dto::{
     AuthConfigDto, AuthConfigListQuery, AuthConfigStatus, AuthConfigType, CreateAuthConfigBody,
-    CreatedAuthConfigDto, UpdateAuthConfigBody, V3Page, V3Success, refuse_unsupported,
+    CreatedAuthConfigDto, Refusing, UpdateAuthConfigBody, V3Page, V3Success,
 };
 use super::{Paging, V3Query, V3Reply};
-use crate::http::call::Call;
+use crate::http::call::{Call, ResourcePath};
 use crate::http::dto::{V3ChangeErrors, V3ReadErrors, V3SendErrors, csv, parse_scheme};
 use crate::ids::IntegrationId;
 use crate::service::{
@@ -28,7 +28,7 @@ pub struct NanoidPath {
     pub nanoid: String,
 }
 
-impl NanoidPath {
+impl ResourcePath<IntegrationId> for NanoidPath {
     fn id(&self) -> Result<IntegrationId, Error> {
         Ok(self.nanoid.parse()?)
     }
@@ -42,7 +42,7 @@ pub struct StatusPath {
     pub status: AuthConfigStatus,
 }
 
-impl StatusPath {
+impl ResourcePath<IntegrationId> for StatusPath {
     fn id(&self) -> Result<IntegrationId, Error> {
         Ok(self.nanoid.parse()?)
     }
@@ -89,12 +89,7 @@ pub async fn create_auth_config(
         ..CreateIntegration::default()
     };
     if let Some(o) = options {
-        refuse_unsupported(
-            o.restrict_to_following_tools.as_ref(),
-            o.tool_access_config.as_ref(),
-            o.proxy_config.as_ref(),
-            o.is_enabled_for_tool_router,
-        )?;
+        o.refuse_unsupported()?;
         req.name = o.name;
         req.auth_scheme = o.auth_scheme.as_deref().map(parse_scheme).transpose()?;
         req.auth_config = with_shared(o.credentials.unwrap_or_default(), o.shared_credentials);
@@ -139,9 +134,8 @@ pub async fn list_auth_configs(
     operation_id = "v3GetAuthConfig", params(NanoidPath),
     responses((status = 200, description = "The auth config", body = AuthConfigDto), V3ReadErrors))]
 pub async fn get_auth_config(call: Call, path: web::Path<NanoidPath>) -> V3Reply<AuthConfigDto> {
-    let id = path.id()?;
     let dto = call
-        .run(move |svc, caller| {
+        .run_on(&path, |svc, caller, id: IntegrationId| {
             // v3 has no deleted auth configs to show: a deleted one is gone.
             let view = svc.get_integration(caller, id)?;
             if view.integration.deleted {
@@ -163,12 +157,7 @@ pub async fn update_auth_config(
     body: Json<UpdateAuthConfigBody>,
 ) -> V3Reply<V3Success> {
     let b = body.into_inner();
-    refuse_unsupported(
-        b.restrict_to_following_tools.as_ref(),
-        b.tool_access_config.as_ref(),
-        b.proxy_config.as_ref(),
-        b.is_enabled_for_tool_router,
-    )?;
+    b.refuse_unsupported()?;
     let mut changes = b.credentials.unwrap_or_default();
     if let Some(scopes) = b.scopes {
         changes.insert("scopes".into(), scopes);
@@ -179,9 +168,10 @@ pub async fn update_auth_config(
         auth_config: (!changes.is_empty()).then_some(changes),
         enabled: None,
     };
-    let id = path.id()?;
-    call.run(move |svc, caller| svc.update_integration(caller, id, req))
-        .await?;
+    call.run_on(&path, move |svc, caller, id| {
+        svc.update_integration(caller, id, req)
+    })
+    .await?;
     Ok(Json(V3Success::new("auth config updated")))
 }
 
@@ -190,14 +180,15 @@ pub async fn update_auth_config(
     operation_id = "v3SetAuthConfigStatus", params(StatusPath),
     responses((status = 200, description = "Its status changed", body = V3Success), V3ChangeErrors))]
 pub async fn set_auth_config_status(call: Call, path: web::Path<StatusPath>) -> V3Reply<V3Success> {
-    let id = path.id()?;
     let enabled = path.status == AuthConfigStatus::Enabled;
     let req = UpdateIntegration {
         enabled: Some(enabled),
         ..UpdateIntegration::default()
     };
-    call.run(move |svc, caller| svc.update_integration(caller, id, req))
-        .await?;
+    call.run_on(&path, move |svc, caller, id| {
+        svc.update_integration(caller, id, req)
+    })
+    .await?;
     Ok(Json(V3Success::new(match enabled {
         true => "auth config enabled",
         false => "auth config disabled",
@@ -209,10 +200,7 @@ pub async fn set_auth_config_status(call: Call, path: web::Path<StatusPath>) -> 
     operation_id = "v3DeleteAuthConfig", params(NanoidPath),
     responses((status = 200, description = "Deleted", body = V3Success), V3ChangeErrors))]
 pub async fn delete_auth_config(call: Call, path: web::Path<NanoidPath>) -> V3Reply<V3Success> {
-    let id = path.id()?;
-    let deleted = call
-        .run(move |svc, caller| svc.delete_integration(caller, id))
-        .await?;
+    let deleted = call.run_on(&path, Service::delete_integration).await?;
     Ok(Json(V3Success::new(format!(
         "auth config deleted with {deleted} connected accounts"
     ))))

@@ -10,11 +10,13 @@ use super::dto::{
     ConnectedAccountDto, ConnectedAccountListQuery, CreateConnectedAccountBody, CreateLinkBody,
     CreatedConnectedAccountDto, LinkDto, StateInput, StatusChangeBody, V3Page, V3Status, V3Success,
 };
-use super::{Paging, V3Error, V3Query, V3Reply, refuse_json, refuse_text};
-use crate::http::call::Call;
-use crate::http::dto::{V3ChangeErrors, V3ReadErrors, V3SendErrors, csv, parse_scheme};
-use crate::ids::{ConnectionId, IntegrationId};
-use crate::service::{AuthScheme, CreateConnection, Error, ListConnections, Order, Service};
+use super::{Paging, V3Query, V3Reply, refuse_json, refuse_text};
+use crate::http::call::{Call, ResourcePath};
+use crate::http::dto::{V3ChangeErrors, V3ReadErrors, V3SendErrors, csv, csv_parsed, parse_scheme};
+use crate::ids::ConnectionId;
+use crate::service::{
+    AuthScheme, ConnectionFilter, CreateConnection, Error, ListConnections, Order, Service,
+};
 
 /// The id in a connected account's path (`ca_…`, or the v1 UUID).
 #[derive(Debug, Deserialize, IntoParams)]
@@ -23,7 +25,7 @@ pub struct AccountPath {
     pub nanoid: String,
 }
 
-impl AccountPath {
+impl ResourcePath<ConnectionId> for AccountPath {
     fn id(&self) -> Result<ConnectionId, Error> {
         Ok(self.nanoid.parse()?)
     }
@@ -101,14 +103,6 @@ pub async fn create_link(call: Call, body: Json<CreateLinkBody>) -> V3Reply<Link
         .await?)
 }
 
-/// Comma-joined ids, each parsed.
-fn ids<I: std::str::FromStr>(raw: Option<String>) -> Result<Vec<I>, Error>
-where
-    Error: From<I::Err>,
-{
-    csv(raw).iter().map(|s| Ok(s.parse::<I>()?)).collect()
-}
-
 /// Whether a two-way query choice is its second value; empty or absent is the first.
 fn choice(raw: Option<String>, name: &str, [first, second]: [&str; 2]) -> Result<bool, Error> {
     match raw.as_deref().filter(|o| !o.is_empty()).unwrap_or(first) {
@@ -128,9 +122,7 @@ fn list_request(
     let wanted = csv(q.statuses);
     let mut statuses = Vec::new();
     for raw in &wanted {
-        if let Some(status) = V3Status::parse(raw)?.keyport() {
-            statuses.push(status.as_str().to_string());
-        }
+        statuses.extend(V3Status::parse(raw)?.keyport());
     }
     let shared_only = q
         .account_type
@@ -141,16 +133,21 @@ fn list_request(
     }
     let by_update = choice(q.order_by, "order_by", ["created_at", "updated_at"])?;
     let newest_first = choice(q.order_direction, "order_direction", ["asc", "desc"])?;
-    Ok(Some(ListConnections {
-        entities: csv(q.user_ids),
+    // Ids before user ids: a list names its malformed ids in this order.
+    let filter = ConnectionFilter {
+        integrations: csv_parsed(q.auth_config_ids)?,
+        ids: csv_parsed(q.connected_account_ids)?,
+        entities: csv_parsed(q.user_ids)?,
         apps: csv(q.toolkit_slugs),
         statuses,
-        integrations: ids::<IntegrationId>(q.auth_config_ids)?,
-        ids: ids::<ConnectionId>(q.connected_account_ids)?,
+        labels: Vec::new(),
         order: Order {
             by_update,
             newest_first,
         },
+    };
+    Ok(Some(ListConnections {
+        filter,
         page: paging.page,
         page_size: paging.limit,
         ..ListConnections::default()
@@ -185,10 +182,7 @@ pub async fn get_connected_account(
     call: Call,
     path: web::Path<AccountPath>,
 ) -> V3Reply<ConnectedAccountDto> {
-    let id = path.id()?;
-    Ok(call
-        .reply(move |svc, caller| svc.get_connection(caller, id))
-        .await?)
+    Ok(call.reply_on(&path, Service::get_connection).await?)
 }
 
 /// Deletes a connected account (tokens revoked at the provider, best effort).
@@ -199,9 +193,7 @@ pub async fn delete_connected_account(
     call: Call,
     path: web::Path<AccountPath>,
 ) -> V3Reply<V3Success> {
-    let id = path.id()?;
-    call.run(move |svc, caller| svc.delete_connection(caller, id))
-        .await?;
+    call.run_on(&path, Service::delete_connection).await?;
     Ok(Json(V3Success::new("connected account deleted")))
 }
 
@@ -214,11 +206,11 @@ pub async fn set_connected_account_status(
     path: web::Path<AccountPath>,
     body: Json<StatusChangeBody>,
 ) -> V3Reply<V3Success> {
-    let id = path.id()?;
     let enabled = body.enabled;
-    call.run(move |svc: &Service, caller| svc.set_connection_enabled(caller, id, enabled))
-        .await
-        .map_err(V3Error::from)?;
+    call.run_on(&path, move |svc, caller, id| {
+        svc.set_connection_enabled(caller, id, enabled)
+    })
+    .await?;
     Ok(Json(V3Success::new(match enabled {
         true => "connected account enabled",
         false => "connected account disabled",

@@ -13,25 +13,20 @@ use super::AuthParams;
 use super::Connections;
 use crate::domain::api_key::Permission;
 use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
-use crate::ids::{ConnectionId, EntityId, IntegrationId};
+use crate::ids::{ConnectionId, IntegrationId};
 use crate::secret::REDACTED;
 use crate::service::caller::Caller;
 use crate::service::ctx::Loaded;
 use crate::service::error::{Error, Result};
-use crate::store::{ConnectionFilter, Order, connections, integrations};
+use crate::store::{ConnectionFilter, Window, connections, integrations};
 
+/// A list request: the store's filter as the surface parsed it (apps by key or catalog
+/// id, resolved here; entities narrowed to a restricted caller's own), and the page.
 #[derive(Debug, Default)]
 pub struct ListConnections {
-    pub entities: Vec<String>,
-    pub apps: Vec<String>,
-    pub statuses: Vec<String>,
-    pub labels: Vec<String>,
-    /// Connections of any of these integrations (any integration when empty).
-    pub integrations: Vec<IntegrationId>,
-    /// Only these connections (any when empty).
-    pub ids: Vec<ConnectionId>,
-    pub order: Order,
+    pub filter: ConnectionFilter,
     pub active_only: bool,
+    /// From 1; `page_size` 0 means every match on one page.
     pub page: u64,
     pub page_size: u64,
 }
@@ -82,26 +77,14 @@ pub struct ConnectionPage {
     pub total: u64,
 }
 
-/// The page of `req` as a store filter over `entities`, `apps` and `statuses`.
-fn page_filter(
-    req: ListConnections,
-    entities: Vec<EntityId>,
-    apps: Vec<String>,
-    statuses: Vec<ConnectionStatus>,
-) -> ConnectionFilter {
+/// The rows of `req`'s page.
+fn page_window(req: &ListConnections) -> Window {
     let page_size = if req.page_size == 0 {
         u64::MAX
     } else {
         req.page_size
     };
-    ConnectionFilter {
-        entities,
-        apps,
-        statuses,
-        labels: req.labels,
-        integrations: req.integrations,
-        ids: req.ids,
-        order: req.order,
+    Window {
         limit: page_size,
         offset: req
             .page
@@ -133,42 +116,33 @@ impl Connections<'_> {
         self.view_connection(caller, connection)
     }
 
-    /// The store filter for `req` as `caller` may see it; `None` when nothing can match.
+    /// The store filter and page for `req` as `caller` may see it; `None` when nothing can
+    /// match.
     fn connection_filter(
         &self,
         caller: &Caller,
         req: ListConnections,
-    ) -> Result<Option<ConnectionFilter>> {
-        let mut entities = req
-            .entities
-            .iter()
-            .map(|e| EntityId::parse(e))
-            .collect::<Result<Vec<_>, _>>()?;
+    ) -> Result<Option<(ConnectionFilter, Window)>> {
+        let window = page_window(&req);
+        let mut filter = req.filter;
         if let Some(own) = &caller.entity {
-            if entities.iter().any(|e| e != own) {
+            if filter.entities.iter().any(|e| e != own) {
                 return Ok(None);
             }
-            entities = vec![own.clone()];
+            filter.entities = vec![own.clone()];
         }
-        let mut statuses = req
-            .statuses
-            .iter()
-            .map(|s| {
-                s.parse::<ConnectionStatus>()
-                    .map_err(|e| Error::invalid(format!("status: {e}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
         if req.active_only {
-            if !statuses.is_empty() && !statuses.contains(&ConnectionStatus::Active) {
+            if !filter.statuses.is_empty() && !filter.statuses.contains(&ConnectionStatus::Active) {
                 return Ok(None);
             }
-            statuses = vec![ConnectionStatus::Active];
+            filter.statuses = vec![ConnectionStatus::Active];
         }
-        let mut apps = Vec::new();
-        for app in &req.apps {
-            apps.push(self.ctx.find_app(app)?.key.clone());
-        }
-        Ok(Some(page_filter(req, entities, apps, statuses)))
+        filter.apps = filter
+            .apps
+            .iter()
+            .map(|app| Ok(self.ctx.find_app(app)?.key.clone()))
+            .collect::<Result<_>>()?;
+        Ok(Some((filter, window)))
     }
 
     /// The connections matching `req` that `caller` may see, as stored.
@@ -176,7 +150,10 @@ impl Connections<'_> {
         caller.require(Permission::Use)?;
         self.flows().sweep()?;
         match self.connection_filter(caller, req)? {
-            Some(filter) => Ok(self.ctx.store.read(|db| connections::list(db, &filter))?),
+            Some((filter, window)) => Ok(self
+                .ctx
+                .store
+                .read(|db| connections::list(db, &filter, window))?),
             None => Ok(Vec::new()),
         }
     }
@@ -187,7 +164,7 @@ impl Connections<'_> {
     pub fn list(&self, caller: &Caller, req: ListConnections) -> Result<ConnectionPage> {
         caller.require(Permission::Use)?;
         self.flows().sweep()?;
-        let Some(filter) = self.connection_filter(caller, req)? else {
+        let Some((filter, window)) = self.connection_filter(caller, req)? else {
             return Ok(ConnectionPage {
                 views: Vec::new(),
                 total: 0,
@@ -195,7 +172,7 @@ impl Connections<'_> {
         };
         let reveal = caller.permission == Permission::Reveal;
         let (rows, total, integrations) = self.ctx.store.snapshot(|db| {
-            let list = connections::list(db, &filter)?;
+            let list = connections::list(db, &filter, window)?;
             let total = connections::count(db, &filter)?;
             let mut found: HashMap<IntegrationId, (Integration, Option<Vec<u8>>)> = HashMap::new();
             let mut rows = Vec::with_capacity(list.len());

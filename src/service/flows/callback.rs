@@ -7,12 +7,13 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use super::{FLOWS, Flows, hash};
+use super::{FLOWS, Flows};
 use crate::auth::Credentials;
 use crate::auth::oauth1::{self, OAuth1, TemporaryCredentials};
 use crate::domain::{Connection, ConnectionStatus};
 use crate::ids::ConnectionId;
 use crate::secret::SecretFields;
+use crate::service::ctx::token_hash;
 use crate::service::error::{Error, Result};
 use crate::store::flows;
 
@@ -161,7 +162,11 @@ impl Flows<'_> {
                 "The provider's answer carries no state; nothing was changed.",
             ));
         };
-        let flow = match self.ctx.store.read(|db| flows::by_state(db, &hash(state))) {
+        let flow = match self
+            .ctx
+            .store
+            .read(|db| flows::by_state(db, &token_hash(state)))
+        {
             Ok(Some(flow)) => flow,
             Ok(None) => {
                 return Err(refused(

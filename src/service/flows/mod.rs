@@ -13,16 +13,12 @@ mod callback;
 
 use std::sync::atomic::Ordering::SeqCst;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::digest::{SHA256, digest};
-use ring::rand::{SecureRandom, SystemRandom};
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
 
 pub use callback::{CallbackOutcome, CallbackQuery};
 
-use super::ctx::{Ctx, check_url, log_transition};
+use super::ctx::{Ctx, check_url, log_transition, random_token, token_hash};
 use super::tokens::Tokens;
 use crate::auth::oauth1::{self, OAuth1};
 use crate::auth::oauth2::OAuth2;
@@ -39,18 +35,6 @@ pub const FLOW_TTL_SECS: i64 = 600;
 /// The sealed-values table of pending flows.
 const FLOWS: &str = "oauth_flows";
 
-fn random_token() -> Result<String> {
-    let mut bytes = [0u8; 32];
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| Error::Internal("system random failed".into()))?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
-}
-
-fn hash(token: &str) -> Vec<u8> {
-    digest(&SHA256, token.as_bytes()).as_ref().to_vec()
-}
-
 /// A connection about to be created for an entity.
 #[derive(Clone, Copy)]
 pub(crate) struct Start<'a> {
@@ -66,7 +50,12 @@ pub(crate) struct Start<'a> {
 
 impl<'a> Start<'a> {
     /// The connection row this start creates, without secrets.
-    fn row(&self, id: ConnectionId, status: ConnectionStatus, now: &'a str) -> NewConnection<'a> {
+    pub fn row(
+        &self,
+        id: ConnectionId,
+        status: ConnectionStatus,
+        now: &'a str,
+    ) -> NewConnection<'a> {
         NewConnection {
             id,
             integration_id: self.integration.id,
@@ -203,7 +192,7 @@ impl<'a> Flows<'a> {
             self.check_redirect_after(start.integration, url)?;
         }
         let state = random_token()?;
-        let authorization = oauth2.authorization(&state)?;
+        let authorization = oauth2.authorization(state.expose_secret())?;
         let mut secrets = SecretFields::default();
         secrets.set("authorize_url", &authorization.url);
         if let Some(verifier) = &authorization.pkce_verifier {
@@ -211,7 +200,7 @@ impl<'a> Flows<'a> {
         }
         self.start_flow(PendingFlow {
             start,
-            state_key: &state,
+            state_key: state.expose_secret(),
             secrets,
             expected_issuer: oauth2.expected_issuer(),
         })
@@ -307,8 +296,8 @@ impl<'a> Flows<'a> {
                 tx,
                 &flows::NewFlow {
                     connection_id: id,
-                    state_hash: &hash(state_key),
-                    connect_hash: &hash(&connect),
+                    state_hash: &token_hash(state_key),
+                    connect_hash: &token_hash(connect.expose_secret()),
                     app_key: &start.integration.app_key,
                     secrets: &sealed,
                     redirect_after: start.redirect_after,
@@ -327,7 +316,11 @@ impl<'a> Flows<'a> {
             id,
             status: ConnectionStatus::Initiated,
             auth_scheme: start.integration.auth_scheme,
-            redirect_url: Some(format!("{}/connect/{connect}", self.ctx.public_url)),
+            redirect_url: Some(format!(
+                "{}/connect/{}",
+                self.ctx.public_url,
+                connect.expose_secret()
+            )),
         })
     }
 
@@ -407,7 +400,7 @@ impl<'a> Flows<'a> {
         let flow = self
             .ctx
             .store
-            .read(|db| flows::by_connect(db, &hash(token)))
+            .read(|db| flows::by_connect(db, &token_hash(token)))
             .map_err(|_| gone())?
             .ok_or_else(gone)?;
         if flow.used {
@@ -450,21 +443,5 @@ impl<'a> Flows<'a> {
                 .map(|u| u.expose_secret().to_string())
                 .unwrap_or_default(),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_are_long_random_and_hashed() -> Result<()> {
-        let a = random_token()?;
-        let b = random_token()?;
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 43, "256 bits, base64url");
-        assert_eq!(hash(&a).len(), 32);
-        assert_ne!(hash(&a), hash(&b));
-        Ok(())
     }
 }

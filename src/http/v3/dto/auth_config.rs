@@ -135,34 +135,100 @@ pub enum AuthConfigType {
     UseCustomAuth,
 }
 
+/// What keyport does not do per auth config, refused rather than ignored: the four fields
+/// both auth config bodies end with (see `refusing_body!`).
+pub trait Refusing {
+    fn restrict_to_following_tools(&self) -> Option<&[String]>;
+    fn tool_access_config(&self) -> Option<&ToolAccessConfig>;
+    fn proxy_config(&self) -> Option<&Value>;
+    fn is_enabled_for_tool_router(&self) -> Option<bool>;
+
+    /// Refuses the body if any of the four asks for what keyport does not do.
+    fn refuse_unsupported(&self) -> Result<(), Error> {
+        let restricted = self
+            .restrict_to_following_tools()
+            .is_some_and(|r| !r.is_empty())
+            || self.tool_access_config().is_some_and(|a| {
+                !a.tools_available_for_execution.is_empty()
+                    || !a.tools_for_connected_account_creation.is_empty()
+            });
+        if restricted {
+            return Err(Error::invalid(
+                "tool_access_config: keyport does not restrict tools per auth config; give the \
+                 agent an API key restricted to its user instead",
+            ));
+        }
+        if self.proxy_config().is_some_and(|p| !p.is_null()) {
+            return Err(Error::invalid(
+                "proxy_config: keyport calls the provider itself and takes no auth proxy",
+            ));
+        }
+        if self.is_enabled_for_tool_router() == Some(true) {
+            return Err(Error::invalid(
+                "is_enabled_for_tool_router: keyport has no tool router",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Declares an auth config body with its own fields followed by the four that keyport
+/// refuses, and implements [`Refusing`] for it: the four are declared, documented and
+/// checked in one place for the create options and the update body alike.
+macro_rules! refusing_body {
+    ($(#[$attr:meta])* pub struct $name:ident { $($(#[$field_attr:meta])* pub $field:ident: $ty:ty,)* }) => {
+        $(#[$attr])*
+        pub struct $name {
+            $($(#[$field_attr])* pub $field: $ty,)*
+            /// Refused unless empty: keyport restricts tools by API key.
+            #[schema(max_items = 0)]
+            pub restrict_to_following_tools: Option<Vec<String>>,
+            /// Refused unless its lists are empty.
+            pub tool_access_config: Option<ToolAccessConfig>,
+            /// Refused: keyport calls providers itself.
+            #[schema(schema_with = super::refused)]
+            pub proxy_config: Option<Value>,
+            /// Refused when true: keyport has no tool router.
+            #[schema(schema_with = never_true)]
+            pub is_enabled_for_tool_router: Option<bool>,
+        }
+
+        impl Refusing for $name {
+            fn restrict_to_following_tools(&self) -> Option<&[String]> {
+                self.restrict_to_following_tools.as_deref()
+            }
+            fn tool_access_config(&self) -> Option<&ToolAccessConfig> {
+                self.tool_access_config.as_ref()
+            }
+            fn proxy_config(&self) -> Option<&Value> {
+                self.proxy_config.as_ref()
+            }
+            fn is_enabled_for_tool_router(&self) -> Option<bool> {
+                self.is_enabled_for_tool_router
+            }
+        }
+    };
+}
+
 // No `Debug` on the bodies below: `credentials` carries client secrets.
-/// The auth config part of a create body.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = V3AuthConfigOptions)]
-pub struct AuthConfigOptions {
-    #[serde(rename = "type")]
-    pub kind: AuthConfigType,
-    /// Without it, the toolkit's default scheme.
-    #[serde(alias = "authScheme")]
-    #[schema(value_type = Option<AuthSchemeName>)]
-    pub auth_scheme: Option<String>,
-    /// The scheme's configuration fields (`client_id`, `client_secret`, `scopes`…).
-    pub credentials: Option<Map<String, Value>>,
-    pub name: Option<String>,
-    /// Connection fields every connected account inherits (a shared token…).
-    pub shared_credentials: Option<Map<String, Value>>,
-    /// Refused unless empty: keyport restricts tools by API key.
-    #[schema(max_items = 0)]
-    pub restrict_to_following_tools: Option<Vec<String>>,
-    /// Refused unless its lists are empty.
-    pub tool_access_config: Option<ToolAccessConfig>,
-    /// Refused: keyport calls providers itself.
-    #[schema(schema_with = super::refused)]
-    pub proxy_config: Option<Value>,
-    /// Refused when true: keyport has no tool router.
-    #[schema(schema_with = never_true)]
-    pub is_enabled_for_tool_router: Option<bool>,
+refusing_body! {
+    /// The auth config part of a create body.
+    #[derive(Serialize, Deserialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    #[schema(as = V3AuthConfigOptions)]
+    pub struct AuthConfigOptions {
+        #[serde(rename = "type")]
+        pub kind: AuthConfigType,
+        /// Without it, the toolkit's default scheme.
+        #[serde(alias = "authScheme")]
+        #[schema(value_type = Option<AuthSchemeName>)]
+        pub auth_scheme: Option<String>,
+        /// The scheme's configuration fields (`client_id`, `client_secret`, `scopes`…).
+        pub credentials: Option<Map<String, Value>>,
+        pub name: Option<String>,
+        /// Connection fields every connected account inherits (a shared token…).
+        pub shared_credentials: Option<Map<String, Value>>,
+    }
 }
 
 /// `POST /auth_configs`.
@@ -174,26 +240,21 @@ pub struct CreateAuthConfigBody {
     pub auth_config: Option<AuthConfigOptions>,
 }
 
-/// `PATCH /auth_configs/{id}`: given credential keys replace, others are kept.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = V3UpdateAuthConfig)]
-pub struct UpdateAuthConfigBody {
-    /// `custom` or `default` (both update the same configuration).
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    pub credentials: Option<Map<String, Value>>,
-    pub name: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    pub scopes: Option<Value>,
-    pub shared_credentials: Option<Map<String, Value>>,
-    #[schema(max_items = 0)]
-    pub restrict_to_following_tools: Option<Vec<String>>,
-    pub tool_access_config: Option<ToolAccessConfig>,
-    #[schema(schema_with = super::refused)]
-    pub proxy_config: Option<Value>,
-    #[schema(schema_with = never_true)]
-    pub is_enabled_for_tool_router: Option<bool>,
+refusing_body! {
+    /// `PATCH /auth_configs/{id}`: given credential keys replace, others are kept.
+    #[derive(Serialize, Deserialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    #[schema(as = V3UpdateAuthConfig)]
+    pub struct UpdateAuthConfigBody {
+        /// `custom` or `default` (both update the same configuration).
+        #[serde(rename = "type")]
+        pub kind: Option<String>,
+        pub credentials: Option<Map<String, Value>>,
+        pub name: Option<String>,
+        #[schema(value_type = Option<Object>)]
+        pub scopes: Option<Value>,
+        pub shared_credentials: Option<Map<String, Value>>,
+    }
 }
 
 /// `false` or null: keyport has no tool router.
@@ -205,37 +266,6 @@ fn never_true() -> utoipa::openapi::Object {
         ]))
         .enum_values(Some([Value::Bool(false), Value::Null]))
         .build()
-}
-
-/// What keyport does not do per auth config, refused rather than ignored.
-pub fn refuse_unsupported(
-    restrict: Option<&Vec<String>>,
-    access: Option<&ToolAccessConfig>,
-    proxy: Option<&Value>,
-    router: Option<bool>,
-) -> Result<(), Error> {
-    let restricted = restrict.is_some_and(|r| !r.is_empty())
-        || access.is_some_and(|a| {
-            !a.tools_available_for_execution.is_empty()
-                || !a.tools_for_connected_account_creation.is_empty()
-        });
-    if restricted {
-        return Err(Error::invalid(
-            "tool_access_config: keyport does not restrict tools per auth config; give the agent \
-             an API key restricted to its user instead",
-        ));
-    }
-    if proxy.is_some_and(|p| !p.is_null()) {
-        return Err(Error::invalid(
-            "proxy_config: keyport calls the provider itself and takes no auth proxy",
-        ));
-    }
-    if router == Some(true) {
-        return Err(Error::invalid(
-            "is_enabled_for_tool_router: keyport has no tool router",
-        ));
-    }
-    Ok(())
 }
 
 /// The auth config part of the create answer.
