@@ -82,10 +82,12 @@ impl Store {
 #[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
 
     use serde_json::{Map, Value, json};
 
     use super::*;
+    use crate::clock::Deadline;
     use crate::domain::{AuthScheme, ConnectionStatus};
     use crate::ids::EntityId;
     use crate::store::{IntegrationPatch, NewConnection, NewIntegration, SecretUpdate, flows};
@@ -359,25 +361,56 @@ mod tests {
             let v = s.connection.row.params.get("v");
             v.and_then(Value::as_u64).unwrap_or(0)
         };
+        // Reads done after each acknowledgement: the writer waits for every reader to read
+        // at least once between writes, so reads interleave with writes however the
+        // threads are scheduled (a loaded machine may not run a reader for a while).
+        let reads = AtomicU64::new(0);
+        let mut stalled = false;
+        const READERS: u64 = 3;
         std::thread::scope(|scope| {
-            for _ in 0..3 {
+            for _ in 0..READERS {
                 scope.spawn(|| {
-                    let mut reads = 0u32;
+                    let mut last_floor = None;
                     while acknowledged.load(Ordering::SeqCst) < 60 {
                         let floor = acknowledged.load(Ordering::SeqCst);
                         let read = f.store.sealed(f.connection).unwrap().unwrap();
                         assert!(version(&read) >= floor, "{} < {floor}", version(&read));
-                        reads += 1;
+                        if floor < 60 && last_floor != Some(floor) {
+                            last_floor = Some(floor);
+                            reads.fetch_add(1, Ordering::SeqCst);
+                        }
                     }
-                    assert!(reads > 60);
                 });
             }
+            // Whether every reader got to `count` reads within 5 s.
+            let wait_for = |count: u64| {
+                let deadline = Deadline::after(Duration::from_secs(5));
+                while reads.load(Ordering::SeqCst) < count {
+                    if deadline.passed() {
+                        return false;
+                    }
+                    std::thread::yield_now();
+                }
+                true
+            };
+            stalled = !wait_for(READERS);
             for v in 1..=60 {
+                if stalled {
+                    // Let the readers go.
+                    acknowledged.store(60, Ordering::SeqCst);
+                    break;
+                }
                 let blob = format!("tokens-v{v}");
                 f.update_secrets(ConnectionStatus::Active, blob.as_bytes(), &json!({"v": v}));
                 acknowledged.store(v, Ordering::SeqCst);
+                // Readers count one read per acknowledged version they saw, from 0.
+                stalled = v < 60 && !wait_for(READERS * (v + 1));
             }
         });
+        assert!(!stalled, "a reader did not run for 5 s");
+        // Every reader read at every version from 0 to 59: the check above ran between
+        // every pair of writes.
+        assert_eq!(reads.load(Ordering::SeqCst), READERS * 60);
         let last = f.warm();
         assert_eq!(version(&last), 60);
         assert_eq!(last.connection.secrets.as_deref(), Some(&b"tokens-v60"[..]));
