@@ -1,5 +1,7 @@
 //! The MCP Inspector in CLI mode (tests/peers/inspector) as a second client, over stdio
-//! and over Streamable HTTP.
+//! and over Streamable HTTP: the tools, a GitHub action and `keyport_proxy` through the
+//! stand-in, the connection list, and a connect link completed in Chromium against the
+//! real OAuth server, after which the app's tools are listed.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -8,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{ALICE_TOKEN, assert_no_canary, entity_key, mcp_args, world};
 use crate::common::client::get_json;
-use crate::common::peers;
+use crate::common::peers::{self, drive};
 
 /// The MCP Inspector in CLI mode (tests/peers/inspector), one request per run, against
 /// `target` (its arguments naming the server), with `home` as its home directory.
@@ -96,7 +98,48 @@ fn lists_and_calls(w: &super::World, target: &[String], home: &Path) {
             format!("Bearer {ALICE_TOKEN}")
         );
     }
+    connects_gmail(w, target, home);
     assert_no_canary(&[("keyport's log", &w.server.log())]);
+}
+
+/// The text of a tool call's first content block, as JSON.
+fn tool_json(called: &Value) -> Value {
+    assert_ne!(called["isError"], true, "{called}");
+    let text = called["content"][0]["text"].as_str().unwrap_or_default();
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {called}"))
+}
+
+/// alice's connections through `keyport_list_connections`, then a gmail link from
+/// `keyport_connect` that Chromium completes at the real authorization server: gmail's
+/// tools are listed after.
+fn connects_gmail(w: &super::World, target: &[String], home: &Path) {
+    let call = |tool: &str, args: &[&str]| {
+        let mut more = vec!["--method", "tools/call", "--tool-name", tool];
+        for arg in args {
+            more.extend(["--tool-arg", arg]);
+        }
+        tool_json(&inspector(target, home, &more))
+    };
+    let listed = call("keyport_list_connections", &[]);
+    let apps: Vec<(&Value, &Value)> = listed["connections"]
+        .as_array()
+        .expect("connections")
+        .iter()
+        .map(|c| (&c["app"], &c["status"]))
+        .collect();
+    assert_eq!(apps, [(&json!("github"), &json!("ACTIVE"))], "{listed}");
+    let link = call("keyport_connect", &["app=gmail"]);
+    let url = link["url"].as_str().expect("a connect link");
+    assert!(url.starts_with(&format!("{}/connect/", w.server.url)), "{link}");
+    drive(url, &["--expect-text", "Connected"]);
+    let listed = inspector(target, home, &["--method", "tools/list"]);
+    let names: Vec<&str> = listed["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(names.contains(&"GMAIL_SEND_EMAIL"), "{names:?}");
 }
 
 #[test]
