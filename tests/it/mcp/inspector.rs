@@ -130,7 +130,10 @@ fn connects_gmail(w: &super::World, target: &[String], home: &Path) {
     assert_eq!(apps, [(&json!("github"), &json!("ACTIVE"))], "{listed}");
     let link = call("keyport_connect", &["app=gmail"]);
     let url = link["url"].as_str().expect("a connect link");
-    assert!(url.starts_with(&format!("{}/connect/", w.server.url)), "{link}");
+    assert!(
+        url.starts_with(&format!("{}/connect/", w.server.url)),
+        "{link}"
+    );
     drive(url, &["--expect-text", "Connected"]);
     let listed = inspector(target, home, &["--method", "tools/list"]);
     let names: Vec<&str> = listed["tools"]
