@@ -135,6 +135,7 @@ fn upstream_answers_pass_through_with_their_status() {
     let upstream = Upstream::start(|req| match req.target.as_str() {
         "/missing" => json_reply(404, json!({"message": "Not Found"})),
         "/denied" => json_reply(401, json!({"message": "Bad credentials"})),
+        "/busy" => json_reply(503, json!({"message": "maintenance"})),
         _ => json_reply(
             201,
             json!({"created": true, "echo": String::from_utf8_lossy(&req.body)}),
@@ -150,6 +151,19 @@ fn upstream_answers_pass_through_with_their_status() {
         answer["error"].as_str().unwrap_or("").contains("404"),
         "{answer}"
     );
+
+    // A 503 is the provider's answer, said as such (not "could not be reached"), every
+    // time, and the next call goes through.
+    for _ in 0..2 {
+        let (status, answer) = kp.proxy(get(&id, "/busy"));
+        assert_eq!((status, &answer["status"]), (200, &json!(503)), "{answer}");
+        let said = answer["error"].as_str().unwrap_or_default();
+        assert!(
+            said.contains("answered HTTP 503") && said.contains("maintenance"),
+            "{answer}"
+        );
+    }
+    assert_eq!(kp.proxy(get(&id, "/ok")).1["status"], 201);
 
     // A static credential has nothing to refresh: a 401 is answered, not retried.
     let (_, answer) = kp.proxy(get(&id, "/denied"));
