@@ -55,14 +55,17 @@ fn page(status: StatusCode, html: String) -> HttpResponse {
 }
 
 fn outcome_page(outcome: &CallbackOutcome) -> HttpResponse {
-    let (status, class, message) = if outcome.success {
-        (
-            StatusCode::OK,
-            "success",
-            "Your account is connected. keyport keeps the tokens in its vault on this machine.",
-        )
-    } else {
-        (StatusCode::BAD_REQUEST, "failure", outcome.message.as_str())
+    const CONNECTED: &str =
+        "Your account is connected. keyport keeps the tokens in its vault on this machine.";
+    // A success with something to know (no refresh token) says both.
+    let noted;
+    let (status, class, message) = match (outcome.success, outcome.message.as_str()) {
+        (true, "") => (StatusCode::OK, "success", CONNECTED),
+        (true, note) => {
+            noted = format!("{CONNECTED} But: {note}.");
+            (StatusCode::OK, "success", noted.as_str())
+        }
+        (false, message) => (StatusCode::BAD_REQUEST, "failure", message),
     };
     page(
         status,

@@ -290,6 +290,18 @@ impl<'a> Tokens<'a> {
         guard: impl FnOnce(&Connection) -> Result<()>,
         edit: impl FnOnce(&mut Map<String, Value>, &mut SecretFields),
     ) -> Result<()> {
+        self.commit_noted(id, guard, None, edit)
+    }
+
+    /// [`Tokens::commit`], with `note` as the ACTIVE connection's status reason: what the
+    /// user should know about the credential now (none clears it).
+    pub fn commit_noted(
+        &self,
+        id: ConnectionId,
+        guard: impl FnOnce(&Connection) -> Result<()>,
+        note: Option<&str>,
+        edit: impl FnOnce(&mut Map<String, Value>, &mut SecretFields),
+    ) -> Result<()> {
         let now = self.ctx.clock.stamp();
         let row = id.to_string();
         let from = self.ctx.store.write(|tx| {
@@ -306,7 +318,7 @@ impl<'a> Tokens<'a> {
                 id,
                 &SecretUpdate {
                     status: ConnectionStatus::Active,
-                    status_reason: None,
+                    status_reason: note,
                     params: &params,
                     secret_keys: &sealed.keys(),
                     secrets: blob.as_deref(),

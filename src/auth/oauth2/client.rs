@@ -162,6 +162,17 @@ pub struct Authorization {
 
 /// The authorization URL for a new flow with the given `state` (≥ 128 random bits, made by
 /// the caller) and, unless the provider cannot do it, a fresh PKCE S256 challenge.
+/// OpenID Connect grants `offline_access` (a refresh token) only when the user is asked
+/// for consent (Core §11: without `prompt=consent` the server must ignore the scope), so a
+/// request for it without a `prompt` of its own gets `prompt=consent`.
+fn asks_offline_without_consent(config: &OAuthConfig) -> bool {
+    config.scopes.iter().any(|s| s == "offline_access")
+        && !config
+            .authorization_params
+            .iter()
+            .any(|(name, _)| name == "prompt")
+}
+
 pub fn authorization(config: &OAuthConfig, state: &str) -> Result<Authorization, OAuthError> {
     let client = client(config)?;
     let state = state.to_string();
@@ -173,6 +184,9 @@ pub fn authorization(config: &OAuthConfig, state: &str) -> Result<Authorization,
     }
     for (name, value) in &config.authorization_params {
         request = request.add_extra_param(name.clone(), value.clone());
+    }
+    if asks_offline_without_consent(config) {
+        request = request.add_extra_param("prompt", "consent");
     }
     let mut pkce_verifier = None;
     if config.pkce {
@@ -388,5 +402,53 @@ pub fn revoke(
         status => Err(OAuthError::BadResponse(format!(
             "HTTP {status} from the revocation endpoint"
         ))),
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    fn config(scopes: &[&str], params: &[(&str, &str)]) -> OAuthConfig {
+        OAuthConfig {
+            client_id: "c".into(),
+            client_secret: None,
+            authorization_url: Some("https://idp.example/auth".into()),
+            token_url: "https://idp.example/token".into(),
+            revocation_url: None,
+            redirect_uri: Some("http://127.0.0.1:1/callback/app".into()),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            scope_separator: " ".into(),
+            authorization_params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            token_params: Vec::new(),
+            pkce: true,
+            token_auth: TokenAuth::Post,
+        }
+    }
+
+    fn prompts(config: &OAuthConfig) -> Vec<String> {
+        let url = url::Url::parse(&authorization(config, "s").unwrap().url).unwrap();
+        url.query_pairs()
+            .filter(|(k, _)| k == "prompt")
+            .map(|(_, v)| v.into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn offline_access_asks_for_consent_unless_a_prompt_is_configured() {
+        assert_eq!(
+            prompts(&config(&["openid", "offline_access"], &[])),
+            ["consent"]
+        );
+        assert!(prompts(&config(&["openid"], &[])).is_empty());
+        let own = config(
+            &["openid", "offline_access"],
+            &[("prompt", "login consent")],
+        );
+        assert_eq!(prompts(&own), ["login consent"]);
     }
 }

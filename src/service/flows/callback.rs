@@ -8,8 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::{FLOWS, Flows};
-use crate::auth::Credentials;
 use crate::auth::oauth1::{self, OAuth1, TemporaryCredentials};
+use crate::auth::{Credentials, Renewed};
 use crate::domain::{Connection, ConnectionStatus};
 use crate::ids::ConnectionId;
 use crate::secret::SecretFields;
@@ -130,12 +130,12 @@ impl Flows<'_> {
             })
         };
         match completed {
-            Ok(()) => {
+            Ok(note) => {
                 self.ctx.notify_change();
                 CallbackOutcome {
                     success: true,
                     title: "Connected".into(),
-                    message: String::new(),
+                    message: note.unwrap_or_default(),
                     redirect: back("success", None).flatten(),
                 }
             }
@@ -257,7 +257,7 @@ impl Flows<'_> {
             .open_fields(FLOWS, &id.to_string(), Some(&flow.secrets))?;
         // A reconnect's old credentials, revoked at the provider once the new ones are in.
         let credentials = self.ctx.open(&loaded)?;
-        self.exchange(id, &credentials, &secrets, query)?;
+        let note = self.exchange(id, &credentials, &secrets, query)?;
         if reconnect
             && let Some(Err(e)) = credentials
                 .issuer()
@@ -265,7 +265,7 @@ impl Flows<'_> {
         {
             tracing::warn!(connection = %id, error = %e, "the replaced tokens could not be revoked at the provider");
         }
-        Ok(())
+        Ok(note)
     }
 
     fn exchange(
@@ -290,12 +290,17 @@ impl Flows<'_> {
                     verifier.as_ref(),
                     self.ctx.clock.unix(),
                 )?;
-                self.tokens.commit(id, authorizable, |params, sealed| {
-                    // A reconnect's grant replaces the old one whole.
-                    sealed.remove("refresh_token");
-                    renewed.store(params, sealed)
-                })?;
-                Ok(())
+                let note = no_refresh_token(&renewed);
+                if let Some(note) = &note {
+                    tracing::warn!(connection = %id, "{note}");
+                }
+                self.tokens
+                    .commit_noted(id, authorizable, note.as_deref(), |params, sealed| {
+                        // A reconnect's grant replaces the old one whole.
+                        sealed.remove("refresh_token");
+                        renewed.store(params, sealed)
+                    })?;
+                Ok(note)
             }
             Credentials::OAuth1(oauth1) => {
                 let verifier = given(
@@ -342,8 +347,25 @@ impl Flows<'_> {
             sealed.set("oauth_token", tokens.token.expose_secret());
             sealed.set("oauth_token_secret", tokens.token_secret.expose_secret());
         })?;
-        Ok(())
+        Ok(None)
     }
+}
+
+/// What to tell the user about a first grant whose access token expires and that came
+/// without a refresh token: the connection works until then and turns EXPIRED after.
+fn no_refresh_token(renewed: &Renewed) -> Option<String> {
+    if renewed.refresh_token.is_some() {
+        return None;
+    }
+    let expires = renewed.expires_at?;
+    let when = time::OffsetDateTime::from_unix_timestamp(expires)
+        .map(crate::clock::format_stamp)
+        .unwrap_or_else(|_| expires.to_string());
+    Some(format!(
+        "no refresh token: the provider's access token expires at {when} and it issued no \
+         refresh token, so the connection turns EXPIRED then; ask for offline access (the \
+         offline_access scope, or the provider's own switch such as access_type=offline) and reconnect"
+    ))
 }
 
 /// A flow's connection may turn ACTIVE from where it is: INITIATED for a new connection,
@@ -352,7 +374,8 @@ fn authorizable(current: &Connection) -> Result<()> {
     Ok(current.status.check(ConnectionStatus::Active)?)
 }
 
-type Completion = std::result::Result<(), Refusal>;
+/// A completed flow, with what the user should know about the new credential, if anything.
+type Completion = std::result::Result<Option<String>, Refusal>;
 
 /// Why a completion failed: the answer lacked what the protocol needs, or the exchange
 /// (or what follows it) failed.

@@ -260,3 +260,58 @@ fn deleting_an_integration_revokes_its_connections_and_a_disabled_one_cannot_act
         "{answer}"
     );
 }
+
+#[test]
+fn offline_access_gets_a_refresh_token_from_a_strict_provider_and_its_absence_is_said_at_once() {
+    let server = server_with_testidp(&Launch::default());
+    let idp = idp(&server, 2);
+    // `offline_access` and no prompt configured: keyport asks for consent, as OIDC
+    // requires for the provider to grant a refresh token.
+    let strict = oauth_integration(&server, &idp, json!({"authorization_params": {}}));
+    let (id, link) = start_connection(&server, &strict, "gina", None);
+    let page = drive(&link, &["--expect-text", "Connected"]);
+    assert!(
+        !page["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no refresh token"),
+        "{page}"
+    );
+    let first = refresh_token(&server, &id);
+    assert!(server.connection(&id)["statusReason"].is_null());
+    std::thread::sleep(Duration::from_secs(3));
+    let refreshes = idp.token_calls("refresh_token");
+    assert_ne!(refresh_token(&server, &id), first);
+    assert_eq!(idp.token_calls("refresh_token"), refreshes + 1);
+
+    // Without offline access the provider grants no refresh token: the connection says so
+    // now (its status reason, the page, the log), not when the token lapses.
+    let online = oauth_integration(
+        &server,
+        &idp,
+        json!({"scopes": "openid", "authorization_params": {}}),
+    );
+    let (id, link) = start_connection(&server, &online, "gina", None);
+    let page = drive(&link, &["--expect-text", "Connected"]);
+    assert!(
+        page["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no refresh token"),
+        "{page}"
+    );
+    let connection = server.connection(&id);
+    assert_eq!(connection["status"], "ACTIVE");
+    let reason = connection["statusReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("no refresh token") && reason.contains("offline"),
+        "{connection}"
+    );
+    assert!(
+        server
+            .log()
+            .lines()
+            .any(|l| l.contains("WARN") && l.contains(&id) && l.contains("no refresh token")),
+        "no warning logged"
+    );
+}
