@@ -49,7 +49,8 @@ pub enum ConnectionsCmd {
     Show { id: String },
     /// Delete a connection (its credentials are wiped).
     Rm { id: String },
-    /// Check the credential with the provider's who-am-I endpoint (API key, bearer, basic).
+    /// Check the credential with the provider's who-am-I endpoint (OAuth with a fresh token);
+    /// never re-enables a connection the user disabled.
     Test { id: String },
     /// Re-enable a disabled connection (an EXPIRED or FAILED one needs `reconnect`).
     Enable { id: String },

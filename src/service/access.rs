@@ -45,7 +45,7 @@ impl<'a> Access<'a> {
 
     /// What one request for `connection` carries: a token-issuing scheme's current token
     /// (renewed first when needed), or the credential itself.
-    fn inject(
+    pub fn inject(
         &self,
         connection: &Connection,
         credentials: &Credentials,

@@ -6,9 +6,10 @@
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use serde_json::Value;
 
+use super::access::Access;
 use super::ctx::Ctx;
-use crate::auth;
-use crate::domain::{Connection, ConnectionStatus};
+use super::tokens::Tokens;
+use crate::domain::{AuthScheme, Connection, ConnectionStatus};
 use crate::ids::ConnectionId;
 use crate::providers::catalog::HttpMethod;
 use crate::service::error::{Error, Result};
@@ -38,26 +39,31 @@ fn provider_message(status: u16, body: &[u8]) -> String {
     text.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
-/// Who-am-I checks over the shared context.
+/// The status reason of a connection its user disabled; a check never undoes that.
+pub(crate) const DISABLED_BY_USER: &str = "disabled by the user";
+
+/// Who-am-I checks over the shared context and the token lifecycle.
 #[derive(Clone, Copy)]
 pub(crate) struct Checks<'a> {
     ctx: &'a Ctx,
+    tokens: Tokens<'a>,
 }
 
 impl<'a> Checks<'a> {
-    pub fn new(ctx: &'a Ctx) -> Self {
-        Checks { ctx }
+    pub fn new(ctx: &'a Ctx, tokens: Tokens<'a>) -> Self {
+        Checks { ctx, tokens }
     }
 
-    /// Calls the app's who-am-I endpoint with the connection's credential.
+    /// Calls the app's who-am-I endpoint with what a request for the connection carries:
+    /// the credential itself, or for a token-issuing scheme a token valid now (renewed
+    /// through the one token lifecycle when due; a dead grant turns the connection EXPIRED).
     fn whoami(&self, connection: &Connection) -> Result<CheckOutcome> {
         let loaded = self.ctx.load(connection.id)?;
         let integration = &loaded.integration;
-        if !auth::traits(integration.auth_scheme).checkable {
-            return Err(Error::invalid(format!(
-                "credential checks apply to API_KEY, BEARER_TOKEN and BASIC connections, not {}",
-                integration.auth_scheme
-            )));
+        if integration.auth_scheme == AuthScheme::NoAuth {
+            return Err(Error::invalid(
+                "a NO_AUTH connection has no credential to check",
+            ));
         }
         let app = self.ctx.app(&integration.app_key)?;
         let endpoint = app.whoami.as_ref().ok_or_else(|| {
@@ -66,7 +72,8 @@ impl<'a> Checks<'a> {
                 app.key
             ))
         })?;
-        let injection = self.ctx.open(&loaded)?.injection(&self.ctx.clock)?;
+        let credentials = self.ctx.open(&loaded)?;
+        let (injection, _) = Access::new(self.ctx, self.tokens).inject(connection, &credentials)?;
         let base = self.ctx.render_for(&integration.base_url, connection)?;
         let mut url = url::Url::parse(&endpoint.url(&base))
             .map_err(|_| Error::invalid("the who-am-I URL is not valid"))?;
@@ -147,7 +154,9 @@ impl<'a> Checks<'a> {
     }
 
     /// `keyport connections test ID`: checks an ACTIVE or INACTIVE connection's credential
-    /// now; a refusal makes it INACTIVE, an acceptance ACTIVE again.
+    /// now; a refusal makes it INACTIVE (refused by the provider), an acceptance makes a
+    /// connection the provider had refused ACTIVE again. A connection its user disabled
+    /// stays disabled whatever the answer.
     pub fn on_demand(&self, connection: &Connection) -> Result<CheckOutcome> {
         let id = connection.id;
         if !matches!(
@@ -160,8 +169,9 @@ impl<'a> Checks<'a> {
             )));
         }
         let outcome = self.whoami(connection)?;
+        let by_user = connection.status_reason.as_deref() == Some(DISABLED_BY_USER);
         match (outcome.ok, connection.status) {
-            (true, ConnectionStatus::Inactive) => {
+            (true, ConnectionStatus::Inactive) if !by_user => {
                 self.ctx.transition(id, ConnectionStatus::Active, None)?
             }
             (false, ConnectionStatus::Active) => self.ctx.transition(

@@ -9,7 +9,7 @@ mod read;
 use serde_json::{Map, Value};
 
 use super::caller::Caller;
-use super::checks::{CheckOutcome, Checks};
+use super::checks::{CheckOutcome, Checks, DISABLED_BY_USER};
 use super::ctx::{Ctx, Loaded, check_url, log_transition};
 use super::flows::{CreatedConnection, FLOW_TTL_SECS, Flows, Start};
 use super::integrations::Integrations;
@@ -256,7 +256,9 @@ impl<'a> Connections<'a> {
         })?;
         log_transition(id, None, status, None);
         let status = match validate {
-            true if Checks::new(self.ctx).at_creation(id)?.ok => ConnectionStatus::Active,
+            true if Checks::new(self.ctx, self.tokens).at_creation(id)?.ok => {
+                ConnectionStatus::Active
+            }
             true => ConnectionStatus::Failed,
             false => status,
         };
@@ -295,7 +297,7 @@ impl<'a> Connections<'a> {
         let (to, reason) = if enabled {
             (ConnectionStatus::Active, None)
         } else {
-            (ConnectionStatus::Inactive, Some("disabled by the user"))
+            (ConnectionStatus::Inactive, Some(DISABLED_BY_USER))
         };
         self.ctx.transition(id, to, reason)?;
         self.get(caller, id)
@@ -382,7 +384,7 @@ impl<'a> Connections<'a> {
     ) -> Result<(ConnectionView, CheckOutcome)> {
         caller.require(Permission::Use)?;
         let connection = self.ctx.load_connection(caller, id)?;
-        let outcome = Checks::new(self.ctx).on_demand(&connection)?;
+        let outcome = Checks::new(self.ctx, self.tokens).on_demand(&connection)?;
         Ok((self.get(caller, id)?, outcome))
     }
 

@@ -1,6 +1,11 @@
 //! Credential checks against an app's who-am-I endpoint (here a stand-in for GitHub's
 //! `GET /user` on 127.0.0.1): at creation (ACTIVE or FAILED) and on demand (INACTIVE when
-//! refused, ACTIVE again when accepted), with the provider's message as the reason.
+//! refused, ACTIVE again when accepted), with the provider's message as the reason; a
+//! connection its user disabled stays disabled whatever a check says. (OAuth connections
+//! are checked with a fresh token: tests/it/oauth/lifecycle.rs.)
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Value, json};
 
@@ -111,4 +116,66 @@ fn a_scheme_without_a_static_credential_cannot_be_validated() {
     );
     assert_eq!(status, 400, "{body}");
     assert!(message(&body, "/error/message").contains("validate"));
+}
+
+#[test]
+fn a_check_never_undoes_a_users_disable_but_brings_back_what_the_provider_refused() {
+    let server = Server::start();
+    let accepting = Arc::new(AtomicBool::new(true));
+    let answers = Arc::clone(&accepting);
+    let github = Upstream::start(move |_| {
+        if answers.load(Ordering::SeqCst) {
+            json_reply(200, json!({"login": "octocat"}))
+        } else {
+            json_reply(401, json!({"message": "Bad credentials"}))
+        }
+    });
+    let integration = server.integration(
+        json!({"appName": "github", "authScheme": "BEARER_TOKEN", "authConfig": {"base_url": github.base}}),
+    );
+    let created = server.create_connection(
+        json!({"integrationId": integration["id"], "data": {"token": "ghp_checked"}}),
+    );
+    let id = created["connectedAccountId"].as_str().unwrap();
+
+    // Disabled by the user: accepted by the provider, still disabled.
+    server.ok(
+        "POST",
+        &format!("/api/v1/connectedAccounts/{id}/disable"),
+        None,
+    );
+    let tested = test_connection(&server, id);
+    assert_eq!(tested["check"]["ok"], true, "{tested}");
+    assert_eq!(
+        (
+            tested["status"].as_str(),
+            message(&tested, "/statusReason").as_str()
+        ),
+        (Some("INACTIVE"), "disabled by the user"),
+        "{tested}"
+    );
+    server.ok(
+        "POST",
+        &format!("/api/v1/connectedAccounts/{id}/enable"),
+        None,
+    );
+
+    // Refused by the provider: INACTIVE with its message; accepted again: ACTIVE.
+    accepting.store(false, Ordering::SeqCst);
+    let tested = test_connection(&server, id);
+    assert_eq!(
+        (tested["check"]["ok"].as_bool(), tested["status"].as_str()),
+        (Some(false), Some("INACTIVE"))
+    );
+    assert!(
+        message(&tested, "/statusReason").contains("Bad credentials"),
+        "{tested}"
+    );
+    accepting.store(true, Ordering::SeqCst);
+    let tested = test_connection(&server, id);
+    assert_eq!(
+        (tested["check"]["ok"].as_bool(), tested["status"].as_str()),
+        (Some(true), Some("ACTIVE"))
+    );
+    assert!(tested["statusReason"].is_null(), "{tested}");
 }

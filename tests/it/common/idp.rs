@@ -18,6 +18,7 @@ pub fn write_testidp(dir: &Path) {
         json!({"apps": [{
             "key": "testidp", "name": "Test IdP", "description": "token endpoint started by the tests",
             "categories": ["testing"], "base_url": "http://127.0.0.1:9/api",
+            "whoami": {"method": "GET", "path": "/me"},
             "auth_schemes": [{"mode": "OAUTH2",
                 "authorization_url": "http://127.0.0.1:9/auth", "token_url": "http://127.0.0.1:9/token",
                 "default_scopes": ["openid"], "scope_separator": " ", "pkce": true, "token_auth": "client_secret_post"}]

@@ -315,3 +315,43 @@ fn offline_access_gets_a_refresh_token_from_a_strict_provider_and_its_absence_is
         "no warning logged"
     );
 }
+
+#[test]
+fn an_oauth_connection_is_checked_with_a_fresh_token() {
+    let server = server_with_testidp(&Launch::default());
+    let idp = idp(&server, 2);
+    // The who-am-I endpoint is the provider's userinfo (`/me`).
+    let integration = oauth_integration(&server, &idp, json!({"base_url": idp.issuer}));
+    let (id, link) = start_connection(&server, &integration, "hank", None);
+    drive(&link, &["--expect-text", "Connected"]);
+    let test = || {
+        server.as_admin(
+            "POST",
+            &format!("/api/v1/connectedAccounts/{id}/test"),
+            None,
+        )
+    };
+    let (status, tested) = test();
+    assert_eq!(
+        (status, &tested["check"]["ok"]),
+        (200, &json!(true)),
+        "{tested}"
+    );
+    // Expired: the check renews the token first (one refresh), then passes.
+    std::thread::sleep(Duration::from_secs(3));
+    let refreshes = idp.token_calls("refresh_token");
+    let (status, tested) = test();
+    assert_eq!(
+        (status, &tested["check"]["ok"]),
+        (200, &json!(true)),
+        "{tested}"
+    );
+    assert_eq!(idp.token_calls("refresh_token"), refreshes + 1);
+    // The grant dies at the provider: the check finds it EXPIRED, and says to reconnect.
+    idp.post("/__revoke_all");
+    std::thread::sleep(Duration::from_secs(3));
+    let (status, refused) = test();
+    assert_eq!(status, 409, "{refused}");
+    assert!(error_message(&refused).contains("reconnect"), "{refused}");
+    assert_eq!(server.connection(&id)["status"], "EXPIRED");
+}
