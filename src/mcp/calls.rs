@@ -67,6 +67,7 @@ impl<B: Backend> Calls<B> {
                     "status": c.status.0.to_string(),
                     "status_reason": c.status_reason,
                     "labels": c.labels,
+                    "account": c.connection_params.fields.get("account"),
                     "enabled": c.enabled,
                     "created_at": c.created_at,
                 })

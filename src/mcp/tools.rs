@@ -102,7 +102,7 @@ fn own_tools() -> Vec<(&'static str, Tool)> {
         ),
         tool(
             LIST_CONNECTIONS,
-            "Lists the entity's connections: id, app, status (ACTIVE, EXPIRED…), why, labels.",
+            "Lists the entity's connections: id, app, status (ACTIVE, EXPIRED…), why, labels, and which account it is where the app says.",
             json!({"type": "object", "properties": {}, "additionalProperties": false}),
         ),
         tool(

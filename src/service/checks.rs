@@ -13,6 +13,7 @@ use crate::domain::{AuthScheme, Connection, ConnectionStatus};
 use crate::ids::ConnectionId;
 use crate::providers::catalog::HttpMethod;
 use crate::service::error::{Error, Result};
+use crate::store::connections;
 
 /// What the provider said about a credential.
 #[derive(Debug, Clone)]
@@ -21,6 +22,47 @@ pub struct CheckOutcome {
     /// The provider's HTTP status.
     pub status: u16,
     pub message: String,
+    /// Which account the credential is, when the provider said (login, email, name or id).
+    pub account: Option<String>,
+}
+
+/// The connection parameter that records which account a connection is.
+pub(crate) const ACCOUNT: &str = "account";
+
+/// Which account a who-am-I answer names: the first of the usual identity fields, at the
+/// top or under `data`, `user` or `profile`; short and printable.
+fn account_of(body: &[u8]) -> Option<String> {
+    let answer = serde_json::from_slice::<Value>(body).ok()?;
+    const NAMES: [&str; 8] = [
+        "login",
+        "email",
+        "username",
+        "preferred_username",
+        "user_name",
+        "name",
+        "sub",
+        "id",
+    ];
+    let found = [None, Some("data"), Some("user"), Some("profile")]
+        .iter()
+        .filter_map(|within| match within {
+            None => Some(&answer),
+            Some(key) => answer.get(key).filter(|v| v.is_object()),
+        })
+        .find_map(|object| {
+            NAMES.iter().find_map(|name| match object.get(name)? {
+                Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+        })?;
+    Some(
+        found
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect(),
+    )
 }
 
 /// A short, printable message from a provider's error body (`message`, `error`…), never
@@ -112,15 +154,47 @@ impl<'a> Checks<'a> {
                 ok: true,
                 status,
                 message: "the provider accepted the credential".into(),
+                account: account_of(response.body()),
             }),
             401 | 403 => Ok(CheckOutcome {
                 ok: false,
                 status,
+                account: None,
                 message: provider_message(status, response.body()),
             }),
             other => Err(Error::Upstream(format!(
                 "the who-am-I endpoint answered HTTP {other}; nothing was changed"
             ))),
+        }
+    }
+
+    /// Records which account the connection is, when the check said.
+    fn record(&self, id: ConnectionId, outcome: &CheckOutcome) -> Result<()> {
+        if let (true, Some(account)) = (outcome.ok, &outcome.account) {
+            self.ctx
+                .store
+                .write(|tx| connections::set_param(tx, id, ACCOUNT, account))?;
+        }
+        Ok(())
+    }
+
+    /// After a browser flow: which account was connected, when the app has a who-am-I
+    /// endpoint. Best effort: the connection is ACTIVE whatever this finds.
+    pub fn identify(&self, id: ConnectionId) {
+        let found = self.ctx.load(id).and_then(|loaded| {
+            if self.ctx.app(&loaded.integration.app_key)?.whoami.is_none() {
+                return Ok(None);
+            }
+            let outcome = self.whoami(&loaded.connection)?;
+            self.record(id, &outcome)?;
+            Ok(outcome.account)
+        });
+        match found {
+            Ok(Some(_)) => tracing::info!(connection = %id, "account recorded"),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::info!(connection = %id, error = %e, "which account this is could not be learnt")
+            }
         }
     }
 
@@ -139,6 +213,7 @@ impl<'a> Checks<'a> {
             }
         };
         if outcome.ok {
+            self.record(id, &outcome)?;
             self.ctx.transition(id, ConnectionStatus::Active, None)?;
         } else {
             self.ctx.transition(
@@ -169,6 +244,7 @@ impl<'a> Checks<'a> {
             )));
         }
         let outcome = self.whoami(connection)?;
+        self.record(id, &outcome)?;
         let by_user = connection.status_reason.as_deref() == Some(DISABLED_BY_USER);
         match (outcome.ok, connection.status) {
             (true, ConnectionStatus::Inactive) if !by_user => {
@@ -191,6 +267,25 @@ impl<'a> Checks<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_account_is_the_first_identity_field_the_answer_has() {
+        for (body, account) in [
+            (
+                r#"{"login":"octocat","id":1,"email":"o@x"}"#,
+                Some("octocat"),
+            ),
+            (r#"{"id":42,"email":"a@b.example"}"#, Some("a@b.example")),
+            (r#"{"sub":"248289761001"}"#, Some("248289761001")),
+            (r#"{"ok":true,"user":{"name":"Ann"}}"#, Some("Ann")),
+            (r#"{"data":{"id":7}}"#, Some("7")),
+            (r#"{"login":"","name":"\u0007bell"}"#, Some("bell")),
+            (r#"{"ok":true}"#, None),
+            ("not json", None),
+        ] {
+            assert_eq!(account_of(body.as_bytes()).as_deref(), account, "{body}");
+        }
+    }
 
     #[test]
     fn provider_messages_are_short_and_printable() {

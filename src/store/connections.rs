@@ -222,6 +222,16 @@ pub fn set_status(
     Ok(())
 }
 
+/// Sets one plain parameter of a connection (what keyport learnt about it, such as which
+/// account it is), leaving everything else as it is.
+pub fn set_param(db: &Db, id: ConnectionId, key: &str, value: &str) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE connections SET params = json_set(params, '$.' || ?2, ?3) WHERE id = ?1",
+        params![id.to_string(), key, value],
+    )?;
+    Ok(())
+}
+
 pub fn update_secrets(
     db: &Db,
     id: ConnectionId,

@@ -54,6 +54,9 @@ fn credentials_are_checked_at_creation_and_on_demand() {
     };
     let good = create("good", true);
     assert_eq!(good["connectionStatus"], "ACTIVE");
+    // Which account it is, as the who-am-I endpoint said.
+    let shown = server.connection(good["connectedAccountId"].as_str().unwrap());
+    assert_eq!(shown["connectionParams"]["account"], "octocat", "{shown}");
     let bad = create("ghp_wrong", true);
     assert_eq!(bad["connectionStatus"], "FAILED");
     let failed = server.connection(bad["connectedAccountId"].as_str().unwrap());

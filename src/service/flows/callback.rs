@@ -13,6 +13,7 @@ use crate::auth::{Credentials, Renewed};
 use crate::domain::{Connection, ConnectionStatus};
 use crate::ids::ConnectionId;
 use crate::secret::SecretFields;
+use crate::service::checks::Checks;
 use crate::service::ctx::token_hash;
 use crate::service::error::{Error, Result};
 use crate::store::flows;
@@ -131,6 +132,7 @@ impl Flows<'_> {
         };
         match completed {
             Ok(note) => {
+                Checks::new(self.ctx, self.tokens).identify(id);
                 self.ctx.notify_change();
                 CallbackOutcome {
                     success: true,

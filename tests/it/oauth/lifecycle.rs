@@ -324,6 +324,9 @@ fn an_oauth_connection_is_checked_with_a_fresh_token() {
     let integration = oauth_integration(&server, &idp, json!({"base_url": idp.issuer}));
     let (id, link) = start_connection(&server, &integration, "hank", None);
     drive(&link, &["--expect-text", "Connected"]);
+    // The flow recorded which account this is, from the provider's userinfo.
+    let account = server.connection(&id)["connectionParams"]["account"].clone();
+    assert!(account.as_str().is_some_and(|a| !a.is_empty()), "{account}");
     let test = || {
         server.as_admin(
             "POST",
