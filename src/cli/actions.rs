@@ -31,7 +31,7 @@ pub enum ActionsCmd {
         /// Input as a JSON object, or @FILE.
         #[arg(long, default_value = "{}")]
         input: String,
-        /// Use this connection instead of the entity's newest ACTIVE one.
+        /// Use this connection instead of the entity's default (else oldest) ACTIVE one.
         #[arg(long)]
         connection: Option<String>,
     },

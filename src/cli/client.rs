@@ -184,6 +184,14 @@ impl Client {
         self.finish(self.keyed(self.agent.post(self.url(path))).send_json(body))
     }
 
+    pub fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, CliError> {
+        self.finish(self.keyed(self.agent.patch(self.url(path))).send_json(body))
+    }
+
     /// `post`, an API error kept apart from a transport one.
     pub fn send<B: Serialize, T: DeserializeOwned>(
         &self,

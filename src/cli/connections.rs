@@ -8,7 +8,7 @@ use super::output::Field;
 use super::{CliResult, output, parse_pairs, passphrase};
 use crate::http::dto::{
     ConnectedAccountDto, ConnectedAccountPage, ConnectionListQuery, CreateConnectionBody,
-    CreatedConnectionDto, StatusDto, TestedAccountDto,
+    CreatedConnectionDto, StatusDto, TestedAccountDto, UpdateConnectionBody,
 };
 
 #[derive(Subcommand, Debug)]
@@ -54,6 +54,22 @@ pub enum ConnectionsCmd {
     Test { id: String },
     /// Re-enable a disabled connection (an EXPIRED or FAILED one needs `reconnect`).
     Enable { id: String },
+    /// Edit a connection: its labels, and whether it is its entity's default for its app.
+    Edit {
+        id: String,
+        /// Label (repeatable): replaces all of them.
+        #[arg(long = "label")]
+        labels: Vec<String>,
+        /// Remove every label.
+        #[arg(long, conflicts_with = "labels")]
+        no_labels: bool,
+        /// Make it the entity's default connection to its app.
+        #[arg(long)]
+        default: bool,
+        /// Stop it being the default.
+        #[arg(long, conflicts_with = "default")]
+        not_default: bool,
+    },
     /// Re-authorize an OAuth connection in the browser, keeping its id (for EXPIRED ones).
     Reconnect {
         id: String,
@@ -194,6 +210,28 @@ pub fn run(client: &Client, cmd: ConnectionsCmd, as_json: bool) -> CliResult {
             &client.post(&account_path(&id, "/disable"), &Map::new())?,
             as_json,
         ),
+        ConnectionsCmd::Edit {
+            id,
+            labels,
+            no_labels,
+            default,
+            not_default,
+        } => {
+            let body = UpdateConnectionBody {
+                labels: (no_labels || !labels.is_empty()).then_some(labels),
+                default: match (default, not_default) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
+            };
+            if body.labels.is_none() && body.default.is_none() {
+                return Err(super::CliError::new(
+                    "nothing to change: give --label, --no-labels, --default or --not-default",
+                ));
+            }
+            print(&client.patch(&account_path(&id, ""), &body)?, as_json);
+        }
         ConnectionsCmd::Reconnect {
             id,
             no_browser,

@@ -12,7 +12,7 @@ use crate::http::dto::{ProxyBody, ProxyParameterDto, ProxyResultDto};
 
 #[derive(Args, Debug)]
 pub struct ProxyArgs {
-    /// A connection id, or an app key (then the entity's newest ACTIVE connection to it).
+    /// A connection id, or an app key (then the entity's default ACTIVE connection to it, else its oldest).
     pub target: String,
     /// With an app: whose connection to use (default: "default").
     #[arg(long)]

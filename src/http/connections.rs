@@ -11,12 +11,13 @@ use super::call::{Call, Reply};
 use super::dto::{
     ChangeErrors, CheckDto, ConnectedAccountDto, ConnectedAccountPage, ConnectionInfoDto,
     ConnectionListQuery, CreateConnectionBody, CreatedConnectionDto, CredentialsDto, IdPath,
-    ReadErrors, ReconnectBody, SendErrors, StatusDto, TestedAccountDto, UpstreamErrors, WaitQuery,
-    csv, csv_parsed,
+    ReadErrors, ReconnectBody, SendErrors, StatusDto, TestedAccountDto, UpdateConnectionBody,
+    UpstreamErrors, WaitQuery, csv, csv_parsed,
 };
 use crate::ids::{ConnectionId, IntegrationId};
 use crate::service::{
-    ConnectionFilter, ConnectionStatus, CreateConnection, Error, ListConnections, Service,
+    ConnectionFilter, ConnectionPatch, ConnectionStatus, CreateConnection, Error, ListConnections,
+    Service,
 };
 
 /// Connects an entity: ACTIVE at once, or INITIATED with a connect link.
@@ -114,6 +115,26 @@ async fn set_enabled(
 ) -> Reply<ConnectedAccountDto> {
     call.reply_on(&path, move |svc, caller, id| {
         svc.set_connection_enabled(caller, id, enabled)
+    })
+    .await
+}
+
+/// Edits a connected account's labels, and whether it is its entity's default for its app.
+#[utoipa::path(patch, path = "/api/v1/connectedAccounts/{id}", tag = "connections",
+    operation_id = "updateConnectedAccount", params(IdPath), request_body = UpdateConnectionBody,
+    responses((status = 200, description = "The account as it is now", body = ConnectedAccountDto), ChangeErrors))]
+pub async fn update(
+    call: Call,
+    path: web::Path<IdPath>,
+    body: Json<UpdateConnectionBody>,
+) -> Reply<ConnectedAccountDto> {
+    let body = body.into_inner();
+    let patch = ConnectionPatch {
+        labels: body.labels,
+        default: body.default,
+    };
+    call.reply_on(&path, move |svc, caller, id| {
+        svc.update_connection(caller, id, patch)
     })
     .await
 }

@@ -136,6 +136,7 @@ fn legacy_routes() -> Vec<RouteDef> {
         get    "/api/v1/connectedAccounts"                  => connections::list;
         post   "/api/v1/connectedAccounts"                  => connections::create;
         get    "/api/v1/connectedAccounts/{id}"             => connections::get;
+        patch  "/api/v1/connectedAccounts/{id}"             => connections::update;
         delete "/api/v1/connectedAccounts/{id}"             => connections::delete;
         post   "/api/v1/connectedAccounts/{id}/enable"      => connections::enable;
         post   "/api/v1/connectedAccounts/{id}/disable"     => connections::disable;

@@ -115,6 +115,7 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> Vec<&mut utoipa::openapi:
         connections::info,
         connections::test,
         connections::reconnect,
+        connections::update,
         apps::triggers,
         actions::list,
         actions::proxy,

@@ -64,7 +64,7 @@ fn proxy_schema() -> Value {
         "type": "object",
         "properties": {
             "app": {"type": "string", "minLength": 1,
-                "description": "App key (github, slack…): acts through the entity's newest ACTIVE connection to it. Give this or connected_account_id."},
+                "description": "App key (github, slack…): acts through the entity's default ACTIVE connection to it, else its oldest. Give this or connected_account_id."},
             "connected_account_id": {"type": "string", "minLength": 1,
                 "description": "The connection to act through (see keyport_list_connections). Give this or app."},
             "method": {"type": "string", "enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]},

@@ -86,6 +86,13 @@ impl std::fmt::Debug for RevealedCredential {
     }
 }
 
+/// What `PATCH /api/v1/connectedAccounts/{id}` may change; `None` leaves it.
+#[derive(Debug, Default)]
+pub struct ConnectionPatch {
+    pub labels: Option<Vec<String>>,
+    pub default: Option<bool>,
+}
+
 fn valid_labels(labels: Vec<String>) -> Result<Vec<String>> {
     if labels.len() > 32 {
         return Err(Error::invalid("labels: at most 32 labels"));
@@ -300,6 +307,33 @@ impl<'a> Connections<'a> {
             (ConnectionStatus::Inactive, Some(DISABLED_BY_USER))
         };
         self.ctx.transition(id, to, reason)?;
+        self.get(caller, id)
+    }
+
+    /// Edits what the user says about a connection: its labels, and whether it is its
+    /// entity's default connection to its app (the one acting by app uses).
+    pub fn update(
+        &self,
+        caller: &Caller,
+        id: ConnectionId,
+        patch: ConnectionPatch,
+    ) -> Result<ConnectionView> {
+        caller.require(Permission::Use)?;
+        let connection = self.ctx.load_connection(caller, id)?;
+        if connection.status == ConnectionStatus::Deleted {
+            return Err(Error::not_found("connected account", id.to_string()));
+        }
+        let labels = patch.labels.map(valid_labels).transpose()?;
+        let now = self.ctx.clock.stamp();
+        self.ctx.store.write(|tx| {
+            if let Some(labels) = &labels {
+                connections::set_labels(tx, id, labels, &now)?;
+            }
+            if let Some(on) = patch.default {
+                connections::set_default(tx, id, on, &now)?;
+            }
+            Ok::<_, Error>(())
+        })?;
         self.get(caller, id)
     }
 

@@ -50,8 +50,8 @@ pub use apps::ActionView;
 pub use caller::Caller;
 pub use checks::CheckOutcome;
 pub use connections::{
-    AuthParams, ConnectionPage, ConnectionView, CreateConnection, EntitySummary, LinkedConnection,
-    ListConnections, RevealedCredential,
+    AuthParams, ConnectionPage, ConnectionPatch, ConnectionView, CreateConnection, EntitySummary,
+    LinkedConnection, ListConnections, RevealedCredential,
 };
 pub use error::{Error, Result};
 pub use flows::{CallbackOutcome, CallbackQuery, ConnectPage, CreatedConnection};
@@ -349,6 +349,16 @@ impl Service {
         enabled: bool,
     ) -> Result<ConnectionView> {
         self.connections().set_enabled(caller, id, enabled)
+    }
+
+    /// A connection's labels, and whether it is its entity's default for its app.
+    pub fn update_connection(
+        &self,
+        caller: &Caller,
+        id: ConnectionId,
+        patch: ConnectionPatch,
+    ) -> Result<ConnectionView> {
+        self.connections().update(caller, id, patch)
     }
 
     /// A new browser flow for an OAuth connection, keeping its id; the connection stays as

@@ -82,7 +82,8 @@ const DROPPED_RESPONSE_HEADERS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub enum Target {
     Connection(ConnectionId),
-    /// The entity's newest ACTIVE connection to the app (entity `default` when `None`).
+    /// The entity's default ACTIVE connection to the app, else its oldest (entity
+    /// `default` when `None`).
     Entity {
         entity: Option<String>,
         app: String,
@@ -372,8 +373,9 @@ impl<'a> Proxy<'a> {
         Access::new(self.ctx, self.tokens)
     }
 
-    /// The connection a target names: the given id, or the entity's newest ACTIVE
-    /// connection to the app.
+    /// The connection a target names: the given id; or, by entity and app, the ACTIVE
+    /// connection the entity marked as its default for the app, else its oldest ACTIVE
+    /// one (the one the Composio SDK's `get_connection` picks).
     fn resolve_target(&self, caller: &Caller, target: &Target) -> Result<ConnectionId> {
         let (entity, app) = match target {
             Target::Connection(id) => return Ok(*id),
@@ -394,9 +396,12 @@ impl<'a> Proxy<'a> {
                 ..ListConnections::default()
             },
         )?;
+        let marked =
+            |c: &crate::domain::Connection| c.params.get("default") == Some(&Value::Bool(true));
         found
-            .into_iter()
-            .max_by(|a, b| a.created_at.cmp(&b.created_at))
+            .iter()
+            .find(|c| marked(c))
+            .or_else(|| found.iter().min_by(|a, b| a.created_at.cmp(&b.created_at)))
             .map(|connection| connection.id)
             .ok_or_else(|| {
                 Error::not_found(

@@ -232,6 +232,43 @@ pub fn set_param(db: &Db, id: ConnectionId, key: &str, value: &str) -> Result<()
     Ok(())
 }
 
+/// Replaces a connection's labels.
+pub fn set_labels(
+    db: &Db,
+    id: ConnectionId,
+    labels: &[String],
+    now: &str,
+) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE connections SET labels = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id.to_string(), to_json(&labels)?, now],
+    )?;
+    Ok(())
+}
+
+/// Makes `id` its entity's default connection to its app (or, with `on` false, not): the
+/// mark (`params.default`) leaves every other live connection of that entity and app.
+pub fn set_default(db: &Db, id: ConnectionId, on: bool, now: &str) -> Result<(), StoreError> {
+    if on {
+        db.execute(
+            "UPDATE connections SET params = json_remove(params, '$.default'), updated_at = ?2
+             WHERE id <> ?1 AND status <> 'DELETED' AND json_extract(params, '$.default') IS NOT NULL
+               AND (entity_id, app_key) = (SELECT entity_id, app_key FROM connections WHERE id = ?1)",
+            params![id.to_string(), now],
+        )?;
+        db.execute(
+            "UPDATE connections SET params = json_set(params, '$.default', json('true')), updated_at = ?2 WHERE id = ?1",
+            params![id.to_string(), now],
+        )?;
+    } else {
+        db.execute(
+            "UPDATE connections SET params = json_remove(params, '$.default'), updated_at = ?2 WHERE id = ?1",
+            params![id.to_string(), now],
+        )?;
+    }
+    Ok(())
+}
+
 pub fn update_secrets(
     db: &Db,
     id: ConnectionId,

@@ -82,7 +82,7 @@ pub struct ActionListQuery {
 #[serde(rename_all = "camelCase")]
 #[schema(as = ExecuteAction)]
 pub struct ExecuteBody {
-    /// The connection to act through (default: the entity's newest ACTIVE one).
+    /// The connection to act through (default: the entity's default ACTIVE one for the app, else its oldest).
     pub connected_account_id: Option<String>,
     pub entity_id: Option<String>,
     pub app_name: Option<String>,

@@ -219,6 +219,19 @@ impl From<&CreatedConnection> for CreatedConnectionDto {
     }
 }
 
+/// `PATCH /api/v1/connectedAccounts/{id}`: what the user says about a connection; an
+/// absent field is left as it is.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = UpdateConnectionBody)]
+pub struct UpdateConnectionBody {
+    /// The connection's labels, all of them (at most 32, each 1 to 64 printable characters).
+    pub labels: Option<Vec<String>>,
+    /// Make this the entity's default connection to its app (the one the proxy, named
+    /// actions and MCP tools use when given an app), or stop it being that.
+    pub default: Option<bool>,
+}
+
 /// `POST /api/v1/connectedAccounts/{id}/reconnect`: optional, like its body.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

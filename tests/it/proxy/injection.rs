@@ -178,7 +178,7 @@ fn a_query_parameter_cannot_replace_the_injected_key(kp: &Server) {
 }
 
 #[test]
-fn entity_and_app_pick_the_newest_active_connection() {
+fn entity_and_app_pick_the_default_else_the_oldest_active_connection() {
     let kp = proxy_server();
     let upstream = Upstream::ok();
     let older = github(&kp, &upstream.base, "older");
@@ -186,8 +186,19 @@ fn entity_and_app_pick_the_newest_active_connection() {
     let newer = github(&kp, &upstream.base, "newer");
     let by_entity =
         json!({"entityId": "alice", "appName": "GITHUB", "endpoint": "/user", "method": "GET"});
+    // By app: the oldest ACTIVE connection (as the Composio SDK's get_connection picks),
+    // unless the entity marked another as its default; a default that cannot act does not
+    // count.
     let (status, answer) = kp.proxy(by_entity.clone());
     assert_eq!(status, 200, "{answer}");
+    let marked = kp.ok(
+        "PATCH",
+        &format!("/api/v1/connectedAccounts/{newer}"),
+        Some(&json!({"default": true, "labels": ["work"]})),
+    );
+    assert_eq!(marked["connectionParams"]["default"], true, "{marked}");
+    assert_eq!(marked["labels"], json!(["work"]));
+    kp.proxy(by_entity.clone());
     kp.ok(
         "POST",
         &format!("/api/v1/connectedAccounts/{newer}/disable"),
@@ -199,7 +210,24 @@ fn entity_and_app_pick_the_newest_active_connection() {
         .iter()
         .map(|r| r.header("authorization").unwrap_or("").to_string())
         .collect();
-    assert_eq!(tokens, ["Bearer newer", "Bearer older"]);
+    assert_eq!(tokens, ["Bearer older", "Bearer newer", "Bearer older"]);
+    // One default per entity and app: marking the older one unmarks the newer.
+    kp.ok(
+        "PATCH",
+        &format!("/api/v1/connectedAccounts/{older}"),
+        Some(&json!({"default": true})),
+    );
+    assert!(kp.connection(&newer)["connectionParams"]["default"].is_null());
+    assert_eq!(kp.connection(&newer)["labels"], json!(["work"]));
+    for bad in [
+        json!({"labels": [""]}),
+        json!({"favourite": true}),
+        json!({"default": "yes"}),
+    ] {
+        let path = format!("/api/v1/connectedAccounts/{older}");
+        let (status, answer) = kp.as_admin("PATCH", &path, Some(&bad));
+        assert_eq!(status, 400, "{bad}: {answer}");
+    }
 
     let (status, answer) = kp.proxy(
         json!({"entityId": "bob", "appName": "github", "endpoint": "/user", "method": "GET"}),
@@ -228,7 +256,16 @@ fn entity_and_app_pick_the_newest_active_connection() {
     };
     assert_eq!(call(get(&older, "/user")).0, 404);
     assert_eq!(call(by_entity).0, 403);
-    assert_eq!(upstream.count(), 2);
+    let path = format!("/api/v1/connectedAccounts/{older}");
+    let (status, _) = crate::common::call(
+        &kp.url,
+        "PATCH",
+        &path,
+        Some(&key),
+        Some(&json!({"default": false})),
+    );
+    assert_eq!(status, 404, "bob's key edited alice's connection");
+    assert_eq!(upstream.count(), 3);
 }
 
 #[test]

@@ -152,7 +152,7 @@ pub struct ToolPath {
 #[serde(deny_unknown_fields)]
 #[schema(as = V3ExecuteTool)]
 pub struct ExecuteToolBody {
-    /// The account to act through (default: the user's newest ACTIVE one for the toolkit).
+    /// The account to act through (default: the user's default ACTIVE one for the toolkit, else the oldest).
     pub connected_account_id: Option<String>,
     pub user_id: Option<String>,
     /// The legacy name of `user_id`.
