@@ -126,9 +126,12 @@ async fn set_enabled(
 pub async fn update(
     call: Call,
     path: web::Path<IdPath>,
-    body: Json<UpdateConnectionBody>,
+    body: Json<serde_json::Map<String, serde_json::Value>>,
 ) -> Reply<ConnectedAccountDto> {
-    let body = body.into_inner();
+    // Read from an object only: serde would also take a struct as a JSON array of its
+    // fields in order, which is no way to say what to change.
+    let body: UpdateConnectionBody = serde_json::from_value(body.into_inner().into())
+        .map_err(|e| Error::invalid(format!("malformed JSON body: {e}")))?;
     let patch = ConnectionPatch {
         labels: body.labels,
         default: body.default,

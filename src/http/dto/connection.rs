@@ -226,6 +226,7 @@ impl From<&CreatedConnection> for CreatedConnectionDto {
 #[schema(as = UpdateConnectionBody)]
 pub struct UpdateConnectionBody {
     /// The connection's labels, all of them (at most 32, each 1 to 64 printable characters).
+    #[schema(schema_with = labels_schema)]
     pub labels: Option<Vec<String>>,
     /// Make this the entity's default connection to its app (the one the proxy, named
     /// actions and MCP tools use when given an app), or stop it being that.
