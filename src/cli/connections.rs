@@ -1,6 +1,6 @@
 //! `keyport connections add | list | show | rm | test | enable | disable | reconnect`.
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use serde_json::{Map, Value};
 
 use super::client::{Client, enc};
@@ -55,21 +55,7 @@ pub enum ConnectionsCmd {
     /// Re-enable a disabled connection (an EXPIRED or FAILED one needs `reconnect`).
     Enable { id: String },
     /// Edit a connection: its labels, and whether it is its entity's default for its app.
-    Edit {
-        id: String,
-        /// Label (repeatable): replaces all of them.
-        #[arg(long = "label")]
-        labels: Vec<String>,
-        /// Remove every label.
-        #[arg(long, conflicts_with = "labels")]
-        no_labels: bool,
-        /// Make it the entity's default connection to its app.
-        #[arg(long)]
-        default: bool,
-        /// Stop it being the default.
-        #[arg(long, conflicts_with = "default")]
-        not_default: bool,
-    },
+    Edit(EditArgs),
     /// Re-authorize an OAuth connection in the browser, keeping its id (for EXPIRED ones).
     Reconnect {
         id: String,
@@ -82,6 +68,23 @@ pub enum ConnectionsCmd {
     },
     /// Disable a connection without deleting it.
     Disable { id: String },
+}
+
+#[derive(Args, Debug)]
+pub struct EditArgs {
+    id: String,
+    /// Label (repeatable): replaces all of them.
+    #[arg(long = "label")]
+    labels: Vec<String>,
+    /// Remove every label.
+    #[arg(long, conflicts_with = "labels")]
+    no_labels: bool,
+    /// Make it the entity's default connection to its app.
+    #[arg(long)]
+    default: bool,
+    /// Stop it being the default.
+    #[arg(long, conflicts_with = "default")]
+    not_default: bool,
 }
 
 const ID: Field<ConnectedAccountDto> = ("id", |c| c.id.clone());
@@ -156,6 +159,34 @@ fn test(client: &Client, id: &str, as_json: bool) -> CliResult {
     Ok(())
 }
 
+/// `keyport connections add`: creates the connection, then shows it.
+fn add(client: &Client, body: &CreateConnectionBody, as_json: bool) -> CliResult {
+    let created: CreatedConnectionDto = client.post("/api/v1/connectedAccounts", body)?;
+    print(
+        &client.get(&account_path(&created.connected_account_id, ""))?,
+        as_json,
+    );
+    Ok(())
+}
+
+/// `keyport connections edit`: labels and the default mark, through `PATCH`.
+fn edit(client: &Client, args: EditArgs, as_json: bool) -> CliResult {
+    let default = match (args.default, args.not_default) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    };
+    let labels = (args.no_labels || !args.labels.is_empty()).then_some(args.labels);
+    if labels.is_none() && default.is_none() {
+        return Err(super::CliError::new(
+            "nothing to change: give --label, --no-labels, --default or --not-default",
+        ));
+    }
+    let body = UpdateConnectionBody { labels, default };
+    print(&client.patch(&account_path(&args.id, ""), &body)?, as_json);
+    Ok(())
+}
+
 pub fn run(client: &Client, cmd: ConnectionsCmd, as_json: bool) -> CliResult {
     match cmd {
         ConnectionsCmd::Add {
@@ -178,9 +209,7 @@ pub fn run(client: &Client, cmd: ConnectionsCmd, as_json: bool) -> CliResult {
                 validate: Some(validate),
                 ..CreateConnectionBody::default()
             };
-            let created: CreatedConnectionDto = client.post("/api/v1/connectedAccounts", &body)?;
-            let connection = client.get(&account_path(&created.connected_account_id, ""))?;
-            print(&connection, as_json);
+            add(client, &body, as_json)?;
         }
         ConnectionsCmd::List {
             entity,
@@ -210,28 +239,7 @@ pub fn run(client: &Client, cmd: ConnectionsCmd, as_json: bool) -> CliResult {
             &client.post(&account_path(&id, "/disable"), &Map::new())?,
             as_json,
         ),
-        ConnectionsCmd::Edit {
-            id,
-            labels,
-            no_labels,
-            default,
-            not_default,
-        } => {
-            let body = UpdateConnectionBody {
-                labels: (no_labels || !labels.is_empty()).then_some(labels),
-                default: match (default, not_default) {
-                    (true, _) => Some(true),
-                    (_, true) => Some(false),
-                    _ => None,
-                },
-            };
-            if body.labels.is_none() && body.default.is_none() {
-                return Err(super::CliError::new(
-                    "nothing to change: give --label, --no-labels, --default or --not-default",
-                ));
-            }
-            print(&client.patch(&account_path(&id, ""), &body)?, as_json);
-        }
+        ConnectionsCmd::Edit(args) => edit(client, args, as_json)?,
         ConnectionsCmd::Reconnect {
             id,
             no_browser,

@@ -226,3 +226,49 @@ fn cli_browses_the_catalog() {
     let out = run(&server, &["apps", "show", "nosuchapp"], None);
     assert!(!out.status.success());
 }
+
+#[test]
+fn connections_edit_sets_labels_and_the_default_and_refuses_an_empty_edit() {
+    let server = Server::start();
+    let id = server.connect(
+        "github",
+        "BEARER_TOKEN",
+        "http://127.0.0.1:9",
+        serde_json::json!({}),
+        "alice",
+        serde_json::json!({"token": "ghp_cliEditCanary000000000000000000000"}),
+    );
+    let edited = ok_json(
+        &server,
+        &[
+            "connections",
+            "edit",
+            &id,
+            "--label",
+            "work",
+            "--label",
+            "main",
+            "--default",
+        ],
+        None,
+    );
+    assert_eq!(
+        edited["labels"],
+        serde_json::json!(["work", "main"]),
+        "{edited}"
+    );
+    assert_eq!(edited["connectionParams"]["default"], true, "{edited}");
+    let cleared = ok_json(
+        &server,
+        &["connections", "edit", &id, "--no-labels", "--not-default"],
+        None,
+    );
+    assert_eq!(cleared["labels"], serde_json::json!([]), "{cleared}");
+    assert!(
+        cleared["connectionParams"]["default"].is_null(),
+        "{cleared}"
+    );
+    let out = run(&server, &["connections", "edit", &id], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to change"));
+}
