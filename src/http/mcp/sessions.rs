@@ -53,7 +53,8 @@ impl std::fmt::Debug for Sessions {
     }
 }
 
-/// A new session id: 128 random bits, hex (visible ASCII, as the specification requires).
+/// A new session id: a random v4 UUID (122 random bits) in hex, visible ASCII as the
+/// specification requires.
 fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
