@@ -7,7 +7,7 @@ use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use serde_json::Value;
 
 use super::access::Access;
-use super::ctx::Ctx;
+use super::ctx::{Ctx, Loaded};
 use super::tokens::Tokens;
 use crate::domain::{AuthScheme, Connection, ConnectionStatus};
 use crate::ids::ConnectionId;
@@ -99,9 +99,8 @@ impl<'a> Checks<'a> {
     /// Calls the app's who-am-I endpoint with what a request for the connection carries:
     /// the credential itself, or for a token-issuing scheme a token valid now (renewed
     /// through the one token lifecycle when due; a dead grant turns the connection EXPIRED).
-    fn whoami(&self, connection: &Connection) -> Result<CheckOutcome> {
-        let loaded = self.ctx.load(connection.id)?;
-        let integration = &loaded.integration;
+    fn whoami(&self, loaded: &Loaded) -> Result<CheckOutcome> {
+        let (connection, integration) = (&loaded.connection, &loaded.integration);
         if integration.auth_scheme == AuthScheme::NoAuth {
             return Err(Error::invalid(
                 "a NO_AUTH connection has no credential to check",
@@ -114,7 +113,7 @@ impl<'a> Checks<'a> {
                 app.key
             ))
         })?;
-        let credentials = self.ctx.open(&loaded)?;
+        let credentials = self.ctx.open(loaded)?;
         let (injection, _) = Access::new(self.ctx, self.tokens).inject(connection, &credentials)?;
         let base = self.ctx.render_for(&integration.base_url, connection)?;
         let mut url = url::Url::parse(&endpoint.url(&base))
@@ -185,7 +184,7 @@ impl<'a> Checks<'a> {
             if self.ctx.app(&loaded.integration.app_key)?.whoami.is_none() {
                 return Ok(None);
             }
-            let outcome = self.whoami(&loaded.connection)?;
+            let outcome = self.whoami(&loaded)?;
             self.record(id, &outcome)?;
             Ok(outcome.account)
         });
@@ -200,8 +199,7 @@ impl<'a> Checks<'a> {
 
     /// The check at creation: an INITIATED connection becomes ACTIVE or FAILED.
     pub fn at_creation(&self, id: ConnectionId) -> Result<CheckOutcome> {
-        let connection = self.ctx.load(id)?.connection;
-        let outcome = match self.whoami(&connection) {
+        let outcome = match self.whoami(&self.ctx.load(id)?) {
             Ok(outcome) => outcome,
             Err(e) => {
                 self.ctx.transition(
@@ -243,7 +241,7 @@ impl<'a> Checks<'a> {
                 connection.status
             )));
         }
-        let outcome = self.whoami(connection)?;
+        let outcome = self.whoami(&self.ctx.load(id)?)?;
         self.record(id, &outcome)?;
         let by_user = connection.status_reason.as_deref() == Some(DISABLED_BY_USER);
         match (outcome.ok, connection.status) {
