@@ -69,13 +69,10 @@ pub async fn create_key(call: Call, body: Json<CreateKeyBody>) -> Reply<CreatedA
     operation_id = "revokeAllApiKeys", request_body = RevokeKeysBody,
     responses((status = 200, description = "How many keys were revoked", body = RevokedKeysDto), BodyErrors))]
 pub async fn revoke_keys(call: Call, body: Json<RevokeKeysBody>) -> Reply<RevokedKeysDto> {
-    if !body.all {
-        return Err(Error::invalid(
-            "all: must be true (revoke one key with DELETE /api/v1/keys/{id})",
-        )
-        .into());
-    }
-    let revoked = call.run(|svc, caller| svc.revoke_all_keys(caller)).await?;
+    let all = body.all;
+    let revoked = call
+        .run(move |svc, caller| svc.revoke_all_keys(caller, all))
+        .await?;
     Ok(Json(RevokedKeysDto {
         revoked: revoked as u64,
     }))

@@ -363,9 +363,14 @@ impl<'a> Keys<'a> {
     }
 
     /// The panic button: revokes every key that is not an admin key, at once; returns how
-    /// many were revoked.
-    pub fn revoke_all(&self, caller: &Caller) -> Result<usize> {
+    /// many were revoked. `all` must be true, so that no other body does this by accident.
+    pub fn revoke_all(&self, caller: &Caller, all: bool) -> Result<usize> {
         caller.require(Permission::Admin)?;
+        if !all {
+            return Err(Error::invalid(
+                "all: must be true (revoke one key with DELETE /api/v1/keys/{id})",
+            ));
+        }
         let now = self.ctx.clock.stamp();
         let mut ring = self.ring.write().unwrap_or_else(PoisonError::into_inner);
         let revoked = self

@@ -233,9 +233,9 @@ impl Service {
         self.keys().revoke(caller, id)
     }
 
-    /// Revokes every non-admin key at once; returns how many.
-    pub fn revoke_all_keys(&self, caller: &Caller) -> Result<usize> {
-        self.keys().revoke_all(caller)
+    /// Revokes every non-admin key at once (`all` must be true); returns how many.
+    pub fn revoke_all_keys(&self, caller: &Caller, all: bool) -> Result<usize> {
+        self.keys().revoke_all(caller, all)
     }
 
     /// A new admin key to write when `existing` is missing or no longer valid.

@@ -41,7 +41,10 @@ fn encodings(value: &[u8]) -> Vec<Vec<u8>> {
             out.push(base64_core(value, offset, url_safe));
         }
     }
-    let lower = hex::encode(value).into_bytes();
+    let lower: Vec<u8> = value
+        .iter()
+        .flat_map(|b| format!("{b:02x}").into_bytes())
+        .collect();
     out.push(lower.to_ascii_uppercase());
     out.push(lower);
     out

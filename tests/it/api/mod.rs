@@ -1,4 +1,5 @@
-//! The HTTP API: authentication on every route and the permissions of keys (`keys`),
+//! The HTTP API: authentication on every route and the permissions of keys (`keys`), the
+//! permission lattice and key restrictions route by route (`permissions`),
 //! integrations and connections through their life in Composio shapes (`lifecycle`), bad
 //! input answered with 4xx and a JSON error (`bad_input`), and the app catalog (`catalog`).
 
@@ -6,3 +7,4 @@ mod bad_input;
 mod catalog;
 mod keys;
 mod lifecycle;
+mod permissions;
