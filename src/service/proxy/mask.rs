@@ -2,7 +2,8 @@
 //! headers or URLs (debug endpoints, error pages, "request" fields), some of them encoded;
 //! the caller must not learn the credential that way. Every injected value — whole, after
 //! its scheme word (`Bearer x` → `x`) or after a `name=` prefix — is replaced by
-//! `********` in the answer's headers and body wherever it appears:
+//! `********` in the answer's headers and body wherever it appears (for HTTP Basic, also
+//! `user:password` and the password, decoded):
 //! - as it is, or percent-encoded in any mix (each byte literal or `%XX` in either case,
 //!   a space also as `+`), which covers form and URL encodings however an upstream chose
 //!   which bytes to escape;
@@ -50,6 +51,27 @@ fn encodings(value: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// For `Basic base64(user:password)`, what the provider reads out of it: `user:password`
+/// and the password, which an upstream may echo decoded.
+fn basic_parts(value: &str) -> Vec<String> {
+    let Some(encoded) = value
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, rest)| rest.trim())
+    else {
+        return Vec::new();
+    };
+    let Some(decoded) = STANDARD
+        .decode(encoded)
+        .ok()
+        .and_then(|d| String::from_utf8(d).ok())
+    else {
+        return Vec::new();
+    };
+    let password = decoded.split_once(':').map(|(_, p)| p.to_string());
+    std::iter::once(decoded).chain(password).collect()
+}
+
 /// The secret values of an injection worth masking in answers, and their encodings: each
 /// full value, and the part after a scheme word (`Bearer x` → `x`) or a `name=` prefix.
 pub fn masked_values(injection: &Injection) -> Vec<Vec<u8>> {
@@ -65,6 +87,7 @@ pub fn masked_values(injection: &Injection) -> Vec<Vec<u8>> {
             .filter_map(|c| c.split_once('=').map(|(_, rest)| rest.to_string()))
             .collect();
         candidates.extend(after_name);
+        candidates.extend(basic_parts(value));
         let mut forms: Vec<Vec<u8>> = Vec::new();
         for c in candidates
             .into_iter()
