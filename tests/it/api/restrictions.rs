@@ -144,11 +144,12 @@ fn restricted_keys_act_only_within_their_restrictions() {
         json!({"connectedAccountId": id, "endpoint": "/user", "method": method, "body": body})
     };
     let run = |name: &str| {
-        (
-            format!("/api/v2/actions/{name}/execute"),
-            json!({"connectedAccountId": id,
-        "input": if name.contains("CREATE") { json!({"owner": "o", "repo": "r", "title": "t"}) } else { json!({}) }}),
-        )
+        let input = match name.contains("CREATE") {
+            true => json!({"owner": "o", "repo": "r", "title": "t"}),
+            false => json!({}),
+        };
+        let body = json!({"connectedAccountId": id, "input": input});
+        (format!("/api/v2/actions/{name}/execute"), body)
     };
     let (read, write) = (
         run("GITHUB_GET_THE_AUTHENTICATED_USER"),
