@@ -9,7 +9,7 @@ use super::dto::{
     HealthDto, IdPath, Page, Refusals, RevokeKeysBody, RevokedKeysDto,
 };
 use crate::service::Error;
-use crate::service::{Caller, CreateKey, EntityId, Expiry, Permission, ProxyMethod, Service};
+use crate::service::{Caller, CreateKey, EntityId, Permission, ProxyMethod, Service};
 
 /// Mints an API key (admin).
 #[utoipa::path(post, path = "/api/v1/keys", tag = "keys",
@@ -31,17 +31,14 @@ pub async fn create_key(call: Call, body: Json<CreateKeyBody>) -> Reply<CreatedA
         .filter(|e| !e.trim().is_empty())
         .map(EntityId::parse)
         .transpose()?;
-    let expires = match (body.expires_in, body.expires_at.as_deref()) {
-        (Some(_), Some(_)) => {
-            return Err(Error::invalid("give expiresIn or expiresAt, not both").into());
-        }
-        (Some(secs), None) => Some(Expiry::In(secs)),
-        (None, Some(at)) => Some(Expiry::At(
+    let expires_at = body
+        .expires_at
+        .as_deref()
+        .map(|at| {
             time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
-                .map_err(|_| Error::invalid("expiresAt: not an RFC 3339 date-time"))?,
-        )),
-        (None, None) => None,
-    };
+                .map_err(|_| Error::invalid("expiresAt: not an RFC 3339 date-time"))
+        })
+        .transpose()?;
     let methods = body
         .allowed_methods
         .map(|m| {
@@ -55,7 +52,8 @@ pub async fn create_key(call: Call, body: Json<CreateKeyBody>) -> Reply<CreatedA
         name: body.name,
         permission,
         entity,
-        expires,
+        expires_in: body.expires_in,
+        expires_at,
         apps: body.allowed_apps,
         actions: body.allowed_actions,
         methods,

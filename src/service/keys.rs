@@ -20,8 +20,6 @@ use crate::store::{NewApiKey, Store, api_keys};
 
 mod restrict;
 
-pub use restrict::Expiry;
-
 const KEY_PREFIX: &str = "kp_";
 
 /// A key to mint: its name, what it may do, the one entity it acts for, if any, and what
@@ -31,7 +29,9 @@ pub struct CreateKey {
     pub name: String,
     pub permission: Option<Permission>,
     pub entity: Option<EntityId>,
-    pub expires: Option<Expiry>,
+    /// Seconds from now; with `expires_at` too, the earlier wins.
+    pub expires_in: Option<u64>,
+    pub expires_at: Option<time::OffsetDateTime>,
     pub apps: Option<Vec<String>>,
     pub actions: Option<Vec<String>>,
     pub methods: Option<Vec<ProxyMethod>>,

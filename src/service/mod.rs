@@ -58,7 +58,7 @@ pub use flows::{CallbackOutcome, CallbackQuery, ConnectPage, CreatedConnection};
 pub use integrations::{
     CONNECTION_DEFAULTS, CreateIntegration, FindIntegrations, IntegrationView, UpdateIntegration,
 };
-pub use keys::{CreateKey, CreatedKey, Expiry, KeyRing};
+pub use keys::{CreateKey, CreatedKey, KeyRing};
 pub use proxy::{
     ActionOutcome, ExecuteAction, ParamIn, ProxyRequest, ProxyResponse, Target, resolve_endpoint,
 };

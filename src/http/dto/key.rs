@@ -115,10 +115,12 @@ pub struct CreateKeyBody {
     /// unrestricted.
     #[schema(max_length = 128, pattern = r"^[^\u0000-\u001f\u007f-\u009f,]*$")]
     pub entity_id: Option<String>,
-    /// The key stops working this many seconds from now (give this or `expiresAt`).
+    /// The key stops working this many seconds from now (with `expiresAt` too, the earlier
+    /// wins).
     #[schema(minimum = 1, maximum = 316_224_000)]
     pub expires_in: Option<u64>,
-    /// The key stops working at this instant, RFC 3339 (give this or `expiresIn`).
+    /// The key stops working at this instant, RFC 3339; one that has passed is refused
+    /// (409).
     #[schema(format = DateTime)]
     pub expires_at: Option<String>,
     /// App keys the key may act on (proxy, actions, tools, connect links); not for admin
@@ -141,7 +143,16 @@ pub struct CreateKeyBody {
 #[schema(as = RevokeApiKeys)]
 pub struct RevokeKeysBody {
     /// Must be `true`: revoke every key that is not an admin key.
+    #[schema(schema_with = only_true)]
     pub all: bool,
+}
+
+/// `true`, the only value the panic button takes.
+fn only_true() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Boolean)
+        .enum_values(Some([true]))
+        .build()
 }
 
 /// How many keys the panic button revoked.

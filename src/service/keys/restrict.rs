@@ -1,5 +1,7 @@
 //! What a new key may be restricted to, checked before it is minted: an expiry in the
 //! future, known apps and actions, no empty lists, and only an expiry on an admin key.
+//! What the API document can say (bounds, non-empty lists, method names) is a 400; an
+//! unknown app or action is a 404 and a contradiction a 409, like the rest of the API.
 
 use super::{CreateKey, Keys};
 use crate::domain::api_key::{Permission, Restrictions};
@@ -7,14 +9,6 @@ use crate::service::error::{Error, Result};
 
 /// The longest `expiresIn`: ten years.
 const MAX_LIFETIME_SECS: i64 = 10 * 366 * 24 * 3600;
-
-/// When a new key stops working.
-#[derive(Debug, Clone, Copy)]
-pub enum Expiry {
-    /// This many seconds after it is minted.
-    In(u64),
-    At(time::OffsetDateTime),
-}
 
 impl Keys<'_> {
     /// The restrictions a new key asks for, checked: an expiry in the future, known apps
@@ -26,21 +20,25 @@ impl Keys<'_> {
         req: &CreateKey,
     ) -> Result<Restrictions> {
         let now = self.ctx.clock.now();
-        let expires_at = match req.expires {
-            None => None,
-            Some(Expiry::In(secs)) => i64::try_from(secs)
-                .ok()
-                .filter(|s| (1..=MAX_LIFETIME_SECS).contains(s))
-                .map(|s| now + time::Duration::seconds(s))
-                .ok_or_else(|| {
-                    Error::invalid(format!("expiresIn: 1 to {MAX_LIFETIME_SECS} seconds"))
-                })
-                .map(Some)?,
-            Some(Expiry::At(at)) if at <= now => {
-                return Err(Error::invalid("expiresAt: must be in the future"));
-            }
-            Some(Expiry::At(at)) => Some(at),
-        };
+        let expires_in = req
+            .expires_in
+            .map(|secs| {
+                i64::try_from(secs)
+                    .ok()
+                    .filter(|s| (1..=MAX_LIFETIME_SECS).contains(s))
+                    .map(|s| now + time::Duration::seconds(s))
+                    .ok_or_else(|| {
+                        Error::invalid(format!("expiresIn: 1 to {MAX_LIFETIME_SECS} seconds"))
+                    })
+            })
+            .transpose()?;
+        // Both given: the earlier wins.
+        let expires_at = expires_in.into_iter().chain(req.expires_at).min();
+        if expires_at.is_some_and(|at| at <= now) {
+            return Err(Error::Conflict(
+                "expiresAt: this instant has passed; a key must expire in the future".into(),
+            ));
+        }
         let nonempty = |field: &str, list: &Option<Vec<String>>| match list {
             Some(l) if l.is_empty() => Err(Error::invalid(format!(
                 "{field}: an empty list would allow nothing; leave it out for no restriction"
@@ -56,8 +54,8 @@ impl Keys<'_> {
         }
         let limited = req.apps.is_some() || req.actions.is_some() || req.methods.is_some();
         if permission == Permission::Admin && limited {
-            return Err(Error::invalid(
-                "permission: an admin key cannot be limited to apps, actions or methods (it could mint itself an unlimited key); give those to a use, manage or reveal key",
+            return Err(Error::Conflict(
+                "permission: an admin key cannot be limited to apps, actions or methods (it could mint itself an unlimited key); give those to a use, manage or reveal key".into(),
             ));
         }
         let apps = req
@@ -90,7 +88,7 @@ impl Keys<'_> {
             let key = self
                 .ctx
                 .find_app(app)
-                .map_err(|_| Error::invalid(format!("allowedApps: no app {app:?} in the catalog")))?
+                .map_err(|_| Error::not_found("app (allowedApps)", app.as_str()))?
                 .key
                 .clone();
             if !out.contains(&key) {
@@ -108,11 +106,11 @@ impl Keys<'_> {
                 .ctx
                 .actions
                 .get(name)
-                .ok_or_else(|| Error::invalid(format!("allowedActions: no action {name:?}")))?;
+                .ok_or_else(|| Error::not_found("action (allowedActions)", name.as_str()))?;
             if let Some(apps) = apps
                 && !apps.contains(&action.app)
             {
-                return Err(Error::invalid(format!(
+                return Err(Error::Conflict(format!(
                     "allowedActions: {} is a {} action, and allowedApps leaves {} out",
                     action.name(),
                     action.app,
