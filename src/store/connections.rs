@@ -368,3 +368,49 @@ pub fn entities(db: &Db) -> Result<Vec<(EntityId, String, u64)>, StoreError> {
     }
     Ok(out)
 }
+
+/// An ACTIVE OAuth 2.0 connection holding a refresh token, on an enabled integration that
+/// does not use client credentials: one whose grant may lapse unused. Its `issued_at` and
+/// `refresh_token_expires_at` parameters (Unix seconds) are what keep-alive schedules by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renewable {
+    pub id: ConnectionId,
+    pub app_key: String,
+    pub issued_at: Option<i64>,
+    pub refresh_expires_at: Option<i64>,
+}
+
+/// Every connection whose grant keep-alive may have to refresh, read in one query that
+/// parses no more of a row than those two parameters.
+pub fn renewable(db: &Db) -> Result<Vec<Renewable>, StoreError> {
+    let mut stmt = db.prepare_cached(
+        "SELECT c.id, c.app_key,
+                CAST(json_extract(c.params, '$.issued_at') AS INTEGER),
+                CAST(json_extract(c.params, '$.refresh_token_expires_at') AS INTEGER)
+         FROM connections c JOIN integrations i ON i.id = c.integration_id
+         WHERE c.status = 'ACTIVE' AND i.enabled = 1 AND i.deleted = 0 AND i.auth_scheme = 'OAUTH2'
+           AND json_extract(i.config, '$.grant_type') IS NOT 'client_credentials'
+           AND EXISTS (SELECT 1 FROM json_each(c.secret_keys) WHERE json_each.value = 'refresh_token')",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<i64>>(2)?,
+            r.get::<_, Option<i64>>(3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, app_key, issued_at, refresh_expires_at) = row?;
+        out.push(Renewable {
+            id: id
+                .parse()
+                .map_err(|_| corrupt("bad connection id".into()))?,
+            app_key,
+            issued_at,
+            refresh_expires_at,
+        });
+    }
+    Ok(out)
+}
