@@ -22,7 +22,8 @@
 //! pool, each through the token lifecycle's single flight (`Tokens::keep_alive`), so a
 //! refresh races no use and a refused refresh token turns the connection EXPIRED exactly
 //! as at use. Then the task sleeps until the next one is due, at most a minute, or until a
-//! connection's status changes. No thread or timer per connection.
+//! connection's status changes (a new or re-enabled one may be due sooner; a burst of
+//! changes wakes it once a second at most). No thread or timer per connection.
 
 use std::collections::HashMap;
 use std::num::NonZeroU64;
@@ -45,6 +46,9 @@ use crate::store::connections::{self, Renewable};
 
 /// The longest the task sleeps between two looks at the store.
 const MAX_NAP: Duration = Duration::from_secs(60);
+/// The shortest time between two passes when status changes wake the task, so a burst of
+/// changes costs one look at the store, not one each.
+const MIN_GAP: Duration = Duration::from_secs(1);
 /// After a failed keep-alive refresh, that connection waits at least this long (seconds).
 const RETRY_AFTER: i64 = 60;
 
@@ -193,19 +197,29 @@ impl<'a> KeepAlive<'a> {
         Ok(next)
     }
 
-    /// One refresh of a due grant, remembered when it failed or did not help; when the
-    /// connection is next due, if known (a second from now when it turned out not due).
+    /// The connection's plan as it stands now.
+    fn current(&self, id: ConnectionId) -> Option<Plan> {
+        let loaded = self.ctx.load(id).ok()?;
+        self.plan_of(&loaded.connection)
+    }
+
+    /// One refresh of a due grant, remembered when it failed, was not possible or did not
+    /// help; when the connection is next due, if known.
     fn refresh(&self, id: ConnectionId, before: Plan, memory: &mut Memory) -> Option<i64> {
         let now = self.ctx.clock.unix();
         let still_due = |c: &Connection| self.plan_of(c).is_some_and(|p| p.due <= now);
         match self.tokens.keep_alive(id, still_due) {
-            Ok(false) => Some(now + 1),
+            // A use refreshed it meanwhile (due later now), or it may not act after all.
+            Ok(false) => match self.current(id).map(|p| p.due) {
+                Some(due) if due > now => Some(due),
+                _ => {
+                    let retry = now.saturating_add(RETRY_AFTER);
+                    memory.retry.insert(id, retry);
+                    Some(retry)
+                }
+            },
             Ok(true) => {
-                let after = self
-                    .ctx
-                    .load(id)
-                    .ok()
-                    .and_then(|l| self.plan_of(&l.connection));
+                let after = self.current(id);
                 let lapse = after.and_then(|p| p.lapse);
                 tracing::info!(connection = %id, lapses_in_s = lapse.map(|l| l - now), "keep-alive refreshed the grant ahead of its refresh token's lapse");
                 if let (Some(old), Some(new)) = (before.lapse, lapse)
@@ -260,7 +274,10 @@ pub(crate) async fn run(svc: Arc<Service>, settings: KeepAliveSettings, stop: Ar
         });
         tokio::select! {
             () = tokio::time::sleep(nap.min(MAX_NAP)) => {}
-            changed = changes.changed() => if changed.is_err() { return },
+            changed = changes.changed() => match changed {
+                Ok(()) => tokio::time::sleep(MIN_GAP.min(nap)).await,
+                Err(_) => return,
+            },
         }
     }
 }
