@@ -42,7 +42,7 @@ use crate::domain::{AuthScheme, Connection};
 use crate::ids::ConnectionId;
 use crate::providers::SchemeDetails;
 use crate::service::error::Result;
-use crate::store::connections::{self, Renewable};
+use crate::store::keepalive::{Renewable, renewable};
 
 /// The longest the task sleeps between two looks at the store.
 const MAX_NAP: Duration = Duration::from_secs(60);
@@ -150,7 +150,7 @@ impl<'a> KeepAlive<'a> {
     /// Refreshes every due grant (until `stop`); the Unix second the next one is due, if
     /// any is known.
     pub fn pass(&self, memory: &mut Memory, stop: &AtomicBool) -> Result<Option<i64>> {
-        let candidates = self.ctx.store.read(connections::renewable)?;
+        let candidates = self.ctx.store.read(renewable)?;
         memory.keep_only(&candidates);
         let mut next: Option<i64> = None;
         let mut refreshed = 0usize;

@@ -13,6 +13,7 @@ pub mod connections;
 pub mod flows;
 mod hot;
 pub mod integrations;
+pub mod keepalive;
 pub mod migrate;
 mod pool;
 mod vault_row;
