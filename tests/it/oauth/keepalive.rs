@@ -3,7 +3,7 @@
 //! idle longer is gone (`invalid_grant`) and one refreshed in time lives on: an idle limit.
 //! With keep-alive on, idle connections stay ACTIVE and usable over three such lifetimes,
 //! whether the lapse comes from the token response or the catalog, with no refresh token
-//! ever presented twice; with it off, the same connection is EXPIRED at its next use; and
+//! ever presented twice, and a grant revoked meanwhile turns EXPIRED as at use; with it off, the same connection is EXPIRED at its next use; and
 //! nothing is refreshed that would not lapse or may not act.
 
 use std::time::Duration;
@@ -96,6 +96,28 @@ fn idle_connections_stay_active_and_usable_over_three_idle_lifetimes() {
         .filter(|l| l.contains("keep-alive refreshed") && l.contains(told.as_str()))
         .count();
     assert!(refreshed >= 3, "{refreshed} keep-alive refreshes logged");
+
+    // The provider revokes the grant: keep-alive's next refresh is refused and the idle
+    // connection turns EXPIRED as at use, once, and is not tried again.
+    said.post("/__revoke_all");
+    std::thread::sleep(Duration::from_secs(2));
+    let expired = server.connection(&told);
+    assert_eq!(expired["status"], "EXPIRED", "{expired}");
+    let reason = expired["statusReason"].as_str().unwrap_or_default();
+    assert!(reason.contains("invalid_grant"), "{expired}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(said.token_errors("refresh_token"), 1, "{}", said.stats());
+    let said_so: Vec<String> = server
+        .log()
+        .lines()
+        .filter(|l| l.contains(told.as_str()) && l.contains("to=EXPIRED"))
+        .map(str::to_string)
+        .collect();
+    assert!(
+        said_so.len() == 1 && said_so[0].contains("WARN"),
+        "{said_so:?}"
+    );
+    assert_eq!(server.connection(&listed)["status"], "ACTIVE");
 }
 
 #[test]
