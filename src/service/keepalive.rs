@@ -219,6 +219,7 @@ impl<'a> KeepAlive<'a> {
                 }
             },
             Ok(true) => {
+                memory.retry.remove(&id);
                 let after = self.current(id);
                 let lapse = after.and_then(|p| p.lapse);
                 tracing::info!(connection = %id, lapses_in_s = lapse.map(|l| l - now), "keep-alive refreshed the grant ahead of its refresh token's lapse");
