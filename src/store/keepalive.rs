@@ -24,9 +24,10 @@ pub fn renewable(db: &Db) -> Result<Vec<Renewable>, StoreError> {
         "SELECT c.id, c.app_key,
                 CAST(json_extract(c.params, '$.issued_at') AS INTEGER),
                 CAST(json_extract(c.params, '$.refresh_token_expires_at') AS INTEGER)
-         FROM connections c JOIN integrations i ON i.id = c.integration_id
-         WHERE c.status = 'ACTIVE' AND i.enabled = 1 AND i.deleted = 0 AND i.auth_scheme = 'OAUTH2'
-           AND json_extract(i.config, '$.grant_type') IS NOT 'client_credentials'
+         FROM connections c
+         WHERE c.status = 'ACTIVE'
+           AND c.integration_id IN (SELECT id FROM integrations WHERE enabled = 1 AND deleted = 0
+                 AND auth_scheme = 'OAUTH2' AND json_extract(config, '$.grant_type') IS NOT 'client_credentials')
            AND EXISTS (SELECT 1 FROM json_each(c.secret_keys) WHERE json_each.value = 'refresh_token')",
     )?;
     let rows = stmt.query_map([], |r| {
