@@ -16,6 +16,9 @@
 //!   EXPIRED with the reason, and nothing is sent for it again until it is reconnected.
 //! - **Back-off**: after any other failure, renewals of that connection wait 5 s, doubling to
 //!   5 min, timed by the injected `Clock`; a still-valid token is used meanwhile.
+//! - **Keep-alive**: an OAuth grant whose refresh token would lapse unused is renewed ahead
+//!   of time by the same flight and the same rules ([`Tokens::keep_alive`]); `keepalive.rs`
+//!   decides when.
 //!
 //! One token-endpoint client (small bodies, no redirects) serves renewals, revocation and
 //! the browser flows' exchanges.
