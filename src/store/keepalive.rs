@@ -64,7 +64,6 @@ mod tests {
     use crate::store::{
         IntegrationPatch, NewConnection, NewIntegration, Store, connections, integrations,
     };
-    use crate::vault::VaultRecord;
 
     fn integration(db: &Db, scheme: AuthScheme, config: Value, enabled: bool) -> IntegrationId {
         let id = IntegrationId::new();
@@ -123,12 +122,7 @@ mod tests {
     #[test]
     fn only_active_oauth_grants_with_a_refresh_token_on_enabled_integrations_are_renewable() {
         let dir = tempfile::tempdir().unwrap();
-        let record = VaultRecord {
-            header: vec![1; 54],
-            header_sha256: vec![2; 32],
-            wrapped_dek: vec![3; 60],
-        };
-        let store = Store::create(&dir.path().join("keyport.db"), &record, "t0").unwrap();
+        let store = Store::scratch(dir.path());
         let tokens = ["access_token", "refresh_token"];
         let active = ConnectionStatus::Active;
         let (kept, fresh) = store
