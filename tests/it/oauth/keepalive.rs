@@ -4,7 +4,8 @@
 //! With keep-alive on, idle connections stay ACTIVE and usable over three such lifetimes,
 //! whether the lapse comes from the token response or the catalog, with no refresh token
 //! ever presented twice, and a grant revoked meanwhile turns EXPIRED as at use; with it off, the same connection is EXPIRED at its next use; and
-//! nothing is refreshed that would not lapse or may not act.
+//! nothing is refreshed that would not lapse (no lapse known, or one far away) or may not
+//! act.
 
 use std::time::Duration;
 
@@ -64,8 +65,12 @@ fn idle_connections_stay_active_and_usable_over_three_idle_lifetimes() {
         &quiet,
         json!({"base_url": quiet.issuer}),
     );
+    // Neither says, and no default is configured: nothing is known to lapse.
+    let silent = idp(&server, 3600);
+    let unknown = oauth_integration(&server, &silent, json!({}));
     let told = connected(&server, &by_response, "ivy");
     let listed = connected(&server, &by_catalog, "ivy");
+    let unsaid = connected(&server, &unknown, "ivy");
     let lapse = &server.connection(&told)["connectionParams"]["refresh_token_expires_at"];
     assert!(
         lapse.is_i64(),
@@ -78,6 +83,8 @@ fn idle_connections_stay_active_and_usable_over_three_idle_lifetimes() {
     ];
     let window = 3 * IDLE + 1;
     std::thread::sleep(Duration::from_secs(window));
+    assert_eq!(silent.token_calls("refresh_token"), 0, "{}", silent.stats());
+    assert_eq!(server.connection(&unsaid)["status"], "ACTIVE");
     for ((id, idp), before) in [(&told, &said), (&listed, &quiet)].into_iter().zip(before) {
         let connection = server.connection(id);
         assert_eq!(connection["status"], "ACTIVE", "{connection}");
