@@ -21,11 +21,13 @@
 //! | `Access` | `access.rs` | a usable connection's fresh credential to inject |
 //! | `Checks` | `checks.rs` | who-am-I checks of static credentials |
 //! | `Proxy` | `proxy.rs`, `proxy/` | the credential-injecting proxy and named actions |
+//! | `KeepAlive` | `keepalive.rs` | refreshing idle grants before their refresh tokens lapse |
 //! | `Apps` | `apps.rs` | catalog and action reads |
 //! | `Keys` | `keys.rs` | API keys |
 //!
 //! They depend on each other in one direction only (keys, apps, integrations, tokens →
-//! flows, access, checks → connections → proxy), never back.
+//! flows, access, checks → connections → proxy → keep-alive, which runs on the blocking
+//! pool as the proxy does), never back.
 
 mod access;
 mod apps;
@@ -36,6 +38,7 @@ mod ctx;
 pub mod error;
 mod flows;
 mod integrations;
+mod keepalive;
 mod keys;
 mod proxy;
 mod tokens;
@@ -58,6 +61,7 @@ pub use flows::{CallbackOutcome, CallbackQuery, ConnectPage, CreatedConnection};
 pub use integrations::{
     CONNECTION_DEFAULTS, CreateIntegration, FindIntegrations, IntegrationView, UpdateIntegration,
 };
+pub use keepalive::KeepAliveSettings;
 pub use keys::{CreateKey, CreatedKey, KeyRing};
 pub use proxy::{
     ActionOutcome, ExecuteAction, ParamIn, ProxyRequest, ProxyResponse, Target, resolve_endpoint,
@@ -87,6 +91,7 @@ use connections::Connections;
 use ctx::Ctx;
 use flows::Flows;
 use integrations::Integrations;
+use keepalive::KeepAlive;
 use keys::Keys;
 use proxy::{Proxy, prepare};
 use tokens::{TokenState, Tokens};
@@ -203,6 +208,10 @@ impl Service {
 
     fn keys(&self) -> Keys<'_> {
         Keys::new(&self.ctx, &self.keys)
+    }
+
+    fn keep_alive_pass(&self, settings: KeepAliveSettings) -> KeepAlive<'_> {
+        KeepAlive::new(&self.ctx, self.tokens(), settings)
     }
 }
 
@@ -406,6 +415,19 @@ impl Service {
     /// Completes (or fails) a browser flow.
     pub fn oauth_callback(&self, app_key: &str, query: CallbackQuery) -> CallbackOutcome {
         self.flows().callback(app_key, query)
+    }
+}
+
+/// Keeping idle grants alive.
+impl Service {
+    /// Runs keep-alive on the current runtime until `stop` is set or the runtime ends:
+    /// OAuth grants refreshed at half the life of their refresh tokens (`keepalive.rs`).
+    pub async fn keep_alive(
+        self: Arc<Self>,
+        settings: KeepAliveSettings,
+        stop: Arc<std::sync::atomic::AtomicBool>,
+    ) {
+        keepalive::run(self, settings, stop).await;
     }
 }
 

@@ -16,6 +16,9 @@
 //!   EXPIRED with the reason, and nothing is sent for it again until it is reconnected.
 //! - **Back-off**: after any other failure, renewals of that connection wait 5 s, doubling to
 //!   5 min, timed by the injected `Clock`; a still-valid token is used meanwhile.
+//! - **Keep-alive**: an OAuth grant whose refresh token would lapse unused is renewed ahead
+//!   of time by the same flight and the same rules ([`Tokens::keep_alive`]); `keepalive.rs`
+//!   decides when.
 //!
 //! One token-endpoint client (small bodies, no redirects) serves renewals, revocation and
 //! the browser flows' exchanges.
@@ -26,8 +29,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::ctx::{Ctx, Loaded, log_transition, not_usable};
-use crate::auth::{AuthError, Cached, Issuer, MAX_TOKEN_RESPONSE, RenewError};
+use super::ctx::{Ctx, Loaded, check_may_act, log_transition, not_usable};
+use crate::auth::{AuthError, Cached, Credentials, Issuer, MAX_TOKEN_RESPONSE, RenewError};
 use crate::domain::{Connection, ConnectionStatus, Integration};
 use crate::ids::ConnectionId;
 use crate::net::Net;
@@ -88,6 +91,11 @@ impl TokenState {
 
     fn forget(&self, id: ConnectionId) {
         lock(&self.backoff).remove(&id);
+    }
+
+    /// When `id`'s renewals may be tried again (Unix ms), if it is backing off.
+    pub(super) fn retry_at(&self, id: ConnectionId) -> Option<i64> {
+        lock(&self.backoff).get(&id).map(|b| b.until_ms)
     }
 }
 
@@ -165,6 +173,11 @@ impl<'a> Tokens<'a> {
         Tokens { ctx, state }
     }
 
+    /// When `id`'s renewals may be tried again (Unix ms), if a failure put it in back-off.
+    pub fn retry_at(&self, id: ConnectionId) -> Option<i64> {
+        self.state.retry_at(id)
+    }
+
     /// The client for token endpoints (small bodies, no redirects).
     pub fn net(&self) -> &'a Net {
         &self.state.net
@@ -210,6 +223,35 @@ impl<'a> Tokens<'a> {
         }
         let fallback = unexpired(held, now).filter(|_| stale.is_none());
         self.renew(&loaded.connection, issuer, fallback, now)
+    }
+
+    /// A keep-alive refresh of `id`'s grant, taken in the connection's flight like any
+    /// renewal, when — as it stands once its turn comes — it may act, renews with a refresh
+    /// token, and `still_due` approves it (a use may have just refreshed it). `Ok(false)`:
+    /// nothing to do. A refused refresh token makes it EXPIRED as at use.
+    pub fn keep_alive(
+        &self,
+        id: ConnectionId,
+        still_due: impl FnOnce(&Connection) -> bool,
+    ) -> Result<bool> {
+        let flight = self.state.flights.join(id);
+        let _turn = lock(&flight.turn);
+        let loaded = self.ctx.load(id)?;
+        if check_may_act(&loaded.connection, &loaded.integration).is_err()
+            || !still_due(&loaded.connection)
+        {
+            return Ok(false);
+        }
+        let credentials = self.ctx.open(&loaded)?;
+        let Credentials::OAuth2(oauth2) = &credentials else {
+            return Ok(false);
+        };
+        if !oauth2.refreshes_with_token() {
+            return Ok(false);
+        }
+        let now = self.ctx.clock.unix();
+        self.renew(&loaded.connection, oauth2, None, now)?;
+        Ok(true)
     }
 
     /// One renewal, inside the connection's flight. `fallback` is a still-valid token a

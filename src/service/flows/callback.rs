@@ -300,6 +300,7 @@ impl Flows<'_> {
                     .commit_noted(id, authorizable, note.as_deref(), |params, sealed| {
                         // A reconnect's grant replaces the old one whole.
                         sealed.remove("refresh_token");
+                        params.remove(crate::auth::REFRESH_EXPIRES_AT);
                         renewed.store(params, sealed)
                     })?;
                 Ok(note)

@@ -223,7 +223,11 @@ function clientAuthUsed(ctx) {
 // ---------------------------------------------------------------- provider
 const { default: Provider } = await import('oidc-provider');
 
-const runtime = { accessTtl: cfg.accessTtl };
+// Settings /__config changes while the peer runs. `refreshTtl` is each refresh token's
+// lifetime from its issue; with rotation every refresh issues a new one with the full
+// lifetime, so it is an idle limit (the grant itself keeps --refresh-ttl). With
+// `announceRefreshTtl` the token response says it (`refresh_token_expires_in`).
+const runtime = { accessTtl: cfg.accessTtl, refreshTtl: cfg.refreshTtl, announceRefreshTtl: false };
 
 function jwks() {
   const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -302,7 +306,7 @@ const provider = new Provider(issuer, {
     AccessToken: () => runtime.accessTtl,
     ClientCredentials: () => runtime.accessTtl,
     AuthorizationCode: cfg.codeTtl,
-    RefreshToken: cfg.refreshTtl,
+    RefreshToken: () => runtime.refreshTtl,
     IdToken: 3600,
     Interaction: 3600,
     Session: 24 * 3600,
@@ -383,6 +387,16 @@ provider.use(async (ctx, next) => {
   return undefined;
 });
 
+// `refresh_token_expires_in` (not in RFC 6749; GitHub and others send it) on every token
+// response that carries a refresh token, when announced.
+provider.use(async (ctx, next) => {
+  await next();
+  if (!runtime.announceRefreshTtl || ctx.path !== paths.token || ctx.method !== 'POST') return;
+  if (ctx.status === 200 && ctx.body && typeof ctx.body === 'object' && ctx.body.refresh_token) {
+    ctx.body = { ...ctx.body, refresh_token_expires_in: runtime.refreshTtl };
+  }
+});
+
 provider.on('server_error', (_ctx, err) => console.error('oidc peer: server_error', err));
 
 // ---------------------------------------------------------------- control API
@@ -414,13 +428,22 @@ async function control(req, res, path) {
       } catch (e) {
         return sendJson(res, 400, { error: `invalid JSON: ${e.message}` });
       }
-      if (body.access_ttl !== undefined) {
-        const n = Number(body.access_ttl);
-        if (!Number.isInteger(n) || n < 1) return sendJson(res, 400, { error: 'access_ttl must be an integer >= 1' });
-        runtime.accessTtl = n;
+      for (const [key, field] of [['access_ttl', 'accessTtl'], ['refresh_ttl', 'refreshTtl']]) {
+        if (body[key] === undefined) continue;
+        const n = Number(body[key]);
+        if (!Number.isInteger(n) || n < 1) return sendJson(res, 400, { error: `${key} must be an integer >= 1` });
+        runtime[field] = n;
+      }
+      if (body.announce_refresh_ttl !== undefined) {
+        if (typeof body.announce_refresh_ttl !== 'boolean') return sendJson(res, 400, { error: 'announce_refresh_ttl must be a boolean' });
+        runtime.announceRefreshTtl = body.announce_refresh_ttl;
       }
     }
-    return sendJson(res, 200, { access_ttl: runtime.accessTtl });
+    return sendJson(res, 200, {
+      access_ttl: runtime.accessTtl,
+      refresh_ttl: runtime.refreshTtl,
+      announce_refresh_ttl: runtime.announceRefreshTtl,
+    });
   }
   return sendJson(res, 404, { error: 'unknown control endpoint' });
 }
