@@ -142,6 +142,35 @@ impl Client {
         format!("{}{path}", self.base)
     }
 
+    /// `GET path` read as it arrives (a server-sent event stream), with no answer timeout;
+    /// `last_event` resumes after that event. An API error is read as [`Client::get`] does.
+    pub fn stream(
+        &self,
+        path: &str,
+        last_event: Option<u64>,
+    ) -> Result<impl std::io::BufRead + use<>, CliError> {
+        let agent: Agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let mut request = self.keyed(agent.get(self.url(path)));
+        if let Some(id) = last_event {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        let response = match request.call() {
+            Ok(response) if response.status().is_success() => response,
+            refused => {
+                return Err(self
+                    .finish::<serde_json::Value>(refused)
+                    .err()
+                    .unwrap_or_else(|| CliError::new(format!("unexpected answer from {}", self.base))));
+            }
+        };
+        Ok(std::io::BufReader::new(response.into_body().into_reader()))
+    }
+
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
         self.finish(self.keyed(self.agent.get(self.url(path))).call())
     }

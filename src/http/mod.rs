@@ -10,6 +10,7 @@ mod call;
 mod connections;
 pub mod dto;
 pub mod error;
+mod events;
 mod guard;
 mod integrations;
 mod mcp;
@@ -144,6 +145,7 @@ fn legacy_routes() -> Vec<RouteDef> {
         get    "/api/v1/connectedAccounts/{id}/wait"        => connections::wait;
         get    "/api/v1/connectedAccounts/{id}/info"        => connections::info;
         get    "/api/v1/triggers"                           => apps::triggers;
+        get    "/api/v1/events"                             => events::stream;
         get    "/api/v2/actions"                            => actions::list;
         post   "/api/v2/actions/proxy"                      => actions::proxy;
         get    "/api/v2/actions/{name}"                     => actions::get;

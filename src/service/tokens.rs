@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::ctx::{Ctx, Loaded, log_transition, not_usable};
+use super::ctx::{Ctx, Loaded, not_usable};
 use crate::auth::{AuthError, Cached, Issuer, MAX_TOKEN_RESPONSE, RenewError};
 use crate::domain::{Connection, ConnectionStatus, Integration};
 use crate::ids::ConnectionId;
@@ -304,7 +304,7 @@ impl<'a> Tokens<'a> {
     ) -> Result<()> {
         let now = self.ctx.clock.stamp();
         let row = id.to_string();
-        let from = self.ctx.store.write(|tx| {
+        let before = self.ctx.store.write(|tx| {
             let current = connections::get(tx, id)?
                 .ok_or_else(|| Error::not_found("connected account", row.clone()))?;
             guard(&current)?;
@@ -325,9 +325,14 @@ impl<'a> Tokens<'a> {
                     now: &now,
                 },
             )?;
-            Ok::<_, Error>(current.status)
+            Ok::<_, Error>(current)
         })?;
-        log_transition(id, Some(from), ConnectionStatus::Active, None);
+        self.ctx.transitioned(
+            (&before).into(),
+            Some(before.status),
+            ConnectionStatus::Active,
+            note,
+        );
         Ok(())
     }
 

@@ -243,7 +243,6 @@ impl Flows<'_> {
         {
             tracing::warn!(connection = %id, error = %e, "could not mark the connection FAILED");
         }
-        self.ctx.notify_change();
         refused(&reason)
     }
 
