@@ -15,6 +15,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod webhook;
+
+pub use webhook::{Webhook, WebhookSecret};
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7790";
 pub const DB_FILE: &str = "keyport.db";
 pub const ADMIN_KEY_FILE: &str = "admin.key";
@@ -36,6 +40,10 @@ pub mod env {
     pub const KDF_MS: &str = "KEYPORT_KDF_MS";
     pub const UPSTREAM_TIMEOUT_MS: &str = "KEYPORT_UPSTREAM_TIMEOUT_MS";
     pub const TOKEN_TIMEOUT_MS: &str = "KEYPORT_TOKEN_TIMEOUT_MS";
+    pub const WEBHOOK_URL: &str = "KEYPORT_WEBHOOK_URL";
+    pub const WEBHOOK_SECRET_FILE: &str = "KEYPORT_WEBHOOK_SECRET_FILE";
+    /// The webhook secret itself (only ever from the environment or a file).
+    pub const WEBHOOK_SECRET: &str = "KEYPORT_WEBHOOK_SECRET";
 }
 
 /// One layer of settings: what `config.toml`, the environment or the flags of `keyport
@@ -62,6 +70,18 @@ pub struct Settings {
     /// [default: 30000].
     #[arg(long, value_name = "MS")]
     pub token_timeout_ms: Option<u64>,
+    /// POST every connection status event, signed, to this loopback URL
+    /// [env: KEYPORT_WEBHOOK_URL].
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: Option<String>,
+    /// The webhook signing secret's file (first line) [env: KEYPORT_WEBHOOK_SECRET_FILE];
+    /// or give the secret itself in KEYPORT_WEBHOOK_SECRET.
+    #[arg(long, value_name = "FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
+    /// `KEYPORT_WEBHOOK_SECRET`: from the environment only, never a flag or the file.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub webhook_secret: Option<WebhookSecret>,
 }
 
 impl Settings {
@@ -90,6 +110,11 @@ impl Settings {
             kdf_target_ms: millis(env::KDF_MS)?,
             upstream_timeout_ms: millis(env::UPSTREAM_TIMEOUT_MS)?,
             token_timeout_ms: millis(env::TOKEN_TIMEOUT_MS)?,
+            webhook_url: text(env::WEBHOOK_URL),
+            webhook_secret_file: text(env::WEBHOOK_SECRET_FILE).map(PathBuf::from),
+            webhook_secret: var(env::WEBHOOK_SECRET)
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| WebhookSecret::new(v.trim())),
         })
     }
 
@@ -101,6 +126,9 @@ impl Settings {
             kdf_target_ms: self.kdf_target_ms.or(lower.kdf_target_ms),
             upstream_timeout_ms: self.upstream_timeout_ms.or(lower.upstream_timeout_ms),
             token_timeout_ms: self.token_timeout_ms.or(lower.token_timeout_ms),
+            webhook_url: self.webhook_url.or(lower.webhook_url),
+            webhook_secret_file: self.webhook_secret_file.or(lower.webhook_secret_file),
+            webhook_secret: self.webhook_secret.or(lower.webhook_secret),
         }
     }
 }
@@ -115,6 +143,8 @@ pub struct Config {
     pub kdf_target: Duration,
     pub upstream_timeout: Duration,
     pub token_timeout: Duration,
+    /// Where status events are POSTed, if anywhere.
+    pub webhook: Option<Webhook>,
 }
 
 impl Default for Config {
@@ -126,6 +156,7 @@ impl Default for Config {
             kdf_target: Duration::from_millis(DEFAULT_KDF_MS),
             upstream_timeout: Duration::from_millis(DEFAULT_UPSTREAM_TIMEOUT_MS),
             token_timeout: Duration::from_millis(DEFAULT_TOKEN_TIMEOUT_MS),
+            webhook: None,
         }
     }
 }
@@ -162,6 +193,11 @@ impl Config {
             token_timeout: settings
                 .token_timeout_ms
                 .map_or(defaults.token_timeout, Duration::from_millis),
+            webhook: webhook::resolve(
+                settings.webhook_url.as_deref(),
+                settings.webhook_secret.as_ref(),
+                settings.webhook_secret_file.as_deref(),
+            )?,
         };
         config.validate()?;
         Ok(config)
@@ -339,6 +375,7 @@ mod tests {
             kdf_target_ms: Some(1),
             upstream_timeout_ms: Some(2),
             token_timeout_ms: Some(3),
+            ..Settings::default()
         };
         let env = Settings::from_env(vars(&[
             (env::LISTEN, "127.0.0.1:1002"),

@@ -165,7 +165,9 @@ impl Client {
                 return Err(self
                     .finish::<serde_json::Value>(refused)
                     .err()
-                    .unwrap_or_else(|| CliError::new(format!("unexpected answer from {}", self.base))));
+                    .unwrap_or_else(|| {
+                        CliError::new(format!("unexpected answer from {}", self.base))
+                    }));
             }
         };
         Ok(std::io::BufReader::new(response.into_body().into_reader()))

@@ -155,6 +155,10 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
     println!("keyport: admin API key in {}", key_path.display());
 
     let data = web::Data::new(service);
+    if let Some(hook) = &config.webhook {
+        crate::webhooks::spawn(data.clone().into_inner(), hook)
+            .map_err(|e| CliError::new(format!("cannot start the webhook thread: {e}")))?;
+    }
     let result = actix_web::rt::System::new().block_on(http::serve(data.clone(), listener, policy));
     if let Err(e) = data.store().checkpoint() {
         tracing::warn!(error = %e, "checkpoint at shutdown failed");

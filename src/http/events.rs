@@ -29,9 +29,9 @@ fn resume_point(req: &HttpRequest) -> Result<Option<u64>, Error> {
     if text.is_empty() {
         return Ok(None);
     }
-    text.parse().map(Some).map_err(|_| {
-        Error::invalid("Last-Event-ID: expected the id of an event this stream sent")
-    })
+    text.parse()
+        .map(Some)
+        .map_err(|_| Error::invalid("Last-Event-ID: expected the id of an event this stream sent"))
 }
 
 /// One server-sent event.

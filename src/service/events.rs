@@ -97,7 +97,9 @@ impl EventLog {
     }
 
     fn lock(&self) -> MutexGuard<'_, Ring> {
-        self.ring.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.ring
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Numbers a change of `connection` and hands it to the ring and every subscriber.
@@ -256,15 +258,33 @@ mod tests {
         let log = EventLog::new(5);
         let c = connection("default");
         for _ in 0..RING + 3 {
-            log.publish((&c).into(), None, ConnectionStatus::Active, None, String::new());
+            log.publish(
+                (&c).into(),
+                None,
+                ConnectionStatus::Active,
+                None,
+                String::new(),
+            );
         }
         let all = log.since(None);
         assert_eq!(all.len(), RING);
         assert_eq!(all.first().map(|e| e.id), Some(5003));
         assert_eq!(all.last().map(|e| e.id), Some(5000 + RING as u64 + 2));
-        let later = EventLog::new(6);
-        later.publish((&c).into(), None, ConnectionStatus::Active, None, String::new());
-        assert!(later.since(None).iter().all(|e| e.id > 5000 + RING as u64 + 2));
+        // A run that started later (by more than its predecessor's events / 1000 ms).
+        let later = EventLog::new(7);
+        later.publish(
+            (&c).into(),
+            None,
+            ConnectionStatus::Active,
+            None,
+            String::new(),
+        );
+        assert!(
+            later
+                .since(None)
+                .iter()
+                .all(|e| e.id > 5000 + RING as u64 + 2)
+        );
     }
 
     #[test]
@@ -275,10 +295,7 @@ mod tests {
             log.publish((&c).into(), None, to, None, String::new());
         }
         let mut sub = log.subscribe(Some(1000));
-        assert_eq!(
-            sub.backlog.iter().map(|e| e.id).collect::<Vec<_>>(),
-            [1001]
-        );
+        assert_eq!(sub.backlog.iter().map(|e| e.id).collect::<Vec<_>>(), [1001]);
         log.publish(
             (&c).into(),
             Some(ConnectionStatus::Active),
