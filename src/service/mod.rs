@@ -236,6 +236,13 @@ impl Service {
         self.stopping.subscribe()
     }
 
+    /// Refuses new token exchanges and waits, at most `limit`, for those under way (a
+    /// refresh, a code exchange) to commit: for a stopping server. How many are still
+    /// running when it returns.
+    pub fn finish_exchanges(&self, limit: std::time::Duration) -> usize {
+        self.tokens.finish_exchanges(limit)
+    }
+
     /// The feed's next event, waiting for it.
     pub async fn next_event(&self, feed: &mut EventFeed) -> Option<std::sync::Arc<StatusEvent>> {
         feed.next(&self.ctx.events).await

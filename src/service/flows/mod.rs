@@ -219,6 +219,7 @@ impl<'a> Flows<'a> {
 
     /// A client-credentials connection: ACTIVE at once with a machine token.
     fn connect_machine(&self, oauth2: &OAuth2, start: Start<'_>) -> Result<CreatedConnection> {
+        let _under_way = self.tokens.exchange()?;
         let renewed = oauth2
             .renew(self.tokens.net(), self.ctx.clock.unix())
             .map_err(|e| match e {

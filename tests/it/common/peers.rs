@@ -253,6 +253,12 @@ impl OidcProvider {
         assert!(status.is_success(), "{path}: {status}");
     }
 
+    /// `POST /__config` with `change` (`access_ttl`, `refresh_delay_ms`).
+    pub fn configure(&self, change: Value) {
+        let (status, answer) = call(&self.issuer, "POST", "/__config", None, Some(&change));
+        assert_eq!(status, 200, "{answer}");
+    }
+
     pub fn token_calls(&self, grant: &str) -> u64 {
         self.stats()["token"][grant].as_u64().unwrap_or(0)
     }

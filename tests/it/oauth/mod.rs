@@ -2,11 +2,12 @@
 //! oidc-provider, from npm, started here on 127.0.0.1) and a real browser (Debian's
 //! Chromium driven by playwright-core): authorization code + PKCE, refresh with rotation
 //! under contention, dead grants, state and redirect checks, revocation, client
-//! credentials. `lifecycle`: reconnecting in place, failed flows returning to the caller, deleting an integration. `token_endpoint`: token endpoints that misbehave on purpose (stand-ins),
+//! credentials. `lifecycle`: reconnecting in place, failed flows returning to the caller, deleting an integration. `shutdown`: SIGTERM while a refresh is in flight. `token_endpoint`: token endpoints that misbehave on purpose (stand-ins),
 //! and a flow state that expires on the service's clock.
 
 mod browser;
 mod lifecycle;
+mod shutdown;
 mod token_endpoint;
 
 use serde_json::{Value, json};
