@@ -42,6 +42,18 @@ impl From<Failure> for CliError {
 
 type Answer = Result<ureq::http::Response<ureq::Body>, ureq::Error>;
 
+/// An agent that follows no redirects, answers HTTP errors as responses, connects within
+/// 10 s and gives each call `timeout` (none: a stream read as it arrives).
+fn agent(timeout: Option<Duration>) -> Agent {
+    Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_global(timeout)
+        .build()
+        .into()
+}
+
 impl Client {
     /// A client of the server `data_dir` and `url` name, with the admin key `serve` wrote.
     pub fn connect(data_dir: Option<PathBuf>, url: Option<String>) -> Result<Client, CliError> {
@@ -70,12 +82,7 @@ impl Client {
             .unwrap_or_else(|| format!("http://{}", config::DEFAULT_LISTEN))
             .trim_end_matches('/')
             .to_string();
-        let agent: Agent = Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_global(Some(Duration::from_secs(120)))
-            .build()
-            .into();
+        let agent = agent(Some(Duration::from_secs(120)));
         Ok(Client { base, key, agent })
     }
 
@@ -149,13 +156,7 @@ impl Client {
         path: &str,
         last_event: Option<u64>,
     ) -> Result<impl std::io::BufRead + use<>, CliError> {
-        let agent: Agent = Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .build()
-            .into();
-        let mut request = self.keyed(agent.get(self.url(path)));
+        let mut request = self.keyed(agent(None).get(self.url(path)));
         if let Some(id) = last_event {
             request = request.header("Last-Event-ID", id.to_string());
         }

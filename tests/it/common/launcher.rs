@@ -353,6 +353,22 @@ impl Server {
         super::client::events(&self.url, key, last, count, within)
     }
 
+    /// The status events of connection `id` so far (the admin key's stream, read for 1 s):
+    /// `(oldStatus, newStatus, reason)` of each.
+    pub fn moves_of(&self, id: &str) -> Vec<(Value, Value, Value)> {
+        self.events(&self.admin, None, usize::MAX, Duration::from_secs(1))
+            .into_iter()
+            .filter(|e| e["connectedAccountId"] == id)
+            .map(|e| {
+                (
+                    e["oldStatus"].clone(),
+                    e["newStatus"].clone(),
+                    e["reason"].clone(),
+                )
+            })
+            .collect()
+    }
+
     pub fn proxy(&self, body: Value) -> (u16, Value) {
         self.as_admin("POST", "/api/v2/actions/proxy", Some(&body))
     }
