@@ -15,6 +15,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod webhook;
+
+pub use webhook::{Webhook, WebhookSecret};
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7790";
 pub const DB_FILE: &str = "keyport.db";
 pub const ADMIN_KEY_FILE: &str = "admin.key";
@@ -40,6 +44,10 @@ pub mod env {
     pub const TOKEN_TIMEOUT_MS: &str = "KEYPORT_TOKEN_TIMEOUT_MS";
     pub const KEEP_ALIVE: &str = "KEYPORT_KEEP_ALIVE";
     pub const REFRESH_TOKEN_IDLE_SECS: &str = "KEYPORT_REFRESH_TOKEN_IDLE_SECS";
+    pub const WEBHOOK_URL: &str = "KEYPORT_WEBHOOK_URL";
+    pub const WEBHOOK_SECRET_FILE: &str = "KEYPORT_WEBHOOK_SECRET_FILE";
+    /// The webhook secret itself (only ever from the environment or a file).
+    pub const WEBHOOK_SECRET: &str = "KEYPORT_WEBHOOK_SECRET";
 }
 
 /// One layer of settings: what `config.toml`, the environment or the flags of `keyport
@@ -74,6 +82,18 @@ pub struct Settings {
     /// in seconds [env: KEYPORT_REFRESH_TOKEN_IDLE_SECS] [default: unknown, no keep-alive].
     #[arg(long, value_name = "SECS")]
     pub refresh_token_idle_secs: Option<u64>,
+    /// POST every connection status event, signed, to this loopback URL
+    /// [env: KEYPORT_WEBHOOK_URL].
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: Option<String>,
+    /// The webhook signing secret's file (first line) [env: KEYPORT_WEBHOOK_SECRET_FILE];
+    /// or give the secret itself in KEYPORT_WEBHOOK_SECRET.
+    #[arg(long, value_name = "FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
+    /// `KEYPORT_WEBHOOK_SECRET`: from the environment only, never a flag or the file.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub webhook_secret: Option<WebhookSecret>,
 }
 
 impl Settings {
@@ -117,6 +137,11 @@ impl Settings {
             token_timeout_ms: millis(env::TOKEN_TIMEOUT_MS)?,
             keep_alive: switch(env::KEEP_ALIVE)?,
             refresh_token_idle_secs: whole(env::REFRESH_TOKEN_IDLE_SECS, "seconds")?,
+            webhook_url: text(env::WEBHOOK_URL),
+            webhook_secret_file: text(env::WEBHOOK_SECRET_FILE).map(PathBuf::from),
+            webhook_secret: var(env::WEBHOOK_SECRET)
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| WebhookSecret::new(v.trim())),
         })
     }
 
@@ -132,6 +157,9 @@ impl Settings {
             refresh_token_idle_secs: self
                 .refresh_token_idle_secs
                 .or(lower.refresh_token_idle_secs),
+            webhook_url: self.webhook_url.or(lower.webhook_url),
+            webhook_secret_file: self.webhook_secret_file.or(lower.webhook_secret_file),
+            webhook_secret: self.webhook_secret.or(lower.webhook_secret),
         }
     }
 }
@@ -151,6 +179,8 @@ pub struct Config {
     /// How long refresh tokens live unused where neither the token response nor the
     /// catalog says; `None`: unknown, so such grants are not kept alive.
     pub refresh_token_idle: Option<Duration>,
+    /// Where status events are POSTed, if anywhere.
+    pub webhook: Option<Webhook>,
 }
 
 impl Default for Config {
@@ -164,6 +194,7 @@ impl Default for Config {
             token_timeout: Duration::from_millis(DEFAULT_TOKEN_TIMEOUT_MS),
             keep_alive: DEFAULT_KEEP_ALIVE,
             refresh_token_idle: None,
+            webhook: None,
         }
     }
 }
@@ -205,6 +236,11 @@ impl Config {
                 .refresh_token_idle_secs
                 .map(Duration::from_secs)
                 .or(defaults.refresh_token_idle),
+            webhook: webhook::resolve(
+                settings.webhook_url.as_deref(),
+                settings.webhook_secret.as_ref(),
+                settings.webhook_secret_file.as_deref(),
+            )?,
         };
         config.validate()?;
         Ok(config)
@@ -391,6 +427,7 @@ mod tests {
             token_timeout_ms: Some(3),
             keep_alive: Some(true),
             refresh_token_idle_secs: Some(4),
+            ..Settings::default()
         };
         let env = Settings::from_env(vars(&[
             (env::LISTEN, "127.0.0.1:1002"),

@@ -1,8 +1,8 @@
 //! `keyport serve`: make the data dir private, resolve the one [`Config`] (defaults <
 //! `config.toml` < `KEYPORT_*` < flags), unlock (or create) the vault on the main thread
 //! before any worker exists, mint the admin key if needed, bind loopback, serve (with
-//! keep-alive beside it unless turned off) until Ctrl-C / SIGTERM, then checkpoint the
-//! database and remove the address file.
+//! keep-alive beside it unless turned off) until Ctrl-C / SIGTERM, wait (bounded) for token
+//! exchanges under way to commit, then checkpoint the database and remove the address file.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -34,6 +34,9 @@ pub struct ServeArgs {
     #[arg(long)]
     pub allow_remote: bool,
 }
+
+/// How long a stopping server waits for token exchanges under way to commit.
+const EXCHANGE_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Exit code for a refused unlock (wrong passphrase, corrupt vault).
 pub const EXIT_UNLOCK: u8 = 2;
@@ -158,6 +161,10 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
     println!("keyport: admin API key in {}", key_path.display());
 
     let data = web::Data::new(service);
+    if let Some(hook) = &config.webhook {
+        crate::webhooks::spawn(data.clone().into_inner(), hook)
+            .map_err(|e| CliError::new(format!("cannot start the webhook thread: {e}")))?;
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let result = actix_web::rt::System::new().block_on(async {
         if config.keep_alive {
@@ -178,6 +185,16 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
         stop.store(true, Ordering::Relaxed);
         served
     });
+    // A refresh or code exchange the provider may already have answered is committed
+    // before exit (a rotated refresh token is otherwise lost, and the grant with it).
+    let unfinished = data.finish_exchanges(EXCHANGE_GRACE);
+    if unfinished > 0 {
+        tracing::warn!(
+            unfinished,
+            "token exchanges still under way after {} s; exiting anyway",
+            EXCHANGE_GRACE.as_secs()
+        );
+    }
     if let Err(e) = data.store().checkpoint() {
         tracing::warn!(error = %e, "checkpoint at shutdown failed");
     }

@@ -4,5 +4,7 @@
 
 mod bad_input;
 mod catalog;
+mod events;
 mod keys;
 mod lifecycle;
+mod webhooks;

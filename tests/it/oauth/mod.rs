@@ -2,13 +2,16 @@
 //! oidc-provider, from npm, started here on 127.0.0.1) and a real browser (Debian's
 //! Chromium driven by playwright-core): authorization code + PKCE, refresh with rotation
 //! under contention, dead grants, state and redirect checks, revocation, client
-//! credentials. `lifecycle`: reconnecting in place, failed flows returning to the caller, deleting an integration.
-//! `keepalive`: idle grants refreshed before their refresh tokens lapse, and only those. `token_endpoint`: token endpoints that misbehave on purpose (stand-ins),
+//! credentials. `lifecycle`: reconnecting in place, failed flows returning to the caller,
+//! deleting an integration. `keepalive`: idle grants refreshed before their refresh tokens
+//! lapse, and only those. `shutdown`: SIGTERM while a refresh is in flight.
+//! `token_endpoint`: token endpoints that misbehave on purpose (stand-ins),
 //! and a flow state that expires on the service's clock.
 
 mod browser;
 mod keepalive;
 mod lifecycle;
+mod shutdown;
 mod token_endpoint;
 
 use serde_json::{Value, json};

@@ -227,7 +227,7 @@ const { default: Provider } = await import('oidc-provider');
 // lifetime from its issue; with rotation every refresh issues a new one with the full
 // lifetime, so it is an idle limit (the grant itself keeps --refresh-ttl). With
 // `announceRefreshTtl` the token response says it (`refresh_token_expires_in`).
-const runtime = { accessTtl: cfg.accessTtl, refreshTtl: cfg.refreshTtl, announceRefreshTtl: false };
+const runtime = { accessTtl: cfg.accessTtl, refreshTtl: cfg.refreshTtl, announceRefreshTtl: false, refreshDelayMs: 0 };
 
 function jwks() {
   const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -312,6 +312,19 @@ const provider = new Provider(issuer, {
     Session: 24 * 3600,
     Grant: cfg.refreshTtl,
   },
+});
+
+// A refresh grant's answer is held back refreshDelayMs (POST /__config
+// {"refresh_delay_ms": n}) after the provider has issued (and rotated) its
+// tokens: the window in which a client that gives up loses the new refresh
+// token. Registered first, so the stats below count the request before the wait.
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+provider.use(async (ctx, next) => {
+  await next();
+  const gt = ctx.oidc?.params?.grant_type ?? ctx.oidc?.body?.grant_type;
+  if (runtime.refreshDelayMs > 0 && ctx.path === '/token' && ctx.method === 'POST' && gt === 'refresh_token') {
+    await sleep(runtime.refreshDelayMs);
+  }
 });
 
 // Count every request that reaches the token / revocation / authorization /
@@ -438,11 +451,17 @@ async function control(req, res, path) {
         if (typeof body.announce_refresh_ttl !== 'boolean') return sendJson(res, 400, { error: 'announce_refresh_ttl must be a boolean' });
         runtime.announceRefreshTtl = body.announce_refresh_ttl;
       }
+      if (body.refresh_delay_ms !== undefined) {
+        const n = Number(body.refresh_delay_ms);
+        if (!Number.isInteger(n) || n < 0) return sendJson(res, 400, { error: 'refresh_delay_ms must be an integer >= 0' });
+        runtime.refreshDelayMs = n;
+      }
     }
     return sendJson(res, 200, {
       access_ttl: runtime.accessTtl,
       refresh_ttl: runtime.refreshTtl,
       announce_refresh_ttl: runtime.announceRefreshTtl,
+      refresh_delay_ms: runtime.refreshDelayMs,
     });
   }
   return sendJson(res, 404, { error: 'unknown control endpoint' });
