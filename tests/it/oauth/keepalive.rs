@@ -161,6 +161,22 @@ fn with_keep_alive_off_an_idle_connection_is_expired_at_its_next_use() {
         (1, 1)
     );
     assert!(server.log().contains("keep-alive off"));
+    // The event stream says so too.
+    let events = server.events(&server.admin, None, 10, Duration::from_secs(1));
+    let last = events
+        .iter()
+        .rev()
+        .find(|e| e["connectedAccountId"] == id.as_str())
+        .expect("an event of the connection");
+    assert_eq!(
+        (last["oldStatus"].as_str(), last["newStatus"].as_str()),
+        (Some("ACTIVE"), Some("EXPIRED")),
+        "{events:?}"
+    );
+    assert!(
+        last["reason"].as_str().unwrap_or_default().contains("invalid_grant"),
+        "{last}"
+    );
 }
 
 #[test]
