@@ -10,6 +10,7 @@ mod call;
 mod connections;
 pub mod dto;
 pub mod error;
+mod events;
 mod guard;
 mod integrations;
 mod mcp;
@@ -144,6 +145,7 @@ fn legacy_routes() -> Vec<RouteDef> {
         get    "/api/v1/connectedAccounts/{id}/wait"        => connections::wait;
         get    "/api/v1/connectedAccounts/{id}/info"        => connections::info;
         get    "/api/v1/triggers"                           => apps::triggers;
+        get    "/api/v1/events"                             => events::stream;
         get    "/api/v2/actions"                            => actions::list;
         post   "/api/v2/actions/proxy"                      => actions::proxy;
         get    "/api/v2/actions/{name}"                     => actions::get;
@@ -240,7 +242,25 @@ fn security_headers() -> DefaultHeaders {
         ))
 }
 
-/// Serves until Ctrl-C or SIGTERM (actix handles both and drains in-flight requests).
+/// Resolves at the first SIGTERM or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = actix_web::rt::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = actix_web::rt::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Serves until Ctrl-C or SIGTERM, then ends the long-lived streams (event streams, MCP
+/// sessions' streams) and drains in-flight requests for up to 5 s. Token exchanges still
+/// under way after that are waited for by the caller (`Service::finish_exchanges`).
 pub async fn serve(
     service: web::Data<Service>,
     listener: TcpListener,
@@ -250,7 +270,8 @@ pub async fn serve(
     // One table for every worker: a session opened on one is named on another.
     let sessions = web::Data::new(mcp::Sessions::default());
     let upstream = UpstreamConfig::new(service.net().policy()).map_err(std::io::Error::other)?;
-    HttpServer::new(move || {
+    let stopping = service.clone();
+    let server = HttpServer::new(move || {
         App::new()
             .app_data(service.clone())
             .app_data(policy.clone())
@@ -268,6 +289,14 @@ pub async fn serve(
     })
     .listen(listener)?
     .shutdown_timeout(5)
-    .run()
-    .await
+    .disable_signals()
+    .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(async move {
+        stop_signal().await;
+        tracing::info!("stopping: finishing requests under way");
+        stopping.stop_streams();
+        handle.stop(true).await;
+    });
+    server.await
 }

@@ -11,6 +11,7 @@ pub mod action;
 pub mod app;
 pub mod connection;
 pub mod error;
+pub mod event;
 pub mod integration;
 pub mod key;
 
@@ -23,6 +24,7 @@ pub use action::*;
 pub use app::*;
 pub use connection::*;
 pub use error::*;
+pub use event::*;
 pub use integration::*;
 pub use key::*;
 

@@ -6,7 +6,9 @@
 
 mod bad_input;
 mod catalog;
+mod events;
 mod keys;
 mod lifecycle;
 mod permissions;
 mod restrictions;
+mod webhooks;

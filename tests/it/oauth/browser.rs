@@ -219,6 +219,19 @@ fn provider_refusal_state_tricks_and_foreign_redirects_are_rejected() {
     let failed = server.connection(&denied);
     assert_eq!(failed["status"], "FAILED");
     assert!(reason(&failed).contains("access_denied"));
+    let moves = server.moves_of(&denied);
+    assert_eq!(
+        moves.iter().map(|m| (&m.0, &m.1)).collect::<Vec<_>>(),
+        [
+            (&Value::Null, &json!("INITIATED")),
+            (&json!("INITIATED"), &json!("FAILED"))
+        ],
+        "{moves:?}"
+    );
+    assert!(
+        moves[1].2.as_str().unwrap().contains("access_denied"),
+        "{moves:?}"
+    );
 
     state_tricks_are_refused(&server, &idp, &integration);
     redirect_uris_are_checked(&server, &integration);
