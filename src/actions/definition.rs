@@ -80,6 +80,16 @@ pub struct Hints {
     pub open_world: bool,
 }
 
+/// Whether an action only reads the app's data or changes it: what a key limited to
+/// reading methods (`allowedMethods: ["GET"]`) may run. Declared by every action, and
+/// checked against its hints (a read action is `read_only`, a write action is not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    Read,
+    Write,
+}
+
 /// One action as its file spells it.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,6 +102,8 @@ pub struct Definition {
     pub tags: Vec<String>,
     /// What the action does to the app's data, for MCP hosts deciding when to ask the user.
     pub hints: Hints,
+    /// `read` or `write`: what a key restricted to reading methods may run.
+    pub access: Effect,
     pub method: Method,
     /// Appended to the integration's base URL; `{input}` placeholders are path inputs.
     pub path: String,
@@ -255,14 +267,18 @@ fn check_name_and_path(app: &str, def: &Definition) -> Result<(), String> {
     Ok(())
 }
 
-/// The hints agree with each other and with the method: a read-only action neither
-/// destroys nor deletes, and reading is always idempotent.
+/// The hints agree with each other, with the method and with the declared access: a
+/// read-only action neither destroys nor deletes, reading is always idempotent, and only a
+/// read action is read-only.
 fn check_hints(def: &Definition) -> Result<(), String> {
     let hints = def.hints;
     if hints.read_only && (hints.destructive || !hints.idempotent || def.method == Method::Delete) {
         return Err(
             "hints: a read_only action is idempotent, not destructive, not a DELETE".into(),
         );
+    }
+    if hints.read_only != (def.access == Effect::Read) {
+        return Err("access: a read action is read_only, a write action is not".into());
     }
     Ok(())
 }

@@ -26,7 +26,7 @@ use crate::assets::Assets;
 use crate::providers::Catalog;
 
 pub use build::{Outcome, Planned, check_input};
-pub use definition::{Definition, Hints, Method, Transform};
+pub use definition::{Definition, Effect, Hints, Method, Transform};
 
 /// The one version every built-in action has (the SDK wants `version` and
 /// `available_versions`).
@@ -102,6 +102,14 @@ impl Action {
 
     pub fn hints(&self) -> Hints {
         self.def.hints
+    }
+
+    /// Whether the action only reads (its file's `access`).
+    pub fn access(&self) -> crate::domain::api_key::Access {
+        match self.def.access {
+            Effect::Read => crate::domain::api_key::Access::Read,
+            Effect::Write => crate::domain::api_key::Access::Write,
+        }
     }
 
     pub fn path_params(&self) -> &[String] {

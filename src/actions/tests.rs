@@ -61,6 +61,9 @@ fn every_builtin_action_loads_and_is_well_formed() {
         // Reads are declared read-only; every write declares itself as one.
         let reads = def.method == super::Method::Get;
         assert!(!reads || action.hints().read_only, "{}", def.name);
+        // Every write method is a write action unless it is a query sent by POST.
+        let write = action.access() == crate::domain::api_key::Access::Write;
+        assert_eq!(write, !action.hints().read_only, "{}", def.name);
         // The input {} must be refused exactly when something is required.
         let empty_ok = action.validate_input(&json!({})).is_ok();
         assert_eq!(empty_ok, required.is_empty(), "{}", def.name);
@@ -84,6 +87,7 @@ fn base_def() -> Value {
     json!({
         "name": "GITHUB_X", "display_name": "X", "description": "x", "method": "GET",
         "hints": {"read_only": true, "destructive": false, "idempotent": true, "open_world": true},
+        "access": "read",
         "path": "/repos/{owner}",
         "parameters": {"title": "X", "type": "object",
             "properties": {"owner": {"type": "string", "description": "o"}},
@@ -147,6 +151,14 @@ fn broken_definitions_are_refused_with_a_reason() {
             Box::new(|d| d["hints"]["destructive"] = json!(true)),
         ),
         ("read_only", Box::new(|d| d["method"] = json!("DELETE"))),
+        ("access", Box::new(|d| d["access"] = json!("write"))),
+        ("unknown variant", Box::new(|d| d["access"] = json!("peek"))),
+        (
+            "missing field `access`",
+            Box::new(|d| {
+                d.as_object_mut().map(|o| o.remove("access"));
+            }),
+        ),
     ];
     for (want, mutate) in cases {
         let mut def = base_def();

@@ -6,10 +6,10 @@ use actix_web::web::{self, Json};
 use super::call::{Call, Reply};
 use super::dto::{
     ApiKeyDto, BodyErrors, ChangeErrors, ClientInfoDto, CreateKeyBody, CreatedApiKeyDto, EntityDto,
-    HealthDto, IdPath, Page, Refusals,
+    HealthDto, IdPath, Page, Refusals, RevokeKeysBody, RevokedKeysDto,
 };
 use crate::service::Error;
-use crate::service::{Caller, CreateKey, EntityId, Permission, Service};
+use crate::service::{Caller, CreateKey, EntityId, Permission, ProxyMethod, Service};
 
 /// Mints an API key (admin).
 #[utoipa::path(post, path = "/api/v1/keys", tag = "keys",
@@ -17,25 +17,63 @@ use crate::service::{Caller, CreateKey, EntityId, Permission, Service};
     responses((status = 200, description = "The key, shown this once", body = CreatedApiKeyDto), BodyErrors))]
 pub async fn create_key(call: Call, body: Json<CreateKeyBody>) -> Reply<CreatedApiKeyDto> {
     let body = body.into_inner();
-    let permission = match body.permission.as_deref() {
-        None => Permission::Use,
-        Some(p) => p
-            .parse::<Permission>()
-            .map_err(|e| Error::invalid(format!("permission: {e}")))?,
-    };
+    let permission = body
+        .permission
+        .as_deref()
+        .map(|p| {
+            p.parse::<Permission>()
+                .map_err(|e| Error::invalid(format!("permission: {e}")))
+        })
+        .transpose()?;
     let entity = body
         .entity_id
         .as_deref()
         .filter(|e| !e.trim().is_empty())
         .map(EntityId::parse)
         .transpose()?;
+    let expires_at = body
+        .expires_at
+        .as_deref()
+        .map(|at| {
+            time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| Error::invalid("expiresAt: not an RFC 3339 date-time"))
+        })
+        .transpose()?;
+    let methods = body
+        .allowed_methods
+        .map(|m| {
+            m.iter()
+                .map(|m| m.parse::<ProxyMethod>())
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .map_err(|e| Error::invalid(format!("allowedMethods: {e}")))?;
     let req = CreateKey {
         name: body.name,
         permission,
         entity,
+        expires_in: body.expires_in,
+        expires_at,
+        apps: body.allowed_apps,
+        actions: body.allowed_actions,
+        methods,
     };
     call.reply(move |svc, caller| svc.create_key(caller, req))
         .await
+}
+
+/// Revokes every key that is not an admin key, at once (admin): the panic button.
+#[utoipa::path(post, path = "/api/v1/keys/revoke", tag = "keys",
+    operation_id = "revokeAllApiKeys", request_body = RevokeKeysBody,
+    responses((status = 200, description = "How many keys were revoked", body = RevokedKeysDto), BodyErrors))]
+pub async fn revoke_keys(call: Call, body: Json<RevokeKeysBody>) -> Reply<RevokedKeysDto> {
+    let all = body.all;
+    let revoked = call
+        .run(move |svc, caller| svc.revoke_all_keys(caller, all))
+        .await?;
+    Ok(Json(RevokedKeysDto {
+        revoked: revoked as u64,
+    }))
 }
 
 /// API keys (admin).

@@ -57,7 +57,7 @@ pub fn status_of(error: &Error) -> StatusCode {
         Error::InvalidInput(_) | Error::Field(_) => StatusCode::BAD_REQUEST,
         Error::Conflict(_) | Error::IllegalTransition(_) => StatusCode::CONFLICT,
         Error::Unauthorized => StatusCode::UNAUTHORIZED,
-        Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        Error::Forbidden(_) | Error::Restricted { .. } => StatusCode::FORBIDDEN,
         Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         Error::Upstream(_) => StatusCode::BAD_GATEWAY,
         Error::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -193,7 +193,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::service::error::{FieldError, IllegalTransition, StoreError};
+    use crate::service::error::{FieldError, IllegalTransition, Restriction, StoreError};
 
     /// Status, code and JSON body of an error's response.
     fn respond(error: ApiError) -> (u16, HttpResponse, Value) {
@@ -203,6 +203,13 @@ mod tests {
         let bytes = body.try_into_bytes().ok().unwrap();
         let value = serde_json::from_slice(&bytes).unwrap();
         (status, response.set_body(()).map_into_boxed_body(), value)
+    }
+
+    fn restricted(restriction: Restriction) -> Error {
+        Error::Restricted {
+            restriction,
+            message: "r".into(),
+        }
     }
 
     /// Every error answered with a 4xx, grouped by the code and status it must get.
@@ -240,6 +247,17 @@ mod tests {
                 vec![Error::from(VaultError::WrongPassphrase)],
             ),
             ("forbidden", 403, vec![Error::Forbidden("f".into())]),
+            ("restricted_app", 403, vec![restricted(Restriction::Apps)]),
+            (
+                "restricted_action",
+                403,
+                vec![restricted(Restriction::Actions)],
+            ),
+            (
+                "restricted_method",
+                403,
+                vec![restricted(Restriction::Methods)],
+            ),
             (
                 "not_found",
                 404,

@@ -154,6 +154,7 @@ fn legacy_routes() -> Vec<RouteDef> {
         post   "/api/v1/connectedAccounts/{id}/reconnect"   => connections::reconnect;
         get    "/api/v1/keys"                               => admin::list_keys;
         post   "/api/v1/keys"                               => admin::create_key;
+        post   "/api/v1/keys/revoke"                        => admin::revoke_keys;
         delete "/api/v1/keys/{id}"                          => admin::revoke_key;
         post   "/mcp"                                       => mcp::post;
         get    "/mcp"                                       => mcp::get;

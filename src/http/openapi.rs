@@ -124,6 +124,7 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> Vec<&mut utoipa::openapi:
         actions::execute,
         admin::list_keys,
         admin::create_key,
+        admin::revoke_keys,
         admin::revoke_key,
         v3::list_auth_configs,
         v3::create_auth_config,

@@ -51,8 +51,8 @@ pub fn server_info() -> ServerConfig {
 }
 
 /// The entity a key runs tools for: tools run only under a key of `use` permission
-/// restricted to one entity (never an admin or a reveal key), over either transport. The
-/// error says what the key is instead.
+/// restricted to one entity (never an admin, manage or reveal key), over either transport.
+/// The error says what the key is instead.
 pub fn tools_entity(permission: Permission, entity: Option<&str>) -> Result<&str, String> {
     if permission != Permission::Use {
         return Err(format!("has the {permission} permission"));

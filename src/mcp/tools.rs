@@ -3,6 +3,13 @@
 //! own three: `keyport_proxy`, `keyport_list_connections` and `keyport_connect`. Pure
 //! data: which apps are connected is the caller's to find out, and the actions are the
 //! ones the caller holds (the server's own, or the built-in set a stdio session loads).
+//!
+//! Every tool is available to the `use` key tools run under, because none changes a
+//! connection: `keyport_proxy` and the action tools act through one (the key's
+//! restrictions apply to them as to the API's proxy and actions), `keyport_list_connections`
+//! reads metadata, and `keyport_connect` only starts a browser flow that the user completes
+//! at the provider, with no credential from the agent (`allowedApps` applies to it). What a
+//! tool may do is decided by the API call it makes, under the caller's key.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, LazyLock};

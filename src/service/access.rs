@@ -6,7 +6,7 @@
 //! scheme's typed `auth::Credentials`; nothing outside `auth/` names a credential's wire
 //! key. Token-issuing schemes get their token from the one lifecycle ([`Tokens`]).
 
-use super::caller::Caller;
+use super::caller::{Act, Caller};
 use super::ctx::{Ctx, Loaded, check_may_act};
 use super::tokens::Tokens;
 use crate::auth::{Credentials, Injection};
@@ -60,9 +60,12 @@ impl<'a> Access<'a> {
     }
 
     /// A usable connection the caller may act through, with a fresh credential to inject.
-    pub fn prepare(&self, caller: &Caller, id: ConnectionId) -> Result<Prepared> {
+    /// The key's restrictions are checked for `act` on the connection's app before the
+    /// credential is opened or renewed, so a refused request reaches no provider.
+    pub fn prepare(&self, caller: &Caller, id: ConnectionId, act: Act<'_>) -> Result<Prepared> {
         caller.require(Permission::Use)?;
         let loaded = self.ctx.load_for(caller, id)?;
+        caller.may(&loaded.connection.app_key, act)?;
         check_may_act(&loaded.connection, &loaded.integration)?;
         let app = self.ctx.app(&loaded.integration.app_key)?;
         let credentials = self.ctx.open(&loaded)?;

@@ -1,10 +1,15 @@
-//! The authenticated caller of one request — which API key, its permission and, for an
-//! entity-restricted key, the one entity it may act for — and the checks every service
-//! call makes against it before doing anything.
+//! The authenticated caller of one request — which API key, its permission, the one
+//! entity an entity-restricted key may act for, and the key's restrictions — and the
+//! checks every service call makes against it before doing anything. [`Caller::may`] is
+//! the one place a key's restrictions are enforced: the proxy, named actions (v2, v3 tools,
+//! MCP tools, which all reach the service's `Access::prepare`) and connect links call it
+//! before any credential is opened, so a refused request reaches no provider.
 
-use crate::domain::api_key::Permission;
+use std::sync::Arc;
+
+use crate::domain::api_key::{Access, Permission, ProxyMethod, Restrictions};
 use crate::ids::{ApiKeyId, EntityId};
-use crate::service::error::{Error, Result};
+use crate::service::error::{Error, Restriction, Result};
 
 /// The authenticated caller of one request.
 #[derive(Clone, Debug)]
@@ -13,6 +18,39 @@ pub struct Caller {
     pub name: String,
     pub permission: Permission,
     pub entity: Option<EntityId>,
+    pub restrictions: Arc<Restrictions>,
+}
+
+/// What a caller is about to do through a connection to an app.
+#[derive(Clone, Copy, Debug)]
+pub enum Act<'a> {
+    /// A raw proxied request with this method.
+    Request(&'a http::Method),
+    /// A named action, sending `method`.
+    Action {
+        name: &'a str,
+        method: &'a http::Method,
+        access: Access,
+    },
+    /// Reading the live credential (a `reveal` key's request material).
+    Reveal,
+    /// Starting a browser flow the user completes (a connect link): nothing reaches the app.
+    Connect,
+}
+
+fn listed<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(T::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn restricted(restriction: Restriction, message: String) -> Error {
+    Error::Restricted {
+        restriction,
+        message,
+    }
 }
 
 impl Caller {
@@ -25,6 +63,17 @@ impl Caller {
                 self.permission, needed
             )))
         }
+    }
+
+    /// Every lifecycle change of a connection (create with a credential, enable, disable,
+    /// edit, reconnect, test, delete) needs `manage` (or `admin`).
+    pub fn may_change_connections(&self) -> Result<()> {
+        self.require(Permission::Manage).map_err(|_| {
+            Error::Forbidden(format!(
+                "this API key has the {} permission; changing connections needs manage or admin",
+                self.permission
+            ))
+        })
     }
 
     /// Refuses an entity-restricted key acting for another entity.
@@ -47,5 +96,152 @@ impl Caller {
             ))),
             None => Ok(()),
         }
+    }
+
+    /// Whether the key's restrictions let it do `act` through a connection to `app`; the
+    /// error names the restriction that refused it.
+    pub fn may(&self, app: &str, act: Act<'_>) -> Result<()> {
+        let r = &*self.restrictions;
+        if let Some(apps) = &r.apps
+            && !apps.iter().any(|a| a.eq_ignore_ascii_case(app))
+        {
+            return Err(restricted(
+                Restriction::Apps,
+                format!(
+                    "this API key's allowedApps ({}) do not include {app}",
+                    listed(apps)
+                ),
+            ));
+        }
+        let method_allowed = |method: &http::Method| match &r.methods {
+            None => true,
+            Some(methods) => ProxyMethod::of(method).is_some_and(|m| methods.contains(&m)),
+        };
+        let methods = || listed(r.methods.as_deref().unwrap_or_default());
+        match act {
+            Act::Connect | Act::Reveal => Ok(()),
+            Act::Request(_) if r.actions.is_some() && r.methods.is_none() => Err(restricted(
+                Restriction::Actions,
+                format!(
+                    "this API key may run only its allowedActions ({}); it has no allowedMethods for the proxy",
+                    listed(r.actions.as_deref().unwrap_or_default())
+                ),
+            )),
+            Act::Request(method) if !method_allowed(method) => Err(restricted(
+                Restriction::Methods,
+                format!(
+                    "this API key's allowedMethods ({}) do not include {method}",
+                    methods()
+                ),
+            )),
+            Act::Request(_) => Ok(()),
+            Act::Action { name, .. }
+                if r.actions
+                    .as_ref()
+                    .is_some_and(|a| !a.iter().any(|n| n.eq_ignore_ascii_case(name))) =>
+            {
+                Err(restricted(
+                    Restriction::Actions,
+                    format!(
+                        "this API key's allowedActions ({}) do not include {name}",
+                        listed(r.actions.as_deref().unwrap_or_default())
+                    ),
+                ))
+            }
+            Act::Action {
+                name,
+                method,
+                access: Access::Write,
+            } if !method_allowed(method) => Err(restricted(
+                Restriction::Methods,
+                format!(
+                    "{name} writes ({method}), and this API key's allowedMethods ({}) do not include {method}",
+                    methods()
+                ),
+            )),
+            Act::Action { .. } => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(restrictions: Restrictions) -> Caller {
+        Caller {
+            key_id: ApiKeyId::new(),
+            name: "agent".into(),
+            permission: Permission::Use,
+            entity: None,
+            restrictions: Arc::new(restrictions),
+        }
+    }
+
+    fn code(result: Result<()>) -> &'static str {
+        result.err().map_or("ok", |e| e.code())
+    }
+
+    #[test]
+    fn restrictions_refuse_with_the_restriction_named() {
+        let get = http::Method::GET;
+        let post = http::Method::POST;
+        let read = |name| Act::Action {
+            name,
+            method: &post,
+            access: Access::Read,
+        };
+        let write = |name| Act::Action {
+            name,
+            method: &post,
+            access: Access::Write,
+        };
+        let none = caller(Restrictions::default());
+        for act in [Act::Request(&post), read("X"), write("X"), Act::Connect] {
+            assert_eq!(code(none.may("github", act)), "ok");
+        }
+        let read_only = caller(Restrictions {
+            apps: Some(vec!["github".into()]),
+            methods: Some(vec![ProxyMethod::Get, ProxyMethod::Head]),
+            ..Restrictions::default()
+        });
+        assert_eq!(code(read_only.may("GitHub", Act::Request(&get))), "ok");
+        assert_eq!(
+            code(read_only.may("slack", Act::Request(&get))),
+            "restricted_app"
+        );
+        assert_eq!(code(read_only.may("slack", Act::Connect)), "restricted_app");
+        assert_eq!(
+            code(read_only.may("github", Act::Request(&post))),
+            "restricted_method"
+        );
+        assert_eq!(code(read_only.may("github", read("NOTION_SEARCH"))), "ok");
+        assert_eq!(
+            code(read_only.may("github", write("X"))),
+            "restricted_method"
+        );
+        let one_action = caller(Restrictions {
+            actions: Some(vec!["GITHUB_GET_THE_AUTHENTICATED_USER".into()]),
+            ..Restrictions::default()
+        });
+        let own = read("github_get_the_authenticated_user");
+        assert_eq!(code(one_action.may("github", own)), "ok");
+        assert_eq!(
+            code(one_action.may("github", write("GITHUB_CREATE_AN_ISSUE"))),
+            "restricted_action"
+        );
+        assert_eq!(
+            code(one_action.may("github", Act::Request(&get))),
+            "restricted_action"
+        );
+        let message = one_action
+            .may("github", Act::Request(&get))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            message.contains("allowedActions (GITHUB_GET_THE_AUTHENTICATED_USER)"),
+            "{message}"
+        );
     }
 }

@@ -8,7 +8,7 @@ mod read;
 
 use serde_json::{Map, Value};
 
-use super::caller::Caller;
+use super::caller::{Act, Caller};
 use super::checks::{CheckOutcome, Checks, DISABLED_BY_USER};
 use super::ctx::{Ctx, Loaded, check_url};
 use super::flows::{CreatedConnection, FLOW_TTL_SECS, Flows, Start};
@@ -132,7 +132,12 @@ impl<'a> Connections<'a> {
     /// given (INITIATED first when the credential is to be checked), INITIATED with a
     /// connect link for a browser flow.
     pub fn create(&self, caller: &Caller, req: CreateConnection) -> Result<CreatedConnection> {
-        caller.require(Permission::Use)?;
+        caller.may_change_connections()?;
+        self.create_for(caller, req)
+    }
+
+    /// [`Connections::create`] once the caller's permission is settled.
+    fn create_for(&self, caller: &Caller, req: CreateConnection) -> Result<CreatedConnection> {
         let entity = EntityId::or_default(req.entity.as_deref())?;
         caller.may_act_for(&entity)?;
         let integration = self.usable_integration(req.integration_id)?;
@@ -165,10 +170,13 @@ impl<'a> Connections<'a> {
     }
 
     /// Starts a connection whose user completes it in a browser through keyport's connect
-    /// link; only for integrations with a browser flow (OAuth 2.0 and 1.0a).
+    /// link; only for integrations with a browser flow (OAuth 2.0 and 1.0a). A `use` key
+    /// may: the agent supplies no credential, and nothing exists until the user consents
+    /// at the provider (what the MCP tool `keyport_connect` hands out).
     pub fn link(&self, caller: &Caller, req: CreateConnection) -> Result<LinkedConnection> {
         caller.require(Permission::Use)?;
         let integration = self.usable_integration(req.integration_id)?;
+        caller.may(&integration.app_key, Act::Connect)?;
         if !integration.auth_scheme.needs_browser() {
             return Err(Error::invalid(format!(
                 "auth_config_id: a link is completed in a browser, and {} connections ({}) are \
@@ -176,7 +184,7 @@ impl<'a> Connections<'a> {
                 integration.app_key, integration.auth_scheme
             )));
         }
-        let created = self.create(caller, req)?;
+        let created = self.create_for(caller, req)?;
         let expires = self.ctx.clock.now() + time::Duration::seconds(FLOW_TTL_SECS);
         Ok(LinkedConnection {
             created,
@@ -283,7 +291,7 @@ impl<'a> Connections<'a> {
         id: ConnectionId,
         enabled: bool,
     ) -> Result<ConnectionView> {
-        caller.require(Permission::Use)?;
+        caller.may_change_connections()?;
         let connection = self.ctx.load_connection(caller, id)?;
         if enabled
             && matches!(
@@ -318,7 +326,7 @@ impl<'a> Connections<'a> {
         id: ConnectionId,
         patch: ConnectionPatch,
     ) -> Result<ConnectionView> {
-        caller.require(Permission::Use)?;
+        caller.may_change_connections()?;
         let connection = self.ctx.load_connection(caller, id)?;
         if connection.status == ConnectionStatus::Deleted {
             return Err(Error::not_found("connected account", id.to_string()));
@@ -345,7 +353,7 @@ impl<'a> Connections<'a> {
         id: ConnectionId,
         redirect_after: Option<&str>,
     ) -> Result<CreatedConnection> {
-        caller.require(Permission::Use)?;
+        caller.may_change_connections()?;
         let connection = self.ctx.load_connection(caller, id)?;
         let integration = self.ctx.load_integration(connection.integration_id)?;
         self.flows()
@@ -353,7 +361,7 @@ impl<'a> Connections<'a> {
     }
 
     pub fn delete(&self, caller: &Caller, id: ConnectionId) -> Result<()> {
-        caller.require(Permission::Use)?;
+        caller.may_change_connections()?;
         let connection = self.ctx.load_connection(caller, id)?;
         connection.status.check(ConnectionStatus::Deleted)?;
         let integration = self.ctx.load_integration(connection.integration_id)?;
@@ -421,7 +429,7 @@ impl<'a> Connections<'a> {
         caller: &Caller,
         id: ConnectionId,
     ) -> Result<(ConnectionView, CheckOutcome)> {
-        caller.require(Permission::Use)?;
+        caller.may_change_connections()?;
         let connection = self.ctx.load_connection(caller, id)?;
         let outcome = Checks::new(self.ctx, self.tokens).on_demand(&connection)?;
         Ok((self.get(caller, id)?, outcome))

@@ -32,6 +32,12 @@ pub enum Error {
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
+    /// The key's permission allows this, but one of its restrictions does not.
+    #[error("{message}")]
+    Restricted {
+        restriction: Restriction,
+        message: String,
+    },
     #[error("{0}")]
     TooLarge(String),
     #[error("the upstream service failed: {0}")]
@@ -66,6 +72,24 @@ pub enum Error {
     Net(#[from] NetError),
 }
 
+/// Which of a key's restrictions refused a request; each has its own error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restriction {
+    Apps,
+    Actions,
+    Methods,
+}
+
+impl Restriction {
+    pub fn code(self) -> &'static str {
+        match self {
+            Restriction::Apps => "restricted_app",
+            Restriction::Actions => "restricted_action",
+            Restriction::Methods => "restricted_method",
+        }
+    }
+}
+
 fn oauth_message(e: &OAuthError) -> String {
     match e {
         OAuthError::Config(_) => e.to_string(),
@@ -89,6 +113,7 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::Unauthorized => "unauthorized",
             Error::Forbidden(_) => "forbidden",
+            Error::Restricted { restriction, .. } => restriction.code(),
             Error::TooLarge(_) => "payload_too_large",
             Error::Upstream(_) => "upstream_failed",
             Error::UpstreamTimeout => "upstream_timeout",

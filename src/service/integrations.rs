@@ -288,7 +288,7 @@ impl<'a> Integrations<'a> {
     }
 
     pub fn create(&self, caller: &Caller, req: CreateIntegration) -> Result<IntegrationView> {
-        caller.require(Permission::Use)?;
+        caller.require(Permission::Admin)?;
         caller.require_unrestricted()?;
         let app = self.ctx.find_app(&req.app)?;
         let scheme = req.auth_scheme.unwrap_or_else(|| app.default_scheme());
@@ -432,7 +432,7 @@ impl<'a> Integrations<'a> {
         id: IntegrationId,
         req: UpdateIntegration,
     ) -> Result<IntegrationView> {
-        caller.require(Permission::Use)?;
+        caller.require(Permission::Admin)?;
         caller.require_unrestricted()?;
         let current = self.ctx.load_integration(id)?;
         if current.deleted {
@@ -483,7 +483,7 @@ impl<'a> Integrations<'a> {
     /// Deletes an integration and its connections, each connection's tokens revoked at
     /// the provider first (best effort, as a connection delete does).
     pub fn delete(&self, caller: &Caller, id: IntegrationId, tokens: &Tokens<'_>) -> Result<usize> {
-        caller.require(Permission::Use)?;
+        caller.require(Permission::Admin)?;
         caller.require_unrestricted()?;
         let integration = self.ctx.load_integration(id)?;
         let live = self

@@ -1,29 +1,40 @@
 //! API keys: minting, authenticating, listing, revoking. Keys are 256-bit random strings
 //! shown once; the database keeps their SHA-256. Authentication hashes the presented key
 //! and compares digests in constant time, against an in-memory ring of active keys so the
-//! hot path does no I/O.
+//! hot path does no I/O. A key may carry restrictions (expiry, apps, actions, proxy
+//! methods), checked when it is minted and kept with it; an expired key answers 401 like a
+//! revoked one.
 
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
 use super::caller::Caller;
 use super::ctx::{Ctx, random_token, token_hash};
-use crate::domain::api_key::{ApiKey, Permission};
+use crate::domain::api_key::{ApiKey, Permission, ProxyMethod, Restrictions};
 use crate::ids::{ApiKeyId, EntityId};
 use crate::service::error::{Error, Result};
 use crate::store::{NewApiKey, Store, api_keys};
 
+mod restrict;
+
 const KEY_PREFIX: &str = "kp_";
 
-/// A key to mint: its name, what it may do, and the one entity it acts for, if any.
-#[derive(Debug)]
+/// A key to mint: its name, what it may do, the one entity it acts for, if any, and what
+/// it is restricted to (`None`: unrestricted in that respect).
+#[derive(Debug, Default)]
 pub struct CreateKey {
     pub name: String,
-    pub permission: Permission,
+    pub permission: Option<Permission>,
     pub entity: Option<EntityId>,
+    /// Seconds from now; with `expires_at` too, the earlier wins.
+    pub expires_in: Option<u64>,
+    pub expires_at: Option<time::OffsetDateTime>,
+    pub apps: Option<Vec<String>>,
+    pub actions: Option<Vec<String>>,
+    pub methods: Option<Vec<ProxyMethod>>,
 }
 
 /// A freshly minted key: the only moment its value exists outside the caller.
@@ -41,9 +52,37 @@ impl std::fmt::Debug for CreatedKey {
     }
 }
 
+/// One active key as authentication needs it: the record, its expiry in Unix
+/// milliseconds, and its restrictions shared with every caller it admits.
+struct Held {
+    key: ApiKey,
+    expires_ms: Option<i64>,
+    restrictions: Arc<Restrictions>,
+}
+
+impl Held {
+    fn of(key: ApiKey) -> Held {
+        let expires_ms = key.restrictions.expires_at.as_deref().map(|at| {
+            time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                // An unreadable stored expiry counts as already passed.
+                .map_or(i64::MIN, |t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        });
+        let restrictions = Arc::new(key.restrictions.clone());
+        Held {
+            key,
+            expires_ms,
+            restrictions,
+        }
+    }
+
+    fn live(&self, now_ms: i64) -> bool {
+        self.expires_ms.is_none_or(|at| now_ms < at)
+    }
+}
+
 /// Active keys by the SHA-256 of their value.
 pub struct KeyRing {
-    active: HashMap<[u8; 32], ApiKey>,
+    active: HashMap<[u8; 32], Held>,
 }
 
 impl KeyRing {
@@ -54,13 +93,13 @@ impl KeyRing {
             if key.revoked_at.is_none()
                 && let Ok(h) = <[u8; 32]>::try_from(key_hash.as_slice())
             {
-                active.insert(h, key);
+                active.insert(h, Held::of(key));
             }
         }
         Ok(KeyRing { active })
     }
 
-    fn find(&self, presented: &str) -> Option<&ApiKey> {
+    fn find(&self, presented: &str) -> Option<&Held> {
         let wanted = token_hash(presented);
         let (stored, key) = self.active.get_key_value(&wanted)?;
         bool::from(stored.ct_eq(&wanted)).then_some(key)
@@ -96,30 +135,35 @@ impl<'a> Keys<'a> {
         Keys { ctx, ring }
     }
 
-    /// Resolves a presented key to its caller, or `Unauthorized`.
+    /// Resolves a presented key to its caller, or `Unauthorized` (unknown, revoked or
+    /// expired).
     pub fn authenticate(&self, presented: &str) -> Result<Caller> {
         let ring = self.ring.read().unwrap_or_else(PoisonError::into_inner);
-        let key = ring.find(presented.trim()).ok_or(Error::Unauthorized)?;
+        let held = ring.find(presented.trim()).ok_or(Error::Unauthorized)?;
+        if !held.live(self.ctx.clock.unix_ms()) {
+            return Err(Error::Unauthorized);
+        }
+        let key = &held.key;
         Ok(Caller {
             key_id: key.id,
             name: key.name.clone(),
             permission: key.permission,
             entity: key.entity.clone(),
+            restrictions: Arc::clone(&held.restrictions),
         })
     }
 
-    /// Whether the key `id` still lets its holder in (not revoked).
+    /// Whether the key `id` still lets its holder in (neither revoked nor expired).
     pub fn is_active(&self, id: ApiKeyId) -> bool {
         let ring = self.ring.read().unwrap_or_else(PoisonError::into_inner);
-        ring.active.values().any(|k| k.id == id)
+        let now = self.ctx.clock.unix_ms();
+        ring.active.values().any(|k| k.key.id == id && k.live(now))
     }
 
     fn insert_key(&self, req: CreateKey) -> Result<CreatedKey> {
-        let CreateKey {
-            name,
-            permission,
-            entity,
-        } = req;
+        let permission = req.permission.unwrap_or(Permission::Use);
+        let restrictions = self.restrictions(permission, &req)?;
+        let CreateKey { name, entity, .. } = req;
         let name = valid_name(&name)?;
         let key = mint()?;
         let key_hash = token_hash(key.expose_secret());
@@ -134,6 +178,7 @@ impl<'a> Keys<'a> {
             prefix,
             permission,
             entity,
+            restrictions,
             created_at: self.ctx.clock.stamp(),
             revoked_at: None,
         };
@@ -147,6 +192,7 @@ impl<'a> Keys<'a> {
                     prefix: &record.prefix,
                     permission,
                     entity: record.entity.as_ref(),
+                    restrictions: &record.restrictions,
                     now: &record.created_at,
                 },
             )
@@ -155,7 +201,7 @@ impl<'a> Keys<'a> {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .active
-            .insert(key_hash, record.clone());
+            .insert(key_hash, Held::of(record.clone()));
         Ok(CreatedKey { key, record })
     }
 
@@ -200,7 +246,28 @@ impl<'a> Keys<'a> {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .active
-            .retain(|_, k| k.id != id);
+            .retain(|_, k| k.key.id != id);
+        Ok(revoked)
+    }
+
+    /// The panic button: revokes every key that is not an admin key, at once; returns how
+    /// many were revoked. `all` must be true, so that no other body does this by accident.
+    pub fn revoke_all(&self, caller: &Caller, all: bool) -> Result<usize> {
+        caller.require(Permission::Admin)?;
+        if !all {
+            return Err(Error::invalid(
+                "all: must be true (revoke one key with DELETE /api/v1/keys/{id})",
+            ));
+        }
+        let now = self.ctx.clock.stamp();
+        let mut ring = self.ring.write().unwrap_or_else(PoisonError::into_inner);
+        let revoked = self
+            .ctx
+            .store
+            .write(|tx| api_keys::revoke_all_but_admin(tx, &now))?;
+        ring.active
+            .retain(|_, k| k.key.permission == Permission::Admin);
+        tracing::warn!(revoked, "every non-admin API key revoked");
         Ok(revoked)
     }
 
@@ -215,8 +282,8 @@ impl<'a> Keys<'a> {
         }
         let created = self.insert_key(CreateKey {
             name: "admin".into(),
-            permission: Permission::Admin,
-            entity: None,
+            permission: Some(Permission::Admin),
+            ..CreateKey::default()
         })?;
         Ok(Some(created.key))
     }

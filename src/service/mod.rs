@@ -51,7 +51,7 @@ use secrecy::SecretString;
 
 pub use access::Prepared;
 pub use apps::ActionView;
-pub use caller::Caller;
+pub use caller::{Act, Caller};
 pub use checks::CheckOutcome;
 pub use connections::{
     AuthParams, ConnectionPage, ConnectionPatch, ConnectionView, CreateConnection, EntitySummary,
@@ -72,7 +72,9 @@ pub use proxy::{
 // The vocabulary the service's callers read its answers in: domain values, ids and the
 // catalog entries it hands out, so surfaces (http, cli) depend on the service alone.
 pub use crate::actions::{Action, VERSION as ACTION_VERSION};
-pub use crate::domain::api_key::{ApiKey, Permission};
+pub use crate::domain::api_key::{
+    Access as ActionAccess, ApiKey, Permission, ProxyMethod, Restrictions,
+};
 pub use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
 pub use crate::ids::EntityId;
 pub use crate::providers::{App, FieldSpec, SchemeDetails};
@@ -288,6 +290,11 @@ impl Service {
         self.keys().revoke(caller, id)
     }
 
+    /// Revokes every non-admin key at once (`all` must be true); returns how many.
+    pub fn revoke_all_keys(&self, caller: &Caller, all: bool) -> Result<usize> {
+        self.keys().revoke_all(caller, all)
+    }
+
     /// A new admin key to write when `existing` is missing or no longer valid.
     pub fn ensure_admin_key(&self, existing: Option<&str>) -> Result<Option<SecretString>> {
         self.keys().ensure_admin(existing)
@@ -481,9 +488,10 @@ impl Service {
 
 /// Acting for an entity.
 impl Service {
-    /// A usable connection the caller may act through, with a fresh credential to inject.
-    pub fn prepare(&self, caller: &Caller, id: ConnectionId) -> Result<Prepared> {
-        Access::new(&self.ctx, self.tokens()).prepare(caller, id)
+    /// A usable connection the caller may act through (for `act`), with a fresh
+    /// credential to inject.
+    pub fn prepare(&self, caller: &Caller, id: ConnectionId, act: Act<'_>) -> Result<Prepared> {
+        Access::new(&self.ctx, self.tokens()).prepare(caller, id, act)
     }
 
     /// Sends one request through a connection the caller may act through: prepared inline

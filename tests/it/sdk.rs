@@ -189,7 +189,7 @@ fn snippets(python: &Path, server: &Server, issuer: &str, github: &str, tmp: &Pa
         .env("COMPOSIO_BASE_URL", format!("{}/api", server.url))
         .env(
             "COMPOSIO_API_KEY",
-            create_key(server, "composio-sdk", "use"),
+            create_key(server, "composio-sdk", "admin"),
         )
         .env("COMPOSIO_DISABLE_VERSION_CHECK", "true")
         .env("COMPOSIO_CACHE_DIR", &cache)

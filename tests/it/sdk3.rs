@@ -88,7 +88,7 @@ fn run_suite(mut cmd: Command, expected: &[&str]) {
         .env("KEYPORT_SERVER", &stand.server.url)
         .env(
             "COMPOSIO_API_KEY",
-            create_key(&stand.server, "composio-v3", "use"),
+            create_key(&stand.server, "composio-v3", "admin"),
         )
         .env("KEYPORT_SDK_GITHUB", &stand.github.url)
         .env("KEYPORT_SDK_GITHUB_TOKEN", GITHUB_TOKEN)

@@ -18,7 +18,7 @@ use crate::common::{Launch, Server};
 /// Fields whose values differ on every run; ids only where they are minted UUIDs, in
 /// either spelling (an entity's id is the caller's, and an app's id is derived from its
 /// key). The v3 names are snake_case.
-const VOLATILE: [(&str, &str); 16] = [
+const VOLATILE: [(&str, &str); 17] = [
     ("id", "<id>"),
     ("uuid", "<id>"),
     ("connectedAccountId", "<id>"),
@@ -31,6 +31,7 @@ const VOLATILE: [(&str, &str); 16] = [
     ("updated_at", "<time>"),
     ("last_updated_at", "<time>"),
     ("expires_at", "<time>"),
+    ("expiresAt", "<time>"),
     ("link_token", "<link token>"),
     ("redirect_url", "<connect link>"),
     ("key", "<api key>"),
@@ -199,7 +200,10 @@ fn actions_keys_and_errors_match_the_goldens() {
     let key = server.ok(
         "POST",
         "/api/v1/keys",
-        Some(&json!({"name": "golden", "permission": "reveal", "entityId": "alice"})),
+        Some(
+            &json!({"name": "golden", "permission": "reveal", "entityId": "alice",
+            "expiresIn": 3600, "allowedApps": ["github"], "allowedMethods": ["GET"]}),
+        ),
     );
     pin(&server, "key", &key);
     pin_get(&server, "key_list", "/api/v1/keys");

@@ -17,7 +17,8 @@ pub struct ErrorBody {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable machine-readable code: invalid_input, unauthorized, forbidden, not_found,
+    /// Stable machine-readable code: invalid_input, unauthorized, forbidden,
+    /// restricted_app, restricted_action, restricted_method (a key's restriction), not_found,
     /// conflict, illegal_transition, method_not_allowed, payload_too_large,
     /// upstream_failed, upstream_timeout…
     pub code: String,

@@ -9,10 +9,17 @@ use super::wire_enum;
 use crate::service::{self, ApiKey, Caller, CreatedKey, EntityId, EntitySummary};
 
 wire_enum!(
-    /// What a key may do: `use` acts through keyport, `reveal` also reads live
-    /// credentials, `admin` also manages keys.
+    /// What a key may do: `use` acts through keyport (proxy, actions, MCP tools, connection
+    /// metadata, connect links); `manage` also changes its entity's connections; `reveal`
+    /// also reads live credentials; `admin` does everything.
     PermissionName(service::Permission),
     "Permission"
+);
+
+wire_enum!(
+    /// An HTTP method a restricted key may send through the proxy.
+    MethodName(service::ProxyMethod),
+    "ProxyMethod"
 );
 
 /// An API key as listed: never the key itself.
@@ -29,6 +36,18 @@ pub struct ApiKeyDto {
     /// The one entity the key may act for, if restricted.
     #[schema(required)]
     pub entity_id: Option<String>,
+    /// When the key stops working (then it answers 401); null: never.
+    #[schema(required)]
+    pub expires_at: Option<String>,
+    /// The apps the key may act on; null: any.
+    #[schema(required)]
+    pub allowed_apps: Option<Vec<String>>,
+    /// The named actions the key may run; null: any.
+    #[schema(required)]
+    pub allowed_actions: Option<Vec<String>>,
+    /// The methods the key may send through the proxy; null: any.
+    #[schema(required)]
+    pub allowed_methods: Option<Vec<MethodName>>,
     pub created_at: String,
     #[schema(required)]
     pub revoked_at: Option<String>,
@@ -36,12 +55,20 @@ pub struct ApiKeyDto {
 
 impl From<&ApiKey> for ApiKeyDto {
     fn from(key: &ApiKey) -> Self {
+        let r = &key.restrictions;
         ApiKeyDto {
             id: key.id.to_string(),
             name: key.name.clone(),
             prefix: key.prefix.clone(),
             permission: PermissionName(key.permission),
             entity_id: key.entity.as_ref().map(EntityId::to_string),
+            expires_at: r.expires_at.clone(),
+            allowed_apps: r.apps.clone(),
+            allowed_actions: r.actions.clone(),
+            allowed_methods: r
+                .methods
+                .as_ref()
+                .map(|m| m.iter().copied().map(MethodName).collect()),
             created_at: key.created_at.clone(),
             revoked_at: key.revoked_at.clone(),
         }
@@ -88,6 +115,51 @@ pub struct CreateKeyBody {
     /// unrestricted.
     #[schema(max_length = 128, pattern = r"^[^\u0000-\u001f\u007f-\u009f,]*$")]
     pub entity_id: Option<String>,
+    /// The key stops working this many seconds from now (with `expiresAt` too, the earlier
+    /// wins).
+    #[schema(minimum = 1, maximum = 316_224_000)]
+    pub expires_in: Option<u64>,
+    /// The key stops working at this instant, RFC 3339; one that has passed is refused
+    /// (409).
+    #[schema(format = DateTime)]
+    pub expires_at: Option<String>,
+    /// App keys the key may act on (proxy, actions, tools, connect links); not for admin
+    /// keys.
+    #[schema(min_items = 1)]
+    pub allowed_apps: Option<Vec<String>>,
+    /// Named actions the key may run; without `allowedMethods` the key cannot use the raw
+    /// proxy. Not for admin keys.
+    #[schema(min_items = 1)]
+    pub allowed_actions: Option<Vec<String>>,
+    /// Methods the key may send through the proxy (`["GET", "HEAD"]`: read-only). Write
+    /// actions need their own method here; read actions run under any. Not for admin keys.
+    #[schema(min_items = 1, value_type = Option<Vec<MethodName>>)]
+    pub allowed_methods: Option<Vec<String>>,
+}
+
+/// `POST /api/v1/keys/revoke`: the panic button.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = RevokeApiKeys)]
+pub struct RevokeKeysBody {
+    /// Must be `true`: revoke every key that is not an admin key.
+    #[schema(schema_with = only_true)]
+    pub all: bool,
+}
+
+/// `true`, the only value the panic button takes.
+fn only_true() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Boolean)
+        .enum_values(Some([true]))
+        .build()
+}
+
+/// How many keys the panic button revoked.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = RevokedApiKeys)]
+pub struct RevokedKeysDto {
+    pub revoked: u64,
 }
 
 /// An entity with its number of live connections.

@@ -22,7 +22,7 @@ use crate::domain::{Connection, Integration};
 use crate::secret::REDACTED;
 use crate::secret::SecretFields;
 use crate::service::access::Access;
-use crate::service::caller::Caller;
+use crate::service::caller::{Act, Caller};
 
 /// A connection's request material, redacted or live. `Debug` shows names only.
 #[derive(Clone, Default)]
@@ -143,7 +143,7 @@ impl Connections<'_> {
     ) -> AuthParams {
         self.auth_params_with(caller, connection, integration, redacted, || {
             Access::new(self.ctx, self.tokens)
-                .prepare(caller, connection.id)
+                .prepare(caller, connection.id, Act::Reveal)
                 .map(|p| (p.injection, Some(p.base_url)))
         })
     }

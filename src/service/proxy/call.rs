@@ -23,7 +23,7 @@ use crate::auth::Injection;
 use crate::net::Upstream;
 use crate::service::Service;
 use crate::service::access::Prepared;
-use crate::service::caller::Caller;
+use crate::service::caller::{Act, Caller};
 use crate::service::error::{Error, Result};
 
 /// Answers up to this size are finished on the worker; larger ones on the blocking pool.
@@ -147,7 +147,9 @@ impl Proxy<'_> {
     pub fn start(&self, caller: &Caller, req: &ProxyRequest) -> Result<(Call, Attempt)> {
         let outbound = Outbound::from_proxy(req)?;
         let id = self.resolve_target(caller, &req.target)?;
-        let prepared = self.access().prepare(caller, id)?;
+        let prepared = self
+            .access()
+            .prepare(caller, id, Act::Request(&outbound.method))?;
         self.start_call(prepared, outbound)
     }
 

@@ -10,7 +10,7 @@ use super::{Outbound, Proxy, ProxyResponse, Target};
 use crate::domain::api_key::Permission;
 use crate::ids::ConnectionId;
 use crate::service::apps::Apps;
-use crate::service::caller::Caller;
+use crate::service::caller::{Act, Caller};
 use crate::service::error::{Error, Result};
 
 /// `POST /api/v2/actions/{name}/execute`, as the service sees it.
@@ -62,7 +62,12 @@ impl Proxy<'_> {
             },
         };
         let id = self.resolve_target(caller, &target)?;
-        let prepared = self.access().prepare(caller, id)?;
+        let act = Act::Action {
+            name: action.name(),
+            method: &planned.method,
+            access: action.access(),
+        };
+        let prepared = self.access().prepare(caller, id, act)?;
         if prepared.connection.app_key != action.app {
             return Err(Error::invalid(format!(
                 "connectedAccountId: connection {id} is for {}, and {} needs a {} connection",

@@ -149,7 +149,9 @@ impl Library {
     }
 
     pub fn prepare(&self, id: ConnectionId) -> Result<Prepared, Error> {
-        self.service.prepare(&self.admin, id)
+        let get = http::Method::GET;
+        self.service
+            .prepare(&self.admin, id, keyport::service::Act::Request(&get))
     }
 
     /// The connection's status and its reason.

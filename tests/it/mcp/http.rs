@@ -40,9 +40,9 @@ fn the_python_mcp_sdk_uses_keyport_over_streamable_http() {
 }
 
 /// One HTTP exchange at `/mcp`: status, body (JSON when it is), session id.
-struct Answer {
-    status: u16,
-    body: Value,
+pub(super) struct Answer {
+    pub(super) status: u16,
+    pub(super) body: Value,
     session: Option<String>,
 }
 
@@ -72,7 +72,7 @@ fn post(w: &World, headers: &[(&str, &str)], body: &str) -> Answer {
 }
 
 /// An initialized session of `key`: the headers every later request sends.
-fn open(w: &World, key: &str) -> Vec<(&'static str, String)> {
+pub(super) fn open(w: &World, key: &str) -> Vec<(&'static str, String)> {
     let auth = format!("Bearer {key}");
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {},
@@ -103,7 +103,7 @@ fn borrowed<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a
     headers.iter().map(|(n, v)| (*n, v.as_str())).collect()
 }
 
-fn rpc(
+pub(super) fn rpc(
     w: &World,
     headers: &[(&'static str, String)],
     id: u64,
@@ -125,7 +125,7 @@ fn still_serving(w: &World, headers: &[(&'static str, String)]) {
 }
 
 /// The GitHub stand-in's count of requests.
-fn upstream_calls(w: &World) -> usize {
+pub(super) fn upstream_calls(w: &World) -> usize {
     let seen = get_json(&format!("{}/__requests", w.github.url));
     seen.as_array().map_or(0, Vec::len)
 }

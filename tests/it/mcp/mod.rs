@@ -7,6 +7,7 @@
 
 mod http;
 mod inspector;
+mod restricted;
 mod stdio;
 
 use std::path::Path;

@@ -174,7 +174,10 @@ fn with_keep_alive_off_an_idle_connection_is_expired_at_its_next_use() {
         "{events:?}"
     );
     assert!(
-        last["reason"].as_str().unwrap_or_default().contains("invalid_grant"),
+        last["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("invalid_grant"),
         "{last}"
     );
 }

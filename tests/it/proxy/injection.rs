@@ -238,11 +238,12 @@ fn entity_and_app_pick_the_default_else_the_oldest_active_connection() {
         kp.proxy(json!({"entityId": "alice", "appName": "nope", "endpoint": "/", "method": "GET"}));
     assert_eq!(status, 404);
 
-    // A key restricted to bob cannot act through alice's connection, by id or by entity.
+    // A key restricted to bob cannot act through alice's connection, by id or by entity,
+    // nor change it (a manage key, which may change bob's).
     let key = kp.ok(
         "POST",
         "/api/v1/keys",
-        Some(&json!({"name": "bob-agent", "permission": "use", "entityId": "bob"})),
+        Some(&json!({"name": "bob-agent", "permission": "manage", "entityId": "bob"})),
     );
     let key = key["key"].as_str().unwrap_or_default().to_string();
     let call = |body: Value| {

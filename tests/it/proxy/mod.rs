@@ -4,11 +4,13 @@
 //! every refusal — zero requests at an "off-host" server that records everything.
 //! `injection`: what goes out and for whom; `upstream`: hostile endpoints, redirects,
 //! failures and answers; `actions`: the action catalog, its input checks and the CLI;
-//! `concurrency`: calls waiting on a provider hold no thread.
+//! `concurrency`: calls waiting on a provider hold no thread; `reflection`: a provider
+//! echoing the credential in any encoding hands none of it back.
 
 mod actions;
 mod concurrency;
 mod injection;
+mod reflection;
 mod upstream;
 
 use serde_json::{Value, json};
