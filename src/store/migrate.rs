@@ -11,6 +11,7 @@ use super::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_oauth_flows.sql"),
+    include_str!("migrations/0003_audit.sql"),
 ];
 
 pub const LATEST: u32 = MIGRATIONS.len() as u32;

@@ -7,6 +7,7 @@
 //! never sees plaintext secrets: it moves sealed blobs the service hands it.
 
 pub mod api_keys;
+pub mod audit;
 mod by_id;
 mod cache;
 pub mod connections;
@@ -129,6 +130,14 @@ impl Store {
             pool: pool::build(path.to_path_buf(), POOL_SIZE)?,
             cache: RowCache::new(cache::CONNECTION_BUDGET, cache::INTEGRATION_BUDGET),
         })
+    }
+
+    /// A connection of its own for an append-only log the row cache never holds (the audit
+    /// log's writer thread): its writes take no pool slot and leave cached rows valid.
+    pub fn appender(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open(&self.path)?;
+        configure(&conn)?;
+        Ok(conn)
     }
 
     pub fn path(&self) -> &Path {
