@@ -28,6 +28,8 @@ pub const DEFAULT_LOG: &str = "info";
 pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 30_000;
 /// How long keyport waits for a token endpoint (code exchange, refresh, issued tokens).
 pub const DEFAULT_TOKEN_TIMEOUT_MS: u64 = 30_000;
+/// How long audit records are kept.
+pub const DEFAULT_AUDIT_DAYS: u32 = 90;
 
 /// The `KEYPORT_*` variables behind each setting.
 pub mod env {
@@ -36,6 +38,7 @@ pub mod env {
     pub const KDF_MS: &str = "KEYPORT_KDF_MS";
     pub const UPSTREAM_TIMEOUT_MS: &str = "KEYPORT_UPSTREAM_TIMEOUT_MS";
     pub const TOKEN_TIMEOUT_MS: &str = "KEYPORT_TOKEN_TIMEOUT_MS";
+    pub const AUDIT_DAYS: &str = "KEYPORT_AUDIT_DAYS";
 }
 
 /// One layer of settings: what `config.toml`, the environment or the flags of `keyport
@@ -62,6 +65,10 @@ pub struct Settings {
     /// [default: 30000].
     #[arg(long, value_name = "MS")]
     pub token_timeout_ms: Option<u64>,
+    /// How long audit records are kept, in days; 0 turns the audit log off
+    /// [env: KEYPORT_AUDIT_DAYS] [default: 90].
+    #[arg(long, value_name = "DAYS")]
+    pub audit_days: Option<u32>,
 }
 
 impl Settings {
@@ -90,6 +97,14 @@ impl Settings {
             kdf_target_ms: millis(env::KDF_MS)?,
             upstream_timeout_ms: millis(env::UPSTREAM_TIMEOUT_MS)?,
             token_timeout_ms: millis(env::TOKEN_TIMEOUT_MS)?,
+            audit_days: text(env::AUDIT_DAYS)
+                .map(|v| {
+                    v.parse::<u32>().map_err(|_| ConfigError::Invalid {
+                        setting: AUDIT_DAYS_NAMES.to_string(),
+                        reason: format!("{v:?} is not a whole number of days"),
+                    })
+                })
+                .transpose()?,
         })
     }
 
@@ -101,6 +116,7 @@ impl Settings {
             kdf_target_ms: self.kdf_target_ms.or(lower.kdf_target_ms),
             upstream_timeout_ms: self.upstream_timeout_ms.or(lower.upstream_timeout_ms),
             token_timeout_ms: self.token_timeout_ms.or(lower.token_timeout_ms),
+            audit_days: self.audit_days.or(lower.audit_days),
         }
     }
 }
@@ -115,6 +131,8 @@ pub struct Config {
     pub kdf_target: Duration,
     pub upstream_timeout: Duration,
     pub token_timeout: Duration,
+    /// How long audit records are kept; `None`: the audit log is off.
+    pub audit_days: Option<u32>,
 }
 
 impl Default for Config {
@@ -126,6 +144,7 @@ impl Default for Config {
             kdf_target: Duration::from_millis(DEFAULT_KDF_MS),
             upstream_timeout: Duration::from_millis(DEFAULT_UPSTREAM_TIMEOUT_MS),
             token_timeout: Duration::from_millis(DEFAULT_TOKEN_TIMEOUT_MS),
+            audit_days: Some(DEFAULT_AUDIT_DAYS),
         }
     }
 }
@@ -162,6 +181,11 @@ impl Config {
             token_timeout: settings
                 .token_timeout_ms
                 .map_or(defaults.token_timeout, Duration::from_millis),
+            audit_days: match settings.audit_days {
+                Some(0) => None,
+                Some(days) => Some(days),
+                None => defaults.audit_days,
+            },
         };
         config.validate()?;
         Ok(config)
@@ -201,6 +225,8 @@ impl Config {
 const LISTEN_NAMES: &str = "listen (--listen, KEYPORT_LISTEN, `listen` in config.toml)";
 const LOG_NAMES: &str = "log filter (--log, KEYPORT_LOG, `log` in config.toml)";
 const UPSTREAM_TIMEOUT_NAMES: &str = "upstream timeout (--upstream-timeout-ms, KEYPORT_UPSTREAM_TIMEOUT_MS, `upstream_timeout_ms` in config.toml)";
+const AUDIT_DAYS_NAMES: &str =
+    "audit retention (--audit-days, KEYPORT_AUDIT_DAYS, `audit_days` in config.toml)";
 const TOKEN_TIMEOUT_NAMES: &str = "token timeout (--token-timeout-ms, KEYPORT_TOKEN_TIMEOUT_MS, `token_timeout_ms` in config.toml)";
 
 #[derive(Debug, thiserror::Error)]
@@ -339,6 +365,7 @@ mod tests {
             kdf_target_ms: Some(1),
             upstream_timeout_ms: Some(2),
             token_timeout_ms: Some(3),
+            audit_days: Some(0),
         };
         let env = Settings::from_env(vars(&[
             (env::LISTEN, "127.0.0.1:1002"),
@@ -356,6 +383,7 @@ mod tests {
         assert_eq!(config.kdf_target, Duration::from_millis(10));
         assert_eq!(config.upstream_timeout, Duration::from_millis(200));
         assert_eq!(config.token_timeout, Duration::from_millis(3));
+        assert_eq!(config.audit_days, None, "0 days turns the audit log off");
 
         let config = Config::resolve(env.over(file), false)?;
         assert_eq!(config.listen.to_string(), "127.0.0.1:1002");

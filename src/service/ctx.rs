@@ -43,6 +43,8 @@ pub(crate) struct Ctx {
     pub net: Net,
     /// Named actions, loaded and checked against the catalog at construction.
     pub actions: Actions,
+    /// Where every credential use, lifecycle change and key event is recorded.
+    pub audit: crate::audit::AuditLog,
     /// Wakes waiters whenever a connection's status changes.
     pub changes: tokio::sync::watch::Sender<u64>,
     /// When the earliest open browser flow expires (unix seconds; `i64::MAX` for none), so

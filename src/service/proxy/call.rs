@@ -19,12 +19,13 @@ use zeroize::Zeroizing;
 
 use super::{Outbound, Proxy, ProxyRequest, ProxyResponse, build, finish, net_error};
 use super::{mask::masked_values, resolve_endpoint};
+use crate::audit::record::Entry;
 use crate::auth::Injection;
 use crate::net::Upstream;
-use crate::service::Service;
 use crate::service::access::Prepared;
 use crate::service::caller::Caller;
 use crate::service::error::{Error, Result};
+use crate::service::{Service, audit};
 
 /// Answers up to this size are finished on the worker; larger ones on the blocking pool.
 const FINISH_INLINE: usize = 64 * 1024;
@@ -111,6 +112,12 @@ impl std::fmt::Debug for Attempt {
 }
 
 impl Call {
+    /// `entry` about this call: the connection, and the request line without its query.
+    pub(crate) fn audited(&self, entry: Entry) -> Entry {
+        let entry = audit::about(entry, &self.prepared.connection);
+        audit::request(entry, self.outbound.method.as_str(), &self.url)
+    }
+
     fn attempt(&self, injection: &Injection) -> Result<Attempt> {
         let request = build(
             &self.base,
