@@ -24,7 +24,7 @@ use record::Entry;
 use writer::{Msg, Writer};
 
 /// How many records may wait for the writer before a request waits for room.
-const QUEUE: usize = 64 * 1024;
+const QUEUE: usize = 4096;
 
 /// How long records are kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,10 +120,10 @@ impl AuditLog {
 
     /// Queues one record; waits only when the writer is a whole queue behind.
     pub fn record(&self, entry: Entry) {
-        if let Some(queue) = &self.queue {
-            if queue.send(Msg::Entry(entry)).is_err() {
-                tracing::error!("audit writer stopped; a record was lost");
-            }
+        if let Some(queue) = &self.queue
+            && queue.send(Msg::Entry(entry)).is_err()
+        {
+            tracing::error!("audit writer stopped; a record was lost");
         }
     }
 

@@ -1,6 +1,7 @@
 //! The chain against every way of rewriting history without the key: each one is named by
 //! `verify`, pruning keeps what remains verifiable, and a writer restarted on a tampered
 //! log does not sign the damage away.
+#![expect(clippy::unwrap_used, reason = "tests")]
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;

@@ -18,6 +18,10 @@ use crate::store::audit::{self, Ends};
 /// At most this many records per transaction.
 const BATCH: usize = 1024;
 
+#[expect(
+    clippy::large_enum_variant,
+    reason = "barriers are rare; boxing would allocate for every record"
+)]
 pub(super) enum Msg {
     Entry(Entry),
     /// Answered once everything sent before it is on disk.

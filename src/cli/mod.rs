@@ -4,6 +4,7 @@
 
 mod actions;
 mod apps;
+mod audit;
 mod client;
 mod connect;
 mod connections;
@@ -74,6 +75,8 @@ pub enum Command {
     /// keyport as an MCP server: tools that act for one entity, no credential shown.
     #[command(subcommand)]
     Mcp(mcp::McpCmd),
+    /// The audit log: records (filters, --follow) or `verify`.
+    Audit(audit::AuditArgs),
 }
 
 /// A failure to report to the user: a message and an exit code.
@@ -131,6 +134,9 @@ pub fn run(cli: Cli) -> ExitCode {
                 Client::connect(cli.data_dir, cli.url).and_then(|c| proxy::run(&c, args, cli.json))
             }
             Command::Mcp(cmd) => mcp::run(cli.data_dir, cli.url, cmd),
+            Command::Audit(args) => {
+                Client::connect(cli.data_dir, cli.url).and_then(|c| audit::run(&c, args, cli.json))
+            }
         };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -156,6 +156,7 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
 
     let data = web::Data::new(service);
     let result = actix_web::rt::System::new().block_on(http::serve(data.clone(), listener, policy));
+    data.flush_audit();
     if let Err(e) = data.store().checkpoint() {
         tracing::warn!(error = %e, "checkpoint at shutdown failed");
     }

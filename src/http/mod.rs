@@ -6,6 +6,7 @@
 mod actions;
 mod admin;
 mod apps;
+mod audit;
 mod call;
 mod connections;
 pub mod dto;
@@ -153,6 +154,8 @@ fn legacy_routes() -> Vec<RouteDef> {
         get    "/api/v1/keys"                               => admin::list_keys;
         post   "/api/v1/keys"                               => admin::create_key;
         delete "/api/v1/keys/{id}"                          => admin::revoke_key;
+        get    "/api/v1/audit"                              => audit::list;
+        get    "/api/v1/audit/verify"                       => audit::verify;
         post   "/mcp"                                       => mcp::post;
         get    "/mcp"                                       => mcp::get;
         delete "/mcp"                                       => mcp::delete;

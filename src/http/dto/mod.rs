@@ -9,6 +9,7 @@
 
 pub mod action;
 pub mod app;
+pub mod audit;
 pub mod connection;
 pub mod error;
 pub mod integration;
@@ -21,6 +22,7 @@ use crate::service::Error;
 
 pub use action::*;
 pub use app::*;
+pub use audit::*;
 pub use connection::*;
 pub use error::*;
 pub use integration::*;
