@@ -20,6 +20,10 @@ pub enum KeysCmd {
         /// Restrict the key to one entity's connections.
         #[arg(long)]
         entity: Option<String>,
+        /// `writes`: hold each request that is not a read until you approve it
+        /// (`keyport approvals`, `keyport approve ID`).
+        #[arg(long)]
+        approval: Option<String>,
     },
     /// List API keys (never their values).
     List,
@@ -41,11 +45,13 @@ pub fn run(client: &Client, cmd: KeysCmd, as_json: bool) -> CliResult {
             name,
             permission,
             entity,
+            approval,
         } => {
             let body = CreateKeyBody {
                 name,
                 permission: Some(permission),
                 entity_id: entity,
+                approval,
             };
             let key: CreatedApiKeyDto = client.post("/api/v1/keys", &body)?;
             output::print(&key, as_json, |key| {

@@ -36,6 +36,21 @@ impl FromStr for Permission {
     }
 }
 
+/// Whether a key's requests wait for the user's approval: `Writes` holds every request
+/// that is not a read (proxy methods other than GET and HEAD, write actions) until the user
+/// approves or denies it, or the wait times out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Approval {
+    #[default]
+    Never,
+    Writes,
+}
+
+super::wire_names!(Approval, error UnknownApproval("approval") {
+    Never => "none",
+    Writes => "writes",
+});
+
 /// A stored key: its hash, never the key itself.
 #[derive(Clone, Debug)]
 pub struct ApiKey {
@@ -45,6 +60,7 @@ pub struct ApiKey {
     pub prefix: String,
     pub permission: Permission,
     pub entity: Option<EntityId>,
+    pub approval: Approval,
     pub created_at: String,
     pub revoked_at: Option<String>,
 }

@@ -9,7 +9,7 @@ use super::dto::{
     HealthDto, IdPath, Page, Refusals,
 };
 use crate::service::Error;
-use crate::service::{Caller, CreateKey, EntityId, Permission, Service};
+use crate::service::{Approval, Caller, CreateKey, EntityId, Permission, Service};
 
 /// Mints an API key (admin).
 #[utoipa::path(post, path = "/api/v1/keys", tag = "keys",
@@ -29,10 +29,17 @@ pub async fn create_key(call: Call, body: Json<CreateKeyBody>) -> Reply<CreatedA
         .filter(|e| !e.trim().is_empty())
         .map(EntityId::parse)
         .transpose()?;
+    let approval = match body.approval.as_deref() {
+        None => Approval::Never,
+        Some(a) => a
+            .parse::<Approval>()
+            .map_err(|e| Error::invalid(format!("approval: {e}")))?,
+    };
     let req = CreateKey {
         name: body.name,
         permission,
         entity,
+        approval,
     };
     call.reply(move |svc, caller| svc.create_key(caller, req))
         .await

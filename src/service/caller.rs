@@ -2,7 +2,7 @@
 //! entity-restricted key, the one entity it may act for — and the checks every service
 //! call makes against it before doing anything.
 
-use crate::domain::api_key::Permission;
+use crate::domain::api_key::{Approval, Permission};
 use crate::ids::{ApiKeyId, EntityId};
 use crate::service::error::{Error, Result};
 
@@ -13,6 +13,8 @@ pub struct Caller {
     pub name: String,
     pub permission: Permission,
     pub entity: Option<EntityId>,
+    /// Whether this key's writes wait for the user.
+    pub approval: Approval,
 }
 
 impl Caller {

@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 
 use super::caller::Caller;
 use super::ctx::{Ctx, random_token, token_hash};
-use crate::domain::api_key::{ApiKey, Permission};
+use crate::domain::api_key::{ApiKey, Approval, Permission};
 use crate::ids::{ApiKeyId, EntityId};
 use crate::service::error::{Error, Result};
 use crate::store::{NewApiKey, Store, api_keys};
@@ -24,6 +24,7 @@ pub struct CreateKey {
     pub name: String,
     pub permission: Permission,
     pub entity: Option<EntityId>,
+    pub approval: Approval,
 }
 
 /// A freshly minted key: the only moment its value exists outside the caller.
@@ -105,6 +106,7 @@ impl<'a> Keys<'a> {
             name: key.name.clone(),
             permission: key.permission,
             entity: key.entity.clone(),
+            approval: key.approval,
         })
     }
 
@@ -119,6 +121,7 @@ impl<'a> Keys<'a> {
             name,
             permission,
             entity,
+            approval,
         } = req;
         let name = valid_name(&name)?;
         let key = mint()?;
@@ -134,6 +137,7 @@ impl<'a> Keys<'a> {
             prefix,
             permission,
             entity,
+            approval,
             created_at: self.ctx.clock.stamp(),
             revoked_at: None,
         };
@@ -147,6 +151,7 @@ impl<'a> Keys<'a> {
                     prefix: &record.prefix,
                     permission,
                     entity: record.entity.as_ref(),
+                    approval,
                     now: &record.created_at,
                 },
             )
@@ -217,6 +222,7 @@ impl<'a> Keys<'a> {
             name: "admin".into(),
             permission: Permission::Admin,
             entity: None,
+            approval: Approval::Never,
         })?;
         Ok(Some(created.key))
     }

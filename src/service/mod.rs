@@ -70,7 +70,7 @@ pub use proxy::{
 // The vocabulary the service's callers read its answers in: domain values, ids and the
 // catalog entries it hands out, so surfaces (http, cli) depend on the service alone.
 pub use crate::actions::{Action, VERSION as ACTION_VERSION};
-pub use crate::domain::api_key::{ApiKey, Permission};
+pub use crate::domain::api_key::{ApiKey, Approval, Permission};
 pub use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
 pub use crate::ids::EntityId;
 pub use crate::providers::{App, FieldSpec, SchemeDetails};

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, Row, params};
 
 use super::StoreError;
-use crate::domain::api_key::{ApiKey, Permission};
+use crate::domain::api_key::{ApiKey, Approval, Permission};
 use crate::ids::{ApiKeyId, EntityId};
 
 pub struct NewApiKey<'a> {
@@ -13,12 +13,13 @@ pub struct NewApiKey<'a> {
     pub prefix: &'a str,
     pub permission: Permission,
     pub entity: Option<&'a EntityId>,
+    pub approval: Approval,
     pub now: &'a str,
 }
 
 pub fn insert(db: &Connection, new: &NewApiKey<'_>) -> Result<(), StoreError> {
     db.execute(
-        "INSERT INTO api_keys (id, name, key_hash, prefix, permission, entity_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO api_keys (id, name, key_hash, prefix, permission, entity_id, created_at, approval) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             new.id.to_string(),
             new.name,
@@ -27,6 +28,7 @@ pub fn insert(db: &Connection, new: &NewApiKey<'_>) -> Result<(), StoreError> {
             new.permission.as_str(),
             new.entity.map(EntityId::as_str),
             new.now,
+            new.approval.as_str(),
         ],
     )?;
     Ok(())
@@ -52,6 +54,10 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<(ApiKey, Vec<u8>)> {
             .map_err(|_| rusqlite::Error::InvalidColumnName("entity_id".into()))?,
         created_at: row.get(6)?,
         revoked_at: row.get(7)?,
+        approval: row
+            .get::<_, String>(8)?
+            .parse()
+            .map_err(|_| rusqlite::Error::InvalidColumnName("approval".into()))?,
     };
     Ok((key, row.get(2)?))
 }
@@ -59,7 +65,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<(ApiKey, Vec<u8>)> {
 /// Every key with its hash, oldest first.
 pub fn all(db: &Connection) -> Result<Vec<(ApiKey, Vec<u8>)>, StoreError> {
     let mut stmt = db.prepare(
-        "SELECT id, name, key_hash, prefix, permission, entity_id, created_at, revoked_at FROM api_keys ORDER BY created_at, id",
+        "SELECT id, name, key_hash, prefix, permission, entity_id, created_at, revoked_at, approval FROM api_keys ORDER BY created_at, id",
     )?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)

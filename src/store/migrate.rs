@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_oauth_flows.sql"),
     include_str!("migrations/0003_audit.sql"),
+    include_str!("migrations/0004_key_approval.sql"),
 ];
 
 pub const LATEST: u32 = MIGRATIONS.len() as u32;

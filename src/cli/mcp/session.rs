@@ -64,6 +64,7 @@ impl Session {
             name: key_name(entity),
             permission: Some("use".into()),
             entity_id: Some(entity.to_string()),
+            approval: None,
         };
         let created: CreatedApiKeyDto = admin.post("/api/v1/keys", &body)?;
         let client = admin.rekeyed(SecretString::from(created.key));

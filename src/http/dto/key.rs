@@ -15,6 +15,12 @@ wire_enum!(
     "Permission"
 );
 
+wire_enum!(
+    /// Whether a key's writes wait for the user: `none` or `writes`.
+    ApprovalName(service::Approval),
+    "Approval"
+);
+
 /// An API key as listed: never the key itself.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -29,6 +35,8 @@ pub struct ApiKeyDto {
     /// The one entity the key may act for, if restricted.
     #[schema(required)]
     pub entity_id: Option<String>,
+    /// `writes` when the key's writes wait for the user's approval.
+    pub approval: ApprovalName,
     pub created_at: String,
     #[schema(required)]
     pub revoked_at: Option<String>,
@@ -42,6 +50,7 @@ impl From<&ApiKey> for ApiKeyDto {
             prefix: key.prefix.clone(),
             permission: PermissionName(key.permission),
             entity_id: key.entity.as_ref().map(EntityId::to_string),
+            approval: ApprovalName(key.approval),
             created_at: key.created_at.clone(),
             revoked_at: key.revoked_at.clone(),
         }
@@ -88,6 +97,11 @@ pub struct CreateKeyBody {
     /// unrestricted.
     #[schema(max_length = 128, pattern = r"^[^\u0000-\u001f\u007f-\u009f,]*$")]
     pub entity_id: Option<String>,
+    /// `writes`: every request that is not a read waits for the user's approval
+    /// (`keyport approvals`); default `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<ApprovalName>)]
+    pub approval: Option<String>,
 }
 
 /// An entity with its number of live connections.

@@ -124,6 +124,7 @@ fn core_debug() -> Vec<String> {
             prefix: "kp_".into(),
             permission: keyport::domain::api_key::Permission::Use,
             entity: None,
+            approval: keyport::domain::api_key::Approval::Never,
             created_at: String::new(),
             revoked_at: None,
         },
