@@ -28,6 +28,8 @@ pub const DEFAULT_LOG: &str = "info";
 pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 30_000;
 /// How long keyport waits for a token endpoint (code exchange, refresh, issued tokens).
 pub const DEFAULT_TOKEN_TIMEOUT_MS: u64 = 30_000;
+/// How long a request waits for the user's approval before it is refused.
+pub const DEFAULT_APPROVAL_TIMEOUT_MS: u64 = 120_000;
 /// How long audit records are kept.
 pub const DEFAULT_AUDIT_DAYS: u32 = 90;
 
@@ -39,6 +41,7 @@ pub mod env {
     pub const UPSTREAM_TIMEOUT_MS: &str = "KEYPORT_UPSTREAM_TIMEOUT_MS";
     pub const TOKEN_TIMEOUT_MS: &str = "KEYPORT_TOKEN_TIMEOUT_MS";
     pub const AUDIT_DAYS: &str = "KEYPORT_AUDIT_DAYS";
+    pub const APPROVAL_TIMEOUT_MS: &str = "KEYPORT_APPROVAL_TIMEOUT_MS";
 }
 
 /// One layer of settings: what `config.toml`, the environment or the flags of `keyport
@@ -65,6 +68,10 @@ pub struct Settings {
     /// [default: 30000].
     #[arg(long, value_name = "MS")]
     pub token_timeout_ms: Option<u64>,
+    /// How long a request held for approval waits for the user, in ms
+    /// [env: KEYPORT_APPROVAL_TIMEOUT_MS] [default: 120000].
+    #[arg(long, value_name = "MS")]
+    pub approval_timeout_ms: Option<u64>,
     /// How long audit records are kept, in days; 0 turns the audit log off
     /// [env: KEYPORT_AUDIT_DAYS] [default: 90].
     #[arg(long, value_name = "DAYS")]
@@ -97,6 +104,7 @@ impl Settings {
             kdf_target_ms: millis(env::KDF_MS)?,
             upstream_timeout_ms: millis(env::UPSTREAM_TIMEOUT_MS)?,
             token_timeout_ms: millis(env::TOKEN_TIMEOUT_MS)?,
+            approval_timeout_ms: millis(env::APPROVAL_TIMEOUT_MS)?,
             audit_days: text(env::AUDIT_DAYS)
                 .map(|v| {
                     v.parse::<u32>().map_err(|_| ConfigError::Invalid {
@@ -116,6 +124,7 @@ impl Settings {
             kdf_target_ms: self.kdf_target_ms.or(lower.kdf_target_ms),
             upstream_timeout_ms: self.upstream_timeout_ms.or(lower.upstream_timeout_ms),
             token_timeout_ms: self.token_timeout_ms.or(lower.token_timeout_ms),
+            approval_timeout_ms: self.approval_timeout_ms.or(lower.approval_timeout_ms),
             audit_days: self.audit_days.or(lower.audit_days),
         }
     }
@@ -131,6 +140,7 @@ pub struct Config {
     pub kdf_target: Duration,
     pub upstream_timeout: Duration,
     pub token_timeout: Duration,
+    pub approval_timeout: Duration,
     /// How long audit records are kept; `None`: the audit log is off.
     pub audit_days: Option<u32>,
 }
@@ -144,6 +154,7 @@ impl Default for Config {
             kdf_target: Duration::from_millis(DEFAULT_KDF_MS),
             upstream_timeout: Duration::from_millis(DEFAULT_UPSTREAM_TIMEOUT_MS),
             token_timeout: Duration::from_millis(DEFAULT_TOKEN_TIMEOUT_MS),
+            approval_timeout: Duration::from_millis(DEFAULT_APPROVAL_TIMEOUT_MS),
             audit_days: Some(DEFAULT_AUDIT_DAYS),
         }
     }
@@ -181,6 +192,9 @@ impl Config {
             token_timeout: settings
                 .token_timeout_ms
                 .map_or(defaults.token_timeout, Duration::from_millis),
+            approval_timeout: settings
+                .approval_timeout_ms
+                .map_or(defaults.approval_timeout, Duration::from_millis),
             audit_days: match settings.audit_days {
                 Some(0) => None,
                 Some(days) => Some(days),
@@ -209,6 +223,7 @@ impl Config {
         for (names, timeout) in [
             (UPSTREAM_TIMEOUT_NAMES, self.upstream_timeout),
             (TOKEN_TIMEOUT_NAMES, self.token_timeout),
+            (APPROVAL_TIMEOUT_NAMES, self.approval_timeout),
         ] {
             if timeout.is_zero() {
                 return Err(ConfigError::Invalid {
@@ -225,6 +240,7 @@ impl Config {
 const LISTEN_NAMES: &str = "listen (--listen, KEYPORT_LISTEN, `listen` in config.toml)";
 const LOG_NAMES: &str = "log filter (--log, KEYPORT_LOG, `log` in config.toml)";
 const UPSTREAM_TIMEOUT_NAMES: &str = "upstream timeout (--upstream-timeout-ms, KEYPORT_UPSTREAM_TIMEOUT_MS, `upstream_timeout_ms` in config.toml)";
+const APPROVAL_TIMEOUT_NAMES: &str = "approval timeout (--approval-timeout-ms, KEYPORT_APPROVAL_TIMEOUT_MS, `approval_timeout_ms` in config.toml)";
 const AUDIT_DAYS_NAMES: &str =
     "audit retention (--audit-days, KEYPORT_AUDIT_DAYS, `audit_days` in config.toml)";
 const TOKEN_TIMEOUT_NAMES: &str = "token timeout (--token-timeout-ms, KEYPORT_TOKEN_TIMEOUT_MS, `token_timeout_ms` in config.toml)";
@@ -365,6 +381,7 @@ mod tests {
             kdf_target_ms: Some(1),
             upstream_timeout_ms: Some(2),
             token_timeout_ms: Some(3),
+            approval_timeout_ms: None,
             audit_days: Some(0),
         };
         let env = Settings::from_env(vars(&[

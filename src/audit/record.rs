@@ -21,6 +21,10 @@ pub enum Event {
     ConnectionRevoked,
     KeyCreated,
     KeyRevoked,
+    /// A request held for the user's approval.
+    ApprovalAsked,
+    /// The user's answer to it (outcome `approved` or `denied`), or its end without one.
+    ApprovalAnswered,
     /// A request refused: unknown, revoked or expired key, or a permission or restriction.
     Refused,
 }
@@ -35,6 +39,8 @@ crate::domain::wire_names!(Event {
     ConnectionRevoked => "connection.revoked",
     KeyCreated => "key.created",
     KeyRevoked => "key.revoked",
+    ApprovalAsked => "approval.asked",
+    ApprovalAnswered => "approval.answered",
     Refused => "refused",
 });
 

@@ -5,6 +5,7 @@
 
 mod actions;
 mod admin;
+mod approvals;
 mod apps;
 mod audit;
 mod call;
@@ -154,6 +155,9 @@ fn legacy_routes() -> Vec<RouteDef> {
         get    "/api/v1/keys"                               => admin::list_keys;
         post   "/api/v1/keys"                               => admin::create_key;
         delete "/api/v1/keys/{id}"                          => admin::revoke_key;
+        get    "/api/v1/approvals"                          => approvals::list;
+        post   "/api/v1/approvals/{id}/approve"             => approvals::approve;
+        post   "/api/v1/approvals/{id}/deny"                => approvals::deny;
         get    "/api/v1/audit"                              => audit::list;
         get    "/api/v1/audit/verify"                       => audit::verify;
         post   "/mcp"                                       => mcp::post;
@@ -242,6 +246,22 @@ fn security_headers() -> DefaultHeaders {
         ))
 }
 
+/// When a stop is asked for, the requests held for approval are refused at once (their
+/// agents get a 403 and the refusal is audited) rather than waiting out the drain.
+fn refuse_approvals_on_stop(service: web::Data<Service>) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    actix_web::rt::spawn(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        service.refuse_approvals();
+    });
+    Ok(())
+}
+
 /// Serves until Ctrl-C or SIGTERM (actix handles both and drains in-flight requests).
 pub async fn serve(
     service: web::Data<Service>,
@@ -252,6 +272,7 @@ pub async fn serve(
     // One table for every worker: a session opened on one is named on another.
     let sessions = web::Data::new(mcp::Sessions::default());
     let upstream = UpstreamConfig::new(service.net().policy()).map_err(std::io::Error::other)?;
+    refuse_approvals_on_stop(service.clone())?;
     HttpServer::new(move || {
         App::new()
             .app_data(service.clone())

@@ -15,7 +15,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::dto::{ErrorBody, HealthDto, Refusals, V3ErrorBody, error_components};
-use super::{ApiResult, actions, admin, apps, audit, connections, integrations, v3};
+use super::{ApiResult, actions, admin, approvals, apps, audit, connections, integrations, v3};
 use crate::service::Caller;
 use crate::service::Error;
 
@@ -124,6 +124,9 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> Vec<&mut utoipa::openapi:
         admin::list_keys,
         admin::create_key,
         admin::revoke_key,
+        approvals::list,
+        approvals::approve,
+        approvals::deny,
         audit::list,
         audit::verify,
         v3::list_auth_configs,

@@ -43,6 +43,9 @@ pub(crate) struct Ctx {
     pub net: Net,
     /// Named actions, loaded and checked against the catalog at construction.
     pub actions: Actions,
+    /// Requests held for the user's approval, and how long each may wait.
+    pub approvals: super::approvals::Approvals,
+    pub approval_timeout: std::time::Duration,
     /// Where every credential use, lifecycle change and key event is recorded.
     pub audit: crate::audit::AuditLog,
     /// Wakes waiters whenever a connection's status changes.

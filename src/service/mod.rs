@@ -28,6 +28,7 @@
 //! flows, access, checks → connections → proxy), never back.
 
 mod access;
+mod approvals;
 mod apps;
 mod audit;
 mod caller;
@@ -49,6 +50,7 @@ use secrecy::SecretString;
 pub use crate::audit::record::Record as AuditRecord;
 pub use crate::audit::verify::Verdict as AuditVerdict;
 pub use access::Prepared;
+pub use approvals::PendingRequest;
 pub use apps::ActionView;
 pub use audit::{AuditPage, AuditQuery, MAX_PAGE as MAX_AUDIT_PAGE};
 pub use caller::Caller;
@@ -142,6 +144,8 @@ impl Service {
             None => AuditLog::off(),
         };
         let ctx = Ctx {
+            approvals: approvals::Approvals::default(),
+            approval_timeout: config.approval_timeout,
             audit,
             store,
             vault,
@@ -500,9 +504,14 @@ impl Service {
     ) -> Result<ProxyResponse> {
         let watch = Stopwatch::start();
         let entry = audit::entry(&self.ctx, Event::Proxy, Some(&caller));
+        let asker = caller.clone();
         let started = prepare(&self, move |svc| svc.proxies().start(&caller, &req)).await;
         let (call, attempt) = self.audit_start(entry.clone(), started)?;
         let entry = call.audited(entry);
+        if let Err(e) = self.approved(&asker, &call, &attempt, None).await {
+            self.audit_end(entry, watch, Err(&e));
+            return Err(e);
+        }
         let answer = proxy::complete(Arc::clone(&self), upstream, call, attempt).await;
         self.audit_end(entry, watch, answer.as_ref().map(|r| r.status));
         answer
@@ -519,9 +528,14 @@ impl Service {
         let watch = Stopwatch::start();
         let mut entry = audit::entry(&self.ctx, Event::Action, Some(&caller));
         entry.action = Some(name.clone());
+        let asker = caller.clone();
         let planned = prepare(&self, move |svc| svc.proxies().plan(&caller, &req)).await;
         let (call, attempt) = self.audit_start(entry.clone(), planned)?;
         let entry = call.audited(entry);
+        if let Err(e) = self.approved(&asker, &call, &attempt, Some(&name)).await {
+            self.audit_end(entry, watch, Err(&e));
+            return Err(e);
+        }
         let answer = proxy::complete(Arc::clone(&self), upstream, call, attempt).await;
         self.audit_end(entry, watch, answer.as_ref().map(|r| r.status));
         self.proxies().outcome(&name, &answer?)

@@ -9,6 +9,7 @@
 
 pub mod action;
 pub mod app;
+pub mod approval;
 pub mod audit;
 pub mod connection;
 pub mod error;
@@ -22,6 +23,7 @@ use crate::service::Error;
 
 pub use action::*;
 pub use app::*;
+pub use approval::*;
 pub use audit::*;
 pub use connection::*;
 pub use error::*;
