@@ -4,7 +4,7 @@
 use super::CliResult;
 use super::client::{Client, enc};
 use super::output::{self, Field};
-use crate::http::dto::{Page, PendingApprovalDto};
+use crate::http::dto::{ApprovalsPageDto, Page, PendingApprovalDto};
 
 const ID: Field<PendingApprovalDto> = ("id", |r| r.id.clone());
 const KEY: Field<PendingApprovalDto> = ("key", |r| r.key_name.clone());
@@ -22,7 +22,32 @@ const REQUEST: Field<PendingApprovalDto> = ("request", |r| {
 const BODY: Field<PendingApprovalDto> = ("body", |r| output::opt(r.body.as_deref()));
 const EXPIRES: Field<PendingApprovalDto> = ("expires", |r| r.expires_at.clone());
 
-pub fn list(client: &Client, as_json: bool) -> CliResult {
+#[derive(clap::Args, Debug)]
+pub struct ApprovalsArgs {
+    /// Print a link to the local approvals page (valid for an hour) and open it.
+    #[arg(long)]
+    pub page: bool,
+    /// With --page: do not try to open a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+}
+
+pub fn list(client: &Client, args: ApprovalsArgs, as_json: bool) -> CliResult {
+    if args.page {
+        let link: ApprovalsPageDto =
+            client.post("/api/v1/approvals/page", &serde_json::json!({}))?;
+        output::print(&link, as_json, |link| {
+            println!(
+                "{}
+(works until {}; anyone with this link can answer for you)",
+                link.url, link.expires_at
+            );
+        });
+        if !args.no_browser && !as_json {
+            super::connect::open_browser(&link.url);
+        }
+        return Ok(());
+    }
     let pending: Page<PendingApprovalDto> = client.get("/api/v1/approvals")?;
     output::print(&pending, as_json, |pending| {
         if pending.items.is_empty() {

@@ -77,7 +77,7 @@ pub enum Command {
     #[command(subcommand)]
     Mcp(mcp::McpCmd),
     /// Requests held for your approval (keys created with --approval writes).
-    Approvals,
+    Approvals(approvals::ApprovalsArgs),
     /// Let a held request go to the provider.
     Approve { id: String },
     /// Refuse a held request: the agent gets a 403, the provider sees nothing.
@@ -141,9 +141,8 @@ pub fn run(cli: Cli) -> ExitCode {
                 Client::connect(cli.data_dir, cli.url).and_then(|c| proxy::run(&c, args, cli.json))
             }
             Command::Mcp(cmd) => mcp::run(cli.data_dir, cli.url, cmd),
-            Command::Approvals => {
-                Client::connect(cli.data_dir, cli.url).and_then(|c| approvals::list(&c, cli.json))
-            }
+            Command::Approvals(args) => Client::connect(cli.data_dir, cli.url)
+                .and_then(|c| approvals::list(&c, args, cli.json)),
             Command::Approve { id } => Client::connect(cli.data_dir, cli.url)
                 .and_then(|c| approvals::answer(&c, &id, true, cli.json)),
             Command::Deny { id } => Client::connect(cli.data_dir, cli.url)

@@ -1,9 +1,10 @@
 //! Requests held for the user's approval (admin keys): the list, and the answers.
 
 use actix_web::web;
+use secrecy::ExposeSecret;
 
 use super::call::{Call, Reply};
-use super::dto::{ChangeErrors, IdPath, Page, PendingApprovalDto, Refusals};
+use super::dto::{ApprovalsPageDto, ChangeErrors, IdPath, Page, PendingApprovalDto, Refusals};
 use crate::service::Service;
 
 /// The requests waiting for the user, oldest first.
@@ -32,4 +33,25 @@ pub async fn deny(call: Call, path: web::Path<IdPath>) -> Reply<PendingApprovalD
     let id = path.into_inner().id;
     call.reply(move |svc, caller| svc.answer_approval(caller, &id, false))
         .await
+}
+
+/// A link to the local approvals page (one hour), for the user of this admin key.
+#[utoipa::path(post, path = "/api/v1/approvals/page", tag = "approvals",
+    operation_id = "openApprovalsPage",
+    responses((status = 200, description = "The link, shown once", body = ApprovalsPageDto), Refusals))]
+pub async fn page(call: Call) -> Reply<ApprovalsPageDto> {
+    let link = call
+        .run(|svc, caller| {
+            let link = svc.open_approvals_page(caller)?;
+            Ok(ApprovalsPageDto {
+                url: format!(
+                    "{}/approvals/{}",
+                    svc.public_url(),
+                    link.token.expose_secret()
+                ),
+                expires_at: link.expires_at,
+            })
+        })
+        .await?;
+    Ok(web::Json(link))
 }

@@ -125,6 +125,7 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> Vec<&mut utoipa::openapi:
         admin::create_key,
         admin::revoke_key,
         approvals::list,
+        approvals::page,
         approvals::approve,
         approvals::deny,
         audit::list,

@@ -12,10 +12,12 @@ use uuid::Uuid;
 
 use super::audit;
 use super::caller::Caller;
+use super::ctx::{random_token, token_hash};
 use super::error::{Error, Result};
 use super::proxy::{Attempt, Call};
 use crate::audit::record::{Entry, Event};
 use crate::domain::api_key::{Approval, Permission};
+use secrecy::{ExposeSecret, SecretString};
 
 /// A request waiting for the user, as the user sees it: no credential, and the body only
 /// as a short summary with the connection's secrets masked.
@@ -51,10 +53,21 @@ struct Waiting {
     answer: oneshot::Sender<Answer>,
 }
 
-/// The table of pending requests.
+/// How long a link to the approvals page works.
+const PAGE_LIFETIME_SECS: i64 = 3600;
+
+/// The table of pending requests, and the links to the approvals page (by the SHA-256 of
+/// their token, with the key that asked for each and when it stops working).
 #[derive(Default)]
 pub struct Approvals {
     pending: Mutex<HashMap<String, Waiting>>,
+    pages: Mutex<HashMap<[u8; 32], (Caller, i64)>>,
+}
+
+/// A link to the approvals page, handed out once.
+pub struct PageLink {
+    pub token: SecretString,
+    pub expires_at: String,
 }
 
 impl Approvals {
@@ -101,6 +114,17 @@ impl Approvals {
                 w.request
             })
             .collect()
+    }
+
+    /// The key a page token was handed to, while the token works.
+    fn page_owner(&self, token: &str, now: i64) -> Result<Caller> {
+        // (A revoked owner key is refused by the caller of this, which knows the key ring.)
+        let mut pages = self.pages.lock().unwrap_or_else(PoisonError::into_inner);
+        pages.retain(|_, (_, until)| *until > now);
+        pages
+            .get(&token_hash(token))
+            .map(|(caller, _)| caller.clone())
+            .ok_or_else(|| Error::not_found("approvals page", "this link"))
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, HashMap<String, Waiting>> {
@@ -184,6 +208,58 @@ impl super::Service {
             .audit
             .record(approval_entry(&self.ctx, Some(caller), &request, outcome));
         Ok(request)
+    }
+
+    /// A link to the approvals page for the user of `caller`'s (admin) key: the page lists
+    /// what waits and answers with that key's authority, for an hour.
+    pub fn open_approvals_page(&self, caller: &Caller) -> Result<PageLink> {
+        caller.require(Permission::Admin)?;
+        let token = random_token()?;
+        let until = self.ctx.clock.unix() + PAGE_LIFETIME_SECS;
+        self.ctx
+            .approvals
+            .pages
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(token_hash(token.expose_secret()), (caller.clone(), until));
+        let expires_at = crate::clock::format_unix_ms(until * 1000);
+        Ok(PageLink { token, expires_at })
+    }
+
+    /// What the approvals page behind `token` shows.
+    pub fn approvals_page(&self, token: &str) -> Result<Vec<PendingRequest>> {
+        let owner = self.page_owner(token)?;
+        self.list_approvals(&owner)
+    }
+
+    /// When the link with `token` stops working.
+    pub fn approvals_page_expiry(&self, token: &str) -> Option<String> {
+        let pages = self
+            .ctx
+            .approvals
+            .pages
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (_, until) = pages.get(&token_hash(token))?;
+        Some(crate::clock::format_unix_ms(until * 1000))
+    }
+
+    /// An answer given on the approvals page behind `token`.
+    pub fn answer_on_page(&self, token: &str, id: &str, approve: bool) -> Result<PendingRequest> {
+        let owner = self.page_owner(token)?;
+        self.answer_approval(&owner, id, approve)
+    }
+
+    /// The key a page link was handed to, while both the link and the key are valid.
+    fn page_owner(&self, token: &str) -> Result<Caller> {
+        let owner = self
+            .ctx
+            .approvals
+            .page_owner(token, self.ctx.clock.unix())?;
+        if !self.still_admits(&owner) {
+            return Err(Error::not_found("approvals page", "this link"));
+        }
+        Ok(owner)
     }
 
     /// Refuses every waiting request: the server is stopping.

@@ -50,7 +50,7 @@ use secrecy::SecretString;
 pub use crate::audit::record::Record as AuditRecord;
 pub use crate::audit::verify::Verdict as AuditVerdict;
 pub use access::Prepared;
-pub use approvals::PendingRequest;
+pub use approvals::{PageLink, PendingRequest};
 pub use apps::ActionView;
 pub use audit::{AuditPage, AuditQuery, MAX_PAGE as MAX_AUDIT_PAGE};
 pub use caller::Caller;

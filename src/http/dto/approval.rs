@@ -50,3 +50,13 @@ impl From<&PendingRequest> for PendingApprovalDto {
         }
     }
 }
+
+/// A link to the local approvals page: it lists what waits and answers with the authority
+/// of the key that asked for it. Shown once; it works for an hour.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ApprovalsPageLink)]
+pub struct ApprovalsPageDto {
+    pub url: String,
+    pub expires_at: String,
+}

@@ -177,7 +177,13 @@ fn writes_wait_for_the_user_and_reach_the_provider_only_when_approved() {
     server.restart();
     let (status, answer) = waiting.join().unwrap();
     assert_eq!(status, 403, "{answer}");
-    assert!(answer["error"]["message"].as_str().unwrap().contains("server stopped"), "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("server stopped"),
+        "{answer}"
+    );
     assert_eq!(posts(&upstream), 1);
     assert_eq!(
         server.ok("GET", "/api/v1/approvals", None)["items"],
@@ -255,4 +261,116 @@ fn only_admins_answer_and_keys_without_approval_do_not_wait() {
         Some(&json!({"name": "x", "approval": "sometimes"})),
     );
     assert_eq!(status, 400, "{answer}");
+}
+
+#[test]
+fn the_local_page_shows_a_held_request_and_answers_it_in_a_browser() {
+    let server = server();
+    let upstream = Upstream::ok();
+    let connection = server.connect(
+        "github",
+        "BEARER_TOKEN",
+        &upstream.base,
+        json!({}),
+        "alice",
+        json!({"token": TOKEN}),
+    );
+    let created = server.ok(
+        "POST",
+        "/api/v1/keys",
+        Some(&json!({"name": "careful-agent",
+        "permission": "use", "approval": "writes"})),
+    );
+    let key = created["key"].as_str().unwrap().to_string();
+    assert_eq!(
+        server
+            .call("POST", "/api/v1/approvals/page", Some(&key), None)
+            .0,
+        403
+    );
+    let link = server.ok("POST", "/api/v1/approvals/page", None);
+    let url = link["url"].as_str().unwrap().to_string();
+    assert!(
+        url.starts_with(&format!("{}/approvals/", server.url)),
+        "{url}"
+    );
+
+    let empty = crate::common::agent().get(&url).call().unwrap();
+    let csp = empty
+        .headers()
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("form-action 'self'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    assert!(
+        empty
+            .into_body()
+            .read_to_string()
+            .unwrap()
+            .contains("Nothing is waiting")
+    );
+
+    // Approved with a click: the agent's write goes through, once.
+    let waiting = post_in_background(&server, &key, &connection);
+    pending(&server);
+    let clicked = crate::common::peers::click(&url, "careful-agent", "button.approve");
+    assert!(
+        clicked["before"]
+            .as_str()
+            .unwrap()
+            .contains("POST 127.0.0.1/repos"),
+        "{clicked}"
+    );
+    assert!(
+        !clicked["before"].as_str().unwrap().contains(TOKEN),
+        "{clicked}"
+    );
+    assert!(
+        clicked["text"]
+            .as_str()
+            .unwrap()
+            .contains("Nothing is waiting"),
+        "{clicked}"
+    );
+    assert_eq!(waiting.join().unwrap().0, 200);
+    assert_eq!(posts(&upstream), 1);
+
+    // A foreign page cannot answer (its Origin is refused; without the link it has no page).
+    let waiting = post_in_background(&server, &key, &connection);
+    let held = pending(&server);
+    let id = held["id"].as_str().unwrap();
+    let answer_url = format!("{url}/{id}/approve");
+    let foreign = crate::common::agent()
+        .post(&answer_url)
+        .header("Origin", "http://evil.example")
+        .send_empty()
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+    let guessed = crate::common::agent()
+        .post(&format!(
+            "{}/approvals/not-the-token/{id}/approve",
+            server.url
+        ))
+        .send_empty()
+        .unwrap();
+    assert_eq!(guessed.status(), 404);
+    assert_eq!(pending(&server)["id"], held["id"], "still waiting");
+
+    // Denied with a click.
+    let clicked = crate::common::peers::click(&url, "careful-agent", "button.deny");
+    assert!(
+        clicked["text"]
+            .as_str()
+            .unwrap()
+            .contains("Nothing is waiting"),
+        "{clicked}"
+    );
+    let (status, answer) = waiting.join().unwrap();
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(posts(&upstream), 1);
 }
