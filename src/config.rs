@@ -15,6 +15,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod webhook;
+
+pub use webhook::{Webhook, WebhookSecret};
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7790";
 pub const DB_FILE: &str = "keyport.db";
 pub const ADMIN_KEY_FILE: &str = "admin.key";
@@ -32,6 +36,8 @@ pub const DEFAULT_TOKEN_TIMEOUT_MS: u64 = 30_000;
 pub const DEFAULT_APPROVAL_TIMEOUT_MS: u64 = 120_000;
 /// How long audit records are kept.
 pub const DEFAULT_AUDIT_DAYS: u32 = 90;
+/// Keep-alive (refreshing OAuth grants before their refresh tokens lapse unused) is on.
+pub const DEFAULT_KEEP_ALIVE: bool = true;
 
 /// The `KEYPORT_*` variables behind each setting.
 pub mod env {
@@ -42,6 +48,12 @@ pub mod env {
     pub const TOKEN_TIMEOUT_MS: &str = "KEYPORT_TOKEN_TIMEOUT_MS";
     pub const AUDIT_DAYS: &str = "KEYPORT_AUDIT_DAYS";
     pub const APPROVAL_TIMEOUT_MS: &str = "KEYPORT_APPROVAL_TIMEOUT_MS";
+    pub const KEEP_ALIVE: &str = "KEYPORT_KEEP_ALIVE";
+    pub const REFRESH_TOKEN_IDLE_SECS: &str = "KEYPORT_REFRESH_TOKEN_IDLE_SECS";
+    pub const WEBHOOK_URL: &str = "KEYPORT_WEBHOOK_URL";
+    pub const WEBHOOK_SECRET_FILE: &str = "KEYPORT_WEBHOOK_SECRET_FILE";
+    /// The webhook secret itself (only ever from the environment or a file).
+    pub const WEBHOOK_SECRET: &str = "KEYPORT_WEBHOOK_SECRET";
 }
 
 /// One layer of settings: what `config.toml`, the environment or the flags of `keyport
@@ -76,6 +88,26 @@ pub struct Settings {
     /// [env: KEYPORT_AUDIT_DAYS] [default: 90].
     #[arg(long, value_name = "DAYS")]
     pub audit_days: Option<u32>,
+    /// Refresh OAuth grants before their refresh tokens lapse unused [env:
+    /// KEYPORT_KEEP_ALIVE] [default: true].
+    #[arg(long, value_name = "BOOL")]
+    pub keep_alive: Option<bool>,
+    /// How long refresh tokens live unused when neither the provider nor the catalog says,
+    /// in seconds [env: KEYPORT_REFRESH_TOKEN_IDLE_SECS] [default: unknown, no keep-alive].
+    #[arg(long, value_name = "SECS")]
+    pub refresh_token_idle_secs: Option<u64>,
+    /// POST every connection status event, signed, to this loopback URL
+    /// [env: KEYPORT_WEBHOOK_URL].
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: Option<String>,
+    /// The webhook signing secret's file (first line) [env: KEYPORT_WEBHOOK_SECRET_FILE];
+    /// or give the secret itself in KEYPORT_WEBHOOK_SECRET.
+    #[arg(long, value_name = "FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
+    /// `KEYPORT_WEBHOOK_SECRET`: from the environment only, never a flag or the file.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub webhook_secret: Option<WebhookSecret>,
 }
 
 impl Settings {
@@ -88,13 +120,26 @@ impl Settings {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let millis = |name: &'static str| -> Result<Option<u64>, ConfigError> {
+        let whole = |name: &'static str, unit: &str| -> Result<Option<u64>, ConfigError> {
             text(name)
                 .map(|v| {
                     v.parse::<u64>().map_err(|_| ConfigError::Invalid {
                         setting: name.to_string(),
-                        reason: format!("{v:?} is not a whole number of milliseconds"),
+                        reason: format!("{v:?} is not a whole number of {unit}"),
                     })
+                })
+                .transpose()
+        };
+        let millis = |name: &'static str| whole(name, "milliseconds");
+        let switch = |name: &'static str| -> Result<Option<bool>, ConfigError> {
+            text(name)
+                .map(|v| match v.to_ascii_lowercase().as_str() {
+                    "true" | "on" | "1" | "yes" => Ok(true),
+                    "false" | "off" | "0" | "no" => Ok(false),
+                    _ => Err(ConfigError::Invalid {
+                        setting: name.to_string(),
+                        reason: format!("{v:?} is not true or false (on/off, 1/0)"),
+                    }),
                 })
                 .transpose()
         };
@@ -113,6 +158,13 @@ impl Settings {
                     })
                 })
                 .transpose()?,
+            keep_alive: switch(env::KEEP_ALIVE)?,
+            refresh_token_idle_secs: whole(env::REFRESH_TOKEN_IDLE_SECS, "seconds")?,
+            webhook_url: text(env::WEBHOOK_URL),
+            webhook_secret_file: text(env::WEBHOOK_SECRET_FILE).map(PathBuf::from),
+            webhook_secret: var(env::WEBHOOK_SECRET)
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| WebhookSecret::new(v.trim())),
         })
     }
 
@@ -126,6 +178,13 @@ impl Settings {
             token_timeout_ms: self.token_timeout_ms.or(lower.token_timeout_ms),
             approval_timeout_ms: self.approval_timeout_ms.or(lower.approval_timeout_ms),
             audit_days: self.audit_days.or(lower.audit_days),
+            keep_alive: self.keep_alive.or(lower.keep_alive),
+            refresh_token_idle_secs: self
+                .refresh_token_idle_secs
+                .or(lower.refresh_token_idle_secs),
+            webhook_url: self.webhook_url.or(lower.webhook_url),
+            webhook_secret_file: self.webhook_secret_file.or(lower.webhook_secret_file),
+            webhook_secret: self.webhook_secret.or(lower.webhook_secret),
         }
     }
 }
@@ -143,6 +202,13 @@ pub struct Config {
     pub approval_timeout: Duration,
     /// How long audit records are kept; `None`: the audit log is off.
     pub audit_days: Option<u32>,
+    /// Whether `serve` runs keep-alive (`service::keep_alive`).
+    pub keep_alive: bool,
+    /// How long refresh tokens live unused where neither the token response nor the
+    /// catalog says; `None`: unknown, so such grants are not kept alive.
+    pub refresh_token_idle: Option<Duration>,
+    /// Where status events are POSTed, if anywhere.
+    pub webhook: Option<Webhook>,
 }
 
 impl Default for Config {
@@ -156,6 +222,9 @@ impl Default for Config {
             token_timeout: Duration::from_millis(DEFAULT_TOKEN_TIMEOUT_MS),
             approval_timeout: Duration::from_millis(DEFAULT_APPROVAL_TIMEOUT_MS),
             audit_days: Some(DEFAULT_AUDIT_DAYS),
+            keep_alive: DEFAULT_KEEP_ALIVE,
+            refresh_token_idle: None,
+            webhook: None,
         }
     }
 }
@@ -200,13 +269,23 @@ impl Config {
                 Some(days) => Some(days),
                 None => defaults.audit_days,
             },
+            keep_alive: settings.keep_alive.unwrap_or(defaults.keep_alive),
+            refresh_token_idle: settings
+                .refresh_token_idle_secs
+                .map(Duration::from_secs)
+                .or(defaults.refresh_token_idle),
+            webhook: webhook::resolve(
+                settings.webhook_url.as_deref(),
+                settings.webhook_secret.as_ref(),
+                settings.webhook_secret_file.as_deref(),
+            )?,
         };
         config.validate()?;
         Ok(config)
     }
 
     /// Refuses what would not work: a non-loopback address without `allow_remote`, a log
-    /// filter that does not parse, a timeout of zero.
+    /// filter that does not parse, a timeout or an idle time of zero.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !self.listen.ip().is_loopback() && !self.allow_remote {
             return Err(ConfigError::Refused(format!(
@@ -232,6 +311,12 @@ impl Config {
                 });
             }
         }
+        if self.refresh_token_idle.is_some_and(|idle| idle.is_zero()) {
+            return Err(ConfigError::Invalid {
+                setting: REFRESH_TOKEN_IDLE_NAMES.to_string(),
+                reason: "must be at least 1 second (leave it unset for unknown)".into(),
+            });
+        }
         Ok(())
     }
 }
@@ -243,6 +328,7 @@ const UPSTREAM_TIMEOUT_NAMES: &str = "upstream timeout (--upstream-timeout-ms, K
 const APPROVAL_TIMEOUT_NAMES: &str = "approval timeout (--approval-timeout-ms, KEYPORT_APPROVAL_TIMEOUT_MS, `approval_timeout_ms` in config.toml)";
 const AUDIT_DAYS_NAMES: &str =
     "audit retention (--audit-days, KEYPORT_AUDIT_DAYS, `audit_days` in config.toml)";
+const REFRESH_TOKEN_IDLE_NAMES: &str = "refresh-token idle time (--refresh-token-idle-secs, KEYPORT_REFRESH_TOKEN_IDLE_SECS, `refresh_token_idle_secs` in config.toml)";
 const TOKEN_TIMEOUT_NAMES: &str = "token timeout (--token-timeout-ms, KEYPORT_TOKEN_TIMEOUT_MS, `token_timeout_ms` in config.toml)";
 
 #[derive(Debug, thiserror::Error)]
@@ -383,11 +469,15 @@ mod tests {
             token_timeout_ms: Some(3),
             approval_timeout_ms: None,
             audit_days: Some(0),
+            keep_alive: Some(true),
+            refresh_token_idle_secs: Some(4),
+            ..Settings::default()
         };
         let env = Settings::from_env(vars(&[
             (env::LISTEN, "127.0.0.1:1002"),
             (env::KDF_MS, " 10 "),
             (env::UPSTREAM_TIMEOUT_MS, "20"),
+            (env::KEEP_ALIVE, "off"),
         ]))?;
         let flags = Settings {
             listen: Some("127.0.0.1:1003".into()),
@@ -401,6 +491,8 @@ mod tests {
         assert_eq!(config.upstream_timeout, Duration::from_millis(200));
         assert_eq!(config.token_timeout, Duration::from_millis(3));
         assert_eq!(config.audit_days, None, "0 days turns the audit log off");
+        assert!(!config.keep_alive, "the environment beats the file");
+        assert_eq!(config.refresh_token_idle, Some(Duration::from_secs(4)));
 
         let config = Config::resolve(env.over(file), false)?;
         assert_eq!(config.listen.to_string(), "127.0.0.1:1002");
@@ -426,6 +518,26 @@ mod tests {
             err.contains(env::UPSTREAM_TIMEOUT_MS) && err.contains("\"30s\""),
             "{err}"
         );
+        for (raw, on) in [
+            ("on", true),
+            ("TRUE", true),
+            ("1", true),
+            ("off", false),
+            ("no", false),
+        ] {
+            let read = Settings::from_env(vars(&[(env::KEEP_ALIVE, raw)]))?;
+            assert_eq!(read.keep_alive, Some(on), "{raw}");
+        }
+        let err = Settings::from_env(vars(&[(env::KEEP_ALIVE, "sometimes")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains(env::KEEP_ALIVE), "{err}");
+        let err = Settings::from_env(vars(&[(env::REFRESH_TOKEN_IDLE_SECS, "90d")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("whole number of seconds"), "{err}");
         Ok(())
     }
 
@@ -469,6 +581,13 @@ mod tests {
                     ..Settings::default()
                 },
                 env::TOKEN_TIMEOUT_MS,
+            ),
+            (
+                Settings {
+                    refresh_token_idle_secs: Some(0),
+                    ..Settings::default()
+                },
+                env::REFRESH_TOKEN_IDLE_SECS,
             ),
         ] {
             let err = refused(settings, false);

@@ -20,3 +20,4 @@ pub mod secret;
 pub mod service;
 pub mod store;
 pub mod vault;
+pub mod webhooks;

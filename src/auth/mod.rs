@@ -105,6 +105,7 @@ impl IssuedToken {
             refresh_token: None,
             expires_at: self.expires_at,
             issued_at: None,
+            refresh_expires_at: None,
             scope: None,
             token_type: None,
         }
@@ -308,6 +309,10 @@ impl Cached {
     }
 }
 
+/// The plain connection parameter holding when the refresh token lapses (Unix seconds),
+/// where the provider said.
+pub const REFRESH_EXPIRES_AT: &str = "refresh_token_expires_at";
+
 /// A new token from a token endpoint, ready to be committed.
 #[derive(Debug)]
 pub struct Renewed {
@@ -315,8 +320,11 @@ pub struct Renewed {
     /// A rotated refresh token; `None` keeps the one the connection has.
     pub refresh_token: Option<RefreshToken>,
     pub expires_at: Option<i64>,
-    /// Set with `expires_at` when the lifetime is known from the answer (`expires_in`).
+    /// When the token endpoint issued it (OAuth 2.0 always; the others with `expires_at`
+    /// when the lifetime is known from the answer): the refresh token's age counts from it.
     pub issued_at: Option<i64>,
+    /// When the refresh token lapses, where the provider said (`refresh_token_expires_in`).
+    pub refresh_expires_at: Option<i64>,
     pub scope: Option<String>,
     pub token_type: Option<String>,
 }
@@ -324,8 +332,19 @@ pub struct Renewed {
 impl Renewed {
     /// Writes the new token into a connection's parameters and sealed fields under the wire
     /// keys every version of keyport used: sealed `access_token` and `refresh_token`, plain
-    /// `expires_at`, `issued_at`, `scope` and `token_type`.
+    /// `expires_at`, `issued_at`, `scope` and `token_type`; and plain
+    /// `refresh_token_expires_at`, which a new refresh token of unknown lifetime clears and a
+    /// kept one keeps.
     pub fn store(&self, params: &mut Map<String, Value>, sealed: &mut SecretFields) {
+        match (self.refresh_expires_at, &self.refresh_token) {
+            (Some(at), _) => {
+                params.insert(REFRESH_EXPIRES_AT.into(), Value::from(at));
+            }
+            (None, Some(_)) => {
+                params.remove(REFRESH_EXPIRES_AT);
+            }
+            (None, None) => {}
+        }
         for key in ["expires_at", "issued_at", "scope", "token_type"] {
             params.remove(key);
         }

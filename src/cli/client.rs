@@ -42,6 +42,18 @@ impl From<Failure> for CliError {
 
 type Answer = Result<ureq::http::Response<ureq::Body>, ureq::Error>;
 
+/// An agent that follows no redirects, answers HTTP errors as responses, connects within
+/// 10 s and gives each call `timeout` (none: a stream read as it arrives).
+fn agent(timeout: Option<Duration>) -> Agent {
+    Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_global(timeout)
+        .build()
+        .into()
+}
+
 impl Client {
     /// A client of the server `data_dir` and `url` name, with the admin key `serve` wrote.
     pub fn connect(data_dir: Option<PathBuf>, url: Option<String>) -> Result<Client, CliError> {
@@ -70,12 +82,7 @@ impl Client {
             .unwrap_or_else(|| format!("http://{}", config::DEFAULT_LISTEN))
             .trim_end_matches('/')
             .to_string();
-        let agent: Agent = Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_global(Some(Duration::from_secs(120)))
-            .build()
-            .into();
+        let agent = agent(Some(Duration::from_secs(120)));
         Ok(Client { base, key, agent })
     }
 
@@ -140,6 +147,31 @@ impl Client {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// `GET path` read as it arrives (a server-sent event stream), with no answer timeout;
+    /// `last_event` resumes after that event. An API error is read as [`Client::get`] does.
+    pub fn stream(
+        &self,
+        path: &str,
+        last_event: Option<u64>,
+    ) -> Result<impl std::io::BufRead + use<>, CliError> {
+        let mut request = self.keyed(agent(None).get(self.url(path)));
+        if let Some(id) = last_event {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        let response = match request.call() {
+            Ok(response) if response.status().is_success() => response,
+            refused => {
+                return Err(self
+                    .finish::<serde_json::Value>(refused)
+                    .err()
+                    .unwrap_or_else(|| {
+                        CliError::new(format!("unexpected answer from {}", self.base))
+                    }));
+            }
+        };
+        Ok(std::io::BufReader::new(response.into_body().into_reader()))
     }
 
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {

@@ -9,6 +9,7 @@ mod audit;
 mod client;
 mod connect;
 mod connections;
+mod events;
 mod integrations;
 mod keys;
 mod mcp;
@@ -60,6 +61,8 @@ pub enum Command {
     /// Manage connections (an entity's connected accounts).
     #[command(subcommand)]
     Connections(connections::ConnectionsCmd),
+    /// Follow connection status changes as they happen (one line per event).
+    Events(events::EventsArgs),
     /// Manage API keys.
     #[command(subcommand)]
     Keys(keys::KeysCmd),
@@ -131,6 +134,8 @@ pub fn run(cli: Cli) -> ExitCode {
                 .and_then(|c| integrations::run(&c, cmd, cli.json)),
             Command::Connections(cmd) => Client::connect(cli.data_dir, cli.url)
                 .and_then(|c| connections::run(&c, cmd, cli.json)),
+            Command::Events(args) => Client::connect(cli.data_dir, cli.url)
+                .and_then(|client| events::run(&client, args, cli.json)),
             Command::Keys(cmd) => {
                 Client::connect(cli.data_dir, cli.url).and_then(|c| keys::run(&c, cmd, cli.json))
             }

@@ -1,10 +1,13 @@
 //! `keyport serve`: make the data dir private, resolve the one [`Config`] (defaults <
 //! `config.toml` < `KEYPORT_*` < flags), unlock (or create) the vault on the main thread
-//! before any worker exists, mint the admin key if needed, bind loopback, serve until
-//! Ctrl-C / SIGTERM, then checkpoint the database and remove the address file.
+//! before any worker exists, mint the admin key if needed, bind loopback, serve (with
+//! keep-alive beside it unless turned off) until Ctrl-C / SIGTERM, wait (bounded) for token
+//! exchanges under way to commit, then checkpoint the database and remove the address file.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::web;
 use clap::Args;
@@ -15,7 +18,7 @@ use crate::clock::Clock;
 use crate::config::{self, Config, DB_FILE, Settings};
 use crate::http::{self, HostPolicy};
 use crate::providers::Catalog;
-use crate::service::Service;
+use crate::service::{KeepAliveSettings, Service};
 use crate::store::{Store, StoreError};
 use crate::vault::{KdfParams, Vault, VaultError};
 
@@ -31,6 +34,9 @@ pub struct ServeArgs {
     #[arg(long)]
     pub allow_remote: bool,
 }
+
+/// How long a stopping server waits for token exchanges under way to commit.
+const EXCHANGE_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Exit code for a refused unlock (wrong passphrase, corrupt vault).
 pub const EXIT_UNLOCK: u8 = 2;
@@ -155,7 +161,40 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
     println!("keyport: admin API key in {}", key_path.display());
 
     let data = web::Data::new(service);
-    let result = actix_web::rt::System::new().block_on(http::serve(data.clone(), listener, policy));
+    if let Some(hook) = &config.webhook {
+        crate::webhooks::spawn(data.clone().into_inner(), hook)
+            .map_err(|e| CliError::new(format!("cannot start the webhook thread: {e}")))?;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let result = actix_web::rt::System::new().block_on(async {
+        if config.keep_alive {
+            let settings = KeepAliveSettings {
+                default_idle: config.refresh_token_idle,
+            };
+            actix_web::rt::spawn(
+                data.clone()
+                    .into_inner()
+                    .keep_alive(settings, Arc::clone(&stop)),
+            );
+        } else {
+            tracing::info!("keep-alive off: grants are refreshed only when used");
+        }
+        let served = http::serve(data.clone(), listener, policy).await;
+        // A keep-alive refresh under way finishes and commits (the runtime waits for the
+        // blocking pool); no further one starts.
+        stop.store(true, Ordering::Relaxed);
+        served
+    });
+    // A refresh or code exchange the provider may already have answered is committed
+    // before exit (a rotated refresh token is otherwise lost, and the grant with it).
+    let unfinished = data.finish_exchanges(EXCHANGE_GRACE);
+    if unfinished > 0 {
+        tracing::warn!(
+            unfinished,
+            "token exchanges still under way after {} s; exiting anyway",
+            EXCHANGE_GRACE.as_secs()
+        );
+    }
     data.flush_audit();
     if let Err(e) = data.store().checkpoint() {
         tracing::warn!(error = %e, "checkpoint at shutdown failed");

@@ -13,6 +13,7 @@ mod call;
 mod connections;
 pub mod dto;
 pub mod error;
+mod events;
 mod guard;
 mod integrations;
 mod mcp;
@@ -149,6 +150,7 @@ fn legacy_routes() -> Vec<RouteDef> {
         get    "/api/v1/connectedAccounts/{id}/wait"        => connections::wait;
         get    "/api/v1/connectedAccounts/{id}/info"        => connections::info;
         get    "/api/v1/triggers"                           => apps::triggers;
+        get    "/api/v1/events"                             => events::stream;
         get    "/api/v2/actions"                            => actions::list;
         post   "/api/v2/actions/proxy"                      => actions::proxy;
         get    "/api/v2/actions/{name}"                     => actions::get;
@@ -250,23 +252,25 @@ fn security_headers() -> DefaultHeaders {
         ))
 }
 
-/// When a stop is asked for, the requests held for approval are refused at once (their
-/// agents get a 403 and the refusal is audited) rather than waiting out the drain.
-fn refuse_approvals_on_stop(service: web::Data<Service>) -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    actix_web::rt::spawn(async move {
-        tokio::select! {
-            _ = terminate.recv() => {}
-            _ = interrupt.recv() => {}
+/// Resolves at the first SIGTERM or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = actix_web::rt::signal::ctrl_c() => {}
+            }
         }
-        service.refuse_approvals();
-    });
-    Ok(())
+        Err(_) => {
+            let _ = actix_web::rt::signal::ctrl_c().await;
+        }
+    }
 }
 
-/// Serves until Ctrl-C or SIGTERM (actix handles both and drains in-flight requests).
+/// Serves until Ctrl-C or SIGTERM, then ends the long-lived streams (event streams, MCP
+/// sessions' streams) and drains in-flight requests for up to 5 s. Token exchanges still
+/// under way after that are waited for by the caller (`Service::finish_exchanges`).
 pub async fn serve(
     service: web::Data<Service>,
     listener: TcpListener,
@@ -276,8 +280,8 @@ pub async fn serve(
     // One table for every worker: a session opened on one is named on another.
     let sessions = web::Data::new(mcp::Sessions::default());
     let upstream = UpstreamConfig::new(service.net().policy()).map_err(std::io::Error::other)?;
-    refuse_approvals_on_stop(service.clone())?;
-    HttpServer::new(move || {
+    let stopping = service.clone();
+    let server = HttpServer::new(move || {
         App::new()
             .app_data(service.clone())
             .app_data(policy.clone())
@@ -295,6 +299,14 @@ pub async fn serve(
     })
     .listen(listener)?
     .shutdown_timeout(5)
-    .run()
-    .await
+    .disable_signals()
+    .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(async move {
+        stop_signal().await;
+        tracing::info!("stopping: finishing requests under way");
+        stopping.stop_streams();
+        handle.stop(true).await;
+    });
+    server.await
 }

@@ -15,7 +15,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::dto::{ErrorBody, HealthDto, Refusals, V3ErrorBody, error_components};
-use super::{ApiResult, actions, admin, approvals, apps, audit, connections, integrations, v3};
+use super::{
+    ApiResult, actions, admin, approvals, apps, audit, connections, events, integrations, v3,
+};
 use crate::service::Caller;
 use crate::service::Error;
 
@@ -117,6 +119,7 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> Vec<&mut utoipa::openapi:
         connections::reconnect,
         connections::update,
         apps::triggers,
+        events::stream,
         actions::list,
         actions::proxy,
         actions::get,

@@ -158,6 +158,11 @@ pub struct OAuth2Spec {
     /// The provider also grants tokens to the client itself (`client_credentials`).
     #[serde(default)]
     pub client_credentials: bool,
+    /// How long the provider's refresh tokens live unused, in seconds, where its docs say
+    /// (Google: six months, Microsoft and Atlassian: 90 days). Keep-alive refreshes ahead of
+    /// it when the token response does not say (`refresh_token_expires_in`).
+    #[serde(default)]
+    pub refresh_token_idle_secs: Option<std::num::NonZeroU64>,
 }
 
 fn space() -> String {

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::caller::Caller;
 use super::checks::{CheckOutcome, Checks, DISABLED_BY_USER};
-use super::ctx::{Ctx, Loaded, check_url, log_transition};
+use super::ctx::{Ctx, Loaded, check_url};
 use super::flows::{CreatedConnection, FLOW_TTL_SECS, Flows, Start};
 use super::integrations::Integrations;
 use super::tokens::Tokens;
@@ -261,7 +261,7 @@ impl<'a> Connections<'a> {
                 },
             )
         })?;
-        log_transition(id, None, status, None);
+        self.ctx.transitioned(start.subject(id), None, status, None);
         let status = match validate {
             true if Checks::new(self.ctx, self.tokens).at_creation(id)?.ok => {
                 ConnectionStatus::Active
@@ -368,7 +368,12 @@ impl<'a> Connections<'a> {
             connections::soft_delete(tx, id, &now)?;
             Ok::<_, Error>(())
         })?;
-        log_transition(id, Some(connection.status), ConnectionStatus::Deleted, None);
+        self.ctx.transitioned(
+            (&connection).into(),
+            Some(connection.status),
+            ConnectionStatus::Deleted,
+            None,
+        );
         Ok(())
     }
 

@@ -19,7 +19,9 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use super::caller::Caller;
+use super::events::{EventLog, Subject};
 use crate::actions::Actions;
+use crate::audit::record::{Entry, Event};
 use crate::auth::{Credentials, Fields, Stored};
 use crate::clock::Clock;
 use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
@@ -50,6 +52,8 @@ pub(crate) struct Ctx {
     pub audit: crate::audit::AuditLog,
     /// Wakes waiters whenever a connection's status changes.
     pub changes: tokio::sync::watch::Sender<u64>,
+    /// Every status change, numbered (the event stream and webhooks read it).
+    pub events: EventLog,
     /// When the earliest open browser flow expires (unix seconds; `i64::MAX` for none), so
     /// that reads learn there is nothing to expire without asking SQLite. Lowered inside
     /// the write that opens a flow, recomputed inside the write that expires flows: both
@@ -358,31 +362,85 @@ impl Ctx {
         reason: Option<&str>,
     ) -> Result<()> {
         let now = self.clock.stamp();
-        let from = self.store.write(|tx| {
+        let before = self.store.write(|tx| {
             let current = connections::get(tx, id)?
                 .ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
             current.status.check(to)?;
             connections::set_status(tx, id, to, reason, &now)?;
-            Ok::<_, Error>(current.status)
+            Ok::<_, Error>(current)
         })?;
-        log_transition(id, Some(from), to, reason);
-        self.notify_change();
+        self.transitioned((&before).into(), Some(before.status), to, reason);
         Ok(())
+    }
+
+    /// Records a status change just committed — the one place every change goes through:
+    /// its log line, its event (stream and webhooks), and waking whoever waits on a
+    /// change. Nothing for a refresh (ACTIVE → ACTIVE). `from` is `None` for a new
+    /// connection.
+    pub fn transitioned(
+        &self,
+        connection: Subject<'_>,
+        from: Option<ConnectionStatus>,
+        to: ConnectionStatus,
+        reason: Option<&str>,
+    ) {
+        if from == Some(to) {
+            return;
+        }
+        log_transition(connection.id, from, to, reason);
+        self.audit
+            .record(lifecycle_entry(self, &connection, from, to, reason));
+        self.events
+            .publish(connection, from, to, reason, self.clock.stamp());
+        self.notify_change();
+    }
+
+    /// Records something that happened to a connection's tokens (refreshed, revoked at the
+    /// provider), with its outcome.
+    pub fn audit_tokens(&self, connection: &Connection, event: Event, outcome: &str) {
+        let entry = super::audit::about(super::audit::entry(self, event, None), connection);
+        self.audit.record(Entry {
+            outcome: outcome.to_owned(),
+            ..entry
+        });
     }
 }
 
-/// The one log line of a connection's status change (none for a refresh, ACTIVE → ACTIVE):
-/// EXPIRED and FAILED at `warn` with the reason, the others at `info`. `from` is `None` for
-/// a new connection.
-pub(crate) fn log_transition(
+/// The audit record of a status change: `connection.created` with its first status, or
+/// `connection.status` with the new one and the reason.
+fn lifecycle_entry(
+    ctx: &Ctx,
+    connection: &Subject<'_>,
+    from: Option<ConnectionStatus>,
+    to: ConnectionStatus,
+    reason: Option<&str>,
+) -> Entry {
+    let event = if from.is_none() {
+        Event::ConnectionCreated
+    } else {
+        Event::ConnectionStatus
+    };
+    let mut entry = super::audit::entry(ctx, event, None);
+    entry.entity = Some(connection.entity_id.as_str().to_owned());
+    entry.connection = Some(connection.id.to_string());
+    entry.app = Some(connection.app_key.to_owned());
+    entry.outcome = to.as_str().to_owned();
+    entry.detail = match (from, reason) {
+        (Some(from), Some(reason)) => Some(format!("from {from}: {reason}")),
+        (Some(from), None) => Some(format!("from {from}")),
+        (None, reason) => reason.map(str::to_owned),
+    };
+    entry
+}
+
+/// The one log line of a connection's status change: EXPIRED and FAILED at `warn` with the
+/// reason, the others at `info`.
+fn log_transition(
     id: ConnectionId,
     from: Option<ConnectionStatus>,
     to: ConnectionStatus,
     reason: Option<&str>,
 ) {
-    if from == Some(to) {
-        return;
-    }
     let from = from.map_or("new", ConnectionStatus::as_str);
     let reason = reason.unwrap_or("");
     match to {

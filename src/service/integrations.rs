@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use self::auth_config::normalize_auth_config;
 use super::caller::Caller;
-use super::ctx::{Ctx, check_url, log_transition};
+use super::ctx::{Ctx, check_url};
 use super::tokens::Tokens;
 use crate::domain::api_key::Permission;
 use crate::domain::{AuthScheme, ConnectionStatus, Integration};
@@ -498,7 +498,7 @@ impl<'a> Integrations<'a> {
             if loaded.connection.status != ConnectionStatus::Initiated {
                 tokens.revoke(&loaded.connection, &integration);
             }
-            before.push((connection, loaded.connection.status));
+            before.push(loaded.connection);
         }
         let now = self.ctx.clock.stamp();
         let deleted = self.ctx.store.write(|tx| {
@@ -507,10 +507,13 @@ impl<'a> Integrations<'a> {
             }
             Ok(connections::delete_for_integration(tx, id, &now)?)
         })?;
-        for (connection, status) in &before {
-            if deleted.contains(connection) {
-                log_transition(*connection, Some(*status), ConnectionStatus::Deleted, None);
-            }
+        for connection in before.iter().filter(|c| deleted.contains(&c.id)) {
+            self.ctx.transitioned(
+                connection.into(),
+                Some(connection.status),
+                ConnectionStatus::Deleted,
+                None,
+            );
         }
         Ok(deleted.len())
     }

@@ -21,11 +21,13 @@
 //! | `Access` | `access.rs` | a usable connection's fresh credential to inject |
 //! | `Checks` | `checks.rs` | who-am-I checks of static credentials |
 //! | `Proxy` | `proxy.rs`, `proxy/` | the credential-injecting proxy and named actions |
+//! | `KeepAlive` | `keepalive.rs` | refreshing idle grants before their refresh tokens lapse |
 //! | `Apps` | `apps.rs` | catalog and action reads |
 //! | `Keys` | `keys.rs` | API keys |
 //!
 //! They depend on each other in one direction only (keys, apps, integrations, tokens →
-//! flows, access, checks → connections → proxy), never back.
+//! flows, access, checks → connections → proxy → keep-alive, which runs on the blocking
+//! pool as the proxy does), never back.
 
 mod access;
 mod approvals;
@@ -36,8 +38,10 @@ mod checks;
 mod connections;
 mod ctx;
 pub mod error;
+mod events;
 mod flows;
 mod integrations;
+mod keepalive;
 mod keys;
 mod proxy;
 mod tokens;
@@ -60,10 +64,12 @@ pub use connections::{
     LinkedConnection, ListConnections, RevealedCredential,
 };
 pub use error::{Error, Result};
+pub use events::{EventFeed, StatusEvent};
 pub use flows::{CallbackOutcome, CallbackQuery, ConnectPage, CreatedConnection};
 pub use integrations::{
     CONNECTION_DEFAULTS, CreateIntegration, FindIntegrations, IntegrationView, UpdateIntegration,
 };
+pub use keepalive::KeepAliveSettings;
 pub use keys::{CreateKey, CreatedKey, KeyRing};
 pub use proxy::{
     ActionOutcome, ExecuteAction, ParamIn, ProxyRequest, ProxyResponse, Target, resolve_endpoint,
@@ -95,6 +101,7 @@ use connections::Connections;
 use ctx::Ctx;
 use flows::Flows;
 use integrations::Integrations;
+use keepalive::KeepAlive;
 use keys::Keys;
 use proxy::{Proxy, prepare};
 use tokens::{TokenState, Tokens};
@@ -105,6 +112,8 @@ pub struct Service {
     tokens: TokenState,
     /// The active API keys, so authentication does no I/O.
     keys: RwLock<KeyRing>,
+    /// Set once the server is stopping: long-lived streams end.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Service {
@@ -143,6 +152,7 @@ impl Service {
             )?,
             None => AuditLog::off(),
         };
+        let events = events::EventLog::new(clock.unix_ms());
         let ctx = Ctx {
             approvals: approvals::Approvals::default(),
             approval_timeout: config.approval_timeout,
@@ -155,12 +165,14 @@ impl Service {
             net: Net::new(config.upstream_timeout, MAX_RESPONSE),
             actions,
             changes: tokio::sync::watch::channel(0).0,
+            events,
             flow_deadline: AtomicI64::new(flow_deadline),
         };
         Ok(Service {
             ctx,
             tokens: TokenState::new(config.token_timeout),
             keys: RwLock::new(keys),
+            stopping: tokio::sync::watch::channel(false).0,
         })
     }
 
@@ -226,6 +238,53 @@ impl Service {
 
     fn keys(&self) -> Keys<'_> {
         Keys::new(&self.ctx, &self.keys)
+    }
+
+    fn keep_alive_pass(&self, settings: KeepAliveSettings) -> KeepAlive<'_> {
+        KeepAlive::new(&self.ctx, self.tokens(), settings)
+    }
+}
+
+/// Connection status events.
+impl Service {
+    /// The status events `caller` may see after `after` (all the ring still holds for
+    /// `None`), then each new one.
+    pub fn events(&self, caller: &Caller, after: Option<u64>) -> EventFeed {
+        EventFeed::new(&self.ctx.events, Some(caller.clone()), after)
+    }
+
+    /// Every status event from now on, for the server's own readers (webhooks).
+    pub fn all_events(&self) -> EventFeed {
+        EventFeed::new(&self.ctx.events, None, None)
+    }
+
+    /// Ends the long-lived streams (events, MCP sessions' streams) and refuses the requests
+    /// held for approval (audited): the server is stopping.
+    pub fn stop_streams(&self) {
+        self.stopping.send_replace(true);
+        self.refuse_approvals();
+    }
+
+    /// A receiver that turns `true` when the server starts stopping.
+    pub fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stopping.subscribe()
+    }
+
+    /// Refuses new token exchanges and waits, at most `limit`, for those under way (a
+    /// refresh, a code exchange) to commit: for a stopping server. How many are still
+    /// running when it returns.
+    pub fn finish_exchanges(&self, limit: std::time::Duration) -> usize {
+        self.tokens.finish_exchanges(limit)
+    }
+
+    /// The feed's next event, waiting for it.
+    pub async fn next_event(&self, feed: &mut EventFeed) -> Option<std::sync::Arc<StatusEvent>> {
+        feed.next(&self.ctx.events).await
+    }
+
+    /// [`Service::next_event`] for a thread outside the async runtime.
+    pub fn next_event_blocking(&self, feed: &mut EventFeed) -> Option<std::sync::Arc<StatusEvent>> {
+        feed.next_blocking(&self.ctx.events)
     }
 }
 
@@ -483,6 +542,19 @@ impl Service {
     /// Completes (or fails) a browser flow.
     pub fn oauth_callback(&self, app_key: &str, query: CallbackQuery) -> CallbackOutcome {
         self.flows().callback(app_key, query)
+    }
+}
+
+/// Keeping idle grants alive.
+impl Service {
+    /// Runs keep-alive on the current runtime until `stop` is set or the runtime ends:
+    /// OAuth grants refreshed at half the life of their refresh tokens (`keepalive.rs`).
+    pub async fn keep_alive(
+        self: Arc<Self>,
+        settings: KeepAliveSettings,
+        stop: Arc<std::sync::atomic::AtomicBool>,
+    ) {
+        keepalive::run(self, settings, stop).await;
     }
 }
 

@@ -16,18 +16,28 @@
 //!   EXPIRED with the reason, and nothing is sent for it again until it is reconnected.
 //! - **Back-off**: after any other failure, renewals of that connection wait 5 s, doubling to
 //!   5 min, timed by the injected `Clock`; a still-valid token is used meanwhile.
+//! - **Keep-alive**: an OAuth grant whose refresh token would lapse unused is renewed ahead
+//!   of time by the same flight and the same rules ([`Tokens::keep_alive`]); `keepalive.rs`
+//!   decides when.
+//!
+//! - **Finish before exit**: every exchange (a renewal, a flow's code exchange) counts
+//!   itself in [`Exchanges`] until its result is committed; a stopping server refuses new
+//!   ones and waits for those under way (bounded), so a rotated refresh token the provider
+//!   already issued is never lost to a SIGTERM.
 //!
 //! One token-endpoint client (small bodies, no redirects) serves renewals, revocation and
 //! the browser flows' exchanges.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::ctx::{Ctx, Loaded, log_transition, not_usable};
-use crate::auth::{AuthError, Cached, Issuer, MAX_TOKEN_RESPONSE, RenewError};
+use super::ctx::{Ctx, Loaded, check_may_act, not_usable};
+use crate::audit::record::Event;
+use crate::auth::{AuthError, Cached, Credentials, Issuer, MAX_TOKEN_RESPONSE, RenewError};
+use crate::clock::Deadline;
 use crate::domain::{Connection, ConnectionStatus, Integration};
 use crate::ids::ConnectionId;
 use crate::net::Net;
@@ -45,11 +55,68 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The token-endpoint client, the single-flight table and the back-off table.
+/// The token-endpoint client, the single-flight table, the back-off table and the count
+/// of exchanges under way.
 pub(super) struct TokenState {
     net: Net,
     flights: Flights,
     backoff: Mutex<HashMap<ConnectionId, Backoff>>,
+    exchanges: Exchanges,
+}
+
+/// The token exchanges under way, and whether new ones may start.
+#[derive(Default)]
+pub(super) struct Exchanges {
+    /// How many are running; `true` once the server is stopping.
+    state: Mutex<(usize, bool)>,
+    idle: Condvar,
+}
+
+/// One exchange under way, from before its request until its result is committed.
+pub(crate) struct Exchange<'a>(&'a Exchanges);
+
+impl Drop for Exchange<'_> {
+    fn drop(&mut self) {
+        let mut state = lock(&self.0.state);
+        state.0 -= 1;
+        if state.0 == 0 {
+            self.0.idle.notify_all();
+        }
+    }
+}
+
+impl Exchanges {
+    /// Counts one exchange in, unless the server is stopping.
+    fn begin(&self) -> Result<Exchange<'_>> {
+        let mut state = lock(&self.state);
+        if state.1 {
+            return Err(Error::Upstream(
+                "keyport is stopping: no new token request is started".into(),
+            ));
+        }
+        state.0 += 1;
+        Ok(Exchange(self))
+    }
+
+    /// Refuses new exchanges and waits until those under way are committed, at most
+    /// `limit`; how many are still running then.
+    pub(super) fn finish(&self, limit: Duration) -> usize {
+        let deadline = Deadline::after(limit);
+        let mut state = lock(&self.state);
+        state.1 = true;
+        while state.0 > 0 {
+            let left = deadline.remaining();
+            if left.is_zero() {
+                break;
+            }
+            state = self
+                .idle
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        state.0
+    }
 }
 
 /// The token lifecycle over the shared context and the token state.
@@ -66,7 +133,14 @@ impl TokenState {
             net: Net::new(timeout, MAX_TOKEN_RESPONSE),
             flights: Flights::default(),
             backoff: Mutex::default(),
+            exchanges: Exchanges::default(),
         }
+    }
+
+    /// Refuses new token exchanges and waits (at most `limit`) for those under way to
+    /// commit; how many are still running then.
+    pub(super) fn finish_exchanges(&self, limit: Duration) -> usize {
+        self.exchanges.finish(limit)
     }
 
     /// Seconds left to wait before the next renewal of `id`, if it is backing off.
@@ -88,6 +162,11 @@ impl TokenState {
 
     fn forget(&self, id: ConnectionId) {
         lock(&self.backoff).remove(&id);
+    }
+
+    /// When `id`'s renewals may be tried again (Unix ms), if it is backing off.
+    pub(super) fn retry_at(&self, id: ConnectionId) -> Option<i64> {
+        lock(&self.backoff).get(&id).map(|b| b.until_ms)
     }
 }
 
@@ -165,9 +244,20 @@ impl<'a> Tokens<'a> {
         Tokens { ctx, state }
     }
 
+    /// When `id`'s renewals may be tried again (Unix ms), if a failure put it in back-off.
+    pub fn retry_at(&self, id: ConnectionId) -> Option<i64> {
+        self.state.retry_at(id)
+    }
+
     /// The client for token endpoints (small bodies, no redirects).
     pub fn net(&self) -> &'a Net {
         &self.state.net
+    }
+
+    /// Counts a token exchange in until the returned guard is dropped (after its commit),
+    /// so a stopping server waits for it; refused once the server is stopping.
+    pub fn exchange(&self) -> Result<Exchange<'a>> {
+        self.state.exchanges.begin()
     }
 
     /// A valid access token for a token-issuing connection: the held one while it is
@@ -212,6 +302,35 @@ impl<'a> Tokens<'a> {
         self.renew(&loaded.connection, issuer, fallback, now)
     }
 
+    /// A keep-alive refresh of `id`'s grant, taken in the connection's flight like any
+    /// renewal, when — as it stands once its turn comes — it may act, renews with a refresh
+    /// token, and `still_due` approves it (a use may have just refreshed it). `Ok(false)`:
+    /// nothing to do. A refused refresh token makes it EXPIRED as at use.
+    pub fn keep_alive(
+        &self,
+        id: ConnectionId,
+        still_due: impl FnOnce(&Connection) -> bool,
+    ) -> Result<bool> {
+        let flight = self.state.flights.join(id);
+        let _turn = lock(&flight.turn);
+        let loaded = self.ctx.load(id)?;
+        if check_may_act(&loaded.connection, &loaded.integration).is_err()
+            || !still_due(&loaded.connection)
+        {
+            return Ok(false);
+        }
+        let credentials = self.ctx.open(&loaded)?;
+        let Credentials::OAuth2(oauth2) = &credentials else {
+            return Ok(false);
+        };
+        if !oauth2.refreshes_with_token() {
+            return Ok(false);
+        }
+        let now = self.ctx.clock.unix();
+        self.renew(&loaded.connection, oauth2, None, now)?;
+        Ok(true)
+    }
+
     /// One renewal, inside the connection's flight. `fallback` is a still-valid token a
     /// caller may be given when the renewal fails for a reason worth retrying.
     fn renew(
@@ -229,6 +348,10 @@ impl<'a> Tokens<'a> {
                 ))
             });
         }
+        let _exchange = match self.exchange() {
+            Ok(exchange) => exchange,
+            Err(stopping) => return fallback.cloned().ok_or(stopping),
+        };
         let failure = match issuer.renew(&self.state.net, now) {
             Ok(renewed) => {
                 self.commit(
@@ -304,7 +427,7 @@ impl<'a> Tokens<'a> {
     ) -> Result<()> {
         let now = self.ctx.clock.stamp();
         let row = id.to_string();
-        let from = self.ctx.store.write(|tx| {
+        let before = self.ctx.store.write(|tx| {
             let current = connections::get(tx, id)?
                 .ok_or_else(|| Error::not_found("connected account", row.clone()))?;
             guard(&current)?;
@@ -325,9 +448,18 @@ impl<'a> Tokens<'a> {
                     now: &now,
                 },
             )?;
-            Ok::<_, Error>(current.status)
+            Ok::<_, Error>(current)
         })?;
-        log_transition(id, Some(from), ConnectionStatus::Active, None);
+        if before.status == ConnectionStatus::Active {
+            self.ctx
+                .audit_tokens(&before, Event::ConnectionRefreshed, "ok");
+        }
+        self.ctx.transitioned(
+            (&before).into(),
+            Some(before.status),
+            ConnectionStatus::Active,
+            note,
+        );
         Ok(())
     }
 
@@ -358,9 +490,18 @@ impl<'a> Tokens<'a> {
             return;
         };
         match outcome {
-            Ok(()) => tracing::info!(connection = %connection.id, "tokens revoked at the provider"),
+            Ok(()) => {
+                tracing::info!(connection = %connection.id, "tokens revoked at the provider");
+                self.ctx
+                    .audit_tokens(connection, Event::ConnectionRevoked, "ok");
+            }
             Err(e) => {
-                tracing::warn!(connection = %connection.id, error = %e, "revocation at the provider failed; deleted locally anyway")
+                tracing::warn!(connection = %connection.id, error = %e, "revocation at the provider failed; deleted locally anyway");
+                self.ctx.audit_tokens(
+                    connection,
+                    Event::ConnectionRevoked,
+                    &format!("failed: {}", e.code()),
+                );
             }
         }
     }
@@ -434,5 +575,30 @@ mod tests {
             }
         });
         assert_eq!(flights.len(), 0);
+    }
+
+    #[test]
+    fn a_stopping_server_waits_for_exchanges_under_way_and_refuses_new_ones() {
+        let exchanges = Exchanges::default();
+        let running = exchanges.begin();
+        assert!(running.is_ok());
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| {
+                let took = crate::clock::Stopwatch::start();
+                (exchanges.finish(Duration::from_secs(10)), took.elapsed())
+            });
+            std::thread::sleep(Duration::from_millis(300));
+            assert!(exchanges.begin().is_err(), "no new exchange while stopping");
+            drop(running);
+            let (left, took) = waiter.join().unwrap_or((9, Duration::ZERO));
+            assert_eq!(left, 0);
+            assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(10));
+        });
+        // Bounded: one that never ends is given up on after the limit.
+        let stuck = Exchanges::default();
+        let _forever = stuck.begin();
+        let took = crate::clock::Stopwatch::start();
+        assert_eq!(stuck.finish(Duration::from_millis(100)), 1);
+        assert!(took.elapsed() >= Duration::from_millis(100));
     }
 }

@@ -91,7 +91,6 @@ mod tests {
     use crate::domain::{AuthScheme, ConnectionStatus};
     use crate::ids::EntityId;
     use crate::store::{IntegrationPatch, NewConnection, NewIntegration, SecretUpdate, flows};
-    use crate::vault::VaultRecord;
 
     struct Fixture {
         store: Store,
@@ -104,12 +103,7 @@ mod tests {
     /// (the store never opens them).
     fn fixture() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let record = VaultRecord {
-            header: vec![1; 54],
-            header_sha256: vec![2; 32],
-            wrapped_dek: vec![3; 60],
-        };
-        let store = Store::create(&dir.path().join("keyport.db"), &record, "t0").unwrap();
+        let store = Store::scratch(dir.path());
         let (integration, connection) = (IntegrationId::new(), ConnectionId::new());
         store
             .write(|tx| {

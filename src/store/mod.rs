@@ -14,6 +14,7 @@ pub mod connections;
 pub mod flows;
 mod hot;
 pub mod integrations;
+pub mod keepalive;
 pub mod migrate;
 mod pool;
 mod vault_row;
@@ -215,6 +216,20 @@ impl Store {
 
     pub fn read_vault(&self) -> Result<VaultRecord, StoreError> {
         self.read(vault_row::read)
+    }
+
+    /// A new store in `dir` with a fake vault row (the store never opens it), for tests.
+    #[cfg(test)]
+    pub(crate) fn scratch(dir: &Path) -> Store {
+        let record = VaultRecord {
+            header: vec![1; 54],
+            header_sha256: vec![2; 32],
+            wrapped_dek: vec![3; 60],
+        };
+        match Store::create(&dir.join("keyport.db"), &record, "t0") {
+            Ok(store) => store,
+            Err(e) => unreachable!("a scratch store: {e}"),
+        }
     }
 
     /// Folds the WAL into the main file; called on clean shutdown.

@@ -107,11 +107,14 @@ pub struct Grant {
     pub access_token: AccessToken,
     pub refresh_token: Option<RefreshToken>,
     pub expires_in: Option<Duration>,
+    /// How long the refresh token lives, where the provider says (`refresh_token_expires_in`).
+    pub refresh_expires_in: Option<Duration>,
     pub scopes: Option<Vec<String>>,
     pub token_type: String,
 }
 
-/// Largest `expires_in` believed (a year); anything larger is clamped.
+/// Largest `expires_in` (and `refresh_token_expires_in`) believed (a year); anything larger
+/// is clamped.
 const MAX_EXPIRES_IN: u64 = 365 * 24 * 3600;
 
 fn url_error(field: &str) -> impl FnOnce(url::ParseError) -> OAuthError + '_ {
@@ -213,6 +216,9 @@ fn grant(response: KeyportTokenResponse) -> Result<Grant, OAuthError> {
             .map(|t| RefreshToken::new(t.secret().as_str())),
         expires_in: response
             .expires_in()
+            .map(|d| d.min(Duration::from_secs(MAX_EXPIRES_IN))),
+        refresh_expires_in: response
+            .refresh_token_expires_in()
             .map(|d| d.min(Duration::from_secs(MAX_EXPIRES_IN))),
         scopes: response
             .scopes()

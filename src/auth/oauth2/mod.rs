@@ -6,7 +6,8 @@
 //! `token_url` and `revocation_url` (`{variable}` templates filled from the connection),
 //! `authorization_params`, `token_params`, `pkce`, `token_auth`, `issuer` and `grant_type`,
 //! with the catalog's defaults beneath them; the connection's `access_token` and
-//! `refresh_token` (sealed), `expires_at`, `issued_at`, `scope` and `token_type`.
+//! `refresh_token` (sealed), `expires_at`, `issued_at`, `refresh_token_expires_at`, `scope`
+//! and `token_type`.
 
 pub mod client;
 mod response;
@@ -137,6 +138,12 @@ impl OAuth2 {
         self.client_credentials
     }
 
+    /// Renewals use a refresh token (not client credentials), and the connection holds one:
+    /// a grant that can lapse unused, which keep-alive refreshes ahead of time.
+    pub fn refreshes_with_token(&self) -> bool {
+        !self.client_credentials && self.refresh_token.is_some()
+    }
+
     /// The `iss` a callback must carry, if any (RFC 9207): the configured issuer, else the
     /// authorization server's origin.
     pub fn expected_issuer(&self) -> Option<&str> {
@@ -164,16 +171,17 @@ impl OAuth2 {
     }
 }
 
-/// A grant as the connection keeps it; the expiry is counted from `now`.
+/// A grant as the connection keeps it, issued `now`; the expiries are counted from then.
 fn renewed(grant: Grant, now: i64) -> Renewed {
-    let lifetime = grant
-        .expires_in
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2));
+    let after = |d: std::time::Duration| {
+        now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2))
+    };
     Renewed {
         access_token: grant.access_token,
         refresh_token: grant.refresh_token,
-        expires_at: lifetime.map(|l| now.saturating_add(l)),
-        issued_at: lifetime.map(|_| now),
+        expires_at: grant.expires_in.map(after),
+        issued_at: Some(now),
+        refresh_expires_at: grant.refresh_expires_in.map(after),
         scope: grant.scopes.map(|s| s.join(" ")),
         token_type: Some(grant.token_type),
     }
@@ -308,12 +316,24 @@ mod tests {
         }
     }
 
+    fn grant_at(token: &str, refresh: Option<&str>) -> Grant {
+        Grant {
+            access_token: AccessToken::new(token),
+            refresh_token: refresh.map(RefreshToken::new),
+            expires_in: None,
+            refresh_expires_in: None,
+            scopes: None,
+            token_type: "Bearer".into(),
+        }
+    }
+
     #[test]
     fn grants_become_renewals_dated_from_now() {
         let grant = Grant {
             access_token: AccessToken::new("at"),
             refresh_token: None,
             expires_in: Some(Duration::from_secs(60)),
+            refresh_expires_in: Some(Duration::from_secs(600)),
             scopes: Some(vec!["a".into(), "b".into()]),
             token_type: "Bearer".into(),
         };
@@ -322,7 +342,27 @@ mod tests {
             (renewal.issued_at, renewal.expires_at),
             (Some(1000), Some(1060))
         );
+        assert_eq!(renewal.refresh_expires_at, Some(1600));
         assert_eq!(renewal.scope.as_deref(), Some("a b"));
+        let mut params = serde_json::Map::new();
+        let mut sealed = SecretFields::default();
+        renewal.store(&mut params, &mut sealed);
+        assert_eq!(params["refresh_token_expires_at"], json!(1600));
+        // A refresh that keeps the refresh token and says nothing of it keeps its lapse; a
+        // new refresh token of unknown lifetime clears it.
+        let kept = Renewed {
+            refresh_expires_at: None,
+            ..renewed(grant_at("at2", None), 1100)
+        };
+        kept.store(&mut params, &mut sealed);
+        assert_eq!(params["refresh_token_expires_at"], json!(1600));
+        assert_eq!(params["issued_at"], json!(1100));
+        renewed(grant_at("at3", Some("rt3")), 1200).store(&mut params, &mut sealed);
+        assert!(
+            params.get("refresh_token_expires_at").is_none(),
+            "{params:?}"
+        );
+
         let no_rt = open(
             json!({"client_id": "c", "token_url": "https://x.example/t"}),
             json!({}),

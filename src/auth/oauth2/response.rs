@@ -1,5 +1,6 @@
 //! The token response keyport accepts: RFC 6749 §5.1, plus what real providers send —
-//! `expires_in` as a string ("3600"), `scope` space- or comma-separated, unknown fields.
+//! `expires_in` as a string ("3600"), `scope` space- or comma-separated, unknown fields,
+//! and `refresh_token_expires_in` (GitHub and others: how long the refresh token lives).
 
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ pub struct KeyportTokenResponse {
     expires_in: Option<u64>,
     #[serde(default)]
     refresh_token: Option<RefreshToken>,
+    #[serde(default, deserialize_with = "number_or_string")]
+    refresh_token_expires_in: Option<u64>,
     #[serde(default, deserialize_with = "scope_list", rename = "scope")]
     scopes: Option<Vec<Scope>>,
 }
@@ -55,6 +58,11 @@ impl KeyportTokenResponse {
             BasicTokenType::Mac => "MAC".into(),
             BasicTokenType::Extension(other) => other.clone(),
         }
+    }
+
+    /// How long the refresh token lives, where the provider says (not part of RFC 6749).
+    pub fn refresh_token_expires_in(&self) -> Option<Duration> {
+        self.refresh_token_expires_in.map(Duration::from_secs)
     }
 }
 
@@ -111,6 +119,15 @@ mod tests {
             serde_json::from_str(r#"{"access_token":"a","expires_in":60}"#).unwrap();
         assert_eq!(r.expires_in(), Some(Duration::from_secs(60)));
         assert_eq!(r.token_type_name(), "Bearer");
+        assert_eq!(r.refresh_token_expires_in(), None);
+        let r: KeyportTokenResponse = serde_json::from_str(
+            r#"{"access_token":"a","refresh_token":"r","refresh_token_expires_in":"15897600"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.refresh_token_expires_in(),
+            Some(Duration::from_secs(15_897_600))
+        );
         assert!(
             serde_json::from_str::<KeyportTokenResponse>(r#"{"token_type":"bearer"}"#).is_err()
         );

@@ -13,6 +13,7 @@ pub mod approval;
 pub mod audit;
 pub mod connection;
 pub mod error;
+pub mod event;
 pub mod integration;
 pub mod key;
 
@@ -27,6 +28,7 @@ pub use approval::*;
 pub use audit::*;
 pub use connection::*;
 pub use error::*;
+pub use event::*;
 pub use integration::*;
 pub use key::*;
 

@@ -1,8 +1,8 @@
 //! A session's event stream (`GET /mcp`): `notifications/tools/list_changed` each time the
 //! set of apps the entity has an ACTIVE connection to changes (woken by the service's
 //! status changes, not by polling), and a comment line every `KEEPALIVE` so idle
-//! connections stay open through proxies. The stream ends when its session ends or its
-//! key is revoked.
+//! connections stay open through proxies. The stream ends when its session ends, its key
+//! is revoked or the server stops.
 
 use std::collections::BTreeSet;
 use std::convert::Infallible;
@@ -27,6 +27,7 @@ pub struct Events {
 struct State {
     calls: Calls<Local>,
     changes: watch::Receiver<u64>,
+    stopping: watch::Receiver<bool>,
     known: Option<BTreeSet<String>>,
     sessions: Arc<Sessions>,
     id: String,
@@ -56,6 +57,7 @@ impl State {
                     true
                 }
                 () = tokio::time::sleep(KEEPALIVE) => false,
+                _ = self.stopping.wait_for(|stopping| *stopping) => return None,
             };
             if !self.alive() {
                 return None;
@@ -87,10 +89,13 @@ impl Events {
         sessions: Arc<Sessions>,
         id: String,
     ) -> impl Stream<Item = Result<Bytes, Infallible>> {
-        let changes = self.calls.backend().call.service().status_changes();
+        let service = self.calls.backend().call.service();
+        let changes = service.status_changes();
+        let stopping = service.stopping();
         let state = State {
             calls: self.calls,
             changes,
+            stopping,
             known: None,
             sessions,
             id,

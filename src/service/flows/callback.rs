@@ -243,7 +243,6 @@ impl Flows<'_> {
         {
             tracing::warn!(connection = %id, error = %e, "could not mark the connection FAILED");
         }
-        self.ctx.notify_change();
         refused(&reason)
     }
 
@@ -259,7 +258,10 @@ impl Flows<'_> {
             .open_fields(FLOWS, &id.to_string(), Some(&flow.secrets))?;
         // A reconnect's old credentials, revoked at the provider once the new ones are in.
         let credentials = self.ctx.open(&loaded)?;
+        // Counted in until committed, so a stopping server waits for it.
+        let under_way = self.tokens.exchange()?;
         let note = self.exchange(id, &credentials, &secrets, query)?;
+        drop(under_way);
         if reconnect
             && let Some(Err(e)) = credentials
                 .issuer()
@@ -300,6 +302,7 @@ impl Flows<'_> {
                     .commit_noted(id, authorizable, note.as_deref(), |params, sealed| {
                         // A reconnect's grant replaces the old one whole.
                         sealed.remove("refresh_token");
+                        params.remove(crate::auth::REFRESH_EXPIRES_AT);
                         renewed.store(params, sealed)
                     })?;
                 Ok(note)

@@ -18,7 +18,8 @@ use serde_json::{Map, Value};
 
 pub use callback::{CallbackOutcome, CallbackQuery};
 
-use super::ctx::{Ctx, check_url, log_transition, random_token, token_hash};
+use super::ctx::{Ctx, check_url, random_token, token_hash};
+use super::events::Subject;
 use super::tokens::Tokens;
 use crate::auth::oauth1::{self, OAuth1};
 use crate::auth::oauth2::OAuth2;
@@ -49,6 +50,16 @@ pub(crate) struct Start<'a> {
 }
 
 impl<'a> Start<'a> {
+    /// Who the connection `id` this start creates is, for its status events.
+    pub fn subject(&self, id: ConnectionId) -> Subject<'a> {
+        Subject {
+            id,
+            entity_id: self.entity,
+            integration_id: self.integration.id,
+            app_key: &self.integration.app_key,
+        }
+    }
+
     /// The connection row this start creates, without secrets.
     pub fn row(
         &self,
@@ -208,6 +219,7 @@ impl<'a> Flows<'a> {
 
     /// A client-credentials connection: ACTIVE at once with a machine token.
     fn connect_machine(&self, oauth2: &OAuth2, start: Start<'_>) -> Result<CreatedConnection> {
+        let _under_way = self.tokens.exchange()?;
         let renewed = oauth2
             .renew(self.tokens.net(), self.ctx.clock.unix())
             .map_err(|e| match e {
@@ -232,7 +244,8 @@ impl<'a> Flows<'a> {
             ..start.row(id, ConnectionStatus::Active, &now)
         };
         self.ctx.store.write(|tx| connections::insert(tx, &row))?;
-        log_transition(id, None, ConnectionStatus::Active, None);
+        self.ctx
+            .transitioned(start.subject(id), None, ConnectionStatus::Active, None);
         Ok(CreatedConnection {
             id,
             status: ConnectionStatus::Active,
@@ -310,7 +323,8 @@ impl<'a> Flows<'a> {
             Ok::<_, Error>(())
         })?;
         if start.reconnect.is_none() {
-            log_transition(id, None, ConnectionStatus::Initiated, None);
+            self.ctx
+                .transitioned(start.subject(id), None, ConnectionStatus::Initiated, None);
         }
         Ok(CreatedConnection {
             id,
@@ -374,17 +388,13 @@ impl<'a> Flows<'a> {
             self.ctx.flow_deadline.store(next, SeqCst);
             Ok::<_, Error>(failed)
         })?;
-        for id in &failed {
-            let reason = Some(flows::EXPIRED_REASON);
-            log_transition(
-                *id,
+        for loaded in failed.iter().filter_map(|id| self.ctx.load(*id).ok()) {
+            self.ctx.transitioned(
+                (&loaded.connection).into(),
                 Some(ConnectionStatus::Initiated),
                 ConnectionStatus::Failed,
-                reason,
+                Some(flows::EXPIRED_REASON),
             );
-        }
-        if !failed.is_empty() {
-            self.ctx.notify_change();
         }
         Ok(())
     }

@@ -110,6 +110,12 @@ fn a_session_leaves_exactly_its_records_and_no_secret() {
     let read = one(&all, "credentials.read", Some("admin"));
     assert_eq!(read["connectionId"], connection.as_str());
     one(&all, "key.revoked", Some("admin"));
+    let created = one(&all, "connection.created", None);
+    assert_eq!(
+        (created["outcome"].as_str(), created["entityId"].as_str()),
+        (Some("ACTIVE"), Some("alice"))
+    );
+    assert_eq!(created["connectionId"], connection.as_str());
 
     let text = serde_json::to_string(&all).unwrap();
     for secret in [CANARY_TOKEN, CANARY_QUERY, "kp_not_a_key"] {

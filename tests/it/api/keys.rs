@@ -1,7 +1,7 @@
 //! Authentication on every route, redaction on every read, and reveal only with the
 //! permission: what each kind of API key may do.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::common::{Server, agent, call, error_message};
 
@@ -73,11 +73,6 @@ fn every_api_route_needs_a_key() {
 const CANARY: &str = "ghp_CANARY_reveal_7f3a9c";
 
 /// Mints an API key with `body`; returns its value.
-fn mint(server: &Server, body: Value) -> String {
-    let created = server.ok("POST", "/api/v1/keys", Some(&body));
-    created["key"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn reads_are_redacted_and_reveal_needs_the_permission() {
     let server = Server::start();
@@ -88,12 +83,10 @@ fn reads_are_redacted_and_reveal_needs_the_permission() {
         json!({"integrationId": id, "userUuid": "bob", "data": {"token": CANARY}}),
     );
     let conn = created["connectedAccountId"].as_str().unwrap();
-    let use_key = mint(&server, json!({"name": "agent", "permission": "use"}));
-    let reveal_key = mint(&server, json!({"name": "lib", "permission": "reveal"}));
-    let other_entity = mint(
-        &server,
-        json!({"name": "eve", "permission": "reveal", "entityId": "eve"}),
-    );
+    let use_key = server.mint_key(json!({"name": "agent", "permission": "use"}));
+    let reveal_key = server.mint_key(json!({"name": "lib", "permission": "reveal"}));
+    let other_entity =
+        server.mint_key(json!({"name": "eve", "permission": "reveal", "entityId": "eve"}));
     for key in [&use_key, &reveal_key, &server.admin] {
         reads_are_redacted(&server, key, key == &reveal_key, id, conn);
     }

@@ -6,5 +6,7 @@ mod approvals;
 mod audit;
 mod bad_input;
 mod catalog;
+mod events;
 mod keys;
 mod lifecycle;
+mod webhooks;

@@ -74,3 +74,53 @@ pub fn get_json(url: &str) -> Value {
 pub fn error_message(answer: &Value) -> &str {
     answer["error"]["message"].as_str().unwrap_or_default()
 }
+
+/// What `GET /api/v1/events` sends with `key` (resuming after `last` when given) until
+/// `count` events arrived or `within` passed: each event's JSON, with its `id:` line
+/// checked against the JSON's `id`.
+pub fn events(
+    base: &str,
+    key: &str,
+    last: Option<u64>,
+    count: usize,
+    within: Duration,
+) -> Vec<Value> {
+    use std::io::BufRead;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(within))
+        .build()
+        .into();
+    let mut request = agent
+        .get(format!("{base}/api/v1/events"))
+        .header("x-api-key", key);
+    if let Some(last) = last {
+        request = request.header("Last-Event-ID", last.to_string());
+    }
+    let response = request.call().expect("GET /api/v1/events");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/event-stream")
+    );
+    let reader = std::io::BufReader::new(response.into_body().into_reader());
+    let mut seen = Vec::new();
+    let mut id = None;
+    for line in reader.lines() {
+        let Ok(line) = line else { break };
+        if let Some(value) = line.strip_prefix("id: ") {
+            id = value.parse::<u64>().ok();
+        } else if let Some(data) = line.strip_prefix("data: ") {
+            let event: Value = serde_json::from_str(data).expect("event JSON");
+            assert_eq!(event["id"].as_u64(), id.take(), "{event}");
+            seen.push(event);
+            if seen.len() == count {
+                break;
+            }
+        }
+    }
+    seen
+}

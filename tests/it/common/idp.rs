@@ -12,20 +12,30 @@ use super::launcher::{Launch, Server};
 
 /// Writes `providers/testidp.json` under `dir` (a data dir, or any providers' parent).
 pub fn write_testidp(dir: &Path) {
+    write_oauth_app(dir, "testidp", json!({}));
+}
+
+/// Writes `providers/{key}.json` under `dir`: an OAuth 2.0 app shaped as `testidp`, with
+/// `scheme` (an object) merged into its OAUTH2 scheme.
+pub fn write_oauth_app(dir: &Path, key: &str, scheme: Value) {
+    let mut oauth2 = json!({"mode": "OAUTH2",
+        "authorization_url": "http://127.0.0.1:9/auth", "token_url": "http://127.0.0.1:9/token",
+        "default_scopes": ["openid"], "scope_separator": " ", "pkce": true, "token_auth": "client_secret_post"});
+    for (k, v) in scheme.as_object().expect("an object") {
+        oauth2[k] = v.clone();
+    }
     std::fs::create_dir_all(dir.join("providers")).expect("providers dir");
     std::fs::write(
-        dir.join("providers/testidp.json"),
+        dir.join(format!("providers/{key}.json")),
         json!({"apps": [{
-            "key": "testidp", "name": "Test IdP", "description": "token endpoint started by the tests",
+            "key": key, "name": "Test IdP", "description": "token endpoint started by the tests",
             "categories": ["testing"], "base_url": "http://127.0.0.1:9/api",
             "whoami": {"method": "GET", "path": "/me"},
-            "auth_schemes": [{"mode": "OAUTH2",
-                "authorization_url": "http://127.0.0.1:9/auth", "token_url": "http://127.0.0.1:9/token",
-                "default_scopes": ["openid"], "scope_separator": " ", "pkce": true, "token_auth": "client_secret_post"}]
+            "auth_schemes": [oauth2]
         }]})
         .to_string(),
     )
-    .expect("testidp.json");
+    .expect("provider file");
 }
 
 /// keyport started by `launch` in a fresh data dir that declares `testidp`.

@@ -335,6 +335,40 @@ impl Server {
             .to_string()
     }
 
+    /// Mints an API key with `body` (name, permission, entityId); returns the key.
+    pub fn mint_key(&self, body: Value) -> String {
+        let created = self.ok("POST", "/api/v1/keys", Some(&body));
+        created["key"].as_str().expect("key").to_string()
+    }
+
+    /// The status events `key` may see after `last` (all the server keeps for `None`),
+    /// until `count` arrived or `within` passed (see `client::events`).
+    pub fn events(
+        &self,
+        key: &str,
+        last: Option<u64>,
+        count: usize,
+        within: Duration,
+    ) -> Vec<Value> {
+        super::client::events(&self.url, key, last, count, within)
+    }
+
+    /// The status events of connection `id` so far (the admin key's stream, read for 1 s):
+    /// `(oldStatus, newStatus, reason)` of each.
+    pub fn moves_of(&self, id: &str) -> Vec<(Value, Value, Value)> {
+        self.events(&self.admin, None, usize::MAX, Duration::from_secs(1))
+            .into_iter()
+            .filter(|e| e["connectedAccountId"] == id)
+            .map(|e| {
+                (
+                    e["oldStatus"].clone(),
+                    e["newStatus"].clone(),
+                    e["reason"].clone(),
+                )
+            })
+            .collect()
+    }
+
     pub fn proxy(&self, body: Value) -> (u16, Value) {
         self.as_admin("POST", "/api/v2/actions/proxy", Some(&body))
     }

@@ -256,6 +256,17 @@ impl OidcProvider {
     pub fn token_calls(&self, grant: &str) -> u64 {
         self.stats()["token"][grant].as_u64().unwrap_or(0)
     }
+
+    /// How many `grant` requests the token endpoint refused.
+    pub fn token_errors(&self, grant: &str) -> u64 {
+        self.stats()["token_errors"][grant].as_u64().unwrap_or(0)
+    }
+
+    /// Changes the peer's runtime settings (`POST /__config`, see its README).
+    pub fn configure(&self, change: &Value) {
+        let (status, answer) = call(&self.issuer, "POST", "/__config", None, Some(change));
+        assert_eq!(status, 200, "{answer}");
+    }
 }
 
 /// Drives Chromium through the flow at `url`; returns drive.js's JSON line.

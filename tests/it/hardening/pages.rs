@@ -42,7 +42,17 @@ pub fn raw(port: u16, request: &str) -> Raw {
         .unwrap();
     stream.write_all(request.as_bytes()).unwrap();
     let mut data = Vec::new();
-    let _ = stream.read_to_end(&mut data);
+    let mut chunk = [0u8; 8192];
+    // To the end of the answer; an event stream, which does not end, to its head.
+    while let Ok(n @ 1..) = stream.read(&mut chunk) {
+        data.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&data).to_ascii_lowercase();
+        if let Some((head, _)) = text.split_once("\r\n\r\n")
+            && head.contains("content-type: text/event-stream")
+        {
+            break;
+        }
+    }
     let text = String::from_utf8_lossy(&data).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.split("\r\n");

@@ -91,7 +91,12 @@ fn response_schema(doc: &Value, method: &str, path: &str, status: u16) -> Value 
         let name = reference.rsplit('/').next().unwrap();
         response = &doc["components"]["responses"][name];
     }
-    let schema = &response["content"]["application/json"]["schema"];
+    // JSON answers, or the JSON of each server-sent event of a stream.
+    let content = &response["content"];
+    let schema = match &content["application/json"]["schema"] {
+        Value::Null => &content["text/event-stream"]["schema"],
+        json => json,
+    };
     // OpenAPI 3.1 schemas are JSON Schema (2020-12): only the references need a root.
     json!({"allOf": [schema], "components": doc["components"]})
 }
@@ -132,6 +137,19 @@ impl Checker {
     /// `check` of a path with no parameters.
     fn at(&mut self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> Value {
         self.check(method, path, path, key, body)
+    }
+}
+
+/// Each event the stream sent for the connections' lives, against the documented event.
+fn check_events(c: &mut Checker, server: &Server) {
+    let schema = response_schema(&c.doc, "get", "/api/v1/events", 200);
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let events = server.events(&server.admin, None, 100, std::time::Duration::from_secs(2));
+    assert!(events.len() >= 4, "{events:?}");
+    assert!(!validator.is_valid(&json!({"id": "1"})));
+    for event in &events {
+        assert!(validator.is_valid(event), "{event}");
+        c.checked += 1;
     }
 }
 
@@ -373,6 +391,7 @@ fn real_responses_match_the_documented_schemas() {
         k,
         None,
     );
+    check_events(&mut c, &server);
     println!(
         "{} real responses validated against the generated OpenAPI document",
         c.checked

@@ -201,6 +201,7 @@ fn grant_debug(canary: &str) -> String {
             access_token: AccessToken::new(canary),
             refresh_token: Some(RefreshToken::new(canary)),
             expires_in: None,
+            refresh_expires_in: None,
             scopes: None,
             token_type: "Bearer".into(),
         }

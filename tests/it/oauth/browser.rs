@@ -61,6 +61,30 @@ fn authorization_code_with_pkce_refresh_rotation_and_revocation() {
     assert_eq!(stats["revocation"], 1, "{stats}");
     assert_eq!(stats["revoked_tokens"][0], "refresh_token");
     assert_eq!(server.connection(&id)["status"], "DELETED");
+    // The audit log tells the connection's life: created, ACTIVE, refreshed, revoked, DELETED.
+    let audit = server.ok("GET", &format!("/api/v1/audit?connectionId={id}&limit=1000"), None);
+    let life: Vec<(String, String)> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["event"].as_str().unwrap().starts_with("connection."))
+        .map(|r| {
+            (
+                r["event"].as_str().unwrap().into(),
+                r["outcome"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let has = |event: &str, outcome: &str| life.contains(&(event.into(), outcome.into()));
+    assert!(has("connection.created", "INITIATED"), "{life:?}");
+    assert!(has("connection.status", "ACTIVE"), "{life:?}");
+    assert!(has("connection.refreshed", "ok"), "{life:?}");
+    assert!(has("connection.revoked", "ok"), "{life:?}");
+    assert_eq!(
+        life.last(),
+        Some(&("connection.status".into(), "DELETED".into())),
+        "{life:?}"
+    );
 }
 
 /// The connect page's headers, and the PKCE, state and redirect of its authorization URL.
@@ -219,6 +243,19 @@ fn provider_refusal_state_tricks_and_foreign_redirects_are_rejected() {
     let failed = server.connection(&denied);
     assert_eq!(failed["status"], "FAILED");
     assert!(reason(&failed).contains("access_denied"));
+    let moves = server.moves_of(&denied);
+    assert_eq!(
+        moves.iter().map(|m| (&m.0, &m.1)).collect::<Vec<_>>(),
+        [
+            (&Value::Null, &json!("INITIATED")),
+            (&json!("INITIATED"), &json!("FAILED"))
+        ],
+        "{moves:?}"
+    );
+    assert!(
+        moves[1].2.as_str().unwrap().contains("access_denied"),
+        "{moves:?}"
+    );
 
     state_tricks_are_refused(&server, &idp, &integration);
     redirect_uris_are_checked(&server, &integration);

@@ -80,6 +80,18 @@ fn an_expired_connection_is_reconnected_in_place_and_a_refused_reconnect_changes
         said[0].contains("WARN") && said[0].contains("invalid_grant"),
         "{said:?}"
     );
+    // And one status event, with the reason.
+    let expired_by_refresh = |moves: &[(Value, Value, Value)]| {
+        moves
+            .iter()
+            .filter(|(from, to, reason)| {
+                from == "ACTIVE"
+                    && to == "EXPIRED"
+                    && reason.as_str().is_some_and(|r| r.contains("invalid_grant"))
+            })
+            .count()
+    };
+    assert_eq!(expired_by_refresh(&server.moves_of(&id)), 1);
 
     // Enabling cannot bring a dead grant back, and says what can.
     let enable = format!("/api/v1/connectedAccounts/{id}/enable");
@@ -112,6 +124,12 @@ fn an_expired_connection_is_reconnected_in_place_and_a_refused_reconnect_changes
         "{active}"
     );
     assert!(active["statusReason"].is_null(), "{active}");
+    let moves = server.moves_of(&id);
+    assert_eq!(
+        moves.last().map(|m| (&m.0, &m.1)),
+        Some((&json!("EXPIRED"), &json!("ACTIVE"))),
+        "{moves:?}"
+    );
     let first = refresh_token(&server, &id);
     std::thread::sleep(Duration::from_secs(3));
     let refreshes = idp.token_calls("refresh_token");

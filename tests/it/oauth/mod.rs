@@ -2,11 +2,16 @@
 //! oidc-provider, from npm, started here on 127.0.0.1) and a real browser (Debian's
 //! Chromium driven by playwright-core): authorization code + PKCE, refresh with rotation
 //! under contention, dead grants, state and redirect checks, revocation, client
-//! credentials. `lifecycle`: reconnecting in place, failed flows returning to the caller, deleting an integration. `token_endpoint`: token endpoints that misbehave on purpose (stand-ins),
+//! credentials. `lifecycle`: reconnecting in place, failed flows returning to the caller,
+//! deleting an integration. `keepalive`: idle grants refreshed before their refresh tokens
+//! lapse, and only those. `shutdown`: SIGTERM while a refresh is in flight.
+//! `token_endpoint`: token endpoints that misbehave on purpose (stand-ins),
 //! and a flow state that expires on the service's clock.
 
 mod browser;
+mod keepalive;
 mod lifecycle;
+mod shutdown;
 mod token_endpoint;
 
 use serde_json::{Value, json};
@@ -27,6 +32,11 @@ fn idp(server: &Server, access_ttl: u32) -> OidcProvider {
 }
 
 fn oauth_integration(server: &Server, idp: &OidcProvider, extra: Value) -> String {
+    oauth_integration_of(server, "testidp", idp, extra)
+}
+
+/// [`oauth_integration`] of another app declared like `testidp`.
+fn oauth_integration_of(server: &Server, app: &str, idp: &OidcProvider, extra: Value) -> String {
     let mut config = json!({
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
@@ -39,8 +49,8 @@ fn oauth_integration(server: &Server, idp: &OidcProvider, extra: Value) -> Strin
     for (k, v) in extra.as_object().unwrap() {
         config[k] = v.clone();
     }
-    let integration = server
-        .integration(json!({"appName": "testidp", "authScheme": "OAUTH2", "authConfig": config}));
+    let integration =
+        server.integration(json!({"appName": app, "authScheme": "OAUTH2", "authConfig": config}));
     integration["id"].as_str().unwrap().to_string()
 }
 

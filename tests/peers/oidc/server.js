@@ -223,7 +223,11 @@ function clientAuthUsed(ctx) {
 // ---------------------------------------------------------------- provider
 const { default: Provider } = await import('oidc-provider');
 
-const runtime = { accessTtl: cfg.accessTtl };
+// Settings /__config changes while the peer runs. `refreshTtl` is each refresh token's
+// lifetime from its issue; with rotation every refresh issues a new one with the full
+// lifetime, so it is an idle limit (the grant itself keeps --refresh-ttl). With
+// `announceRefreshTtl` the token response says it (`refresh_token_expires_in`).
+const runtime = { accessTtl: cfg.accessTtl, refreshTtl: cfg.refreshTtl, announceRefreshTtl: false, refreshDelayMs: 0 };
 
 function jwks() {
   const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -302,12 +306,25 @@ const provider = new Provider(issuer, {
     AccessToken: () => runtime.accessTtl,
     ClientCredentials: () => runtime.accessTtl,
     AuthorizationCode: cfg.codeTtl,
-    RefreshToken: cfg.refreshTtl,
+    RefreshToken: () => runtime.refreshTtl,
     IdToken: 3600,
     Interaction: 3600,
     Session: 24 * 3600,
     Grant: cfg.refreshTtl,
   },
+});
+
+// A refresh grant's answer is held back refreshDelayMs (POST /__config
+// {"refresh_delay_ms": n}) after the provider has issued (and rotated) its
+// tokens: the window in which a client that gives up loses the new refresh
+// token. Registered first, so the stats below count the request before the wait.
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+provider.use(async (ctx, next) => {
+  await next();
+  const gt = ctx.oidc?.params?.grant_type ?? ctx.oidc?.body?.grant_type;
+  if (runtime.refreshDelayMs > 0 && ctx.path === '/token' && ctx.method === 'POST' && gt === 'refresh_token') {
+    await sleep(runtime.refreshDelayMs);
+  }
 });
 
 // Count every request that reaches the token / revocation / authorization /
@@ -383,6 +400,16 @@ provider.use(async (ctx, next) => {
   return undefined;
 });
 
+// `refresh_token_expires_in` (not in RFC 6749; GitHub and others send it) on every token
+// response that carries a refresh token, when announced.
+provider.use(async (ctx, next) => {
+  await next();
+  if (!runtime.announceRefreshTtl || ctx.path !== paths.token || ctx.method !== 'POST') return;
+  if (ctx.status === 200 && ctx.body && typeof ctx.body === 'object' && ctx.body.refresh_token) {
+    ctx.body = { ...ctx.body, refresh_token_expires_in: runtime.refreshTtl };
+  }
+});
+
 provider.on('server_error', (_ctx, err) => console.error('oidc peer: server_error', err));
 
 // ---------------------------------------------------------------- control API
@@ -414,13 +441,28 @@ async function control(req, res, path) {
       } catch (e) {
         return sendJson(res, 400, { error: `invalid JSON: ${e.message}` });
       }
-      if (body.access_ttl !== undefined) {
-        const n = Number(body.access_ttl);
-        if (!Number.isInteger(n) || n < 1) return sendJson(res, 400, { error: 'access_ttl must be an integer >= 1' });
-        runtime.accessTtl = n;
+      for (const [key, field] of [['access_ttl', 'accessTtl'], ['refresh_ttl', 'refreshTtl']]) {
+        if (body[key] === undefined) continue;
+        const n = Number(body[key]);
+        if (!Number.isInteger(n) || n < 1) return sendJson(res, 400, { error: `${key} must be an integer >= 1` });
+        runtime[field] = n;
+      }
+      if (body.announce_refresh_ttl !== undefined) {
+        if (typeof body.announce_refresh_ttl !== 'boolean') return sendJson(res, 400, { error: 'announce_refresh_ttl must be a boolean' });
+        runtime.announceRefreshTtl = body.announce_refresh_ttl;
+      }
+      if (body.refresh_delay_ms !== undefined) {
+        const n = Number(body.refresh_delay_ms);
+        if (!Number.isInteger(n) || n < 0) return sendJson(res, 400, { error: 'refresh_delay_ms must be an integer >= 0' });
+        runtime.refreshDelayMs = n;
       }
     }
-    return sendJson(res, 200, { access_ttl: runtime.accessTtl });
+    return sendJson(res, 200, {
+      access_ttl: runtime.accessTtl,
+      refresh_ttl: runtime.refreshTtl,
+      announce_refresh_ttl: runtime.announceRefreshTtl,
+      refresh_delay_ms: runtime.refreshDelayMs,
+    });
   }
   return sendJson(res, 404, { error: 'unknown control endpoint' });
 }
