@@ -6,7 +6,7 @@
 //! the credential read and get-by-id against `/healthz`; the proxy against calling the same
 //! local upstream (actix-web in this process, as fast as a static route) directly;
 //! `keyport_proxy` through MCP (`/mcp` and `keyport mcp serve`) against the same call
-//! through the API; 1,000
+//! through the API; the proxy with the audit log on against off; 1,000
 //! concurrent proxied calls to an upstream that answers after 1 s, with keyport's memory;
 //! 10,000 idle keep-alive connections; the access log's cost; a token refresh under 500
 //! concurrent users against a counting token endpoint; reads in a 100,000-connection
@@ -57,6 +57,8 @@ use wrk::{Figures, Wrk};
 mod common;
 // The program's parts live beside it in benches/load/ (a directory, so Cargo does not take
 // them for benchmarks of their own).
+#[path = "load/audit.rs"]
+mod audit;
 #[path = "load/harness.rs"]
 mod harness;
 #[path = "load/idle.rs"]
@@ -289,10 +291,11 @@ fn main() {
     let mut r = Report::default();
     let began = Instant::now();
     type Section = fn(&Settings, &Wrk, &mut Report, &Path);
-    let sections: [(&str, Section); 9] = [
+    let sections: [(&str, Section); 10] = [
         ("read", plane::section_read),
         ("proxy", plane::section_proxy),
         ("mcp", mcp::section_mcp),
+        ("audit", audit::section_audit),
         ("burst", plane::section_burst),
         ("idle", |s, _, r, root| plane::section_idle(s, r, root)),
         ("log", plane::section_log),

@@ -7,7 +7,7 @@
 #   benches/run.sh                 everything; rewrites BENCHMARKS.md
 #   benches/run.sh read burst      only the named sections; prints, writes nothing
 #
-# Sections: read proxy mcp burst idle log refresh scale start. Every server it starts listens
+# Sections: read proxy mcp audit burst idle log refresh scale start. Every server it starts listens
 # on 127.0.0.1 and every load run is bounded in time (see the knobs at the top of
 # benches/load.rs). A full run takes about four minutes on 2 cores, a third of it creating
 # 100,000 connections.

@@ -99,6 +99,20 @@ impl Deadline {
     }
 }
 
+/// A unix time in milliseconds as [`format_stamp`] writes it.
+pub fn format_unix_ms(ms: i64) -> String {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format_stamp(t)
+}
+
+/// An RFC 3339 time as unix milliseconds; `None` if it does not parse.
+pub fn parse_unix_ms(text: &str) -> Option<i64> {
+    let t =
+        OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 pub fn format_stamp(t: OffsetDateTime) -> String {
     let utc = t.to_offset(time::UtcOffset::UTC);
     utc.format(WIRE)

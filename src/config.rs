@@ -32,6 +32,10 @@ pub const DEFAULT_LOG: &str = "info";
 pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 30_000;
 /// How long keyport waits for a token endpoint (code exchange, refresh, issued tokens).
 pub const DEFAULT_TOKEN_TIMEOUT_MS: u64 = 30_000;
+/// How long a request waits for the user's approval before it is refused.
+pub const DEFAULT_APPROVAL_TIMEOUT_MS: u64 = 120_000;
+/// How long audit records are kept.
+pub const DEFAULT_AUDIT_DAYS: u32 = 90;
 /// Keep-alive (refreshing OAuth grants before their refresh tokens lapse unused) is on.
 pub const DEFAULT_KEEP_ALIVE: bool = true;
 
@@ -42,6 +46,8 @@ pub mod env {
     pub const KDF_MS: &str = "KEYPORT_KDF_MS";
     pub const UPSTREAM_TIMEOUT_MS: &str = "KEYPORT_UPSTREAM_TIMEOUT_MS";
     pub const TOKEN_TIMEOUT_MS: &str = "KEYPORT_TOKEN_TIMEOUT_MS";
+    pub const AUDIT_DAYS: &str = "KEYPORT_AUDIT_DAYS";
+    pub const APPROVAL_TIMEOUT_MS: &str = "KEYPORT_APPROVAL_TIMEOUT_MS";
     pub const KEEP_ALIVE: &str = "KEYPORT_KEEP_ALIVE";
     pub const REFRESH_TOKEN_IDLE_SECS: &str = "KEYPORT_REFRESH_TOKEN_IDLE_SECS";
     pub const WEBHOOK_URL: &str = "KEYPORT_WEBHOOK_URL";
@@ -74,6 +80,14 @@ pub struct Settings {
     /// [default: 30000].
     #[arg(long, value_name = "MS")]
     pub token_timeout_ms: Option<u64>,
+    /// How long a request held for approval waits for the user, in ms
+    /// [env: KEYPORT_APPROVAL_TIMEOUT_MS] [default: 120000].
+    #[arg(long, value_name = "MS")]
+    pub approval_timeout_ms: Option<u64>,
+    /// How long audit records are kept, in days; 0 turns the audit log off
+    /// [env: KEYPORT_AUDIT_DAYS] [default: 90].
+    #[arg(long, value_name = "DAYS")]
+    pub audit_days: Option<u32>,
     /// Refresh OAuth grants before their refresh tokens lapse unused [env:
     /// KEYPORT_KEEP_ALIVE] [default: true].
     #[arg(long, value_name = "BOOL")]
@@ -135,6 +149,15 @@ impl Settings {
             kdf_target_ms: millis(env::KDF_MS)?,
             upstream_timeout_ms: millis(env::UPSTREAM_TIMEOUT_MS)?,
             token_timeout_ms: millis(env::TOKEN_TIMEOUT_MS)?,
+            approval_timeout_ms: millis(env::APPROVAL_TIMEOUT_MS)?,
+            audit_days: text(env::AUDIT_DAYS)
+                .map(|v| {
+                    v.parse::<u32>().map_err(|_| ConfigError::Invalid {
+                        setting: AUDIT_DAYS_NAMES.to_string(),
+                        reason: format!("{v:?} is not a whole number of days"),
+                    })
+                })
+                .transpose()?,
             keep_alive: switch(env::KEEP_ALIVE)?,
             refresh_token_idle_secs: whole(env::REFRESH_TOKEN_IDLE_SECS, "seconds")?,
             webhook_url: text(env::WEBHOOK_URL),
@@ -153,6 +176,8 @@ impl Settings {
             kdf_target_ms: self.kdf_target_ms.or(lower.kdf_target_ms),
             upstream_timeout_ms: self.upstream_timeout_ms.or(lower.upstream_timeout_ms),
             token_timeout_ms: self.token_timeout_ms.or(lower.token_timeout_ms),
+            approval_timeout_ms: self.approval_timeout_ms.or(lower.approval_timeout_ms),
+            audit_days: self.audit_days.or(lower.audit_days),
             keep_alive: self.keep_alive.or(lower.keep_alive),
             refresh_token_idle_secs: self
                 .refresh_token_idle_secs
@@ -174,6 +199,9 @@ pub struct Config {
     pub kdf_target: Duration,
     pub upstream_timeout: Duration,
     pub token_timeout: Duration,
+    pub approval_timeout: Duration,
+    /// How long audit records are kept; `None`: the audit log is off.
+    pub audit_days: Option<u32>,
     /// Whether `serve` runs keep-alive (`service::keep_alive`).
     pub keep_alive: bool,
     /// How long refresh tokens live unused where neither the token response nor the
@@ -192,6 +220,8 @@ impl Default for Config {
             kdf_target: Duration::from_millis(DEFAULT_KDF_MS),
             upstream_timeout: Duration::from_millis(DEFAULT_UPSTREAM_TIMEOUT_MS),
             token_timeout: Duration::from_millis(DEFAULT_TOKEN_TIMEOUT_MS),
+            approval_timeout: Duration::from_millis(DEFAULT_APPROVAL_TIMEOUT_MS),
+            audit_days: Some(DEFAULT_AUDIT_DAYS),
             keep_alive: DEFAULT_KEEP_ALIVE,
             refresh_token_idle: None,
             webhook: None,
@@ -231,6 +261,14 @@ impl Config {
             token_timeout: settings
                 .token_timeout_ms
                 .map_or(defaults.token_timeout, Duration::from_millis),
+            approval_timeout: settings
+                .approval_timeout_ms
+                .map_or(defaults.approval_timeout, Duration::from_millis),
+            audit_days: match settings.audit_days {
+                Some(0) => None,
+                Some(days) => Some(days),
+                None => defaults.audit_days,
+            },
             keep_alive: settings.keep_alive.unwrap_or(defaults.keep_alive),
             refresh_token_idle: settings
                 .refresh_token_idle_secs
@@ -264,6 +302,7 @@ impl Config {
         for (names, timeout) in [
             (UPSTREAM_TIMEOUT_NAMES, self.upstream_timeout),
             (TOKEN_TIMEOUT_NAMES, self.token_timeout),
+            (APPROVAL_TIMEOUT_NAMES, self.approval_timeout),
         ] {
             if timeout.is_zero() {
                 return Err(ConfigError::Invalid {
@@ -286,6 +325,9 @@ impl Config {
 const LISTEN_NAMES: &str = "listen (--listen, KEYPORT_LISTEN, `listen` in config.toml)";
 const LOG_NAMES: &str = "log filter (--log, KEYPORT_LOG, `log` in config.toml)";
 const UPSTREAM_TIMEOUT_NAMES: &str = "upstream timeout (--upstream-timeout-ms, KEYPORT_UPSTREAM_TIMEOUT_MS, `upstream_timeout_ms` in config.toml)";
+const APPROVAL_TIMEOUT_NAMES: &str = "approval timeout (--approval-timeout-ms, KEYPORT_APPROVAL_TIMEOUT_MS, `approval_timeout_ms` in config.toml)";
+const AUDIT_DAYS_NAMES: &str =
+    "audit retention (--audit-days, KEYPORT_AUDIT_DAYS, `audit_days` in config.toml)";
 const REFRESH_TOKEN_IDLE_NAMES: &str = "refresh-token idle time (--refresh-token-idle-secs, KEYPORT_REFRESH_TOKEN_IDLE_SECS, `refresh_token_idle_secs` in config.toml)";
 const TOKEN_TIMEOUT_NAMES: &str = "token timeout (--token-timeout-ms, KEYPORT_TOKEN_TIMEOUT_MS, `token_timeout_ms` in config.toml)";
 
@@ -425,6 +467,8 @@ mod tests {
             kdf_target_ms: Some(1),
             upstream_timeout_ms: Some(2),
             token_timeout_ms: Some(3),
+            approval_timeout_ms: None,
+            audit_days: Some(0),
             keep_alive: Some(true),
             refresh_token_idle_secs: Some(4),
             ..Settings::default()
@@ -446,6 +490,7 @@ mod tests {
         assert_eq!(config.kdf_target, Duration::from_millis(10));
         assert_eq!(config.upstream_timeout, Duration::from_millis(200));
         assert_eq!(config.token_timeout, Duration::from_millis(3));
+        assert_eq!(config.audit_days, None, "0 days turns the audit log off");
         assert!(!config.keep_alive, "the environment beats the file");
         assert_eq!(config.refresh_token_idle, Some(Duration::from_secs(4)));
 

@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod assets;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod clock;

@@ -55,7 +55,7 @@ fn pick_integration(client: &Client, app: &str) -> Result<String, CliError> {
 }
 
 /// Opens `url` in the user's browser if the platform has an opener and a display.
-fn open_browser(url: &str) -> bool {
+pub(super) fn open_browser(url: &str) -> bool {
     let opener = if cfg!(target_os = "macos") {
         "open"
     } else {

@@ -53,6 +53,10 @@ pub struct CreateArgs {
     /// Methods the key may send through the proxy (comma-separated; GET,HEAD: read-only).
     #[arg(long, value_delimiter = ',')]
     allowed_methods: Option<Vec<String>>,
+    /// `writes`: hold each request that is not a read until you approve it
+    /// (`keyport approvals`, `keyport approve ID`).
+    #[arg(long)]
+    approval: Option<String>,
 }
 
 const ID: Field<ApiKeyDto> = ("id", |k| k.id.clone());
@@ -88,6 +92,7 @@ fn create(client: &Client, args: CreateArgs, as_json: bool) -> CliResult {
         allowed_apps: args.allowed_apps,
         allowed_actions: args.allowed_actions,
         allowed_methods: args.allowed_methods,
+        approval: args.approval,
     };
     let key: CreatedApiKeyDto = client.post("/api/v1/keys", &body)?;
     output::print(&key, as_json, |key| {

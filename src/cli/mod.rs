@@ -3,7 +3,9 @@
 //! One file per noun.
 
 mod actions;
+mod approvals;
 mod apps;
+mod audit;
 mod client;
 mod connect;
 mod connections;
@@ -77,6 +79,14 @@ pub enum Command {
     /// keyport as an MCP server: tools that act for one entity, no credential shown.
     #[command(subcommand)]
     Mcp(mcp::McpCmd),
+    /// Requests held for your approval (keys created with --approval writes).
+    Approvals(approvals::ApprovalsArgs),
+    /// Let a held request go to the provider.
+    Approve { id: String },
+    /// Refuse a held request: the agent gets a 403, the provider sees nothing.
+    Deny { id: String },
+    /// The audit log: records (filters, --follow) or `verify`.
+    Audit(audit::AuditArgs),
 }
 
 /// A failure to report to the user: a message and an exit code.
@@ -136,6 +146,15 @@ pub fn run(cli: Cli) -> ExitCode {
                 Client::connect(cli.data_dir, cli.url).and_then(|c| proxy::run(&c, args, cli.json))
             }
             Command::Mcp(cmd) => mcp::run(cli.data_dir, cli.url, cmd),
+            Command::Approvals(args) => Client::connect(cli.data_dir, cli.url)
+                .and_then(|c| approvals::list(&c, args, cli.json)),
+            Command::Approve { id } => Client::connect(cli.data_dir, cli.url)
+                .and_then(|c| approvals::answer(&c, &id, true, cli.json)),
+            Command::Deny { id } => Client::connect(cli.data_dir, cli.url)
+                .and_then(|c| approvals::answer(&c, &id, false, cli.json)),
+            Command::Audit(args) => {
+                Client::connect(cli.data_dir, cli.url).and_then(|c| audit::run(&c, args, cli.json))
+            }
         };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,6 +14,14 @@ pub fn json<T: Serialize>(value: &T) {
     }
 }
 
+/// An API value as one line of JSON (a stream of records, one per line).
+pub fn json_line<T: Serialize>(value: &T) {
+    match serde_json::to_string(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("keyport: cannot print the answer as JSON: {e}"),
+    }
+}
+
 /// `value` as the API's JSON with `--json`, else as `human` shows it to a person.
 pub fn print<T: Serialize>(value: &T, as_json: bool, human: impl FnOnce(&T)) {
     if as_json { json(value) } else { human(value) }

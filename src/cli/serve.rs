@@ -195,6 +195,7 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
             EXCHANGE_GRACE.as_secs()
         );
     }
+    data.flush_audit();
     if let Err(e) = data.store().checkpoint() {
         tracing::warn!(error = %e, "checkpoint at shutdown failed");
     }

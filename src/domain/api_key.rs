@@ -83,6 +83,21 @@ pub enum Access {
     Write,
 }
 
+/// Whether a key's requests wait for the user's approval: `Writes` holds every request
+/// that is not a read (proxy methods other than GET and HEAD, write actions) until the user
+/// approves or denies it, or the wait times out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Approval {
+    #[default]
+    Never,
+    Writes,
+}
+
+super::wire_names!(Approval, error UnknownApproval("approval") {
+    Never => "none",
+    Writes => "writes",
+});
+
 /// What a key is limited to beyond its permission; `None` means unlimited. Set when the
 /// key is minted and never changed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -97,6 +112,8 @@ pub struct Restrictions {
     /// Methods the raw proxy may send; write actions need their own method here, read
     /// actions run under any.
     pub methods: Option<Vec<ProxyMethod>>,
+    /// Whether its writes wait for the user's approval.
+    pub approval: Approval,
 }
 
 impl Restrictions {

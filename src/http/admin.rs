@@ -9,7 +9,7 @@ use super::dto::{
     HealthDto, IdPath, Page, Refusals, RevokeKeysBody, RevokedKeysDto,
 };
 use crate::service::Error;
-use crate::service::{Caller, CreateKey, EntityId, Permission, ProxyMethod, Service};
+use crate::service::{Approval, Caller, CreateKey, EntityId, Permission, ProxyMethod, Service};
 
 /// Mints an API key (admin).
 #[utoipa::path(post, path = "/api/v1/keys", tag = "keys",
@@ -48,7 +48,17 @@ pub async fn create_key(call: Call, body: Json<CreateKeyBody>) -> Reply<CreatedA
         })
         .transpose()
         .map_err(|e| Error::invalid(format!("allowedMethods: {e}")))?;
+    let approval = body
+        .approval
+        .as_deref()
+        .map(|a| {
+            a.parse::<Approval>()
+                .map_err(|e| Error::invalid(format!("approval: {e}")))
+        })
+        .transpose()?
+        .unwrap_or_default();
     let req = CreateKey {
+        approval,
         name: body.name,
         permission,
         entity,

@@ -45,13 +45,28 @@ impl<I, P: ResourcePath<I>> ResourcePath<I> for web::Path<P> {
 pub struct Call {
     svc: web::Data<Service>,
     caller: Caller,
+    /// The method and path this call came on, for the audit record of a refusal.
+    line: Arc<(String, String)>,
 }
 
 impl Call {
     /// A call made from inside the server for `caller` (the MCP endpoint's tools call the
     /// API's handlers with one).
     pub fn new(svc: web::Data<Service>, caller: Caller) -> Call {
-        Call { svc, caller }
+        let line = Arc::new(("INTERNAL".to_owned(), String::new()));
+        Call { svc, caller, line }
+    }
+
+    /// The service's answer as the handler's; a refusal (403) is recorded in the audit log
+    /// with the request line it came on.
+    fn answered<T>(&self, result: service::Result<T>) -> Result<T, ApiError> {
+        result.map_err(|e| {
+            if matches!(e, Error::Forbidden(_)) {
+                self.svc
+                    .audit_refused(&self.caller, (&self.line.0, &self.line.1), &e);
+            }
+            ApiError::Service(e)
+        })
     }
 
     /// Runs `work` for the caller on the blocking pool.
@@ -60,10 +75,11 @@ impl Call {
         F: FnOnce(&Service, &Caller) -> service::Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        web::block(move || work(&self.svc, &self.caller))
+        let (svc, caller) = (self.svc.clone(), self.caller.clone());
+        let result = web::block(move || work(&svc, &caller))
             .await
-            .map_err(|_| Error::Internal("blocking pool unavailable".into()))?
-            .map_err(ApiError::Service)
+            .map_err(|_| Error::Internal("blocking pool unavailable".into()))?;
+        self.answered(result)
     }
 
     /// Runs `work` like [`Call::run`] and answers with its view in the wire shape `D`.
@@ -105,7 +121,7 @@ impl Call {
         let id = path.id()?;
         match crate::inline::attempt(|| work(&self.svc, &self.caller, id.clone())) {
             Err(e) if e.would_block() => self.run(move |svc, caller| work(svc, caller, id)).await,
-            done => done.map_err(ApiError::Service),
+            done => self.answered(done),
         }
     }
 
@@ -124,7 +140,7 @@ impl Call {
 
     /// Runs `work` here: for reads of what the service holds in memory (the catalog).
     pub fn now<T>(&self, work: impl FnOnce(&Service, &Caller) -> service::Result<T>) -> Reply<T> {
-        Ok(web::Json(work(&self.svc, &self.caller)?))
+        Ok(web::Json(self.answered(work(&self.svc, &self.caller))?))
     }
 
     /// The service and the caller, for the service's async operations (the proxy and
@@ -151,7 +167,8 @@ impl FromRequest for Call {
             .into_inner()
             .and_then(|svc| {
                 let caller = Caller::from_request(req, payload).into_inner()?;
-                Ok(Call { svc, caller })
+                let line = Arc::new((req.method().to_string(), req.path().to_owned()));
+                Ok(Call { svc, caller, line })
             });
         ready(call)
     }

@@ -5,7 +5,10 @@
 
 mod actions;
 mod admin;
+mod approval_page;
+mod approvals;
 mod apps;
+mod audit;
 mod call;
 mod connections;
 pub mod dto;
@@ -124,6 +127,8 @@ fn legacy_routes() -> Vec<RouteDef> {
         get    "/connect/{token}"                           => pages::connect;
         get    "/callback/{app}"                            => pages::callback;
         get    "/static/keyport.css"                        => pages::stylesheet;
+        get    "/approvals/{token}"                         => approval_page::show;
+        post   "/approvals/{token}/{id}/{verb}"             => approval_page::answer;
         get    "/api/openapi.json"                          => openapi::document;
         get    "/api/v1/client/auth/client_info"            => admin::client_info;
         get    "/api/v1/apps"                               => apps::list;
@@ -156,6 +161,12 @@ fn legacy_routes() -> Vec<RouteDef> {
         post   "/api/v1/keys"                               => admin::create_key;
         post   "/api/v1/keys/revoke"                        => admin::revoke_keys;
         delete "/api/v1/keys/{id}"                          => admin::revoke_key;
+        get    "/api/v1/approvals"                          => approvals::list;
+        post   "/api/v1/approvals/page"                     => approvals::page;
+        post   "/api/v1/approvals/{id}/approve"             => approvals::approve;
+        post   "/api/v1/approvals/{id}/deny"                => approvals::deny;
+        get    "/api/v1/audit"                              => audit::list;
+        get    "/api/v1/audit/verify"                       => audit::verify;
         post   "/mcp"                                       => mcp::post;
         get    "/mcp"                                       => mcp::get;
         delete "/mcp"                                       => mcp::delete;

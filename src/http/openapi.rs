@@ -15,7 +15,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::dto::{ErrorBody, HealthDto, Refusals, V3ErrorBody, error_components};
-use super::{ApiResult, actions, admin, apps, connections, events, integrations, v3};
+use super::{
+    ApiResult, actions, admin, approvals, apps, audit, connections, events, integrations, v3,
+};
 use crate::service::Caller;
 use crate::service::Error;
 
@@ -126,6 +128,12 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> Vec<&mut utoipa::openapi:
         admin::create_key,
         admin::revoke_keys,
         admin::revoke_key,
+        approvals::list,
+        approvals::page,
+        approvals::approve,
+        approvals::deny,
+        audit::list,
+        audit::verify,
         v3::list_auth_configs,
         v3::create_auth_config,
         v3::get_auth_config,

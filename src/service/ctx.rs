@@ -21,6 +21,7 @@ use zeroize::Zeroizing;
 use super::caller::Caller;
 use super::events::{EventLog, Subject};
 use crate::actions::Actions;
+use crate::audit::record::{Entry, Event};
 use crate::auth::{Credentials, Fields, Stored};
 use crate::clock::Clock;
 use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
@@ -44,6 +45,11 @@ pub(crate) struct Ctx {
     pub net: Net,
     /// Named actions, loaded and checked against the catalog at construction.
     pub actions: Actions,
+    /// Requests held for the user's approval, and how long each may wait.
+    pub approvals: super::approvals::Approvals,
+    pub approval_timeout: std::time::Duration,
+    /// Where every credential use, lifecycle change and key event is recorded.
+    pub audit: crate::audit::AuditLog,
     /// Wakes waiters whenever a connection's status changes.
     pub changes: tokio::sync::watch::Sender<u64>,
     /// Every status change, numbered (the event stream and webhooks read it).
@@ -382,10 +388,49 @@ impl Ctx {
             return;
         }
         log_transition(connection.id, from, to, reason);
+        self.audit
+            .record(lifecycle_entry(self, &connection, from, to, reason));
         self.events
             .publish(connection, from, to, reason, self.clock.stamp());
         self.notify_change();
     }
+
+    /// Records something that happened to a connection's tokens (refreshed, revoked at the
+    /// provider), with its outcome.
+    pub fn audit_tokens(&self, connection: &Connection, event: Event, outcome: &str) {
+        let entry = super::audit::about(super::audit::entry(self, event, None), connection);
+        self.audit.record(Entry {
+            outcome: outcome.to_owned(),
+            ..entry
+        });
+    }
+}
+
+/// The audit record of a status change: `connection.created` with its first status, or
+/// `connection.status` with the new one and the reason.
+fn lifecycle_entry(
+    ctx: &Ctx,
+    connection: &Subject<'_>,
+    from: Option<ConnectionStatus>,
+    to: ConnectionStatus,
+    reason: Option<&str>,
+) -> Entry {
+    let event = if from.is_none() {
+        Event::ConnectionCreated
+    } else {
+        Event::ConnectionStatus
+    };
+    let mut entry = super::audit::entry(ctx, event, None);
+    entry.entity = Some(connection.entity_id.as_str().to_owned());
+    entry.connection = Some(connection.id.to_string());
+    entry.app = Some(connection.app_key.to_owned());
+    entry.outcome = to.as_str().to_owned();
+    entry.detail = match (from, reason) {
+        (Some(from), Some(reason)) => Some(format!("from {from}: {reason}")),
+        (Some(from), None) => Some(format!("from {from}")),
+        (None, reason) => reason.map(str::to_owned),
+    };
+    entry
 }
 
 /// The one log line of a connection's status change: EXPIRED and FAILED at `warn` with the

@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 
 use super::caller::Caller;
 use super::ctx::{Ctx, random_token, token_hash};
-use crate::domain::api_key::{ApiKey, Permission, ProxyMethod, Restrictions};
+use crate::domain::api_key::{ApiKey, Approval, Permission, ProxyMethod, Restrictions};
 use crate::ids::{ApiKeyId, EntityId};
 use crate::service::error::{Error, Result};
 use crate::store::{NewApiKey, Store, api_keys};
@@ -35,6 +35,8 @@ pub struct CreateKey {
     pub apps: Option<Vec<String>>,
     pub actions: Option<Vec<String>>,
     pub methods: Option<Vec<ProxyMethod>>,
+    /// Whether its writes wait for the user's approval.
+    pub approval: Approval,
 }
 
 /// A freshly minted key: the only moment its value exists outside the caller.

@@ -30,7 +30,9 @@
 //! pool as the proxy does), never back.
 
 mod access;
+mod approvals;
 mod apps;
+mod audit;
 mod caller;
 mod checks;
 mod connections;
@@ -49,8 +51,12 @@ use std::sync::{Arc, RwLock};
 
 use secrecy::SecretString;
 
+pub use crate::audit::record::Record as AuditRecord;
+pub use crate::audit::verify::Verdict as AuditVerdict;
 pub use access::Prepared;
+pub use approvals::{PageLink, PendingRequest};
 pub use apps::ActionView;
+pub use audit::{AuditPage, AuditQuery, MAX_PAGE as MAX_AUDIT_PAGE};
 pub use caller::{Act, Caller};
 pub use checks::CheckOutcome;
 pub use connections::{
@@ -73,7 +79,7 @@ pub use proxy::{
 // catalog entries it hands out, so surfaces (http, cli) depend on the service alone.
 pub use crate::actions::{Action, VERSION as ACTION_VERSION};
 pub use crate::domain::api_key::{
-    Access as ActionAccess, ApiKey, Permission, ProxyMethod, Restrictions,
+    Access as ActionAccess, ApiKey, Approval, Permission, ProxyMethod, Restrictions,
 };
 pub use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
 pub use crate::ids::EntityId;
@@ -82,7 +88,9 @@ pub use crate::secret::REDACTED;
 pub use crate::store::{ConnectionFilter, Order};
 
 use crate::actions::Actions;
-use crate::clock::Clock;
+use crate::audit::record::{Entry, Event};
+use crate::audit::{AuditLog, Retention};
+use crate::clock::{Clock, Stopwatch};
 use crate::config::Config;
 use crate::ids::{ApiKeyId, ConnectionId, IntegrationId};
 use crate::net::{MAX_RESPONSE, Net, Upstream};
@@ -134,8 +142,23 @@ impl Service {
         let flow_deadline = store
             .read(crate::store::flows::next_expiry)?
             .unwrap_or(i64::MAX);
+        let audit = match config.audit_days {
+            Some(days) => AuditLog::start(
+                &store,
+                &vault,
+                clock.clone(),
+                Retention {
+                    days,
+                    ..Retention::default()
+                },
+            )?,
+            None => AuditLog::off(),
+        };
         let events = events::EventLog::new(clock.unix_ms());
         let ctx = Ctx {
+            approvals: approvals::Approvals::default(),
+            approval_timeout: config.approval_timeout,
+            audit,
             store,
             vault,
             catalog,
@@ -237,9 +260,11 @@ impl Service {
         EventFeed::new(&self.ctx.events, None, None)
     }
 
-    /// Ends the long-lived streams (events, MCP sessions' streams): the server is stopping.
+    /// Ends the long-lived streams (events, MCP sessions' streams) and refuses the requests
+    /// held for approval (audited): the server is stopping.
     pub fn stop_streams(&self) {
         self.stopping.send_replace(true);
+        self.refuse_approvals();
     }
 
     /// A receiver that turns `true` when the server starts stopping.
@@ -269,7 +294,23 @@ impl Service {
 impl Service {
     /// Resolves a presented key to its caller, or `Unauthorized`.
     pub fn authenticate(&self, presented: &str) -> Result<Caller> {
-        self.keys().authenticate(presented)
+        let caller = self.keys().authenticate(presented);
+        if let Err(e) = &caller {
+            // Nothing of the presented value is recorded: it may be a secret of another kind.
+            let entry = audit::entry(&self.ctx, Event::Refused, None);
+            self.ctx.audit.record(audit::failed(entry, e));
+        }
+        caller
+    }
+
+    /// Records a request the service refused for `caller` (a permission or restriction),
+    /// with the request line it came on: the surfaces call this with each 403 they answer.
+    pub fn audit_refused(&self, caller: &Caller, line: (&str, &str), error: &Error) {
+        let mut entry = audit::entry(&self.ctx, Event::Refused, Some(caller));
+        entry.method = Some(line.0.to_owned());
+        entry.path = Some(crate::audit::record::path_only(line.1));
+        entry.entity = caller.entity.as_ref().map(|e| e.as_str().to_owned());
+        self.ctx.audit.record(audit::failed(entry, error));
     }
 
     /// Whether the caller's key is still active: for what outlives one request (an MCP
@@ -279,7 +320,16 @@ impl Service {
     }
 
     pub fn create_key(&self, caller: &Caller, req: CreateKey) -> Result<CreatedKey> {
-        self.keys().create(caller, req)
+        let created = self.keys().create(caller, req)?;
+        let mut entry = audit::entry(&self.ctx, Event::KeyCreated, Some(caller));
+        entry.detail = Some(audit::key_detail(&created.record));
+        entry.entity = created
+            .record
+            .entity
+            .as_ref()
+            .map(|e| e.as_str().to_owned());
+        self.ctx.audit.record(entry);
+        Ok(created)
     }
 
     pub fn list_keys(&self, caller: &Caller) -> Result<Vec<ApiKey>> {
@@ -287,7 +337,12 @@ impl Service {
     }
 
     pub fn revoke_key(&self, caller: &Caller, id: ApiKeyId) -> Result<ApiKey> {
-        self.keys().revoke(caller, id)
+        let revoked = self.keys().revoke(caller, id)?;
+        let mut entry = audit::entry(&self.ctx, Event::KeyRevoked, Some(caller));
+        entry.detail = Some(audit::key_detail(&revoked));
+        entry.entity = revoked.entity.as_ref().map(|e| e.as_str().to_owned());
+        self.ctx.audit.record(entry);
+        Ok(revoked)
     }
 
     /// Revokes every non-admin key at once (`all` must be true); returns how many.
@@ -298,6 +353,23 @@ impl Service {
     /// A new admin key to write when `existing` is missing or no longer valid.
     pub fn ensure_admin_key(&self, existing: Option<&str>) -> Result<Option<SecretString>> {
         self.keys().ensure_admin(existing)
+    }
+}
+
+/// The audit log (admin keys).
+impl Service {
+    pub fn list_audit(&self, caller: &Caller, query: &AuditQuery, limit: u32) -> Result<AuditPage> {
+        audit::Audit::new(&self.ctx).list(caller, query, limit)
+    }
+
+    /// Walks the whole chain; names the first record that does not verify.
+    pub fn verify_audit(&self, caller: &Caller) -> Result<AuditVerdict> {
+        audit::Audit::new(&self.ctx).verify(caller)
+    }
+
+    /// Writes every queued record (clean shutdown).
+    pub fn flush_audit(&self) {
+        self.ctx.audit.sync(std::time::Duration::from_secs(10));
     }
 }
 
@@ -446,7 +518,14 @@ impl Service {
         caller: &Caller,
         id: ConnectionId,
     ) -> Result<RevealedCredential> {
-        self.connections().reveal(caller, id)
+        let mut entry = audit::entry(&self.ctx, Event::CredentialsRead, Some(caller));
+        entry.connection = Some(id.to_string());
+        let revealed = self.connections().reveal(caller, id);
+        self.ctx.audit.record(match &revealed {
+            Ok(r) => audit::about(entry, &r.connection),
+            Err(e) => audit::failed(entry, e),
+        });
+        revealed
     }
 
     /// Checks a connection's credential against the app's who-am-I endpoint now.
@@ -503,8 +582,19 @@ impl Service {
         caller: Caller,
         req: ProxyRequest,
     ) -> Result<ProxyResponse> {
-        let (call, attempt) = prepare(&self, move |svc| svc.proxies().start(&caller, &req)).await?;
-        proxy::complete(self, upstream, call, attempt).await
+        let watch = Stopwatch::start();
+        let entry = audit::entry(&self.ctx, Event::Proxy, Some(&caller));
+        let asker = caller.clone();
+        let started = prepare(&self, move |svc| svc.proxies().start(&caller, &req)).await;
+        let (call, attempt) = self.audit_start(entry.clone(), started)?;
+        let entry = call.audited(entry);
+        if let Err(e) = self.approved(&asker, &call, &attempt, None).await {
+            self.audit_end(entry, watch, Err(&e));
+            return Err(e);
+        }
+        let answer = proxy::complete(Arc::clone(&self), upstream, call, attempt).await;
+        self.audit_end(entry, watch, answer.as_ref().map(|r| r.status));
+        answer
     }
 
     /// Runs a named action: planned as the proxy prepares, sent through `upstream`.
@@ -515,8 +605,40 @@ impl Service {
         req: ExecuteAction,
     ) -> Result<ActionOutcome> {
         let name = req.name.clone();
-        let (call, attempt) = prepare(&self, move |svc| svc.proxies().plan(&caller, &req)).await?;
-        let response = proxy::complete(Arc::clone(&self), upstream, call, attempt).await?;
-        self.proxies().outcome(&name, &response)
+        let watch = Stopwatch::start();
+        let mut entry = audit::entry(&self.ctx, Event::Action, Some(&caller));
+        entry.action = Some(name.clone());
+        let asker = caller.clone();
+        let planned = prepare(&self, move |svc| svc.proxies().plan(&caller, &req)).await;
+        let (call, attempt) = self.audit_start(entry.clone(), planned)?;
+        let entry = call.audited(entry);
+        if let Err(e) = self.approved(&asker, &call, &attempt, Some(&name)).await {
+            self.audit_end(entry, watch, Err(&e));
+            return Err(e);
+        }
+        let answer = proxy::complete(Arc::clone(&self), upstream, call, attempt).await;
+        self.audit_end(entry, watch, answer.as_ref().map(|r| r.status));
+        self.proxies().outcome(&name, &answer?)
+    }
+
+    /// Passes a started call on; a call refused or failed before it went out is recorded.
+    fn audit_start<T>(&self, entry: Entry, started: Result<T>) -> Result<T> {
+        if let Err(e) = &started {
+            self.ctx.audit.record(audit::failed(entry, e));
+        }
+        started
+    }
+
+    /// Records a call's end: the provider's status, or why there was none.
+    fn audit_end(&self, mut entry: Entry, watch: Stopwatch, answer: Result<u16, &Error>) {
+        entry.latency_ms = Some(watch.elapsed().as_millis() as i64);
+        let entry = match answer {
+            Ok(status) => {
+                entry.status = Some(i64::from(status));
+                entry
+            }
+            Err(e) => audit::failed(entry, e),
+        };
+        self.ctx.audit.record(entry);
     }
 }

@@ -27,7 +27,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 use url::Url;
 
-pub(crate) use call::{blocking, complete, prepare};
+pub(crate) use call::{Attempt, Call, blocking, complete, prepare};
 pub use endpoint::{check_within, resolve_endpoint};
 pub use execute::{ActionOutcome, ExecuteAction};
 

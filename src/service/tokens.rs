@@ -35,6 +35,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::ctx::{Ctx, Loaded, check_may_act, not_usable};
+use crate::audit::record::Event;
 use crate::auth::{AuthError, Cached, Credentials, Issuer, MAX_TOKEN_RESPONSE, RenewError};
 use crate::clock::Deadline;
 use crate::domain::{Connection, ConnectionStatus, Integration};
@@ -449,6 +450,10 @@ impl<'a> Tokens<'a> {
             )?;
             Ok::<_, Error>(current)
         })?;
+        if before.status == ConnectionStatus::Active {
+            self.ctx
+                .audit_tokens(&before, Event::ConnectionRefreshed, "ok");
+        }
         self.ctx.transitioned(
             (&before).into(),
             Some(before.status),
@@ -485,9 +490,18 @@ impl<'a> Tokens<'a> {
             return;
         };
         match outcome {
-            Ok(()) => tracing::info!(connection = %connection.id, "tokens revoked at the provider"),
+            Ok(()) => {
+                tracing::info!(connection = %connection.id, "tokens revoked at the provider");
+                self.ctx
+                    .audit_tokens(connection, Event::ConnectionRevoked, "ok");
+            }
             Err(e) => {
-                tracing::warn!(connection = %connection.id, error = %e, "revocation at the provider failed; deleted locally anyway")
+                tracing::warn!(connection = %connection.id, error = %e, "revocation at the provider failed; deleted locally anyway");
+                self.ctx.audit_tokens(
+                    connection,
+                    Event::ConnectionRevoked,
+                    &format!("failed: {}", e.code()),
+                );
             }
         }
     }

@@ -4,7 +4,7 @@
 use rusqlite::{Connection, Row, params};
 
 use super::StoreError;
-use crate::domain::api_key::{ApiKey, Permission, ProxyMethod, Restrictions};
+use crate::domain::api_key::{ApiKey, Approval, Permission, ProxyMethod, Restrictions};
 use crate::ids::{ApiKeyId, EntityId};
 
 pub struct NewApiKey<'a> {
@@ -32,8 +32,8 @@ pub fn insert(db: &Connection, new: &NewApiKey<'_>) -> Result<(), StoreError> {
         .map(|m| m.iter().map(|m| m.as_str()).collect());
     db.execute(
         "INSERT INTO api_keys (id, name, key_hash, prefix, permission, entity_id, created_at, \
-         expires_at, allowed_apps, allowed_actions, allowed_methods) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         expires_at, allowed_apps, allowed_actions, allowed_methods, approval) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             new.id.to_string(),
             new.name,
@@ -46,6 +46,7 @@ pub fn insert(db: &Connection, new: &NewApiKey<'_>) -> Result<(), StoreError> {
             list_json(r.apps.as_deref()),
             list_json(r.actions.as_deref()),
             list_json(methods.as_deref()),
+            r.approval.as_str(),
         ],
     )?;
     Ok(())
@@ -76,6 +77,10 @@ fn restrictions(row: &Row<'_>) -> rusqlite::Result<Restrictions> {
         apps: list_at(row, 9, "allowed_apps")?,
         actions: list_at(row, 10, "allowed_actions")?,
         methods,
+        approval: row
+            .get::<_, String>(12)?
+            .parse::<Approval>()
+            .map_err(|_| bad("approval"))?,
     })
 }
 
@@ -104,7 +109,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<(ApiKey, Vec<u8>)> {
 pub fn all(db: &Connection) -> Result<Vec<(ApiKey, Vec<u8>)>, StoreError> {
     let mut stmt = db.prepare(
         "SELECT id, name, key_hash, prefix, permission, entity_id, created_at, revoked_at, \
-         expires_at, allowed_apps, allowed_actions, allowed_methods \
+         expires_at, allowed_apps, allowed_actions, allowed_methods, approval \
          FROM api_keys ORDER BY created_at, id",
     )?;
     let rows = stmt.query_map([], from_row)?;

@@ -12,6 +12,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_oauth_flows.sql"),
     include_str!("migrations/0003_key_restrictions.sql"),
+    include_str!("migrations/0004_audit.sql"),
+    include_str!("migrations/0005_key_approval.sql"),
 ];
 
 pub const LATEST: u32 = MIGRATIONS.len() as u32;

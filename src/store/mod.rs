@@ -7,6 +7,7 @@
 //! never sees plaintext secrets: it moves sealed blobs the service hands it.
 
 pub mod api_keys;
+pub mod audit;
 mod by_id;
 mod cache;
 pub mod connections;
@@ -130,6 +131,18 @@ impl Store {
             pool: pool::build(path.to_path_buf(), POOL_SIZE)?,
             cache: RowCache::new(cache::CONNECTION_BUDGET, cache::INTEGRATION_BUDGET),
         })
+    }
+
+    /// A connection of its own for an append-only log the row cache never holds (the audit
+    /// log's writer thread): its writes take no pool slot and leave cached rows valid. Its
+    /// commits are `synchronous=NORMAL`: in WAL mode they survive a crash of the process
+    /// (a SIGKILL) and are atomic; only a power loss may take the newest back, never a
+    /// credential (those are written through the pool, `FULL`).
+    pub fn appender(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open(&self.path)?;
+        configure(&conn)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(conn)
     }
 
     pub fn path(&self) -> &Path {

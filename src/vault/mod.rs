@@ -200,6 +200,18 @@ impl Vault {
         self.dek_id
     }
 
+    /// A MAC key for one `purpose`, derived from the DEK (HKDF-SHA256, salted with the vault
+    /// id): whoever lacks the passphrase cannot compute it, and no two purposes share a key.
+    pub fn mac_key(&self, purpose: &str) -> Result<ring::hmac::Key, VaultError> {
+        let salt = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, &self.vault_id);
+        let info = [b"keyport mac key: ".as_slice(), purpose.as_bytes()];
+        let prk = salt.extract(self.dek.as_slice());
+        let okm = prk
+            .expand(&info, ring::hmac::HMAC_SHA256)
+            .map_err(|_| VaultError::Kdf("HKDF expansion of the MAC key".to_owned()))?;
+        Ok(ring::hmac::Key::from(okm))
+    }
+
     fn from_parts(dek: Zeroizing<[u8; KEY_LEN]>, header: &Header) -> Result<Vault, VaultError> {
         Ok(Vault {
             key: aead::aead_key(&dek)?,

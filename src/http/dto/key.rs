@@ -22,6 +22,12 @@ wire_enum!(
     "ProxyMethod"
 );
 
+wire_enum!(
+    /// Whether a key's writes wait for the user: `none` or `writes`.
+    ApprovalName(service::Approval),
+    "Approval"
+);
+
 /// An API key as listed: never the key itself.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -48,6 +54,8 @@ pub struct ApiKeyDto {
     /// The methods the key may send through the proxy; null: any.
     #[schema(required)]
     pub allowed_methods: Option<Vec<MethodName>>,
+    /// `writes` when the key's writes wait for the user's approval.
+    pub approval: ApprovalName,
     pub created_at: String,
     #[schema(required)]
     pub revoked_at: Option<String>,
@@ -69,6 +77,7 @@ impl From<&ApiKey> for ApiKeyDto {
                 .methods
                 .as_ref()
                 .map(|m| m.iter().copied().map(MethodName).collect()),
+            approval: ApprovalName(r.approval),
             created_at: key.created_at.clone(),
             revoked_at: key.revoked_at.clone(),
         }
@@ -135,6 +144,11 @@ pub struct CreateKeyBody {
     /// actions need their own method here; read actions run under any. Not for admin keys.
     #[schema(min_items = 1, value_type = Option<Vec<MethodName>>)]
     pub allowed_methods: Option<Vec<String>>,
+    /// `writes`: every request that is not a read waits for the user's approval
+    /// (`keyport approvals`); default `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<ApprovalName>)]
+    pub approval: Option<String>,
 }
 
 /// `POST /api/v1/keys/revoke`: the panic button.

@@ -9,6 +9,8 @@
 
 pub mod action;
 pub mod app;
+pub mod approval;
+pub mod audit;
 pub mod connection;
 pub mod error;
 pub mod event;
@@ -22,6 +24,8 @@ use crate::service::Error;
 
 pub use action::*;
 pub use app::*;
+pub use approval::*;
+pub use audit::*;
 pub use connection::*;
 pub use error::*;
 pub use event::*;

@@ -78,6 +78,7 @@ impl Keys<'_> {
             apps,
             actions,
             methods,
+            approval: req.approval,
         })
     }
 

@@ -18,13 +18,18 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use super::{Outbound, Proxy, ProxyRequest, ProxyResponse, build, finish, net_error};
-use super::{mask::masked_values, resolve_endpoint};
+use super::{mask::mask, mask::masked_values, resolve_endpoint};
+use crate::audit::record::Entry;
 use crate::auth::Injection;
 use crate::net::Upstream;
-use crate::service::Service;
 use crate::service::access::Prepared;
+use crate::service::approvals::PendingRequest;
 use crate::service::caller::{Act, Caller};
 use crate::service::error::{Error, Result};
+use crate::service::{Service, audit};
+
+/// How much of a request body the user is shown when it waits for approval.
+const BODY_SUMMARY: usize = 200;
 
 /// Answers up to this size are finished on the worker; larger ones on the blocking pool.
 const FINISH_INLINE: usize = 64 * 1024;
@@ -111,6 +116,48 @@ impl std::fmt::Debug for Attempt {
 }
 
 impl Call {
+    /// `entry` about this call: the connection, and the request line without its query.
+    pub(crate) fn audited(&self, entry: Entry) -> Entry {
+        let entry = audit::about(entry, &self.prepared.connection);
+        audit::request(entry, self.outbound.method.as_str(), &self.url)
+    }
+
+    /// Whether this call only reads (GET or HEAD): reads never wait for approval.
+    pub(crate) fn is_read(&self) -> bool {
+        matches!(self.outbound.method, http::Method::GET | http::Method::HEAD)
+    }
+
+    /// What the user is shown when this call waits for approval: the request line, and
+    /// the body's first bytes with every secret of the connection masked.
+    pub(crate) fn pending(&self, attempt: &Attempt) -> PendingRequest {
+        let c = &self.prepared.connection;
+        let body = self.outbound.body.as_ref().map(|(content_type, bytes)| {
+            let head = &bytes[..bytes.len().min(BODY_SUMMARY)];
+            let masked = mask(head.to_vec(), &attempt.secrets);
+            let more = if bytes.len() > BODY_SUMMARY {
+                format!("… ({} bytes)", bytes.len())
+            } else {
+                String::new()
+            };
+            format!("{content_type}: {}{more}", String::from_utf8_lossy(&masked))
+        });
+        PendingRequest {
+            id: String::new(),
+            key_id: String::new(),
+            key_name: String::new(),
+            entity: c.entity_id.as_str().to_owned(),
+            connection: c.id.to_string(),
+            app: c.app_key.clone(),
+            action: None,
+            method: self.outbound.method.to_string(),
+            host: self.url.host_str().unwrap_or_default().to_owned(),
+            path: self.url.path().to_owned(),
+            body,
+            asked_at: String::new(),
+            expires_at: String::new(),
+        }
+    }
+
     fn attempt(&self, injection: &Injection) -> Result<Attempt> {
         let request = build(
             &self.base,

@@ -4,6 +4,8 @@
 //! integrations and connections through their life in Composio shapes (`lifecycle`), bad
 //! input answered with 4xx and a JSON error (`bad_input`), and the app catalog (`catalog`).
 
+mod approvals;
+mod audit;
 mod bad_input;
 mod catalog;
 mod events;

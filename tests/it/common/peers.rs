@@ -286,3 +286,20 @@ pub fn drive(url: &str, extra: &[&str]) -> Value {
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(text.lines().last().unwrap_or_default()).expect("drive.js JSON")
 }
+
+/// Opens `url` in Chromium, waits for `text`, clicks `selector`; returns click.js's JSON.
+pub fn click(url: &str, text: &str, selector: &str) -> Value {
+    let out = Command::new(node())
+        .arg(dir().join("oidc/click.js"))
+        .args([url, "--expect-text", text, "--click", selector])
+        .output()
+        .expect("node runs click.js");
+    assert!(
+        out.status.success(),
+        "click.js failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().unwrap_or_default()).expect("click.js JSON")
+}

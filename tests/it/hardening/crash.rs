@@ -285,13 +285,19 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write_or_refresh() {
         check_oauth(&server, &shared.acked, &tokens);
     }
     let (opened, unacked) = everything_opens(&server, &shared.acked);
+    let audit = server.ok("GET", "/api/v1/audit/verify", None);
+    assert_eq!(
+        audit["intact"], true,
+        "the audit chain after {kills} SIGKILLs: {audit}"
+    );
     let a = shared.acked.lock().unwrap();
     let ledger = tokens.ledger.lock().unwrap();
     println!(
-        "{kills} SIGKILLs in {:.0} s (restarts {:.0} s): {} acknowledged writes, 0 lost: all on disk after every kill, {revealed} revealed right after their restart, all {opened} revealed at the end ({unacked} of them unacknowledged but committed); integrity_check ok {kills}/{kills}; {} refreshes ({} OAuth connections, {} EXPIRED after a refresh response was lost in a crash, {} spent refresh tokens replayed), 0 ACTIVE with a spent refresh token",
+        "{kills} SIGKILLs in {:.0} s (restarts {:.0} s): {} acknowledged writes, 0 lost: all on disk after every kill, {revealed} revealed right after their restart, all {opened} revealed at the end ({unacked} of them unacknowledged but committed); integrity_check ok {kills}/{kills}; audit chain intact over {} records; {} refreshes ({} OAuth connections, {} EXPIRED after a refresh response was lost in a crash, {} spent refresh tokens replayed), 0 ACTIVE with a spent refresh token",
         started.elapsed().as_secs_f64(),
         restart_time.as_secs_f64(),
         a.tokens.len(),
+        audit["records"],
         ledger.refreshes,
         a.oauth.len(),
         a.oauth.values().filter(|c| c.expired).count(),

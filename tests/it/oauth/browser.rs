@@ -61,6 +61,34 @@ fn authorization_code_with_pkce_refresh_rotation_and_revocation() {
     assert_eq!(stats["revocation"], 1, "{stats}");
     assert_eq!(stats["revoked_tokens"][0], "refresh_token");
     assert_eq!(server.connection(&id)["status"], "DELETED");
+    // The audit log tells the connection's life: created, ACTIVE, refreshed, revoked, DELETED.
+    let audit = server.ok(
+        "GET",
+        &format!("/api/v1/audit?connectionId={id}&limit=1000"),
+        None,
+    );
+    let life: Vec<(String, String)> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["event"].as_str().unwrap().starts_with("connection."))
+        .map(|r| {
+            (
+                r["event"].as_str().unwrap().into(),
+                r["outcome"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let has = |event: &str, outcome: &str| life.contains(&(event.into(), outcome.into()));
+    assert!(has("connection.created", "INITIATED"), "{life:?}");
+    assert!(has("connection.status", "ACTIVE"), "{life:?}");
+    assert!(has("connection.refreshed", "ok"), "{life:?}");
+    assert!(has("connection.revoked", "ok"), "{life:?}");
+    assert_eq!(
+        life.last(),
+        Some(&("connection.status".into(), "DELETED".into())),
+        "{life:?}"
+    );
 }
 
 /// The connect page's headers, and the PKCE, state and redirect of its authorization URL.

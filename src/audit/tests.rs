@@ -1,0 +1,156 @@
+//! The chain against every way of rewriting history without the key: each one is named by
+//! `verify`, pruning keeps what remains verifiable, and a writer restarted on a tampered
+//! log does not sign the damage away.
+#![expect(clippy::unwrap_used, reason = "tests")]
+
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use ring::hmac;
+use rusqlite::Connection;
+
+use super::Retention;
+use super::record::Entry;
+use super::verify::{Verdict, verify};
+use super::writer::{Msg, Writer};
+use crate::clock::Clock;
+
+fn key() -> hmac::Key {
+    hmac::Key::new(hmac::HMAC_SHA256, &[42; 32])
+}
+
+fn open(path: &std::path::Path) -> Connection {
+    let mut db = Connection::open(path).unwrap();
+    let tx = db.transaction().unwrap();
+    crate::store::migrate::apply(&tx).unwrap();
+    tx.commit().unwrap();
+    db
+}
+
+fn entry(n: usize) -> Entry {
+    Entry {
+        at_ms: Clock::system().unix_ms() + n as i64,
+        event: "proxy".into(),
+        key_name: Some("agent".into()),
+        method: Some("GET".into()),
+        path: Some(format!("/items/{n}")),
+        outcome: "ok".into(),
+        status: Some(200),
+        ..Entry::default()
+    }
+}
+
+/// Runs a writer on `path` until `n` more records are on disk, then stops it.
+fn write(path: &std::path::Path, n: usize, retention: Retention) {
+    let writer = Writer {
+        db: open(path),
+        key: key(),
+        clock: Clock::system(),
+        retention,
+    };
+    let (tx, rx) = mpsc::sync_channel(16);
+    let thread: JoinHandle<()> = std::thread::spawn(move || writer.run(rx));
+    for i in 0..n {
+        tx.send(Msg::Entry(entry(i))).unwrap();
+    }
+    let (done, wait) = mpsc::channel();
+    tx.send(Msg::Barrier(done)).unwrap();
+    wait.recv().unwrap();
+    drop(tx);
+    thread.join().unwrap();
+}
+
+fn check(path: &std::path::Path) -> Verdict {
+    verify(&open(path), &key()).unwrap()
+}
+
+fn logged(n: usize) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    write(&path, n, Retention::default());
+    (dir, path)
+}
+
+fn tampered(sql: &str) -> Verdict {
+    let (_dir, path) = logged(5);
+    open(&path).execute_batch(sql).unwrap();
+    check(&path)
+}
+
+fn broken_at(verdict: &Verdict) -> i64 {
+    verdict.broken.as_ref().map(|b| b.seq).unwrap_or(-1)
+}
+
+#[test]
+fn an_untouched_log_verifies_and_a_restart_continues_the_chain() {
+    let (_dir, path) = logged(5);
+    let verdict = check(&path);
+    assert!(verdict.intact(), "{verdict:?}");
+    assert_eq!(
+        (verdict.records, verdict.first_seq, verdict.last_seq),
+        (5, Some(1), Some(5))
+    );
+    write(&path, 3, Retention::default());
+    let verdict = check(&path);
+    assert!(verdict.intact(), "{verdict:?}");
+    assert_eq!(verdict.last_seq, Some(8));
+}
+
+#[test]
+fn every_kind_of_rewrite_is_named() {
+    let cases = [
+        ("UPDATE audit_log SET outcome = 'denied' WHERE seq = 3", 3),
+        ("UPDATE audit_log SET at_ms = at_ms + 1 WHERE seq = 2", 2),
+        ("UPDATE audit_log SET mac = x'00' WHERE seq = 4", 4),
+        ("DELETE FROM audit_log WHERE seq = 3", 3),
+        ("DELETE FROM audit_log WHERE seq >= 4", 4),
+        ("DELETE FROM audit_log WHERE seq = 1", 1),
+        // Reordering: records 2 and 3 change places.
+        (
+            "UPDATE audit_log SET seq = 100 WHERE seq = 2; \
+             UPDATE audit_log SET seq = 2 WHERE seq = 3; \
+             UPDATE audit_log SET seq = 3 WHERE seq = 100",
+            2,
+        ),
+        ("UPDATE audit_chain SET last_seq = 4", 1),
+        ("DELETE FROM audit_chain", 1),
+    ];
+    for (sql, seq) in cases {
+        let verdict = tampered(sql);
+        assert_eq!(broken_at(&verdict), seq, "{sql}: {verdict:?}");
+    }
+}
+
+#[test]
+fn pruning_keeps_what_remains_verifiable() {
+    let (_dir, path) = logged(10);
+    let small = Retention {
+        days: 90,
+        max_records: 3,
+    };
+    write(&path, 0, small);
+    let verdict = check(&path);
+    assert!(verdict.intact(), "{verdict:?}");
+    assert_eq!((verdict.records, verdict.first_seq), (3, Some(8)));
+    // Cutting more of the old end than pruning did shows.
+    open(&path)
+        .execute_batch("DELETE FROM audit_log WHERE seq = 8")
+        .unwrap();
+    assert_eq!(broken_at(&check(&path)), 8);
+}
+
+#[test]
+fn a_writer_restarted_on_a_cut_log_leaves_the_damage_visible() {
+    let (_dir, path) = logged(5);
+    open(&path)
+        .execute_batch("DELETE FROM audit_log WHERE seq = 5")
+        .unwrap();
+    write(&path, 2, Retention::default());
+    let verdict = check(&path);
+    assert!(!verdict.intact(), "{verdict:?}");
+    assert_eq!(
+        verdict.last_seq,
+        Some(6),
+        "the chain goes on from the last record"
+    );
+}

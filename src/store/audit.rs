@@ -1,0 +1,175 @@
+//! The `audit_log` and `audit_chain` tables. Rows are only ever appended (and pruned from
+//! the old end); the MACs are computed by `crate::audit`, never here.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::StoreError;
+use crate::audit::record::{Entry, Record};
+
+/// The chain's two ends as stored (see the migration).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ends {
+    pub first_seq: i64,
+    pub first_prev: Vec<u8>,
+    pub last_seq: i64,
+    pub last_mac: Vec<u8>,
+    pub mac: Vec<u8>,
+}
+
+const COLUMNS: &str = "seq, at_ms, event, key_id, key_name, entity_id, connection_id, app_key, \
+     action, method, host, path, outcome, status, detail, latency_ms, mac";
+
+pub fn append(db: &Connection, record: &Record) -> Result<(), StoreError> {
+    let e = &record.entry;
+    db.prepare_cached(&format!(
+        "INSERT INTO audit_log ({COLUMNS}) VALUES \
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+    ))?
+    .execute(params![
+        record.seq,
+        e.at_ms,
+        e.event,
+        e.key_id,
+        e.key_name,
+        e.entity,
+        e.connection,
+        e.app,
+        e.action,
+        e.method,
+        e.host,
+        e.path,
+        e.outcome,
+        e.status,
+        e.detail,
+        e.latency_ms,
+        record.mac,
+    ])?;
+    Ok(())
+}
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Record> {
+    Ok(Record {
+        seq: row.get(0)?,
+        entry: Entry {
+            at_ms: row.get(1)?,
+            event: row.get(2)?,
+            key_id: row.get(3)?,
+            key_name: row.get(4)?,
+            entity: row.get(5)?,
+            connection: row.get(6)?,
+            app: row.get(7)?,
+            action: row.get(8)?,
+            method: row.get(9)?,
+            host: row.get(10)?,
+            path: row.get(11)?,
+            outcome: row.get(12)?,
+            status: row.get(13)?,
+            detail: row.get(14)?,
+            latency_ms: row.get(15)?,
+        },
+        mac: row.get(16)?,
+    })
+}
+
+pub fn ends(db: &Connection) -> Result<Option<Ends>, StoreError> {
+    Ok(db
+        .query_row(
+            "SELECT first_seq, first_prev, last_seq, last_mac, mac FROM audit_chain WHERE id = 1",
+            [],
+            |row| {
+                Ok(Ends {
+                    first_seq: row.get(0)?,
+                    first_prev: row.get(1)?,
+                    last_seq: row.get(2)?,
+                    last_mac: row.get(3)?,
+                    mac: row.get(4)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+pub fn put_ends(db: &Connection, ends: &Ends) -> Result<(), StoreError> {
+    db.prepare_cached(
+        "INSERT INTO audit_chain (id, first_seq, first_prev, last_seq, last_mac, mac) \
+         VALUES (1, ?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET \
+         first_seq = excluded.first_seq, first_prev = excluded.first_prev, \
+         last_seq = excluded.last_seq, last_mac = excluded.last_mac, mac = excluded.mac",
+    )?
+    .execute(params![
+        ends.first_seq,
+        ends.first_prev,
+        ends.last_seq,
+        ends.last_mac,
+        ends.mac
+    ])?;
+    Ok(())
+}
+
+/// Which records a listing wants; `None` fields do not filter.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub entity: Option<String>,
+    pub connection: Option<String>,
+    pub key: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    /// Only records after this sequence number (the cursor).
+    pub after: Option<i64>,
+}
+
+/// Up to `limit` records matching `filter`, oldest first.
+pub fn list(db: &Connection, filter: &AuditFilter, limit: u32) -> Result<Vec<Record>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM audit_log WHERE \
+         (?1 IS NULL OR entity_id = ?1) AND (?2 IS NULL OR connection_id = ?2) \
+         AND (?3 IS NULL OR key_id = ?3) AND (?4 IS NULL OR at_ms >= ?4) \
+         AND (?5 IS NULL OR at_ms < ?5) AND seq > ?6 ORDER BY seq LIMIT ?7"
+    );
+    let mut stmt = db.prepare_cached(&sql)?;
+    let rows = stmt.query_map(
+        params![
+            filter.entity,
+            filter.connection,
+            filter.key,
+            filter.since_ms,
+            filter.until_ms,
+            filter.after.unwrap_or(0),
+            limit
+        ],
+        from_row,
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Calls `each` on every record in sequence order, stopping at its first error.
+pub fn scan<E: From<StoreError>>(
+    db: &Connection,
+    mut each: impl FnMut(Record) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut stmt = db
+        .prepare(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq"))
+        .map_err(StoreError::from)?;
+    let mut rows = stmt.query([]).map_err(StoreError::from)?;
+    while let Some(row) = rows.next().map_err(StoreError::from)? {
+        each(from_row(row).map_err(StoreError::from)?)?;
+    }
+    Ok(())
+}
+
+/// The last record written before `at_ms` (the one whose MAC the first kept record will
+/// chain from once everything up to it is pruned).
+pub fn last_before(db: &Connection, at_ms: i64) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+    Ok(db
+        .query_row(
+            "SELECT seq, mac FROM audit_log WHERE at_ms < ?1 ORDER BY seq DESC LIMIT 1",
+            [at_ms],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?)
+}
+
+/// Removes every record up to and including `seq`; returns how many.
+pub fn prune_through(db: &Connection, seq: i64) -> Result<usize, StoreError> {
+    Ok(db.execute("DELETE FROM audit_log WHERE seq <= ?1", [seq])?)
+}
