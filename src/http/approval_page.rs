@@ -9,25 +9,16 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, web};
 
-use super::pages::escape;
+use super::pages::{escape, html_page};
 use crate::assets::Assets;
 use crate::service::{PendingRequest, Service};
 
 const CSP: &str = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// `same-origin`, not `no-referrer`: under `no-referrer` a browser posts its forms with
+/// `Origin: null`, which the front door refuses. Nothing on the page leaves keyport.
 fn html(status: StatusCode, body: String) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        ))
-        .insert_header((
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .body(body)
+    html_page(status, body, CSP, "same-origin")
 }
 
 fn gone() -> HttpResponse {

@@ -40,16 +40,23 @@ fn render(page: &str, vars: &[(&str, &str)]) -> String {
 }
 
 fn page(status: StatusCode, html: String) -> HttpResponse {
+    html_page(status, html, PAGE_CSP, "no-referrer")
+}
+
+/// An HTML answer with the pages' headers: `csp`, `referrer` policy, never cached.
+pub fn html_page(
+    status: StatusCode,
+    html: String,
+    csp: &'static str,
+    referrer: &'static str,
+) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(PAGE_CSP),
+            HeaderValue::from_static(csp),
         ))
-        .insert_header((
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
+        .insert_header((header::REFERRER_POLICY, HeaderValue::from_static(referrer)))
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .body(html)
 }

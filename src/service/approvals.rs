@@ -16,7 +16,7 @@ use super::ctx::{random_token, token_hash};
 use super::error::{Error, Result};
 use super::proxy::{Attempt, Call};
 use crate::audit::record::{Entry, Event};
-use crate::domain::api_key::{Approval, Permission};
+use crate::domain::api_key::{Access, Approval, Permission};
 use secrecy::{ExposeSecret, SecretString};
 
 /// A request waiting for the user, as the user sees it: no credential, and the body only
@@ -135,7 +135,7 @@ impl Approvals {
 /// Holding a call for the user, and the user's answers.
 impl super::Service {
     /// Waits for the user's approval of `call` when `caller`'s key asks for it and the call
-    /// is not a read; `Forbidden` with the reason when it is denied, times out or the server
+    /// is not a read (a GET or HEAD, or an action its definition marks read); `Forbidden` with the reason when it is denied, times out or the server
     /// stops first. Nothing has been sent upstream when this returns an error.
     pub(crate) async fn approved(
         self: &std::sync::Arc<Self>,
@@ -144,7 +144,15 @@ impl super::Service {
         attempt: &Attempt,
         action: Option<&str>,
     ) -> Result<()> {
-        if caller.restrictions.approval != Approval::Writes || call.is_read() {
+        if caller.restrictions.approval != Approval::Writes {
+            return Ok(());
+        }
+        // An action is what its definition says it is; a raw request, what its method says.
+        let read = match action {
+            Some(name) => self.apps().action(name)?.access() == Access::Read,
+            None => call.is_read(),
+        };
+        if read {
             return Ok(());
         }
         let timeout = self.ctx.approval_timeout;

@@ -4,7 +4,7 @@
 //! what — and is synchronous on purpose: handlers run it on the blocking pool, or inline
 //! on their worker when it needs no I/O (`crate::inline`: a credential read whose rows are
 //! in the row cache). The one exception is the wait on a provider (the proxy and named
-//! actions): those two facade methods are async, prepare the request inline or on the
+//! actions, `acting.rs`): those two facade methods are async, prepare the request inline or on the
 //! blocking pool and wait on the worker's async client, so no thread is held while a
 //! provider answers (`proxy/call.rs`).
 //!
@@ -30,6 +30,7 @@
 //! pool as the proxy does), never back.
 
 mod access;
+mod acting;
 mod approvals;
 mod apps;
 mod audit;
@@ -88,12 +89,12 @@ pub use crate::secret::REDACTED;
 pub use crate::store::{ConnectionFilter, Order};
 
 use crate::actions::Actions;
-use crate::audit::record::{Entry, Event};
+use crate::audit::record::Event;
 use crate::audit::{AuditLog, Retention};
-use crate::clock::{Clock, Stopwatch};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::ids::{ApiKeyId, ConnectionId, IntegrationId};
-use crate::net::{MAX_RESPONSE, Net, Upstream};
+use crate::net::{MAX_RESPONSE, Net};
 use crate::providers::Catalog;
 use crate::store::Store;
 use crate::vault::Vault;
@@ -105,7 +106,7 @@ use flows::Flows;
 use integrations::Integrations;
 use keepalive::KeepAlive;
 use keys::Keys;
-use proxy::{Proxy, prepare};
+use proxy::Proxy;
 use tokens::{TokenState, Tokens};
 
 pub struct Service {
@@ -571,74 +572,5 @@ impl Service {
     /// credential to inject.
     pub fn prepare(&self, caller: &Caller, id: ConnectionId, act: Act<'_>) -> Result<Prepared> {
         Access::new(&self.ctx, self.tokens()).prepare(caller, id, act)
-    }
-
-    /// Sends one request through a connection the caller may act through: prepared inline
-    /// when that needs no I/O, else on the blocking pool; sent through `upstream` (the
-    /// calling worker's client).
-    pub async fn proxy(
-        self: Arc<Self>,
-        upstream: &Upstream,
-        caller: Caller,
-        req: ProxyRequest,
-    ) -> Result<ProxyResponse> {
-        let watch = Stopwatch::start();
-        let entry = audit::entry(&self.ctx, Event::Proxy, Some(&caller));
-        let asker = caller.clone();
-        let started = prepare(&self, move |svc| svc.proxies().start(&caller, &req)).await;
-        let (call, attempt) = self.audit_start(entry.clone(), started)?;
-        let entry = call.audited(entry);
-        if let Err(e) = self.approved(&asker, &call, &attempt, None).await {
-            self.audit_end(entry, watch, Err(&e));
-            return Err(e);
-        }
-        let answer = proxy::complete(Arc::clone(&self), upstream, call, attempt).await;
-        self.audit_end(entry, watch, answer.as_ref().map(|r| r.status));
-        answer
-    }
-
-    /// Runs a named action: planned as the proxy prepares, sent through `upstream`.
-    pub async fn execute_action(
-        self: Arc<Self>,
-        upstream: &Upstream,
-        caller: Caller,
-        req: ExecuteAction,
-    ) -> Result<ActionOutcome> {
-        let name = req.name.clone();
-        let watch = Stopwatch::start();
-        let mut entry = audit::entry(&self.ctx, Event::Action, Some(&caller));
-        entry.action = Some(name.clone());
-        let asker = caller.clone();
-        let planned = prepare(&self, move |svc| svc.proxies().plan(&caller, &req)).await;
-        let (call, attempt) = self.audit_start(entry.clone(), planned)?;
-        let entry = call.audited(entry);
-        if let Err(e) = self.approved(&asker, &call, &attempt, Some(&name)).await {
-            self.audit_end(entry, watch, Err(&e));
-            return Err(e);
-        }
-        let answer = proxy::complete(Arc::clone(&self), upstream, call, attempt).await;
-        self.audit_end(entry, watch, answer.as_ref().map(|r| r.status));
-        self.proxies().outcome(&name, &answer?)
-    }
-
-    /// Passes a started call on; a call refused or failed before it went out is recorded.
-    fn audit_start<T>(&self, entry: Entry, started: Result<T>) -> Result<T> {
-        if let Err(e) = &started {
-            self.ctx.audit.record(audit::failed(entry, e));
-        }
-        started
-    }
-
-    /// Records a call's end: the provider's status, or why there was none.
-    fn audit_end(&self, mut entry: Entry, watch: Stopwatch, answer: Result<u16, &Error>) {
-        entry.latency_ms = Some(watch.elapsed().as_millis() as i64);
-        let entry = match answer {
-            Ok(status) => {
-                entry.status = Some(i64::from(status));
-                entry
-            }
-            Err(e) => audit::failed(entry, e),
-        };
-        self.ctx.audit.record(entry);
     }
 }

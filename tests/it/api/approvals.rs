@@ -21,6 +21,30 @@ fn server() -> Server {
         .start()
 }
 
+/// A server, a GitHub stand-in, and alice's connection to it with the canary token.
+fn setup() -> (Server, Upstream, String) {
+    let server = server();
+    let upstream = Upstream::ok();
+    let connection = server.connect(
+        "github",
+        "BEARER_TOKEN",
+        &upstream.base,
+        json!({}),
+        "alice",
+        json!({"token": TOKEN}),
+    );
+    (server, upstream, connection)
+}
+
+/// A new `use` key named careful-agent, with `extra` in its creation body.
+fn key(server: &Server, extra: Value) -> Value {
+    let mut body = json!({"name": "careful-agent", "permission": "use"});
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    server.ok("POST", "/api/v1/keys", Some(&body))
+}
+
 /// A POST through `key` in the background: its status and answer.
 fn post_in_background(server: &Server, key: &str, connection: &str) -> JoinHandle<(u16, Value)> {
     let (url, key) = (server.url.clone(), key.to_string());
@@ -81,22 +105,8 @@ fn posts(upstream: &Upstream) -> usize {
 
 #[test]
 fn writes_wait_for_the_user_and_reach_the_provider_only_when_approved() {
-    let mut server = server();
-    let upstream = Upstream::ok();
-    let connection = server.connect(
-        "github",
-        "BEARER_TOKEN",
-        &upstream.base,
-        json!({}),
-        "alice",
-        json!({"token": TOKEN}),
-    );
-    let created = server.ok(
-        "POST",
-        "/api/v1/keys",
-        Some(&json!({"name": "careful-agent",
-        "permission": "use", "entityId": "alice", "approval": "writes"})),
-    );
+    let (mut server, upstream, connection) = setup();
+    let created = key(&server, json!({"entityId": "alice", "approval": "writes"}));
     assert_eq!(created["approval"], "writes");
     let key = created["key"].as_str().unwrap().to_string();
 
@@ -214,21 +224,8 @@ fn writes_wait_for_the_user_and_reach_the_provider_only_when_approved() {
 
 #[test]
 fn only_admins_answer_and_keys_without_approval_do_not_wait() {
-    let server = server();
-    let upstream = Upstream::ok();
-    let connection = server.connect(
-        "github",
-        "BEARER_TOKEN",
-        &upstream.base,
-        json!({}),
-        "alice",
-        json!({"token": TOKEN}),
-    );
-    let plain = server.ok(
-        "POST",
-        "/api/v1/keys",
-        Some(&json!({"name": "agent", "permission": "use"})),
-    );
+    let (server, _upstream, connection) = setup();
+    let plain = key(&server, json!({}));
     assert_eq!(plain["approval"], "none");
     let key = plain["key"].as_str().unwrap();
     let (status, answer) = post_in_background(&server, key, &connection)
@@ -265,22 +262,8 @@ fn only_admins_answer_and_keys_without_approval_do_not_wait() {
 
 #[test]
 fn the_local_page_shows_a_held_request_and_answers_it_in_a_browser() {
-    let server = server();
-    let upstream = Upstream::ok();
-    let connection = server.connect(
-        "github",
-        "BEARER_TOKEN",
-        &upstream.base,
-        json!({}),
-        "alice",
-        json!({"token": TOKEN}),
-    );
-    let created = server.ok(
-        "POST",
-        "/api/v1/keys",
-        Some(&json!({"name": "careful-agent",
-        "permission": "use", "approval": "writes"})),
-    );
+    let (server, upstream, connection) = setup();
+    let created = key(&server, json!({"approval": "writes"}));
     let key = created["key"].as_str().unwrap().to_string();
     assert_eq!(
         server
@@ -373,4 +356,41 @@ fn the_local_page_shows_a_held_request_and_answers_it_in_a_browser() {
     let (status, answer) = waiting.join().unwrap();
     assert_eq!(status, 403, "{answer}");
     assert_eq!(posts(&upstream), 1);
+}
+
+#[test]
+fn actions_wait_as_their_definition_says_read_or_write() {
+    let (server, upstream, connection) = setup();
+    let created = key(&server, json!({"approval": "writes"}));
+    let key = created["key"].as_str().unwrap().to_string();
+    let read = json!({"connectedAccountId": connection, "input": {}});
+    let (status, answer) = server.call(
+        "POST",
+        "/api/v2/actions/GITHUB_GET_THE_AUTHENTICATED_USER/execute",
+        Some(&key),
+        Some(&read),
+    );
+    assert_eq!(status, 200, "a read action does not wait: {answer}");
+    let (url, write) = (
+        server.url.clone(),
+        json!({"connectedAccountId": connection,
+            "input": {"owner": "o", "repo": "r", "title": "t"}}),
+    );
+    let key2 = key.clone();
+    let waiting = std::thread::spawn(move || {
+        call(
+            &url,
+            "POST",
+            "/api/v2/actions/GITHUB_CREATE_AN_ISSUE/execute",
+            Some(&key2),
+            Some(&write),
+        )
+    });
+    let held = pending(&server);
+    assert_eq!(held["action"], "GITHUB_CREATE_AN_ISSUE", "{held}");
+    assert_eq!(posts(&upstream), 0);
+    let id = held["id"].as_str().unwrap();
+    server.ok("POST", &format!("/api/v1/approvals/{id}/deny"), None);
+    assert_eq!(waiting.join().unwrap().0, 403);
+    assert_eq!(posts(&upstream), 0, "a denied write action sends nothing");
 }

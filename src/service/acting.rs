@@ -1,0 +1,92 @@
+//! Acting for an entity through keyport: the proxy and named actions, each prepared
+//! (inline or on the blocking pool), held for the user's approval when its key asks for
+//! that, sent through the calling worker's async client, and recorded in the audit log
+//! with its outcome — one path for both.
+
+use std::sync::Arc;
+
+use super::audit;
+use super::caller::Caller;
+use super::error::{Error, Result};
+use super::proxy::{self, Attempt, Call, prepare};
+use super::{ActionOutcome, ExecuteAction, ProxyRequest, ProxyResponse, Service};
+use crate::audit::record::{Entry, Event};
+use crate::clock::Stopwatch;
+use crate::net::Upstream;
+
+impl Service {
+    /// Sends one request through a connection the caller may act through: prepared inline
+    /// when that needs no I/O, else on the blocking pool; sent through `upstream` (the
+    /// calling worker's client).
+    pub async fn proxy(
+        self: Arc<Self>,
+        upstream: &Upstream,
+        caller: Caller,
+        req: ProxyRequest,
+    ) -> Result<ProxyResponse> {
+        let watch = Stopwatch::start();
+        let entry = audit::entry(&self.ctx, Event::Proxy, Some(&caller));
+        let asker = caller.clone();
+        let started = prepare(&self, move |svc| svc.proxies().start(&caller, &req)).await;
+        self.send(upstream, &asker, (entry, watch), started, None)
+            .await
+    }
+
+    /// Runs a named action: planned as the proxy prepares, sent through `upstream`.
+    pub async fn execute_action(
+        self: Arc<Self>,
+        upstream: &Upstream,
+        caller: Caller,
+        req: ExecuteAction,
+    ) -> Result<ActionOutcome> {
+        let name = req.name.clone();
+        let watch = Stopwatch::start();
+        let mut entry = audit::entry(&self.ctx, Event::Action, Some(&caller));
+        entry.action = Some(name.clone());
+        let asker = caller.clone();
+        let planned = prepare(&self, move |svc| svc.proxies().plan(&caller, &req)).await;
+        let answer = self
+            .send(upstream, &asker, (entry, watch), planned, Some(&name))
+            .await?;
+        self.proxies().outcome(&name, &answer)
+    }
+
+    /// A started call sent (after the user's approval, if the key asks for it), and its
+    /// record written: refused or failed before it went out, or the provider's status.
+    async fn send(
+        self: &Arc<Self>,
+        upstream: &Upstream,
+        asker: &Caller,
+        (entry, watch): (Entry, Stopwatch),
+        started: Result<(Call, Attempt)>,
+        action: Option<&str>,
+    ) -> Result<ProxyResponse> {
+        let (call, attempt) = match started {
+            Ok(started) => started,
+            Err(e) => {
+                self.ctx.audit.record(audit::failed(entry, &e));
+                return Err(e);
+            }
+        };
+        let entry = call.audited(entry);
+        let answer = match self.approved(asker, &call, &attempt, action).await {
+            Ok(()) => proxy::complete(Arc::clone(self), upstream, call, attempt).await,
+            Err(e) => Err(e),
+        };
+        self.audit_end(entry, watch, answer.as_ref().map(|r| r.status));
+        answer
+    }
+
+    /// Records a call's end: the provider's status, or why there was none.
+    fn audit_end(&self, mut entry: Entry, watch: Stopwatch, answer: Result<u16, &Error>) {
+        entry.latency_ms = Some(watch.elapsed().as_millis() as i64);
+        let entry = match answer {
+            Ok(status) => {
+                entry.status = Some(i64::from(status));
+                entry
+            }
+            Err(e) => audit::failed(entry, e),
+        };
+        self.ctx.audit.record(entry);
+    }
+}
