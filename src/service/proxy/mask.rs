@@ -42,9 +42,10 @@ fn encodings(value: &[u8]) -> Vec<Vec<u8>> {
             out.push(base64_core(value, offset, url_safe));
         }
     }
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let lower: Vec<u8> = value
         .iter()
-        .flat_map(|b| format!("{b:02x}").into_bytes())
+        .flat_map(|&b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
         .collect();
     out.push(lower.to_ascii_uppercase());
     out.push(lower);
@@ -134,35 +135,45 @@ fn match_at(hay: &[u8], secret: &[u8]) -> Option<usize> {
     }
 }
 
+/// Where `secret` first occurs in `hay` (literal or percent-encoded), and how long it is
+/// there.
+fn next_match(hay: &[u8], secret: &[u8]) -> Option<(usize, usize)> {
+    let first = *secret.first()?;
+    let starts = |b: &u8| *b == first || *b == b'%' || (first == b' ' && *b == b'+');
+    let mut from = 0;
+    while let Some(at) = hay[from..].iter().position(starts) {
+        let pos = from + at;
+        if let Some(len) = match_at(&hay[pos..], secret) {
+            return Some((pos, len));
+        }
+        from = pos + 1;
+    }
+    None
+}
+
 /// `bytes` with every occurrence of each secret (literal or percent-encoded) replaced by
-/// `********`.
+/// `********`. An answer without any is returned as it came, without a copy.
 pub fn mask(bytes: Vec<u8>, secrets: &[Vec<u8>]) -> Vec<u8> {
     let mut current = bytes;
     for secret in secrets {
-        let Some(&first) = secret.first() else {
-            continue;
-        };
         if current.len() < secret.len() {
             continue;
         }
-        let starts = |b: u8| b == first || b == b'%' || (first == b' ' && b == b'+');
+        let Some((mut pos, mut len)) = next_match(&current, secret) else {
+            continue;
+        };
         let mut out = Vec::with_capacity(current.len());
-        let mut rest = current.as_slice();
-        while let Some(at) = rest.iter().position(|b| starts(*b)) {
-            out.extend_from_slice(&rest[..at]);
-            rest = &rest[at..];
-            match match_at(rest, secret) {
-                Some(len) => {
-                    out.extend_from_slice(crate::secret::REDACTED.as_bytes());
-                    rest = &rest[len..];
-                }
-                None => {
-                    out.push(rest[0]);
-                    rest = &rest[1..];
-                }
+        let mut from = 0;
+        loop {
+            out.extend_from_slice(&current[from..pos]);
+            out.extend_from_slice(crate::secret::REDACTED.as_bytes());
+            from = pos + len;
+            match next_match(&current[from..], secret) {
+                Some((at, n)) => (pos, len) = (from + at, n),
+                None => break,
             }
         }
-        out.extend_from_slice(rest);
+        out.extend_from_slice(&current[from..]);
         current = out;
     }
     current
