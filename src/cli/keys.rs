@@ -87,7 +87,7 @@ fn create(client: &Client, args: CreateArgs, as_json: bool) -> CliResult {
         name: args.name,
         permission: Some(args.permission),
         entity_id: args.entity,
-        expires_in: args.expires_in,
+        expires_in: args.expires_in.map(|s| s as f64),
         expires_at: args.expires_at,
         allowed_apps: args.allowed_apps,
         allowed_actions: args.allowed_actions,

@@ -48,6 +48,15 @@ pub async fn create_key(call: Call, body: Json<CreateKeyBody>) -> Reply<CreatedA
         })
         .transpose()
         .map_err(|e| Error::invalid(format!("allowedMethods: {e}")))?;
+    let expires_in = body
+        .expires_in
+        .map(|secs| match secs {
+            s if s.is_finite() && s >= 0.0 && s.fract() == 0.0 && s <= u64::MAX as f64 => {
+                Ok(s as u64)
+            }
+            _ => Err(Error::invalid("expiresIn: a whole number of seconds")),
+        })
+        .transpose()?;
     let approval = body
         .approval
         .as_deref()
@@ -62,7 +71,7 @@ pub async fn create_key(call: Call, body: Json<CreateKeyBody>) -> Reply<CreatedA
         name: body.name,
         permission,
         entity,
-        expires_in: body.expires_in,
+        expires_in,
         expires_at,
         apps: body.allowed_apps,
         actions: body.allowed_actions,

@@ -3,7 +3,7 @@
 //! asks the API for (its token, in the path, is the page's authority and its CSRF
 //! defence: a foreign page cannot know it); the front door also refuses a foreign
 //! `Origin` on its forms. Same headers as the other pages, but forms may post to itself
-//! (and so the referrer policy is `same-origin`).
+//! (and so the page's own referrer policy, in a meta element, is `same-origin`).
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -15,10 +15,12 @@ use crate::service::{PendingRequest, Service};
 
 const CSP: &str = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// `same-origin`, not `no-referrer`: under `no-referrer` a browser posts its forms with
-/// `Origin: null`, which the front door refuses. Nothing on the page leaves keyport.
+/// The pages' headers, `no-referrer` as everywhere; the page itself says `same-origin` in
+/// a `<meta name="referrer">`, which governs its own form posts: under `no-referrer` a
+/// browser sends them with `Origin: null`, which the front door refuses. Nothing on the
+/// page leads away from keyport.
 fn html(status: StatusCode, body: String) -> HttpResponse {
-    html_page(status, body, CSP, "same-origin")
+    html_page(status, body, CSP, "no-referrer")
 }
 
 fn gone() -> HttpResponse {

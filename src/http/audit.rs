@@ -13,6 +13,8 @@ use crate::service::{AuditQuery, Error, Service};
     responses((status = 200, description = "A page of records", body = AuditPageDto), Refusals))]
 pub async fn list(call: Call, query: web::Query<AuditQueryParams>) -> Reply<AuditPageDto> {
     let params = query.into_inner();
+    // A blank filter or cursor is none, as elsewhere in the API; a time must be one.
+    let given = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
     let time = |name: &str, value: Option<String>| -> Result<Option<i64>, Error> {
         value
             .map(|v| {
@@ -21,22 +23,25 @@ pub async fn list(call: Call, query: web::Query<AuditQueryParams>) -> Reply<Audi
             })
             .transpose()
     };
-    let after = params
-        .cursor
+    let after = given(params.cursor)
         .map(|c| {
-            c.parse::<i64>()
+            c.trim()
+                .parse::<i64>()
                 .map_err(|_| Error::invalid(format!("cursor: {c:?} is not a cursor from this API")))
         })
         .transpose()?;
     let query = AuditQuery {
-        entity: params.entity_id,
-        connection: params.connection_id,
-        key: params.key_id,
+        entity: given(params.entity_id),
+        connection: given(params.connection_id),
+        key: given(params.key_id),
         since_ms: time("since", params.since)?,
         until_ms: time("until", params.until)?,
         after,
     };
-    let limit = params.limit.unwrap_or(100);
+    let limit = match params.limit.unwrap_or(100) {
+        limit @ 1..=crate::service::MAX_AUDIT_PAGE => limit,
+        _ => return Err(Error::invalid("limit: 1 to 1000").into()),
+    };
     call.reply(move |svc, caller| svc.list_audit(caller, &query, limit))
         .await
 }

@@ -89,12 +89,16 @@ pub struct AuditQueryParams {
     pub connection_id: Option<String>,
     pub key_id: Option<String>,
     /// Records at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// Records before this time (RFC 3339).
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// The `nextCursor` of the page before.
+    #[param(pattern = "^[0-9]*$")]
     pub cursor: Option<String>,
     /// Records per page (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

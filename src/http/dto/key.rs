@@ -126,8 +126,9 @@ pub struct CreateKeyBody {
     pub entity_id: Option<String>,
     /// The key stops working this many seconds from now (with `expiresAt` too, the earlier
     /// wins).
-    #[schema(minimum = 1, maximum = 316_224_000)]
-    pub expires_in: Option<u64>,
+    // A number, so that `36.0` (an integer to JSON Schema) is read as 36.
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 316_224_000)]
+    pub expires_in: Option<f64>,
     /// The key stops working at this instant, RFC 3339; one that has passed is refused
     /// (409).
     #[schema(format = DateTime)]
