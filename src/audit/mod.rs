@@ -91,7 +91,7 @@ impl AuditLog {
         let key = vault.mac_key(KEY_PURPOSE)?;
         let writer = Writer {
             db: store.appender()?,
-            key: vault.mac_key(KEY_PURPOSE)?,
+            key: key.clone(),
             clock,
             retention,
         };

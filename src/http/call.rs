@@ -75,11 +75,14 @@ impl Call {
         F: FnOnce(&Service, &Caller) -> service::Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let (svc, caller) = (self.svc.clone(), self.caller.clone());
-        let result = web::block(move || work(&svc, &caller))
-            .await
-            .map_err(|_| Error::Internal("blocking pool unavailable".into()))?;
-        self.answered(result)
+        // The call travels to the pool and back, so a refusal can be recorded with it.
+        let (call, result) = web::block(move || {
+            let result = work(&self.svc, &self.caller);
+            (self, result)
+        })
+        .await
+        .map_err(|_| Error::Internal("blocking pool unavailable".into()))?;
+        call.answered(result)
     }
 
     /// Runs `work` like [`Call::run`] and answers with its view in the wire shape `D`.

@@ -26,9 +26,9 @@ impl Service {
     ) -> Result<ProxyResponse> {
         let watch = Stopwatch::start();
         let entry = audit::entry(&self.ctx, Event::Proxy, Some(&caller));
-        let asker = caller.clone();
+        let asker = Service::approver(&caller);
         let started = prepare(&self, move |svc| svc.proxies().start(&caller, &req)).await;
-        self.send(upstream, &asker, (entry, watch), started, None)
+        self.send(upstream, asker.as_ref(), (entry, watch), started, None)
             .await
     }
 
@@ -43,10 +43,16 @@ impl Service {
         let watch = Stopwatch::start();
         let mut entry = audit::entry(&self.ctx, Event::Action, Some(&caller));
         entry.action = Some(name.clone());
-        let asker = caller.clone();
+        let asker = Service::approver(&caller);
         let planned = prepare(&self, move |svc| svc.proxies().plan(&caller, &req)).await;
         let answer = self
-            .send(upstream, &asker, (entry, watch), planned, Some(&name))
+            .send(
+                upstream,
+                asker.as_ref(),
+                (entry, watch),
+                planned,
+                Some(&name),
+            )
             .await?;
         self.proxies().outcome(&name, &answer)
     }
@@ -56,7 +62,7 @@ impl Service {
     async fn send(
         self: &Arc<Self>,
         upstream: &Upstream,
-        asker: &Caller,
+        asker: Option<&Caller>,
         (entry, watch): (Entry, Stopwatch),
         started: Result<(Call, Attempt)>,
         action: Option<&str>,

@@ -134,19 +134,20 @@ impl Approvals {
 
 /// Holding a call for the user, and the user's answers.
 impl super::Service {
-    /// Waits for the user's approval of `call` when `caller`'s key asks for it and the call
-    /// is not a read (a GET or HEAD, or an action its definition marks read); `Forbidden` with the reason when it is denied, times out or the server
-    /// stops first. Nothing has been sent upstream when this returns an error.
+    /// Waits for the user's approval of `call` when `caller` (from [`Service::approver`])
+    /// is given and the call is not a read (a GET or HEAD, or an action its definition marks
+    /// read); `Forbidden` with the reason when it is denied, times out or the server stops
+    /// first. Nothing has been sent upstream when this returns an error.
     pub(crate) async fn approved(
         self: &std::sync::Arc<Self>,
-        caller: &Caller,
+        caller: Option<&Caller>,
         call: &Call,
         attempt: &Attempt,
         action: Option<&str>,
     ) -> Result<()> {
-        if caller.restrictions.approval != Approval::Writes {
+        let Some(caller) = caller.filter(|c| c.restrictions.approval == Approval::Writes) else {
             return Ok(());
-        }
+        };
         // An action is what its definition says it is; a raw request, what its method says.
         let read = match action {
             Some(name) => self.apps().action(name)?.access() == Access::Read,
@@ -189,6 +190,12 @@ impl super::Service {
                 )))
             }
         }
+    }
+
+    /// The caller to hold a call for, kept past its preparation: only a key whose writes
+    /// wait for approval needs one (the others are not copied on every call).
+    pub(crate) fn approver(caller: &Caller) -> Option<Caller> {
+        (caller.restrictions.approval == Approval::Writes).then(|| caller.clone())
     }
 
     /// The requests waiting for the user (admin keys).
