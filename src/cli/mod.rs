@@ -145,7 +145,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Proxy(args) => {
                 Client::connect(cli.data_dir, cli.url).and_then(|c| proxy::run(&c, args, cli.json))
             }
-            Command::Mcp(cmd) => mcp::run(cli.data_dir, cli.url, cmd),
+            Command::Mcp(cmd) => mcp::run(cli.data_dir, cli.url, cmd, cli.json),
             Command::Approvals(args) => Client::connect(cli.data_dir, cli.url)
                 .and_then(|c| approvals::list(&c, args, cli.json)),
             Command::Approve { id } => Client::connect(cli.data_dir, cli.url)

@@ -93,6 +93,7 @@ pub fn status_of(error: &Error) -> StatusCode {
                 StatusCode::BAD_GATEWAY
             }
         },
+        Error::Discovery(_) => StatusCode::BAD_GATEWAY,
     }
 }
 
@@ -330,6 +331,13 @@ mod tests {
                     Error::from(NetError::TooLarge(1)),
                     Error::from(NetError::Other("o".into())),
                 ],
+            ),
+            (
+                "mcp_discovery_failed",
+                502,
+                vec![Error::from(
+                    crate::auth::oauth2::discovery::DiscoveryError::for_test(),
+                )],
             ),
             (
                 "upstream_timeout",

@@ -20,6 +20,7 @@ mod mcp;
 mod mount;
 pub mod openapi;
 pub mod pages;
+mod remote_mcp;
 pub mod v3;
 
 use std::net::TcpListener;
@@ -167,6 +168,10 @@ fn legacy_routes() -> Vec<RouteDef> {
         post   "/api/v1/approvals/{id}/deny"                => approvals::deny;
         get    "/api/v1/audit"                              => audit::list;
         get    "/api/v1/audit/verify"                       => audit::verify;
+        get    "/api/v1/mcp/servers"                        => remote_mcp::list;
+        post   "/api/v1/mcp/servers"                        => remote_mcp::add;
+        post   "/api/v1/mcp/servers/{name}/token"           => remote_mcp::token;
+        post   "/api/v1/mcp/servers/{name}/step_up"         => remote_mcp::step_up;
         post   "/mcp"                                       => mcp::post;
         get    "/mcp"                                       => mcp::get;
         delete "/mcp"                                       => mcp::delete;

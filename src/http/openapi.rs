@@ -16,7 +16,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::dto::{ErrorBody, HealthDto, Refusals, V3ErrorBody, error_components};
 use super::{
-    ApiResult, actions, admin, approvals, apps, audit, connections, events, integrations, v3,
+    ApiResult, actions, admin, approvals, apps, audit, connections, events, integrations,
+    remote_mcp, v3,
 };
 use crate::service::Caller;
 use crate::service::Error;
@@ -134,6 +135,10 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> Vec<&mut utoipa::openapi:
         approvals::deny,
         audit::list,
         audit::verify,
+        remote_mcp::list,
+        remote_mcp::add,
+        remote_mcp::token,
+        remote_mcp::step_up,
         v3::list_auth_configs,
         v3::create_auth_config,
         v3::get_auth_config,

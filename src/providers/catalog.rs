@@ -33,7 +33,9 @@ pub struct App {
     pub description: String,
     pub categories: Vec<String>,
     pub docs: Option<String>,
-    pub base_url: String,
+    /// The API's root; `None` for apps whose every integration names its own (remote MCP
+    /// servers), which then must.
+    pub base_url: Option<String>,
     pub whoami: Option<Endpoint>,
     /// Default headers for API calls (never `Authorization`: that comes from the scheme).
     pub headers: BTreeMap<String, String>,
@@ -91,7 +93,7 @@ pub struct SchemeSpec {
     pub mode: AuthScheme,
     pub details: SchemeDetails,
     /// The owning app's base URL, the default of the `base_url` integration field.
-    pub(super) app_base_url: String,
+    pub(super) app_base_url: Option<String>,
 }
 
 /// Per-mode details, tagged in JSON by `"mode"` with the wire spelling of [`AuthScheme`].
@@ -135,8 +137,12 @@ impl SchemeDetails {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OAuth2Spec {
-    pub authorization_url: UrlTemplate,
-    pub token_url: UrlTemplate,
+    /// `None` where each integration brings its own (discovered, as for remote MCP
+    /// servers): the integration must then give it.
+    #[serde(default)]
+    pub authorization_url: Option<UrlTemplate>,
+    #[serde(default)]
+    pub token_url: Option<UrlTemplate>,
     /// An RFC 7009 revocation endpoint, where the provider has one.
     #[serde(default)]
     pub revocation_url: Option<UrlTemplate>,

@@ -69,7 +69,10 @@ words! {
 impl SchemeSpec {
     /// What a developer configures on an integration (`expected_from_customer = false`).
     pub fn integration_fields(&self) -> Vec<FieldSpec> {
-        let base_url = setting(BASE_URL, FieldKind::String, Some(json!(self.app_base_url)));
+        let base_url = match &self.app_base_url {
+            Some(url) => setting(BASE_URL, FieldKind::String, Some(json!(url))),
+            None => required(BASE_URL, false),
+        };
         match &self.details {
             SchemeDetails::OAuth2(s) => oauth2_fields(s, base_url),
             SchemeDetails::OAuth1(s) => oauth1_fields(s, base_url),
@@ -171,8 +174,8 @@ fn oauth2_fields(s: &OAuth2Spec, base_url: FieldSpec) -> Vec<FieldSpec> {
             description: format!("{} {:?}", SCOPES.2, s.scope_separator),
             ..setting(SCOPES, FieldKind::String, scopes)
         },
-        url_setting(AUTHORIZATION_URL, Some(&s.authorization_url)),
-        url_setting(TOKEN_URL, Some(&s.token_url)),
+        own_url(AUTHORIZATION_URL, s.authorization_url.as_ref()),
+        own_url(TOKEN_URL, s.token_url.as_ref()),
         url_setting(REVOCATION_URL, s.revocation_url.as_ref()),
         setting(
             AUTHORIZATION_PARAMS,
@@ -286,6 +289,14 @@ fn setting(words: Words, kind: FieldKind, default: Option<Value>) -> FieldSpec {
         required: false,
         default,
         ..field(name, display, description, kind)
+    }
+}
+
+/// A URL the catalog gives, or, where it gives none, one the integration must.
+fn own_url(words: Words, default: Option<&UrlTemplate>) -> FieldSpec {
+    match default {
+        Some(_) => url_setting(words, default),
+        None => required(words, false),
     }
 }
 

@@ -46,7 +46,8 @@ struct RawApp {
     categories: Vec<String>,
     #[serde(default)]
     docs: Option<String>,
-    base_url: UrlTemplate,
+    #[serde(default)]
+    base_url: Option<UrlTemplate>,
     #[serde(default)]
     whoami: Option<Endpoint>,
     #[serde(default)]
@@ -98,9 +99,13 @@ fn parse_app(value: Value, origin: Origin) -> Result<App, EntryError> {
     if let Some(docs) = &raw.docs {
         urls.check("docs", docs)?;
     }
-    urls.check("base_url", raw.base_url.as_str())?;
+    let base_url = raw.base_url.as_ref().map(UrlTemplate::as_str);
+    if let Some(base_url) = base_url {
+        urls.check("base_url", base_url)?;
+    }
     if let Some(whoami) = &raw.whoami {
-        urls.check("whoami.path", &whoami.url(raw.base_url.as_str()))?;
+        let base = base_url.ok_or_else(|| entry_error("whoami", "needs a base_url"))?;
+        urls.check("whoami.path", &whoami.url(base))?;
         if whoami.body.is_some() && whoami.method != HttpMethod::Post {
             return Err(entry_error("whoami.body", "a body needs method POST"));
         }
@@ -109,7 +114,7 @@ fn parse_app(value: Value, origin: Origin) -> Result<App, EntryError> {
         check_header(name, value)
             .map_err(|reason| (format!("headers.{name}"), reason.to_string()))?;
     }
-    let schemes = parse_schemes(raw.auth_schemes, raw.base_url.as_str(), &mut urls)?;
+    let schemes = parse_schemes(raw.auth_schemes, base_url, &mut urls)?;
     if let Some(unused) = urls.declared.iter().find(|v| !urls.used.contains(*v)) {
         return Err((
             format!("variables.{unused}"),
@@ -122,7 +127,7 @@ fn parse_app(value: Value, origin: Origin) -> Result<App, EntryError> {
         description: raw.description,
         categories: raw.categories,
         docs: raw.docs,
-        base_url: raw.base_url.0,
+        base_url: raw.base_url.map(|u| u.0),
         whoami: raw.whoami,
         headers: raw.headers,
         variables: raw.variables,
@@ -193,7 +198,7 @@ impl UrlCheck {
 /// The entry's schemes, each parsed on its own so an error names it; modes unique.
 fn parse_schemes(
     raw: Vec<Value>,
-    base_url: &str,
+    base_url: Option<&str>,
     urls: &mut UrlCheck,
 ) -> Result<Vec<SchemeSpec>, EntryError> {
     if raw.is_empty() {
@@ -218,7 +223,7 @@ fn parse_schemes(
         schemes.push(SchemeSpec {
             mode: details.mode(),
             details,
-            app_base_url: base_url.to_string(),
+            app_base_url: base_url.map(str::to_string),
         });
     }
     Ok(schemes)
@@ -309,16 +314,14 @@ fn check_variables(variables: &[Variable]) -> Result<BTreeSet<String>, EntryErro
 /// Every URL template a scheme carries, with its field name.
 pub(super) fn scheme_urls(details: &SchemeDetails) -> Vec<(&'static str, &str)> {
     match details {
-        SchemeDetails::OAuth2(s) => {
-            let mut urls = vec![
-                ("authorization_url", s.authorization_url.as_str()),
-                ("token_url", s.token_url.as_str()),
-            ];
-            if let Some(revocation) = &s.revocation_url {
-                urls.push(("revocation_url", revocation.as_str()));
-            }
-            urls
-        }
+        SchemeDetails::OAuth2(s) => [
+            ("authorization_url", &s.authorization_url),
+            ("token_url", &s.token_url),
+            ("revocation_url", &s.revocation_url),
+        ]
+        .into_iter()
+        .filter_map(|(field, url)| Some((field, url.as_ref()?.as_str())))
+        .collect(),
         SchemeDetails::OAuth1(s) => vec![
             ("request_token_url", s.request_token_url.as_str()),
             ("authorization_url", s.authorization_url.as_str()),
@@ -441,6 +444,13 @@ fn check_details(details: &SchemeDetails) -> Result<(), EntryError> {
     };
     match details {
         SchemeDetails::OAuth2(s) => {
+            if s.authorization_url.is_some() != s.token_url.is_some() {
+                return err(
+                    "token_url",
+                    "give both authorization_url and token_url, or neither (an app whose \
+                     integrations each bring their own, as remote MCP servers do)",
+                );
+            }
             if s.scope_separator != " " && s.scope_separator != "," {
                 return err("scope_separator", "must be \" \" or \",\"");
             }

@@ -11,6 +11,7 @@
 pub use crate::actions::ActionError;
 pub use crate::auth::AuthError;
 pub use crate::auth::oauth2::OAuthError;
+pub use crate::auth::oauth2::discovery::DiscoveryError;
 pub use crate::domain::connection::IllegalTransition;
 pub use crate::ids::ParseIdError;
 pub use crate::net::NetError;
@@ -70,6 +71,9 @@ pub enum Error {
     OAuth(#[from] OAuthError),
     #[error("{}", net_message(.0))]
     Net(#[from] NetError),
+    /// A remote MCP server's authorization could not be discovered or registered with.
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
 }
 
 /// Which of a key's restrictions refused a request; each has its own error code.
@@ -126,6 +130,7 @@ impl Error {
             Error::Auth(e) => e.code(),
             Error::OAuth(e) => e.code(),
             Error::Net(e) => e.code(),
+            Error::Discovery(_) => "mcp_discovery_failed",
         }
     }
 

@@ -23,6 +23,9 @@ const TABLE: &str = "integrations";
 /// Connection fields given on an integration (the SDK's legacy habit of passing a user's
 /// token in the integration's `authConfig`) are kept here and used as connection defaults.
 pub const CONNECTION_DEFAULTS: &str = "connection_defaults";
+/// Sealed values keyport obtained for an integration itself (see `create_sealing`): kept
+/// through updates, never set by a caller.
+pub const OBTAINED: [&str; 2] = ["registration_access_token", "registration_client_uri"];
 
 #[derive(Default)]
 pub struct CreateIntegration {
@@ -288,6 +291,18 @@ impl<'a> Integrations<'a> {
     }
 
     pub fn create(&self, caller: &Caller, req: CreateIntegration) -> Result<IntegrationView> {
+        self.create_sealing(caller, req, Map::new())
+    }
+
+    /// `create`, sealing beside the configuration's secrets `obtained`: secrets keyport got
+    /// for the integration itself (a dynamic registration's `registration_access_token`),
+    /// which no caller may set.
+    pub(crate) fn create_sealing(
+        &self,
+        caller: &Caller,
+        req: CreateIntegration,
+        obtained: Map<String, Value>,
+    ) -> Result<IntegrationView> {
         caller.require(Permission::Admin)?;
         caller.require_unrestricted()?;
         let app = self.ctx.find_app(&req.app)?;
@@ -319,6 +334,7 @@ impl<'a> Integrations<'a> {
         if !defaults.secret.is_empty() {
             secrets.insert(CONNECTION_DEFAULTS.into(), Value::Object(defaults.secret));
         }
+        secrets.extend(obtained);
         let now = self.ctx.clock.stamp();
         let name = match req.name {
             Some(name) => valid_name(&name)?,
@@ -331,7 +347,15 @@ impl<'a> Integrations<'a> {
         let id = IntegrationId::new();
         let secret_keys: Vec<String> = secrets.keys().cloned().collect();
         let sealed = self.ctx.seal_map(TABLE, &id.to_string(), &secrets)?;
-        let columns = Columns::new(name, config, secret_keys, sealed, true, now, &app.base_url);
+        let columns = Columns::new(
+            name,
+            config,
+            secret_keys,
+            sealed,
+            true,
+            now,
+            app.base_url.as_deref().unwrap_or_default(),
+        );
         self.ctx.store.write(|tx| {
             integrations::insert(
                 tx,
@@ -347,7 +371,7 @@ impl<'a> Integrations<'a> {
     }
 
     /// The integration's sealed configuration, opened.
-    fn secrets(&self, id: IntegrationId) -> Result<Map<String, Value>> {
+    pub(crate) fn secrets(&self, id: IntegrationId) -> Result<Map<String, Value>> {
         let blob = self.ctx.store.read(|db| integrations::secrets(db, id))?;
         self.ctx.open_map(TABLE, &id.to_string(), blob.as_deref())
     }
@@ -401,6 +425,10 @@ impl<'a> Integrations<'a> {
         merged.remove(CONNECTION_DEFAULTS);
         let defaults_plain = current.config.get(CONNECTION_DEFAULTS).cloned();
         let defaults_secret = old_secrets.remove(CONNECTION_DEFAULTS);
+        let obtained: Map<String, Value> = OBTAINED
+            .iter()
+            .filter_map(|k| Some((k.to_string(), old_secrets.remove(*k)?)))
+            .collect();
         merged.extend(old_secrets);
         merged.extend(changes);
         let (own, defaults) = split_config(spec, app, &merged)?;
@@ -423,6 +451,7 @@ impl<'a> Integrations<'a> {
         if !secret_defaults.is_empty() {
             secrets.insert(CONNECTION_DEFAULTS.into(), Value::Object(secret_defaults));
         }
+        secrets.extend(obtained);
         Ok((config, secrets))
     }
 
@@ -434,6 +463,12 @@ impl<'a> Integrations<'a> {
     ) -> Result<IntegrationView> {
         caller.require(Permission::Admin)?;
         caller.require_unrestricted()?;
+        self.apply(id, req)?;
+        self.get(caller, id)
+    }
+
+    /// An update as `update` makes it, for whoever the service has already allowed to.
+    pub(crate) fn apply(&self, id: IntegrationId, req: UpdateIntegration) -> Result<()> {
         let current = self.ctx.load_integration(id)?;
         if current.deleted {
             return Err(Error::not_found("integration", id.to_string()));
@@ -463,7 +498,7 @@ impl<'a> Integrations<'a> {
             .ctx
             .catalog
             .get(&current.app_key)
-            .map(|a| a.base_url.clone())
+            .and_then(|a| a.base_url.clone())
             .unwrap_or(current.base_url.clone());
         let now = self.ctx.clock.stamp();
         let enabled = req.enabled.unwrap_or(current.enabled);
@@ -475,7 +510,7 @@ impl<'a> Integrations<'a> {
         if !updated {
             return Err(Error::not_found("integration", id.to_string()));
         }
-        self.get(caller, id)
+        Ok(())
     }
 
     /// Deletes an integration and every connection made through it (their credentials are

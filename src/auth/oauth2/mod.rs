@@ -10,6 +10,7 @@
 //! and `token_type`.
 
 pub mod client;
+pub mod discovery;
 mod response;
 
 use serde_json::Value;
@@ -34,6 +35,9 @@ pub struct OAuth2 {
     config: Result<OAuthConfig, AuthError>,
     client_credentials: bool,
     issuer: Option<String>,
+    /// The issuer was configured (not guessed from the authorization URL): its
+    /// authorization server sends `iss`, so an answer without one is refused (RFC 9207 §2.4).
+    issuer_required: bool,
     cached: Cached,
     refresh_token: Option<RefreshToken>,
 }
@@ -112,7 +116,8 @@ impl OAuth2 {
                 stored.app_key
             ))),
         };
-        let issuer = match config.text("issuer").filter(|s| !s.is_empty()) {
+        let configured = config.text("issuer").filter(|s| !s.is_empty());
+        let issuer = match configured {
             Some(issuer) => Some(issuer.to_string()),
             None => client
                 .as_ref()
@@ -124,6 +129,7 @@ impl OAuth2 {
             config: client,
             client_credentials: config.text("grant_type") == Some("client_credentials"),
             issuer,
+            issuer_required: configured.is_some(),
             cached: Cached::open(&stored.connection),
             refresh_token: stored.connection.secret("refresh_token"),
         }
@@ -148,6 +154,11 @@ impl OAuth2 {
     /// authorization server's origin.
     pub fn expected_issuer(&self) -> Option<&str> {
         self.issuer.as_deref()
+    }
+
+    /// Whether a callback without `iss` is refused: the issuer was configured.
+    pub fn requires_iss(&self) -> bool {
+        self.issuer_required
     }
 
     /// The authorization URL for a new flow with `state`, with a fresh PKCE verifier unless

@@ -11,13 +11,16 @@
 //! way tools reach the server, `handler` the protocol; the tools are `crate::mcp`'s.
 
 mod api;
+mod bridge;
 mod handler;
+mod remote;
 mod session;
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use super::client::Client;
 use super::{CliError, CliResult};
 use crate::actions::Actions;
 use crate::mcp::Calls;
@@ -27,6 +30,29 @@ use crate::providers::Catalog;
 pub enum McpCmd {
     /// Serve MCP over stdio for one entity: what an MCP host spawns.
     Serve(ServeArgs),
+    /// Add a remote MCP server: discover its OAuth authorization server and register
+    /// keyport there.
+    Add(remote::AddArgs),
+    /// The remote MCP servers keyport holds logins for.
+    Servers,
+    /// Sign an entity in to a remote MCP server (browser).
+    Connect(remote::ConnectServerArgs),
+    /// Stand in for a remote MCP server over stdio, with keyport's login: what a host
+    /// spawns instead of the server's URL.
+    Bridge(BridgeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BridgeArgs {
+    /// The server's name (`keyport mcp servers`).
+    pub name: String,
+    /// The entity whose login to use.
+    #[arg(long, default_value = "default")]
+    pub entity: String,
+    /// A file holding an API key of `use` permission restricted to the entity (default: a
+    /// key minted for this bridge with the admin key, revoked when it exits).
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -40,10 +66,33 @@ pub struct ServeArgs {
     pub key_file: Option<PathBuf>,
 }
 
-pub fn run(data_dir: Option<PathBuf>, url: Option<String>, cmd: McpCmd) -> CliResult {
+pub fn run(
+    data_dir: Option<PathBuf>,
+    url: Option<String>,
+    cmd: McpCmd,
+    as_json: bool,
+) -> CliResult {
+    let admin = || Client::connect(data_dir.clone(), url.clone());
     match cmd {
         McpCmd::Serve(args) => serve(data_dir, url, args),
+        McpCmd::Add(args) => remote::add(&admin()?, args, as_json),
+        McpCmd::Servers => remote::list(&admin()?, as_json),
+        McpCmd::Connect(args) => remote::connect(&admin()?, args, as_json),
+        McpCmd::Bridge(args) => bridge(data_dir, url, args),
     }
+}
+
+fn bridge(data_dir: Option<PathBuf>, url: Option<String>, args: BridgeArgs) -> CliResult {
+    let entity = args.entity.trim().to_string();
+    if entity.is_empty() {
+        return Err(CliError::new("--entity must not be empty"));
+    }
+    let purpose = format!("mcp bridge {}", args.name);
+    let (session, client) =
+        session::Session::open(data_dir, url, &entity, args.key_file.as_deref(), &purpose)?;
+    let bridged = bridge::run(client, &args.name, &entity);
+    let closed = session.close();
+    bridged.and(closed)
 }
 
 fn serve(data_dir: Option<PathBuf>, url: Option<String>, args: ServeArgs) -> CliResult {
@@ -51,8 +100,13 @@ fn serve(data_dir: Option<PathBuf>, url: Option<String>, args: ServeArgs) -> Cli
     if entity.is_empty() {
         return Err(CliError::new("--entity must not be empty"));
     }
-    let (session, client) =
-        session::Session::open(data_dir, url, &entity, args.key_file.as_deref())?;
+    let (session, client) = session::Session::open(
+        data_dir,
+        url,
+        &entity,
+        args.key_file.as_deref(),
+        "mcp serve",
+    )?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -18,13 +18,15 @@ pub struct Session {
 
 /// The name of a session key: who it acts for and which process held it (at most 64
 /// characters, as key names are).
-fn key_name(entity: &str) -> String {
-    let entity: String = entity
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(32)
-        .collect();
-    format!("mcp serve for {entity} (pid {})", std::process::id())
+fn key_name(purpose: &str, entity: &str) -> String {
+    let text =
+        |s: &str, n: usize| -> String { s.chars().filter(|c| !c.is_control()).take(n).collect() };
+    format!(
+        "{} for {} (pid {})",
+        text(purpose, 20),
+        text(entity, 24),
+        std::process::id()
+    )
 }
 
 /// Whether a key may run this session's tools: `use` only, and restricted to `entity`.
@@ -43,6 +45,7 @@ impl Session {
         url: Option<String>,
         entity: &str,
         key_file: Option<&Path>,
+        purpose: &str,
     ) -> Result<(Session, Client), CliError> {
         if let Some(path) = key_file {
             let key = config::read_trimmed(path)?
@@ -61,7 +64,7 @@ impl Session {
         }
         let admin = Client::connect(data_dir, url)?;
         let body = CreateKeyBody {
-            name: key_name(entity),
+            name: key_name(purpose, entity),
             permission: Some("use".into()),
             entity_id: Some(entity.to_string()),
             ..CreateKeyBody::default()
@@ -93,9 +96,9 @@ mod tests {
 
     #[test]
     fn a_session_key_name_says_who_and_fits() {
-        let name = key_name("alice");
+        let name = key_name("mcp serve", "alice");
         assert!(name.starts_with("mcp serve for alice (pid "), "{name}");
-        let long = key_name(&format!("{}\u{7}", "e".repeat(200)));
+        let long = key_name(&"p".repeat(100), &format!("{}\u{7}", "e".repeat(200)));
         assert!(long.chars().count() <= 64, "{long}");
         assert!(!long.chars().any(char::is_control), "{long}");
     }

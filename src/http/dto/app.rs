@@ -61,8 +61,8 @@ impl AppAuthSchemeDto {
         };
         match &spec.details {
             SchemeDetails::OAuth2(o) => {
-                dto.authorization_url = Some(o.authorization_url.as_str().to_string());
-                dto.token_url = Some(o.token_url.as_str().to_string());
+                dto.authorization_url = o.authorization_url.as_ref().map(|u| u.as_str().into());
+                dto.token_url = o.token_url.as_ref().map(|u| u.as_str().into());
                 dto.default_scopes = Some(o.default_scopes.clone());
                 dto.pkce = Some(o.pkce);
                 dto.client_credentials = Some(o.client_credentials);
@@ -119,7 +119,7 @@ impl From<&App> for AppDto {
             categories: app.categories.clone(),
             docs: app.docs.clone(),
             meta: AppMetaDto {
-                base_url: app.base_url.clone(),
+                base_url: app.base_url.clone().unwrap_or_default(),
                 variables: app.variables.iter().map(|v| v.name.clone()).collect(),
             },
             auth_schemes: (0..app.schemes.len())

@@ -16,6 +16,7 @@ pub mod error;
 pub mod event;
 pub mod integration;
 pub mod key;
+pub mod remote_mcp;
 
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -31,6 +32,7 @@ pub use error::*;
 pub use event::*;
 pub use integration::*;
 pub use key::*;
+pub use remote_mcp::*;
 
 /// A string enum on the wire whose values are a domain enum's `as_str()` spellings: it
 /// serializes as that string, parses with the domain's `FromStr`, and documents its values

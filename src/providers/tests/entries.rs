@@ -75,10 +75,14 @@ const REQUIRED_APPS: [&str; 60] = [
 
 /// Every URL of an app, labelled: base, docs, whoami and each scheme's.
 fn all_urls(app: &App) -> Vec<(String, String)> {
-    let mut urls = vec![("base_url".to_string(), app.base_url.clone())];
+    let mut urls: Vec<(String, String)> = app
+        .base_url
+        .iter()
+        .map(|b| ("base_url".to_string(), b.clone()))
+        .collect();
     urls.extend(app.docs.iter().map(|d| ("docs".to_string(), d.clone())));
-    if let Some(whoami) = &app.whoami {
-        urls.push(("whoami".to_string(), whoami.url(&app.base_url)));
+    if let (Some(whoami), Some(base)) = (&app.whoami, &app.base_url) {
+        urls.push(("whoami".to_string(), whoami.url(base)));
     }
     for scheme in &app.schemes {
         for (field, url) in scheme_urls(&scheme.details) {
@@ -162,7 +166,10 @@ fn scheme_problems(app: &App, scheme: &SchemeSpec, out: &mut Vec<String>) {
         out.push(format!("{key}: mode/details mismatch"));
     }
     let protocol_urls: Vec<&UrlTemplate> = match &scheme.details {
-        SchemeDetails::OAuth2(s) => vec![&s.authorization_url, &s.token_url],
+        SchemeDetails::OAuth2(s) => [&s.authorization_url, &s.token_url]
+            .into_iter()
+            .flatten()
+            .collect(),
         SchemeDetails::OAuth1(s) => {
             vec![
                 &s.request_token_url,
@@ -236,7 +243,7 @@ fn the_validation_rules_can_fail() {
     let mut catalog = builtin();
     let mut broken = catalog.get("zendesk").unwrap().clone();
     broken.key = "Zen Desk".to_string();
-    broken.base_url = "http://{subdomain}.zendesk.com/api/v2".to_string();
+    broken.base_url = Some("http://{subdomain}.zendesk.com/api/v2".to_string());
     broken.docs = Some("https://developer.zendesk.com/{region}".to_string());
     broken.schemes.push(broken.schemes[0].clone());
     catalog.apps.insert(broken.key.clone(), broken);

@@ -133,12 +133,16 @@ fn urls_render_with_connection_values() {
     let catalog = builtin();
     let zendesk = catalog.get("zendesk").unwrap();
     let vars = json!({"subdomain": "acme"});
-    let base = render_template(&zendesk.base_url, vars.as_object().unwrap()).unwrap();
+    let base = render_template(
+        zendesk.base_url.as_deref().unwrap(),
+        vars.as_object().unwrap(),
+    )
+    .unwrap();
     assert_eq!(base, "https://acme.zendesk.com/api/v2");
     assert_eq!(
         zendesk.whoami.as_ref().unwrap().url(&base),
         "https://acme.zendesk.com/api/v2/users/me"
     );
-    let err = render_template(&zendesk.base_url, &Map::new()).unwrap_err();
+    let err = render_template(zendesk.base_url.as_deref().unwrap(), &Map::new()).unwrap_err();
     assert_eq!(err.field, "subdomain");
 }

@@ -281,6 +281,11 @@ impl Flows<'_> {
     ) -> Completion {
         match credentials {
             Credentials::OAuth2(oauth2) => {
+                if oauth2.requires_iss() && query.iss.is_none() {
+                    return Err(Refusal::Query(
+                        "The answer does not name its authorization server (no iss, RFC 9207); refused.",
+                    ));
+                }
                 let code = given(
                     &query.code,
                     "The provider's answer carries no authorization code.",

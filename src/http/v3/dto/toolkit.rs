@@ -189,7 +189,7 @@ impl ToolkitDetailDto {
                     connected_account_initiation: FieldGroup::new(&spec.connection_fields(app)),
                 },
                 proxy: ProxyBase {
-                    base_url: app.base_url.clone(),
+                    base_url: app.base_url.clone().unwrap_or_default(),
                 },
                 required_scopes: match &spec.details {
                     SchemeDetails::OAuth2(o) => o.default_scopes.clone(),
@@ -202,7 +202,7 @@ impl ToolkitDetailDto {
             name: listed.name,
             meta: listed.meta,
             auth_config_details: details,
-            base_url: app.base_url.clone(),
+            base_url: app.base_url.clone().unwrap_or_default(),
             composio_managed_auth: Vec::new(),
             composio_managed_auth_schemes: Vec::new(),
             deprecated: listed.deprecated,

@@ -1,0 +1,292 @@
+//! `keyport mcp bridge NAME`: a stdio MCP server that stands in for a remote one. The host
+//! spawns it where it would have named the remote URL; the bridge relays every JSON-RPC
+//! message both ways (requests, responses, notifications, server-sent events, the session)
+//! and puts on each request the login's access token, which it asks the running
+//! `keyport serve` for every time — so the host never sees a token, the bridge keeps none
+//! on disk, and however many bridges (and hosts) share a login, keyport's one token
+//! lifecycle makes one refresh per token lifetime.
+//!
+//! A `401` from the server gets one renewal (shared with every other bridge: keyport
+//! renews only if the refused token is still the current one) and one retry; a second
+//! `401` is reported, not retried. A step-up `403` (`insufficient_scope`) widens the
+//! server's scopes and answers with the link that authorizes them. With no usable login
+//! the answer is the MCP spec's URL elicitation (`-32042`) with the connect link, or, for
+//! a host without it, a tool error carrying the link.
+
+mod remote;
+mod reply;
+
+use std::io::BufRead;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use self::remote::{Outcome, Remote};
+use self::reply::{Elicitation, Host, INTERNAL_ERROR, Request};
+use crate::cli::CliError;
+use crate::cli::client::{Client, enc};
+use crate::http::dto::{
+    LOGIN_REQUIRED, McpServerDto, McpStepUpBody, McpTokenBody, McpTokenDto, Page,
+};
+
+/// JSON-RPC's parse error.
+const PARSE_ERROR: i64 = -32700;
+
+/// What keyport answered for the next request.
+enum Grant {
+    Token(SecretString),
+    Login {
+        id: String,
+        url: String,
+        reason: String,
+    },
+}
+
+struct Bridge {
+    keyport: Client,
+    name: String,
+    entity: String,
+    remote: Remote,
+    host: Host,
+    /// The host declared URL-mode elicitation.
+    elicits: AtomicBool,
+    listening: AtomicBool,
+}
+
+impl Bridge {
+    fn path(&self, what: &str) -> String {
+        format!("/api/v1/mcp/servers/{}/{what}", enc(&self.name))
+    }
+
+    fn grant(answer: McpTokenDto) -> Result<Grant, String> {
+        match (
+            answer.status.as_str(),
+            answer.access_token,
+            answer.connect_url,
+        ) {
+            (LOGIN_REQUIRED, _, Some(url)) => Ok(Grant::Login {
+                id: answer.connected_account_id,
+                url,
+                reason: answer.reason.unwrap_or_default(),
+            }),
+            (_, Some(token), _) => Ok(Grant::Token(SecretString::from(token))),
+            _ => Err("keyport answered with neither a token nor a link".into()),
+        }
+    }
+
+    /// The token for the next request; with `refused`, a newer one than that.
+    fn token(&self, refused: Option<&str>) -> Result<Grant, String> {
+        let body = McpTokenBody {
+            entity_id: Some(self.entity.clone()),
+            refused: refused.map(str::to_string),
+        };
+        let answer: McpTokenDto = self
+            .keyport
+            .post(&self.path("token"), &body)
+            .map_err(|e| format!("keyport: {}", e.message))?;
+        Self::grant(answer)
+    }
+
+    fn step_up(&self, scope: &str) -> Result<Grant, String> {
+        let body = McpStepUpBody {
+            entity_id: Some(self.entity.clone()),
+            scope: scope.to_string(),
+        };
+        let answer: McpTokenDto = self
+            .keyport
+            .post(&self.path("step_up"), &body)
+            .map_err(|e| format!("keyport: {}", e.message))?;
+        Self::grant(answer)
+    }
+
+    /// Relays one message from the host; a request that cannot reach the server is
+    /// answered here.
+    fn forward(&self, message: &Value, body: &[u8]) {
+        let method = message.get("method").and_then(Value::as_str).unwrap_or("");
+        let request = message
+            .get("id")
+            .filter(|_| !method.is_empty())
+            .map(|id| Request {
+                id,
+                method,
+                host_elicits_urls: self.elicits.load(Ordering::Relaxed),
+            });
+        let fail = |text: &str| match &request {
+            Some(r) => self.host.error(r.id, INTERNAL_ERROR, text, None),
+            None => eprintln!("keyport mcp bridge: {text}"),
+        };
+        let mut refused: Option<String> = None;
+        for attempt in 0..2 {
+            let token = match self.token(refused.as_deref()) {
+                Ok(Grant::Token(token)) => token,
+                Ok(Grant::Login { id, url, reason }) => {
+                    match &request {
+                        Some(r) => self.host.login_required(
+                            r,
+                            Elicitation {
+                                id: &id,
+                                url: &url,
+                                reason: &reason,
+                            },
+                        ),
+                        None => eprintln!("keyport mcp bridge: {reason}: open {url}"),
+                    }
+                    return;
+                }
+                Err(e) => return fail(&e),
+            };
+            match self.remote.post(body, token.expose_secret(), &self.host) {
+                Outcome::Delivered | Outcome::NoStream => return,
+                Outcome::Unauthorized(_) if attempt == 0 => {
+                    refused = Some(crate::service::fingerprint(token.expose_secret()));
+                }
+                Outcome::Unauthorized(challenge) => {
+                    let said = [challenge.error, challenge.error_description]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(": ");
+                    return fail(&format!(
+                        "the MCP server at {} refused keyport's token again after a refresh \
+                         ({}); it may accept tokens only for another audience than its URL. \
+                         Not retried.",
+                        self.remote.url(),
+                        if said.is_empty() {
+                            "no reason given".into()
+                        } else {
+                            said
+                        }
+                    ));
+                }
+                Outcome::StepUp(challenge) => {
+                    let scope = challenge.scope.unwrap_or_default();
+                    return match (self.step_up(&scope), &request) {
+                        (Ok(Grant::Login { id, url, reason }), Some(r)) => {
+                            self.host.login_required(
+                                r,
+                                Elicitation {
+                                    id: &id,
+                                    url: &url,
+                                    reason: &reason,
+                                },
+                            )
+                        }
+                        (Ok(_), _) => {
+                            fail("the MCP server asks for more access than the login has")
+                        }
+                        (Err(e), _) => fail(&format!(
+                            "the MCP server asks for more access (scope {scope}); {e}"
+                        )),
+                    };
+                }
+                Outcome::Failed(text) => return fail(&text),
+            }
+        }
+    }
+
+    /// The server's own stream (its notifications and requests), reopened when it ends,
+    /// until the host goes away or the server says it has none.
+    fn listen(&self) {
+        let mut pause = Duration::from_millis(250);
+        let mut refused: Option<String> = None;
+        while self.listening.load(Ordering::Relaxed) {
+            let token = match self.token(refused.take().as_deref()) {
+                Ok(Grant::Token(token)) => token,
+                Ok(Grant::Login { .. }) | Err(_) => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            };
+            match self.remote.listen(token.expose_secret(), &self.host) {
+                Outcome::NoStream | Outcome::StepUp(_) => return,
+                Outcome::Unauthorized(_) => {
+                    refused = Some(crate::service::fingerprint(token.expose_secret()));
+                }
+                Outcome::Delivered => pause = Duration::from_millis(250),
+                Outcome::Failed(text) => {
+                    eprintln!("keyport mcp bridge: {text}");
+                    pause = (pause * 2).min(Duration::from_secs(30));
+                }
+            }
+            std::thread::sleep(pause);
+        }
+    }
+}
+
+/// Relays between the host on stdio and the server `name` until stdin closes.
+pub fn run(keyport: Client, name: &str, entity: &str) -> Result<(), CliError> {
+    let servers: Page<McpServerDto> = keyport.get("/api/v1/mcp/servers")?;
+    let server = servers
+        .items
+        .into_iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| {
+            CliError::new(format!(
+                "keyport knows no MCP server named {name:?}; add it with `keyport mcp add {name} URL`"
+            ))
+        })?;
+    eprintln!("keyport mcp bridge: {name} ({}) for {entity}", server.url);
+    let bridge = Arc::new(Bridge {
+        keyport,
+        name: name.to_string(),
+        entity: entity.to_string(),
+        remote: Remote::new(server.url),
+        host: Host::new(),
+        elicits: AtomicBool::new(false),
+        listening: AtomicBool::new(false),
+    });
+    let mut in_flight: Vec<JoinHandle<()>> = Vec::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| CliError::new(format!("cannot read stdin: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let message: Value = match serde_json::from_str(&line) {
+            Ok(m) => m,
+            Err(e) => {
+                bridge
+                    .host
+                    .error(&Value::Null, PARSE_ERROR, &format!("not JSON: {e}"), None);
+                continue;
+            }
+        };
+        in_flight.retain(|h| !h.is_finished());
+        let method = message.get("method").and_then(Value::as_str).unwrap_or("");
+        let is_request = !method.is_empty() && message.get("id").is_some();
+        if method == "initialize" {
+            bridge
+                .elicits
+                .store(reply::elicits_urls(&message), Ordering::Relaxed);
+        }
+        // Requests run side by side; `initialize`, notifications and responses go in the
+        // order the host sent them, each before the next message is read.
+        if is_request && method != "initialize" {
+            let bridge = Arc::clone(&bridge);
+            in_flight.push(std::thread::spawn(move || {
+                bridge.forward(&message, line.as_bytes());
+            }));
+            continue;
+        }
+        bridge.forward(&message, line.as_bytes());
+        if method == "notifications/initialized" && !bridge.listening.swap(true, Ordering::Relaxed)
+        {
+            let bridge = Arc::clone(&bridge);
+            std::thread::spawn(move || bridge.listen());
+        }
+    }
+    bridge.listening.store(false, Ordering::Relaxed);
+    for handle in in_flight {
+        let _ = handle.join();
+    }
+    if bridge.remote.in_session()
+        && let Ok(Grant::Token(token)) = bridge.token(None)
+    {
+        bridge.remote.close(token.expose_secret());
+    }
+    Ok(())
+}
