@@ -36,6 +36,21 @@ function fail(msg) {
 }
 
 // ---------------------------------------------------------------- config
+function validResource(v) {
+  if (typeof v !== 'string') return false;
+  try {
+    const u = new URL(v);
+    return !u.hash;
+  } catch {
+    return false;
+  }
+}
+
+function validScopes(v) {
+  return Array.isArray(v) && v.length > 0
+    && v.every((x) => typeof x === 'string' && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(x));
+}
+
 function loadConfig() {
   let env = {};
   if (process.env.OIDC_PEER_CONFIG) {
@@ -104,18 +119,10 @@ function loadConfig() {
   if (typeof cfg.registration !== 'boolean') fail('registration must be a boolean');
   if (!Array.isArray(cfg.redirectUris)) fail('redirect_uris must be an array');
   if (cfg.redirectUris.length === 0 && !cfg.registration) fail('at least one --redirect-uri is required (or "registration": true)');
-  if (cfg.resource !== null) {
-    try {
-      // eslint-disable-next-line no-new
-      new URL(cfg.resource);
-    } catch {
-      fail(`resource must be an absolute URL, got ${JSON.stringify(cfg.resource)}`);
-    }
-    if (!Array.isArray(cfg.resourceScopes) || cfg.resourceScopes.length === 0
-      || !cfg.resourceScopes.every((x) => typeof x === 'string' && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(x))) {
-      fail('resource_scopes must be a non-empty array of scope tokens');
-    }
+  if (cfg.resource !== null && !validResource(cfg.resource)) {
+    fail(`resource must be an absolute URL, got ${JSON.stringify(cfg.resource)}`);
   }
+  if (!validScopes(cfg.resourceScopes)) fail('resource_scopes must be a non-empty array of scope tokens');
   if (typeof cfg.requireResource !== 'boolean') fail('require_resource must be a boolean');
   if ((cfg.introspectionClientId === null) !== (cfg.introspectionClientSecret === null)) {
     fail('introspection_client_id and introspection_client_secret go together');
@@ -273,6 +280,8 @@ const runtime = {
   refuseRegistration: false,
   stripPkceMetadata: false,
   issOverride: null,
+  resource: cfg.resource,
+  resourceScopes: cfg.resourceScopes,
 };
 
 function jwks() {
@@ -352,16 +361,17 @@ const provider = new Provider(issuer, {
     // out (application_type web, grant_types authorization_code only, a client secret).
     registration: { enabled: cfg.registration, initialAccessToken: false },
     // RFC 8707: stock oidc-provider answers any `resource` with invalid_target. With
-    // `resource` set, exactly that one is known: opaque, audience-bound access tokens
-    // (introspectable, revocable) carrying the requested resource_scopes.
-    ...(cfg.resource ? {
+    // `resource` set (at start or by POST /__config), exactly that one is known: opaque,
+    // audience-bound access tokens (introspectable, revocable) carrying the requested
+    // resource_scopes.
+    ...(cfg.resource || cfg.registration ? {
       resourceIndicators: {
         enabled: true,
         async getResourceServerInfo(_ctx, indicator) {
-          if (indicator !== cfg.resource) throw new errors.InvalidTarget();
+          if (runtime.resource === null || indicator !== runtime.resource) throw new errors.InvalidTarget();
           return {
-            scope: cfg.resourceScopes.join(' '),
-            audience: cfg.resource,
+            scope: runtime.resourceScopes.join(' '),
+            audience: runtime.resource,
             accessTokenTTL: runtime.accessTtl,
             accessTokenFormat: 'opaque',
           };
@@ -428,12 +438,12 @@ provider.use(async (ctx, next) => {
       stats.token[key] += 1;
       if (status >= 300) stats.token_errors[key] += 1;
       const entry = { endpoint: 'token', grant_type: gt ?? null, status, error, client_auth: clientAuthUsed(ctx) };
-      if (cfg.resource || cfg.registration) {
+      if (cfg.resource || cfg.registration || cfg.introspectionClientId) {
         const resource = params.resource ?? body.resource ?? null;
         entry.client_id = ctx.oidc?.client?.clientId ?? body.client_id ?? null;
         entry.resource = resource;
         entry.error_detail = ctx.state.peerErrorDetail ?? null;
-        if (cfg.resource && resource === null && (gt === 'authorization_code' || gt === 'refresh_token')) {
+        if (runtime.resource && resource === null && (gt === 'authorization_code' || gt === 'refresh_token')) {
           stats.token_without_resource += 1;
         }
       }
@@ -515,7 +525,7 @@ async function peerForm(ctx) {
 // token for the granted resource.) MCP clients must send RFC 8707 `resource` on the
 // token requests too.
 provider.use(async (ctx, next) => {
-  if (!cfg.resource || !cfg.requireResource || ctx.method !== 'POST' || ctx.path !== paths.token
+  if (!runtime.resource || !cfg.requireResource || ctx.method !== 'POST' || ctx.path !== paths.token
     || !ctx.is('application/x-www-form-urlencoded')) return next();
   const body = await peerForm(ctx);
   if (!['authorization_code', 'refresh_token'].includes(body.grant_type) || body.resource) return next();
@@ -682,6 +692,19 @@ async function control(req, res, path) {
         if (typeof body[key] !== 'boolean') return sendJson(res, 400, { error: `${key} must be a boolean` });
         runtime[field] = body[key];
       }
+      if (body.resource !== undefined) {
+        if (!(cfg.resource || cfg.registration)) {
+          return sendJson(res, 400, { error: 'resource needs "registration": true or a "resource" at start' });
+        }
+        if (body.resource !== null && !validResource(body.resource)) {
+          return sendJson(res, 400, { error: 'resource must be an absolute URL or null' });
+        }
+        runtime.resource = body.resource;
+      }
+      if (body.resource_scopes !== undefined) {
+        if (!validScopes(body.resource_scopes)) return sendJson(res, 400, { error: 'resource_scopes must be a non-empty array of scope tokens' });
+        runtime.resourceScopes = body.resource_scopes;
+      }
       if (body.iss_override !== undefined) {
         if (body.iss_override !== null && typeof body.iss_override !== 'string') {
           return sendJson(res, 400, { error: 'iss_override must be a string or null' });
@@ -697,6 +720,8 @@ async function control(req, res, path) {
       refuse_registration: runtime.refuseRegistration,
       strip_pkce_metadata: runtime.stripPkceMetadata,
       iss_override: runtime.issOverride,
+      resource: runtime.resource,
+      resource_scopes: runtime.resourceScopes,
     });
   }
   return sendJson(res, 404, { error: 'unknown control endpoint' });
