@@ -396,6 +396,9 @@ async def serve(args):
 def main():
     args = parse_args()
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="remote.py %(levelname)s %(name)s: %(message)s")
+    # ctx.info (notifications/message) is deprecated for the 2026-07-28 revision; this
+    # server speaks the handshake revisions, where it is the way to log to the client.
+    warnings.filterwarnings("ignore", message="The logging capability is deprecated")
     logging.getLogger("httpx2").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     asyncio.run(serve(args))

@@ -333,6 +333,22 @@ def main():
     check("refresh with resource (same token, not consumed before): rotated, new access token",
           status == 200 and tok2["refresh_token"] != refresh_token and tok2["access_token"] != access, tok2)
 
+    # ---------------------------------------------------------------- one session, a new token
+    hdr = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                       "clientInfo": {"name": "selftest", "version": "0"}}}
+    r = httpx2.post(mcp_url, json=init, headers={**hdr, "authorization": f"Bearer {access}"})
+    sid = r.headers.get("mcp-session-id")
+    hdr2 = {**hdr, "mcp-session-id": sid or "", "mcp-protocol-version": "2025-11-25"}
+    httpx2.post(mcp_url, json={"jsonrpc": "2.0", "method": "notifications/initialized"},
+                headers={**hdr2, "authorization": f"Bearer {access}"})
+    r = httpx2.post(mcp_url, json={"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                                   "params": {"name": "echo", "arguments": {"text": "same session"}}},
+                    headers={**hdr2, "authorization": f"Bearer {tok2['access_token']}"})
+    check("a session begun with one access token goes on with the refreshed one (same client and sub)",
+          sid and r.status_code == 200 and "same session" in r.text, f"{sid} {r.status_code} {r.text[:300]}")
+
     # ---------------------------------------------------------------- audience refusal
     _, other = start(rs_cmd + ["--audience", "http://127.0.0.1:1/elsewhere"], name="remote-other-audience")
     r = httpx2.post(other["url"], json={"jsonrpc": "2.0", "id": 1, "method": "ping"},

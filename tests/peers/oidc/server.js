@@ -470,6 +470,7 @@ provider.use(async (ctx, next) => {
         code_challenge_method: q.code_challenge_method ?? null,
         code_challenge_present: q.code_challenge !== undefined,
         location: ctx.response.get('location') || null,
+        ...(cfg.resource || cfg.registration || cfg.introspectionClientId ? { resource: q.resource ?? null } : {}),
       });
     } else if (path === paths.userinfo) {
       stats.userinfo += 1;
