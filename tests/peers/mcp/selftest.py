@@ -398,6 +398,7 @@ def main():
     )
     try:
         summary = json.loads(out.stdout)
+        print(f"# bridge_client: {out.stdout.strip()}", flush=True)
         calls = summary["calls"]
         check("bridge_client: one JSON line, exit 0, tools listed",
               out.returncode == 0 and summary["ok"] and "echo" in summary["tools"], out.stderr[-2000:])
