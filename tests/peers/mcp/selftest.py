@@ -288,8 +288,10 @@ def main():
           status == 200 and tok.get("refresh_token") and "mcp:tools" in tok.get("scope", "").split()
           and tok.get("token_type") == "Bearer", tok)
     access, refresh_token = tok["access_token"], tok["refresh_token"]
+    print("# token response: " + json.dumps({k: (v[:8] + "…" if k.endswith("token") else v) for k, v in tok.items()}))
     intro = httpx2.post(issuer + "/token/introspection", data={"token": access},
                         auth=("mcp-rs", "mcp-rs-secret")).json()
+    print(f"# introspection: {json.dumps(intro)}")
     check("introspection: active, aud = the MCP URL, scope, client_id, sub",
           intro.get("active") is True and intro.get("aud") == mcp_url and intro.get("client_id") == client_id
           and intro.get("sub") == "keyport-user" and "mcp:tools" in intro.get("scope", ""), intro)
@@ -424,6 +426,29 @@ def main():
     check("iss_override: the callback carries the rewritten iss", params2.get("iss") == "http://127.0.0.1:9/evil",
           params2)
     httpx2.post(issuer + "/__config", json={"iss_override": None})
+
+    # ---------------------------------------------------------------- step-up: re-authorize with mcp:admin
+    params4, verifier4 = login(meta, client_id, redirect_uri, mcp_url, "mcp:tools mcp:admin offline_access")
+    status, admin = token(meta, {"grant_type": "authorization_code", "code": params4["code"], "client_id": client_id,
+                                 "redirect_uri": redirect_uri, "code_verifier": verifier4, "resource": mcp_url})
+    check("step-up login: the token carries mcp:admin",
+          status == 200 and set(admin.get("scope", "").split()) >= {"mcp:tools", "mcp:admin"}, admin)
+    r = httpx2.post(mcp_url, json={"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                                   "params": {"name": "admin_task", "arguments": {}}},
+                    headers={"authorization": f"Bearer {admin.get('access_token')}",
+                             "accept": "application/json, text/event-stream"})
+    # no session: the SDK refuses the request (400), but not for scope (403)
+    check("... admin_task is no longer refused for scope", r.status_code != 403, f"{r.status_code} {r.text[:200]}")
+    out = subprocess.run(
+        [PY, os.path.join(HERE, "bridge_client.py"), "--call", "admin_task", "--",
+         PY, os.path.join(HERE, "token_bridge.py"), "--url", mcp_url, "--token", admin.get("access_token", "")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    try:
+        call = json.loads(out.stdout)["calls"][0]
+        check("... and runs: admin task done", call["ok"] and call["text"] == "admin task done", call)
+    except Exception:  # noqa: BLE001
+        check("admin_task with mcp:admin", False, f"{out.stdout} {out.stderr[-2000:]}")
 
     # ---------------------------------------------------------------- naive hosts lose the grant
     params3, verifier3 = login(meta, client_id, redirect_uri, mcp_url, scope)
