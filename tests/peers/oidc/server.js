@@ -36,6 +36,21 @@ function fail(msg) {
 }
 
 // ---------------------------------------------------------------- config
+function validResource(v) {
+  if (typeof v !== 'string') return false;
+  try {
+    const u = new URL(v);
+    return !u.hash;
+  } catch {
+    return false;
+  }
+}
+
+function validScopes(v) {
+  return Array.isArray(v) && v.length > 0
+    && v.every((x) => typeof x === 'string' && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(x));
+}
+
 function loadConfig() {
   let env = {};
   if (process.env.OIDC_PEER_CONFIG) {
@@ -91,8 +106,30 @@ function loadConfig() {
     rotate: !(parsed['no-rotate'] ?? env.rotate_refresh_tokens === false),
     lenientAuth: Boolean(parsed['lenient-auth'] ?? env.lenient_auth ?? false),
     refreshWithoutOffline: Boolean(parsed['refresh-without-offline-access'] ?? env.refresh_without_offline_access ?? false),
+    // Remote-MCP settings (env only, all opt-in): dynamic client registration (RFC 7591),
+    // one resource server by RFC 8707 resource indicator, and a confidential client the
+    // resource server introspects tokens with (RFC 7662).
+    registration: env.registration ?? false,
+    resource: env.resource ?? null,
+    resourceScopes: env.resource_scopes ?? ['mcp:tools'],
+    requireResource: env.require_resource ?? true,
+    introspectionClientId: env.introspection_client_id ?? null,
+    introspectionClientSecret: env.introspection_client_secret ?? null,
   };
-  if (!Array.isArray(cfg.redirectUris) || cfg.redirectUris.length === 0) fail('at least one --redirect-uri is required');
+  if (typeof cfg.registration !== 'boolean') fail('registration must be a boolean');
+  if (!Array.isArray(cfg.redirectUris)) fail('redirect_uris must be an array');
+  if (cfg.redirectUris.length === 0 && !cfg.registration) fail('at least one --redirect-uri is required (or "registration": true)');
+  if (cfg.resource !== null && !validResource(cfg.resource)) {
+    fail(`resource must be an absolute URL, got ${JSON.stringify(cfg.resource)}`);
+  }
+  if (!validScopes(cfg.resourceScopes)) fail('resource_scopes must be a non-empty array of scope tokens');
+  if (typeof cfg.requireResource !== 'boolean') fail('require_resource must be a boolean');
+  if ((cfg.introspectionClientId === null) !== (cfg.introspectionClientSecret === null)) {
+    fail('introspection_client_id and introspection_client_secret go together');
+  }
+  if (cfg.introspectionClientId !== null && cfg.introspectionClientId === cfg.clientId) {
+    fail('introspection_client_id must differ from client_id');
+  }
   if (cfg.port > 65535) fail('--port out of range');
   if (!['client_secret_post', 'client_secret_basic'].includes(cfg.authMethod)) fail(`unsupported --auth-method ${cfg.authMethod}`);
   if (!['web', 'native'].includes(cfg.applicationType)) fail(`unsupported --application-type ${cfg.applicationType}`);
@@ -202,6 +239,13 @@ function resetStats() {
     revoked_tokens: [], // token_type_hint of each revocation request (null if absent)
     authorization: 0, // GET/POST to the authorization endpoint (not the /auth/:uid resumes)
     userinfo: 0,
+    registrations: 0, // successful dynamic client registrations (RFC 7591)
+    registrations_refused: 0, // registration requests answered with an error
+    introspection: 0, // POSTs to the introspection endpoint
+    introspection_active: 0, // ... answered active: true
+    refresh_reuse_detected: 0, // a consumed refresh token presented again (the grant is revoked)
+    grants_revoked: 0, // grants the provider revoked (reuse detection, revocation endpoint)
+    token_without_resource: 0, // authorization_code/refresh_token requests without `resource` (resource mode only)
     requests: [], // log of the above, oldest first, capped at MAX_LOG
   };
 }
@@ -221,13 +265,24 @@ function clientAuthUsed(ctx) {
 }
 
 // ---------------------------------------------------------------- provider
-const { default: Provider } = await import('oidc-provider');
+const { default: Provider, errors } = await import('oidc-provider');
 
 // Settings /__config changes while the peer runs. `refreshTtl` is each refresh token's
 // lifetime from its issue; with rotation every refresh issues a new one with the full
 // lifetime, so it is an idle limit (the grant itself keeps --refresh-ttl). With
 // `announceRefreshTtl` the token response says it (`refresh_token_expires_in`).
-const runtime = { accessTtl: cfg.accessTtl, refreshTtl: cfg.refreshTtl, announceRefreshTtl: false, refreshDelayMs: 0 };
+const runtime = {
+  accessTtl: cfg.accessTtl,
+  refreshTtl: cfg.refreshTtl,
+  announceRefreshTtl: false,
+  refreshDelayMs: 0,
+  // fault switches for remote-MCP clients (POST /__config)
+  refuseRegistration: false,
+  stripPkceMetadata: false,
+  issOverride: null,
+  resource: cfg.resource,
+  resourceScopes: cfg.resourceScopes,
+};
 
 function jwks() {
   const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -268,7 +323,7 @@ const provider = new Provider(issuer, {
     keys: [crypto.randomBytes(32).toString('hex')],
   },
   clients: [
-    {
+    ...(cfg.redirectUris.length ? [{
       client_id: cfg.clientId,
       client_secret: cfg.clientSecret,
       redirect_uris: cfg.redirectUris,
@@ -277,7 +332,16 @@ const provider = new Provider(issuer, {
       token_endpoint_auth_method: cfg.authMethod,
       application_type: cfg.applicationType,
       scope: 'openid offline_access profile email api:read',
-    },
+    }] : []),
+    // The resource server's own client: it only calls the introspection endpoint.
+    ...(cfg.introspectionClientId ? [{
+      client_id: cfg.introspectionClientId,
+      client_secret: cfg.introspectionClientSecret,
+      redirect_uris: [],
+      response_types: [],
+      grant_types: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+    }] : []),
   ],
   scopes: ['openid', 'offline_access', 'profile', 'email', 'api:read'],
   claims: {
@@ -293,6 +357,27 @@ const provider = new Provider(issuer, {
     revocation: { enabled: true },
     introspection: { enabled: true },
     userinfo: { enabled: true },
+    // RFC 7591 without an initial access token. Stock defaults for what a request leaves
+    // out (application_type web, grant_types authorization_code only, a client secret).
+    registration: { enabled: cfg.registration, initialAccessToken: false },
+    // RFC 8707: stock oidc-provider answers any `resource` with invalid_target. With
+    // `resource` set (at start or by POST /__config), exactly that one is known: opaque,
+    // audience-bound access tokens (introspectable, revocable) carrying the requested
+    // resource_scopes.
+    ...(cfg.resource || cfg.registration ? {
+      resourceIndicators: {
+        enabled: true,
+        async getResourceServerInfo(_ctx, indicator) {
+          if (runtime.resource === null || indicator !== runtime.resource) throw new errors.InvalidTarget();
+          return {
+            scope: runtime.resourceScopes.join(' '),
+            audience: runtime.resource,
+            accessTokenTTL: runtime.accessTtl,
+            accessTokenFormat: 'opaque',
+          };
+        },
+      },
+    } : {}),
   },
   async findAccount(_ctx, sub) {
     return { accountId: sub, async claims() { return accountClaims(sub); } };
@@ -330,7 +415,14 @@ provider.use(async (ctx, next) => {
 // Count every request that reaches the token / revocation / authorization /
 // userinfo endpoints, failed ones included. Runs around oidc-provider's own
 // router, so it sees the real outcome.
-const paths = { token: '/token', revocation: '/token/revocation', authorization: '/auth', userinfo: '/me' };
+const paths = {
+  token: '/token',
+  revocation: '/token/revocation',
+  authorization: '/auth',
+  userinfo: '/me',
+  introspection: '/token/introspection',
+  registration: '/reg',
+};
 provider.use(async (ctx, next) => {
   try {
     await next();
@@ -345,7 +437,17 @@ provider.use(async (ctx, next) => {
       const key = GRANT_TYPES.includes(gt) ? gt : 'other';
       stats.token[key] += 1;
       if (status >= 300) stats.token_errors[key] += 1;
-      logRequest({ endpoint: 'token', grant_type: gt ?? null, status, error, client_auth: clientAuthUsed(ctx) });
+      const entry = { endpoint: 'token', grant_type: gt ?? null, status, error, client_auth: clientAuthUsed(ctx) };
+      if (cfg.resource || cfg.registration || cfg.introspectionClientId) {
+        const resource = params.resource ?? body.resource ?? null;
+        entry.client_id = ctx.oidc?.client?.clientId ?? body.client_id ?? null;
+        entry.resource = resource;
+        entry.error_detail = ctx.state.peerErrorDetail ?? null;
+        if (runtime.resource && resource === null && (gt === 'authorization_code' || gt === 'refresh_token')) {
+          stats.token_without_resource += 1;
+        }
+      }
+      logRequest(entry);
     } else if (path === paths.revocation && method === 'POST') {
       const hint = ctx.oidc?.params?.token_type_hint ?? ctx.oidc?.body?.token_type_hint ?? ctx.state.peerBody?.token_type_hint ?? null;
       stats.revocation += 1;
@@ -368,28 +470,102 @@ provider.use(async (ctx, next) => {
         code_challenge_method: q.code_challenge_method ?? null,
         code_challenge_present: q.code_challenge !== undefined,
         location: ctx.response.get('location') || null,
+        ...(cfg.resource || cfg.registration || cfg.introspectionClientId ? { resource: q.resource ?? null } : {}),
       });
     } else if (path === paths.userinfo) {
       stats.userinfo += 1;
       logRequest({ endpoint: 'userinfo', status, error });
+    } else if (path === paths.introspection && method === 'POST') {
+      stats.introspection += 1;
+      const active = status === 200 && ctx.body && typeof ctx.body === 'object' && ctx.body.active === true;
+      if (active) stats.introspection_active += 1;
+      logRequest({
+        endpoint: 'introspection',
+        status,
+        error,
+        active,
+        aud: active ? ctx.body.aud ?? null : null,
+        scope: active ? ctx.body.scope ?? null : null,
+        client_id: ctx.oidc?.client?.clientId ?? null,
+      });
+    } else if (path === paths.registration && method === 'POST' && cfg.registration) {
+      const ok = status === 201;
+      if (ok) stats.registrations += 1;
+      else stats.registrations_refused += 1;
+      const b = ctx.oidc?.body ?? {};
+      logRequest({
+        endpoint: 'registration',
+        status,
+        error,
+        client_id: ok ? ctx.body.client_id : null,
+        application_type: b.application_type ?? null,
+        grant_types: b.grant_types ?? null,
+        token_endpoint_auth_method: b.token_endpoint_auth_method ?? null,
+        redirect_uris: b.redirect_uris ?? null,
+        scope: b.scope ?? null,
+      });
     }
   }
+});
+
+// Read a form body ahead of oidc-provider (once), and hand it on: oidc-provider takes
+// `ctx.request.body` when the request stream was already read.
+async function peerForm(ctx) {
+  if (ctx.state.peerBody) return ctx.state.peerBody;
+  const chunks = [];
+  for await (const c of ctx.req) chunks.push(c);
+  ctx.state.peerBody = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
+  ctx.request.body = ctx.state.peerBody;
+  return ctx.state.peerBody;
+}
+
+// Resource mode (unless "require_resource": false): an authorization_code or
+// refresh_token request without `resource` is refused with invalid_target before
+// oidc-provider sees it, so nothing is consumed. (Stock oidc-provider would answer
+// it with an audience-less token when the scope has `openid`, and otherwise with a
+// token for the granted resource.) MCP clients must send RFC 8707 `resource` on the
+// token requests too.
+provider.use(async (ctx, next) => {
+  if (!runtime.resource || !cfg.requireResource || ctx.method !== 'POST' || ctx.path !== paths.token
+    || !ctx.is('application/x-www-form-urlencoded')) return next();
+  const body = await peerForm(ctx);
+  if (!['authorization_code', 'refresh_token'].includes(body.grant_type) || body.resource) return next();
+  ctx.status = 400;
+  ctx.set('cache-control', 'no-store');
+  ctx.body = {
+    error: 'invalid_target',
+    error_description: 'the resource parameter (RFC 8707) is required on token requests',
+  };
+  return undefined;
 });
 
 // oidc-provider accepts client_secret_basic and client_secret_post
 // interchangeably whichever one the client registered. Unless --lenient-auth,
 // hold the client to its registered method, as strict providers do, so tests
 // notice when keyport authenticates the wrong way.
-const clientAuthPaths = new Set([paths.token, paths.revocation, '/token/introspection']);
+// Only the configured confidential client is held to it: dynamically registered
+// clients and the introspection client authenticate as oidc-provider allows.
+const clientAuthPaths = new Set([paths.token, paths.revocation, paths.introspection]);
+function basicClientId(header) {
+  try {
+    const decoded = Buffer.from(header.replace(/^basic /i, ''), 'base64').toString('utf8');
+    return decodeURIComponent(decoded.slice(0, decoded.indexOf(':')).replace(/\+/g, '%20'));
+  } catch {
+    return null;
+  }
+}
 provider.use(async (ctx, next) => {
   if (cfg.lenientAuth || ctx.method !== 'POST' || !clientAuthPaths.has(ctx.path)) return next();
-  const usesBasic = /^basic /i.test(ctx.get('authorization') || '');
+  const authz = ctx.get('authorization') || '';
+  const usesBasic = /^basic /i.test(authz);
   if (usesBasic === (cfg.authMethod === 'client_secret_basic')) return next();
-  // Mismatch: answer here. Read the form body only so the stats can tell
-  // which grant_type / token_type_hint was asked for.
-  const chunks = [];
-  for await (const c of ctx.req) chunks.push(c);
-  ctx.state.peerBody = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
+  const others = cfg.registration || cfg.introspectionClientId !== null;
+  if (usesBasic && others && basicClientId(authz) !== cfg.clientId) return next();
+  // Mismatch (or, with other clients around, maybe one): read the form body, so the
+  // stats can tell which grant_type / token_type_hint was asked for and which client
+  // this is.
+  const body = await peerForm(ctx);
+  if (!usesBasic && others && body.client_id !== cfg.clientId) return next(); // another client
   ctx.status = 401;
   if (usesBasic) ctx.set('www-authenticate', 'Basic realm="oidc-peer"');
   ctx.set('cache-control', 'no-store');
@@ -398,6 +574,62 @@ provider.use(async (ctx, next) => {
     error_description: `client authentication failed: this client is registered for ${cfg.authMethod}`,
   };
   return undefined;
+});
+
+// POST /__config {"refuse_registration": true}: registration requests get an RFC 7591
+// error (400 invalid_client_metadata) without reaching oidc-provider.
+provider.use(async (ctx, next) => {
+  if (!(cfg.registration && runtime.refuseRegistration && ctx.method === 'POST' && ctx.path === paths.registration)) {
+    return next();
+  }
+  ctx.status = 400;
+  ctx.set('cache-control', 'no-store');
+  ctx.body = {
+    error: 'invalid_client_metadata',
+    error_description: 'registration refused by the test peer (refuse_registration)',
+  };
+  return undefined;
+});
+
+// POST /__config {"strip_pkce_metadata": true}: both discovery documents lose
+// code_challenge_methods_supported (an MCP client must then refuse the server).
+const discoveryPaths = new Set(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']);
+provider.use(async (ctx, next) => {
+  await next();
+  if (runtime.stripPkceMetadata && ctx.method === 'GET' && discoveryPaths.has(ctx.path)
+    && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
+    const { code_challenge_methods_supported: _dropped, ...rest } = ctx.body;
+    ctx.body = rest;
+  }
+});
+
+// POST /__config {"iss_override": "…"}: the `iss` (RFC 9207) of authorization responses
+// redirected to the client is rewritten, as a mix-up attack would present it.
+provider.use(async (ctx, next) => {
+  await next();
+  if (runtime.issOverride === null || ctx.status < 300 || ctx.status >= 400) return;
+  const location = ctx.response.get('location');
+  if (!location) return;
+  let target;
+  try {
+    target = new URL(location, issuer);
+  } catch {
+    return;
+  }
+  if (target.origin === issuer || !target.searchParams.has('iss')) return;
+  if (!target.searchParams.has('code') && !target.searchParams.has('error')) return;
+  target.searchParams.set('iss', runtime.issOverride);
+  ctx.redirect(target.toString());
+});
+
+// Why a grant request failed (oidc-provider keeps it out of the response), and
+// refresh-token reuse: a consumed refresh token presented again revokes the grant.
+provider.on('grant.error', (ctx, err) => {
+  ctx.state.peerErrorDetail = err.error_detail ?? null;
+  if (err.error_detail === 'refresh token already used') stats.refresh_reuse_detected += 1;
+});
+provider.on('grant.revoked', () => {
+  stats.grants_revoked += 1;
 });
 
 // `refresh_token_expires_in` (not in RFC 6749; GitHub and others send it) on every token
@@ -456,12 +688,41 @@ async function control(req, res, path) {
         if (!Number.isInteger(n) || n < 0) return sendJson(res, 400, { error: 'refresh_delay_ms must be an integer >= 0' });
         runtime.refreshDelayMs = n;
       }
+      for (const [key, field] of [['refuse_registration', 'refuseRegistration'], ['strip_pkce_metadata', 'stripPkceMetadata']]) {
+        if (body[key] === undefined) continue;
+        if (typeof body[key] !== 'boolean') return sendJson(res, 400, { error: `${key} must be a boolean` });
+        runtime[field] = body[key];
+      }
+      if (body.resource !== undefined) {
+        if (!(cfg.resource || cfg.registration)) {
+          return sendJson(res, 400, { error: 'resource needs "registration": true or a "resource" at start' });
+        }
+        if (body.resource !== null && !validResource(body.resource)) {
+          return sendJson(res, 400, { error: 'resource must be an absolute URL or null' });
+        }
+        runtime.resource = body.resource;
+      }
+      if (body.resource_scopes !== undefined) {
+        if (!validScopes(body.resource_scopes)) return sendJson(res, 400, { error: 'resource_scopes must be a non-empty array of scope tokens' });
+        runtime.resourceScopes = body.resource_scopes;
+      }
+      if (body.iss_override !== undefined) {
+        if (body.iss_override !== null && typeof body.iss_override !== 'string') {
+          return sendJson(res, 400, { error: 'iss_override must be a string or null' });
+        }
+        runtime.issOverride = body.iss_override;
+      }
     }
     return sendJson(res, 200, {
       access_ttl: runtime.accessTtl,
       refresh_ttl: runtime.refreshTtl,
       announce_refresh_ttl: runtime.announceRefreshTtl,
       refresh_delay_ms: runtime.refreshDelayMs,
+      refuse_registration: runtime.refuseRegistration,
+      strip_pkce_metadata: runtime.stripPkceMetadata,
+      iss_override: runtime.issOverride,
+      resource: runtime.resource,
+      resource_scopes: runtime.resourceScopes,
     });
   }
   return sendJson(res, 404, { error: 'unknown control endpoint' });
@@ -489,11 +750,20 @@ process.on('SIGINT', () => shutdown('SIGINT'));
 process.stdout.write(`${JSON.stringify({
   issuer,
   port,
-  client_id: cfg.clientId,
+  client_id: cfg.redirectUris.length ? cfg.clientId : null,
   discovery: `${issuer}/.well-known/openid-configuration`,
   authorization_endpoint: `${issuer}${paths.authorization}`,
   token_endpoint: `${issuer}${paths.token}`,
   revocation_endpoint: `${issuer}${paths.revocation}`,
   userinfo_endpoint: `${issuer}${paths.userinfo}`,
   stats: `${issuer}/__stats`,
+  ...(cfg.registration ? {
+    registration_endpoint: `${issuer}${paths.registration}`,
+    oauth_metadata: `${issuer}/.well-known/oauth-authorization-server`,
+  } : {}),
+  ...(cfg.resource ? { resource: cfg.resource, resource_scopes: cfg.resourceScopes } : {}),
+  ...(cfg.introspectionClientId ? {
+    introspection_endpoint: `${issuer}${paths.introspection}`,
+    introspection_client_id: cfg.introspectionClientId,
+  } : {}),
 })}\n`);
