@@ -270,8 +270,7 @@ impl<'a> RemoteMcp<'a> {
             return Ok((client, obtained, Enrolment::Reused));
         }
         let callback = self.ctx.callback_url(MCP_APP);
-        let registered =
-            discovery::register(&self.ctx.net, &found.server, &callback, &found.scopes)?;
+        let registered = discovery::register(&self.ctx.net, &found.server, &callback)?;
         client.insert("client_id".into(), json!(registered.client_id));
         client.insert("token_auth".into(), json!(registered.auth.as_str()));
         if let Some(secret) = &registered.client_secret {

@@ -475,33 +475,19 @@ struct RegistrationResponse {
     registration_client_uri: Option<String>,
 }
 
-/// The RFC 7591 request: a native app with keyport's loopback redirect, both grants, a
-/// public client where the server allows, and only scopes the server publishes.
-pub fn registration_request(
-    server: &ServerMetadata,
-    redirect_uri: &str,
-    scopes: &[String],
-) -> Value {
-    let auth = ClientAuth::preferred(server);
-    let mut body = json!({
+/// The RFC 7591 request: a native app with keyport's loopback redirect, both grants and a
+/// public client where the server allows. No `scope`: it is optional (RFC 7591 §2), and a
+/// resource's own scopes are often not among those the server publishes, which some
+/// servers then refuse; scopes are asked for at authorization instead.
+pub fn registration_request(server: &ServerMetadata, redirect_uri: &str) -> Value {
+    json!({
         "client_name": "keyport",
         "application_type": "native",
         "redirect_uris": [redirect_uri],
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
-        "token_endpoint_auth_method": auth.as_str(),
-    });
-    if let Some(published) = &server.scopes_supported {
-        let scope: Vec<&str> = scopes
-            .iter()
-            .filter(|s| published.contains(s))
-            .map(String::as_str)
-            .collect();
-        if !scope.is_empty() {
-            body["scope"] = json!(scope.join(" "));
-        }
-    }
-    body
+        "token_endpoint_auth_method": ClientAuth::preferred(server).as_str(),
+    })
 }
 
 /// An RFC 7591 error's `error` and `error_description`, short and printable.
@@ -528,7 +514,6 @@ pub fn register(
     net: &Net,
     server: &ServerMetadata,
     redirect_uri: &str,
-    scopes: &[String],
 ) -> Result<Registration, DiscoveryError> {
     let Some(endpoint) = &server.registration_endpoint else {
         return fail(format!(
@@ -537,7 +522,7 @@ pub fn register(
             server.issuer
         ));
     };
-    let body = registration_request(server, redirect_uri, scopes);
+    let body = registration_request(server, redirect_uri);
     let request = http::Request::post(endpoint.as_str())
         .header("content-type", "application/json")
         .header("accept", "application/json")

@@ -107,8 +107,7 @@ fn registration_asks_for_a_native_public_client_with_both_grants() {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "none"],
         "scopes_supported": ["openid", "offline_access"],
     }));
-    let scopes = vec!["mcp:tools".to_string(), "offline_access".to_string()];
-    let body = registration_request(&s, "http://127.0.0.1:7790/callback/mcp", &scopes);
+    let body = registration_request(&s, "http://127.0.0.1:7790/callback/mcp");
     assert_eq!(body["application_type"], "native");
     assert_eq!(body["token_endpoint_auth_method"], "none");
     assert_eq!(
@@ -119,13 +118,13 @@ fn registration_asks_for_a_native_public_client_with_both_grants() {
         body["redirect_uris"],
         json!(["http://127.0.0.1:7790/callback/mcp"])
     );
-    // Only scopes the server publishes go into the registration.
-    assert_eq!(body["scope"], "offline_access");
+    assert!(body.get("scope").is_none());
     // Without a published list, RFC 8414's default is client_secret_basic alone.
     let plain = server(json!({}));
     assert_eq!(ClientAuth::preferred(&plain), ClientAuth::Basic);
-    let body = registration_request(&plain, "http://127.0.0.1/cb", &scopes);
-    assert!(body.get("scope").is_none());
+    let only_post =
+        server(json!({"token_endpoint_auth_methods_supported": ["client_secret_post"]}));
+    assert_eq!(ClientAuth::preferred(&only_post), ClientAuth::Post);
 }
 
 #[test]

@@ -17,8 +17,10 @@ use crate::service::MCP_APP;
 pub struct AddArgs {
     /// What `keyport mcp bridge NAME` will call it (A-Z, a-z, 0-9, '-', '_', '.').
     pub name: String,
-    /// The server's Streamable HTTP endpoint, e.g. https://mcp.linear.app/mcp.
-    pub url: String,
+    /// The server's Streamable HTTP endpoint, e.g. https://mcp.linear.app/mcp. (Not named
+    /// `url`: that is the global `--url` of keyport itself.)
+    #[arg(value_name = "URL")]
+    pub server_url: String,
     /// A client you registered by hand at the server's authorization server (default:
     /// keyport registers itself there).
     #[arg(long)]
@@ -66,7 +68,7 @@ pub fn add(client: &Client, args: AddArgs, as_json: bool) -> CliResult {
     };
     let body = AddMcpServerBody {
         name: args.name,
-        url: args.url,
+        url: args.server_url,
         client_id: args.client_id,
         client_secret,
         client_metadata_url: args.client_metadata_url,

@@ -111,6 +111,10 @@ const TABLE: &[(&str, &str, Needs, Acts)] = &[
     ("POST", "/api/v1/approvals/{id}/deny", Admin, No),
     ("GET", "/api/v1/audit", Admin, No),
     ("GET", "/api/v1/audit/verify", Admin, No),
+    ("GET", "/api/v1/mcp/servers", Use, No),
+    ("POST", "/api/v1/mcp/servers", Admin, No),
+    ("POST", "/api/v1/mcp/servers/{name}/token", Use, No),
+    ("POST", "/api/v1/mcp/servers/{name}/step_up", Use, No),
     ("POST", "/mcp", Tools, No),
     ("GET", "/mcp", Tools, No),
     ("DELETE", "/mcp", Tools, No),
@@ -292,6 +296,10 @@ impl Fixture {
                 json!({"connectedAccountId": self.connection, "input": issue})
             }
             "POST /api/v1/keys" => json!({"name": "minted"}),
+            // A name refused before any discovery: no remote server is needed to pass.
+            "POST /api/v1/mcp/servers" => json!({"name": "not a name", "url": "https://x"}),
+            "POST /api/v1/mcp/servers/{name}/token" => json!({"entityId": "alice"}),
+            "POST /api/v1/mcp/servers/{name}/step_up" => json!({"scope": "more"}),
             // `true` would revoke the table's own keys: the panic button has its own test.
             "POST /api/v1/keys/revoke" => json!({"all": false}),
             "POST /mcp" => json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",

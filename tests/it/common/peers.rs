@@ -225,6 +225,19 @@ impl OidcProvider {
         if let Some(ttl) = access_ttl {
             cmd.args(["--access-ttl", &ttl.to_string()]);
         }
+        Self::spawn(cmd).0
+    }
+
+    /// The peer configured by `config` alone (its `OIDC_PEER_CONFIG` keys, see its
+    /// README), and the ready line it printed.
+    pub fn start_config(config: &Value) -> (OidcProvider, Value) {
+        let mut cmd = Command::new(node());
+        cmd.arg(dir().join("oidc/server.js"))
+            .env("OIDC_PEER_CONFIG", config.to_string());
+        Self::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> (OidcProvider, Value) {
         let child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -234,10 +247,11 @@ impl OidcProvider {
         let line = process.first_line(Duration::from_secs(60));
         let info: Value =
             serde_json::from_str(&line).unwrap_or_else(|e| panic!("peer said {line:?}: {e}"));
-        OidcProvider {
+        let provider = OidcProvider {
             _process: process,
             issuer: info["issuer"].as_str().expect("issuer").to_string(),
-        }
+        };
+        (provider, info)
     }
 
     pub fn stats(&self) -> Value {

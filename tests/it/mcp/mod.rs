@@ -7,6 +7,7 @@
 
 mod http;
 mod inspector;
+mod remote;
 mod restricted;
 mod stdio;
 

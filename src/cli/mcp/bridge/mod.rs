@@ -12,18 +12,23 @@
 //! server's scopes and answers with the link that authorizes them. With no usable login
 //! the answer is the MCP spec's URL elicitation (`-32042`) with the connect link, or, for
 //! a host without it, a tool error carrying the link.
+//!
+//! A host may start before anyone signed in: the bridge then answers `initialize` itself
+//! (its instructions carry the link) and lists no tools; once the login exists it opens
+//! the remote session with the host's own `initialize` and tells the host the tool list
+//! changed.
 
 mod remote;
 mod reply;
 
 use std::io::BufRead;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use self::remote::{Outcome, Remote};
 use self::reply::{Elicitation, Host, INTERNAL_ERROR, Request};
@@ -35,6 +40,8 @@ use crate::http::dto::{
 
 /// JSON-RPC's parse error.
 const PARSE_ERROR: i64 = -32700;
+/// The id of the `initialize` the bridge replays to open a session late.
+const LATE_INITIALIZE: &str = "keyport-bridge-initialize";
 
 /// What keyport answered for the next request.
 enum Grant {
@@ -55,6 +62,9 @@ struct Bridge {
     /// The host declared URL-mode elicitation.
     elicits: AtomicBool,
     listening: AtomicBool,
+    /// The host's `initialize`, kept while the bridge answered it alone (no login yet):
+    /// replayed to the server once there is one.
+    unopened: Mutex<Option<Value>>,
 }
 
 impl Bridge {
@@ -103,6 +113,62 @@ impl Bridge {
         Self::grant(answer)
     }
 
+    fn to_host(&self) -> impl FnMut(Value) + '_ {
+        |message| self.host.send(&message)
+    }
+
+    /// Sends `body` with a fresh token: one renewal and one retry after a `401`. `Err`
+    /// carries what to tell the host instead.
+    fn send(&self, body: &[u8], deliver: &mut dyn FnMut(Value)) -> Result<(), Refusal> {
+        let mut refused: Option<String> = None;
+        for attempt in 0..2 {
+            let token = match self.token(refused.as_deref()).map_err(Refusal::Failed)? {
+                Grant::Token(token) => token,
+                Grant::Login { id, url, reason } => return Err(Refusal::Login { id, url, reason }),
+            };
+            match self.remote.post(body, token.expose_secret(), deliver) {
+                Outcome::Delivered | Outcome::NoStream => return Ok(()),
+                Outcome::Unauthorized(_) if attempt == 0 => {
+                    refused = Some(crate::service::fingerprint(token.expose_secret()));
+                }
+                Outcome::Unauthorized(challenge) => {
+                    let said = [challenge.error, challenge.error_description]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(": ");
+                    return Err(Refusal::Failed(format!(
+                        "the MCP server at {} refused keyport's token again after a refresh \
+                         ({}); it may accept tokens only for another audience than its URL. \
+                         Not retried.",
+                        self.remote.url(),
+                        if said.is_empty() {
+                            "no reason given".into()
+                        } else {
+                            said
+                        }
+                    )));
+                }
+                Outcome::StepUp(challenge) => {
+                    let scope = challenge.scope.unwrap_or_default();
+                    return Err(match self.step_up(&scope) {
+                        Ok(Grant::Login { id, url, reason }) => Refusal::Login { id, url, reason },
+                        Ok(Grant::Token(_)) => Refusal::Failed(
+                            "the MCP server asks for more access than the login has".into(),
+                        ),
+                        Err(e) => Refusal::Failed(format!(
+                            "the MCP server asks for more access (scope {scope}); {e}"
+                        )),
+                    });
+                }
+                Outcome::Failed(text) => return Err(Refusal::Failed(text)),
+            }
+        }
+        Err(Refusal::Failed(
+            "the MCP server refused keyport's token".into(),
+        ))
+    }
+
     /// Relays one message from the host; a request that cannot reach the server is
     /// answered here.
     fn forward(&self, message: &Value, body: &[u8]) {
@@ -115,85 +181,146 @@ impl Bridge {
                 method,
                 host_elicits_urls: self.elicits.load(Ordering::Relaxed),
             });
-        let fail = |text: &str| match &request {
-            Some(r) => self.host.error(r.id, INTERNAL_ERROR, text, None),
-            None => eprintln!("keyport mcp bridge: {text}"),
+        if self.is_unopened() && !self.open_late() {
+            return self.answer_alone(request.as_ref());
+        }
+        let refusal = match self.send(body, &mut self.to_host()) {
+            Ok(()) => return,
+            Err(refusal) => refusal,
         };
-        let mut refused: Option<String> = None;
-        for attempt in 0..2 {
-            let token = match self.token(refused.as_deref()) {
-                Ok(Grant::Token(token)) => token,
-                Ok(Grant::Login { id, url, reason }) => {
-                    match &request {
-                        Some(r) => self.host.login_required(
-                            r,
-                            Elicitation {
-                                id: &id,
-                                url: &url,
-                                reason: &reason,
-                            },
-                        ),
-                        None => eprintln!("keyport mcp bridge: {reason}: open {url}"),
-                    }
-                    return;
+        match (refusal, &request) {
+            (Refusal::Login { id, url, reason }, Some(r)) => {
+                if method == "initialize" {
+                    return self.open_alone(message, &reason, &url);
                 }
-                Err(e) => return fail(&e),
-            };
-            match self.remote.post(body, token.expose_secret(), &self.host) {
-                Outcome::Delivered | Outcome::NoStream => return,
-                Outcome::Unauthorized(_) if attempt == 0 => {
-                    refused = Some(crate::service::fingerprint(token.expose_secret()));
-                }
-                Outcome::Unauthorized(challenge) => {
-                    let said = [challenge.error, challenge.error_description]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>()
-                        .join(": ");
-                    return fail(&format!(
-                        "the MCP server at {} refused keyport's token again after a refresh \
-                         ({}); it may accept tokens only for another audience than its URL. \
-                         Not retried.",
-                        self.remote.url(),
-                        if said.is_empty() {
-                            "no reason given".into()
-                        } else {
-                            said
-                        }
-                    ));
-                }
-                Outcome::StepUp(challenge) => {
-                    let scope = challenge.scope.unwrap_or_default();
-                    return match (self.step_up(&scope), &request) {
-                        (Ok(Grant::Login { id, url, reason }), Some(r)) => {
-                            self.host.login_required(
-                                r,
-                                Elicitation {
-                                    id: &id,
-                                    url: &url,
-                                    reason: &reason,
-                                },
-                            )
-                        }
-                        (Ok(_), _) => {
-                            fail("the MCP server asks for more access than the login has")
-                        }
-                        (Err(e), _) => fail(&format!(
-                            "the MCP server asks for more access (scope {scope}); {e}"
-                        )),
-                    };
-                }
-                Outcome::Failed(text) => return fail(&text),
+                self.host.login_required(
+                    r,
+                    Elicitation {
+                        id: &id,
+                        url: &url,
+                        reason: &reason,
+                    },
+                );
             }
+            (Refusal::Login { url, reason, .. }, None) => {
+                eprintln!("keyport mcp bridge: {reason}: open {url}");
+            }
+            (Refusal::Failed(text), Some(r)) => self.host.error(r.id, INTERNAL_ERROR, &text, None),
+            (Refusal::Failed(text), None) => eprintln!("keyport mcp bridge: {text}"),
         }
     }
 
+    fn is_unopened(&self) -> bool {
+        self.unopened
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// No login yet: the bridge answers `initialize` itself, with the link in its
+    /// instructions, and keeps the request to open the real session later.
+    fn open_alone(&self, initialize: &Value, reason: &str, url: &str) {
+        let version = initialize
+            .pointer("/params/protocolVersion")
+            .cloned()
+            .unwrap_or(json!("2025-11-25"));
+        *self
+            .unopened
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(initialize.clone());
+        self.host.send(
+            &json!({"jsonrpc": "2.0", "id": initialize["id"], "result": {
+                "protocolVersion": version,
+                "capabilities": {"tools": {"listChanged": true}},
+                "serverInfo": {"name": format!("keyport bridge to {}", self.name),
+                    "version": env!("CARGO_PKG_VERSION")},
+                "instructions": format!("{reason}: open {url}. The tools appear once you have."),
+            }}),
+        );
+    }
+
+    /// While the session is unopened: `ping` and `tools/list` are answered here (no
+    /// tools yet), anything else as a login that is still missing.
+    fn answer_alone(&self, request: Option<&Request<'_>>) {
+        let Some(r) = request else { return };
+        match r.method {
+            "ping" => self
+                .host
+                .send(&json!({"jsonrpc": "2.0", "id": r.id, "result": {}})),
+            "tools/list" => self
+                .host
+                .send(&json!({"jsonrpc": "2.0", "id": r.id, "result": {"tools": []}})),
+            _ => match self.token(None) {
+                Ok(Grant::Login { id, url, reason }) => self.host.login_required(
+                    r,
+                    Elicitation {
+                        id: &id,
+                        url: &url,
+                        reason: &reason,
+                    },
+                ),
+                Ok(Grant::Token(_)) => self.host.error(
+                    r.id,
+                    INTERNAL_ERROR,
+                    "the MCP server could not be reached to open the session",
+                    None,
+                ),
+                Err(e) => self.host.error(r.id, INTERNAL_ERROR, &e, None),
+            },
+        }
+    }
+
+    /// Opens the real session with the host's `initialize` once a login exists, and tells
+    /// the host its tool list changed. `false` while there is still no login.
+    fn open_late(&self) -> bool {
+        let mut unopened = self
+            .unopened
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(initialize) = unopened.as_ref() else {
+            return true;
+        };
+        if !matches!(self.token(None), Ok(Grant::Token(_))) {
+            return false;
+        }
+        let mut replay = initialize.clone();
+        replay["id"] = json!(LATE_INITIALIZE);
+        let mut answered = false;
+        let sent = self.send(replay.to_string().as_bytes(), &mut |m: Value| {
+            answered |= m.get("result").is_some();
+        });
+        if sent.is_err() || !answered {
+            return false;
+        }
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        if self
+            .send(initialized.to_string().as_bytes(), &mut self.to_host())
+            .is_err()
+        {
+            return false;
+        }
+        *unopened = None;
+        drop(unopened);
+        self.host
+            .send(&json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}));
+        eprintln!(
+            "keyport mcp bridge: signed in; the session with {} is open",
+            self.remote.url()
+        );
+        true
+    }
+
     /// The server's own stream (its notifications and requests), reopened when it ends,
-    /// until the host goes away or the server says it has none.
+    /// until the host goes away or the server says it has none. While the session waits
+    /// for a login, it opens the session as soon as there is one.
     fn listen(&self) {
         let mut pause = Duration::from_millis(250);
         let mut refused: Option<String> = None;
         while self.listening.load(Ordering::Relaxed) {
+            if self.is_unopened() && !self.open_late() {
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
             let token = match self.token(refused.take().as_deref()) {
                 Ok(Grant::Token(token)) => token,
                 Ok(Grant::Login { .. }) | Err(_) => {
@@ -202,7 +329,10 @@ impl Bridge {
                     continue;
                 }
             };
-            match self.remote.listen(token.expose_secret(), &self.host) {
+            match self
+                .remote
+                .listen(token.expose_secret(), &mut self.to_host())
+            {
                 Outcome::NoStream | Outcome::StepUp(_) => return,
                 Outcome::Unauthorized(_) => {
                     refused = Some(crate::service::fingerprint(token.expose_secret()));
@@ -216,6 +346,16 @@ impl Bridge {
             std::thread::sleep(pause);
         }
     }
+}
+
+/// Why a message did not reach the server.
+enum Refusal {
+    Login {
+        id: String,
+        url: String,
+        reason: String,
+    },
+    Failed(String),
 }
 
 /// Relays between the host on stdio and the server `name` until stdin closes.
@@ -239,6 +379,7 @@ pub fn run(keyport: Client, name: &str, entity: &str) -> Result<(), CliError> {
         host: Host::new(),
         elicits: AtomicBool::new(false),
         listening: AtomicBool::new(false),
+        unopened: Mutex::new(None),
     });
     let mut in_flight: Vec<JoinHandle<()>> = Vec::new();
     for line in std::io::stdin().lock().lines() {
@@ -272,7 +413,11 @@ pub fn run(keyport: Client, name: &str, entity: &str) -> Result<(), CliError> {
             }));
             continue;
         }
-        bridge.forward(&message, line.as_bytes());
+        if method == "notifications/initialized" && bridge.is_unopened() {
+            // The session opens later, with its own `initialized`.
+        } else {
+            bridge.forward(&message, line.as_bytes());
+        }
         if method == "notifications/initialized" && !bridge.listening.swap(true, Ordering::Relaxed)
         {
             let bridge = Arc::clone(&bridge);

@@ -12,7 +12,6 @@ use serde_json::Value;
 use ureq::Agent;
 use ureq::http::Response;
 
-use super::reply::Host;
 use crate::auth::oauth2::discovery::Challenge;
 use crate::net::MAX_RESPONSE;
 
@@ -84,14 +83,14 @@ impl Remote {
         request
     }
 
-    /// Sends one message from the host and relays what comes back.
-    pub fn post(&self, body: &[u8], token: &str, host: &Host) -> Outcome {
+    /// Sends one message and hands each message that comes back to `deliver`.
+    pub fn post(&self, body: &[u8], token: &str, deliver: &mut dyn FnMut(Value)) -> Outcome {
         let request = self
             .headers(self.agent.post(&self.url), token)
             .header("content-type", "application/json")
             .header("accept", "application/json, text/event-stream");
         match request.send(body) {
-            Ok(response) => self.relay(response, host),
+            Ok(response) => self.relay(response, deliver),
             Err(e) => Outcome::Failed(format!(
                 "could not reach the MCP server at {}: {e}",
                 self.url
@@ -100,13 +99,13 @@ impl Remote {
     }
 
     /// Opens the server's own stream and relays it until it ends.
-    pub fn listen(&self, token: &str, host: &Host) -> Outcome {
+    pub fn listen(&self, token: &str, deliver: &mut dyn FnMut(Value)) -> Outcome {
         let request = self
             .headers(self.agent.get(&self.url), token)
             .header("accept", "text/event-stream");
         match request.call() {
             Ok(r) if r.status() == 405 => Outcome::NoStream,
-            Ok(response) => self.relay(response, host),
+            Ok(response) => self.relay(response, deliver),
             Err(e) => Outcome::Failed(format!(
                 "could not reach the MCP server at {}: {e}",
                 self.url
@@ -121,7 +120,7 @@ impl Remote {
         }
     }
 
-    fn relay(&self, response: Response<ureq::Body>, host: &Host) -> Outcome {
+    fn relay(&self, response: Response<ureq::Body>, deliver: &mut dyn FnMut(Value)) -> Outcome {
         let status = response.status().as_u16();
         let challenge = || {
             response
@@ -164,7 +163,7 @@ impl Remote {
                 .into_reader()
                 .take(if stream { u64::MAX } else { MAX_RESPONSE });
         if stream {
-            return self.relay_events(BufReader::new(body), host);
+            return self.relay_events(BufReader::new(body), deliver);
         }
         let mut bytes = Vec::new();
         if let Err(e) = BufReader::new(body).read_to_end(&mut bytes) {
@@ -175,7 +174,7 @@ impl Remote {
         }
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(message) => {
-                self.deliver(message, host);
+                self.deliver(message, deliver);
                 Outcome::Delivered
             }
             Err(e) => Outcome::Failed(format!("the MCP server answered something not JSON: {e}")),
@@ -183,7 +182,7 @@ impl Remote {
     }
 
     /// Server-sent events: each event's `data` lines are one message.
-    fn relay_events(&self, mut reader: impl BufRead, host: &Host) -> Outcome {
+    fn relay_events(&self, mut reader: impl BufRead, deliver: &mut dyn FnMut(Value)) -> Outcome {
         let mut data = String::new();
         let mut line = String::new();
         loop {
@@ -202,7 +201,7 @@ impl Remote {
             if text.is_empty() {
                 if !data.is_empty() {
                     match serde_json::from_str::<Value>(&data) {
-                        Ok(message) => self.deliver(message, host),
+                        Ok(message) => self.deliver(message, deliver),
                         Err(e) => eprintln!("keyport mcp bridge: an event that is not JSON: {e}"),
                     }
                     data.clear();
@@ -220,7 +219,7 @@ impl Remote {
 
     /// Hands a message to the host, noting the protocol version an `initialize` result
     /// chose (every later request carries it).
-    fn deliver(&self, message: Value, host: &Host) {
+    fn deliver(&self, message: Value, deliver: &mut dyn FnMut(Value)) {
         if let Some(version) = message
             .pointer("/result/protocolVersion")
             .and_then(Value::as_str)
@@ -230,7 +229,7 @@ impl Remote {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(version.to_string());
         }
-        host.send(&message);
+        deliver(message);
     }
 
     /// Whether the server has given this bridge a session.

@@ -1,0 +1,268 @@
+//! The way it is meant to go: add, sign in, bridge; many bridges on one login.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::{Rig, call, leaks};
+use crate::common::peers;
+
+fn fingerprint16(token: &str) -> String {
+    hex::encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        token.as_bytes(),
+    ))[..16]
+        .to_string()
+}
+
+#[test]
+fn a_host_uses_a_remote_mcp_server_through_the_bridge_with_keyports_login() {
+    let rig = Rig::start(60, &[]);
+    let added = rig.add("remote");
+    assert_eq!(added["enrolment"], "registered", "{added}");
+    assert_eq!(added["issuer"].as_str(), Some(rig.idp.issuer.as_str()));
+    assert_eq!(added["url"].as_str(), Some(rig.remote.url.as_str()));
+    let scopes: Vec<&str> = added["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(scopes, ["mcp:tools", "offline_access"], "{added}");
+    assert_eq!(rig.idp.stats()["registrations"], 1);
+    // Registrations are keyed by issuer: a second server of this issuer registers nothing.
+    let second = rig.keyport(&["mcp", "add", "remote-again", &rig.remote.url]);
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let second: Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(second["enrolment"], "reused", "{second}");
+    assert_eq!(second["clientId"], added["clientId"]);
+    assert_eq!(rig.idp.stats()["registrations"], 1);
+
+    let login = rig.login(&added, "alice");
+    let stats = rig.idp.stats();
+    assert_eq!(stats["token_without_resource"], 0, "{stats}");
+    let mut secrets = rig.tokens(&login);
+    assert_eq!(secrets.len(), 2, "an access and a refresh token");
+
+    let (summary, stderr) = rig.host(
+        "remote",
+        "alice",
+        &[
+            "--call",
+            "echo",
+            "--args",
+            r#"{"text": "hello through keyport"}"#,
+            "--call",
+            "add",
+            "--args",
+            r#"{"a": 2, "b": 40}"#,
+            "--call",
+            "notify",
+            "--args",
+            r#"{"count": 3}"#,
+        ],
+    );
+    assert_eq!(summary["ok"], true, "{summary}\n{stderr}");
+    assert_eq!(summary["server_info"]["name"], "keyport-remote-peer");
+    let tools: BTreeSet<&str> = summary["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for tool in ["echo", "add", "notify", "admin_task"] {
+        assert!(tools.contains(tool), "{summary}");
+    }
+    assert_eq!(call(&summary, "echo")["text"], "hello through keyport");
+    assert_eq!(call(&summary, "add")["structured"]["sum"], 42, "{summary}");
+    assert_eq!(call(&summary, "notify")["text"], "sent 3", "{summary}");
+    let logged: Vec<&Value> = summary["notifications"]["logging"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| &n["data"])
+        .collect();
+    assert_eq!(
+        logged,
+        [
+            &json!("notification 1 of 3"),
+            &json!("notification 2 of 3"),
+            &json!("notification 3 of 3")
+        ],
+        "{summary}"
+    );
+    assert_eq!(
+        summary["notifications"]["progress"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3,
+        "{summary}"
+    );
+    let remote = rig.remote.stats();
+    assert_eq!(
+        remote["tool_calls"],
+        json!({"echo": 1, "add": 1, "notify": 1})
+    );
+    assert_eq!(
+        remote["token_fingerprints"],
+        json!([fingerprint16(&secrets[0])]),
+        "the server saw exactly keyport's token"
+    );
+    secrets.extend(rig.tokens(&login));
+    let host_saw = summary.to_string();
+    let log = rig.server.log();
+    let found = leaks(
+        &rig.server.dir,
+        &[
+            ("host", &host_saw),
+            ("bridge stderr", &stderr),
+            ("keyport log", &log),
+        ],
+        &secrets,
+    );
+    assert!(found.is_empty(), "a token leaked: {found:?}");
+}
+
+/// Reveals the login's tokens every 300 ms until told to stop: every token keyport held.
+fn collect_tokens(rig: &Rig, login: &str, stop: &AtomicBool, into: &Mutex<BTreeSet<String>>) {
+    while !stop.load(Ordering::Relaxed) {
+        into.lock().unwrap().extend(rig.tokens(login));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn five_bridges_share_one_login_across_expiries_where_five_copies_lose_it() {
+    const TTL: u64 = 6;
+    const CALLS: usize = 12;
+    let rig = Rig::start(TTL as u32, &[]);
+    let added = rig.add("remote");
+    let login = rig.login(&added, "alice");
+    let before = rig.idp.stats();
+    let stop = AtomicBool::new(false);
+    let seen = Mutex::new(BTreeSet::new());
+    let started = Instant::now();
+    let summaries: Vec<(Value, String)> = std::thread::scope(|s| {
+        s.spawn(|| collect_tokens(&rig, &login, &stop, &seen));
+        let hosts: Vec<_> = (0..5)
+            .map(|_| {
+                s.spawn(|| {
+                    rig.host(
+                        "remote",
+                        "alice",
+                        &["--calls", &CALLS.to_string(), "--interval", "1"],
+                    )
+                })
+            })
+            .collect();
+        let done = hosts.into_iter().map(|h| h.join().unwrap()).collect();
+        stop.store(true, Ordering::Relaxed);
+        done
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    for (summary, stderr) in &summaries {
+        assert_eq!(summary["loop"]["successes"], CALLS, "{summary}\n{stderr}");
+        assert_eq!(summary["loop"]["failures"], 0, "{summary}");
+    }
+    let after = rig.idp.stats();
+    let delta = |k: &str| after[k].as_u64().unwrap_or(0) - before[k].as_u64().unwrap_or(0);
+    let refreshes = after["token"]["refresh_token"].as_u64().unwrap_or(0)
+        - before["token"]["refresh_token"].as_u64().unwrap_or(0);
+    // keyport renews a token once, when it is within min(60 s, half its life) of expiry
+    // (with 1 h tokens: once per lifetime; with these 6 s ones, every 3 s), for every
+    // bridge at once: at most one refresh per TTL/2 - 1 s (whole-second rounding) of the
+    // run, and one more at its edge, whatever the number of bridges.
+    let bound = (elapsed / (TTL as f64 / 2.0 - 1.0)).ceil() as u64 + 1;
+    assert!(
+        refreshes >= 2,
+        "the run crossed several expiries: {refreshes} refreshes"
+    );
+    assert!(
+        refreshes <= bound,
+        "{refreshes} refreshes in {elapsed:.1} s, at most {bound}"
+    );
+    // Every token the server accepted came from one of those refreshes (or the login).
+    let accepted = rig.remote.stats()["token_fingerprints"]
+        .as_array()
+        .unwrap()
+        .len() as u64;
+    assert!(
+        accepted <= refreshes + 1,
+        "{accepted} tokens for {refreshes} refreshes"
+    );
+    assert_eq!(delta("refresh_reuse_detected"), 0, "{after}");
+    assert_eq!(delta("grants_revoked"), 0, "{after}");
+    assert_eq!(
+        after["token_errors"]["refresh_token"],
+        before["token_errors"]["refresh_token"]
+    );
+    // The grant lives on: past another expiry, a call still goes through.
+    std::thread::sleep(Duration::from_secs(TTL + 1));
+    let (last, _) = rig.host(
+        "remote",
+        "alice",
+        &["--call", "echo", "--args", r#"{"text": "alive"}"#],
+    );
+    assert_eq!(call(&last, "echo")["text"], "alive", "{last}");
+
+    // The way hosts do it today: five processes, each with its own copy of one login.
+    let bob = rig.login(&added, "bob");
+    let refresh_token = rig.tokens(&bob)[1].clone();
+    let out = std::process::Command::new(peers::python_v3())
+        .arg(peers::dir().join("mcp/naive_hosts.py"))
+        .args(["--token-url", &format!("{}/token", rig.idp.issuer)])
+        .args(["--client-id", added["clientId"].as_str().unwrap()])
+        .args([
+            "--refresh-token",
+            &refresh_token,
+            "--resource",
+            &rig.remote.url,
+        ])
+        .args([
+            "--processes",
+            "5",
+            "--stats-url",
+            &format!("{}/__stats", rig.idp.issuer),
+        ])
+        .output()
+        .expect("run naive_hosts.py");
+    let naive: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "naive_hosts.py: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(naive["grant_alive"], false, "{naive}");
+    assert!(
+        naive["as_stats"]["refresh_reuse_detected"].as_u64() >= Some(1),
+        "{naive}"
+    );
+    println!(
+        "5 bridges through keyport: {} calls over {elapsed:.1} s, tokens living {TTL} s: \
+         {refreshes} refreshes (bound {bound}), {accepted} tokens seen by the server, 0 reuse, \
+         grant alive; \
+         5 hosts holding copies: {} refreshes at once, {} refused, reuse detected {}, grant alive: {}",
+        5 * CALLS,
+        naive["round1"]["requests"],
+        naive["round1"]["refused"],
+        naive["as_stats"]["refresh_reuse_detected"],
+        naive["grant_alive"],
+    );
+
+    let secrets: Vec<String> = seen.into_inner().unwrap().into_iter().collect();
+    assert!(secrets.len() >= 4, "tokens collected: {}", secrets.len());
+    let texts: Vec<String> = summaries.iter().map(|(s, e)| format!("{s}\n{e}")).collect();
+    let log = rig.server.log();
+    let mut places: Vec<(&str, &str)> = texts.iter().map(|t| ("host", t.as_str())).collect();
+    places.push(("keyport log", &log));
+    let found = leaks(&rig.server.dir, &places, &secrets);
+    assert!(found.is_empty(), "a token leaked: {found:?}");
+}
