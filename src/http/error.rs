@@ -93,7 +93,8 @@ pub fn status_of(error: &Error) -> StatusCode {
                 StatusCode::BAD_GATEWAY
             }
         },
-        Error::Discovery(_) => StatusCode::BAD_GATEWAY,
+        // The URL the caller gave cannot be used: said as the caller's problem, with why.
+        Error::Discovery(_) => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 
@@ -229,6 +230,13 @@ mod tests {
         };
         vec![
             (
+                "mcp_discovery_failed",
+                422,
+                vec![Error::from(
+                    crate::auth::oauth2::discovery::DiscoveryError::for_test(),
+                )],
+            ),
+            (
                 "invalid_input",
                 400,
                 vec![
@@ -331,13 +339,6 @@ mod tests {
                     Error::from(NetError::TooLarge(1)),
                     Error::from(NetError::Other("o".into())),
                 ],
-            ),
-            (
-                "mcp_discovery_failed",
-                502,
-                vec![Error::from(
-                    crate::auth::oauth2::discovery::DiscoveryError::for_test(),
-                )],
             ),
             (
                 "upstream_timeout",

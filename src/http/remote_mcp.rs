@@ -6,15 +6,15 @@ use actix_web::web::{self, Json};
 
 use super::call::{Call, Reply};
 use super::dto::{
-    AddMcpServerBody, AddedMcpServerDto, ChangeErrors, McpServerDto, McpStepUpBody, McpTokenBody,
-    McpTokenDto, Page, Refusals, SendErrors, ServerPath,
+    AddMcpServerBody, AddedMcpServerDto, ChangeErrors, DiscoveryErrors, McpServerDto,
+    McpStepUpBody, McpTokenBody, McpTokenDto, Page, Refusals, SendErrors, ServerPath,
 };
 use crate::service::AddServer;
 
 /// Discovers a remote MCP server's authorization server and enrols keyport there.
 #[utoipa::path(post, path = "/api/v1/mcp/servers", tag = "mcp",
     operation_id = "addMcpServer", request_body = AddMcpServerBody,
-    responses((status = 200, description = "The server, and how keyport enrolled", body = AddedMcpServerDto), SendErrors))]
+    responses((status = 200, description = "The server, and how keyport enrolled", body = AddedMcpServerDto), DiscoveryErrors))]
 pub async fn add(call: Call, body: Json<AddMcpServerBody>) -> Reply<AddedMcpServerDto> {
     let body = body.into_inner();
     let req = AddServer {

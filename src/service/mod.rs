@@ -237,10 +237,6 @@ impl Service {
         Proxy::new(&self.ctx, self.tokens())
     }
 
-    fn remote_mcp(&self) -> remote_mcp::RemoteMcp<'_> {
-        remote_mcp::RemoteMcp::new(&self.ctx, self.tokens())
-    }
-
     fn apps(&self) -> Apps<'_> {
         Apps::new(&self.ctx)
     }
@@ -578,49 +574,5 @@ impl Service {
     /// credential to inject.
     pub fn prepare(&self, caller: &Caller, id: ConnectionId, act: Act<'_>) -> Result<Prepared> {
         Access::new(&self.ctx, self.tokens()).prepare(caller, id, act)
-    }
-}
-
-/// Remote MCP servers whose logins keyport holds (`keyport mcp add`, `keyport mcp bridge`).
-impl Service {
-    /// Discovers a remote MCP server and enrols keyport with its authorization server.
-    pub fn add_mcp_server(&self, caller: &Caller, req: AddServer) -> Result<AddedServer> {
-        self.remote_mcp().add(caller, req)
-    }
-
-    pub fn list_mcp_servers(&self, caller: &Caller) -> Result<Vec<IntegrationView>> {
-        self.remote_mcp().list(caller)
-    }
-
-    /// The access token a bridge attaches to its next request, or the link a login needs.
-    /// Audited as a credential read.
-    pub fn mcp_server_token(
-        &self,
-        caller: &Caller,
-        name: &str,
-        entity: Option<&str>,
-        refused: Option<&str>,
-    ) -> Result<ServerToken> {
-        let got = self.remote_mcp().token(caller, name, entity, refused);
-        if let Ok(ServerToken::Active { connection, .. }) = &got {
-            let mut entry = audit::entry(&self.ctx, Event::CredentialsRead, Some(caller));
-            if let Ok(loaded) = self.ctx.load(*connection) {
-                entry = audit::about(entry, &loaded.connection);
-            }
-            entry.detail = Some(format!("MCP server {name}: access token for a bridge"));
-            self.ctx.audit.record(entry);
-        }
-        got
-    }
-
-    /// A step-up: the server asked for `scope`; the login is authorized again with it.
-    pub fn mcp_server_step_up(
-        &self,
-        caller: &Caller,
-        name: &str,
-        entity: Option<&str>,
-        scope: &str,
-    ) -> Result<ServerToken> {
-        self.remote_mcp().step_up(caller, name, entity, scope)
     }
 }

@@ -186,6 +186,7 @@ impl<'a> RemoteMcp<'a> {
                 "an MCP server named {name:?} exists; remove it first or choose another name"
             )));
         }
+        discovery::canonical_resource(&req.url).map_err(|e| Error::invalid(format!("url: {e}")))?;
         let found = discovery::discover(&self.ctx.net, &req.url)?;
         let (client, obtained, enrolment) = self.enrol(&req, &found)?;
         let issuer = found.server.issuer.clone();
@@ -504,6 +505,54 @@ impl<'a> RemoteMcp<'a> {
             url,
             reason,
         })
+    }
+}
+
+/// Remote MCP servers whose logins keyport holds (`keyport mcp add`, `keyport mcp bridge`).
+impl super::Service {
+    /// Discovers a remote MCP server and enrols keyport with its authorization server.
+    pub fn add_mcp_server(&self, caller: &Caller, req: AddServer) -> Result<AddedServer> {
+        RemoteMcp::new(&self.ctx, self.tokens()).add(caller, req)
+    }
+
+    pub fn list_mcp_servers(&self, caller: &Caller) -> Result<Vec<IntegrationView>> {
+        RemoteMcp::new(&self.ctx, self.tokens()).list(caller)
+    }
+
+    /// The access token a bridge attaches to its next request, or the link a login needs.
+    /// Audited as a credential read.
+    pub fn mcp_server_token(
+        &self,
+        caller: &Caller,
+        name: &str,
+        entity: Option<&str>,
+        refused: Option<&str>,
+    ) -> Result<ServerToken> {
+        let got = RemoteMcp::new(&self.ctx, self.tokens()).token(caller, name, entity, refused);
+        if let Ok(ServerToken::Active { connection, .. }) = &got {
+            let mut entry = super::audit::entry(
+                &self.ctx,
+                crate::audit::record::Event::CredentialsRead,
+                Some(caller),
+            );
+            if let Ok(loaded) = self.ctx.load(*connection) {
+                entry = super::audit::about(entry, &loaded.connection);
+            }
+            entry.detail = Some(format!("MCP server {name}: access token for a bridge"));
+            self.ctx.audit.record(entry);
+        }
+        got
+    }
+
+    /// A step-up: the server asked for `scope`; the login is authorized again with it.
+    pub fn mcp_server_step_up(
+        &self,
+        caller: &Caller,
+        name: &str,
+        entity: Option<&str>,
+        scope: &str,
+    ) -> Result<ServerToken> {
+        RemoteMcp::new(&self.ctx, self.tokens()).step_up(caller, name, entity, scope)
     }
 }
 

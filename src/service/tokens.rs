@@ -587,6 +587,10 @@ mod tests {
                 let took = crate::clock::Stopwatch::start();
                 (exchanges.finish(Duration::from_secs(10)), took.elapsed())
             });
+            // Once the waiter has begun stopping (however loaded the machine), no new one.
+            while !lock(&exchanges.state).1 {
+                std::thread::sleep(Duration::from_millis(10));
+            }
             std::thread::sleep(Duration::from_millis(300));
             assert!(exchanges.begin().is_err(), "no new exchange while stopping");
             drop(running);

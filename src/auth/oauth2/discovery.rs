@@ -257,6 +257,16 @@ fn get_json(net: &Net, url: &str) -> Result<Option<Value>, DiscoveryError> {
         .map_err(|e| DiscoveryError(format!("{url} is not a JSON document: {e}")))
 }
 
+/// The first of `urls` that answers with a document, and where it was.
+fn first_document(net: &Net, urls: &[String]) -> Result<Option<(String, Value)>, DiscoveryError> {
+    for url in urls {
+        if let Some(doc) = get_json(net, url)? {
+            return Ok(Some((url.clone(), doc)));
+        }
+    }
+    Ok(None)
+}
+
 /// The MCP server's answer to an unauthenticated `initialize`: its challenge, if it asks
 /// for a login.
 fn probe(net: &Net, resource: &str) -> Result<Option<Challenge>, DiscoveryError> {
@@ -301,14 +311,7 @@ pub fn discover(net: &Net, mcp_url: &str) -> Result<Discovered, DiscoveryError> 
         None => None,
     };
     let tried = metadata_candidates(&resource_url, hinted.as_deref());
-    let mut found = None;
-    for url in &tried {
-        if let Some(doc) = get_json(net, url)? {
-            found = Some((url.clone(), doc));
-            break;
-        }
-    }
-    let Some((at, doc)) = found else {
+    let Some((at, doc)) = first_document(net, &tried)? else {
         return fail(format!(
             "the MCP server at {resource} publishes no protected resource metadata \
              (RFC 9728); tried {}",
@@ -360,14 +363,7 @@ fn server_metadata(
 ) -> Result<ServerMetadata, DiscoveryError> {
     let issuer_url = reach.check("authorization server", issuer)?;
     let tried = server_candidates(&issuer_url);
-    let mut found = None;
-    for url in &tried {
-        if let Some(doc) = get_json(net, url)? {
-            found = Some((url.clone(), doc));
-            break;
-        }
-    }
-    let Some((at, doc)) = found else {
+    let Some((at, doc)) = first_document(net, &tried)? else {
         return fail(format!(
             "the authorization server {issuer} publishes no metadata (RFC 8414 / OpenID \
              Connect Discovery); tried {}",

@@ -71,7 +71,7 @@ impl V3ErrorBody {
 }
 
 /// Every error status the API documents: its response component's name and what it means.
-pub const ERROR_RESPONSES: [(u16, &str, &str); 8] = [
+pub const ERROR_RESPONSES: [(u16, &str, &str); 9] = [
     (
         400,
         "BadRequest",
@@ -98,6 +98,12 @@ pub const ERROR_RESPONSES: [(u16, &str, &str); 8] = [
         "conflict / illegal_transition: the resource's state forbids it",
     ),
     (413, "TooLarge", "payload_too_large: a body over 256 KiB"),
+    (
+        422,
+        "Unprocessable",
+        "mcp_discovery_failed: the URL given is not an MCP server keyport can log in to (no \
+         metadata, metadata for another issuer, no PKCE, a refused registration, or no answer)",
+    ),
     (
         502,
         "BadGateway",
@@ -188,6 +194,10 @@ error_set!(
 error_set!(
     /// A request body that may reach the provider.
     SendErrors: 400, 401, 403, 404, 409, 413, 502, 504
+);
+error_set!(
+    /// Adding a remote MCP server: its discovery may find the URL unusable.
+    DiscoveryErrors: 400, 401, 403, 409, 413, 422
 );
 error_set!(
     /// v3: any call.

@@ -11,6 +11,7 @@ use crate::service::{AddedServer, IntegrationView, ServerToken};
 #[serde(rename_all = "camelCase")]
 pub struct AddMcpServerBody {
     /// What `keyport mcp bridge NAME` calls it: 1 to 64 of A-Z, a-z, 0-9, `-`, `_`, `.`.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub name: String,
     /// The server's Streamable HTTP endpoint (https; plain http only on loopback).
     pub url: String,
