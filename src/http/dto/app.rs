@@ -41,7 +41,7 @@ pub struct AppAuthSchemeDto {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope_separator: Option<String>,
     /// How to set this scheme up, one sentence each.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub setup_notes: Vec<String>,
 }
 
