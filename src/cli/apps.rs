@@ -18,7 +18,8 @@ pub enum AppsCmd {
         #[arg(long)]
         category: Option<String>,
     },
-    /// Show one app: its auth schemes and the fields each needs.
+    /// Show one app: how to set it up (registration page, redirect URI, scopes, quirks),
+    /// its auth schemes and the fields each needs.
     Show { key: String },
 }
 
@@ -39,8 +40,12 @@ const SCHEMES: Field<AppDto> = ("schemes", |a| {
 fn show(app: &AppDto) {
     output::details_of(app, &[KEY, NAME, DESCRIPTION, CATEGORIES, DOCS]);
     println!("base url     {}", app.meta.base_url);
+    show_setup(app);
     for scheme in &app.auth_schemes {
         println!("\n{}", scheme.auth_mode);
+        for note in &scheme.setup_notes {
+            println!("  {note}");
+        }
         for field in &scheme.fields {
             let who = if field.expected_from_customer {
                 "connection"
@@ -58,6 +63,23 @@ fn show(app: &AppDto) {
                 field.name, field.description
             );
         }
+    }
+}
+
+/// How to set the app up: where to register an OAuth app and what redirect URI to paste.
+fn show_setup(app: &AppDto) {
+    if app.register_url.is_none() && app.redirect_uri.is_none() && app.notes.is_none() {
+        return;
+    }
+    println!("\nset up");
+    if let Some(url) = &app.register_url {
+        println!("  register an OAuth app at {url}");
+    }
+    if let Some(uri) = &app.redirect_uri {
+        println!("  redirect URI to paste    {uri}");
+    }
+    if let Some(notes) = &app.notes {
+        println!("  note: {notes}");
     }
 }
 

@@ -15,9 +15,12 @@ use crate::service::Caller;
     responses((status = 200, description = "Every matching app", body = Page<AppDto>), Refusals))]
 pub async fn list(call: Call, query: web::Query<AppListQuery>) -> Reply<Page<AppDto>> {
     let (search, category) = (query.search.as_deref(), query.category.as_deref());
-    let apps = call.service().list_apps(call.caller(), search, category);
+    let svc = call.service();
+    let apps = svc.list_apps(call.caller(), search, category);
     Ok(Json(Page::whole(
-        apps.into_iter().map(AppDto::from).collect(),
+        apps.into_iter()
+            .map(|app| AppDto::new(app, svc.callback_url(&app.key)))
+            .collect(),
     )))
 }
 
@@ -26,7 +29,10 @@ pub async fn list(call: Call, query: web::Query<AppListQuery>) -> Reply<Page<App
     operation_id = "getApp", params(NamePath),
     responses((status = 200, description = "The app", body = AppDto), ReadErrors))]
 pub async fn get(call: Call, path: web::Path<NamePath>) -> Reply<AppDto> {
-    call.now(|svc, caller| Ok(AppDto::from(svc.get_app(caller, &path.name)?)))
+    call.now(|svc, caller| {
+        let app = svc.get_app(caller, &path.name)?;
+        Ok(AppDto::new(app, svc.callback_url(&app.key)))
+    })
 }
 
 /// keyport has no triggers: always empty.

@@ -32,7 +32,16 @@ pub struct App {
     pub name: String,
     pub description: String,
     pub categories: Vec<String>,
+    /// The provider's API documentation (required of built-in entries).
     pub docs: Option<String>,
+    /// Where a developer registers an OAuth app with the provider (required of built-in
+    /// entries with an OAuth scheme).
+    pub register_url: Option<String>,
+    /// Quirks a developer setting the app up should know, in a sentence or two.
+    pub notes: Option<String>,
+    /// Registrable domains besides the docs' that the entry's URLs may use (checked for
+    /// built-in entries: `googleapis.com` next to `google.com`).
+    pub domains: Vec<String>,
     /// The API's root; `None` for apps whose every integration names its own (remote MCP
     /// servers), which then must.
     pub base_url: Option<String>,

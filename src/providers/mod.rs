@@ -1,17 +1,21 @@
 //! The provider catalog: which apps keyport knows, how each authenticates, and what an
 //! integration or a connection for it must supply.
 //!
-//! The catalog is data, not code (STYLE habit 9): `assets/providers/catalog.json` is embedded
-//! in the binary and parsed into typed structs ([`catalog`], checked by `parse`), and users add or replace apps
+//! The catalog is data, not code (STYLE habit 9): the `assets/providers/*.json` files are
+//! embedded in the binary and parsed into typed structs ([`catalog`], checked by `parse`,
+//! and the built-in entries also by `domains`); they are one catalog split for editing, so
+//! a key may appear in only one of them. Users add or replace apps
 //! with `*.json` files of the same shape in a directory ([`Catalog::load`]). A broken user
 //! file is reported and skipped as a whole, so a typo never takes the built-in apps down.
 //! [`expected`] derives the Composio-style field lists from an entry and [`fields`] validates
 //! caller input against them.
 
 pub mod catalog;
+mod domains;
 pub mod expected;
 pub mod fields;
 mod parse;
+mod setup;
 
 #[cfg(test)]
 mod tests;
@@ -31,8 +35,8 @@ pub use catalog::{
 };
 pub use fields::{FieldError, FieldKind, FieldSpec, Validated, render_template, validate};
 
-/// Path of the built-in catalog inside [`Assets`].
-const BUILTIN_PATH: &str = "providers/catalog.json";
+/// Folder of the built-in catalog files inside [`Assets`].
+const BUILTIN_DIR: &str = "providers/";
 
 /// User catalog files larger than this are refused unread.
 const MAX_USER_FILE_BYTES: u64 = 4 * 1024 * 1024;
@@ -45,7 +49,7 @@ const APP_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6b65_7970_6f72_742d_7072_6f76_6
 /// the field.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    #[error("the embedded provider catalog ({BUILTIN_PATH}) is missing")]
+    #[error("the embedded provider catalog ({BUILTIN_DIR}*.json) is missing")]
     MissingBuiltin,
     #[error("{file}: cannot read: {source}")]
     Read {
@@ -78,14 +82,47 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The catalog embedded in the binary.
+    /// The catalog embedded in the binary: every `providers/*.json` asset, in name order.
+    /// The files are one catalog, so a key in two of them is an error, not an override.
     pub fn builtin() -> Result<Catalog, CatalogError> {
-        let file = Assets::get(BUILTIN_PATH).ok_or(CatalogError::MissingBuiltin)?;
-        let text = std::str::from_utf8(&file.data).map_err(|_| CatalogError::Unusable {
-            file: BUILTIN_PATH.to_string(),
-            reason: "is not UTF-8".to_string(),
-        })?;
-        Catalog::parse(BUILTIN_PATH, text, parse::Origin::Builtin)
+        let mut paths: Vec<String> = Assets::iter()
+            .filter(|p| p.starts_with(BUILTIN_DIR) && p.ends_with(".json"))
+            .map(|p| p.into_owned())
+            .collect();
+        paths.sort();
+        if paths.is_empty() {
+            return Err(CatalogError::MissingBuiltin);
+        }
+        let mut files = Vec::with_capacity(paths.len());
+        for path in &paths {
+            let file = Assets::get(path).ok_or(CatalogError::MissingBuiltin)?;
+            let text = std::str::from_utf8(&file.data).map_err(|_| CatalogError::Unusable {
+                file: path.clone(),
+                reason: "is not UTF-8".to_string(),
+            })?;
+            files.push((path.clone(), text.to_string()));
+        }
+        Catalog::from_builtin_files(&files)
+    }
+
+    /// The built-in catalog from its files' `(name, text)`; a key in two files is refused.
+    fn from_builtin_files(files: &[(String, String)]) -> Result<Catalog, CatalogError> {
+        let mut catalog = Catalog::default();
+        let mut origin_of: BTreeMap<String, &str> = BTreeMap::new();
+        for (file, text) in files {
+            for app in parse::parse_file(file, text, parse::Origin::Builtin)? {
+                if let Some(first) = origin_of.insert(app.key.clone(), file) {
+                    return Err(CatalogError::Invalid {
+                        file: file.clone(),
+                        app: format!("{:?}", app.key),
+                        field: "key".to_string(),
+                        reason: format!("is already an app of {first}"),
+                    });
+                }
+                catalog.apps.insert(app.key.clone(), app);
+            }
+        }
+        Ok(catalog)
     }
 
     /// The built-in catalog plus every `*.json` file in `dir`, applied in file-name order: an

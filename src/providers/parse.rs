@@ -47,6 +47,12 @@ struct RawApp {
     #[serde(default)]
     docs: Option<String>,
     #[serde(default)]
+    register_url: Option<String>,
+    #[serde(default)]
+    notes: Option<String>,
+    #[serde(default)]
+    domains: Vec<String>,
+    #[serde(default)]
     base_url: Option<UrlTemplate>,
     #[serde(default)]
     whoami: Option<Endpoint>,
@@ -86,7 +92,7 @@ pub(super) fn parse_file(file: &str, text: &str, origin: Origin) -> Result<Vec<A
 }
 
 /// A problem in one entry: the field's path and the reason.
-type EntryError = (String, String);
+pub(super) type EntryError = (String, String);
 
 fn parse_app(value: Value, origin: Origin) -> Result<App, EntryError> {
     let raw: RawApp = deserialize(&value, "", &[])?;
@@ -96,8 +102,10 @@ fn parse_app(value: Value, origin: Origin) -> Result<App, EntryError> {
         used: BTreeSet::new(),
         origin,
     };
-    if let Some(docs) = &raw.docs {
-        urls.check("docs", docs)?;
+    for (field, url) in [("docs", &raw.docs), ("register_url", &raw.register_url)] {
+        if let Some(url) = url {
+            urls.check(field, url)?;
+        }
     }
     let base_url = raw.base_url.as_ref().map(UrlTemplate::as_str);
     if let Some(base_url) = base_url {
@@ -127,6 +135,9 @@ fn parse_app(value: Value, origin: Origin) -> Result<App, EntryError> {
         description: raw.description,
         categories: raw.categories,
         docs: raw.docs,
+        register_url: raw.register_url,
+        notes: raw.notes,
+        domains: raw.domains,
         base_url: raw.base_url.map(|u| u.0),
         whoami: raw.whoami,
         headers: raw.headers,
@@ -134,6 +145,9 @@ fn parse_app(value: Value, origin: Origin) -> Result<App, EntryError> {
         schemes,
     };
     check_field_names(&app)?;
+    if origin == Origin::Builtin {
+        super::domains::check_builtin(&app)?;
+    }
     Ok(app)
 }
 
@@ -157,7 +171,11 @@ fn check_texts(raw: &RawApp) -> Result<(), EntryError> {
             "must be 1-64 characters of a-z, 0-9 and '_'",
         ));
     }
-    for (field, text) in [("name", &raw.name), ("description", &raw.description)] {
+    let notes = raw.notes.as_ref().map(|n| ("notes", n));
+    for (field, text) in [("name", &raw.name), ("description", &raw.description)]
+        .into_iter()
+        .chain(notes)
+    {
         if text.trim().is_empty() || text.trim() != text || text.chars().any(char::is_control) {
             return Err(entry_error(
                 field,

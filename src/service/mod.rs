@@ -201,6 +201,11 @@ impl Service {
         &self.ctx.public_url
     }
 
+    /// The redirect URI an OAuth app for `app_key` registers with its provider.
+    pub fn callback_url(&self, app_key: &str) -> String {
+        self.ctx.callback_url(app_key)
+    }
+
     /// The blocking client for provider APIs (who-am-I checks); its policy is also the
     /// async client's that the proxy and named actions use (one per worker, built in
     /// `http::serve`).

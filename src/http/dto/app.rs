@@ -34,6 +34,15 @@ pub struct AppAuthSchemeDto {
     /// OAuth 2.0: a machine token (client credentials grant), no user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_credentials: Option<bool>,
+    /// OAuth 2.0: the RFC 7009 revocation endpoint, where the provider has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_url: Option<String>,
+    /// OAuth 2.0: what joins the scopes (`" "` or `","`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_separator: Option<String>,
+    /// How to set this scheme up, one sentence each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub setup_notes: Vec<String>,
 }
 
 impl AppAuthSchemeDto {
@@ -58,6 +67,9 @@ impl AppAuthSchemeDto {
             default_scopes: None,
             pkce: None,
             client_credentials: None,
+            revocation_url: None,
+            scope_separator: None,
+            setup_notes: spec.setup_notes(),
         };
         match &spec.details {
             SchemeDetails::OAuth2(o) => {
@@ -66,6 +78,8 @@ impl AppAuthSchemeDto {
                 dto.default_scopes = Some(o.default_scopes.clone());
                 dto.pkce = Some(o.pkce);
                 dto.client_credentials = Some(o.client_credentials);
+                dto.revocation_url = o.revocation_url.as_ref().map(|u| u.as_str().to_string());
+                dto.scope_separator = Some(o.scope_separator.clone());
             }
             SchemeDetails::OAuth1(o) => {
                 dto.authorization_url = Some(o.authorization_url.as_str().to_string());
@@ -99,6 +113,16 @@ pub struct AppDto {
     pub description: String,
     pub categories: Vec<String>,
     pub docs: Option<String>,
+    /// Where to register an OAuth app with the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub register_url: Option<String>,
+    /// The redirect (callback) URI to register with the provider for this keyport: set on
+    /// apps with an OAuth scheme.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<String>,
+    /// Provider quirks worth knowing when setting the app up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
     pub meta: AppMetaDto,
     pub auth_schemes: Vec<AppAuthSchemeDto>,
     /// Always empty: keyport has no Composio-managed OAuth apps.
@@ -108,8 +132,13 @@ pub struct AppDto {
     pub enabled: bool,
 }
 
-impl From<&App> for AppDto {
-    fn from(app: &App) -> Self {
+impl AppDto {
+    /// `app` as the API shows it; `callback_url` is this keyport's redirect URI for it.
+    pub fn new(app: &App, callback_url: String) -> Self {
+        let oauth = app
+            .schemes
+            .iter()
+            .any(|s| matches!(s.mode, AuthScheme::OAuth2 | AuthScheme::OAuth1));
         AppDto {
             name: app.key.clone(),
             key: app.key.clone(),
@@ -118,6 +147,9 @@ impl From<&App> for AppDto {
             description: app.description.clone(),
             categories: app.categories.clone(),
             docs: app.docs.clone(),
+            register_url: app.register_url.clone(),
+            redirect_uri: oauth.then_some(callback_url),
+            notes: app.notes.clone(),
             meta: AppMetaDto {
                 base_url: app.base_url.clone().unwrap_or_default(),
                 variables: app.variables.iter().map(|v| v.name.clone()).collect(),

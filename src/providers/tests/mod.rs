@@ -4,6 +4,7 @@
 
 mod entries;
 mod fields;
+mod lint;
 mod load;
 
 use super::*;
