@@ -9,7 +9,7 @@ use super::dto::{
     AddMcpServerBody, AddedMcpServerDto, ChangeErrors, DiscoveryErrors, McpServerDto,
     McpStepUpBody, McpTokenBody, McpTokenDto, Page, Refusals, SendErrors, ServerPath,
 };
-use crate::service::AddServer;
+use crate::service::{AddServer, TokenAsk};
 
 /// Discovers a remote MCP server's authorization server and enrols keyport there.
 #[utoipa::path(post, path = "/api/v1/mcp/servers", tag = "mcp",
@@ -55,12 +55,12 @@ pub async fn token(
     let body = body.into_inner();
     let token = call
         .run(move |svc, caller| {
-            svc.mcp_server_token(
-                caller,
-                &name,
-                body.entity_id.as_deref(),
-                body.refused.as_deref(),
-            )
+            let ask = TokenAsk {
+                entity: body.entity_id.as_deref(),
+                refused: body.refused.as_deref(),
+                link: body.link.unwrap_or(true),
+            };
+            svc.mcp_server_token(caller, &name, ask)
         })
         .await?;
     Ok(web::Json(McpTokenDto::from(token)))

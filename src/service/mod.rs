@@ -76,7 +76,9 @@ pub use keys::{CreateKey, CreatedKey, KeyRing};
 pub use proxy::{
     ActionOutcome, ExecuteAction, ParamIn, ProxyRequest, ProxyResponse, Target, resolve_endpoint,
 };
-pub use remote_mcp::{AddServer, AddedServer, Enrolment, MCP_APP, ServerToken, fingerprint};
+pub use remote_mcp::{
+    AddServer, AddedServer, Enrolment, MCP_APP, ServerToken, TokenAsk, fingerprint,
+};
 
 // The vocabulary the service's callers read its answers in: domain values, ids and the
 // catalog entries it hands out, so surfaces (http, cli) depend on the service alone.

@@ -94,12 +94,26 @@ pub enum ServerToken {
         connection: ConnectionId,
         token: AccessToken,
     },
+    /// No usable login, and no link asked for: why.
+    Missing { reason: String },
     /// No usable login: the link that makes (or repairs) one, and why it is needed.
     LoginRequired {
         connection: ConnectionId,
         url: String,
         reason: String,
     },
+}
+
+/// What a bridge asks for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokenAsk<'a> {
+    /// The entity whose login (default: the key's own, else `default`).
+    pub entity: Option<&'a str>,
+    /// The fingerprint of a token the server just refused with 401.
+    pub refused: Option<&'a str>,
+    /// Without a usable login, start a sign-in and hand out its link (else only say so: a
+    /// bridge waiting for one must not start a sign-in each time it looks).
+    pub link: bool,
 }
 
 /// The SHA-256 of a token, hex: how a bridge names the token a server refused without
@@ -334,19 +348,22 @@ impl<'a> RemoteMcp<'a> {
     /// The token a bridge attaches to its next request to `name` for the entity. With
     /// `refused` (the fingerprint of a token the server just answered 401 to), a newer one
     /// than that, from one renewal shared with every other bridge.
-    pub fn token(
-        &self,
-        caller: &Caller,
-        name: &str,
-        entity: Option<&str>,
-        refused: Option<&str>,
-    ) -> Result<ServerToken> {
+    pub fn token(&self, caller: &Caller, name: &str, ask: TokenAsk<'_>) -> Result<ServerToken> {
         caller.require(Permission::Use)?;
         let server = self.named(name)?;
-        let entity = Self::entity(caller, entity)?;
+        let entity = Self::entity(caller, ask.entity)?;
         let logins = self.logins(&server, &entity)?;
         let Some(active) = logins.iter().find(|c| c.status == ConnectionStatus::Active) else {
+            if !ask.link {
+                let reason = format!("no usable login to the MCP server {name} for {entity}");
+                return Ok(ServerToken::Missing { reason });
+            }
             return self.login_link(caller, &server, &entity, &logins, None);
+        };
+        let again = TokenAsk {
+            entity: Some(entity.as_str()),
+            refused: None,
+            ..ask
         };
         let access = Access::new(self.ctx, self.tokens);
         let act = Act::Request(&http::Method::POST);
@@ -354,7 +371,7 @@ impl<'a> RemoteMcp<'a> {
             Ok(p) => p,
             Err(e) if self.now_dead(active.id) => {
                 tracing::info!(connection = %active.id, error = %e, "the MCP login is no longer usable");
-                return self.token(caller, name, Some(entity.as_str()), None);
+                return self.token(caller, name, again);
             }
             Err(e) => return Err(e),
         };
@@ -362,13 +379,13 @@ impl<'a> RemoteMcp<'a> {
             .issued
             .clone()
             .ok_or_else(|| Error::Internal("an MCP login without an access token".into()))?;
-        let token = match refused {
+        let token = match ask.refused {
             Some(f) if fingerprint(issued.expose_secret()) == f => {
                 match self.renewed(&prepared.connection, &issued) {
                     Ok(fresh) => fresh,
                     Err(e) if self.now_dead(active.id) => {
                         tracing::info!(connection = %active.id, error = %e, "the MCP login died at its renewal");
-                        return self.token(caller, name, Some(entity.as_str()), None);
+                        return self.token(caller, name, again);
                     }
                     Err(e) => return Err(e),
                 }
@@ -525,10 +542,9 @@ impl super::Service {
         &self,
         caller: &Caller,
         name: &str,
-        entity: Option<&str>,
-        refused: Option<&str>,
+        ask: TokenAsk<'_>,
     ) -> Result<ServerToken> {
-        let got = RemoteMcp::new(&self.ctx, self.tokens()).token(caller, name, entity, refused);
+        let got = RemoteMcp::new(&self.ctx, self.tokens()).token(caller, name, ask);
         if let Ok(ServerToken::Active { connection, .. }) = &got {
             let mut entry = super::audit::entry(
                 &self.ctx,

@@ -113,6 +113,10 @@ pub struct McpTokenBody {
     /// newer one, from one renewal shared by every bridge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+    /// `false`: without a usable login, only say so (`LOGIN_REQUIRED` with no link) rather
+    /// than start a sign-in. Default `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<bool>,
 }
 
 /// `POST /api/v1/mcp/servers/{name}/step_up`.
@@ -131,7 +135,9 @@ pub struct McpStepUpBody {
 pub struct McpTokenDto {
     /// `ACTIVE` (an `accessToken`) or `LOGIN_REQUIRED` (a `connectUrl` and a `reason`).
     pub status: String,
-    pub connected_account_id: String,
+    /// The login's connection (none when no sign-in was started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected_account_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,9 +162,16 @@ pub const LOGIN_REQUIRED: &str = "LOGIN_REQUIRED";
 impl From<ServerToken> for McpTokenDto {
     fn from(token: ServerToken) -> Self {
         match token {
+            ServerToken::Missing { reason } => McpTokenDto {
+                status: LOGIN_REQUIRED.into(),
+                connected_account_id: None,
+                access_token: None,
+                connect_url: None,
+                reason: Some(reason),
+            },
             ServerToken::Active { connection, token } => McpTokenDto {
                 status: TOKEN_ACTIVE.into(),
-                connected_account_id: connection.to_string(),
+                connected_account_id: Some(connection.to_string()),
                 access_token: Some(token.expose_secret().to_string()),
                 connect_url: None,
                 reason: None,
@@ -169,7 +182,7 @@ impl From<ServerToken> for McpTokenDto {
                 reason,
             } => McpTokenDto {
                 status: LOGIN_REQUIRED.into(),
-                connected_account_id: connection.to_string(),
+                connected_account_id: Some(connection.to_string()),
                 access_token: None,
                 connect_url: Some(url),
                 reason: Some(reason),

@@ -21,7 +21,7 @@ try {
     options: {
       'expect-text': { type: 'string' },
       click: { type: 'string' },
-      timeout: { type: 'string', default: '20' },
+      timeout: { type: 'string', default: '60' },
     },
   });
 } catch (e) {

@@ -46,6 +46,8 @@ const LATE_INITIALIZE: &str = "keyport-bridge-initialize";
 /// What keyport answered for the next request.
 enum Grant {
     Token(SecretString),
+    /// No login, and no sign-in started.
+    Missing,
     Login {
         id: String,
         url: String,
@@ -79,20 +81,32 @@ impl Bridge {
             answer.connect_url,
         ) {
             (LOGIN_REQUIRED, _, Some(url)) => Ok(Grant::Login {
-                id: answer.connected_account_id,
+                id: answer.connected_account_id.unwrap_or_default(),
                 url,
                 reason: answer.reason.unwrap_or_default(),
             }),
+            (LOGIN_REQUIRED, _, None) => Ok(Grant::Missing),
             (_, Some(token), _) => Ok(Grant::Token(SecretString::from(token))),
             _ => Err("keyport answered with neither a token nor a link".into()),
         }
     }
 
-    /// The token for the next request; with `refused`, a newer one than that.
+    /// The token for the next request; with `refused`, a newer one than that. Without a
+    /// login, a link that starts one.
     fn token(&self, refused: Option<&str>) -> Result<Grant, String> {
+        self.ask(refused, true)
+    }
+
+    /// Whether there is a login now, starting no sign-in (a bridge waiting for one).
+    fn signed_in(&self) -> bool {
+        matches!(self.ask(None, false), Ok(Grant::Token(_)))
+    }
+
+    fn ask(&self, refused: Option<&str>, link: bool) -> Result<Grant, String> {
         let body = McpTokenBody {
             entity_id: Some(self.entity.clone()),
             refused: refused.map(str::to_string),
+            link: Some(link),
         };
         let answer: McpTokenDto = self
             .keyport
@@ -125,6 +139,7 @@ impl Bridge {
             let token = match self.token(refused.as_deref()).map_err(Refusal::Failed)? {
                 Grant::Token(token) => token,
                 Grant::Login { id, url, reason } => return Err(Refusal::Login { id, url, reason }),
+                Grant::Missing => return Err(Refusal::Failed("keyport holds no login".into())),
             };
             match self.remote.post(body, token.expose_secret(), deliver) {
                 Outcome::Delivered | Outcome::NoStream => return Ok(()),
@@ -153,7 +168,7 @@ impl Bridge {
                     let scope = challenge.scope.unwrap_or_default();
                     return Err(match self.step_up(&scope) {
                         Ok(Grant::Login { id, url, reason }) => Refusal::Login { id, url, reason },
-                        Ok(Grant::Token(_)) => Refusal::Failed(
+                        Ok(Grant::Token(_) | Grant::Missing) => Refusal::Failed(
                             "the MCP server asks for more access than the login has".into(),
                         ),
                         Err(e) => Refusal::Failed(format!(
@@ -259,7 +274,7 @@ impl Bridge {
                         reason: &reason,
                     },
                 ),
-                Ok(Grant::Token(_)) => self.host.error(
+                Ok(Grant::Token(_) | Grant::Missing) => self.host.error(
                     r.id,
                     INTERNAL_ERROR,
                     "the MCP server could not be reached to open the session",
@@ -280,7 +295,7 @@ impl Bridge {
         let Some(initialize) = unopened.as_ref() else {
             return true;
         };
-        if !matches!(self.token(None), Ok(Grant::Token(_))) {
+        if !self.signed_in() {
             return false;
         }
         let mut replay = initialize.clone();
@@ -323,7 +338,7 @@ impl Bridge {
             }
             let token = match self.token(refused.take().as_deref()) {
                 Ok(Grant::Token(token)) => token,
-                Ok(Grant::Login { .. }) | Err(_) => {
+                Ok(Grant::Login { .. } | Grant::Missing) | Err(_) => {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_secs(30));
                     continue;
