@@ -165,8 +165,22 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
         crate::webhooks::spawn(data.clone().into_inner(), hook)
             .map_err(|e| CliError::new(format!("cannot start the webhook thread: {e}")))?;
     }
+    let result = serve_until_stopped(&data, &config, listener, policy);
+    shut_down(&data);
+    let _ = std::fs::remove_file(&url_path);
+    println!("keyport: stopped");
+    result.map_err(|e| CliError::new(format!("server error: {e}")))
+}
+
+/// Serves, with keep-alive beside it when on, until a signal stops the server.
+fn serve_until_stopped(
+    data: &web::Data<Service>,
+    config: &Config,
+    listener: TcpListener,
+    policy: HostPolicy,
+) -> std::io::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
-    let result = actix_web::rt::System::new().block_on(async {
+    actix_web::rt::System::new().block_on(async {
         if config.keep_alive {
             let settings = KeepAliveSettings {
                 default_idle: config.refresh_token_idle,
@@ -184,7 +198,11 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
         // blocking pool); no further one starts.
         stop.store(true, Ordering::Relaxed);
         served
-    });
+    })
+}
+
+/// What must reach the disk before the process ends.
+fn shut_down(data: &web::Data<Service>) {
     // A refresh or code exchange the provider may already have answered is committed
     // before exit (a rotated refresh token is otherwise lost, and the grant with it).
     let unfinished = data.finish_exchanges(EXCHANGE_GRACE);
@@ -199,7 +217,4 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
     if let Err(e) = data.store().checkpoint() {
         tracing::warn!(error = %e, "checkpoint at shutdown failed");
     }
-    let _ = std::fs::remove_file(&url_path);
-    println!("keyport: stopped");
-    result.map_err(|e| CliError::new(format!("server error: {e}")))
 }
