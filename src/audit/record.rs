@@ -21,6 +21,9 @@ pub enum Event {
     ConnectionRevoked,
     KeyCreated,
     KeyRevoked,
+    /// An integration changed by keyport for a caller who is not its admin (a remote MCP
+    /// server's scopes widened by a step-up); detail: what changed.
+    IntegrationChanged,
     /// A request held for the user's approval.
     ApprovalAsked,
     /// The user's answer to it (outcome `approved` or `denied`), or its end without one.
@@ -39,6 +42,7 @@ crate::domain::wire_names!(Event {
     ConnectionRevoked => "connection.revoked",
     KeyCreated => "key.created",
     KeyRevoked => "key.revoked",
+    IntegrationChanged => "integration.changed",
     ApprovalAsked => "approval.asked",
     ApprovalAnswered => "approval.answered",
     Refused => "refused",

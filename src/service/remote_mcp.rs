@@ -18,6 +18,7 @@ use super::error::{Error, Result};
 use super::flows::Flows;
 use super::integrations::{CreateIntegration, IntegrationView, Integrations, UpdateIntegration};
 use super::tokens::Tokens;
+use crate::audit::record::Event;
 use crate::auth::oauth2::discovery::{self, ClientAuth, Discovered};
 use crate::domain::api_key::Permission;
 use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
@@ -28,6 +29,9 @@ use crate::store::integrations;
 
 /// The catalog app every remote MCP server is an integration of.
 pub const MCP_APP: &str = "mcp";
+/// The most scopes one step-up may add, and the longest scope it may name.
+const MAX_STEP_UP_SCOPES: usize = 10;
+const MAX_SCOPE_LEN: usize = 128;
 
 /// `keyport mcp add`: a server to discover, and the client to use if pre-registered.
 pub struct AddServer {
@@ -430,10 +434,12 @@ impl<'a> RemoteMcp<'a> {
         let entity = Self::entity(caller, entity)?;
         caller.may(MCP_APP, Act::Connect)?;
         let asked: Vec<&str> = scope.split_whitespace().collect();
-        if asked.is_empty() || !asked.iter().all(|s| valid_scope(s)) {
-            return Err(Error::invalid(
-                "scope: the scopes the server asked for, space-separated",
-            ));
+        let sane = |s: &&str| valid_scope(s) && s.len() <= MAX_SCOPE_LEN;
+        if asked.is_empty() || asked.len() > MAX_STEP_UP_SCOPES || !asked.iter().all(sane) {
+            return Err(Error::invalid(format!(
+                "scope: the scopes the server asked for, space-separated (at most \
+                 {MAX_STEP_UP_SCOPES}, each at most {MAX_SCOPE_LEN} characters)"
+            )));
         }
         let mut scopes = server.scopes.clone();
         let missing: Vec<&str> = asked
@@ -452,6 +458,16 @@ impl<'a> RemoteMcp<'a> {
                     ..UpdateIntegration::default()
                 },
             )?;
+            // Nothing is granted before the user consents, but the widening is the key's
+            // doing: on the record.
+            let mut entry = super::audit::entry(self.ctx, Event::IntegrationChanged, Some(caller));
+            entry.entity = Some(entity.to_string());
+            entry.app = Some(MCP_APP.to_string());
+            entry.detail = Some(format!(
+                "MCP server {name}: scopes widened by a step-up with {}",
+                missing.join(" ")
+            ));
+            self.ctx.audit.record(entry);
         }
         let server = self.ctx.load_integration(server.id)?;
         let logins = self.logins(&server, &entity)?;
@@ -546,11 +562,7 @@ impl super::Service {
     ) -> Result<ServerToken> {
         let got = RemoteMcp::new(&self.ctx, self.tokens()).token(caller, name, ask);
         if let Ok(ServerToken::Active { connection, .. }) = &got {
-            let mut entry = super::audit::entry(
-                &self.ctx,
-                crate::audit::record::Event::CredentialsRead,
-                Some(caller),
-            );
+            let mut entry = super::audit::entry(&self.ctx, Event::CredentialsRead, Some(caller));
             if let Ok(loaded) = self.ctx.load(*connection) {
                 entry = super::audit::about(entry, &loaded.connection);
             }

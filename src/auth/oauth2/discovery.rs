@@ -158,6 +158,28 @@ fn loopback(url: &Url) -> bool {
     }
 }
 
+/// A literal address a remote document must not send keyport to: loopback, private,
+/// link-local (cloud metadata services), unspecified, unique-local.
+fn internal(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            let first = ip.segments()[0];
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || ip
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| v4.is_loopback() || v4.is_private() || v4.is_link_local())
+        }
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
 impl Reach {
     fn check(self, what: &str, text: &str) -> Result<Url, DiscoveryError> {
         let url = Url::parse(text).map_err(|e| DiscoveryError(format!("{what} {text:?}: {e}")))?;
@@ -170,6 +192,12 @@ impl Reach {
             return fail(format!(
                 "{what} {text:?} is not an https URL (plain http only on loopback, for a local \
                  MCP server); refused"
+            ));
+        }
+        if !self.local && internal(&url) {
+            return fail(format!(
+                "{what} {text:?} names an internal address, and the MCP server is not a local \
+                 one; refused"
             ));
         }
         Ok(url)

@@ -95,6 +95,20 @@ fn the_resource_is_canonical_and_plain_http_only_on_loopback() {
     let remote = Reach { local: false };
     assert!(remote.check("x", "http://127.0.0.1/token").is_err());
     assert!(remote.check("x", "https://as.example/token").is_ok());
+    // A remote server's documents cannot send keyport to internal addresses.
+    for internal in [
+        "https://127.0.0.1/t",
+        "https://10.1.2.3/t",
+        "https://192.168.0.1/t",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/t",
+        "https://[fd00::1]/t",
+        "https://[fe80::1]/t",
+        "https://[::ffff:10.0.0.1]/t",
+        "https://localhost/t",
+    ] {
+        assert!(remote.check("x", internal).is_err(), "{internal}");
+    }
     let local = Reach { local: true };
     assert!(local.check("x", "http://127.0.0.1:9/token").is_ok());
     assert!(local.check("x", "http://10.0.0.1/token").is_err());

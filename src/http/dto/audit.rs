@@ -15,7 +15,8 @@ pub struct AuditRecordDto {
     /// When, RFC 3339 UTC.
     pub at: String,
     /// `proxy`, `action`, `credentials.read`, `connection.created`, `connection.status`,
-    /// `connection.refreshed`, `connection.revoked`, `key.created`, `key.revoked`, `refused`.
+    /// `connection.refreshed`, `connection.revoked`, `key.created`, `key.revoked`,
+    /// `approval.asked`, `approval.answered`, `integration.changed`, `refused`.
     pub event: String,
     pub key_id: Option<String>,
     pub key_name: Option<String>,

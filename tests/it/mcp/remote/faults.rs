@@ -202,6 +202,14 @@ fn a_step_up_asks_the_user_for_the_wider_scope_then_the_tool_runs() {
         "admin task done",
         "{summary}\n{stderr}"
     );
+    let widened = rig
+        .server
+        .ok("GET", "/api/v1/audit?limit=1000", None)
+        .to_string();
+    assert!(
+        widened.contains("scopes widened by a step-up with mcp:admin"),
+        "the step-up is on the record: {widened}"
+    );
     let listed: Value = serde_json::from_slice(&rig.keyport(&["mcp", "servers"]).stdout).unwrap();
     assert!(
         listed[0]["scopes"].to_string().contains("mcp:admin"),
