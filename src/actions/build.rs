@@ -119,6 +119,16 @@ impl Action {
         })
     }
 
+    /// The input `name`, else its schema's `default` (a default is sent, so the provider's
+    /// own default never applies where the action documents another).
+    fn given<'a>(&'a self, input: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+        present(input, name).or_else(|| {
+            self.def.parameters["properties"][name]
+                .get("default")
+                .filter(|v| !v.is_null())
+        })
+    }
+
     /// The name an input goes by on the wire.
     fn wire(&self, name: &str) -> String {
         self.def
@@ -190,7 +200,7 @@ impl Action {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         let mut any_query = false;
         for name in &self.def.query {
-            let Some(value) = present(input, name) else {
+            let Some(value) = self.given(input, name) else {
                 continue;
             };
             let key = self.wire(name);
@@ -215,7 +225,7 @@ impl Action {
         }
         let mut fields = Map::new();
         for name in &def.body {
-            if let Some(value) = present(input, name) {
+            if let Some(value) = self.given(input, name) {
                 fields.insert(self.wire(name), value.clone());
             }
         }
