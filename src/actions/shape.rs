@@ -148,3 +148,79 @@ pub fn select(value: &Value, pointer: &str) -> Option<Value> {
         items.iter().filter_map(|item| select(item, rest)).collect(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::panic, reason = "tests")]
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn shape(value: Value) -> Shape {
+        let shape: Shape = serde_json::from_value(value).unwrap_or_else(|e| panic!("{e}"));
+        check("shape", &shape).unwrap_or_else(|e| panic!("{e}"));
+        shape
+    }
+
+    #[test]
+    fn pointers_with_stars_map_over_arrays() {
+        let issue = json!({"labels": [{"name": "bug"}, {"id": 2}, {"name": "ui"}], "user": {"login": "octo"}});
+        assert_eq!(select(&issue, "/labels/*/name"), Some(json!(["bug", "ui"])));
+        assert_eq!(select(&issue, "/user/login"), Some(json!("octo")));
+        assert_eq!(select(&issue, ""), Some(issue.clone()));
+        assert_eq!(select(&issue, "/nope"), None);
+        assert_eq!(
+            select(&issue, "/user/*"),
+            None,
+            "a star over a non-array finds nothing"
+        );
+        let nested = json!({"a": [{"b": [1, 2]}, {"b": [3]}]});
+        assert_eq!(select(&nested, "/a/*/b/*"), Some(json!([[1, 2], [3]])));
+    }
+
+    #[test]
+    fn fields_project_objects_and_each_element_of_arrays() {
+        let s = shape(
+            json!({"fields": {"n": "/number", "who": "/user/login", "tags": "/labels/*/name", "gone": "/missing"}}),
+        );
+        let one = json!({"number": 7, "user": {"login": "a", "url": "x"}, "labels": [{"name": "bug"}], "noise": "…"});
+        assert_eq!(
+            apply(&s, &one),
+            Some(json!({"n": 7, "who": "a", "tags": ["bug"]})),
+            "missing fields are left out, the rest dropped"
+        );
+        let list = json!([one, {"number": 8, "user": null, "labels": []}]);
+        assert_eq!(
+            apply(&s, &list),
+            Some(json!([{"n": 7, "who": "a", "tags": ["bug"]}, {"n": 8, "tags": []}]))
+        );
+        let nested = shape(json!({"fields": {
+            "channels": {"from": "/channels", "fields": {"id": "/id"}},
+            "next": "/response_metadata/next_cursor"
+        }}));
+        let answer = json!({"ok": true, "channels": [{"id": "C1", "x": 1}], "response_metadata": {"next_cursor": "c"}});
+        assert_eq!(
+            apply(&nested, &answer),
+            Some(json!({"channels": [{"id": "C1"}], "next": "c"}))
+        );
+        let from_missing = shape(json!({"from": "/nope", "fields": {"a": "/a"}}));
+        assert_eq!(apply(&from_missing, &answer), None);
+    }
+
+    #[test]
+    fn malformed_shapes_are_refused_naming_where() {
+        for (bad, want) in [
+            (json!({"fields": {"a": "no-slash"}}), "shape.fields.a"),
+            (json!({"from": "x", "fields": {}}), "shape.from"),
+            (json!({"from": "/x"}), "needs code or fields"),
+            (json!({"fields": {"": "/a"}}), "needs a name"),
+        ] {
+            let parsed: Shape = serde_json::from_value(bad).unwrap_or_else(|e| panic!("{e}"));
+            let err = check("shape", &parsed).err().unwrap_or_default();
+            assert!(err.contains(want), "{want:?} not in {err:?}");
+        }
+        assert!(serde_json::from_value::<Shape>(json!({"code": "nope"})).is_err());
+        assert!(serde_json::from_value::<Shape>(json!({"pick": ["a"]})).is_err());
+    }
+}

@@ -347,3 +347,183 @@ fn outcomes_follow_status_flags_and_pointers() {
         Some("the provider answered HTTP 404 Not Found: Not Found")
     );
 }
+
+fn b64url(text: &str) -> String {
+    URL_SAFE.encode(text.as_bytes())
+}
+
+/// A Gmail `Message` as users.messages.get (format full) returns it.
+fn gmail_message(id: &str) -> Value {
+    json!({
+        "id": id, "threadId": "t", "labelIds": ["INBOX"], "snippet": "Hi Bob",
+        "payload": {
+            "mimeType": "multipart/mixed",
+            "headers": [
+                {"name": "From", "value": "Alice <alice@example.com>"},
+                {"name": "To", "value": "bob@example.com"},
+                {"name": "Subject", "value": "Lunch"},
+                {"name": "Received", "value": "noise"}
+            ],
+            "body": {"size": 0},
+            "parts": [
+                {"mimeType": "multipart/alternative", "body": {"size": 0}, "parts": [
+                    {"mimeType": "text/plain", "filename": "", "body": {"size": 12, "data": b64url("Hi Bob, noon?")}},
+                    {"mimeType": "text/html", "filename": "", "body": {"size": 20, "data": b64url("<p>Hi Bob</p>")}}
+                ]},
+                {"mimeType": "application/pdf", "filename": "menu.pdf", "body": {"size": 999, "attachmentId": "att1"}}
+            ]
+        }
+    })
+}
+
+#[test]
+fn gmail_messages_come_back_readable() {
+    let readable = gmail::readable_message(&gmail_message("m1"));
+    assert_eq!(
+        readable,
+        json!({
+            "id": "m1", "threadId": "t", "labelIds": ["INBOX"], "snippet": "Hi Bob",
+            "from": "Alice <alice@example.com>", "to": "bob@example.com", "subject": "Lunch",
+            "text": "Hi Bob, noon?",
+            "attachments": [{"filename": "menu.pdf", "mimeType": "application/pdf", "size": 999, "attachmentId": "att1"}]
+        })
+    );
+    let html_only = json!({"id": "m2", "payload": {"mimeType": "text/html", "headers": [],
+        "body": {"data": b64url("<b>x</b>")}}});
+    assert_eq!(gmail::readable_message(&html_only)["html"], "<b>x</b>");
+    let bare = json!({"id": "m3", "threadId": "t"});
+    assert_eq!(
+        gmail::readable_message(&bare),
+        bare,
+        "an id without a payload stays"
+    );
+}
+
+#[test]
+fn gmail_fetch_emails_follows_up_each_listed_message() {
+    let all = actions();
+    let fetch = action(&all, "GMAIL_FETCH_EMAILS");
+    let planned = fetch
+        .plan(&obj(json!({"query": "is:unread"})))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        planned.endpoint, "/users/me/messages?q=is%3Aunread&maxResults=10",
+        "the schema's default is sent"
+    );
+    let list = json!({"messages": [{"id": "m1", "threadId": "t"}, {"threadId": "no-id"}, {"id": "m2"}],
+        "resultSizeEstimate": 3});
+    let follow = fetch.follow_ups(&list);
+    assert_eq!(
+        follow,
+        vec![
+            "/users/me/messages/m1?format=full",
+            "/users/me/messages/m2?format=full"
+        ]
+    );
+    let mut data = list.clone();
+    fetch.merge_follow_ups(&mut data, vec![Some(gmail_message("m1")), None]);
+    let outcome = fetch.outcome(200, data);
+    assert!(outcome.successful);
+    let messages = outcome.data["messages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(messages.len(), 3);
+    assert_eq!(messages[0]["subject"], "Lunch");
+    assert_eq!(messages[0]["text"], "Hi Bob, noon?");
+    assert_eq!(
+        messages[2],
+        json!({"id": "m2"}),
+        "a failed follow-up leaves the id"
+    );
+    assert_eq!(outcome.data["resultSizeEstimate"], 3);
+    // An unsuccessful answer is handed back whole, unshaped.
+    let refused = fetch.outcome(403, json!({"error": {"message": "no"}}));
+    assert_eq!(refused.data, json!({"error": {"message": "no"}}));
+    // Actions without expand make no follow-ups.
+    assert!(
+        action(&all, "GITHUB_GET_A_REPOSITORY")
+            .follow_ups(&list)
+            .is_empty()
+    );
+}
+
+#[test]
+fn shaped_answers_keep_what_a_model_needs() {
+    let all = actions();
+    let issues = action(&all, "GITHUB_LIST_REPOSITORY_ISSUES");
+    let raw = json!([{"number": 1, "title": "Bug", "state": "open", "user": {"login": "a", "avatar_url": "…"},
+        "labels": [{"id": 9, "name": "bug", "color": "f00"}], "html_url": "u", "reactions": {"+1": 0}}]);
+    let shaped = issues.outcome(200, raw).data;
+    assert_eq!(
+        shaped,
+        json!([{"number": 1, "title": "Bug", "state": "open", "author": "a", "labels": ["bug"], "html_url": "u"}])
+    );
+    let slack = action(&all, "SLACK_LIST_CONVERSATIONS");
+    let refused = slack.outcome(200, json!({"ok": false, "error": "invalid_auth"}));
+    assert_eq!(
+        refused.data["error"], "invalid_auth",
+        "a refusal is not shaped"
+    );
+}
+
+fn user_dir(files: &[(&str, String)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap_or_else(|e| panic!("{e}"));
+    }
+    dir
+}
+
+#[test]
+fn user_actions_load_beside_the_builtin_ones_and_broken_files_are_skipped() {
+    let catalog = catalog();
+    let builtin = actions().len();
+    let mut mine = base_def();
+    mine["name"] = json!("GITHUB_MINE");
+    let mut clash = base_def();
+    clash["name"] = json!("GITHUB_CREATE_AN_ISSUE");
+    let mut bad = base_def();
+    bad["name"] = json!("GITHUB_BAD");
+    bad["path"] = json!("/repos/{nope}");
+    let dir = user_dir(&[
+        ("a_good.json", one(mine)),
+        ("b_clash.json", one(clash)),
+        ("c_bad.json", one(bad)),
+        ("d_syntax.json", "{".into()),
+        ("notes.txt", "ignored".into()),
+    ]);
+    let (loaded, problems) = Actions::load(dir.path(), &catalog).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.len(), builtin + 1);
+    assert!(loaded.get("GITHUB_MINE").is_some());
+    let messages: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    assert!(messages[0].contains("b_clash.json") && messages[0].contains("cannot replace"));
+    assert!(messages[1].contains("c_bad.json") && messages[1].contains("{nope}"));
+    assert!(messages[2].contains("d_syntax.json"));
+    // The built-in action kept its own definition.
+    let issue = action(&loaded, "GITHUB_CREATE_AN_ISSUE");
+    assert_eq!(issue.def.method, super::Method::Post);
+
+    let (none, problems) =
+        Actions::load(&dir.path().join("absent"), &catalog).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((none.len(), problems.len()), (builtin, 0));
+}
+
+#[test]
+fn a_user_file_is_taken_whole_or_not_at_all() {
+    let mut first = base_def();
+    first["name"] = json!("GITHUB_ONE");
+    let mut twice = base_def();
+    twice["name"] = json!("GITHUB_ONE");
+    let text = json!({"app": "github", "actions": [first.clone(), twice]}).to_string();
+    let dir = user_dir(&[("x.json", text), ("y.json", one(first))]);
+    let (loaded, problems) =
+        Actions::load(dir.path(), &catalog()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].to_string().contains("x.json"));
+    assert!(
+        loaded.get("GITHUB_ONE").is_some(),
+        "y.json loads after x.json is skipped"
+    );
+}
