@@ -29,7 +29,7 @@ const EXPECTED: &[&str] = &[
     "ok: auth configs: list by toolkit, update, delete with its accounts",
     "ok: delete a connected account: REVOKED, out of the lists",
     "ok: toolkits: get, list, categories",
-    "ok: tools: the catalog's toolkits list their tools, read-only hints and schemas",
+    "ok: tools: a new toolkit lists its tools with their schemas",
     "ok: tools.execute GITHUB_CREATE_AN_ISSUE with a version, through the GitHub stand-in",
     "ok: tools.proxy with a header parameter",
     "ok: bad input raises the SDK's own typed errors with keyport's message, never a 500",
