@@ -61,7 +61,9 @@ fn server_with_user_actions() -> Server {
     .expect("write");
     let mut clash = stars_file();
     clash["actions"][0]["name"] = json!("GITHUB_CREATE_AN_ISSUE");
-    clash["actions"].as_array_mut().map(|a| a.truncate(1));
+    if let Some(actions) = clash["actions"].as_array_mut() {
+        actions.truncate(1);
+    }
     std::fs::write(actions.join("clash.json"), clash.to_string()).expect("write");
     let mut server = Launch::default()
         .env(
