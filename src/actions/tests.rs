@@ -527,3 +527,90 @@ fn a_user_file_is_taken_whole_or_not_at_all() {
         "y.json loads after x.json is skipped"
     );
 }
+
+#[test]
+fn catalog_actions_plan_the_documented_requests() {
+    let all = actions();
+    let cases = [
+        (
+            "ASANA_CREATE_TASK",
+            json!({"name": "n", "workspace": "1"}),
+            "POST",
+            "/tasks",
+            Some(json!({"data": {"name": "n", "workspace": "1"}})),
+        ),
+        (
+            "TRELLO_CREATE_CARD",
+            json!({"idList": "l1", "name": "c"}),
+            "POST",
+            "/cards?idList=l1&name=c",
+            Some(json!({})),
+        ),
+        (
+            "AIRTABLE_LIST_RECORDS",
+            json!({"base_id": "app1", "table": "Tasks", "fields": ["A", "B"]}),
+            "GET",
+            "/app1/Tasks?fields%5B%5D=A&fields%5B%5D=B",
+            None,
+        ),
+        (
+            "GOOGLESHEETS_APPEND_VALUES",
+            json!({"spreadsheet_id": "s", "range": "Sheet1!A1:B2", "values": [[1]]}),
+            "POST",
+            "/spreadsheets/s/values/Sheet1%21A1%3AB2:append?valueInputOption=USER_ENTERED",
+            Some(json!({"values": [[1]]})),
+        ),
+        (
+            "ZENDESK_CREATE_TICKET",
+            json!({"subject": "s", "comment": {"body": "b"}}),
+            "POST",
+            "/tickets",
+            Some(json!({"ticket": {"subject": "s", "comment": {"body": "b"}}})),
+        ),
+        (
+            "DROPBOX_LIST_FOLDER",
+            json!({}),
+            "POST",
+            "/files/list_folder",
+            Some(json!({"path": ""})),
+        ),
+        (
+            "SENTRY_LIST_PROJECT_ISSUES",
+            json!({"organization_id_or_slug": "o", "project_id_or_slug": "p"}),
+            "GET",
+            "/projects/o/p/issues/",
+            None,
+        ),
+        (
+            "DISCORD_LIST_MY_GUILDS",
+            json!({"limit": 5}),
+            "GET",
+            "/users/@me/guilds?limit=5",
+            None,
+        ),
+        (
+            "HUBSPOT_LIST_CONTACTS",
+            json!({"limit": 2}),
+            "GET",
+            "/crm/v3/objects/contacts?limit=2&properties=firstname%2Clastname%2Cemail%2Ccompany%2Cphone",
+            None,
+        ),
+        (
+            "GOOGLEDRIVE_EXPORT_FILE",
+            json!({"file_id": "f"}),
+            "GET",
+            "/files/f/export?mimeType=text%2Fplain",
+            None,
+        ),
+    ];
+    for (name, input, method, endpoint, body) in cases {
+        let action = action(&all, name);
+        assert!(action.validate_input(&input).is_ok(), "{name}");
+        let planned = action
+            .plan(&obj(input))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(planned.method.as_str(), method, "{name}");
+        assert_eq!(planned.endpoint, endpoint, "{name}");
+        assert_eq!(planned.body, body, "{name}");
+    }
+}
