@@ -21,6 +21,8 @@ pub mod shape;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_catalog;
 
 use std::collections::BTreeMap;
 use std::path::Path;
