@@ -25,6 +25,8 @@ pub const ADMIN_KEY_FILE: &str = "admin.key";
 pub const SERVER_URL_FILE: &str = "server.url";
 pub const CONFIG_FILE: &str = "config.toml";
 pub const PROVIDERS_DIR: &str = "providers";
+/// User action files (`*.json`) inside the data dir.
+pub const ACTIONS_DIR: &str = "actions";
 /// Default time one key derivation should take on this machine when a vault is created.
 pub const DEFAULT_KDF_MS: u64 = 500;
 pub const DEFAULT_LOG: &str = "info";

@@ -119,6 +119,16 @@ impl Action {
         })
     }
 
+    /// The input `name`, else its schema's `default` (a default is sent, so the provider's
+    /// own default never applies where the action documents another).
+    fn given<'a>(&'a self, input: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+        present(input, name).or_else(|| {
+            self.def.parameters["properties"][name]
+                .get("default")
+                .filter(|v| !v.is_null())
+        })
+    }
+
     /// The name an input goes by on the wire.
     fn wire(&self, name: &str) -> String {
         self.def
@@ -130,31 +140,59 @@ impl Action {
 
     /// The path with each `{input}` filled in as one encoded segment.
     fn path(&self, input: &Map<String, Value>) -> Result<String> {
-        let mut path = String::new();
-        let mut rest = self.def.path.as_str();
-        while let Some(open) = rest.find('{') {
-            path.push_str(&rest[..open]);
-            let after = &rest[open + 1..];
-            let close = after.find('}').unwrap_or(after.len());
-            let name = &after[..close];
-            let value = present(input, name)
-                .map(text_of)
-                .ok_or_else(|| ActionError::input(format!("input.{name}: is required")))?;
-            if value.is_empty() || value == "." || value == ".." {
-                return Err(ActionError::input(format!(
-                    "input.{name}: must not be empty, '.' or '..'"
-                )));
+        fill_path(&self.def.path, input, "input")
+    }
+
+    /// The endpoints of an expanding action's follow-ups for its first answer `data`: one
+    /// per element of the listed array (up to the limit) that has every placeholder.
+    pub fn follow_ups(&self, data: &Value) -> Vec<String> {
+        let Some(expand) = &self.def.expand else {
+            return Vec::new();
+        };
+        let Some(items) = data.pointer(&expand.each).and_then(Value::as_array) else {
+            return Vec::new();
+        };
+        let query = (!expand.query.is_empty()).then(|| {
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&expand.query)
+                .finish()
+        });
+        items
+            .iter()
+            .take(expand.limit)
+            .filter_map(|item| {
+                let mut endpoint = fill_path(&expand.path, item.as_object()?, "item").ok()?;
+                if let Some(query) = &query {
+                    endpoint.push('?');
+                    endpoint.push_str(query);
+                }
+                Some(endpoint)
+            })
+            .collect()
+    }
+
+    /// `data` with the listed elements replaced by their follow-ups' answers, in order
+    /// (`None`, a failed follow-up, leaves the element as the list gave it).
+    pub fn merge_follow_ups(&self, data: &mut Value, answers: Vec<Option<Value>>) {
+        let Some(expand) = &self.def.expand else {
+            return;
+        };
+        let Some(items) = data.pointer_mut(&expand.each).and_then(Value::as_array_mut) else {
+            return;
+        };
+        // Follow-ups were made for the elements that had every placeholder, in order.
+        let mut answers = answers.into_iter();
+        for item in items.iter_mut().take(expand.limit) {
+            let fillable = item
+                .as_object()
+                .is_some_and(|o| fill_path(&expand.path, o, "item").is_ok());
+            if !fillable {
+                continue;
             }
-            if value.contains(['/', '\\']) || value.chars().any(char::is_control) {
-                return Err(ActionError::input(format!(
-                    "input.{name}: must be one path segment (no '/', '\\' or control characters)"
-                )));
+            if let Some(Some(answer)) = answers.next() {
+                *item = answer;
             }
-            path.extend(utf8_percent_encode(&value, SEGMENT));
-            rest = after.get(close + 1..).unwrap_or("");
         }
-        path.push_str(rest);
-        Ok(path)
     }
 
     /// The query string of the query inputs given (arrays repeat the parameter), if any.
@@ -162,7 +200,7 @@ impl Action {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         let mut any_query = false;
         for name in &self.def.query {
-            let Some(value) = present(input, name) else {
+            let Some(value) = self.given(input, name) else {
                 continue;
             };
             let key = self.wire(name);
@@ -187,7 +225,7 @@ impl Action {
         }
         let mut fields = Map::new();
         for name in &def.body {
-            if let Some(value) = present(input, name) {
+            if let Some(value) = self.given(input, name) {
                 fields.insert(self.wire(name), value.clone());
             }
         }
@@ -227,7 +265,14 @@ impl Action {
             Some(super::upstream_error(status, &body))
         };
         let data = if ok_status {
-            pointed(&def.data_pointer).unwrap_or(body)
+            let data = pointed(&def.data_pointer).unwrap_or(body);
+            // Only a success is shaped: an error answer is shown whole.
+            match &def.shape {
+                Some(shape) if successful => {
+                    super::shape::apply(shape, &data).unwrap_or(Value::Null)
+                }
+                _ => data,
+            }
         } else {
             body
         };
@@ -237,6 +282,36 @@ impl Action {
             error,
         }
     }
+}
+
+/// `template` with each `{name}` filled in from `values` as one encoded path segment;
+/// `what` names the source in errors (`input.owner`).
+fn fill_path(template: &str, values: &Map<String, Value>, what: &str) -> Result<String> {
+    let mut path = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        path.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after.find('}').unwrap_or(after.len());
+        let name = &after[..close];
+        let value = present(values, name)
+            .map(text_of)
+            .ok_or_else(|| ActionError::input(format!("{what}.{name}: is required")))?;
+        if value.is_empty() || value == "." || value == ".." {
+            return Err(ActionError::input(format!(
+                "{what}.{name}: must not be empty, '.' or '..'"
+            )));
+        }
+        if value.contains(['/', '\\']) || value.chars().any(char::is_control) {
+            return Err(ActionError::input(format!(
+                "{what}.{name}: must be one path segment (no '/', '\\' or control characters)"
+            )));
+        }
+        path.extend(utf8_percent_encode(&value, SEGMENT));
+        rest = after.get(close + 1..).unwrap_or("");
+    }
+    path.push_str(rest);
+    Ok(path)
 }
 
 /// `template` with every string `"$body"` replaced by `fields`.

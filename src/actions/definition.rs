@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::shape::{self, Shape};
 use super::{Action, ActionError};
 use crate::providers::Catalog;
 
@@ -90,6 +91,22 @@ pub enum Effect {
     Write,
 }
 
+/// Follow-up reads of a listing action: for each of the first `limit` elements of the
+/// array at `each`, `GET path` (its `{placeholders}` filled from the element's members)
+/// with the fixed `query`; a successful answer replaces the element.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expand {
+    pub each: String,
+    pub path: String,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    pub limit: usize,
+}
+
+/// Most follow-up requests one action may make.
+pub const MAX_EXPAND: usize = 50;
+
 /// One action as its file spells it.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -125,6 +142,13 @@ pub struct Definition {
     /// JSON pointer into the response of what becomes `data` (default: all of it).
     #[serde(default)]
     pub data_pointer: Option<String>,
+    /// What of `data` the model is handed (see [`super::shape`]); default all of it.
+    #[serde(default)]
+    pub shape: Option<Shape>,
+    /// For a list that answers with ids: one GET per listed item, its answer put in the
+    /// item's place before shaping (Gmail's message list → the messages).
+    #[serde(default)]
+    pub expand: Option<Expand>,
     /// JSON pointer to a boolean that must be `true` for success (Slack's `/ok`).
     #[serde(default)]
     pub success_pointer: Option<String>,
@@ -226,6 +250,10 @@ fn check(app: &str, def: Definition) -> Result<Action, String> {
     ] {
         check_pointer(field, pointer.as_ref())?;
     }
+    if let Some(shape) = &def.shape {
+        shape::check("shape", shape)?;
+    }
+    check_expand(&def)?;
     let properties = def.parameters["properties"]
         .as_object()
         .ok_or("parameters: needs properties")?;
@@ -264,6 +292,26 @@ fn check_name_and_path(app: &str, def: &Definition) -> Result<(), String> {
     {
         return Err("path: must start with '/' and hold no '?', '#', '\\' or '..'".into());
     }
+    Ok(())
+}
+
+/// Follow-ups only for a read action, a bounded number, each a plain path.
+fn check_expand(def: &Definition) -> Result<(), String> {
+    let Some(expand) = &def.expand else {
+        return Ok(());
+    };
+    if def.access != Effect::Read {
+        return Err("expand: only a read action follows up".into());
+    }
+    if expand.limit == 0 || expand.limit > MAX_EXPAND {
+        return Err(format!("expand.limit: must be 1 to {MAX_EXPAND}"));
+    }
+    check_pointer("expand.each", Some(&expand.each))?;
+    let path = &expand.path;
+    if !path.starts_with('/') || path.contains(['?', '#', '\\']) || path.contains("..") {
+        return Err("expand.path: must start with '/' and hold no '?', '#', '\\' or '..'".into());
+    }
+    placeholders(path).map_err(|e| format!("expand.{e}"))?;
     Ok(())
 }
 

@@ -134,3 +134,93 @@ pub fn raw_message(input: &Map<String, Value>) -> Result<Vec<u8>> {
     }
     Ok(message.into_bytes())
 }
+
+/// Text of a message body longer than this many characters is cut (and says so).
+const MAX_TEXT_CHARS: usize = 20_000;
+
+/// The headers a reader wants, under lower-case names.
+const READABLE_HEADERS: &[&str] = &["From", "To", "Cc", "Subject", "Date"];
+
+/// A Gmail `Message` resource (format `full` or `metadata`) as a model can read it: ids,
+/// labels and snippet as they are, the usual headers by name, the first `text/plain` part
+/// decoded from base64url (else the first `text/html` one, under `html`), and the
+/// attachments' names, types, sizes and ids instead of their bytes. Anything that is not
+/// a message comes back unchanged.
+pub fn readable_message(message: &Value) -> Value {
+    let Some(payload) = message.get("payload").filter(|p| p.is_object()) else {
+        return message.clone();
+    };
+    let mut out = Map::new();
+    for key in ["id", "threadId", "labelIds", "snippet"] {
+        if let Some(v) = message.get(key) {
+            out.insert(key.to_string(), v.clone());
+        }
+    }
+    for header in payload["headers"].as_array().into_iter().flatten() {
+        let name = header["name"].as_str().unwrap_or_default();
+        if let Some(wanted) = READABLE_HEADERS
+            .iter()
+            .find(|h| h.eq_ignore_ascii_case(name))
+        {
+            out.entry(wanted.to_ascii_lowercase())
+                .or_insert_with(|| header["value"].clone());
+        }
+    }
+    let mut parts = Vec::new();
+    flatten_parts(payload, &mut parts);
+    let text_of = |mime: &str| {
+        parts
+            .iter()
+            .filter(|p| p["mimeType"].as_str() == Some(mime))
+            .find_map(|p| part_text(p))
+    };
+    if let Some(text) = text_of("text/plain") {
+        insert_text(&mut out, "text", text);
+    } else if let Some(html) = text_of("text/html") {
+        insert_text(&mut out, "html", html);
+    }
+    let attachments: Vec<Value> = parts
+        .iter()
+        .filter(|p| p["filename"].as_str().is_some_and(|f| !f.is_empty()))
+        .map(|p| {
+            serde_json::json!({
+                "filename": p["filename"],
+                "mimeType": p["mimeType"],
+                "size": p["body"]["size"],
+                "attachmentId": p["body"]["attachmentId"],
+            })
+        })
+        .collect();
+    if !attachments.is_empty() {
+        out.insert("attachments".into(), Value::Array(attachments));
+    }
+    Value::Object(out)
+}
+
+/// Every part of a MIME tree, depth first, the root included.
+fn flatten_parts<'a>(part: &'a Value, out: &mut Vec<&'a Value>) {
+    out.push(part);
+    for child in part["parts"].as_array().into_iter().flatten() {
+        flatten_parts(child, out);
+    }
+}
+
+/// A part's body data decoded (base64url, padded or not) as UTF-8, lossily.
+fn part_text(part: &Value) -> Option<String> {
+    let data = part["body"]["data"].as_str()?;
+    let trimmed = data.trim_end_matches('=');
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(trimmed)
+        .ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn insert_text(out: &mut Map<String, Value>, key: &str, text: String) {
+    if text.chars().count() > MAX_TEXT_CHARS {
+        let cut: String = text.chars().take(MAX_TEXT_CHARS).collect();
+        out.insert(key.into(), Value::String(cut));
+        out.insert("truncated".into(), Value::Bool(true));
+    } else {
+        out.insert(key.into(), Value::String(text));
+    }
+}

@@ -10,18 +10,18 @@ fn catalog() -> Catalog {
     Catalog::builtin().unwrap_or_else(|e| panic!("catalog: {e}"))
 }
 
-fn actions() -> Actions {
+pub(super) fn actions() -> Actions {
     Actions::builtin(&catalog()).unwrap_or_else(|e| panic!("actions: {e}"))
 }
 
-fn obj(value: Value) -> Map<String, Value> {
+pub(super) fn obj(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         other => panic!("not an object: {other}"),
     }
 }
 
-fn action<'a>(all: &'a Actions, name: &str) -> &'a Action {
+pub(super) fn action<'a>(all: &'a Actions, name: &str) -> &'a Action {
     all.get(name).unwrap_or_else(|| panic!("{name} missing"))
 }
 
@@ -345,5 +345,66 @@ fn outcomes_follow_status_flags_and_pointers() {
     assert_eq!(
         gone.error.as_deref(),
         Some("the provider answered HTTP 404 Not Found: Not Found")
+    );
+}
+
+fn user_dir(files: &[(&str, String)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap_or_else(|e| panic!("{e}"));
+    }
+    dir
+}
+
+#[test]
+fn user_actions_load_beside_the_builtin_ones_and_broken_files_are_skipped() {
+    let catalog = catalog();
+    let builtin = actions().len();
+    let mut mine = base_def();
+    mine["name"] = json!("GITHUB_MINE");
+    let mut clash = base_def();
+    clash["name"] = json!("GITHUB_CREATE_AN_ISSUE");
+    let mut bad = base_def();
+    bad["name"] = json!("GITHUB_BAD");
+    bad["path"] = json!("/repos/{nope}");
+    let dir = user_dir(&[
+        ("a_good.json", one(mine)),
+        ("b_clash.json", one(clash)),
+        ("c_bad.json", one(bad)),
+        ("d_syntax.json", "{".into()),
+        ("notes.txt", "ignored".into()),
+    ]);
+    let (loaded, problems) = Actions::load(dir.path(), &catalog).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.len(), builtin + 1);
+    assert!(loaded.get("GITHUB_MINE").is_some());
+    let messages: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    assert!(messages[0].contains("b_clash.json") && messages[0].contains("cannot replace"));
+    assert!(messages[1].contains("c_bad.json") && messages[1].contains("{nope}"));
+    assert!(messages[2].contains("d_syntax.json"));
+    // The built-in action kept its own definition.
+    let issue = action(&loaded, "GITHUB_CREATE_AN_ISSUE");
+    assert_eq!(issue.def.method, super::Method::Post);
+
+    let (none, problems) =
+        Actions::load(&dir.path().join("absent"), &catalog).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((none.len(), problems.len()), (builtin, 0));
+}
+
+#[test]
+fn a_user_file_is_taken_whole_or_not_at_all() {
+    let mut first = base_def();
+    first["name"] = json!("GITHUB_ONE");
+    let mut twice = base_def();
+    twice["name"] = json!("GITHUB_ONE");
+    let text = json!({"app": "github", "actions": [first.clone(), twice]}).to_string();
+    let dir = user_dir(&[("x.json", text), ("y.json", one(first))]);
+    let (loaded, problems) =
+        Actions::load(dir.path(), &catalog()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].to_string().contains("x.json"));
+    assert!(
+        loaded.get("GITHUB_ONE").is_some(),
+        "y.json loads after x.json is skipped"
     );
 }

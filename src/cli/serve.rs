@@ -14,6 +14,7 @@ use clap::Args;
 use secrecy::ExposeSecret;
 
 use super::{CliError, CliResult, passphrase};
+use crate::actions::Actions;
 use crate::clock::Clock;
 use crate::config::{self, Config, DB_FILE, Settings};
 use crate::http::{self, HostPolicy};
@@ -103,6 +104,18 @@ pub fn open_or_create(
     }
 }
 
+/// The built-in actions and the user's (`DATA/actions/*.json`); a broken user file is
+/// reported on stderr and in the log, naming the file and why, and skipped.
+pub(crate) fn load_actions(dir: &Path, catalog: &Catalog) -> Result<Actions, CliError> {
+    let (actions, problems) = Actions::load(&dir.join(config::ACTIONS_DIR), catalog)
+        .map_err(|e| CliError::new(e.to_string()))?;
+    for problem in &problems {
+        tracing::warn!(error = %problem, "user action file skipped");
+        eprintln!("keyport: warning: action file skipped: {problem}");
+    }
+    Ok(actions)
+}
+
 fn is_loopback(addr: &SocketAddr) -> bool {
     addr.ip().is_loopback()
 }
@@ -138,8 +151,10 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
     let extra_host = (!is_loopback(&bound)).then(|| bound.to_string());
     let policy = HostPolicy::for_port(bound.port(), extra_host);
 
+    let actions = load_actions(&dir, &catalog)?;
     let service = Service::new(store, vault, catalog, clock, public_url.clone(), &config)
-        .map_err(|e| CliError::new(e.to_string()))?;
+        .map_err(|e| CliError::new(e.to_string()))?
+        .with_actions(actions);
     let key_path = dir.join(config::ADMIN_KEY_FILE);
     let existing = config::read_trimmed(&key_path)?;
     if let Some(new_key) = service

@@ -12,7 +12,9 @@ use super::proxy::{self, Attempt, Call, prepare};
 use super::{ActionOutcome, ExecuteAction, ProxyRequest, ProxyResponse, Service};
 use crate::audit::record::{Entry, Event};
 use crate::clock::Stopwatch;
+use crate::ids::ConnectionId;
 use crate::net::Upstream;
+use serde_json::Value;
 
 impl Service {
     /// Sends one request through a connection the caller may act through: prepared inline
@@ -44,7 +46,9 @@ impl Service {
         let mut entry = audit::entry(&self.ctx, Event::Action, Some(&caller));
         entry.action = Some(name.clone());
         let asker = Service::approver(&caller);
-        let planned = prepare(&self, move |svc| svc.proxies().plan(&caller, &req)).await;
+        let planner = caller.clone();
+        let planned = prepare(&self, move |svc| svc.proxies().plan(&planner, &req)).await;
+        let connection = planned.as_ref().ok().map(|(call, _)| call.connection_id());
         let answer = self
             .send(
                 upstream,
@@ -54,7 +58,52 @@ impl Service {
                 Some(&name),
             )
             .await?;
-        self.proxies().outcome(&name, &answer)
+        let mut data = answer.data();
+        if let Some(id) = connection.filter(|_| answer.successful()) {
+            self.follow_ups(upstream, &caller, id, &name, &mut data)
+                .await?;
+        }
+        self.proxies().outcome(&name, answer.status, data)
+    }
+
+    /// An expanding action's follow-up reads for its first answer `data`, sent together
+    /// and each audited; their answers put in place of the listed items.
+    async fn follow_ups(
+        self: &Arc<Self>,
+        upstream: &Upstream,
+        caller: &Caller,
+        id: ConnectionId,
+        name: &str,
+        data: &mut Value,
+    ) -> Result<()> {
+        let action = self.apps().action(name)?;
+        let endpoints = action.follow_ups(data);
+        if endpoints.is_empty() {
+            return Ok(());
+        }
+        let reads = endpoints.into_iter().map(|endpoint| {
+            let watch = Stopwatch::start();
+            let mut entry = audit::entry(&self.ctx, Event::Action, Some(caller));
+            entry.action = Some(name.to_string());
+            let (caller, name_owned) = (caller.clone(), name.to_string());
+            async move {
+                let started = prepare(self, move |svc| {
+                    svc.proxies()
+                        .follow_up(&caller, id, &name_owned, endpoint.clone())
+                })
+                .await;
+                let answer = self
+                    .send(upstream, None, (entry, watch), started, Some(name))
+                    .await;
+                answer
+                    .ok()
+                    .filter(ProxyResponse::successful)
+                    .map(|r| r.data())
+            }
+        });
+        let answers = futures_util::future::join_all(reads).await;
+        action.merge_follow_ups(data, answers);
+        Ok(())
     }
 
     /// A started call sent (after the user's approval, if the key asks for it), and its

@@ -183,6 +183,13 @@ impl Service {
         })
     }
 
+    /// The service with `actions` (the built-in and user actions of [`Actions::load`])
+    /// instead of the built-in ones alone.
+    pub fn with_actions(mut self, actions: Actions) -> Self {
+        self.ctx.actions = actions;
+        self
+    }
+
     pub fn store(&self) -> &Store {
         &self.ctx.store
     }

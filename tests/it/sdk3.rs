@@ -29,6 +29,7 @@ const EXPECTED: &[&str] = &[
     "ok: auth configs: list by toolkit, update, delete with its accounts",
     "ok: delete a connected account: REVOKED, out of the lists",
     "ok: toolkits: get, list, categories",
+    "ok: tools: a new toolkit lists its tools with their schemas",
     "ok: tools.execute GITHUB_CREATE_AN_ISSUE with a version, through the GitHub stand-in",
     "ok: tools.proxy with a header parameter",
     "ok: bad input raises the SDK's own typed errors with keyport's message, never a 500",
@@ -49,6 +50,7 @@ const EXPECTED_TS: &[&str] = &[
     "ok: list: userIds, authConfigIds, toolkitSlugs, statuses; a cursor walk over 3 pages",
     "ok: disable / enable / delete a connected account; an auth config too",
     "ok: toolkits: get, list",
+    "ok: tools: a new toolkit lists its tools with their schemas",
     "ok: tools.execute GITHUB_CREATE_AN_ISSUE with a version; tools.proxyExecute with a header",
     "ok: bad input raises the SDK's own typed errors with keyport's message",
 ];

@@ -22,7 +22,6 @@ use clap::{Args, Subcommand};
 
 use super::client::Client;
 use super::{CliError, CliResult};
-use crate::actions::Actions;
 use crate::mcp::Calls;
 use crate::providers::Catalog;
 
@@ -100,6 +99,11 @@ fn serve(data_dir: Option<PathBuf>, url: Option<String>, args: ServeArgs) -> Cli
     if entity.is_empty() {
         return Err(CliError::new("--entity must not be empty"));
     }
+    // The same actions as the server of this data dir: built-in and the user's.
+    let dir =
+        crate::config::data_dir(data_dir.clone()).map_err(|e| CliError::new(e.to_string()))?;
+    let (catalog, _) = Catalog::load(&dir.join(crate::config::PROVIDERS_DIR));
+    let actions = super::serve::load_actions(&dir, &catalog)?;
     let (session, client) = session::Session::open(
         data_dir,
         url,
@@ -111,8 +115,6 @@ fn serve(data_dir: Option<PathBuf>, url: Option<String>, args: ServeArgs) -> Cli
         .enable_all()
         .build()
         .map_err(|e| CliError::new(format!("cannot start the runtime: {e}")))?;
-    let catalog = Catalog::builtin().map_err(|e| CliError::new(e.to_string()))?;
-    let actions = Actions::builtin(&catalog).map_err(|e| CliError::new(e.to_string()))?;
     let calls = Calls::new(api::Api::new(client, actions), entity);
     let served = runtime.block_on(handler::serve_stdio(calls));
     drop(runtime);

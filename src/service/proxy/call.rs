@@ -122,6 +122,11 @@ impl Call {
         audit::request(entry, self.outbound.method.as_str(), &self.url)
     }
 
+    /// The connection this call acts through.
+    pub(crate) fn connection_id(&self) -> crate::ids::ConnectionId {
+        self.prepared.connection.id
+    }
+
     /// Whether this call only reads (GET or HEAD): reads never wait for approval.
     pub(crate) fn is_read(&self) -> bool {
         matches!(self.outbound.method, http::Method::GET | http::Method::HEAD)

@@ -6,8 +6,8 @@
 use serde_json::{Map, Value};
 
 use super::call::{Attempt, Call};
-use super::{Outbound, Proxy, ProxyResponse, Target};
-use crate::domain::api_key::Permission;
+use super::{Outbound, Proxy, Target};
+use crate::domain::api_key::{Access, Permission};
 use crate::ids::ConnectionId;
 use crate::service::apps::Apps;
 use crate::service::caller::{Act, Caller};
@@ -88,10 +88,37 @@ impl Proxy<'_> {
         self.start_call(prepared, outbound)
     }
 
-    /// What the provider's answer means for the action `name`.
-    pub fn outcome(&self, name: &str, response: &ProxyResponse) -> Result<ActionOutcome> {
+    /// One follow-up read of the expanding action `name` (see
+    /// [`Expand`](crate::actions::Expand)), through the connection its first request used,
+    /// under the same checks as the action itself.
+    pub fn follow_up(
+        &self,
+        caller: &Caller,
+        id: ConnectionId,
+        name: &str,
+        endpoint: String,
+    ) -> Result<(Call, Attempt)> {
+        let method = http::Method::GET;
+        let act = Act::Action {
+            name,
+            method: &method,
+            access: Access::Read,
+        };
+        let prepared = self.access().prepare(caller, id, act)?;
+        let outbound = Outbound {
+            method,
+            endpoint,
+            headers: Vec::new(),
+            query: Vec::new(),
+            body: None,
+        };
+        self.start_call(prepared, outbound)
+    }
+
+    /// What the provider's answer `data` (with `status`) means for the action `name`.
+    pub fn outcome(&self, name: &str, status: u16, data: Value) -> Result<ActionOutcome> {
         let action = Apps::new(self.ctx).action(name)?;
-        let outcome = action.outcome(response.status, response.data());
+        let outcome = action.outcome(status, data);
         Ok(ActionOutcome {
             data: outcome.data,
             successful: outcome.successful,

@@ -51,7 +51,7 @@ fn lists_and_calls(w: &super::World, target: &[String], home: &Path) {
     let listed = inspector(target, home, &["--method", "tools/list"]);
     let tools = listed["tools"].as_array().expect("tools");
     let names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
-    assert_eq!(names.len(), 8, "{names:?}");
+    assert_eq!(names.len(), super::alice_tools().len(), "{names:?}");
     assert!(names.contains(&"GITHUB_CREATE_AN_ISSUE") && names.contains(&"keyport_proxy"));
     let user = tools
         .iter()

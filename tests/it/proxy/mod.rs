@@ -12,6 +12,7 @@ mod concurrency;
 mod injection;
 mod reflection;
 mod upstream;
+mod user_actions;
 
 use serde_json::{Value, json};
 

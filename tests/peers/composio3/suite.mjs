@@ -188,6 +188,14 @@ await check('toolkits: get, list', async () => {
   assert(Array.isArray(page) && page.length === 5, page);
 });
 
+await check('tools: a new toolkit lists its tools with their schemas', async () => {
+  const tools = await composio.tools.getRawComposioTools({ toolkits: ['trello'] });
+  const slugs = tools.map((t) => t.slug);
+  assert(slugs.includes('TRELLO_CREATE_CARD') && slugs.includes('TRELLO_GET_MY_BOARDS'), slugs);
+  const card = tools.find((t) => t.slug === 'TRELLO_CREATE_CARD');
+  assert(card.inputParameters.required.includes('idList'), card);
+});
+
 await check('tools.execute GITHUB_CREATE_AN_ISSUE with a version; tools.proxyExecute with a header', async () => {
   const tool = await composio.tools.getRawComposioToolBySlug('GITHUB_CREATE_AN_ISSUE');
   await expectError(ComposioToolVersionRequiredError, () => composio.tools.execute('GITHUB_CREATE_AN_ISSUE', {

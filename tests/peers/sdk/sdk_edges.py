@@ -91,6 +91,12 @@ def _():
     names = {a.name for a in listed}
     assert {"GITHUB_CREATE_AN_ISSUE", "GITHUB_GET_THE_AUTHENTICATED_USER"} <= names, names
     assert all(a.appName.lower() == "github" for a in listed), listed
+    # The wider catalog: Gmail's shaped fetch, and an app whose actions are new.
+    gmail = {a.name: a for a in toolset.client.actions.get(apps=[App.GMAIL])}
+    assert {"GMAIL_FETCH_EMAILS", "GMAIL_LIST_LABELS"} <= set(gmail), gmail.keys()
+    fetch = gmail["GMAIL_FETCH_EMAILS"]
+    assert "max_results" in fetch.parameters.properties, fetch.parameters
+    assert Action("TRELLO_CREATE_CARD").app == "TRELLO"
     # An action missing from the SDK's on-disk catalog is fetched by name (GET
     # /v2/actions/{name}, then its app) and cached again.
     cached = LOCAL_CACHE_DIRECTORY / "actions" / "GITHUB_GET_A_REPOSITORY"

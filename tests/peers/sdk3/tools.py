@@ -29,6 +29,16 @@ def _():
     assert "github" in [t.slug for t in in_category], in_category
 
 
+@check("tools: a new toolkit lists its tools with their schemas")
+def _():
+    trello = {t.slug: t for t in composio.tools.get_raw_composio_tools(toolkits=["trello"])}
+    assert {"TRELLO_CREATE_CARD", "TRELLO_GET_MY_BOARDS"} <= set(trello), trello.keys()
+    card = trello["TRELLO_CREATE_CARD"]
+    assert card.toolkit.slug == "trello" and "idList" in card.input_parameters["required"], card
+    fetch = composio.tools.get_raw_composio_tool_by_slug("GMAIL_FETCH_EMAILS")
+    assert "max_results" in fetch.input_parameters["properties"], fetch.input_parameters
+
+
 @check("tools.execute GITHUB_CREATE_AN_ISSUE with a version, through the GitHub stand-in")
 def _():
     tool = composio.tools.get_raw_composio_tool_by_slug("GITHUB_CREATE_AN_ISSUE")
