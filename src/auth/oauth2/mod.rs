@@ -12,8 +12,9 @@
 pub mod client;
 pub mod discovery;
 mod response;
+mod shape;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 pub use client::{
     Authorization, Grant, OAuthConfig, OAuthError, TokenAuth, authorization, client_credentials,
@@ -22,9 +23,9 @@ pub use client::{
 pub use response::KeyportTokenResponse;
 
 use super::endpoint::usable;
-use super::{AuthError, Cached, Fields, Issuer, RenewError, Renewed, Stored};
+use super::{AuthError, Cached, Fields, Issuer, RenewError, Renewed, Stored, scope_list};
 use crate::net::Net;
-use crate::providers::catalog::{OAuth2Spec, SchemeDetails};
+use crate::providers::catalog::{OAuth2Spec, SchemeDetails, TokenRequest};
 use crate::providers::fields::render_template;
 use crate::secret::{ClientSecret, RefreshToken, Secret};
 
@@ -82,6 +83,26 @@ fn configure(
         _ => TokenAuth::Post,
     };
     let client_secret: Option<Secret> = config.secret("client_secret");
+    let machine = config.text("grant_type") == Some("client_credentials");
+    if machine {
+        refuse_for_machines(spec, &vars)?;
+    }
+    let mut authorization_params = pairs(config.value("authorization_params"));
+    let mut tokens_at = None;
+    if let (Some(user), Some(scopes)) = (&spec.user_scopes, scope_list(config.value("user_scopes")))
+        && !scopes.is_empty()
+    {
+        authorization_params.push((user.param.clone(), scopes.join(&spec.scope_separator)));
+        tokens_at = Some(user.tokens_at.clone());
+    }
+    let scopes = if machine
+        && !spec.client_credentials_scopes.is_empty()
+        && (stored.scopes.is_empty() || stored.scopes == spec.default_scopes.as_slice())
+    {
+        spec.client_credentials_scopes.clone()
+    } else {
+        stored.scopes.to_vec()
+    };
     Ok(OAuthConfig {
         client_id: given("client_id")
             .ok_or_else(|| AuthError::field("client_id", "the integration has no client id"))?
@@ -94,16 +115,41 @@ fn configure(
             .ok_or_else(|| AuthError::field("token_url", "the integration has no token URL"))?,
         revocation_url: render("revocation_url")?,
         redirect_uri: Some(stored.callback_url.to_string()),
-        scopes: stored.scopes.to_vec(),
+        scopes,
         scope_separator: spec.scope_separator.clone(),
-        authorization_params: pairs(config.value("authorization_params")),
+        authorization_params,
         token_params: pairs(config.value("token_params")),
         pkce: config
             .value("pkce")
             .and_then(Value::as_bool)
             .unwrap_or(spec.pkce),
         token_auth,
+        json_body: spec.token_request == TokenRequest::Json,
+        tokens_at,
+        response_vars: spec
+            .token_response_vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     })
+}
+
+/// A client-credentials grant with a variable the provider refuses for it (Microsoft's
+/// `common` tenant): said before any request.
+fn refuse_for_machines(spec: &OAuth2Spec, vars: &Map<String, Value>) -> Result<(), AuthError> {
+    for (name, refused) in &spec.client_credentials_refuses {
+        if let Some(value) = vars.get(name).and_then(Value::as_str)
+            && refused.iter().any(|r| r.eq_ignore_ascii_case(value))
+        {
+            return Err(AuthError::field(
+                name.clone(),
+                format!(
+                    "the client-credentials grant needs a specific {name} (your directory's id                      or domain), not {value:?}"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl OAuth2 {
@@ -195,6 +241,7 @@ fn renewed(grant: Grant, now: i64) -> Renewed {
         refresh_expires_at: grant.refresh_expires_in.map(after),
         scope: grant.scopes.map(|s| s.join(" ")),
         token_type: Some(grant.token_type),
+        vars: grant.vars,
     }
 }
 
@@ -335,6 +382,7 @@ mod tests {
             refresh_expires_in: None,
             scopes: None,
             token_type: "Bearer".into(),
+            vars: Vec::new(),
         }
     }
 
@@ -347,6 +395,7 @@ mod tests {
             refresh_expires_in: Some(Duration::from_secs(600)),
             scopes: Some(vec!["a".into(), "b".into()]),
             token_type: "Bearer".into(),
+            vars: Vec::new(),
         };
         let renewal = renewed(grant, 1000);
         assert_eq!(
