@@ -113,12 +113,15 @@ impl<'a> Checks<'a> {
                 app.key
             ))
         })?;
-        let base = self.ctx.render_for(&integration.base_url, connection)?;
+        // An absolute who-am-I URL may use the app's variables too (Salesforce's host).
+        let url = self
+            .ctx
+            .render_for(&endpoint.url(&integration.base_url), connection)?;
         let method = match endpoint.method {
             HttpMethod::Get => http::Method::GET,
             HttpMethod::Post => http::Method::POST,
         };
-        let response = self.send(loaded, method, &endpoint.url(&base), endpoint.body.as_ref())?;
+        let response = self.send(loaded, method, &url, endpoint.body.as_ref())?;
         let status = response.status().as_u16();
         match status {
             200..=299 => Ok(CheckOutcome {

@@ -163,6 +163,7 @@ mod tests {
             .body(b"grant_type=authorization_code&code=a%20b".to_vec())
             .unwrap();
         let response = client(request).unwrap();
+        drop(client);
         let sent = sent.into_inner().unwrap();
         assert_eq!(sent.headers()["content-type"], "application/json");
         let body: Value = serde_json::from_slice(sent.body()).unwrap();
