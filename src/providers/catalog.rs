@@ -123,6 +123,17 @@ impl SchemeSpec {
         self.app_base_url.as_deref()
     }
 
+    /// The app's who-am-I URL for this scheme (its base URL and the entry's path), as a
+    /// template; `None` when the app has none.
+    pub fn whoami_url(&self, app: &App) -> Option<String> {
+        let whoami = app.whoami.as_ref()?;
+        match self.base_url() {
+            Some(base) => Some(whoami.url(base)),
+            None if !whoami.path.starts_with('/') => Some(whoami.path.clone()),
+            None => None,
+        }
+    }
+
     /// The variables this scheme fills itself (from the token response or a lookup):
     /// never asked of the customer.
     pub fn filled_variables(&self) -> Vec<&str> {

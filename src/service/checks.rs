@@ -156,7 +156,10 @@ impl<'a> Checks<'a> {
             Access::new(self.ctx, self.tokens).inject(&loaded.connection, &credentials)?;
         let mut url = url::Url::parse(url).map_err(|_| Error::invalid("the URL is not valid"))?;
         let mut headers = http::HeaderMap::new();
-        for (name, value) in self.ctx.app_headers(&loaded.integration, &loaded.connection)? {
+        for (name, value) in self
+            .ctx
+            .app_headers(&loaded.integration, &loaded.connection)?
+        {
             if let (Ok(n), Ok(v)) = (
                 HeaderName::from_bytes(name.as_bytes()),
                 HeaderValue::from_str(&value),

@@ -364,7 +364,11 @@ impl Ctx {
             .filter(|(_, v)| v.is_string())
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        if let Some(id) = integration.config.get("client_id").filter(|v| v.is_string()) {
+        if let Some(id) = integration
+            .config
+            .get("client_id")
+            .filter(|v| v.is_string())
+        {
             vars.insert("client_id".into(), id.clone());
         }
         app.headers

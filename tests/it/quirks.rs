@@ -50,19 +50,20 @@ fn integration(server: &Server, app: &str, extra: Value) -> String {
     for (k, v) in extra.as_object().expect("an object") {
         config[k] = v.clone();
     }
-    let created = server.integration(
-        json!({"appName": app, "authScheme": "OAUTH2", "authConfig": config}),
-    );
+    let created =
+        server.integration(json!({"appName": app, "authScheme": "OAUTH2", "authConfig": config}));
     created["id"].as_str().expect("id").to_string()
 }
 
 /// A connection through the browser flow without a browser: the authorization URL the
 /// connect page links to, the callback's status and the connection id.
 fn connect(server: &Server, app: &str, integration: &str) -> (String, u16, String) {
-    let created = server.create_connection(
-        json!({"integrationId": integration, "userUuid": "ann", "data": {}}),
-    );
-    let id = created["connectedAccountId"].as_str().expect("id").to_string();
+    let created = server
+        .create_connection(json!({"integrationId": integration, "userUuid": "ann", "data": {}}));
+    let id = created["connectedAccountId"]
+        .as_str()
+        .expect("id")
+        .to_string();
     let link = created["redirectUrl"].as_str().expect("a connect link");
     let authorize = authorize_url(link).expect("the connect page links the provider");
     let state = query_param(&authorize, "state").expect("state");
@@ -166,7 +167,11 @@ fn atlassian_accessible_resources_fill_the_cloud_id_of_the_oauth_base_url() {
             })
             .unwrap_or_default()
     };
-    assert!(!fields("OAUTH2").iter().any(|f| f == "subdomain" || f == "cloudid"));
+    assert!(
+        !fields("OAUTH2")
+            .iter()
+            .any(|f| f == "subdomain" || f == "cloudid")
+    );
     assert!(fields("BASIC").contains(&"subdomain".to_string()));
 }
 
@@ -175,10 +180,14 @@ fn twitch_requests_carry_the_client_id_header() {
     // https://dev.twitch.tv/docs/api/get-started/: Helix refuses a call without Client-Id.
     let tokens = plain_tokens();
     let helix = Upstream::start(|req| match req.header("client-id") {
-        Some("twitch-client-7") if bearer(req, "at-1") => {
-            json_reply(200, json!({"data": [{"id": "141981764", "login": "twitchdev"}]}))
-        }
-        _ => json_reply(401, json!({"error": "Unauthorized", "message": "Client ID is missing"})),
+        Some("twitch-client-7") if bearer(req, "at-1") => json_reply(
+            200,
+            json!({"data": [{"id": "141981764", "login": "twitchdev"}]}),
+        ),
+        _ => json_reply(
+            401,
+            json!({"error": "Unauthorized", "message": "Client ID is missing"}),
+        ),
     });
     let server = server_with(json!([oauth_app(
         "twitch",
@@ -306,7 +315,10 @@ fn slack_user_scopes_give_the_connection_the_authed_user_token() {
     let integration = integration(&server, "slack", json!({"user_scopes": "search:read"}));
     let (authorize, status, id) = connect(&server, "slack", &integration);
     assert_eq!(status, 200);
-    assert_eq!(query_param(&authorize, "user_scope").as_deref(), Some("search:read"));
+    assert_eq!(
+        query_param(&authorize, "user_scope").as_deref(),
+        Some("search:read")
+    );
     let (status, _) = proxy_get(&server, &id, "/search.messages?query=hi");
     assert_eq!(status, 200);
     assert!(bearer(&api.only(), "xoxp-user"), "{:?}", api.only());

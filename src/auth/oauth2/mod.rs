@@ -326,17 +326,26 @@ mod tests {
     }
 
     fn open(config: Value, sealed: Value, params: Value) -> OAuth2 {
-        let spec = spec();
+        open_with(&spec(), &["a".to_string()], config, sealed, params)
+    }
+
+    fn open_with(
+        spec: &SchemeDetails,
+        scopes: &[String],
+        config: Value,
+        sealed: Value,
+        params: Value,
+    ) -> OAuth2 {
         let config = config.as_object().unwrap().clone();
         let sealed: SecretFields = serde_json::from_value(sealed).unwrap();
         let params = params.as_object().unwrap().clone();
         let tokens = SecretFields::default();
         let stored = Stored {
             scheme: AuthScheme::OAuth2,
-            spec: Some(&spec),
+            spec: Some(spec),
             app_key: "app",
             integration: Fields::new(&config, &sealed),
-            scopes: &["a".to_string()],
+            scopes,
             connection: Fields::new(&params, &tokens),
             callback_url: "http://127.0.0.1:1/callback/app",
         };
@@ -372,6 +381,67 @@ mod tests {
             Err(AuthError::Field { field, .. }) => assert_eq!(field, "tenant"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn machine_grants_need_a_named_tenant_and_their_own_scopes() {
+        // https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow
+        let spec: SchemeDetails = serde_json::from_value(json!({
+            "mode": "OAUTH2",
+            "authorization_url": "https://login.example/{tenant}/oauth2/v2.0/authorize",
+            "token_url": "https://login.example/{tenant}/oauth2/v2.0/token",
+            "default_scopes": ["offline_access", "User.Read"],
+            "client_credentials": true,
+            "client_credentials_scopes": ["https://graph.microsoft.com/.default"],
+            "client_credentials_refuses": {"tenant": ["common", "organizations", "consumers"]},
+        }))
+        .unwrap();
+        let defaults = ["offline_access".to_string(), "User.Read".to_string()];
+        let machine = json!({"client_id": "c", "grant_type": "client_credentials"});
+        let common = open_with(
+            &spec,
+            &defaults,
+            machine.clone(),
+            json!({}),
+            json!({"tenant": "common"}),
+        );
+        match common.config() {
+            Err(AuthError::Field { field, reason }) => {
+                assert_eq!(field, "tenant");
+                assert!(reason.contains("client-credentials"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let named = open_with(
+            &spec,
+            &defaults,
+            machine,
+            json!({}),
+            json!({"tenant": "contoso.onmicrosoft.com"}),
+        );
+        let config = named.config().unwrap();
+        assert_eq!(
+            config.token_url,
+            "https://login.example/contoso.onmicrosoft.com/oauth2/v2.0/token"
+        );
+        assert_eq!(config.scopes, ["https://graph.microsoft.com/.default"]);
+        // Users sign in through `common` with the delegated scopes.
+        let user = open_with(
+            &spec,
+            &defaults,
+            json!({"client_id": "c"}),
+            json!({}),
+            json!({"tenant": "common"}),
+        );
+        let config = user.config().unwrap();
+        assert_eq!(config.scopes, defaults);
+        assert!(
+            config
+                .authorization_url
+                .as_deref()
+                .unwrap()
+                .contains("/common/")
+        );
     }
 
     fn grant_at(token: &str, refresh: Option<&str>) -> Grant {

@@ -92,7 +92,10 @@ fn all_urls(app: &App) -> Vec<(String, String)> {
             urls.push((format!("{}.base_url", scheme.mode), base.to_string()));
         }
         for lookup in &scheme.lookups {
-            urls.push((format!("{}.lookup", scheme.mode), lookup.url.as_str().to_string()));
+            urls.push((
+                format!("{}.lookup", scheme.mode),
+                lookup.url.as_str().to_string(),
+            ));
         }
     }
     urls

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::{Outbound, Proxy, ProxyRequest, ProxyResponse, build, finish, net_error};
 use super::endpoint::resolve_on_hosts;
+use super::{Outbound, Proxy, ProxyRequest, ProxyResponse, build, finish, net_error};
 use super::{mask::mask, mask::masked_values};
 use crate::audit::record::Entry;
 use crate::auth::Injection;

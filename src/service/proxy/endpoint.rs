@@ -163,21 +163,29 @@ pub fn resolve_on_hosts(
     let (authority, rest) = after.split_at(cut);
     let plain = |a: &str| {
         !a.is_empty()
-            && a
-                .chars()
+            && a.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
     };
     if !plain(authority) {
         return Err(refuse("names a host keyport cannot read"));
     }
     let origin = |authority: &str| {
-        Url::parse(&format!("{prefix}{authority}/"))
-            .ok()
-            .map(|u| (u.host_str().map(str::to_ascii_lowercase), u.port_or_known_default()))
+        Url::parse(&format!("{prefix}{authority}/")).ok().map(|u| {
+            (
+                u.host_str().map(str::to_ascii_lowercase),
+                u.port_or_known_default(),
+            )
+        })
     };
     let wanted = origin(authority).ok_or_else(|| refuse("names a host keyport cannot read"))?;
-    let own = (base.host_str().map(str::to_ascii_lowercase), base.port_or_known_default());
-    let known = wanted == own || extra_hosts.iter().any(|h| origin(h) == Some(wanted.clone()));
+    let own = (
+        base.host_str().map(str::to_ascii_lowercase),
+        base.port_or_known_default(),
+    );
+    let known = wanted == own
+        || extra_hosts
+            .iter()
+            .any(|h| origin(h) == Some(wanted.clone()));
     if !known {
         return Err(refuse(
             "is a URL on a host that is neither the integration's nor one of the app's",
