@@ -397,7 +397,13 @@ mod tests {
         }))
         .unwrap();
         let defaults = ["offline_access".to_string(), "User.Read".to_string()];
-        let machine = json!({"client_id": "c", "grant_type": "client_credentials"});
+        let urls = json!({
+            "client_id": "c",
+            "authorization_url": "https://login.example/{tenant}/oauth2/v2.0/authorize",
+            "token_url": "https://login.example/{tenant}/oauth2/v2.0/token",
+        });
+        let mut machine = urls.clone();
+        machine["grant_type"] = json!("client_credentials");
         let common = open_with(
             &spec,
             &defaults,
@@ -429,7 +435,7 @@ mod tests {
         let user = open_with(
             &spec,
             &defaults,
-            json!({"client_id": "c"}),
+            urls,
             json!({}),
             json!({"tenant": "common"}),
         );
