@@ -125,6 +125,7 @@ fn atlassian_accessible_resources_fill_the_cloud_id_of_the_oauth_base_url() {
     // The BASIC scheme keeps the site URL; the OAuth one has its own base URL.
     let server = server_with(json!([{"key": "jira", "name": "Jira",
         "description": "a stand-in provider", "base_url": format!("{a}/site/{{subdomain}}"),
+        "whoami": {"method": "GET", "path": "/rest/api/3/myself"},
         "variables": [
             {"name": "subdomain", "display_name": "Site", "description": "the site"},
             {"name": "cloudid", "display_name": "Cloud id", "description": "from the lookup"}],
@@ -149,14 +150,35 @@ fn atlassian_accessible_resources_fill_the_cloud_id_of_the_oauth_base_url() {
         .filter(|r| r.target == "/oauth/token/accessible-resources")
         .count();
     assert_eq!(lookups, 1, "one lookup, once connected");
+    let whoami = "/ex/jira/1324a887-45db-1bf4-1e99-ef0ff456d421/rest/api/3/myself";
+    assert!(
+        calls.iter().any(|r| r.target == whoami),
+        "who-am-I after the lookup"
+    );
     // A BASIC connection still calls the site, and must name it.
     let app = server.ok("GET", "/api/v1/apps/jira", None);
-    let fields = |mode: &str| -> Vec<String> {
-        let scheme = app["auth_schemes"]
+    let scheme = |mode: &str| -> Value {
+        app["auth_schemes"]
             .as_array()
             .and_then(|s| s.iter().find(|s| s["auth_mode"] == mode))
             .cloned()
-            .unwrap_or_default();
+            .unwrap_or_default()
+    };
+    // Each scheme's who-am-I URL, as Composio's get_current_user_endpoint.
+    for (mode, whoami) in [
+        (
+            "OAUTH2",
+            format!("{a}/ex/jira/{{cloudid}}/rest/api/3/myself"),
+        ),
+        ("BASIC", format!("{a}/site/{{subdomain}}/rest/api/3/myself")),
+    ] {
+        assert_eq!(
+            scheme(mode)["fields"][0]["get_current_user_endpoint"],
+            json!(whoami)
+        );
+    }
+    let fields = |mode: &str| -> Vec<String> {
+        let scheme = scheme(mode);
         scheme["fields"]
             .as_array()
             .map(|f| {
