@@ -1,7 +1,9 @@
 //! Credential checks for static credentials (API_KEY, BEARER_TOKEN, BASIC): one call to the
 //! app's lightweight "who am I" endpoint with the connection's credential injected. Success
 //! makes the connection ACTIVE; a 401/403 makes it FAILED when checked at creation, or
-//! INACTIVE when checked later, with the provider's own message as the reason.
+//! INACTIVE when checked later, with the provider's own message as the reason. After a
+//! browser flow, the same request path serves the scheme's lookups (a GET whose answer
+//! fills connection variables, Atlassian's cloud id) before the who-am-I call.
 
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use serde_json::Value;

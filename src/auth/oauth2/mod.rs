@@ -1,6 +1,8 @@
 //! OAuth 2.0 (RFC 6749): an integration's client settings, a connection's tokens, and the
 //! protocol over the `oauth2` crate ([`client`]): the authorization URL with PKCE S256 and
-//! `state`, the code exchange, refresh, client credentials and RFC 7009 revocation.
+//! `state`, the code exchange, refresh, client credentials and RFC 7009 revocation. The
+//! catalog's token-endpoint quirks (JSON bodies, nested tokens, variables from the token
+//! response) are applied between the crate and the HTTP client (`shape`).
 //!
 //! Wire keys: the integration's `client_id`, `client_secret` (sealed), `authorization_url`,
 //! `token_url` and `revocation_url` (`{variable}` templates filled from the connection),
