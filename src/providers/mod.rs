@@ -11,6 +11,7 @@
 //! caller input against them.
 
 pub mod catalog;
+mod details;
 mod domains;
 pub mod expected;
 pub mod fields;

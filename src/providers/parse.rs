@@ -18,8 +18,8 @@ use url::Url;
 
 use super::CatalogError;
 use super::catalog::{
-    ApiKeySpec, App, Endpoint, HttpMethod, KeyLocation, Lookup, SchemeDetails, SchemeSpec,
-    UrlTemplate, ValueSource, Variable,
+    App, Endpoint, HttpMethod, Lookup, SchemeDetails, SchemeSpec, UrlTemplate, ValueSource,
+    Variable,
 };
 use super::fields::{check_variable_value, template_variables};
 
@@ -194,12 +194,12 @@ fn parse_app(value: Value, origin: Origin) -> Result<App, EntryError> {
     Ok(app)
 }
 
-fn entry_error(field: &str, reason: &str) -> EntryError {
+pub(super) fn entry_error(field: &str, reason: &str) -> EntryError {
     (field.to_string(), reason.to_string())
 }
 
 /// `a-z`, `0-9` and `_`, at least one character.
-fn snake_case(text: &str) -> bool {
+pub(super) fn snake_case(text: &str) -> bool {
     !text.is_empty()
         && text
             .chars()
@@ -281,7 +281,8 @@ fn parse_schemes(
         for (field, url) in scheme_urls(&details) {
             urls.check(&format!("{at}.{field}"), url)?;
         }
-        check_details(&details).map_err(|(field, reason)| (format!("{at}.{field}"), reason))?;
+        super::details::check_details(&details)
+            .map_err(|(field, reason)| (format!("{at}.{field}"), reason))?;
         let own_base = common.base_url.as_ref().map(UrlTemplate::as_str);
         if let Some(own) = own_base {
             urls.check(&format!("{at}.base_url"), own)?;
@@ -513,7 +514,7 @@ fn check_url(
     Ok(vars.into_iter().map(str::to_string).collect())
 }
 
-fn check_header(name: &str, value: &str) -> Result<(), &'static str> {
+pub(super) fn check_header(name: &str, value: &str) -> Result<(), &'static str> {
     let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if name.is_empty() || !name.chars().all(token) {
         Err("is not a valid header name")
@@ -526,155 +527,5 @@ fn check_header(name: &str, value: &str) -> Result<(), &'static str> {
         Err("value must be non-empty printable ASCII without surrounding spaces")
     } else {
         Ok(())
-    }
-}
-
-/// Parameters the OAuth client sets itself; a catalog entry may not override them.
-const RESERVED_AUTHORIZATION_PARAMS: [&str; 7] = [
-    "client_id",
-    "redirect_uri",
-    "response_type",
-    "state",
-    "scope",
-    "code_challenge",
-    "code_challenge_method",
-];
-const RESERVED_OAUTH1_PARAMS: [&str; 3] = ["oauth_token", "oauth_callback", "oauth_verifier"];
-const RESERVED_TOKEN_PARAMS: [&str; 7] = [
-    "grant_type",
-    "code",
-    "redirect_uri",
-    "client_id",
-    "client_secret",
-    "code_verifier",
-    "refresh_token",
-];
-
-fn check_details(details: &SchemeDetails) -> Result<(), EntryError> {
-    let err = |field: &str, reason: &str| Err((field.to_string(), reason.to_string()));
-    let check_params = |field: &str, params: &BTreeMap<String, String>, reserved: &[&str]| {
-        for (k, v) in params {
-            if reserved.contains(&k.as_str()) {
-                return err(
-                    &format!("{field}.{k}"),
-                    "is set by the OAuth client and can't be overridden",
-                );
-            }
-            if k.is_empty() || v.is_empty() || v.chars().any(char::is_control) {
-                return err(
-                    &format!("{field}.{k}"),
-                    "must be a non-empty name and value",
-                );
-            }
-        }
-        Ok(())
-    };
-    let check_scopes = |field: &str, scopes: &[String], sep: &str| match scopes
-        .iter()
-        .position(|s| s.is_empty() || s.contains(char::is_whitespace) || s.contains(sep))
-    {
-        Some(i) => err(
-            &format!("{field}[{i}]"),
-            "must be non-empty without spaces or the separator",
-        ),
-        None => Ok(()),
-    };
-    match details {
-        SchemeDetails::OAuth2(s) => {
-            if s.authorization_url.is_some() != s.token_url.is_some() {
-                return err(
-                    "token_url",
-                    "give both authorization_url and token_url, or neither (an app whose \
-                     integrations each bring their own, as remote MCP servers do)",
-                );
-            }
-            if s.scope_separator != " " && s.scope_separator != "," {
-                return err("scope_separator", "must be \" \" or \",\"");
-            }
-            check_scopes("default_scopes", &s.default_scopes, &s.scope_separator)?;
-            check_params(
-                "authorization_params",
-                &s.authorization_params,
-                &RESERVED_AUTHORIZATION_PARAMS,
-            )?;
-            check_scopes(
-                "client_credentials_scopes",
-                &s.client_credentials_scopes,
-                &s.scope_separator,
-            )?;
-            if let Some(user) = &s.user_scopes {
-                let param_ok = !user.param.is_empty()
-                    && !RESERVED_AUTHORIZATION_PARAMS.contains(&user.param.as_str())
-                    && user
-                        .param
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_');
-                if !param_ok || !super::catalog::valid_path(&user.tokens_at) {
-                    return err(
-                        "user_scopes",
-                        "needs a parameter name of its own and a path (tokens_at)",
-                    );
-                }
-            }
-            check_params("token_params", &s.token_params, &RESERVED_TOKEN_PARAMS)
-        }
-        SchemeDetails::OAuth1(s) => check_params(
-            "authorization_params",
-            &s.authorization_params,
-            &RESERVED_OAUTH1_PARAMS,
-        ),
-        SchemeDetails::GoogleServiceAccount(s) => {
-            check_scopes("default_scopes", &s.default_scopes, " ")
-        }
-        SchemeDetails::ApiKey(s) => check_api_key(s),
-        SchemeDetails::Basic(s) => {
-            if s.username_label.trim().is_empty() || s.password_label.trim().is_empty() {
-                return err("username_label", "labels must not be empty");
-            }
-            Ok(())
-        }
-        SchemeDetails::BasicWithJwt(_)
-        | SchemeDetails::BearerToken {}
-        | SchemeDetails::NoAuth {} => Ok(()),
-    }
-}
-
-/// The key's placement, and each extra value's field, words and placement.
-fn check_api_key(s: &ApiKeySpec) -> Result<(), EntryError> {
-    check_key_placement("name", s.location, &s.name)?;
-    for (i, extra) in s.extra.iter().enumerate() {
-        check_key_placement(&format!("extra[{i}].name"), extra.location, &extra.name)?;
-        if !snake_case(&extra.field)
-            || extra.display_name.trim().is_empty()
-            || extra.description.trim().is_empty()
-        {
-            return Err(entry_error(
-                &format!("extra[{i}]"),
-                "needs a snake_case field, a display_name and a description",
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn check_key_placement(field: &str, location: KeyLocation, name: &str) -> Result<(), EntryError> {
-    let ok = match location {
-        KeyLocation::Header => {
-            check_header(name, "x").is_ok() || name.eq_ignore_ascii_case("authorization")
-        }
-        KeyLocation::Query => {
-            !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-        }
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err((
-            field.to_string(),
-            format!("is not a valid {} name", location.as_str()),
-        ))
     }
 }
