@@ -91,3 +91,80 @@ fn twitch_notion_dropbox_slack_salesforce_and_microsoft_declare_their_quirks() {
         );
     }
 }
+
+#[test]
+fn malformed_quirk_fields_are_refused_naming_the_field() {
+    let entry = |app: serde_json::Value, scheme: serde_json::Value| {
+        let mut oauth = serde_json::json!({"mode": "OAUTH2",
+            "authorization_url": "https://a.example/auth", "token_url": "https://a.example/token"});
+        for (k, v) in scheme.as_object().unwrap() {
+            oauth[k] = v.clone();
+        }
+        let mut app_entry = serde_json::json!({"key": "q", "name": "Q", "description": "q",
+            "base_url": "https://api.example/v1", "auth_schemes": [oauth]});
+        for (k, v) in app.as_object().unwrap() {
+            app_entry[k] = v.clone();
+        }
+        let text = serde_json::json!({"apps": [app_entry]}).to_string();
+        match Catalog::parse_user_file("q.json", &text) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    };
+    let none = serde_json::json!({});
+    let cases = [
+        (
+            serde_json::json!({"headers": {"X-Id": "{tenant}"}}),
+            none.clone(),
+            "headers.X-Id",
+        ),
+        (
+            serde_json::json!({"extra_hosts": ["evil.example/x"]}),
+            none.clone(),
+            "extra_hosts[0]",
+        ),
+        (
+            serde_json::json!({"extra_hosts": ["http-host.example"]}),
+            none.clone(),
+            "",
+        ),
+        (
+            none.clone(),
+            serde_json::json!({"lookups": [{"url": "https://a.example/r", "vars": {}}]}),
+            "lookups[0].vars",
+        ),
+        (
+            none.clone(),
+            serde_json::json!({"token_response_vars": {"access_token": "a"}}),
+            "token_response_vars.access_token",
+        ),
+        (
+            none.clone(),
+            serde_json::json!({"token_response_vars": {"team": "team..id"}}),
+            "token_response_vars.team",
+        ),
+        (
+            none.clone(),
+            serde_json::json!({"user_scopes": {"param": "scope", "tokens_at": "u"}}),
+            "user_scopes",
+        ),
+        (
+            none.clone(),
+            serde_json::json!({"base_url": "ftp://a.example"}),
+            "base_url",
+        ),
+        (
+            none.clone(),
+            serde_json::json!({"token_request": "xml"}),
+            "token_request",
+        ),
+    ];
+    for (app, scheme, field) in cases {
+        let error = entry(app.clone(), scheme.clone());
+        if field.is_empty() {
+            assert!(error.is_empty(), "{app} {scheme}: {error}");
+        } else {
+            assert!(error.contains(field), "{app} {scheme}: {error}");
+        }
+    }
+}
