@@ -108,6 +108,7 @@ impl IssuedToken {
             refresh_expires_at: None,
             scope: None,
             token_type: None,
+            vars: Vec::new(),
         }
     }
 }
@@ -327,6 +328,9 @@ pub struct Renewed {
     pub refresh_expires_at: Option<i64>,
     pub scope: Option<String>,
     pub token_type: Option<String>,
+    /// Connection variables the token endpoint said (Salesforce's API host), each
+    /// already a valid template value.
+    pub vars: Vec<(String, String)>,
 }
 
 impl Renewed {
@@ -358,6 +362,9 @@ impl Renewed {
             if let Some(value) = value {
                 params.insert(key.into(), value);
             }
+        }
+        for (name, value) in &self.vars {
+            params.insert(name.clone(), Value::String(value.clone()));
         }
         sealed.set("access_token", self.access_token.expose_secret());
         if let Some(refresh) = &self.refresh_token {

@@ -47,7 +47,12 @@ pub struct App {
     pub base_url: Option<String>,
     pub whoami: Option<Endpoint>,
     /// Default headers for API calls (never `Authorization`: that comes from the scheme).
+    /// Values may name the integration's `{client_id}` and the app's `{variables}` (Twitch:
+    /// `Client-Id: {client_id}`), never a secret.
     pub headers: BTreeMap<String, String>,
+    /// Hosts besides the base URL's that the proxy may reach for this app, with the base
+    /// URL's scheme and path (Dropbox: `content.dropboxapi.com`); a closed list.
+    pub extra_hosts: Vec<String>,
     pub variables: Vec<Variable>,
     /// The first one is the app's default scheme; modes are unique.
     pub schemes: Vec<SchemeSpec>,
@@ -93,6 +98,10 @@ pub struct Variable {
     pub description: String,
     #[serde(default)]
     pub default: Option<String>,
+    /// A sample value the catalog lint renders URLs with when there is no default (a
+    /// variable that names a whole host: `acme.my.salesforce.com`).
+    #[serde(default)]
+    pub example: Option<String>,
 }
 
 /// One auth scheme an app supports: the mode and its typed details.
@@ -101,8 +110,154 @@ pub struct SchemeSpec {
     /// Always equal to `details.mode()`.
     pub mode: AuthScheme,
     pub details: SchemeDetails,
-    /// The owning app's base URL, the default of the `base_url` integration field.
+    /// The scheme's base URL (its own `base_url`, else the app's), the default of the
+    /// `base_url` integration field.
     pub(super) app_base_url: Option<String>,
+    /// Requests made once a connection of this scheme is ACTIVE, each filling variables.
+    pub lookups: Vec<Lookup>,
+}
+
+impl SchemeSpec {
+    /// The scheme's API base URL template (its own, else the app's).
+    pub fn base_url(&self) -> Option<&str> {
+        self.app_base_url.as_deref()
+    }
+
+    /// The app's who-am-I URL for this scheme (its base URL and the entry's path), as a
+    /// template; `None` when the app has none.
+    pub fn whoami_url(&self, app: &App) -> Option<String> {
+        let whoami = app.whoami.as_ref()?;
+        match self.base_url() {
+            Some(base) => Some(whoami.url(base)),
+            None if !whoami.path.starts_with('/') => Some(whoami.path.clone()),
+            None => None,
+        }
+    }
+
+    /// The variables this scheme fills itself (from the token response or a lookup):
+    /// never asked of the customer.
+    pub fn filled_variables(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .lookups
+            .iter()
+            .flat_map(|l| l.vars.keys().map(String::as_str))
+            .collect();
+        if let SchemeDetails::OAuth2(o) = &self.details {
+            names.extend(o.token_response_vars.keys().map(String::as_str));
+        }
+        names
+    }
+}
+
+/// A GET sent with the connection's credential once it is ACTIVE, whose JSON answer fills
+/// connection variables (Atlassian: accessible-resources → `[0].id` → `cloudid`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lookup {
+    pub url: UrlTemplate,
+    /// Variable name → where its value is in the answer.
+    pub vars: BTreeMap<String, ValueSource>,
+}
+
+/// Where a value is in a JSON document: a path (`team.id`, `[0].id`), optionally reduced
+/// to the host of the URL found there (Salesforce's `instance_url`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum ValueSource {
+    Path(String),
+    Part { path: String, part: ValuePart },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValuePart {
+    /// The value as it is.
+    Value,
+    /// The host (and port, if any) of the https URL found there.
+    Host,
+}
+
+impl ValueSource {
+    pub fn path(&self) -> &str {
+        match self {
+            ValueSource::Path(p) | ValueSource::Part { path: p, .. } => p,
+        }
+    }
+
+    /// The value at this source in `doc`, as a variable value: a string or a number, the
+    /// host of an https URL for `part: host`. `None` when absent or of another kind.
+    pub fn extract(&self, doc: &Value) -> Option<String> {
+        let found = json_path(doc, self.path())?;
+        let text = match found {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => return None,
+        };
+        match self {
+            ValueSource::Part {
+                part: ValuePart::Host,
+                ..
+            } => {
+                let url = url::Url::parse(&text).ok()?;
+                if url.scheme() != "https" {
+                    return None;
+                }
+                let host = url.host_str()?;
+                Some(match url.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host.to_string(),
+                })
+            }
+            _ => Some(text),
+        }
+    }
+}
+
+/// One step of a [`json_path`].
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// The steps of a path such as `team.id`, `[0].id` or `authed_user.access_token`; `None`
+/// when it is malformed.
+fn steps(path: &str) -> Option<Vec<Step<'_>>> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let (key, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            out.push(Step::Key(key));
+        } else if rest.is_empty() {
+            return None;
+        }
+        while let Some(inner) = rest.strip_prefix('[') {
+            let close = inner.find(']')?;
+            out.push(Step::Index(inner[..close].parse().ok()?));
+            rest = &inner[close + 1..];
+        }
+        if !rest.is_empty() {
+            return None;
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Whether `path` is a well-formed [`json_path`].
+pub fn valid_path(path: &str) -> bool {
+    steps(path).is_some()
+}
+
+/// The value at `path` (`a.b`, `[0].id`) in `doc`.
+pub fn json_path<'v>(doc: &'v Value, path: &str) -> Option<&'v Value> {
+    steps(path)?
+        .into_iter()
+        .try_fold(doc, |at, step| match step {
+            Step::Key(k) => at.get(k),
+            Step::Index(i) => at.get(i),
+        })
 }
 
 /// Per-mode details, tagged in JSON by `"mode"` with the wire spelling of [`AuthScheme`].
@@ -178,6 +333,44 @@ pub struct OAuth2Spec {
     /// it when the token response does not say (`refresh_token_expires_in`).
     #[serde(default)]
     pub refresh_token_idle_secs: Option<std::num::NonZeroU64>,
+    /// How token requests are encoded: a form (RFC 6749), or JSON (Notion).
+    #[serde(default)]
+    pub token_request: TokenRequest,
+    /// Connection variables taken from the token response (Salesforce's `instance_url`,
+    /// Slack's `team.id`): variable name → where its value is.
+    #[serde(default)]
+    pub token_response_vars: BTreeMap<String, ValueSource>,
+    /// The provider grants user tokens for separately requested user scopes (Slack).
+    #[serde(default)]
+    pub user_scopes: Option<UserScopes>,
+    /// The scopes of a client-credentials grant when the integration names none of its
+    /// own (Microsoft: `https://graph.microsoft.com/.default`).
+    #[serde(default)]
+    pub client_credentials_scopes: Vec<String>,
+    /// Variable values a client-credentials grant refuses, with why (Microsoft: `tenant`
+    /// `common`, `organizations` and `consumers`: a machine token needs a named tenant).
+    #[serde(default)]
+    pub client_credentials_refuses: BTreeMap<String, Vec<String>>,
+}
+
+/// How a token request's parameters are encoded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenRequest {
+    /// `application/x-www-form-urlencoded` (RFC 6749 §4.1.3).
+    #[default]
+    Form,
+    /// The same parameters as a JSON object (Notion).
+    Json,
+}
+
+/// Slack-style user scopes: an integration's `user_scopes` go in the authorization
+/// request's `param`, and the user's tokens come back in the object at `tokens_at`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserScopes {
+    pub param: String,
+    pub tokens_at: String,
 }
 
 fn space() -> String {

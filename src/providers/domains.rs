@@ -6,10 +6,11 @@
 //! (`developers.google.com` → `google.com`), plus the domains the entry lists in `domains`
 //! (`googleapis.com`). The registrable domain is found with a short list of two-label public
 //! suffixes rather than the whole Public Suffix List: the built-in catalog is ours, and a
-//! suffix it starts using is one line here. URLs are rendered with each variable's default,
-//! or a placeholder label when it has none, so a variable may name a tenant's subdomain but
-//! not a whole host without a default. User files are not held to these rules: they point
-//! at self-hosted servers on purpose.
+//! suffix it starts using is one line here. URLs are rendered with each variable's default
+//! or example, or a placeholder label when it has neither, so a variable may name a
+//! tenant's subdomain but not a whole host without a default or an example on the
+//! provider's domain. User files are not held to these rules: they point at self-hosted
+//! servers on purpose.
 
 use std::collections::BTreeSet;
 
@@ -61,10 +62,22 @@ pub fn app_urls(app: &App) -> Vec<(String, String)> {
     if let (Some(whoami), Some(base)) = (&app.whoami, &app.base_url) {
         urls.push(("whoami.path".to_string(), whoami.url(base)));
     }
+    for (i, host) in app.extra_hosts.iter().enumerate() {
+        urls.push((format!("extra_hosts[{i}]"), format!("https://{host}/")));
+    }
     for (i, scheme) in app.schemes.iter().enumerate() {
+        let at = format!("auth_schemes[{i}] ({})", scheme.mode);
         for (field, url) in scheme_urls(&scheme.details) {
-            let at = format!("auth_schemes[{i}] ({}).{field}", scheme.mode);
-            urls.push((at, url.to_string()));
+            urls.push((format!("{at}.{field}"), url.to_string()));
+        }
+        if let Some(base) = scheme.base_url() {
+            urls.push((format!("{at}.base_url"), base.to_string()));
+        }
+        for (j, lookup) in scheme.lookups.iter().enumerate() {
+            urls.push((
+                format!("{at}.lookups[{j}].url"),
+                lookup.url.as_str().to_string(),
+            ));
         }
     }
     urls
@@ -76,7 +89,11 @@ fn rendered_host(app: &App, template: &str) -> Result<String, String> {
         .variables
         .iter()
         .map(|v| {
-            let value = v.default.clone().unwrap_or_else(|| PLACEHOLDER.to_string());
+            let value = v
+                .default
+                .clone()
+                .or_else(|| v.example.clone())
+                .unwrap_or_else(|| PLACEHOLDER.to_string());
             (v.name.clone(), Value::from(value))
         })
         .collect();

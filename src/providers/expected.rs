@@ -16,7 +16,8 @@ use super::catalog::{
     ApiKeySpec, App, BasicSpec, KeyLocation, OAuth1Spec, OAuth2Spec, SchemeDetails, SchemeSpec,
     SignatureMethod, TokenAuth, UrlTemplate,
 };
-use super::fields::{FieldKind, FieldSpec};
+use super::fields::{FieldKind, FieldSpec, template_variables};
+use super::parse::scheme_urls;
 
 /// A question's words: the name it is answered under, its label and what it is for.
 #[derive(Clone, Copy)]
@@ -38,6 +39,8 @@ words! {
     CLIENT_SECRET = "client_secret", "Client secret", "OAuth client secret of your app at the provider";
     /// The description is completed with the scope separator.
     SCOPES = "scopes", "Scopes", "Scopes to request, separated by";
+    /// The description is completed with the separator and the parameter.
+    USER_SCOPES = "user_scopes", "User scopes", "Scopes to request for the user (a user token), separated by";
     TOKEN_URL = "token_url", "Token URL", "Where codes and refresh tokens are exchanged for access tokens";
     REVOCATION_URL = "revocation_url", "Revocation URL", "RFC 7009 endpoint used when a connection is deleted";
     AUTHORIZATION_PARAMS = "authorization_params", "Authorization parameters", "Extra query parameters for the authorization request";
@@ -98,9 +101,11 @@ impl SchemeSpec {
     /// What a connection supplies (`expected_from_customer = true`): the app's template
     /// variables first, then the scheme's credentials.
     pub fn connection_fields(&self, app: &App) -> Vec<FieldSpec> {
+        let asked = self.asked_variables(app);
         let mut fields: Vec<FieldSpec> = app
             .variables
             .iter()
+            .filter(|var| asked.contains(&var.name.as_str()))
             .map(|var| FieldSpec {
                 default: var.default.as_ref().map(|d| json!(d)),
                 ..customer(&var.name, &var.display_name, &var.description, false)
@@ -108,6 +113,36 @@ impl SchemeSpec {
             .collect();
         fields.extend(self.credential_fields(app));
         fields
+    }
+
+    /// The app's variables a connection of this scheme supplies: those its URLs and the
+    /// app's headers use, less those the scheme fills itself (from the token response or a
+    /// lookup). Jira asks a BASIC connection for its site, and an OAuth one for nothing.
+    fn asked_variables<'a>(&self, app: &'a App) -> Vec<&'a str> {
+        let mut templates: Vec<String> = scheme_urls(&self.details)
+            .into_iter()
+            .map(|(_, url)| url.to_string())
+            .collect();
+        if let Some(base) = self.base_url() {
+            templates.push(base.to_string());
+            if let Some(whoami) = &app.whoami {
+                templates.push(whoami.url(base));
+            }
+        }
+        templates.extend(self.lookups.iter().map(|l| l.url.as_str().to_string()));
+        templates.extend(app.headers.values().cloned());
+        let used: Vec<String> = templates
+            .iter()
+            .filter_map(|t| template_variables(t).ok())
+            .flatten()
+            .map(str::to_string)
+            .collect();
+        let filled = self.filled_variables();
+        app.variables
+            .iter()
+            .map(|v| v.name.as_str())
+            .filter(|name| used.iter().any(|u| u == name) && !filled.contains(name))
+            .collect()
     }
 
     /// The credentials a connection of this scheme supplies.
@@ -164,7 +199,7 @@ impl SchemeSpec {
 fn oauth2_fields(s: &OAuth2Spec, base_url: FieldSpec) -> Vec<FieldSpec> {
     let scopes =
         (!s.default_scopes.is_empty()).then(|| json!(s.default_scopes.join(&s.scope_separator)));
-    vec![
+    let mut fields = vec![
         required(CLIENT_ID, false),
         FieldSpec {
             required: s.token_auth != TokenAuth::None,
@@ -196,7 +231,20 @@ fn oauth2_fields(s: &OAuth2Spec, base_url: FieldSpec) -> Vec<FieldSpec> {
         },
         base_url,
         setting(REDIRECT_URLS, FieldKind::Array, Some(json!([]))),
-    ]
+    ];
+    if let Some(user) = &s.user_scopes {
+        fields.insert(
+            3,
+            FieldSpec {
+                description: format!(
+                    "{} {:?}; sent as {}, and the connection then holds the user's token",
+                    USER_SCOPES.2, s.scope_separator, user.param
+                ),
+                ..setting(USER_SCOPES, FieldKind::String, None)
+            },
+        );
+    }
+    fields
 }
 
 fn oauth1_fields(s: &OAuth1Spec, base_url: FieldSpec) -> Vec<FieldSpec> {

@@ -11,6 +11,7 @@
 //! caller input against them.
 
 pub mod catalog;
+mod details;
 mod domains;
 pub mod expected;
 pub mod fields;
@@ -30,8 +31,8 @@ use crate::domain::auth_scheme::AuthScheme;
 
 pub use catalog::{
     ApiKeySpec, App, BasicSpec, Endpoint, ExtraKey, GsaSpec, HttpMethod, JwtSpec, KeyLocation,
-    OAuth1Spec, OAuth2Spec, SchemeDetails, SchemeSpec, SignatureMethod, TokenAuth, UrlTemplate,
-    Variable,
+    Lookup, OAuth1Spec, OAuth2Spec, SchemeDetails, SchemeSpec, SignatureMethod, TokenAuth,
+    TokenRequest, UrlTemplate, UserScopes, ValueSource, Variable, json_path,
 };
 pub use fields::{FieldError, FieldKind, FieldSpec, Validated, render_template, validate};
 

@@ -18,7 +18,7 @@ use url::Url;
 
 use super::CatalogError;
 use super::catalog::{
-    ApiKeySpec, App, Endpoint, HttpMethod, KeyLocation, SchemeDetails, SchemeSpec, UrlTemplate,
+    App, Endpoint, HttpMethod, Lookup, SchemeDetails, SchemeSpec, UrlTemplate, ValueSource,
     Variable,
 };
 use super::fields::{check_variable_value, template_variables};
@@ -60,8 +60,26 @@ struct RawApp {
     headers: BTreeMap<String, String>,
     #[serde(default)]
     variables: Vec<Variable>,
+    #[serde(default)]
+    extra_hosts: Vec<String>,
     auth_schemes: Vec<Value>,
 }
+
+/// What every scheme may carry besides its mode's details.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCommon {
+    #[serde(default)]
+    base_url: Option<UrlTemplate>,
+    #[serde(default)]
+    lookups: Vec<Lookup>,
+}
+
+/// The keys of [`RawCommon`], taken off a scheme before its details are parsed.
+const COMMON_KEYS: [&str; 2] = ["base_url", "lookups"];
+
+/// The variable a header value may name besides the app's: the integration's client id.
+pub(super) const HEADER_CLIENT_ID: &str = "client_id";
 
 /// Parse and check one catalog file. All or nothing: one bad entry rejects the file.
 pub(super) fn parse_file(file: &str, text: &str, origin: Origin) -> Result<Vec<App>, CatalogError> {
@@ -119,8 +137,32 @@ fn parse_app(value: Value, origin: Origin) -> Result<App, EntryError> {
         }
     }
     for (name, value) in &raw.headers {
-        check_header(name, value)
-            .map_err(|reason| (format!("headers.{name}"), reason.to_string()))?;
+        let at = format!("headers.{name}");
+        check_header(name, value).map_err(|reason| (at.clone(), reason.to_string()))?;
+        for var in template_variables(value).map_err(|e| (at.clone(), e.reason))? {
+            if var != HEADER_CLIENT_ID && !urls.declared.contains(var) {
+                return Err((
+                    at,
+                    format!("uses {{{var}}}, which is not declared in variables"),
+                ));
+            }
+            urls.used.insert(var.to_string());
+        }
+    }
+    for (i, host) in raw.extra_hosts.iter().enumerate() {
+        let at = format!("extra_hosts[{i}]");
+        let plain = !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+        if !plain {
+            return Err((at, "must be a host name, optionally with :port".into()));
+        }
+        let scheme = match base_url {
+            Some(b) if b.starts_with("http://") => "http",
+            _ => "https",
+        };
+        urls.check(&at, &format!("{scheme}://{host}/"))?;
     }
     let schemes = parse_schemes(raw.auth_schemes, base_url, &mut urls)?;
     if let Some(unused) = urls.declared.iter().find(|v| !urls.used.contains(*v)) {
@@ -141,6 +183,7 @@ fn parse_app(value: Value, origin: Origin) -> Result<App, EntryError> {
         base_url: raw.base_url.map(|u| u.0),
         whoami: raw.whoami,
         headers: raw.headers,
+        extra_hosts: raw.extra_hosts,
         variables: raw.variables,
         schemes,
     };
@@ -151,12 +194,12 @@ fn parse_app(value: Value, origin: Origin) -> Result<App, EntryError> {
     Ok(app)
 }
 
-fn entry_error(field: &str, reason: &str) -> EntryError {
+pub(super) fn entry_error(field: &str, reason: &str) -> EntryError {
     (field.to_string(), reason.to_string())
 }
 
 /// `a-z`, `0-9` and `_`, at least one character.
-fn snake_case(text: &str) -> bool {
+pub(super) fn snake_case(text: &str) -> bool {
     !text.is_empty()
         && text
             .chars()
@@ -230,6 +273,7 @@ fn parse_schemes(
             .unwrap_or("?")
             .to_string();
         let at = format!("auth_schemes[{i}] ({mode})");
+        let (common, value) = split_common(value, &at)?;
         let details: SchemeDetails = deserialize(&value, &at, &["mode"])?;
         if schemes.iter().any(|s| s.mode == details.mode()) {
             return Err((at, "this mode is already listed for this app".to_string()));
@@ -237,15 +281,88 @@ fn parse_schemes(
         for (field, url) in scheme_urls(&details) {
             urls.check(&format!("{at}.{field}"), url)?;
         }
-        check_details(&details).map_err(|(field, reason)| (format!("{at}.{field}"), reason))?;
-        schemes.push(SchemeSpec {
+        super::details::check_details(&details)
+            .map_err(|(field, reason)| (format!("{at}.{field}"), reason))?;
+        let own_base = common.base_url.as_ref().map(UrlTemplate::as_str);
+        if let Some(own) = own_base {
+            urls.check(&format!("{at}.base_url"), own)?;
+        }
+        let mut scheme = SchemeSpec {
             mode: details.mode(),
             details,
-            app_base_url: base_url.map(str::to_string),
-        });
+            app_base_url: own_base.or(base_url).map(str::to_string),
+            lookups: common.lookups,
+        };
+        check_filled(&mut scheme, &at, urls)?;
+        schemes.push(scheme);
     }
     Ok(schemes)
 }
+
+/// A scheme's common keys taken off, parsed; the rest is the mode's details.
+fn split_common(value: Value, at: &str) -> Result<(RawCommon, Value), EntryError> {
+    let Value::Object(mut object) = value else {
+        return Ok((RawCommon::default(), value));
+    };
+    let mut common = serde_json::Map::new();
+    for key in COMMON_KEYS {
+        if let Some(v) = object.remove(key) {
+            common.insert(key.to_string(), v);
+        }
+    }
+    let common = deserialize(&Value::Object(common), at, &[])?;
+    Ok((common, Value::Object(object)))
+}
+
+/// Lookups' URLs and the names and paths of the variables a scheme fills itself; a filled
+/// variable counts as used.
+fn check_filled(scheme: &mut SchemeSpec, at: &str, urls: &mut UrlCheck) -> Result<(), EntryError> {
+    let mut sources: Vec<(String, &ValueSource)> = Vec::new();
+    for (i, lookup) in scheme.lookups.iter().enumerate() {
+        urls.check(&format!("{at}.lookups[{i}].url"), lookup.url.as_str())?;
+        if lookup.vars.is_empty() {
+            return Err((
+                format!("{at}.lookups[{i}].vars"),
+                "must fill a variable".into(),
+            ));
+        }
+        for (name, source) in &lookup.vars {
+            sources.push((format!("{at}.lookups[{i}].vars.{name}"), source));
+        }
+    }
+    if let SchemeDetails::OAuth2(o) = &scheme.details {
+        for (name, source) in &o.token_response_vars {
+            sources.push((format!("{at}.token_response_vars.{name}"), source));
+        }
+    }
+    for (field, source) in sources {
+        let name = field.rsplit('.').next().unwrap_or_default();
+        if RESERVED_PARAMS.contains(&name) {
+            return Err((field, "names a parameter keyport keeps itself".into()));
+        }
+        if !snake_case(name) || !super::catalog::valid_path(source.path()) {
+            return Err((
+                field,
+                "needs a snake_case name and a path such as team.id or [0].id".into(),
+            ));
+        }
+        urls.used.insert(name.to_string());
+    }
+    Ok(())
+}
+
+/// Connection parameters keyport writes itself, which no filled variable may replace.
+const RESERVED_PARAMS: [&str; 9] = [
+    "access_token",
+    "refresh_token",
+    "expires_at",
+    "issued_at",
+    "scope",
+    "token_type",
+    "refresh_token_expires_at",
+    "account",
+    "default",
+];
 
 /// The field lists derived from each scheme have unique names.
 fn check_field_names(app: &App) -> Result<(), EntryError> {
@@ -319,8 +436,11 @@ fn check_variables(variables: &[Variable]) -> Result<BTreeSet<String>, EntryErro
         if var.display_name.trim().is_empty() || var.description.trim().is_empty() {
             return Err((at, "needs a display_name and a description".to_string()));
         }
-        if let Some(default) = &var.default {
-            check_variable_value(default).map_err(|r| (format!("{at}.default"), r.to_string()))?;
+        for (field, value) in [("default", &var.default), ("example", &var.example)] {
+            if let Some(value) = value {
+                check_variable_value(value)
+                    .map_err(|r| (format!("{at}.{field}"), r.to_string()))?;
+            }
         }
         if !declared.insert(var.name.clone()) {
             return Err((at, format!("{:?} is declared twice", var.name)));
@@ -394,7 +514,7 @@ fn check_url(
     Ok(vars.into_iter().map(str::to_string).collect())
 }
 
-fn check_header(name: &str, value: &str) -> Result<(), &'static str> {
+pub(super) fn check_header(name: &str, value: &str) -> Result<(), &'static str> {
     let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if name.is_empty() || !name.chars().all(token) {
         Err("is not a valid header name")
@@ -407,136 +527,5 @@ fn check_header(name: &str, value: &str) -> Result<(), &'static str> {
         Err("value must be non-empty printable ASCII without surrounding spaces")
     } else {
         Ok(())
-    }
-}
-
-/// Parameters the OAuth client sets itself; a catalog entry may not override them.
-const RESERVED_AUTHORIZATION_PARAMS: [&str; 7] = [
-    "client_id",
-    "redirect_uri",
-    "response_type",
-    "state",
-    "scope",
-    "code_challenge",
-    "code_challenge_method",
-];
-const RESERVED_OAUTH1_PARAMS: [&str; 3] = ["oauth_token", "oauth_callback", "oauth_verifier"];
-const RESERVED_TOKEN_PARAMS: [&str; 7] = [
-    "grant_type",
-    "code",
-    "redirect_uri",
-    "client_id",
-    "client_secret",
-    "code_verifier",
-    "refresh_token",
-];
-
-fn check_details(details: &SchemeDetails) -> Result<(), EntryError> {
-    let err = |field: &str, reason: &str| Err((field.to_string(), reason.to_string()));
-    let check_params = |field: &str, params: &BTreeMap<String, String>, reserved: &[&str]| {
-        for (k, v) in params {
-            if reserved.contains(&k.as_str()) {
-                return err(
-                    &format!("{field}.{k}"),
-                    "is set by the OAuth client and can't be overridden",
-                );
-            }
-            if k.is_empty() || v.is_empty() || v.chars().any(char::is_control) {
-                return err(
-                    &format!("{field}.{k}"),
-                    "must be a non-empty name and value",
-                );
-            }
-        }
-        Ok(())
-    };
-    let check_scopes = |field: &str, scopes: &[String], sep: &str| match scopes
-        .iter()
-        .position(|s| s.is_empty() || s.contains(char::is_whitespace) || s.contains(sep))
-    {
-        Some(i) => err(
-            &format!("{field}[{i}]"),
-            "must be non-empty without spaces or the separator",
-        ),
-        None => Ok(()),
-    };
-    match details {
-        SchemeDetails::OAuth2(s) => {
-            if s.authorization_url.is_some() != s.token_url.is_some() {
-                return err(
-                    "token_url",
-                    "give both authorization_url and token_url, or neither (an app whose \
-                     integrations each bring their own, as remote MCP servers do)",
-                );
-            }
-            if s.scope_separator != " " && s.scope_separator != "," {
-                return err("scope_separator", "must be \" \" or \",\"");
-            }
-            check_scopes("default_scopes", &s.default_scopes, &s.scope_separator)?;
-            check_params(
-                "authorization_params",
-                &s.authorization_params,
-                &RESERVED_AUTHORIZATION_PARAMS,
-            )?;
-            check_params("token_params", &s.token_params, &RESERVED_TOKEN_PARAMS)
-        }
-        SchemeDetails::OAuth1(s) => check_params(
-            "authorization_params",
-            &s.authorization_params,
-            &RESERVED_OAUTH1_PARAMS,
-        ),
-        SchemeDetails::GoogleServiceAccount(s) => {
-            check_scopes("default_scopes", &s.default_scopes, " ")
-        }
-        SchemeDetails::ApiKey(s) => check_api_key(s),
-        SchemeDetails::Basic(s) => {
-            if s.username_label.trim().is_empty() || s.password_label.trim().is_empty() {
-                return err("username_label", "labels must not be empty");
-            }
-            Ok(())
-        }
-        SchemeDetails::BasicWithJwt(_)
-        | SchemeDetails::BearerToken {}
-        | SchemeDetails::NoAuth {} => Ok(()),
-    }
-}
-
-/// The key's placement, and each extra value's field, words and placement.
-fn check_api_key(s: &ApiKeySpec) -> Result<(), EntryError> {
-    check_key_placement("name", s.location, &s.name)?;
-    for (i, extra) in s.extra.iter().enumerate() {
-        check_key_placement(&format!("extra[{i}].name"), extra.location, &extra.name)?;
-        if !snake_case(&extra.field)
-            || extra.display_name.trim().is_empty()
-            || extra.description.trim().is_empty()
-        {
-            return Err(entry_error(
-                &format!("extra[{i}]"),
-                "needs a snake_case field, a display_name and a description",
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn check_key_placement(field: &str, location: KeyLocation, name: &str) -> Result<(), EntryError> {
-    let ok = match location {
-        KeyLocation::Header => {
-            check_header(name, "x").is_ok() || name.eq_ignore_ascii_case("authorization")
-        }
-        KeyLocation::Query => {
-            !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-        }
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err((
-            field.to_string(),
-            format!("is not a valid {} name", location.as_str()),
-        ))
     }
 }

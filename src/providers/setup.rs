@@ -3,11 +3,26 @@
 //! authenticates at the token endpoint, where an API key goes. The registration page and
 //! the redirect URI are per app and per keyport, so the API adds them next to these.
 
-use super::catalog::{OAuth2Spec, SchemeDetails, SchemeSpec, SignatureMethod, TokenAuth};
+use super::catalog::{
+    OAuth2Spec, SchemeDetails, SchemeSpec, SignatureMethod, TokenAuth, TokenRequest,
+};
 
 impl SchemeSpec {
     /// Setup notes for this scheme, one sentence each.
     pub fn setup_notes(&self) -> Vec<String> {
+        let mut notes = self.mode_notes();
+        for lookup in &self.lookups {
+            let names: Vec<&str> = lookup.vars.keys().map(String::as_str).collect();
+            notes.push(format!(
+                "Once connected, {} is read from {}.",
+                names.join(", "),
+                lookup.url.as_str()
+            ));
+        }
+        notes
+    }
+
+    fn mode_notes(&self) -> Vec<String> {
         match &self.details {
             SchemeDetails::OAuth2(o) => oauth2_notes(o),
             SchemeDetails::OAuth1(o) => {
@@ -87,6 +102,22 @@ fn oauth2_notes(o: &OAuth2Spec) -> Vec<String> {
         notes.push("PKCE (S256) is sent with every authorization.".to_string());
     }
     notes.push(token_auth_note(o.token_auth).to_string());
+    if o.token_request == TokenRequest::Json {
+        notes.push("Token requests are sent as JSON, not as a form.".to_string());
+    }
+    if let Some(user) = &o.user_scopes {
+        notes.push(format!(
+            "user_scopes are requested as {} and give the connection the user's token (from {}).",
+            user.param, user.tokens_at
+        ));
+    }
+    if !o.token_response_vars.is_empty() {
+        let names: Vec<&str> = o.token_response_vars.keys().map(String::as_str).collect();
+        notes.push(format!(
+            "The token response sets the connection's {}.",
+            names.join(", ")
+        ));
+    }
     if !o.authorization_params.is_empty() {
         let params: Vec<String> = o
             .authorization_params
@@ -102,6 +133,18 @@ fn oauth2_notes(o: &OAuth2Spec) -> Vec<String> {
         notes.push(
             "The provider also grants the client its own token (client credentials).".to_string(),
         );
+        if !o.client_credentials_scopes.is_empty() {
+            notes.push(format!(
+                "Client credentials ask for {} unless the integration names its own scopes.",
+                o.client_credentials_scopes.join(" ")
+            ));
+        }
+        for (name, refused) in &o.client_credentials_refuses {
+            notes.push(format!(
+                "Client credentials need a specific {name}, not {}.",
+                refused.join(", ")
+            ));
+        }
     }
     if let Some(url) = &o.revocation_url {
         notes.push(format!("The revocation endpoint is {}.", url.as_str()));

@@ -23,8 +23,11 @@ pub struct Prepared {
     pub integration: Integration,
     /// The integration's API base URL with the connection's template variables filled in.
     pub base_url: String,
-    /// Default headers the app wants on every call (never credentials).
+    /// Default headers the app wants on every call (never credentials), rendered.
     pub app_headers: Vec<(String, String)>,
+    /// Hosts besides the base URL's the app's requests may go to (the catalog's closed
+    /// list), with the base URL's scheme and path.
+    pub extra_hosts: Vec<String>,
     pub injection: Injection,
     /// The issued access token in `injection` (OAuth 2.0, BASIC_WITH_JWT, service
     /// accounts), so a 401 can ask for a newer one than exactly this.
@@ -76,16 +79,14 @@ impl<'a> Access<'a> {
         } = loaded;
         let (injection, issued) = self.inject(&connection, &credentials)?;
         let base_url = self.ctx.render_for(&integration.base_url, &connection)?;
-        let app_headers = app
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let app_headers = self.ctx.app_headers(&integration, &connection)?;
+        let extra_hosts = app.extra_hosts.clone();
         Ok(Prepared {
             connection,
             integration,
             base_url,
             app_headers,
+            extra_hosts,
             injection,
             issued,
         })

@@ -1,7 +1,9 @@
 //! Credential checks for static credentials (API_KEY, BEARER_TOKEN, BASIC): one call to the
 //! app's lightweight "who am I" endpoint with the connection's credential injected. Success
 //! makes the connection ACTIVE; a 401/403 makes it FAILED when checked at creation, or
-//! INACTIVE when checked later, with the provider's own message as the reason.
+//! INACTIVE when checked later, with the provider's own message as the reason. After a
+//! browser flow, the same request path serves the scheme's lookups (a GET whose answer
+//! fills connection variables, Atlassian's cloud id) before the who-am-I call.
 
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use serde_json::Value;
@@ -113,40 +115,15 @@ impl<'a> Checks<'a> {
                 app.key
             ))
         })?;
-        let credentials = self.ctx.open(loaded)?;
-        let (injection, _) = Access::new(self.ctx, self.tokens).inject(connection, &credentials)?;
-        let base = self.ctx.render_for(&integration.base_url, connection)?;
-        let mut url = url::Url::parse(&endpoint.url(&base))
-            .map_err(|_| Error::invalid("the who-am-I URL is not valid"))?;
+        // An absolute who-am-I URL may use the app's variables too (Salesforce's host).
+        let url = self
+            .ctx
+            .render_for(&endpoint.url(&integration.base_url), connection)?;
         let method = match endpoint.method {
             HttpMethod::Get => http::Method::GET,
             HttpMethod::Post => http::Method::POST,
         };
-        let mut headers = http::HeaderMap::new();
-        for (name, value) in &app.headers {
-            if let (Ok(n), Ok(v)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) {
-                headers.insert(n, v);
-            }
-        }
-        let body = match &endpoint.body {
-            Some(b) => {
-                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                serde_json::to_vec(b)?
-            }
-            None => Vec::new(),
-        };
-        injection.apply(&method, &mut url, &mut headers, None)?;
-        let mut request = http::Request::builder().method(method).uri(url.as_str());
-        if let Some(h) = request.headers_mut() {
-            h.extend(headers);
-        }
-        let request = request
-            .body(body)
-            .map_err(|e| Error::Internal(format!("request: {e}")))?;
-        let response = self.ctx.net.send(request)?;
+        let response = self.send(loaded, method, &url, endpoint.body.as_ref())?;
         let status = response.status().as_u16();
         match status {
             200..=299 => Ok(CheckOutcome {
@@ -165,6 +142,94 @@ impl<'a> Checks<'a> {
                 "the who-am-I endpoint answered HTTP {other}; nothing was changed"
             ))),
         }
+    }
+
+    /// One request for the connection: the app's headers (rendered), the credential (a
+    /// token renewed first when due), and a JSON body if any.
+    fn send(
+        &self,
+        loaded: &Loaded,
+        method: http::Method,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<http::Response<Vec<u8>>> {
+        let credentials = self.ctx.open(loaded)?;
+        let (injection, _) =
+            Access::new(self.ctx, self.tokens).inject(&loaded.connection, &credentials)?;
+        let mut url = url::Url::parse(url).map_err(|_| Error::invalid("the URL is not valid"))?;
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in self
+            .ctx
+            .app_headers(&loaded.integration, &loaded.connection)?
+        {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                headers.insert(n, v);
+            }
+        }
+        let body = match body {
+            Some(b) => {
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                serde_json::to_vec(b)?
+            }
+            None => Vec::new(),
+        };
+        injection.apply(&method, &mut url, &mut headers, None)?;
+        let mut request = http::Request::builder().method(method).uri(url.as_str());
+        if let Some(h) = request.headers_mut() {
+            h.extend(headers);
+        }
+        let request = request
+            .body(body)
+            .map_err(|e| Error::Internal(format!("request: {e}")))?;
+        Ok(self.ctx.net.send(request)?)
+    }
+
+    /// After a browser flow, before anything else: the scheme's lookups (Atlassian's
+    /// accessible resources → `cloudid`), each a GET with the new credential whose answer
+    /// fills connection variables. A lookup that fails is logged; the connection stays
+    /// ACTIVE, and a request needing the variable says it has no value.
+    pub fn look_up(&self, id: ConnectionId) {
+        if let Err(e) = self.try_look_up(id) {
+            tracing::warn!(connection = %id, error = %e, "a post-connect lookup failed");
+        }
+    }
+
+    fn try_look_up(&self, id: ConnectionId) -> Result<()> {
+        let loaded = self.ctx.load(id)?;
+        let app = self.ctx.app(&loaded.integration.app_key)?;
+        let Some(scheme) = app.scheme(loaded.integration.auth_scheme) else {
+            return Ok(());
+        };
+        for lookup in &scheme.lookups {
+            let loaded = self.ctx.load(id)?;
+            let url = self
+                .ctx
+                .render_for(lookup.url.as_str(), &loaded.connection)?;
+            let response = self.send(&loaded, http::Method::GET, &url, None)?;
+            let status = response.status().as_u16();
+            if !(200..300).contains(&status) {
+                return Err(Error::Upstream(format!(
+                    "the lookup answered HTTP {status}"
+                )));
+            }
+            let answer: Value = serde_json::from_slice(response.body())
+                .map_err(|_| Error::Upstream("the lookup's answer is not JSON".into()))?;
+            for (name, source) in &lookup.vars {
+                let value = source
+                    .extract(&answer)
+                    .filter(|v| crate::providers::fields::check_variable_value(v).is_ok())
+                    .ok_or_else(|| {
+                        Error::Upstream(format!("the lookup's answer has no usable {name}"))
+                    })?;
+                self.ctx
+                    .store
+                    .write(|tx| connections::set_param(tx, id, name, &value))?;
+            }
+        }
+        Ok(())
     }
 
     /// Records which account the connection is, when the check said.

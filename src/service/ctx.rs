@@ -349,6 +349,38 @@ impl Ctx {
         Ok(fields::render_template(template, &vars)?)
     }
 
+    /// The app's default headers for a connection's requests, their `{client_id}` and
+    /// `{variables}` filled from the integration and the connection (Twitch's
+    /// `Client-Id`). Never a secret: the client id is plain, variables are parameters.
+    pub fn app_headers(
+        &self,
+        integration: &Integration,
+        connection: &Connection,
+    ) -> Result<Vec<(String, String)>> {
+        let app = self.app(&integration.app_key)?;
+        let mut vars: Map<String, Value> = connection
+            .params
+            .iter()
+            .filter(|(_, v)| v.is_string())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if let Some(id) = integration
+            .config
+            .get("client_id")
+            .filter(|v| v.is_string())
+        {
+            vars.insert("client_id".into(), id.clone());
+        }
+        app.headers
+            .iter()
+            .map(|(name, template)| {
+                let value = fields::render_template(template, &vars)
+                    .map_err(|e| Error::invalid(format!("header {name}: {e}")))?;
+                Ok((name.clone(), value))
+            })
+            .collect()
+    }
+
     /// The callback URL to register with the provider for `app_key` (RFC 8252 loopback).
     pub fn callback_url(&self, app_key: &str) -> String {
         format!("{}/callback/{app_key}", self.public_url)

@@ -87,6 +87,9 @@ pub struct IntegrationView {
     pub app_name: String,
     /// What a connection to this integration must supply.
     pub expected: Vec<FieldSpec>,
+    /// The app's who-am-I URL for this scheme, a template (Composio's
+    /// `get_current_user_endpoint`).
+    pub current_user_endpoint: Option<String>,
     /// The redirect URI to register with the provider (OAuth schemes only).
     pub callback_url: Option<String>,
 }
@@ -281,10 +284,15 @@ impl<'a> Integrations<'a> {
             .auth_scheme
             .needs_browser()
             .then(|| format!("{}/callback/{}", self.ctx.public_url, integration.app_key));
+        let current_user_endpoint = app.and_then(|app| {
+            app.scheme(integration.auth_scheme)
+                .and_then(|spec| spec.whoami_url(app))
+        });
         IntegrationView {
             app_id: app.map(|a| a.app_id().to_string()).unwrap_or_default(),
             app_name: integration.app_key.clone(),
             expected,
+            current_user_endpoint,
             callback_url,
             integration,
         }

@@ -88,7 +88,7 @@ pub use crate::domain::api_key::{
 };
 pub use crate::domain::{AuthScheme, Connection, ConnectionStatus, Integration};
 pub use crate::ids::EntityId;
-pub use crate::providers::{App, FieldSpec, SchemeDetails};
+pub use crate::providers::{App, FieldSpec, HttpMethod, SchemeDetails};
 pub use crate::secret::REDACTED;
 pub use crate::store::{ConnectionFilter, Order};
 

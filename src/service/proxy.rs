@@ -8,7 +8,9 @@
 //! - the URL is `resolve_endpoint(base URL, endpoint)`: same scheme, host and port as the
 //!   integration's base URL and a path under it, checked again after the credential is
 //!   applied; redirects are never followed, and an off-host `Location` is removed from
-//!   the answer;
+//!   the answer. An endpoint may be a full URL only on that host or on one of the app's
+//!   `extra_hosts` (the catalog's closed list), whose base URL is then the integration's
+//!   with that host, held to the same rules;
 //! - headers are the app's defaults, then the caller's, then the injection. Credential
 //!   headers (`Authorization`, `Cookie`, `Proxy-Authorization`), any header the injection
 //!   sets, and hop-by-hop headers are never taken from the caller;

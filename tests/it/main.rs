@@ -19,6 +19,7 @@ mod hardening;
 mod mcp;
 mod oauth;
 mod proxy;
+mod quirks;
 mod schemes;
 mod sdk;
 mod sdk3;

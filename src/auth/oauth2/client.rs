@@ -3,6 +3,7 @@
 //! PKCE S256 and `state`, code exchange, refresh, client credentials, RFC 7009 revocation —
 //! and nothing of storage: the service decides when to call it and what to keep.
 
+use std::cell::RefCell;
 use std::time::Duration;
 
 use oauth2::basic::{
@@ -16,7 +17,9 @@ use oauth2::{
 use secrecy::{ExposeSecret, SecretString};
 
 use super::response::{self, KeyportTokenResponse};
+use super::shape;
 use crate::net::{Net, NetError};
+use crate::providers::catalog::ValueSource;
 use crate::secret::{AccessToken, ClientSecret, RefreshToken};
 
 type OAuthClient = Client<
@@ -58,6 +61,13 @@ pub struct OAuthConfig {
     pub token_params: Vec<(String, String)>,
     pub pkce: bool,
     pub token_auth: TokenAuth,
+    /// Token requests as JSON rather than a form (Notion).
+    pub json_body: bool,
+    /// Where the tokens are in a token response, when not at its top (Slack user tokens:
+    /// `authed_user`).
+    pub tokens_at: Option<String>,
+    /// Connection variables taken from token responses: name → where.
+    pub response_vars: Vec<(String, ValueSource)>,
 }
 
 /// What went wrong talking to an authorization server. Messages never carry a token.
@@ -111,6 +121,8 @@ pub struct Grant {
     pub refresh_expires_in: Option<Duration>,
     pub scopes: Option<Vec<String>>,
     pub token_type: String,
+    /// Connection variables the response carried (`OAuthConfig::response_vars`).
+    pub vars: Vec<(String, String)>,
 }
 
 /// Largest `expires_in` (and `refresh_token_expires_in`) believed (a year); anything larger
@@ -224,6 +236,7 @@ fn grant(response: KeyportTokenResponse) -> Result<Grant, OAuthError> {
             .scopes()
             .map(|s| s.iter().map(|s| s.to_string()).collect()),
         token_type: response.token_type_name(),
+        vars: Vec::new(),
     })
 }
 
@@ -269,7 +282,7 @@ fn http(
 /// finished and sent one way.
 trait TokenRequest: Sized {
     fn param(self, name: String, value: String) -> Self;
-    fn send(self, net: &Net) -> Result<Grant, OAuthError>;
+    fn send(self, net: &Net, config: &OAuthConfig) -> Result<Grant, OAuthError>;
 }
 
 macro_rules! token_request {
@@ -278,8 +291,13 @@ macro_rules! token_request {
             fn param(self, name: String, value: String) -> Self {
                 self.add_extra_param(name, value)
             }
-            fn send(self, net: &Net) -> Result<Grant, OAuthError> {
-                self.request(&http(net)).map_err(map_error).and_then(grant)
+            fn send(self, net: &Net, config: &OAuthConfig) -> Result<Grant, OAuthError> {
+                let vars = RefCell::new(Vec::new());
+                let granted = self
+                    .request(&shape::shaped(http(net), config, &vars))
+                    .map_err(map_error)
+                    .and_then(grant)?;
+                Ok(Grant { vars: vars.into_inner(), ..granted })
             }
         }
     )*};
@@ -303,7 +321,7 @@ fn finish<R: TokenRequest>(
         .fold(request, |r, (name, value)| {
             r.param(name.clone(), value.clone())
         })
-        .send(net)
+        .send(net, config)
 }
 
 fn no_token_url(e: oauth2::ConfigurationError) -> OAuthError {
@@ -433,6 +451,9 @@ mod tests {
             token_params: Vec::new(),
             pkce: true,
             token_auth: TokenAuth::Post,
+            json_body: false,
+            tokens_at: None,
+            response_vars: Vec::new(),
         }
     }
 

@@ -1,6 +1,8 @@
 //! OAuth 2.0 (RFC 6749): an integration's client settings, a connection's tokens, and the
 //! protocol over the `oauth2` crate ([`client`]): the authorization URL with PKCE S256 and
-//! `state`, the code exchange, refresh, client credentials and RFC 7009 revocation.
+//! `state`, the code exchange, refresh, client credentials and RFC 7009 revocation. The
+//! catalog's token-endpoint quirks (JSON bodies, nested tokens, variables from the token
+//! response) are applied between the crate and the HTTP client (`shape`).
 //!
 //! Wire keys: the integration's `client_id`, `client_secret` (sealed), `authorization_url`,
 //! `token_url` and `revocation_url` (`{variable}` templates filled from the connection),
@@ -12,8 +14,9 @@
 pub mod client;
 pub mod discovery;
 mod response;
+mod shape;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 pub use client::{
     Authorization, Grant, OAuthConfig, OAuthError, TokenAuth, authorization, client_credentials,
@@ -22,9 +25,9 @@ pub use client::{
 pub use response::KeyportTokenResponse;
 
 use super::endpoint::usable;
-use super::{AuthError, Cached, Fields, Issuer, RenewError, Renewed, Stored};
+use super::{AuthError, Cached, Fields, Issuer, RenewError, Renewed, Stored, scope_list};
 use crate::net::Net;
-use crate::providers::catalog::{OAuth2Spec, SchemeDetails};
+use crate::providers::catalog::{OAuth2Spec, SchemeDetails, TokenRequest};
 use crate::providers::fields::render_template;
 use crate::secret::{ClientSecret, RefreshToken, Secret};
 
@@ -82,6 +85,26 @@ fn configure(
         _ => TokenAuth::Post,
     };
     let client_secret: Option<Secret> = config.secret("client_secret");
+    let machine = config.text("grant_type") == Some("client_credentials");
+    if machine {
+        refuse_for_machines(spec, &vars)?;
+    }
+    let mut authorization_params = pairs(config.value("authorization_params"));
+    let mut tokens_at = None;
+    if let (Some(user), Some(scopes)) = (&spec.user_scopes, scope_list(config.value("user_scopes")))
+        && !scopes.is_empty()
+    {
+        authorization_params.push((user.param.clone(), scopes.join(&spec.scope_separator)));
+        tokens_at = Some(user.tokens_at.clone());
+    }
+    let scopes = if machine
+        && !spec.client_credentials_scopes.is_empty()
+        && (stored.scopes.is_empty() || stored.scopes == spec.default_scopes.as_slice())
+    {
+        spec.client_credentials_scopes.clone()
+    } else {
+        stored.scopes.to_vec()
+    };
     Ok(OAuthConfig {
         client_id: given("client_id")
             .ok_or_else(|| AuthError::field("client_id", "the integration has no client id"))?
@@ -94,16 +117,41 @@ fn configure(
             .ok_or_else(|| AuthError::field("token_url", "the integration has no token URL"))?,
         revocation_url: render("revocation_url")?,
         redirect_uri: Some(stored.callback_url.to_string()),
-        scopes: stored.scopes.to_vec(),
+        scopes,
         scope_separator: spec.scope_separator.clone(),
-        authorization_params: pairs(config.value("authorization_params")),
+        authorization_params,
         token_params: pairs(config.value("token_params")),
         pkce: config
             .value("pkce")
             .and_then(Value::as_bool)
             .unwrap_or(spec.pkce),
         token_auth,
+        json_body: spec.token_request == TokenRequest::Json,
+        tokens_at,
+        response_vars: spec
+            .token_response_vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     })
+}
+
+/// A client-credentials grant with a variable the provider refuses for it (Microsoft's
+/// `common` tenant): said before any request.
+fn refuse_for_machines(spec: &OAuth2Spec, vars: &Map<String, Value>) -> Result<(), AuthError> {
+    for (name, refused) in &spec.client_credentials_refuses {
+        if let Some(value) = vars.get(name).and_then(Value::as_str)
+            && refused.iter().any(|r| r.eq_ignore_ascii_case(value))
+        {
+            return Err(AuthError::field(
+                name.clone(),
+                format!(
+                    "the client-credentials grant needs a specific {name} (your directory's id                      or domain), not {value:?}"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl OAuth2 {
@@ -195,6 +243,7 @@ fn renewed(grant: Grant, now: i64) -> Renewed {
         refresh_expires_at: grant.refresh_expires_in.map(after),
         scope: grant.scopes.map(|s| s.join(" ")),
         token_type: Some(grant.token_type),
+        vars: grant.vars,
     }
 }
 
@@ -279,17 +328,26 @@ mod tests {
     }
 
     fn open(config: Value, sealed: Value, params: Value) -> OAuth2 {
-        let spec = spec();
+        open_with(&spec(), &["a".to_string()], config, sealed, params)
+    }
+
+    fn open_with(
+        spec: &SchemeDetails,
+        scopes: &[String],
+        config: Value,
+        sealed: Value,
+        params: Value,
+    ) -> OAuth2 {
         let config = config.as_object().unwrap().clone();
         let sealed: SecretFields = serde_json::from_value(sealed).unwrap();
         let params = params.as_object().unwrap().clone();
         let tokens = SecretFields::default();
         let stored = Stored {
             scheme: AuthScheme::OAuth2,
-            spec: Some(&spec),
+            spec: Some(spec),
             app_key: "app",
             integration: Fields::new(&config, &sealed),
-            scopes: &["a".to_string()],
+            scopes,
             connection: Fields::new(&params, &tokens),
             callback_url: "http://127.0.0.1:1/callback/app",
         };
@@ -327,6 +385,73 @@ mod tests {
         }
     }
 
+    #[test]
+    fn machine_grants_need_a_named_tenant_and_their_own_scopes() {
+        // https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow
+        let spec: SchemeDetails = serde_json::from_value(json!({
+            "mode": "OAUTH2",
+            "authorization_url": "https://login.example/{tenant}/oauth2/v2.0/authorize",
+            "token_url": "https://login.example/{tenant}/oauth2/v2.0/token",
+            "default_scopes": ["offline_access", "User.Read"],
+            "client_credentials": true,
+            "client_credentials_scopes": ["https://graph.microsoft.com/.default"],
+            "client_credentials_refuses": {"tenant": ["common", "organizations", "consumers"]},
+        }))
+        .unwrap();
+        let defaults = ["offline_access".to_string(), "User.Read".to_string()];
+        let urls = json!({
+            "client_id": "c",
+            "authorization_url": "https://login.example/{tenant}/oauth2/v2.0/authorize",
+            "token_url": "https://login.example/{tenant}/oauth2/v2.0/token",
+        });
+        let mut machine = urls.clone();
+        machine["grant_type"] = json!("client_credentials");
+        let common = open_with(
+            &spec,
+            &defaults,
+            machine.clone(),
+            json!({}),
+            json!({"tenant": "common"}),
+        );
+        match common.config() {
+            Err(AuthError::Field { field, reason }) => {
+                assert_eq!(field, "tenant");
+                assert!(reason.contains("client-credentials"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let named = open_with(
+            &spec,
+            &defaults,
+            machine,
+            json!({}),
+            json!({"tenant": "contoso.onmicrosoft.com"}),
+        );
+        let config = named.config().unwrap();
+        assert_eq!(
+            config.token_url,
+            "https://login.example/contoso.onmicrosoft.com/oauth2/v2.0/token"
+        );
+        assert_eq!(config.scopes, ["https://graph.microsoft.com/.default"]);
+        // Users sign in through `common` with the delegated scopes.
+        let user = open_with(
+            &spec,
+            &defaults,
+            urls,
+            json!({}),
+            json!({"tenant": "common"}),
+        );
+        let config = user.config().unwrap();
+        assert_eq!(config.scopes, defaults);
+        assert!(
+            config
+                .authorization_url
+                .as_deref()
+                .unwrap()
+                .contains("/common/")
+        );
+    }
+
     fn grant_at(token: &str, refresh: Option<&str>) -> Grant {
         Grant {
             access_token: AccessToken::new(token),
@@ -335,6 +460,7 @@ mod tests {
             refresh_expires_in: None,
             scopes: None,
             token_type: "Bearer".into(),
+            vars: Vec::new(),
         }
     }
 
@@ -347,6 +473,7 @@ mod tests {
             refresh_expires_in: Some(Duration::from_secs(600)),
             scopes: Some(vec!["a".into(), "b".into()]),
             token_type: "Bearer".into(),
+            vars: Vec::new(),
         };
         let renewal = renewed(grant, 1000);
         assert_eq!(

@@ -48,15 +48,12 @@ pub struct AppAuthSchemeDto {
 impl AppAuthSchemeDto {
     fn new(app: &App, index: usize) -> Option<AppAuthSchemeDto> {
         let spec = app.schemes.get(index)?;
-        let mut fields: Vec<ExpectedFieldDto> = spec
-            .integration_fields()
-            .iter()
-            .map(ExpectedFieldDto::from)
-            .collect();
-        fields.extend(
-            spec.connection_fields(app)
-                .iter()
-                .map(ExpectedFieldDto::from),
+        let whoami = spec.whoami_url(app);
+        let integration_fields = spec.integration_fields();
+        let connection_fields = spec.connection_fields(app);
+        let fields = ExpectedFieldDto::list(
+            integration_fields.iter().chain(&connection_fields),
+            whoami.as_deref(),
         );
         let mut dto = AppAuthSchemeDto {
             scheme_name: format!("{}_{}", app.key, spec.mode.as_str().to_ascii_lowercase()),

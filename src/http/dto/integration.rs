@@ -39,6 +39,25 @@ pub struct ExpectedFieldDto {
     /// `true` for what a connection supplies, `false` for what the integration configures.
     pub expected_from_customer: bool,
     pub default: Option<String>,
+    /// The app's who-am-I URL (a template of its `{variables}`), where a credential is
+    /// checked; `null` when the app has none.
+    pub get_current_user_endpoint: Option<String>,
+}
+
+impl ExpectedFieldDto {
+    /// The fields of one scheme, each naming the app's who-am-I URL.
+    pub fn list<'a>(
+        fields: impl IntoIterator<Item = &'a FieldSpec>,
+        current_user_endpoint: Option<&str>,
+    ) -> Vec<ExpectedFieldDto> {
+        fields
+            .into_iter()
+            .map(|f| ExpectedFieldDto {
+                get_current_user_endpoint: current_user_endpoint.map(str::to_string),
+                ..ExpectedFieldDto::from(f)
+            })
+            .collect()
+    }
 }
 
 impl From<&FieldSpec> for ExpectedFieldDto {
@@ -56,6 +75,7 @@ impl From<&FieldSpec> for ExpectedFieldDto {
                 .as_ref()
                 .and_then(Value::as_str)
                 .map(str::to_string),
+            get_current_user_endpoint: None,
         }
     }
 }
@@ -108,7 +128,10 @@ impl From<&IntegrationView> for IntegrationDto {
             deleted: i.deleted,
             app_id: v.app_id.clone(),
             app_name: v.app_name.clone(),
-            expected_input_fields: v.expected.iter().map(ExpectedFieldDto::from).collect(),
+            expected_input_fields: ExpectedFieldDto::list(
+                &v.expected,
+                v.current_user_endpoint.as_deref(),
+            ),
             auth_config,
             scopes: i.scopes.clone(),
             base_url: i.base_url.clone(),

@@ -88,6 +88,15 @@ fn all_urls(app: &App) -> Vec<(String, String)> {
         for (field, url) in scheme_urls(&scheme.details) {
             urls.push((format!("{}.{field}", scheme.mode), url.to_string()));
         }
+        if let Some(base) = scheme.base_url() {
+            urls.push((format!("{}.base_url", scheme.mode), base.to_string()));
+        }
+        for lookup in &scheme.lookups {
+            urls.push((
+                format!("{}.lookup", scheme.mode),
+                lookup.url.as_str().to_string(),
+            ));
+        }
     }
     urls
 }
@@ -147,6 +156,15 @@ fn app_problems(app: &App, out: &mut Vec<String>) {
             Ok(u) if u.scheme() == "https" && u.host_str().is_some_and(|h| !h.is_empty()) => {}
             Ok(u) => out.push(format!("{key}.{label}: not https with a host: {u}")),
             Err(e) => out.push(format!("{key}.{label}: {e}")),
+        }
+    }
+    // Header values may name variables too, and the integration's client id.
+    for (header, value) in &app.headers {
+        for name in braces(value) {
+            if name != "client_id" && !declared.contains(&name) {
+                out.push(format!("{key}.headers.{header}: undeclared {{{name}}}"));
+            }
+            used.insert(name);
         }
     }
     for name in declared.difference(&used) {

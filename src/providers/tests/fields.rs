@@ -105,7 +105,15 @@ fn connection_fields_per_scheme() {
         names(&conn("jira", AuthScheme::Basic)),
         ["subdomain", "username", "password"]
     );
-    assert_eq!(names(&conn("jira", AuthScheme::OAuth2)), ["subdomain"]);
+    // An OAuth connection calls api.atlassian.com with the cloud id its lookup finds.
+    assert!(names(&conn("jira", AuthScheme::OAuth2)).is_empty());
+    assert!(names(&conn("salesforce", AuthScheme::OAuth2)).is_empty());
+    assert_eq!(
+        names(&conn("salesforce", AuthScheme::BearerToken)),
+        ["instance_host", "token"]
+    );
+    assert_eq!(names(&conn("outlook", AuthScheme::OAuth2)), ["tenant"]);
+    assert_eq!(names(&conn("outlook", AuthScheme::BearerToken)), ["token"]);
     assert_eq!(
         names(&conn("trello", AuthScheme::ApiKey)),
         ["api_key", "token"]

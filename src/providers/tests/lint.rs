@@ -34,7 +34,12 @@ fn lint(app: &App) -> Vec<String> {
         .map(|v| {
             (
                 v.name.clone(),
-                json!(v.default.as_deref().unwrap_or("tenant")),
+                json!(
+                    v.default
+                        .as_deref()
+                        .or(v.example.as_deref())
+                        .unwrap_or("tenant")
+                ),
             )
         })
         .collect();

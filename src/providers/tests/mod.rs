@@ -6,6 +6,7 @@ mod entries;
 mod fields;
 mod lint;
 mod load;
+mod quirks;
 
 use super::*;
 

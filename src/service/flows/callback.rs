@@ -132,7 +132,9 @@ impl Flows<'_> {
         };
         match completed {
             Ok(note) => {
-                Checks::new(self.ctx, self.tokens).identify(id);
+                let checks = Checks::new(self.ctx, self.tokens);
+                checks.look_up(id);
+                checks.identify(id);
                 self.ctx.notify_change();
                 CallbackOutcome {
                     success: true,

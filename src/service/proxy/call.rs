@@ -17,8 +17,9 @@ use std::sync::Arc;
 use url::Url;
 use zeroize::Zeroizing;
 
+use super::endpoint::resolve_on_hosts;
 use super::{Outbound, Proxy, ProxyRequest, ProxyResponse, build, finish, net_error};
-use super::{mask::mask, mask::masked_values, resolve_endpoint};
+use super::{mask::mask, mask::masked_values};
 use crate::audit::record::Entry;
 use crate::auth::Injection;
 use crate::net::Upstream;
@@ -211,9 +212,11 @@ impl Proxy<'_> {
         prepared: Prepared,
         outbound: Outbound,
     ) -> Result<(Call, Attempt)> {
-        let base = Url::parse(&prepared.base_url)
-            .map_err(|_| Error::Conflict("the integration's base URL is not a valid URL".into()))?;
-        let url = resolve_endpoint(&prepared.base_url, &outbound.endpoint)?;
+        let (base, url) = resolve_on_hosts(
+            &prepared.base_url,
+            &prepared.extra_hosts,
+            &outbound.endpoint,
+        )?;
         let call = Call {
             prepared,
             outbound,

@@ -140,6 +140,90 @@ pub fn resolve_endpoint(base_url: &str, endpoint: &str) -> Result<Url> {
     Ok(url)
 }
 
+/// [`resolve_endpoint`], where the endpoint may also be an absolute URL on the base URL's
+/// own host or on one of the app's `extra_hosts` (Dropbox's content host): with the base
+/// URL's scheme, under its path, every other rule the same. Returns the base the request
+/// is held to (the base URL, its host swapped for the named one) and the URL.
+pub fn resolve_on_hosts(
+    base_url: &str,
+    extra_hosts: &[String],
+    endpoint: &str,
+) -> Result<(Url, Url)> {
+    let base = Url::parse(base_url)
+        .map_err(|_| Error::Conflict("the integration's base URL is not a valid URL".into()))?;
+    let prefix = format!("{}://", base.scheme());
+    let absolute = endpoint
+        .get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(&prefix));
+    if !absolute {
+        return Ok((base, resolve_endpoint(base_url, endpoint)?));
+    }
+    let after = &endpoint[prefix.len()..];
+    let cut = after.find(['/', '?']).unwrap_or(after.len());
+    let (authority, rest) = after.split_at(cut);
+    let plain = |a: &str| {
+        !a.is_empty()
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+    };
+    if !plain(authority) {
+        return Err(refuse("names a host keyport cannot read"));
+    }
+    let origin = |authority: &str| {
+        Url::parse(&format!("{prefix}{authority}/")).ok().map(|u| {
+            (
+                u.host_str().map(str::to_ascii_lowercase),
+                u.port_or_known_default(),
+            )
+        })
+    };
+    let wanted = origin(authority).ok_or_else(|| refuse("names a host keyport cannot read"))?;
+    let own = (
+        base.host_str().map(str::to_ascii_lowercase),
+        base.port_or_known_default(),
+    );
+    let known = wanted == own
+        || extra_hosts
+            .iter()
+            .any(|h| origin(h) == Some(wanted.clone()));
+    if !known {
+        return Err(refuse(
+            "is a URL on a host that is neither the integration's nor one of the app's",
+        ));
+    }
+    let mut host_base = base.clone();
+    let (host, port) = wanted;
+    host_base
+        .set_host(host.as_deref())
+        .map_err(|_| refuse("names a host keyport cannot read"))?;
+    host_base
+        .set_port(port.filter(|p| Some(*p) != default_port(base.scheme())))
+        .map_err(|_| refuse("names a host keyport cannot read"))?;
+    let rest = if rest.is_empty() { "/" } else { rest };
+    let base_path = host_base.path().trim_end_matches('/').to_string();
+    // The endpoint names the whole path: it must sit under the base path, and only the part
+    // below it is joined (and checked) as a relative endpoint.
+    let below = rest
+        .strip_prefix(base_path.as_str())
+        .filter(|r| r.is_empty() || r.starts_with(['/', '?']))
+        .ok_or_else(|| refuse("would leave the integration's base path"))?;
+    let below = if below.is_empty() || below.starts_with('?') {
+        format!("/{below}")
+    } else {
+        below.to_string()
+    };
+    let url = resolve_endpoint(host_base.as_str(), &below)?;
+    Ok((host_base, url))
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}
+
 /// The final check, independent of how `url` was built: same origin, no userinfo, and a
 /// path whose segments start with the base path's segments and contain no dot segment.
 pub fn check_within(base: &Url, url: &Url) -> Result<()> {
@@ -358,6 +442,47 @@ mod tests {
         let inside =
             Url::parse("https://h.example/gmail/v1/users/me").unwrap_or_else(|e| panic!("{e}"));
         assert!(check_within(&base, &inside).is_ok());
+    }
+
+    #[test]
+    fn absolute_urls_may_name_the_apps_other_hosts_only() {
+        let base = "https://api.dropboxapi.com/2";
+        let extra = ["content.dropboxapi.com".to_string()];
+        let (on, url) = resolve_on_hosts(
+            base,
+            &extra,
+            "https://content.dropboxapi.com/2/files/download?x=1",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(on.as_str(), "https://content.dropboxapi.com/2");
+        assert_eq!(
+            url.as_str(),
+            "https://content.dropboxapi.com/2/files/download?x=1"
+        );
+        let (_, own) = resolve_on_hosts(base, &extra, "https://api.dropboxapi.com/2/users/x")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(own.as_str(), "https://api.dropboxapi.com/2/users/x");
+        let (_, relative) =
+            resolve_on_hosts(base, &extra, "/users/x").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(relative.as_str(), "https://api.dropboxapi.com/2/users/x");
+        for hostile in [
+            "https://evil.example/2/x",
+            "https://content.dropboxapi.com.evil.example/2/x",
+            "https://content.dropboxapi.com@evil.example/2/x",
+            "https://content.dropboxapi.com:8443/2/x",
+            "http://content.dropboxapi.com/2/x",
+            "https://content.dropboxapi.com/3/x",
+            "https://content.dropboxapi.com/2/../x",
+            "https://content.dropboxapi.com/2x",
+            "https://content.dropboxapi.com\\@evil.example/2/x",
+            "https://content.dropboxapi.com/2/%2e%2e/x",
+        ] {
+            assert!(
+                resolve_on_hosts(base, &extra, hostile).is_err(),
+                "{hostile} was accepted"
+            );
+        }
+        assert!(resolve_on_hosts(base, &[], "https://content.dropboxapi.com/2/x").is_err());
     }
 
     #[test]

@@ -189,6 +189,9 @@ fn oauth_config_debug(canary: &str) -> String {
             token_params: vec![],
             pkce: true,
             token_auth: TokenAuth::Post,
+            json_body: false,
+            tokens_at: None,
+            response_vars: vec![],
         }
     )
 }
@@ -204,6 +207,7 @@ fn grant_debug(canary: &str) -> String {
             refresh_expires_in: None,
             scopes: None,
             token_type: "Bearer".into(),
+            vars: vec![],
         }
     )
 }

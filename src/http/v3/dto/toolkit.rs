@@ -170,6 +170,10 @@ pub struct ToolkitDetailDto {
     pub composio_managed_auth_schemes: Vec<String>,
     pub deprecated: ToolkitDeprecated,
     pub enabled: bool,
+    /// The app's who-am-I URL (a template of its variables), from the catalog.
+    pub get_current_user_endpoint: Option<String>,
+    /// `GET` or `POST`.
+    pub get_current_user_endpoint_method: Option<String>,
     pub is_local_toolkit: bool,
     #[serde(rename = "type")]
     pub kind: String,
@@ -189,7 +193,7 @@ impl ToolkitDetailDto {
                     connected_account_initiation: FieldGroup::new(&spec.connection_fields(app)),
                 },
                 proxy: ProxyBase {
-                    base_url: app.base_url.clone().unwrap_or_default(),
+                    base_url: spec.base_url().unwrap_or_default().to_string(),
                 },
                 required_scopes: match &spec.details {
                     SchemeDetails::OAuth2(o) => o.default_scopes.clone(),
@@ -207,6 +211,17 @@ impl ToolkitDetailDto {
             composio_managed_auth_schemes: Vec::new(),
             deprecated: listed.deprecated,
             enabled: true,
+            get_current_user_endpoint: app
+                .whoami
+                .as_ref()
+                .and_then(|w| app.base_url.as_deref().map(|b| w.url(b))),
+            get_current_user_endpoint_method: app.whoami.as_ref().map(|w| {
+                match w.method {
+                    crate::service::HttpMethod::Get => "GET",
+                    crate::service::HttpMethod::Post => "POST",
+                }
+                .to_string()
+            }),
             is_local_toolkit: false,
             kind: listed.kind,
         }
