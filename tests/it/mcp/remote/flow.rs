@@ -207,20 +207,16 @@ fn five_copies(rig: &Rig, added: &Value) -> Value {
     let refresh_token = rig.tokens(&bob)[1].clone();
     let out = std::process::Command::new(peers::python_v3())
         .arg(peers::dir().join("mcp/naive_hosts.py"))
-        .args(["--token-url", &format!("{}/token", rig.idp.issuer)])
-        .args(["--client-id", added["clientId"].as_str().unwrap()])
-        .args([
-            "--refresh-token",
-            &refresh_token,
-            "--resource",
-            &rig.remote.url,
-        ])
-        .args([
-            "--processes",
-            "5",
-            "--stats-url",
-            &format!("{}/__stats", rig.idp.issuer),
-        ])
+        // `--name=value`: a generated token or id may begin with '-'.
+        .arg(format!("--token-url={}/token", rig.idp.issuer))
+        .arg(format!(
+            "--client-id={}",
+            added["clientId"].as_str().unwrap()
+        ))
+        .arg(format!("--refresh-token={refresh_token}"))
+        .arg(format!("--resource={}", rig.remote.url))
+        .args(["--processes", "5"])
+        .arg(format!("--stats-url={}/__stats", rig.idp.issuer))
         .output()
         .expect("run naive_hosts.py");
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
