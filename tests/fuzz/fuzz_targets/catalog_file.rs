@@ -21,6 +21,8 @@ fuzz_target!(|data: &[u8]| {
             let _ = scheme.integration_fields();
             let _ = scheme.connection_fields(app);
         }
-        let _ = render_template(&app.base_url, &Map::new());
+        if let Some(base_url) = &app.base_url {
+            let _ = render_template(base_url, &Map::new());
+        }
     }
 });
