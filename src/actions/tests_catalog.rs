@@ -129,10 +129,18 @@ fn shaped_answers_keep_what_a_model_needs() {
     );
 }
 
-#[test]
-fn catalog_actions_plan_the_documented_requests() {
-    let all = actions();
-    let cases = [
+/// Documented requests: an action, its input, and the method, endpoint and body its
+/// provider's documentation gives for it.
+type Planned = (
+    &'static str,
+    Value,
+    &'static str,
+    &'static str,
+    Option<Value>,
+);
+
+fn documented_requests() -> Vec<Planned> {
+    vec![
         (
             "ASANA_CREATE_TASK",
             json!({"name": "n", "workspace": "1"}),
@@ -203,8 +211,13 @@ fn catalog_actions_plan_the_documented_requests() {
             "/files/f/export?mimeType=text%2Fplain",
             None,
         ),
-    ];
-    for (name, input, method, endpoint, body) in cases {
+    ]
+}
+
+#[test]
+fn catalog_actions_plan_the_documented_requests() {
+    let all = actions();
+    for (name, input, method, endpoint, body) in documented_requests() {
         let action = action(&all, name);
         assert!(action.validate_input(&input).is_ok(), "{name}");
         let planned = action

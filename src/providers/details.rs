@@ -29,26 +29,35 @@ const RESERVED_TOKEN_PARAMS: [&str; 7] = [
     "refresh_token",
 ];
 
-pub(super) fn check_details(details: &SchemeDetails) -> Result<(), EntryError> {
-    let err = |field: &str, reason: &str| Err((field.to_string(), reason.to_string()));
-    let check_params = |field: &str, params: &BTreeMap<String, String>, reserved: &[&str]| {
-        for (k, v) in params {
-            if reserved.contains(&k.as_str()) {
-                return err(
-                    &format!("{field}.{k}"),
-                    "is set by the OAuth client and can't be overridden",
-                );
-            }
-            if k.is_empty() || v.is_empty() || v.chars().any(char::is_control) {
-                return err(
-                    &format!("{field}.{k}"),
-                    "must be a non-empty name and value",
-                );
-            }
+fn err(field: &str, reason: &str) -> Result<(), EntryError> {
+    Err((field.to_string(), reason.to_string()))
+}
+
+/// Extra request parameters: none the client sets itself, each a name and a value.
+fn check_params(
+    field: &str,
+    params: &BTreeMap<String, String>,
+    reserved: &[&str],
+) -> Result<(), EntryError> {
+    for (k, v) in params {
+        if reserved.contains(&k.as_str()) {
+            return err(
+                &format!("{field}.{k}"),
+                "is set by the OAuth client and can't be overridden",
+            );
         }
-        Ok(())
-    };
-    let check_scopes = |field: &str, scopes: &[String], sep: &str| match scopes
+        if k.is_empty() || v.is_empty() || v.chars().any(char::is_control) {
+            return err(
+                &format!("{field}.{k}"),
+                "must be a non-empty name and value",
+            );
+        }
+    }
+    Ok(())
+}
+
+fn check_scopes(field: &str, scopes: &[String], sep: &str) -> Result<(), EntryError> {
+    match scopes
         .iter()
         .position(|s| s.is_empty() || s.contains(char::is_whitespace) || s.contains(sep))
     {
@@ -57,46 +66,12 @@ pub(super) fn check_details(details: &SchemeDetails) -> Result<(), EntryError> {
             "must be non-empty without spaces or the separator",
         ),
         None => Ok(()),
-    };
+    }
+}
+
+pub(super) fn check_details(details: &SchemeDetails) -> Result<(), EntryError> {
     match details {
-        SchemeDetails::OAuth2(s) => {
-            if s.authorization_url.is_some() != s.token_url.is_some() {
-                return err(
-                    "token_url",
-                    "give both authorization_url and token_url, or neither (an app whose \
-                     integrations each bring their own, as remote MCP servers do)",
-                );
-            }
-            if s.scope_separator != " " && s.scope_separator != "," {
-                return err("scope_separator", "must be \" \" or \",\"");
-            }
-            check_scopes("default_scopes", &s.default_scopes, &s.scope_separator)?;
-            check_params(
-                "authorization_params",
-                &s.authorization_params,
-                &RESERVED_AUTHORIZATION_PARAMS,
-            )?;
-            check_scopes(
-                "client_credentials_scopes",
-                &s.client_credentials_scopes,
-                &s.scope_separator,
-            )?;
-            if let Some(user) = &s.user_scopes {
-                let param_ok = !user.param.is_empty()
-                    && !RESERVED_AUTHORIZATION_PARAMS.contains(&user.param.as_str())
-                    && user
-                        .param
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_');
-                if !param_ok || !super::catalog::valid_path(&user.tokens_at) {
-                    return err(
-                        "user_scopes",
-                        "needs a parameter name of its own and a path (tokens_at)",
-                    );
-                }
-            }
-            check_params("token_params", &s.token_params, &RESERVED_TOKEN_PARAMS)
-        }
+        SchemeDetails::OAuth2(s) => check_oauth2(s),
         SchemeDetails::OAuth1(s) => check_params(
             "authorization_params",
             &s.authorization_params,
@@ -116,6 +91,45 @@ pub(super) fn check_details(details: &SchemeDetails) -> Result<(), EntryError> {
         | SchemeDetails::BearerToken {}
         | SchemeDetails::NoAuth {} => Ok(()),
     }
+}
+
+fn check_oauth2(s: &super::catalog::OAuth2Spec) -> Result<(), EntryError> {
+    if s.authorization_url.is_some() != s.token_url.is_some() {
+        return err(
+            "token_url",
+            "give both authorization_url and token_url, or neither (an app whose \
+             integrations each bring their own, as remote MCP servers do)",
+        );
+    }
+    if s.scope_separator != " " && s.scope_separator != "," {
+        return err("scope_separator", "must be \" \" or \",\"");
+    }
+    check_scopes("default_scopes", &s.default_scopes, &s.scope_separator)?;
+    check_params(
+        "authorization_params",
+        &s.authorization_params,
+        &RESERVED_AUTHORIZATION_PARAMS,
+    )?;
+    check_scopes(
+        "client_credentials_scopes",
+        &s.client_credentials_scopes,
+        &s.scope_separator,
+    )?;
+    if let Some(user) = &s.user_scopes {
+        let param_ok = !user.param.is_empty()
+            && !RESERVED_AUTHORIZATION_PARAMS.contains(&user.param.as_str())
+            && user
+                .param
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !param_ok || !super::catalog::valid_path(&user.tokens_at) {
+            return err(
+                "user_scopes",
+                "needs a parameter name of its own and a path (tokens_at)",
+            );
+        }
+    }
+    check_params("token_params", &s.token_params, &RESERVED_TOKEN_PARAMS)
 }
 
 /// The key's placement, and each extra value's field, words and placement.

@@ -136,34 +136,8 @@ fn parse_app(value: Value, origin: Origin) -> Result<App, EntryError> {
             return Err(entry_error("whoami.body", "a body needs method POST"));
         }
     }
-    for (name, value) in &raw.headers {
-        let at = format!("headers.{name}");
-        check_header(name, value).map_err(|reason| (at.clone(), reason.to_string()))?;
-        for var in template_variables(value).map_err(|e| (at.clone(), e.reason))? {
-            if var != HEADER_CLIENT_ID && !urls.declared.contains(var) {
-                return Err((
-                    at,
-                    format!("uses {{{var}}}, which is not declared in variables"),
-                ));
-            }
-            urls.used.insert(var.to_string());
-        }
-    }
-    for (i, host) in raw.extra_hosts.iter().enumerate() {
-        let at = format!("extra_hosts[{i}]");
-        let plain = !host.is_empty()
-            && host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
-        if !plain {
-            return Err((at, "must be a host name, optionally with :port".into()));
-        }
-        let scheme = match base_url {
-            Some(b) if b.starts_with("http://") => "http",
-            _ => "https",
-        };
-        urls.check(&at, &format!("{scheme}://{host}/"))?;
-    }
+    check_headers(&raw.headers, &mut urls)?;
+    check_extra_hosts(&raw.extra_hosts, base_url, &mut urls)?;
     let schemes = parse_schemes(raw.auth_schemes, base_url, &mut urls)?;
     if let Some(unused) = urls.declared.iter().find(|v| !urls.used.contains(*v)) {
         return Err((
@@ -192,6 +166,51 @@ fn parse_app(value: Value, origin: Origin) -> Result<App, EntryError> {
         super::domains::check_builtin(&app)?;
     }
     Ok(app)
+}
+
+/// Header values: no credential names, and only `{client_id}` or declared variables.
+fn check_headers(
+    headers: &BTreeMap<String, String>,
+    urls: &mut UrlCheck,
+) -> Result<(), EntryError> {
+    for (name, value) in headers {
+        let at = format!("headers.{name}");
+        check_header(name, value).map_err(|reason| (at.clone(), reason.to_string()))?;
+        for var in template_variables(value).map_err(|e| (at.clone(), e.reason))? {
+            if var != HEADER_CLIENT_ID && !urls.declared.contains(var) {
+                return Err((
+                    at,
+                    format!("uses {{{var}}}, which is not declared in variables"),
+                ));
+            }
+            urls.used.insert(var.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// Extra hosts: plain host names (with an optional port), checked as the entry's URLs are.
+fn check_extra_hosts(
+    hosts: &[String],
+    base_url: Option<&str>,
+    urls: &mut UrlCheck,
+) -> Result<(), EntryError> {
+    for (i, host) in hosts.iter().enumerate() {
+        let at = format!("extra_hosts[{i}]");
+        let plain = !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+        if !plain {
+            return Err((at, "must be a host name, optionally with :port".into()));
+        }
+        let scheme = match base_url {
+            Some(b) if b.starts_with("http://") => "http",
+            _ => "https",
+        };
+        urls.check(&at, &format!("{scheme}://{host}/"))?;
+    }
+    Ok(())
 }
 
 pub(super) fn entry_error(field: &str, reason: &str) -> EntryError {
