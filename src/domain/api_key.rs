@@ -116,7 +116,116 @@ pub struct Restrictions {
     pub approval: Approval,
 }
 
+/// What a caller is about to do through a connection to an app.
+#[derive(Clone, Copy, Debug)]
+pub enum Act<'a> {
+    /// A raw proxied request with this method.
+    Request(&'a http::Method),
+    /// A named action, sending `method`.
+    Action {
+        name: &'a str,
+        method: &'a http::Method,
+        access: Access,
+    },
+    /// Reading the live credential (a `reveal` key's request material).
+    Reveal,
+    /// Starting a browser flow the user completes (a connect link): nothing reaches the app.
+    Connect,
+}
+
+/// Which of a key's restrictions refused a request; each has its own error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restriction {
+    Apps,
+    Actions,
+    Methods,
+}
+
+impl Restriction {
+    pub fn code(self) -> &'static str {
+        match self {
+            Restriction::Apps => "restricted_app",
+            Restriction::Actions => "restricted_action",
+            Restriction::Methods => "restricted_method",
+        }
+    }
+}
+
+fn listed<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(T::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Restrictions {
+    /// Which restriction, if any, refuses `act` through a connection to `app`, and why in a
+    /// sentence: the one rule, for the service (which refuses) and for the MCP tool list
+    /// (which leaves out what would be refused).
+    pub fn refusal(&self, app: &str, act: Act<'_>) -> Option<(Restriction, String)> {
+        let r = self;
+        if let Some(apps) = &r.apps
+            && !apps.iter().any(|a| a.eq_ignore_ascii_case(app))
+        {
+            return Some((
+                Restriction::Apps,
+                format!(
+                    "this API key's allowedApps ({}) do not include {app}",
+                    listed(apps)
+                ),
+            ));
+        }
+        let method_allowed = |method: &http::Method| match &r.methods {
+            None => true,
+            Some(methods) => ProxyMethod::of(method).is_some_and(|m| methods.contains(&m)),
+        };
+        let methods = || listed(r.methods.as_deref().unwrap_or_default());
+        match act {
+            Act::Connect | Act::Reveal => None,
+            Act::Request(_) if r.actions.is_some() && r.methods.is_none() => Some((
+                Restriction::Actions,
+                format!(
+                    "this API key may run only its allowedActions ({}); it has no allowedMethods for the proxy",
+                    listed(r.actions.as_deref().unwrap_or_default())
+                ),
+            )),
+            Act::Request(method) if !method_allowed(method) => Some((
+                Restriction::Methods,
+                format!(
+                    "this API key's allowedMethods ({}) do not include {method}",
+                    methods()
+                ),
+            )),
+            Act::Request(_) => None,
+            Act::Action { name, .. }
+                if r.actions
+                    .as_ref()
+                    .is_some_and(|a| !a.iter().any(|n| n.eq_ignore_ascii_case(name))) =>
+            {
+                Some((
+                    Restriction::Actions,
+                    format!(
+                        "this API key's allowedActions ({}) do not include {name}",
+                        listed(r.actions.as_deref().unwrap_or_default())
+                    ),
+                ))
+            }
+            Act::Action {
+                name,
+                method,
+                access: Access::Write,
+            } if !method_allowed(method) => Some((
+                Restriction::Methods,
+                format!(
+                    "{name} writes ({method}), and this API key's allowedMethods ({}) do not include {method}",
+                    methods()
+                ),
+            )),
+            Act::Action { .. } => None,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         *self == Restrictions::default()
     }

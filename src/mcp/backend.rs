@@ -6,6 +6,7 @@
 //! way a tool call is an API call under the caller's key, refused or answered by the same
 //! code.
 
+use crate::domain::api_key::Restrictions;
 use std::future::Future;
 
 use crate::actions::Actions;
@@ -50,6 +51,10 @@ pub type Answer<T> = Result<T, Failure>;
 pub trait Backend {
     /// The named actions the tools offer.
     fn actions(&self) -> &Actions;
+
+    /// What the key the tools run under is restricted to: what it may not run is not
+    /// listed.
+    fn restrictions(&self) -> &Restrictions;
 
     /// The entity's connections, all statuses.
     fn connections(&self, entity: &str) -> impl Future<Output = Answer<Vec<ConnectedAccountDto>>>;

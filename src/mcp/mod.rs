@@ -88,7 +88,9 @@ impl<B: Backend> Calls<B> {
     /// connection to.
     pub async fn tools(&self) -> Result<Vec<Tool>, ErrorData> {
         let apps: BTreeSet<String> = self.connected_apps().await.map_err(internal)?;
-        Ok(self.toolbox().tools_for(&apps))
+        Ok(self
+            .toolbox()
+            .tools_for(&apps, self.backend().restrictions()))
     }
 
     /// `tools/call`: an unknown tool is a JSON-RPC error; arguments its schema refuses are

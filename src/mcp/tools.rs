@@ -11,6 +11,7 @@
 //! at the provider, with no credential from the agent (`allowedApps` applies to it). What a
 //! tool may do is decided by the API call it makes, under the caller's key.
 
+use crate::domain::api_key::{Act, Restrictions};
 use std::collections::BTreeSet;
 use std::sync::{Arc, LazyLock};
 
@@ -158,14 +159,29 @@ impl<'a> Toolbox<'a> {
         Toolbox { actions }
     }
 
-    /// The tools for an entity connected to `apps` (lower-case keys): keyport's own, then
-    /// the connected apps' actions by name.
-    pub fn tools_for(&self, apps: &BTreeSet<String>) -> Vec<Tool> {
-        let own = OWN.iter().map(|o| o.tool.clone());
+    /// The tools for an entity connected to `apps` (lower-case keys) under a key with
+    /// `restrictions`: keyport's own, then the connected apps' actions by name, leaving out
+    /// what the key would be refused (the raw proxy for a key that may only run named
+    /// actions, actions outside its apps, actions or writes it may not run).
+    pub fn tools_for(&self, apps: &BTreeSet<String>, restrictions: &Restrictions) -> Vec<Tool> {
+        let proxy_barred = restrictions.actions.is_some() && restrictions.methods.is_none();
+        let own = OWN
+            .iter()
+            .filter(|o| !(proxy_barred && o.name == PROXY))
+            .map(|o| o.tool.clone());
         let actions = self
             .actions
             .iter()
             .filter(|a| apps.contains(&a.app))
+            .filter(|a| {
+                let method = a.def.method.as_http();
+                let act = Act::Action {
+                    name: a.name(),
+                    method: &method,
+                    access: a.access(),
+                };
+                restrictions.refusal(&a.app, act).is_none()
+            })
             .map(action_tool);
         own.chain(actions).collect()
     }
@@ -197,6 +213,7 @@ impl<'a> Toolbox<'a> {
 #[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
+    use crate::domain::api_key::ProxyMethod;
     use crate::providers::Catalog;
 
     fn actions() -> Actions {
@@ -213,10 +230,11 @@ mod tests {
     fn an_entity_sees_its_connected_apps_actions_and_keyports_own_tools() {
         let actions = actions();
         let toolbox = Toolbox::new(&actions);
-        let none = toolbox.tools_for(&BTreeSet::new());
+        let open = Restrictions::default();
+        let none = toolbox.tools_for(&BTreeSet::new(), &open);
         let names: Vec<&str> = none.iter().map(|t| t.name.as_ref()).collect();
         assert_eq!(names, [PROXY, LIST_CONNECTIONS, CONNECT]);
-        let github = toolbox.tools_for(&BTreeSet::from(["github".to_string()]));
+        let github = toolbox.tools_for(&BTreeSet::from(["github".to_string()]), &open);
         assert!(github.len() > 3);
         for tool in &github[3..] {
             assert!(tool.name.starts_with("GITHUB_"), "{}", tool.name);
@@ -234,6 +252,51 @@ mod tests {
             .find(|t| t.name == "GITHUB_GET_THE_AUTHENTICATED_USER")
             .unwrap();
         assert_eq!(read.annotations.clone().unwrap().read_only_hint, Some(true));
+    }
+
+    fn names(tools: &[Tool]) -> Vec<String> {
+        tools.iter().map(|t| t.name.to_string()).collect()
+    }
+
+    #[test]
+    fn a_restricted_key_is_offered_only_what_it_may_run() {
+        let actions = actions();
+        let toolbox = Toolbox::new(&actions);
+        let apps = BTreeSet::from(["github".to_string(), "slack".to_string()]);
+        let all = names(&toolbox.tools_for(&apps, &Restrictions::default()));
+        // Another app only: the connected apps' actions are all left out.
+        let notion = Restrictions {
+            apps: Some(vec!["notion".into()]),
+            ..Restrictions::default()
+        };
+        assert_eq!(
+            names(&toolbox.tools_for(&apps, &notion)),
+            [PROXY, LIST_CONNECTIONS, CONNECT]
+        );
+        // Reading methods only: GitHub's and Slack's reads stay, their writes go.
+        let reads = Restrictions {
+            methods: Some(vec![ProxyMethod::Get, ProxyMethod::Head]),
+            ..Restrictions::default()
+        };
+        let read = names(&toolbox.tools_for(&apps, &reads));
+        assert!(
+            read.contains(&"GITHUB_GET_THE_AUTHENTICATED_USER".to_string()),
+            "{read:?}"
+        );
+        assert!(
+            !read.contains(&"GITHUB_CREATE_AN_ISSUE".to_string()),
+            "{read:?}"
+        );
+        assert!(read.len() < all.len() && read.len() > 3, "{read:?}");
+        // Named actions only: no raw proxy, and just those actions.
+        let one = Restrictions {
+            actions: Some(vec!["GITHUB_CREATE_AN_ISSUE".into()]),
+            ..Restrictions::default()
+        };
+        assert_eq!(
+            names(&toolbox.tools_for(&apps, &one)),
+            [LIST_CONNECTIONS, CONNECT, "GITHUB_CREATE_AN_ISSUE"]
+        );
     }
 
     #[test]

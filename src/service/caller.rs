@@ -7,7 +7,8 @@
 
 use std::sync::Arc;
 
-use crate::domain::api_key::{Access, Permission, ProxyMethod, Restrictions};
+pub use crate::domain::api_key::Act;
+use crate::domain::api_key::{Permission, Restrictions};
 use crate::ids::{ApiKeyId, EntityId};
 use crate::service::error::{Error, Restriction, Result};
 
@@ -19,31 +20,6 @@ pub struct Caller {
     pub permission: Permission,
     pub entity: Option<EntityId>,
     pub restrictions: Arc<Restrictions>,
-}
-
-/// What a caller is about to do through a connection to an app.
-#[derive(Clone, Copy, Debug)]
-pub enum Act<'a> {
-    /// A raw proxied request with this method.
-    Request(&'a http::Method),
-    /// A named action, sending `method`.
-    Action {
-        name: &'a str,
-        method: &'a http::Method,
-        access: Access,
-    },
-    /// Reading the live credential (a `reveal` key's request material).
-    Reveal,
-    /// Starting a browser flow the user completes (a connect link): nothing reaches the app.
-    Connect,
-}
-
-fn listed<T: std::fmt::Display>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(T::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn restricted(restriction: Restriction, message: String) -> Error {
@@ -99,67 +75,11 @@ impl Caller {
     }
 
     /// Whether the key's restrictions let it do `act` through a connection to `app`; the
-    /// error names the restriction that refused it.
+    /// error names the restriction that refused it (the rule: `Restrictions::refusal`).
     pub fn may(&self, app: &str, act: Act<'_>) -> Result<()> {
-        let r = &*self.restrictions;
-        if let Some(apps) = &r.apps
-            && !apps.iter().any(|a| a.eq_ignore_ascii_case(app))
-        {
-            return Err(restricted(
-                Restriction::Apps,
-                format!(
-                    "this API key's allowedApps ({}) do not include {app}",
-                    listed(apps)
-                ),
-            ));
-        }
-        let method_allowed = |method: &http::Method| match &r.methods {
-            None => true,
-            Some(methods) => ProxyMethod::of(method).is_some_and(|m| methods.contains(&m)),
-        };
-        let methods = || listed(r.methods.as_deref().unwrap_or_default());
-        match act {
-            Act::Connect | Act::Reveal => Ok(()),
-            Act::Request(_) if r.actions.is_some() && r.methods.is_none() => Err(restricted(
-                Restriction::Actions,
-                format!(
-                    "this API key may run only its allowedActions ({}); it has no allowedMethods for the proxy",
-                    listed(r.actions.as_deref().unwrap_or_default())
-                ),
-            )),
-            Act::Request(method) if !method_allowed(method) => Err(restricted(
-                Restriction::Methods,
-                format!(
-                    "this API key's allowedMethods ({}) do not include {method}",
-                    methods()
-                ),
-            )),
-            Act::Request(_) => Ok(()),
-            Act::Action { name, .. }
-                if r.actions
-                    .as_ref()
-                    .is_some_and(|a| !a.iter().any(|n| n.eq_ignore_ascii_case(name))) =>
-            {
-                Err(restricted(
-                    Restriction::Actions,
-                    format!(
-                        "this API key's allowedActions ({}) do not include {name}",
-                        listed(r.actions.as_deref().unwrap_or_default())
-                    ),
-                ))
-            }
-            Act::Action {
-                name,
-                method,
-                access: Access::Write,
-            } if !method_allowed(method) => Err(restricted(
-                Restriction::Methods,
-                format!(
-                    "{name} writes ({method}), and this API key's allowedMethods ({}) do not include {method}",
-                    methods()
-                ),
-            )),
-            Act::Action { .. } => Ok(()),
+        match self.restrictions.refusal(app, act) {
+            None => Ok(()),
+            Some((restriction, message)) => Err(restricted(restriction, message)),
         }
     }
 }
@@ -167,6 +87,7 @@ impl Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::api_key::{Access, ProxyMethod};
 
     fn caller(restrictions: Restrictions) -> Caller {
         Caller {

@@ -12,6 +12,7 @@ pub use crate::actions::ActionError;
 pub use crate::auth::AuthError;
 pub use crate::auth::oauth2::OAuthError;
 pub use crate::auth::oauth2::discovery::DiscoveryError;
+pub use crate::domain::api_key::Restriction;
 pub use crate::domain::connection::IllegalTransition;
 pub use crate::ids::ParseIdError;
 pub use crate::net::NetError;
@@ -74,24 +75,6 @@ pub enum Error {
     /// A remote MCP server's authorization could not be discovered or registered with.
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
-}
-
-/// Which of a key's restrictions refused a request; each has its own error code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Restriction {
-    Apps,
-    Actions,
-    Methods,
-}
-
-impl Restriction {
-    pub fn code(self) -> &'static str {
-        match self {
-            Restriction::Apps => "restricted_app",
-            Restriction::Actions => "restricted_action",
-            Restriction::Methods => "restricted_method",
-        }
-    }
 }
 
 fn oauth_message(e: &OAuthError) -> String {

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::actions::Actions;
 use crate::cli::client::{self, Client, enc};
+use crate::domain::api_key::Restrictions;
 use crate::http::dto::{
     ActionResultDto, ConnectedAccountDto, ConnectedAccountPage, ConnectionListQuery, ExecuteBody,
     IntegrationDto, IntegrationListQuery, Page, ProxyBody, ProxyResultDto,
@@ -18,13 +19,15 @@ use crate::mcp::{Answer, Backend, Failure};
 pub struct Api {
     client: Arc<Client>,
     actions: Actions,
+    restrictions: Restrictions,
 }
 
 impl Api {
-    pub fn new(client: Client, actions: Actions) -> Api {
+    pub fn new(client: Client, actions: Actions, restrictions: Restrictions) -> Api {
         Api {
             client: Arc::new(client),
             actions,
+            restrictions,
         }
     }
 
@@ -63,6 +66,10 @@ impl Api {
 impl Backend for Api {
     fn actions(&self) -> &Actions {
         &self.actions
+    }
+
+    fn restrictions(&self) -> &Restrictions {
+        &self.restrictions
     }
 
     async fn connections(&self, entity: &str) -> Answer<Vec<ConnectedAccountDto>> {

@@ -87,7 +87,7 @@ fn bridge(data_dir: Option<PathBuf>, url: Option<String>, args: BridgeArgs) -> C
         return Err(CliError::new("--entity must not be empty"));
     }
     let purpose = format!("mcp bridge {}", args.name);
-    let (session, client) =
+    let (session, client, _) =
         session::Session::open(data_dir, url, &entity, args.key_file.as_deref(), &purpose)?;
     let bridged = bridge::run(client, &args.name, &entity);
     let closed = session.close();
@@ -104,7 +104,7 @@ fn serve(data_dir: Option<PathBuf>, url: Option<String>, args: ServeArgs) -> Cli
         crate::config::data_dir(data_dir.clone()).map_err(|e| CliError::new(e.to_string()))?;
     let (catalog, _) = Catalog::load(&dir.join(crate::config::PROVIDERS_DIR));
     let actions = super::serve::load_actions(&dir, &catalog)?;
-    let (session, client) = session::Session::open(
+    let (session, client, restrictions) = session::Session::open(
         data_dir,
         url,
         &entity,
@@ -115,7 +115,7 @@ fn serve(data_dir: Option<PathBuf>, url: Option<String>, args: ServeArgs) -> Cli
         .enable_all()
         .build()
         .map_err(|e| CliError::new(format!("cannot start the runtime: {e}")))?;
-    let calls = Calls::new(api::Api::new(client, actions), entity);
+    let calls = Calls::new(api::Api::new(client, actions, restrictions), entity);
     let served = runtime.block_on(handler::serve_stdio(calls));
     drop(runtime);
     let closed = session.close();

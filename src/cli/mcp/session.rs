@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
 
+use crate::domain::api_key::Restrictions;
+
 use crate::cli::CliError;
 use crate::cli::client::{Client, enc};
 use crate::config;
@@ -46,7 +48,7 @@ impl Session {
         entity: &str,
         key_file: Option<&Path>,
         purpose: &str,
-    ) -> Result<(Session, Client), CliError> {
+    ) -> Result<(Session, Client, Restrictions), CliError> {
         if let Some(path) = key_file {
             let key = config::read_trimmed(path)?
                 .filter(|k| !k.is_empty())
@@ -60,7 +62,8 @@ impl Session {
                     path.display()
                 ))
             })?;
-            return Ok((Session { minted: None }, client));
+            let restrictions = info.api_key.restrictions();
+            return Ok((Session { minted: None }, client, restrictions));
         }
         let admin = Client::connect(data_dir, url)?;
         let body = CreateKeyBody {
@@ -76,6 +79,7 @@ impl Session {
                 minted: Some((admin, created.record.id)),
             },
             client,
+            Restrictions::default(),
         ))
     }
 

@@ -213,6 +213,29 @@ pub struct KeyGrantDto {
     pub permission: PermissionName,
     #[schema(required)]
     pub entity_id: Option<String>,
+    /// The key's restrictions, where it has them (as `POST /api/v1/keys` names them): what
+    /// a client acting under it (`keyport mcp serve --key-file`) need not offer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_apps: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_actions: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_methods: Option<Vec<MethodName>>,
+}
+
+impl KeyGrantDto {
+    /// The restrictions the grant states (expiry and approval are the server's business).
+    pub fn restrictions(&self) -> service::Restrictions {
+        service::Restrictions {
+            apps: self.allowed_apps.clone(),
+            actions: self.allowed_actions.clone(),
+            methods: self
+                .allowed_methods
+                .as_ref()
+                .map(|m| m.iter().map(|m| m.0).collect()),
+            ..service::Restrictions::default()
+        }
+    }
 }
 
 /// The Composio SDK's API-key check; only the status matters to it.
@@ -234,6 +257,13 @@ impl From<&Caller> for ClientInfoDto {
             api_key: KeyGrantDto {
                 permission: PermissionName(caller.permission),
                 entity_id: caller.entity.as_ref().map(EntityId::to_string),
+                allowed_apps: caller.restrictions.apps.clone(),
+                allowed_actions: caller.restrictions.actions.clone(),
+                allowed_methods: caller
+                    .restrictions
+                    .methods
+                    .as_ref()
+                    .map(|m| m.iter().copied().map(MethodName).collect()),
             },
         }
     }

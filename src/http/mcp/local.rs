@@ -4,6 +4,7 @@
 //! with its status, code and message; the proxy and named actions wait for the provider on
 //! this worker's async client like any API request.
 
+use crate::domain::api_key::Restrictions;
 use actix_web::web::{self, Json};
 
 use super::super::call::Call;
@@ -35,6 +36,10 @@ fn answer<T, E: Into<ApiError>>(reply: Result<Json<T>, E>) -> Answer<T> {
 impl Backend for Local {
     fn actions(&self) -> &Actions {
         self.call.service().actions()
+    }
+
+    fn restrictions(&self) -> &Restrictions {
+        &self.call.caller().restrictions
     }
 
     async fn connections(&self, entity: &str) -> Answer<Vec<ConnectedAccountDto>> {

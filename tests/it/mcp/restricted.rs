@@ -1,6 +1,7 @@
-//! A restricted key's tools: each call is refused by the same rule as the API, as a tool
-//! result naming the restriction, with nothing sent to the provider; what the key allows
-//! goes through.
+//! A restricted key's tools: the list offers only what the key may run, and a call to
+//! anything else (named anyway) is refused by the same rule as the API, as a tool result
+//! naming the restriction, with nothing sent to the provider; what the key allows goes
+//! through.
 
 use serde_json::{Value, json};
 
@@ -33,6 +34,20 @@ fn a_restricted_keys_tool_calls_name_the_restriction_and_send_nothing() {
             .to_string();
         (result["isError"] == true, text)
     };
+    // The list offers only what the key may run: GitHub's reads, not its writes.
+    let listed = rpc(&w, &session, 6, "tools/list", json!({}));
+    let names: Vec<&str> = listed.body["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"GITHUB_GET_THE_AUTHENTICATED_USER"),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"GITHUB_CREATE_AN_ISSUE"), "{names:?}");
+    assert!(names.contains(&"keyport_proxy"), "{names:?}");
     let before = upstream_calls(&w);
     for (name, arguments, restriction) in [
         (

@@ -196,6 +196,39 @@ fn a_key_file_must_hold_a_use_key_restricted_to_the_entity() {
     }
 }
 
+/// A key file's restrictions reach the stdio session's tool list (read from the key's
+/// own `client_info`): a read-only key is not offered GitHub's writes.
+#[test]
+fn a_read_only_key_files_session_lists_only_reads() {
+    let w = world();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let body = json!({"name": "mcp-reader", "permission": "use", "entityId": "alice",
+        "allowedMethods": ["GET", "HEAD"]});
+    let key = w.server.ok("POST", "/api/v1/keys", Some(&body));
+    let file = key_file(tmp.path(), "reader", &key);
+    let mut raw = Raw::start(&mcp_args(&w.server, &["--key-file", &file]));
+    let init = raw.request(
+        1,
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "0"}}),
+    );
+    assert_eq!(init["result"]["serverInfo"]["name"], "keyport", "{init}");
+    raw.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    let listed = raw.request(2, "tools/list", json!({}));
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"GITHUB_GET_THE_AUTHENTICATED_USER"),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"GITHUB_CREATE_AN_ISSUE"), "{names:?}");
+}
+
 /// Also: the session runs under the key from `--key-file`.
 #[test]
 fn bad_json_rpc_gets_the_right_error_and_the_session_goes_on() {
