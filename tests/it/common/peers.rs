@@ -244,7 +244,7 @@ impl OidcProvider {
             .spawn()
             .expect("node runs the oidc-provider peer");
         let mut process = Process(child);
-        let line = process.first_line(Duration::from_secs(60));
+        let line = process.first_line(Duration::from_secs(180));
         let info: Value =
             serde_json::from_str(&line).unwrap_or_else(|e| panic!("peer said {line:?}: {e}"));
         let provider = OidcProvider {

@@ -37,7 +37,7 @@ fn refused_add(rig: &Rig, why: &str) {
 
 #[test]
 fn metadata_and_registration_faults_fail_closed_with_a_clear_message() {
-    let no_prm = Rig::start(60, &["--no-prm"]);
+    let no_prm = Rig::start(3600, &["--no-prm"]);
     refused_add(
         &no_prm,
         "publishes no protected resource metadata (RFC 9728)",
@@ -45,18 +45,18 @@ fn metadata_and_registration_faults_fail_closed_with_a_clear_message() {
 
     // The resource metadata names an authorization server whose metadata is for another
     // issuer (the same server under another name).
-    let foreign = Rig::start(60, &["--foreign-issuer", super::AS_AS_LOCALHOST]);
+    let foreign = Rig::start(3600, &["--foreign-issuer", super::AS_AS_LOCALHOST]);
     let named = foreign.idp.issuer.replace("127.0.0.1", "localhost");
     refused_add(&foreign, &format!("not {named:?} (RFC 8414 §3.3); refused"));
 
-    let no_pkce = Rig::start(60, &[]);
+    let no_pkce = Rig::start(3600, &[]);
     no_pkce.idp.configure(&json!({"strip_pkce_metadata": true}));
     refused_add(
         &no_pkce,
         "does not advertise PKCE (code_challenge_methods_supported",
     );
 
-    let no_dcr = Rig::start(60, &[]);
+    let no_dcr = Rig::start(3600, &[]);
     no_dcr.idp.configure(&json!({"refuse_registration": true}));
     refused_add(
         &no_dcr,
@@ -67,7 +67,7 @@ fn metadata_and_registration_faults_fail_closed_with_a_clear_message() {
 
 #[test]
 fn an_answer_naming_another_issuer_is_refused_before_any_token_request() {
-    let rig = Rig::start(60, &[]);
+    let rig = Rig::start(3600, &[]);
     let added = rig.add("remote");
     rig.idp
         .configure(&json!({"iss_override": "http://127.0.0.1:9/elsewhere"}));
@@ -84,7 +84,7 @@ fn an_answer_naming_another_issuer_is_refused_before_any_token_request() {
 
 #[test]
 fn a_token_refused_for_its_audience_is_reported_not_retried_in_a_loop() {
-    let rig = Rig::start(60, &["--audience", "http://127.0.0.1:9/another-server"]);
+    let rig = Rig::start(3600, &["--audience", "http://127.0.0.1:9/another-server"]);
     let added = rig.add("remote");
     rig.login(&added, "alice");
     let refreshes = rig.idp.token_calls("refresh_token");
@@ -115,7 +115,7 @@ fn a_token_refused_for_its_audience_is_reported_not_retried_in_a_loop() {
 
 #[test]
 fn without_a_login_the_host_gets_the_link_and_the_session_opens_once_signed_in() {
-    let rig = Rig::start(60, &[]);
+    let rig = Rig::start(3600, &[]);
     rig.add("remote");
     // A host with URL elicitation: the spec's -32042 with keyport's connect link.
     let (summary, _) = rig.host(
@@ -183,7 +183,7 @@ fn without_a_login_the_host_gets_the_link_and_the_session_opens_once_signed_in()
 
 #[test]
 fn a_step_up_asks_the_user_for_the_wider_scope_then_the_tool_runs() {
-    let rig = Rig::start(60, &[]);
+    let rig = Rig::start(3600, &[]);
     let added = rig.add("remote");
     rig.login(&added, "alice");
     let args = ["--declare-url-elicitation", "--call", "admin_task"];

@@ -78,7 +78,7 @@ fn assert_relayed(summary: &Value, stderr: &str) {
 
 #[test]
 fn a_host_uses_a_remote_mcp_server_through_the_bridge_with_keyports_login() {
-    let rig = Rig::start(60, &[]);
+    let rig = Rig::start(3600, &[]);
     let added = add_and_check(&rig);
     let login = rig.login(&added, "alice");
     let stats = rig.idp.stats();

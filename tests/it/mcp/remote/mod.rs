@@ -50,7 +50,8 @@ impl Remote {
             .spawn()
             .expect("start remote.py");
         let mut process = Process(child);
-        let line = process.first_line(Duration::from_secs(60));
+        // Generous: on a loaded 2-core machine the SDK's first start took over a minute.
+        let line = process.first_line(Duration::from_secs(240));
         let ready: Value =
             serde_json::from_str(&line).unwrap_or_else(|e| panic!("remote.py said {line:?}: {e}"));
         Remote {
