@@ -18,7 +18,7 @@ use crate::harness::{
 };
 use crate::idle;
 use crate::report::{Goal, Report, count, mb_kib, ms};
-use crate::upstream::Upstream;
+use crate::upstream::{Forwarder, Upstream};
 use crate::wrk::{Figures, Load, Target, Wrk};
 
 /// The token keyport injects, and the direct calls send themselves.
@@ -155,14 +155,34 @@ pub fn section_proxy(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
     let upstream = Upstream::start(Duration::ZERO);
     let (kp, id) = with_connection(&root.join("proxy"), &upstream.base);
     proxy_works(&kp, &id);
+    let forwarder = Forwarder::start(&upstream.base, &format!("Bearer {TOKEN}"));
     let (proxied, direct) = (proxy_target(&kp, &id), direct_target(&upstream));
-    let targets = [("proxy", &proxied), ("direct", &direct)];
+    let bare = Target::get(&format!("{}/api/v2/actions/proxy", forwarder.base)).post_json(
+        &json!({"connectedAccountId": id, "endpoint": "/user", "method": "GET"}).to_string(),
+    );
+    let targets = [
+        ("proxy", &proxied),
+        ("direct", &direct),
+        ("forwarder", &bare),
+    ];
     let f = w.alternate(&targets, s.load(s.connections), s.rounds);
     r.compared(
         &format!("proxy GET → local upstream, {} connections", s.connections),
         (&f[0], &f[1]),
         "same GET direct (static route)",
         Goal::ratio(0.45),
+    );
+    r.compared(
+        "the ceiling: a bare actix-web + awc forwarder → the same upstream",
+        (&f[2], &f[1]),
+        "same GET direct (static route)",
+        Goal::default(),
+    );
+    r.compared(
+        "proxy GET against that bare forwarder",
+        (&f[0], &f[2]),
+        "bare forwarder",
+        Goal::default(),
     );
     let one = w.alternate(&targets, s.load(1), 1);
     r.row(

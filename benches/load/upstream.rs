@@ -71,3 +71,84 @@ impl Drop for Upstream {
         }
     }
 }
+
+/// The least any proxy built like keyport's can cost: an actix-web server that takes the
+/// same POST, sends one GET to `target` through `awc` (a client per worker, as keyport's
+/// `Upstream`) with the bearer header, and returns the answer's body. No key check, no
+/// credential, no JSON, no log: the ceiling the proxy's ratio is read against.
+pub struct Forwarder {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Forwarder {
+    pub fn start(target: &str, authorization: &str) -> Forwarder {
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let url = format!("{target}/user");
+        let authorization = authorization.to_owned();
+        let (tx, rx) = mpsc::channel::<(SocketAddr, ServerHandle)>();
+        let thread = std::thread::spawn(move || {
+            let system = actix_web::rt::System::new();
+            let served = system.block_on(async move {
+                let server = HttpServer::new(move || {
+                    let (url, authorization) = (url.clone(), authorization.clone());
+                    App::new()
+                        .app_data(web::Data::new(awc::Client::default()))
+                        .default_service(web::to(
+                            move |client: web::Data<awc::Client>, _body: web::Bytes| {
+                                forward(client, url.clone(), authorization.clone())
+                            },
+                        ))
+                })
+                .workers(workers)
+                .backlog(8192)
+                .disable_signals()
+                .shutdown_timeout(1)
+                .bind(("127.0.0.1", 0))?;
+                let addr = server.addrs()[0];
+                let server = server.run();
+                let _ = tx.send((addr, server.handle()));
+                server.await
+            });
+            served.expect("forwarder");
+        });
+        let (addr, handle) = rx.recv().expect("the forwarder listens");
+        Forwarder {
+            base: format!("http://{addr}"),
+            handle,
+            thread: Some(thread),
+        }
+    }
+}
+
+async fn forward(
+    client: web::Data<awc::Client>,
+    url: String,
+    authorization: String,
+) -> HttpResponse {
+    let answer = client
+        .get(url)
+        .insert_header(("authorization", authorization))
+        .send()
+        .await;
+    match answer {
+        Ok(mut answer) => match answer.body().await {
+            Ok(body) => HttpResponse::Ok()
+                .content_type("application/json")
+                .body(body),
+            Err(_) => HttpResponse::BadGateway().finish(),
+        },
+        Err(_) => HttpResponse::BadGateway().finish(),
+    }
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        actix_web::rt::System::new().block_on(self.handle.stop(false));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
