@@ -29,14 +29,7 @@ fn one<'a>(all: &'a [Value], event: &str, key_name: Option<&str>) -> &'a Value {
 /// that must not be recorded), tries to read the credential, and an unknown key knocks;
 /// the admin reads the credential and revokes the agent's key.
 fn session(server: &Server, upstream: &Upstream) -> (String, String) {
-    let connection = server.connect(
-        "github",
-        "BEARER_TOKEN",
-        &upstream.base,
-        json!({}),
-        "alice",
-        json!({"token": CANARY_TOKEN}),
-    );
+    let connection = server.bearer("github", &upstream.base, "alice", CANARY_TOKEN);
     let created = server.ok(
         "POST",
         "/api/v1/keys",
