@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{CLIENT_ID, CLIENT_SECRET, idp, oauth_integration, start_connection};
+use super::{CLIENT_ID, CLIENT_SECRET, connected, idp, oauth_integration, start_connection};
 use crate::common::idp::server_with_testidp;
 use crate::common::peers::{OidcProvider, drive};
 use crate::common::{Launch, Server, agent, error_message};
@@ -66,8 +66,7 @@ fn an_expired_connection_is_reconnected_in_place_and_a_refused_reconnect_changes
     let server = server_with_testidp(&Launch::default());
     let idp = idp(&server, 2);
     let integration = oauth_integration(&server, &idp, json!({}));
-    let (id, url) = start_connection(&server, &integration, "carol", None);
-    drive(&url, &["--expect-text", "Connected"]);
+    let id = connected(&server, &integration, "carol");
     let expired = expired_by_the_server(&server, &idp, &id);
 
     // Enabling cannot bring a dead grant back, and says what can.
@@ -255,8 +254,7 @@ fn deleting_an_integration_revokes_its_connections_and_a_disabled_one_cannot_act
     let idp = idp(&server, 3600);
     // The API is the provider's own userinfo endpoint (`/me`).
     let integration = oauth_integration(&server, &idp, json!({"base_url": idp.issuer}));
-    let (id, link) = start_connection(&server, &integration, "frank", None);
-    drive(&link, &["--expect-text", "Connected"]);
+    let id = connected(&server, &integration, "frank");
     let token = refresh_token(&server, &id);
     let path = format!("/api/v1/integrations/{integration}");
 
@@ -338,8 +336,7 @@ fn an_oauth_connection_is_checked_with_a_fresh_token() {
     let idp = idp(&server, 2);
     // The who-am-I endpoint is the provider's userinfo (`/me`).
     let integration = oauth_integration(&server, &idp, json!({"base_url": idp.issuer}));
-    let (id, link) = start_connection(&server, &integration, "hank", None);
-    drive(&link, &["--expect-text", "Connected"]);
+    let id = connected(&server, &integration, "hank");
     // The flow recorded which account this is, from the provider's userinfo.
     let account = server.connection(&id)["connectionParams"]["account"].clone();
     assert!(account.as_str().is_some_and(|a| !a.is_empty()), "{account}");
