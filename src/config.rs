@@ -250,22 +250,16 @@ impl Config {
             })?,
             None => defaults.listen,
         };
+        // A setting in milliseconds, else its default.
+        let ms = |given: Option<u64>, default| given.map_or(default, Duration::from_millis);
         let config = Config {
             listen,
             allow_remote,
             log: settings.log.unwrap_or(defaults.log),
-            kdf_target: settings
-                .kdf_target_ms
-                .map_or(defaults.kdf_target, Duration::from_millis),
-            upstream_timeout: settings
-                .upstream_timeout_ms
-                .map_or(defaults.upstream_timeout, Duration::from_millis),
-            token_timeout: settings
-                .token_timeout_ms
-                .map_or(defaults.token_timeout, Duration::from_millis),
-            approval_timeout: settings
-                .approval_timeout_ms
-                .map_or(defaults.approval_timeout, Duration::from_millis),
+            kdf_target: ms(settings.kdf_target_ms, defaults.kdf_target),
+            upstream_timeout: ms(settings.upstream_timeout_ms, defaults.upstream_timeout),
+            token_timeout: ms(settings.token_timeout_ms, defaults.token_timeout),
+            approval_timeout: ms(settings.approval_timeout_ms, defaults.approval_timeout),
             audit_days: match settings.audit_days {
                 Some(0) => None,
                 Some(days) => Some(days),
@@ -431,10 +425,7 @@ mod tests {
             Some("127.0.0.1:9")
         );
         fs::write(dir.path().join(CONFIG_FILE), "lisen = \"x\"\n")?;
-        let err = load_file(dir.path())
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err = refusal(load_file(dir.path()));
         assert!(err.contains("lisen"), "{err}");
         Ok(())
     }
@@ -451,6 +442,11 @@ mod tests {
         assert_eq!(read_trimmed(&file)?.as_deref(), Some("secret"));
         assert_eq!(read_trimmed(&sub.join("none"))?, None);
         Ok(())
+    }
+
+    /// What `result`'s error says (empty if it is not one).
+    fn refusal<T>(result: Result<T, ConfigError>) -> String {
+        result.err().map(|e| e.to_string()).unwrap_or_default()
     }
 
     fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -512,10 +508,10 @@ mod tests {
     fn environment_values_are_parsed_and_blank_is_unset() -> Result<(), ConfigError> {
         let blank = Settings::from_env(vars(&[(env::LOG, "  "), (env::KDF_MS, "")]))?;
         assert_eq!(blank, Settings::default());
-        let err = Settings::from_env(vars(&[(env::UPSTREAM_TIMEOUT_MS, "30s")]))
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err = refusal(Settings::from_env(vars(&[(
+            env::UPSTREAM_TIMEOUT_MS,
+            "30s",
+        )])));
         assert!(
             err.contains(env::UPSTREAM_TIMEOUT_MS) && err.contains("\"30s\""),
             "{err}"
@@ -530,15 +526,12 @@ mod tests {
             let read = Settings::from_env(vars(&[(env::KEEP_ALIVE, raw)]))?;
             assert_eq!(read.keep_alive, Some(on), "{raw}");
         }
-        let err = Settings::from_env(vars(&[(env::KEEP_ALIVE, "sometimes")]))
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err = refusal(Settings::from_env(vars(&[(env::KEEP_ALIVE, "sometimes")])));
         assert!(err.contains(env::KEEP_ALIVE), "{err}");
-        let err = Settings::from_env(vars(&[(env::REFRESH_TOKEN_IDLE_SECS, "90d")]))
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err = refusal(Settings::from_env(vars(&[(
+            env::REFRESH_TOKEN_IDLE_SECS,
+            "90d",
+        )])));
         assert!(err.contains("whole number of seconds"), "{err}");
         Ok(())
     }
@@ -546,10 +539,7 @@ mod tests {
     #[test]
     fn validate_names_the_setting_that_would_not_work() {
         let refused = |settings: Settings, allow_remote: bool| {
-            Config::resolve(settings, allow_remote)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default()
+            refusal(Config::resolve(settings, allow_remote))
         };
         let listen = |raw: &str| Settings {
             listen: Some(raw.into()),

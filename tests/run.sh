@@ -63,6 +63,8 @@ echo "==> cargo fmt --check"
 cargo fmt --check
 echo "==> cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
+echo "==> no function over 80 lines (tests/long_fns.py)"
+python3 tests/long_fns.py src tests benches
 echo "==> cargo test"
 # --show-output: the hardening, storage and load tests print their figures when they pass.
 cargo test --all-targets -- --show-output

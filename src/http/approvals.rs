@@ -20,9 +20,7 @@ pub async fn list(call: Call) -> Reply<Page<PendingApprovalDto>> {
     operation_id = "approveRequest", params(IdPath),
     responses((status = 200, description = "The request, approved", body = PendingApprovalDto), ChangeErrors))]
 pub async fn approve(call: Call, path: web::Path<IdPath>) -> Reply<PendingApprovalDto> {
-    let id = path.into_inner().id;
-    call.reply(move |svc, caller| svc.answer_approval(caller, &id, true))
-        .await
+    answer(call, path, true).await
 }
 
 /// Refuses a waiting request: the agent gets a 403, the provider sees nothing.
@@ -30,8 +28,12 @@ pub async fn approve(call: Call, path: web::Path<IdPath>) -> Reply<PendingApprov
     operation_id = "denyRequest", params(IdPath),
     responses((status = 200, description = "The request, denied", body = PendingApprovalDto), ChangeErrors))]
 pub async fn deny(call: Call, path: web::Path<IdPath>) -> Reply<PendingApprovalDto> {
+    answer(call, path, false).await
+}
+
+async fn answer(call: Call, path: web::Path<IdPath>, approved: bool) -> Reply<PendingApprovalDto> {
     let id = path.into_inner().id;
-    call.reply(move |svc, caller| svc.answer_approval(caller, &id, false))
+    call.reply(move |svc, caller| svc.answer_approval(caller, &id, approved))
         .await
 }
 

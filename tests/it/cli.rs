@@ -230,13 +230,11 @@ fn cli_browses_the_catalog() {
 #[test]
 fn connections_edit_sets_labels_and_the_default_and_refuses_an_empty_edit() {
     let server = Server::start();
-    let id = server.connect(
+    let id = server.bearer(
         "github",
-        "BEARER_TOKEN",
         "http://127.0.0.1:9",
-        serde_json::json!({}),
         "alice",
-        serde_json::json!({"token": "ghp_cliEditCanary000000000000000000000"}),
+        "ghp_cliEditCanary000000000000000000000",
     );
     let edited = ok_json(
         &server,

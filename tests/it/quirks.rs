@@ -155,7 +155,12 @@ fn atlassian_accessible_resources_fill_the_cloud_id_of_the_oauth_base_url() {
         calls.iter().any(|r| r.target == whoami),
         "who-am-I after the lookup"
     );
-    // A BASIC connection still calls the site, and must name it.
+    a_basic_connection_still_calls_the_site(&server, a);
+}
+
+/// A BASIC connection still calls the site, and must name it; an OAuth one names neither the
+/// site nor the cloud id.
+fn a_basic_connection_still_calls_the_site(server: &Server, a: &str) {
     let app = server.ok("GET", "/api/v1/apps/jira", None);
     let scheme = |mode: &str| -> Value {
         app["auth_schemes"]
@@ -365,14 +370,7 @@ fn dropbox_content_host_is_reached_and_no_other() {
         "extra_hosts": [format!("127.0.0.1:{}", content.port)],
         "whoami": {"method": "POST", "path": "/users/get_current_account"},
         "auth_schemes": [{"mode": "BEARER_TOKEN"}]}]));
-    let id = server.connect(
-        "dropbox",
-        "BEARER_TOKEN",
-        &format!("{}/2", api.base),
-        json!({}),
-        "ann",
-        json!({"token": "sl.dropbox"}),
-    );
+    let id = server.bearer("dropbox", &format!("{}/2", api.base), "ann", "sl.dropbox");
     let download = format!("{}/2/files/download", content.base);
     let (status, answer) = proxy_get(&server, &id, &download);
     assert_eq!(status, 200, "{answer}");

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use super::super::parse::scheme_urls;
+use super::super::domains::app_urls;
 use super::super::*;
 use super::builtin;
 
@@ -73,34 +73,6 @@ const REQUIRED_APPS: [&str; 60] = [
     "dockerhub",
 ];
 
-/// Every URL of an app, labelled: base, docs, whoami and each scheme's.
-fn all_urls(app: &App) -> Vec<(String, String)> {
-    let mut urls: Vec<(String, String)> = app
-        .base_url
-        .iter()
-        .map(|b| ("base_url".to_string(), b.clone()))
-        .collect();
-    urls.extend(app.docs.iter().map(|d| ("docs".to_string(), d.clone())));
-    if let (Some(whoami), Some(base)) = (&app.whoami, &app.base_url) {
-        urls.push(("whoami".to_string(), whoami.url(base)));
-    }
-    for scheme in &app.schemes {
-        for (field, url) in scheme_urls(&scheme.details) {
-            urls.push((format!("{}.{field}", scheme.mode), url.to_string()));
-        }
-        if let Some(base) = scheme.base_url() {
-            urls.push((format!("{}.base_url", scheme.mode), base.to_string()));
-        }
-        for lookup in &scheme.lookups {
-            urls.push((
-                format!("{}.lookup", scheme.mode),
-                lookup.url.as_str().to_string(),
-            ));
-        }
-    }
-    urls
-}
-
 /// The `{names}` a string uses, found independently of the template parser.
 fn braces(text: &str) -> Vec<String> {
     text.split('{')
@@ -142,7 +114,7 @@ fn app_problems(app: &App, out: &mut Vec<String>) {
         .map(|name| (name.clone(), json!("example")))
         .collect();
     let mut used = BTreeSet::new();
-    for (label, url) in all_urls(app) {
+    for (label, url) in app_urls(app) {
         for name in braces(&url) {
             if !declared.contains(&name) {
                 out.push(format!("{key}.{label}: undeclared {{{name}}}"));

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common::stand_in::Upstream;
-use crate::common::{Launch, Server, call};
+use crate::common::{Launch, Server, call, error_message};
 
 const TOKEN: &str = "ghp_approvalCANARY0123456789abcdef";
 /// How long a held request waits in these tests.
@@ -25,14 +25,7 @@ fn server() -> Server {
 fn setup() -> (Server, Upstream, String) {
     let server = server();
     let upstream = Upstream::ok();
-    let connection = server.connect(
-        "github",
-        "BEARER_TOKEN",
-        &upstream.base,
-        json!({}),
-        "alice",
-        json!({"token": TOKEN}),
-    );
+    let connection = server.bearer("github", &upstream.base, "alice", TOKEN);
     (server, upstream, connection)
 }
 
@@ -103,6 +96,13 @@ fn posts(upstream: &Upstream) -> usize {
         .count()
 }
 
+/// `waiting`'s answer: a 403 whose message says `why`.
+fn refused(waiting: JoinHandle<(u16, Value)>, why: &str) {
+    let (status, answer) = waiting.join().unwrap();
+    assert_eq!(status, 403, "{answer}");
+    assert!(error_message(&answer).contains(why), "{answer}");
+}
+
 #[test]
 fn writes_wait_for_the_user_and_reach_the_provider_only_when_approved() {
     let (mut server, upstream, connection) = setup();
@@ -118,10 +118,39 @@ fn writes_wait_for_the_user_and_reach_the_provider_only_when_approved() {
         "a read does not wait: {answer}"
     );
 
-    // Approved: sent once, after the answer.
+    approved_is_sent_once_after_the_answer(&server, &upstream, &key, &connection);
+
+    // Denied: a 403 that says so, nothing sent.
     let waiting = post_in_background(&server, &key, &connection);
-    let held = pending(&server);
-    assert_eq!(posts(&upstream), 0, "nothing is sent while it waits");
+    let (ok, text) = cli(&server, &["deny", pending(&server)["id"].as_str().unwrap()]);
+    assert!(ok && text.contains("denied"), "{text}");
+    refused(waiting, "denied");
+
+    // Nobody answers: refused at the timeout.
+    refused(
+        post_in_background(&server, &key, &connection),
+        "did not answer",
+    );
+    assert_eq!(
+        posts(&upstream),
+        1,
+        "denied and timed-out requests never reach the provider"
+    );
+
+    refused_when_the_server_stops(&mut server, &upstream, &key, &connection);
+    every_answer_is_audited(&server);
+}
+
+/// Approved: listed with what it would send (the token masked), sent once, after the answer.
+fn approved_is_sent_once_after_the_answer(
+    server: &Server,
+    upstream: &Upstream,
+    key: &str,
+    connection: &str,
+) {
+    let waiting = post_in_background(server, key, connection);
+    let held = pending(server);
+    assert_eq!(posts(upstream), 0, "nothing is sent while it waits");
     assert_eq!(
         (held["keyName"].as_str(), held["entityId"].as_str()),
         (Some("careful-agent"), Some("alice"))
@@ -139,7 +168,7 @@ fn writes_wait_for_the_user_and_reach_the_provider_only_when_approved() {
         body.contains("demo") && body.contains("********") && !body.contains(TOKEN),
         "{body}"
     );
-    let (ok, text) = cli(&server, &["approve", held["id"].as_str().unwrap()]);
+    let (ok, text) = cli(server, &["approve", held["id"].as_str().unwrap()]);
     assert!(ok && text.contains("approved"), "{text}");
     let (status, answer) = waiting.join().unwrap();
     assert_eq!(
@@ -147,79 +176,49 @@ fn writes_wait_for_the_user_and_reach_the_provider_only_when_approved() {
         (200, Some(200)),
         "{answer}"
     );
-    assert_eq!(posts(&upstream), 1);
+    assert_eq!(posts(upstream), 1);
+}
 
-    // Denied: a 403 that says so, nothing sent.
-    let waiting = post_in_background(&server, &key, &connection);
-    let (ok, text) = cli(&server, &["deny", pending(&server)["id"].as_str().unwrap()]);
-    assert!(ok && text.contains("denied"), "{text}");
-    let (status, answer) = waiting.join().unwrap();
-    assert_eq!(status, 403, "{answer}");
-    assert!(
-        answer["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("denied"),
-        "{answer}"
-    );
-
-    // Nobody answers: refused at the timeout.
-    let (status, answer) = post_in_background(&server, &key, &connection)
-        .join()
-        .unwrap();
-    assert_eq!(status, 403, "{answer}");
-    assert!(
-        answer["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("did not answer"),
-        "{answer}"
-    );
-    assert_eq!(
-        posts(&upstream),
-        1,
-        "denied and timed-out requests never reach the provider"
-    );
-
-    // The server stops while one waits: refused, recorded, and gone after the restart.
-    let waiting = post_in_background(&server, &key, &connection);
-    pending(&server);
+/// The server stops while one waits: refused, recorded, and gone after the restart.
+fn refused_when_the_server_stops(
+    server: &mut Server,
+    upstream: &Upstream,
+    key: &str,
+    connection: &str,
+) {
+    let waiting = post_in_background(server, key, connection);
+    pending(server);
     server.restart();
-    let (status, answer) = waiting.join().unwrap();
-    assert_eq!(status, 403, "{answer}");
-    assert!(
-        answer["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("server stopped"),
-        "{answer}"
-    );
-    assert_eq!(posts(&upstream), 1);
+    refused(waiting, "server stopped");
+    assert_eq!(posts(upstream), 1);
     assert_eq!(
         server.ok("GET", "/api/v1/approvals", None)["items"],
         json!([])
     );
-    let (ok, text) = cli(&server, &["approvals"]);
+    let (ok, text) = cli(server, &["approvals"]);
     assert!(ok && text.contains("no request is waiting"), "{text}");
+}
 
+/// The four requests asked, and how each was answered, in the audit log.
+fn every_answer_is_audited(server: &Server) {
     let audit = server.ok("GET", "/api/v1/audit", None);
-    let outcomes: Vec<&str> = audit["items"]
-        .as_array()
-        .unwrap()
+    let of = |event: &str| -> Vec<Value> {
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["event"] == event)
+            .cloned()
+            .collect()
+    };
+    let outcomes: Vec<String> = of("approval.answered")
         .iter()
-        .filter(|r| r["event"] == "approval.answered")
-        .map(|r| r["outcome"].as_str().unwrap())
+        .map(|r| r["outcome"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(outcomes.len(), 4, "{outcomes:?}");
     assert_eq!(&outcomes[..3], ["approved", "denied", "timed out"]);
     assert_eq!(outcomes[3], "refused: the server stopped");
-    let asked = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["event"] == "approval.asked")
-        .count();
-    assert_eq!(asked, 4);
+    assert_eq!(of("approval.asked").len(), 4);
 }
 
 #[test]
@@ -260,14 +259,12 @@ fn only_admins_answer_and_keys_without_approval_do_not_wait() {
     assert_eq!(status, 400, "{answer}");
 }
 
-#[test]
-fn the_local_page_shows_a_held_request_and_answers_it_in_a_browser() {
-    let (server, upstream, connection) = setup();
-    let created = key(&server, json!({"approval": "writes"}));
-    let key = created["key"].as_str().unwrap().to_string();
+/// The page's link, which only the admin key gets; the empty page says nothing waits, under
+/// a strict content security policy.
+fn page_link(server: &Server, key: &str) -> String {
     assert_eq!(
         server
-            .call("POST", "/api/v1/approvals/page", Some(&key), None)
+            .call("POST", "/api/v1/approvals/page", Some(key), None)
             .0,
         403
     );
@@ -297,11 +294,33 @@ fn the_local_page_shows_a_held_request_and_answers_it_in_a_browser() {
             .unwrap()
             .contains("Nothing is waiting")
     );
+    url
+}
+
+/// Clicks `button` on the page at `url`; the page then says nothing waits.
+fn click(url: &str, button: &str) -> Value {
+    let clicked = crate::common::peers::click(url, "careful-agent", button);
+    assert!(
+        clicked["text"]
+            .as_str()
+            .unwrap()
+            .contains("Nothing is waiting"),
+        "{clicked}"
+    );
+    clicked
+}
+
+#[test]
+fn the_local_page_shows_a_held_request_and_answers_it_in_a_browser() {
+    let (server, upstream, connection) = setup();
+    let created = key(&server, json!({"approval": "writes"}));
+    let key = created["key"].as_str().unwrap().to_string();
+    let url = page_link(&server, &key);
 
     // Approved with a click: the agent's write goes through, once.
     let waiting = post_in_background(&server, &key, &connection);
     pending(&server);
-    let clicked = crate::common::peers::click(&url, "careful-agent", "button.approve");
+    let clicked = click(&url, "button.approve");
     assert!(
         clicked["before"]
             .as_str()
@@ -313,19 +332,23 @@ fn the_local_page_shows_a_held_request_and_answers_it_in_a_browser() {
         !clicked["before"].as_str().unwrap().contains(TOKEN),
         "{clicked}"
     );
-    assert!(
-        clicked["text"]
-            .as_str()
-            .unwrap()
-            .contains("Nothing is waiting"),
-        "{clicked}"
-    );
     assert_eq!(waiting.join().unwrap().0, 200);
     assert_eq!(posts(&upstream), 1);
 
-    // A foreign page cannot answer (its Origin is refused; without the link it has no page).
     let waiting = post_in_background(&server, &key, &connection);
-    let held = pending(&server);
+    a_foreign_page_cannot_answer(&server, &url);
+
+    // Denied with a click.
+    click(&url, "button.deny");
+    let (status, answer) = waiting.join().unwrap();
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(posts(&upstream), 1);
+}
+
+/// A foreign page cannot answer the pending request (its Origin is refused; without the
+/// link it has no page): it is still waiting after.
+fn a_foreign_page_cannot_answer(server: &Server, url: &str) {
+    let held = pending(server);
     let id = held["id"].as_str().unwrap();
     let answer_url = format!("{url}/{id}/approve");
     let foreign = crate::common::agent()
@@ -342,20 +365,7 @@ fn the_local_page_shows_a_held_request_and_answers_it_in_a_browser() {
         .send_empty()
         .unwrap();
     assert_eq!(guessed.status(), 404);
-    assert_eq!(pending(&server)["id"], held["id"], "still waiting");
-
-    // Denied with a click.
-    let clicked = crate::common::peers::click(&url, "careful-agent", "button.deny");
-    assert!(
-        clicked["text"]
-            .as_str()
-            .unwrap()
-            .contains("Nothing is waiting"),
-        "{clicked}"
-    );
-    let (status, answer) = waiting.join().unwrap();
-    assert_eq!(status, 403, "{answer}");
-    assert_eq!(posts(&upstream), 1);
+    assert_eq!(pending(server)["id"], held["id"], "still waiting");
 }
 
 #[test]

@@ -25,18 +25,14 @@ fn one<'a>(all: &'a [Value], event: &str, key_name: Option<&str>) -> &'a Value {
     found[0]
 }
 
-/// A session: an admin makes a use key for alice; the agent proxies once (with a query
-/// that must not be recorded), tries to read the credential, and an unknown key knocks;
-/// the admin reads the credential and revokes the agent's key.
-fn session(server: &Server, upstream: &Upstream) -> (String, String) {
-    let connection = server.connect(
-        "github",
-        "BEARER_TOKEN",
-        &upstream.base,
-        json!({}),
-        "alice",
-        json!({"token": CANARY_TOKEN}),
-    );
+/// A session on a new server with a GitHub stand-in: an admin makes a use key for alice;
+/// the agent proxies once (with a query that must not be recorded), tries to read the
+/// credential, and an unknown key knocks; the admin reads the credential and revokes the
+/// agent's key. Returns the server, the stand-in, the connection and the agent's key id.
+fn session() -> (Server, Upstream, String, String) {
+    let server = Server::start();
+    let upstream = Upstream::ok();
+    let connection = server.bearer("github", &upstream.base, "alice", CANARY_TOKEN);
     let created = server.ok(
         "POST",
         "/api/v1/keys",
@@ -60,14 +56,13 @@ fn session(server: &Server, upstream: &Upstream) -> (String, String) {
     );
     assert_eq!(server.reveal(&connection).0, 200);
     server.ok("DELETE", &format!("/api/v1/keys/{key_id}"), None);
-    (connection, key_id.to_string())
+    let key_id = key_id.to_string();
+    (server, upstream, connection, key_id)
 }
 
 #[test]
 fn a_session_leaves_exactly_its_records_and_no_secret() {
-    let server = Server::start();
-    let upstream = Upstream::ok();
-    let (connection, key_id) = session(&server, &upstream);
+    let (server, _upstream, connection, key_id) = session();
     let all = records(&server, "");
 
     let created = one(&all, "key.created", Some("admin"));
@@ -128,9 +123,7 @@ fn a_session_leaves_exactly_its_records_and_no_secret() {
 
 #[test]
 fn filters_and_the_cursor_walk_the_log_and_only_admins_read_it() {
-    let server = Server::start();
-    let upstream = Upstream::ok();
-    let (connection, key_id) = session(&server, &upstream);
+    let (server, _upstream, connection, key_id) = session();
     let all = records(&server, "");
     let by_key = records(&server, &format!("?keyId={key_id}"));
     assert!(!by_key.is_empty() && by_key.iter().all(|r| r["keyId"] == key_id.as_str()));
@@ -218,9 +211,7 @@ fn verify_names_the_record_edited_removed_or_moved_while_the_server_was_stopped(
         ),
     ];
     for (sql, says) in cases {
-        let mut server = Server::start();
-        let upstream = Upstream::ok();
-        session(&server, &upstream);
+        let (mut server, _upstream, ..) = session();
         let (code, text) = verify_cli(&server);
         assert_eq!(code, 0, "intact before: {text}");
         let expected: i64 = rusqlite::Connection::open(server.dir.join("keyport.db"))

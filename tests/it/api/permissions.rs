@@ -61,98 +61,104 @@ enum Acts {
 use Acts::{Connect, No, Proxy, Write};
 use Needs::{Admin, Manage, Reveal, Tools, Use};
 
-/// Every `/api/` route and `/mcp` (v3 rows stand for `/api/v3/` too).
-const TABLE: &[(&str, &str, Needs, Acts)] = &[
-    ("GET", "/api/openapi.json", Use, No),
-    ("GET", "/api/v1/client/auth/client_info", Use, No),
-    ("GET", "/api/v1/apps", Use, No),
-    ("GET", "/api/v1/apps/{name}", Use, No),
-    ("GET", "/api/v1/integrations", Use, No),
-    ("POST", "/api/v1/integrations", Admin, No),
-    ("GET", "/api/v1/integrations/{id}", Use, No),
-    ("PATCH", "/api/v1/integrations/{id}", Admin, No),
-    ("DELETE", "/api/v1/integrations/{id}", Admin, No),
-    ("GET", "/api/v1/entities", Use, No),
-    ("GET", "/api/v1/connectedAccounts", Use, No),
-    ("POST", "/api/v1/connectedAccounts", Manage, No),
-    ("GET", "/api/v1/connectedAccounts/{id}", Use, No),
-    ("PATCH", "/api/v1/connectedAccounts/{id}", Manage, No),
-    ("DELETE", "/api/v1/connectedAccounts/{id}", Manage, No),
-    ("POST", "/api/v1/connectedAccounts/{id}/enable", Manage, No),
-    ("POST", "/api/v1/connectedAccounts/{id}/disable", Manage, No),
-    (
-        "GET",
-        "/api/v1/connectedAccounts/{id}/credentials",
-        Reveal,
-        No,
-    ),
-    ("GET", "/api/v1/connectedAccounts/{id}/wait", Use, No),
-    ("GET", "/api/v1/connectedAccounts/{id}/info", Use, No),
-    ("GET", "/api/v1/triggers", Use, No),
-    ("GET", "/api/v1/events", Use, No),
-    ("GET", "/api/v2/actions", Use, No),
-    ("POST", "/api/v2/actions/proxy", Use, Proxy),
-    ("GET", "/api/v2/actions/{name}", Use, No),
-    ("POST", "/api/v2/actions/{name}/execute", Use, Write),
-    ("POST", "/api/v1/connectedAccounts/{id}/test", Manage, No),
-    (
-        "POST",
-        "/api/v1/connectedAccounts/{id}/reconnect",
-        Manage,
-        No,
-    ),
-    ("GET", "/api/v1/keys", Admin, No),
-    ("POST", "/api/v1/keys", Admin, No),
-    ("POST", "/api/v1/keys/revoke", Admin, No),
-    ("DELETE", "/api/v1/keys/{id}", Admin, No),
-    ("GET", "/api/v1/approvals", Admin, No),
-    ("POST", "/api/v1/approvals/page", Admin, No),
-    ("POST", "/api/v1/approvals/{id}/approve", Admin, No),
-    ("POST", "/api/v1/approvals/{id}/deny", Admin, No),
-    ("GET", "/api/v1/audit", Admin, No),
-    ("GET", "/api/v1/audit/verify", Admin, No),
-    ("GET", "/api/v1/mcp/servers", Use, No),
-    ("POST", "/api/v1/mcp/servers", Admin, No),
-    ("POST", "/api/v1/mcp/servers/{name}/token", Use, No),
-    ("POST", "/api/v1/mcp/servers/{name}/step_up", Use, No),
-    ("POST", "/mcp", Tools, No),
-    ("GET", "/mcp", Tools, No),
-    ("DELETE", "/mcp", Tools, No),
-    ("GET", "/api/v3.1/auth_configs", Use, No),
-    ("POST", "/api/v3.1/auth_configs", Admin, No),
-    ("GET", "/api/v3.1/auth_configs/{nanoid}", Use, No),
-    ("PATCH", "/api/v3.1/auth_configs/{nanoid}", Admin, No),
-    ("DELETE", "/api/v3.1/auth_configs/{nanoid}", Admin, No),
-    (
-        "PATCH",
-        "/api/v3.1/auth_configs/{nanoid}/{status}",
-        Admin,
-        No,
-    ),
-    ("GET", "/api/v3.1/connected_accounts", Use, No),
-    ("POST", "/api/v3.1/connected_accounts", Manage, No),
-    ("POST", "/api/v3.1/connected_accounts/link", Use, Connect),
-    ("GET", "/api/v3.1/connected_accounts/{nanoid}", Use, No),
-    (
-        "DELETE",
-        "/api/v3.1/connected_accounts/{nanoid}",
-        Manage,
-        No,
-    ),
-    (
-        "PATCH",
-        "/api/v3.1/connected_accounts/{nanoid}/status",
-        Manage,
-        No,
-    ),
-    ("GET", "/api/v3.1/toolkits", Use, No),
-    ("GET", "/api/v3.1/toolkits/categories", Use, No),
-    ("GET", "/api/v3.1/toolkits/{slug}", Use, No),
-    ("GET", "/api/v3.1/tools", Use, No),
-    ("POST", "/api/v3.1/tools/execute/proxy", Use, Proxy),
-    ("POST", "/api/v3.1/tools/execute/{tool_slug}", Use, Write),
-    ("GET", "/api/v3.1/tools/{tool_slug}", Use, No),
-];
+/// Every `/api/` route and `/mcp` (v3 rows stand for `/api/v3/` too): its method, path,
+/// what it needs of a key ([`Needs`]) and what it does through GitHub ([`Acts`]).
+const TABLE: &str = "
+GET    /api/openapi.json                             use     no
+GET    /api/v1/client/auth/client_info               use     no
+GET    /api/v1/apps                                  use     no
+GET    /api/v1/apps/{name}                           use     no
+GET    /api/v1/integrations                          use     no
+POST   /api/v1/integrations                          admin   no
+GET    /api/v1/integrations/{id}                     use     no
+PATCH  /api/v1/integrations/{id}                     admin   no
+DELETE /api/v1/integrations/{id}                     admin   no
+GET    /api/v1/entities                              use     no
+GET    /api/v1/connectedAccounts                     use     no
+POST   /api/v1/connectedAccounts                     manage  no
+GET    /api/v1/connectedAccounts/{id}                use     no
+PATCH  /api/v1/connectedAccounts/{id}                manage  no
+DELETE /api/v1/connectedAccounts/{id}                manage  no
+POST   /api/v1/connectedAccounts/{id}/enable         manage  no
+POST   /api/v1/connectedAccounts/{id}/disable        manage  no
+GET    /api/v1/connectedAccounts/{id}/credentials    reveal  no
+GET    /api/v1/connectedAccounts/{id}/wait           use     no
+GET    /api/v1/connectedAccounts/{id}/info           use     no
+GET    /api/v1/triggers                              use     no
+GET    /api/v1/events                                use     no
+GET    /api/v2/actions                               use     no
+POST   /api/v2/actions/proxy                         use     proxy
+GET    /api/v2/actions/{name}                        use     no
+POST   /api/v2/actions/{name}/execute                use     write
+POST   /api/v1/connectedAccounts/{id}/test           manage  no
+POST   /api/v1/connectedAccounts/{id}/reconnect      manage  no
+GET    /api/v1/keys                                  admin   no
+POST   /api/v1/keys                                  admin   no
+POST   /api/v1/keys/revoke                           admin   no
+DELETE /api/v1/keys/{id}                             admin   no
+GET    /api/v1/approvals                             admin   no
+POST   /api/v1/approvals/page                        admin   no
+POST   /api/v1/approvals/{id}/approve                admin   no
+POST   /api/v1/approvals/{id}/deny                   admin   no
+GET    /api/v1/audit                                 admin   no
+GET    /api/v1/audit/verify                          admin   no
+GET    /api/v1/mcp/servers                           use     no
+POST   /api/v1/mcp/servers                           admin   no
+POST   /api/v1/mcp/servers/{name}/token              use     no
+POST   /api/v1/mcp/servers/{name}/step_up            use     no
+POST   /mcp                                          tools   no
+GET    /mcp                                          tools   no
+DELETE /mcp                                          tools   no
+GET    /api/v3.1/auth_configs                        use     no
+POST   /api/v3.1/auth_configs                        admin   no
+GET    /api/v3.1/auth_configs/{nanoid}               use     no
+PATCH  /api/v3.1/auth_configs/{nanoid}               admin   no
+DELETE /api/v3.1/auth_configs/{nanoid}               admin   no
+PATCH  /api/v3.1/auth_configs/{nanoid}/{status}      admin   no
+GET    /api/v3.1/connected_accounts                  use     no
+POST   /api/v3.1/connected_accounts                  manage  no
+POST   /api/v3.1/connected_accounts/link             use     connect
+GET    /api/v3.1/connected_accounts/{nanoid}         use     no
+DELETE /api/v3.1/connected_accounts/{nanoid}         manage  no
+PATCH  /api/v3.1/connected_accounts/{nanoid}/status  manage  no
+GET    /api/v3.1/toolkits                            use     no
+GET    /api/v3.1/toolkits/categories                 use     no
+GET    /api/v3.1/toolkits/{slug}                     use     no
+GET    /api/v3.1/tools                               use     no
+POST   /api/v3.1/tools/execute/proxy                 use     proxy
+POST   /api/v3.1/tools/execute/{tool_slug}           use     write
+GET    /api/v3.1/tools/{tool_slug}                   use     no
+";
+
+/// [`TABLE`], parsed.
+fn table() -> Vec<(&'static str, &'static str, Needs, Acts)> {
+    TABLE
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let cells: Vec<&str> = line.split_whitespace().collect();
+            let [method, path, needs, acts] = cells[..] else {
+                panic!("not a row of four cells: {line}");
+            };
+            let needs = match needs {
+                "use" => Use,
+                "manage" => Manage,
+                "reveal" => Reveal,
+                "admin" => Admin,
+                "tools" => Tools,
+                _ => panic!("{line}: no such need"),
+            };
+            let acts = match acts {
+                "no" => No,
+                "proxy" => Proxy,
+                "write" => Write,
+                "connect" => Connect,
+                _ => panic!("{line}: no such act"),
+            };
+            (method, path, needs, acts)
+        })
+        .collect()
+}
 
 /// The keys of the table: a permission (`None`: the server's admin key) and a body for
 /// `POST /api/v1/keys` adding restrictions.
@@ -213,14 +219,7 @@ impl Fixture {
         let server = Server::start();
         let github = Upstream::start(|_| json_reply(200, json!({"ok": true})));
         let pair = |token: &str| {
-            let connection = server.connect(
-                "github",
-                "BEARER_TOKEN",
-                &github.base,
-                json!({}),
-                "alice",
-                json!({"token": token}),
-            );
+            let connection = server.bearer("github", &github.base, "alice", token);
             let integration = server.connection(&connection)["integrationId"]
                 .as_str()
                 .unwrap()
@@ -329,13 +328,14 @@ impl Fixture {
 /// Every route of the router with what it needs, from [`TABLE`]; a route missing there
 /// fails here.
 fn routes() -> Vec<(String, &'static str, Needs, Acts)> {
+    let table = table();
     let all: Vec<_> = keyport::http::routes()
         .into_iter()
         .filter(|r| r.path.starts_with("/api/") || r.path == "/mcp")
         .map(|r| {
             let method = r.method.to_uppercase();
             let wanted = r.path.replacen("/api/v3/", "/api/v3.1/", 1);
-            let row = TABLE
+            let row = table
                 .iter()
                 .find(|(m, p, ..)| *m == method && *p == wanted)
                 .unwrap_or_else(|| {
@@ -347,7 +347,7 @@ fn routes() -> Vec<(String, &'static str, Needs, Acts)> {
             (method, r.path, row.2, row.3)
         })
         .collect();
-    assert!(all.len() > TABLE.len(), "v3 routes are served twice");
+    assert!(all.len() > table.len(), "v3 routes are served twice");
     all
 }
 

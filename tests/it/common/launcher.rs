@@ -335,6 +335,18 @@ impl Server {
             .to_string()
     }
 
+    /// A BEARER_TOKEN connection of `entity` to `app` with `token`, its API at `base`.
+    pub fn bearer(&self, app: &str, base: &str, entity: &str, token: &str) -> String {
+        self.connect(
+            app,
+            "BEARER_TOKEN",
+            base,
+            json!({}),
+            entity,
+            json!({"token": token}),
+        )
+    }
+
     /// Mints an API key with `body` (name, permission, entityId); returns the key.
     pub fn mint_key(&self, body: Value) -> String {
         let created = self.ok("POST", "/api/v1/keys", Some(&body));

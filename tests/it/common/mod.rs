@@ -1,11 +1,13 @@
 //! The test kit, shared by the integration tests and the benches (which mount it with
 //! `#[path]`): one keyport launcher (`launcher`), one client (`client`), one stand-in HTTP
 //! server for providers and token endpoints (`stand_in`), one `testidp` fixture (`idp`), one
-//! locator for the real peers (`peers`), and keyport as a library (`service`).
+//! locator for the real peers (`peers`), a raw client of `/mcp` (`mcp`), and keyport as a
+//! library (`service`).
 
 pub mod client;
 pub mod idp;
 pub mod launcher;
+pub mod mcp;
 pub mod peers;
 pub mod service;
 pub mod stand_in;

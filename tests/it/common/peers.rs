@@ -285,35 +285,34 @@ impl OidcProvider {
 
 /// Drives Chromium through the flow at `url`; returns drive.js's JSON line.
 pub fn drive(url: &str, extra: &[&str]) -> Value {
-    let out = Command::new(node())
-        .arg(dir().join("oidc/drive.js"))
-        .arg(url)
-        .args(extra)
-        .output()
-        .expect("node runs drive.js");
-    assert!(
-        out.status.success(),
-        "drive.js failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.lines().last().unwrap_or_default()).expect("drive.js JSON")
+    let mut args = vec![url];
+    args.extend_from_slice(extra);
+    browse("drive.js", &args)
 }
 
 /// Opens `url` in Chromium, waits for `text`, clicks `selector`; returns click.js's JSON.
 pub fn click(url: &str, text: &str, selector: &str) -> Value {
+    browse(
+        "click.js",
+        &[url, "--expect-text", text, "--click", selector],
+    )
+}
+
+/// Runs the browser script `script` (in the oidc peer) with `args`: it must succeed, and
+/// its last line of output is its JSON answer.
+fn browse(script: &str, args: &[&str]) -> Value {
     let out = Command::new(node())
-        .arg(dir().join("oidc/click.js"))
-        .args([url, "--expect-text", text, "--click", selector])
+        .arg(dir().join("oidc").join(script))
+        .args(args)
         .output()
-        .expect("node runs click.js");
+        .unwrap_or_else(|e| panic!("node runs {script}: {e}"));
     assert!(
         out.status.success(),
-        "click.js failed: {}{}",
+        "{script} failed: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.lines().last().unwrap_or_default()).expect("click.js JSON")
+    serde_json::from_str(text.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{script} JSON: {e}"))
 }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::{World, assert_last_sent_as_alice, assert_no_canary, entity_key, python_suite, world};
 use crate::common::client::{agent, get_json};
+use crate::common::mcp::{Answer, borrowed, initialize, open, post, rpc};
 
 #[test]
 fn the_python_mcp_sdk_uses_keyport_over_streamable_http() {
@@ -39,83 +40,8 @@ fn the_python_mcp_sdk_uses_keyport_over_streamable_http() {
     ]);
 }
 
-/// One HTTP exchange at `/mcp`: status, body (JSON when it is), session id.
-pub(super) struct Answer {
-    pub(super) status: u16,
-    pub(super) body: Value,
-    session: Option<String>,
-}
-
-fn post(w: &World, headers: &[(&str, &str)], body: &str) -> Answer {
-    let mut req = ureq::http::Request::builder()
-        .method("POST")
-        .uri(format!("{}/mcp", w.server.url))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream");
-    for (name, value) in headers {
-        req = req.header(*name, *value);
-    }
-    let mut response = agent()
-        .run(req.body(body.to_string()).expect("request"))
-        .expect("POST /mcp");
-    let session = response
-        .headers()
-        .get("mcp-session-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    Answer {
-        status: response.status().as_u16(),
-        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        session,
-    }
-}
-
-/// An initialized session of `key`: the headers every later request sends.
-pub(super) fn open(w: &World, key: &str) -> Vec<(&'static str, String)> {
-    let auth = format!("Bearer {key}");
-    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {},
-        "clientInfo": {"name": "raw", "version": "0"}}});
-    let opened = post(w, &[("authorization", &auth)], &init.to_string());
-    assert_eq!(opened.status, 200, "{}", opened.body);
-    assert_eq!(
-        opened.body["result"]["protocolVersion"], "2025-11-25",
-        "{}",
-        opened.body
-    );
-    let session = opened.session.expect("a session id");
-    let headers = vec![
-        ("authorization", auth),
-        ("mcp-session-id", session),
-        ("mcp-protocol-version", "2025-11-25".to_string()),
-    ];
-    let note = post(
-        w,
-        &borrowed(&headers),
-        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
-    );
-    assert_eq!(note.status, 202, "{}", note.body);
-    headers
-}
-
-fn borrowed<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    headers.iter().map(|(n, v)| (*n, v.as_str())).collect()
-}
-
-pub(super) fn rpc(
-    w: &World,
-    headers: &[(&'static str, String)],
-    id: u64,
-    method: &str,
-    params: Value,
-) -> Answer {
-    let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-    post(w, &borrowed(headers), &body.to_string())
-}
-
 fn still_serving(w: &World, headers: &[(&'static str, String)]) {
-    let pong = rpc(w, headers, 99, "ping", json!({}));
+    let pong = rpc(&w.server.url, headers, 99, "ping", json!({}));
     assert_eq!(
         (pong.status, &pong.body["result"]),
         (200, &json!({})),
@@ -152,14 +78,11 @@ fn mcp_over_http_refuses_no_key_a_hostile_host_a_foreign_origin_and_the_wrong_ke
         .as_str()
         .expect("key")
         .to_string();
-    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {},
-        "clientInfo": {"name": "raw", "version": "0"}}})
-    .to_string();
+    let init = initialize().to_string();
     let bearer = format!("Bearer {alice}");
     // No key, or one keyport never issued.
     for headers in [vec![], vec![("authorization", "Bearer kp_nope")]] {
-        let refused = post(&w, &headers, &init);
+        let refused = post(&w.server.url, &headers, &init);
         assert_eq!(refused.status, 401, "{}", refused.body);
         assert!(refused.session.is_none());
     }
@@ -186,7 +109,7 @@ fn mcp_over_http_refuses_no_key_a_hostile_host_a_foreign_origin_and_the_wrong_ke
     }
     // keyport's own origin is not foreign.
     let own = post(
-        &w,
+        &w.server.url,
         &[("authorization", &bearer), ("origin", &w.server.url)],
         &init,
     );
@@ -213,7 +136,11 @@ fn mcp_over_http_refuses_no_key_a_hostile_host_a_foreign_origin_and_the_wrong_ke
             "reveal permission",
         ),
     ] {
-        let refused = post(&w, &[("authorization", &format!("Bearer {key}"))], &init);
+        let refused = post(
+            &w.server.url,
+            &[("authorization", &format!("Bearer {key}"))],
+            &init,
+        );
         assert_eq!(refused.status, 403, "{}", refused.body);
         let said = refused.body["error"]["message"]
             .as_str()
@@ -232,16 +159,19 @@ fn a_session_and_its_tools_are_its_keys_alone() {
             .expect("key")
             .to_string()
     };
-    let (alice, bob) = (open(&w, &key("alice")), open(&w, &key("bob")));
+    let (alice, bob) = (
+        open(&w.server.url, &key("alice")),
+        open(&w.server.url, &key("bob")),
+    );
     // bob's key naming alice's session is told there is no such session.
     let mut stolen = bob.clone();
     stolen[1].1 = alice[1].1.clone();
-    let refused = rpc(&w, &stolen, 2, "tools/list", json!({}));
+    let refused = rpc(&w.server.url, &stolen, 2, "tools/list", json!({}));
     assert_eq!(refused.status, 404, "{}", refused.body);
     // bob's tools act for bob: his list, and alice's connection is out of reach.
     let call = |headers, name: &str, arguments: Value| {
         rpc(
-            &w,
+            &w.server.url,
             headers,
             3,
             "tools/call",
@@ -271,7 +201,7 @@ fn a_session_and_its_tools_are_its_keys_alone() {
     }
     let ended = agent().run(req.body(()).expect("request")).expect("DELETE");
     assert_eq!(ended.status().as_u16(), 204);
-    let gone = rpc(&w, &alice, 4, "ping", json!({}));
+    let gone = rpc(&w.server.url, &alice, 4, "ping", json!({}));
     assert_eq!(gone.status, 404, "{}", gone.body);
     still_serving(&w, &bob);
 }
@@ -280,40 +210,60 @@ fn a_session_and_its_tools_are_its_keys_alone() {
 fn bad_messages_over_http_get_the_right_error_and_the_server_keeps_serving() {
     let w = world();
     let key = entity_key(&w.server, "alice agent", "alice");
-    let headers = open(&w, key["key"].as_str().expect("key"));
-    let send = |body: &str| post(&w, &borrowed(&headers), body);
-    let code = |a: &Answer| a.body["error"]["code"].as_i64().unwrap_or_default();
+    let headers = open(&w.server.url, key["key"].as_str().expect("key"));
     let before = upstream_calls(&w);
+    bodies_that_are_not_one_request(&w, &headers);
+    bad_requests_and_tool_calls(&w, &headers);
+    assert_eq!(upstream_calls(&w), before, "an invalid call was sent");
+    session_rules(&w, &headers);
+    assert_no_canary(&[("keyport's log", &w.server.log())]);
+}
 
-    let not_json = send(r#"{"jsonrpc":"2.0","id":2,"method":"#);
-    assert_eq!(
-        (not_json.status, code(&not_json)),
-        (400, -32700),
-        "{}",
-        not_json.body
-    );
-    still_serving(&w, &headers);
-    let batch = send(r#"[{"jsonrpc":"2.0","id":3,"method":"ping"}]"#);
-    assert_eq!(
-        (batch.status, code(&batch)),
-        (400, -32600),
-        "{}",
-        batch.body
-    );
-    let not_rpc = send(r#"{"jsonrpc":"2.0","id":4,"nonsense":true}"#);
-    assert_eq!(
-        (not_rpc.status, code(&not_rpc)),
-        (400, -32600),
-        "{}",
-        not_rpc.body
-    );
+/// The JSON-RPC error code of an answer.
+fn code(a: &Answer) -> i64 {
+    a.body["error"]["code"].as_i64().unwrap_or_default()
+}
+
+/// Not JSON, a batch, not JSON-RPC, too large: each refused with its status (and code), the
+/// session serving after each.
+fn bodies_that_are_not_one_request(w: &World, headers: &[(&'static str, String)]) {
     let pad = "x".repeat(600 * 1024);
     let huge = json!({"jsonrpc": "2.0", "id": 5, "method": "ping", "params": {"pad": pad}});
-    let huge = send(&huge.to_string());
+    for (body, status, error) in [
+        (
+            r#"{"jsonrpc":"2.0","id":2,"method":"#.to_string(),
+            400,
+            -32700,
+        ),
+        (
+            r#"[{"jsonrpc":"2.0","id":3,"method":"ping"}]"#.to_string(),
+            400,
+            -32600,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":4,"nonsense":true}"#.to_string(),
+            400,
+            -32600,
+        ),
+    ] {
+        let answer = post(&w.server.url, &borrowed(headers), &body);
+        assert_eq!(
+            (answer.status, code(&answer)),
+            (status, error),
+            "{}",
+            answer.body
+        );
+        still_serving(w, headers);
+    }
+    let huge = post(&w.server.url, &borrowed(headers), &huge.to_string());
     assert_eq!(huge.status, 413, "{}", huge.body);
-    still_serving(&w, &headers);
+    still_serving(w, headers);
+}
 
-    let unknown = rpc(&w, &headers, 6, "no/such/method", json!({}));
+/// An unknown method, an unknown or nameless tool, and a tool call whose arguments break
+/// its schema (a tool result saying nothing was sent).
+fn bad_requests_and_tool_calls(w: &World, headers: &[(&'static str, String)]) {
+    let unknown = rpc(&w.server.url, headers, 6, "no/such/method", json!({}));
     assert_eq!(
         (unknown.status, code(&unknown)),
         (200, -32601),
@@ -321,21 +271,13 @@ fn bad_messages_over_http_get_the_right_error_and_the_server_keeps_serving() {
         unknown.body
     );
     assert_eq!(unknown.body["id"], 6);
-    let tool = rpc(
-        &w,
-        &headers,
-        7,
-        "tools/call",
-        json!({"name": "keyport_nope"}),
-    );
+    let call = |id: u64, params: Value| rpc(&w.server.url, headers, id, "tools/call", params);
+    let tool = call(7, json!({"name": "keyport_nope"}));
     assert_eq!(code(&tool), -32602, "{}", tool.body);
-    let nameless = rpc(&w, &headers, 8, "tools/call", json!({"arguments": {}}));
+    let nameless = call(8, json!({"arguments": {}}));
     assert_eq!(code(&nameless), -32602, "{}", nameless.body);
-    let invalid = rpc(
-        &w,
-        &headers,
+    let invalid = call(
         9,
-        "tools/call",
         json!({"name": "GITHUB_CREATE_AN_ISSUE",
         "arguments": {"owner": "o", "repo": "r", "title": 7}}),
     );
@@ -345,21 +287,23 @@ fn bad_messages_over_http_get_the_right_error_and_the_server_keeps_serving() {
         said.contains("title") && said.contains("nothing was sent"),
         "{said}"
     );
-    assert_eq!(upstream_calls(&w), before, "an invalid call was sent");
+}
 
-    // The session rules: no id, an unknown id, a revision keyport does not speak.
-    let mut no_session = headers.clone();
+/// The session rules: no id, an unknown id, a revision keyport does not speak.
+fn session_rules(w: &World, headers: &[(&'static str, String)]) {
+    let mut no_session = headers.to_vec();
     no_session.remove(1);
-    let missing = rpc(&w, &no_session, 10, "ping", json!({}));
-    assert_eq!(missing.status, 400, "{}", missing.body);
-    let mut unknown_session = headers.clone();
+    let mut unknown_session = headers.to_vec();
     unknown_session[1].1 = "0".repeat(32);
-    let unknown = rpc(&w, &unknown_session, 11, "ping", json!({}));
-    assert_eq!(unknown.status, 404, "{}", unknown.body);
-    let mut future = headers.clone();
+    let mut future = headers.to_vec();
     future[2].1 = "2099-01-01".into();
-    let refused = rpc(&w, &future, 12, "ping", json!({}));
-    assert_eq!(refused.status, 400, "{}", refused.body);
-    still_serving(&w, &headers);
-    assert_no_canary(&[("keyport's log", &w.server.log())]);
+    for (id, headers, status) in [
+        (10, no_session, 400),
+        (11, unknown_session, 404),
+        (12, future, 400),
+    ] {
+        let answer = rpc(&w.server.url, &headers, id, "ping", json!({}));
+        assert_eq!(answer.status, status, "{}", answer.body);
+    }
+    still_serving(w, headers);
 }

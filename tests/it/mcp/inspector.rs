@@ -45,6 +45,15 @@ fn inspector(target: &[String], home: &Path, more: &[&str]) -> Value {
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
+/// The Inspector's answer to calling `tool` with `args` (each `name=value`).
+fn call_tool(target: &[String], home: &Path, tool: &str, args: &[&str]) -> Value {
+    let mut more = vec!["--method", "tools/call", "--tool-name", tool];
+    for arg in args {
+        more.extend(["--tool-arg", arg]);
+    }
+    inspector(target, home, &more)
+}
+
 /// Lists alice's tools, calls a GitHub action and keyport_proxy through `target`: both
 /// reach the stand-in with alice's token.
 fn lists_and_calls(w: &super::World, target: &[String], home: &Path) {
@@ -59,33 +68,14 @@ fn lists_and_calls(w: &super::World, target: &[String], home: &Path) {
         .expect("user tool");
     assert_eq!(user["annotations"]["readOnlyHint"], true, "{user}");
 
-    let called = inspector(
-        target,
-        home,
-        &[
-            "--method",
-            "tools/call",
-            "--tool-name",
-            "GITHUB_GET_THE_AUTHENTICATED_USER",
-        ],
-    );
+    let called = call_tool(target, home, "GITHUB_GET_THE_AUTHENTICATED_USER", &[]);
     assert_ne!(called["isError"], true, "{called}");
     assert!(called.to_string().contains("keyport-octocat"), "{called}");
-    let proxied = inspector(
+    let proxied = call_tool(
         target,
         home,
-        &[
-            "--method",
-            "tools/call",
-            "--tool-name",
-            "keyport_proxy",
-            "--tool-arg",
-            "app=github",
-            "--tool-arg",
-            "method=GET",
-            "--tool-arg",
-            "endpoint=/user",
-        ],
+        "keyport_proxy",
+        &["app=github", "method=GET", "endpoint=/user"],
     );
     assert_ne!(proxied["isError"], true, "{proxied}");
     assert!(proxied.to_string().contains("keyport-octocat"), "{proxied}");
@@ -113,13 +103,7 @@ fn tool_json(called: &Value) -> Value {
 /// `keyport_connect` that Chromium completes at the real authorization server: gmail's
 /// tools are listed after.
 fn connects_gmail(w: &super::World, target: &[String], home: &Path) {
-    let call = |tool: &str, args: &[&str]| {
-        let mut more = vec!["--method", "tools/call", "--tool-name", tool];
-        for arg in args {
-            more.extend(["--tool-arg", arg]);
-        }
-        tool_json(&inspector(target, home, &more))
-    };
+    let call = |tool: &str, args: &[&str]| tool_json(&call_tool(target, home, tool, args));
     let listed = call("keyport_list_connections", &[]);
     let apps: Vec<(&Value, &Value)> = listed["connections"]
         .as_array()

@@ -54,16 +54,7 @@ struct World {
 fn world() -> World {
     let server = Server::start();
     let github = Peer::start("sdk/github.py", &json!({"token": ALICE_TOKEN}));
-    let connect = |entity: &str, token: &str| {
-        server.connect(
-            "github",
-            "BEARER_TOKEN",
-            &github.url,
-            json!({}),
-            entity,
-            json!({"token": token}),
-        )
-    };
+    let connect = |entity: &str, token: &str| server.bearer("github", &github.url, entity, token);
     let (alice, bob) = (connect("alice", ALICE_TOKEN), connect("bob", BOB_TOKEN));
     let idp = OidcProvider::start(
         ("keyport-mcp", GMAIL_SECRET),
@@ -144,6 +135,18 @@ fn assert_last_sent_as_alice(github: &Peer) {
         last["headers"]["authorization"],
         format!("Bearer {ALICE_TOKEN}")
     );
+}
+
+/// The tools a `tools/list` answer offers, which must include GitHub's reads and leave out
+/// its writes.
+fn assert_offers_reads_not_writes(listed: &Value) -> Vec<&str> {
+    let names = crate::common::mcp::tool_names(listed);
+    assert!(
+        names.contains(&"GITHUB_GET_THE_AUTHENTICATED_USER"),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"GITHUB_CREATE_AN_ISSUE"), "{names:?}");
+    names
 }
 
 /// A `use` key restricted to `entity`, made with the admin key: the API's answer.

@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{
-    NOTION_KEY, World, assert_last_sent_as_alice, assert_no_canary, entity_key, mcp_args,
-    python_suite, world,
+    NOTION_KEY, World, assert_last_sent_as_alice, assert_no_canary, assert_offers_reads_not_writes,
+    entity_key, mcp_args, python_suite, world,
 };
 use crate::common::client::get_json;
 
@@ -216,17 +216,7 @@ fn a_read_only_key_files_session_lists_only_reads() {
     assert_eq!(init["result"]["serverInfo"]["name"], "keyport", "{init}");
     raw.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
     let listed = raw.request(2, "tools/list", json!({}));
-    let names: Vec<&str> = listed["result"]["tools"]
-        .as_array()
-        .expect("tools")
-        .iter()
-        .filter_map(|t| t["name"].as_str())
-        .collect();
-    assert!(
-        names.contains(&"GITHUB_GET_THE_AUTHENTICATED_USER"),
-        "{names:?}"
-    );
-    assert!(!names.contains(&"GITHUB_CREATE_AN_ISSUE"), "{names:?}");
+    assert_offers_reads_not_writes(&listed);
 }
 
 /// Also: the session runs under the key from `--key-file`.

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::start_connection;
+use super::connected;
 use super::{CLIENT_ID, CLIENT_SECRET, idp, oauth_integration, oauth_integration_of};
 use crate::common::idp::{write_oauth_app, write_testidp};
-use crate::common::peers::{OidcProvider, drive};
+use crate::common::peers::OidcProvider;
 use crate::common::{Launch, Server, error_message};
 
 /// How long the peer's refresh tokens live unused, in seconds.
@@ -30,14 +30,6 @@ fn server(launch: &Launch) -> Server {
     let mut server = launch.start_in(&dir).expect("keyport starts");
     server.keep(tmp);
     server
-}
-
-/// An ACTIVE connection of `entity` through `integration`, completed in Chromium.
-fn connected(server: &Server, integration: &str, entity: &str) -> String {
-    let (id, link) = start_connection(server, integration, entity, None);
-    drive(&link, &["--expect-text", "Connected"]);
-    assert_eq!(server.connection(&id)["status"], "ACTIVE");
-    id
 }
 
 /// The provider's own userinfo endpoint, called through the connection.

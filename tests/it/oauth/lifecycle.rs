@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{CLIENT_ID, CLIENT_SECRET, idp, oauth_integration, start_connection};
+use super::{CLIENT_ID, CLIENT_SECRET, connected, idp, oauth_integration, start_connection};
 use crate::common::idp::server_with_testidp;
 use crate::common::peers::{OidcProvider, drive};
 use crate::common::{Launch, Server, agent, error_message};
@@ -56,17 +56,63 @@ fn refresh_at_server(idp: &OidcProvider, token: &str) -> (u16, Value) {
     (status, answer.body_mut().read_json().unwrap_or_default())
 }
 
+/// Whether the page Chromium ended on says `text`.
+fn page_says(page: &Value, text: &str) -> bool {
+    page["text"].as_str().unwrap_or_default().contains(text)
+}
+
 #[test]
 fn an_expired_connection_is_reconnected_in_place_and_a_refused_reconnect_changes_nothing() {
     let server = server_with_testidp(&Launch::default());
     let idp = idp(&server, 2);
     let integration = oauth_integration(&server, &idp, json!({}));
-    let (id, url) = start_connection(&server, &integration, "carol", None);
-    drive(&url, &["--expect-text", "Connected"]);
+    let id = connected(&server, &integration, "carol");
+    let expired = expired_by_the_server(&server, &idp, &id);
+
+    // Enabling cannot bring a dead grant back, and says what can.
+    let enable = format!("/api/v1/connectedAccounts/{id}/enable");
+    let (status, refused) = server.as_admin("POST", &enable, None);
+    assert_eq!(status, 409, "{refused}");
+    assert!(error_message(&refused).contains("reconnect"), "{refused}");
+    assert_eq!(server.connection(&id), expired);
+
+    // The user refuses at the provider: the connection is exactly as it was.
+    let link = reconnect_link(&server, &id);
+    let page = drive(&link, &["--deny"]);
+    assert!(!page_says(&page, "Connected"), "{page}");
+    assert_eq!(server.connection(&id), expired);
+
+    let rotated = reconnected_under_the_same_id(&server, &idp, &id);
+
+    // Reconnecting an ACTIVE connection replaces its grant: the old refresh token is
+    // revoked at the server once the new one is in.
+    let link = reconnect_link(&server, &id);
+    drive(&link, &["--expect-text", "Connected"]);
+    let replaced = refresh_token(&server, &id);
+    assert_ne!(replaced, rotated);
+    let (status, answer) = refresh_at_server(&idp, &rotated);
+    assert_eq!(
+        (status, &answer["error"]),
+        (400, &json!("invalid_grant")),
+        "{answer}"
+    );
+    assert!(
+        idp.stats()["revoked_tokens"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|h| h == "refresh_token")),
+        "{}",
+        idp.stats()
+    );
+    assert_eq!(server.reveal(&id).0, 200);
+}
+
+/// The server revokes every grant: connection `id` is EXPIRED (as returned), its
+/// credentials withheld, and one warning and one status event say why.
+fn expired_by_the_server(server: &Server, idp: &OidcProvider, id: &str) -> Value {
     idp.post("/__revoke_all");
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(server.reveal(&id).0, 409);
-    let expired = server.connection(&id);
+    assert_eq!(server.reveal(id).0, 409);
+    let expired = server.connection(id);
     assert_eq!(expired["status"], "EXPIRED", "{expired}");
     // One log line said so, at warn, with the reason.
     let said: Vec<String> = server
@@ -91,72 +137,37 @@ fn an_expired_connection_is_reconnected_in_place_and_a_refused_reconnect_changes
             })
             .count()
     };
-    assert_eq!(expired_by_refresh(&server.moves_of(&id)), 1);
+    assert_eq!(expired_by_refresh(&server.moves_of(id)), 1);
+    expired
+}
 
-    // Enabling cannot bring a dead grant back, and says what can.
-    let enable = format!("/api/v1/connectedAccounts/{id}/enable");
-    let (status, refused) = server.as_admin("POST", &enable, None);
-    assert_eq!(status, 409, "{refused}");
-    assert!(error_message(&refused).contains("reconnect"), "{refused}");
-    assert_eq!(server.connection(&id), expired);
-
-    // The user refuses at the provider: the connection is exactly as it was.
-    let link = reconnect_link(&server, &id);
-    let page = drive(&link, &["--deny"]);
-    assert!(
-        !page["text"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("Connected"),
-        "{page}"
-    );
-    assert_eq!(server.connection(&id), expired);
-
-    // Reconnected: ACTIVE under the same id with a new grant that refreshes.
+/// Reconnected: ACTIVE under the same id with a new grant that refreshes; the refresh
+/// token it rotated to.
+fn reconnected_under_the_same_id(server: &Server, idp: &OidcProvider, id: &str) -> String {
     let codes = idp.token_calls("authorization_code");
-    let link = reconnect_link(&server, &id);
+    let link = reconnect_link(server, id);
     drive(&link, &["--expect-text", "Connected"]);
     assert_eq!(idp.token_calls("authorization_code"), codes + 1);
-    let active = server.connection(&id);
+    let active = server.connection(id);
     assert_eq!(
         (&active["id"], &active["status"]),
         (&json!(id), &json!("ACTIVE")),
         "{active}"
     );
     assert!(active["statusReason"].is_null(), "{active}");
-    let moves = server.moves_of(&id);
+    let moves = server.moves_of(id);
     assert_eq!(
         moves.last().map(|m| (&m.0, &m.1)),
         Some((&json!("EXPIRED"), &json!("ACTIVE"))),
         "{moves:?}"
     );
-    let first = refresh_token(&server, &id);
+    let first = refresh_token(server, id);
     std::thread::sleep(Duration::from_secs(3));
     let refreshes = idp.token_calls("refresh_token");
-    let rotated = refresh_token(&server, &id);
+    let rotated = refresh_token(server, id);
     assert_eq!(idp.token_calls("refresh_token"), refreshes + 1);
     assert_ne!(first, rotated);
-
-    // Reconnecting an ACTIVE connection replaces its grant: the old refresh token is
-    // revoked at the server once the new one is in.
-    let link = reconnect_link(&server, &id);
-    drive(&link, &["--expect-text", "Connected"]);
-    let replaced = refresh_token(&server, &id);
-    assert_ne!(replaced, rotated);
-    let (status, answer) = refresh_at_server(&idp, &rotated);
-    assert_eq!(
-        (status, &answer["error"]),
-        (400, &json!("invalid_grant")),
-        "{answer}"
-    );
-    assert!(
-        idp.stats()["revoked_tokens"]
-            .as_array()
-            .is_some_and(|t| t.iter().any(|h| h == "refresh_token")),
-        "{}",
-        idp.stats()
-    );
-    assert_eq!(server.reveal(&id).0, 200);
+    rotated
 }
 
 #[test]
@@ -173,13 +184,11 @@ fn only_settled_oauth_connections_reconnect() {
         "{refused}"
     );
     // A token scheme is not authorized in a browser.
-    let github = server.connect(
+    let github = server.bearer(
         "github",
-        "BEARER_TOKEN",
         "http://127.0.0.1:9",
-        json!({}),
         "dave",
-        json!({"token": "ghp_reconnectNotForTokens0000000000000"}),
+        "ghp_reconnectNotForTokens0000000000000",
     );
     let (status, refused) = reconnect(&server, &github);
     assert_eq!(status, 400, "{refused}");
@@ -245,8 +254,7 @@ fn deleting_an_integration_revokes_its_connections_and_a_disabled_one_cannot_act
     let idp = idp(&server, 3600);
     // The API is the provider's own userinfo endpoint (`/me`).
     let integration = oauth_integration(&server, &idp, json!({"base_url": idp.issuer}));
-    let (id, link) = start_connection(&server, &integration, "frank", None);
-    drive(&link, &["--expect-text", "Connected"]);
+    let id = connected(&server, &integration, "frank");
     let token = refresh_token(&server, &id);
     let path = format!("/api/v1/integrations/{integration}");
 
@@ -288,13 +296,7 @@ fn offline_access_gets_a_refresh_token_from_a_strict_provider_and_its_absence_is
     let strict = oauth_integration(&server, &idp, json!({"authorization_params": {}}));
     let (id, link) = start_connection(&server, &strict, "gina", None);
     let page = drive(&link, &["--expect-text", "Connected"]);
-    assert!(
-        !page["text"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("no refresh token"),
-        "{page}"
-    );
+    assert!(!page_says(&page, "no refresh token"), "{page}");
     let first = refresh_token(&server, &id);
     assert!(server.connection(&id)["statusReason"].is_null());
     std::thread::sleep(Duration::from_secs(3));
@@ -311,13 +313,7 @@ fn offline_access_gets_a_refresh_token_from_a_strict_provider_and_its_absence_is
     );
     let (id, link) = start_connection(&server, &online, "gina", None);
     let page = drive(&link, &["--expect-text", "Connected"]);
-    assert!(
-        page["text"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("no refresh token"),
-        "{page}"
-    );
+    assert!(page_says(&page, "no refresh token"), "{page}");
     let connection = server.connection(&id);
     assert_eq!(connection["status"], "ACTIVE");
     let reason = connection["statusReason"].as_str().unwrap_or_default();
@@ -340,8 +336,7 @@ fn an_oauth_connection_is_checked_with_a_fresh_token() {
     let idp = idp(&server, 2);
     // The who-am-I endpoint is the provider's userinfo (`/me`).
     let integration = oauth_integration(&server, &idp, json!({"base_url": idp.issuer}));
-    let (id, link) = start_connection(&server, &integration, "hank", None);
-    drive(&link, &["--expect-text", "Connected"]);
+    let id = connected(&server, &integration, "hank");
     // The flow recorded which account this is, from the provider's userinfo.
     let account = server.connection(&id)["connectionParams"]["account"].clone();
     assert!(account.as_str().is_some_and(|a| !a.is_empty()), "{account}");

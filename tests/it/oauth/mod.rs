@@ -76,6 +76,14 @@ fn start_connection(
     )
 }
 
+/// An ACTIVE connection of `entity` through `integration`, completed in Chromium.
+fn connected(server: &Server, integration: &str, entity: &str) -> String {
+    let (id, link) = start_connection(server, integration, entity, None);
+    crate::common::peers::drive(&link, &["--expect-text", "Connected"]);
+    assert_eq!(server.connection(&id)["status"], "ACTIVE");
+    id
+}
+
 /// The state of the flow behind a connect link.
 fn state_of(connect_url: &str) -> String {
     let authorize = crate::common::idp::authorize_url(connect_url).expect("continue link");

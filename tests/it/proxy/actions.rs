@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use serde_json::{Value, json};
 
-use super::{github, proxy_server};
+use super::{github, gmail, proxy_server};
 use crate::common::stand_in::{Upstream, json_reply};
 use crate::common::{Server, keyport};
 
@@ -188,14 +188,7 @@ fn gmail_send_email_sends_the_raw_message() {
             json!({"id": "m1", "threadId": "t1", "labelIds": ["SENT"]}),
         )
     });
-    kp.connect(
-        "gmail",
-        "BEARER_TOKEN",
-        &format!("{}/gmail/v1", upstream.base),
-        json!({}),
-        "alice",
-        json!({"token": "ya29.gmail"}),
-    );
+    gmail(&kp, &upstream.base, "ya29.gmail");
     let (status, answer) = kp.execute(
         "GMAIL_SEND_EMAIL",
         json!({"entityId": "alice", "input": {

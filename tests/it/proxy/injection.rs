@@ -211,14 +211,22 @@ fn entity_and_app_pick_the_default_else_the_oldest_active_connection() {
         .map(|r| r.header("authorization").unwrap_or("").to_string())
         .collect();
     assert_eq!(tokens, ["Bearer older", "Bearer newer", "Bearer older"]);
-    // One default per entity and app: marking the older one unmarks the newer.
+    one_default_per_entity_and_app(&kp, &older, &newer);
+    no_connection_of_the_entity_or_app_is_404(&kp);
+    a_key_of_bob_cannot_reach_alices_connection(&kp, &older, by_entity);
+    assert_eq!(upstream.count(), 3);
+}
+
+/// Marking the older one unmarks the newer (its labels stay); edits that are not labels or
+/// a boolean default are refused.
+fn one_default_per_entity_and_app(kp: &Server, older: &str, newer: &str) {
     kp.ok(
         "PATCH",
         &format!("/api/v1/connectedAccounts/{older}"),
         Some(&json!({"default": true})),
     );
-    assert!(kp.connection(&newer)["connectionParams"]["default"].is_null());
-    assert_eq!(kp.connection(&newer)["labels"], json!(["work"]));
+    assert!(kp.connection(newer)["connectionParams"]["default"].is_null());
+    assert_eq!(kp.connection(newer)["labels"], json!(["work"]));
     for bad in [
         json!({"labels": [""]}),
         json!({"favourite": true}),
@@ -228,7 +236,9 @@ fn entity_and_app_pick_the_default_else_the_oldest_active_connection() {
         let (status, answer) = kp.as_admin("PATCH", &path, Some(&bad));
         assert_eq!(status, 400, "{bad}: {answer}");
     }
+}
 
+fn no_connection_of_the_entity_or_app_is_404(kp: &Server) {
     let (status, answer) = kp.proxy(
         json!({"entityId": "bob", "appName": "github", "endpoint": "/user", "method": "GET"}),
     );
@@ -237,36 +247,26 @@ fn entity_and_app_pick_the_default_else_the_oldest_active_connection() {
     let (status, _) =
         kp.proxy(json!({"entityId": "alice", "appName": "nope", "endpoint": "/", "method": "GET"}));
     assert_eq!(status, 404);
+}
 
-    // A key restricted to bob cannot act through alice's connection, by id or by entity,
-    // nor change it (a manage key, which may change bob's).
+/// A key restricted to bob cannot act through alice's connection, by id or by entity,
+/// nor change it (a manage key, which may change bob's).
+fn a_key_of_bob_cannot_reach_alices_connection(kp: &Server, older: &str, by_entity: Value) {
     let key = kp.ok(
         "POST",
         "/api/v1/keys",
         Some(&json!({"name": "bob-agent", "permission": "manage", "entityId": "bob"})),
     );
     let key = key["key"].as_str().unwrap_or_default().to_string();
-    let call = |body: Value| {
-        crate::common::call(
-            &kp.url,
-            "POST",
-            "/api/v2/actions/proxy",
-            Some(&key),
-            Some(&body),
-        )
+    let call = |method: &str, path: &str, body: Value| {
+        crate::common::call(&kp.url, method, path, Some(&key), Some(&body))
     };
-    assert_eq!(call(get(&older, "/user")).0, 404);
-    assert_eq!(call(by_entity).0, 403);
+    let proxy = "/api/v2/actions/proxy";
+    assert_eq!(call("POST", proxy, get(older, "/user")).0, 404);
+    assert_eq!(call("POST", proxy, by_entity).0, 403);
     let path = format!("/api/v1/connectedAccounts/{older}");
-    let (status, _) = crate::common::call(
-        &kp.url,
-        "PATCH",
-        &path,
-        Some(&key),
-        Some(&json!({"default": false})),
-    );
+    let (status, _) = call("PATCH", &path, json!({"default": false}));
     assert_eq!(status, 404, "bob's key edited alice's connection");
-    assert_eq!(upstream.count(), 3);
 }
 
 #[test]

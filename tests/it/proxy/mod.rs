@@ -33,14 +33,13 @@ fn proxy_server() -> Server {
 
 /// A GitHub BEARER_TOKEN connection of alice with `token`, its API at `base`.
 fn github(kp: &Server, base: &str, token: &str) -> String {
-    kp.connect(
-        "github",
-        "BEARER_TOKEN",
-        base,
-        json!({}),
-        "alice",
-        json!({"token": token}),
-    )
+    kp.bearer("github", base, "alice", token)
+}
+
+/// A Gmail BEARER_TOKEN connection of alice with `token`, its API under `/gmail/v1` at
+/// `base`.
+fn gmail(kp: &Server, base: &str, token: &str) -> String {
+    kp.bearer("gmail", &format!("{base}/gmail/v1"), "alice", token)
 }
 
 fn get(connection: &str, endpoint: &str) -> Value {

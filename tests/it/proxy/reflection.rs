@@ -156,14 +156,7 @@ fn a_reflected_credential_reaches_a_use_key_in_no_encoding() {
         assert_eq!(status, 200, "{answer}");
         nothing_reflected(&answer, &secrets, &format!("{app} v3 proxy"));
     }
-    let id = kp.connect(
-        "github",
-        "BEARER_TOKEN",
-        &upstream.base,
-        json!({}),
-        "alice",
-        json!({"token": TOKEN}),
-    );
+    let id = kp.bearer("github", &upstream.base, "alice", TOKEN);
     let body = json!({"connectedAccountId": id, "input": {}});
     let path = "/api/v2/actions/GITHUB_GET_THE_AUTHENTICATED_USER/execute";
     let (status, answer) = call(&kp.url, "POST", path, Some(&key), Some(&body));

@@ -10,8 +10,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE;
 use serde_json::{Value, json};
 
-use super::{UPSTREAM_TIMEOUT_MS, github};
-use crate::common::client::{agent, call};
+use super::{UPSTREAM_TIMEOUT_MS, github, gmail};
+use crate::common::client::call;
+use crate::common::mcp::{open, rpc, tool_names};
 use crate::common::stand_in::{Upstream, json_reply};
 use crate::common::{Launch, Server};
 
@@ -214,52 +215,10 @@ fn mcp_lists_a_user_action_for_an_entity_with_a_connection() {
         "/api/v1/keys",
         Some(&json!({"name": "mcp", "permission": "use", "entityId": "alice"})),
     );
-    let auth = format!("Bearer {}", created["key"].as_str().expect("key"));
-    let post = |session: Option<&str>, body: Value| {
-        let mut req = ureq::http::Request::builder()
-            .method("POST")
-            .uri(format!("{}/mcp", kp.url))
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("authorization", &auth)
-            .header("mcp-protocol-version", "2025-11-25");
-        if let Some(id) = session {
-            req = req.header("mcp-session-id", id);
-        }
-        let mut response = agent()
-            .run(req.body(body.to_string()).expect("request"))
-            .expect("POST /mcp");
-        let session = response
-            .headers()
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        (
-            session,
-            serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
-        )
-    };
-    let (session, _) = post(
-        None,
-        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "raw", "version": "0"}}}),
-    );
-    let session = session.expect("a session id");
-    post(
-        Some(&session),
-        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-    );
-    let (_, listed) = post(
-        Some(&session),
-        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}),
-    );
-    let tools = names(&listed["result"]["tools"], "name");
-    assert!(
-        tools.contains(&"GITHUB_LIST_MY_STARS".to_string()),
-        "{tools:?}"
-    );
+    let session = open(&kp.url, created["key"].as_str().expect("key"));
+    let listed = rpc(&kp.url, &session, 2, "tools/list", json!({})).body;
+    let tools = tool_names(&listed);
+    assert!(tools.contains(&"GITHUB_LIST_MY_STARS"), "{tools:?}");
     let star = listed["result"]["tools"]
         .as_array()
         .and_then(|t| t.iter().find(|t| t["name"] == "GITHUB_STAR_A_REPOSITORY"))
@@ -298,14 +257,7 @@ fn gmail_fetch_emails_returns_the_messages_not_their_ids() {
             _ => json_reply(404, json!({"error": {"message": "no"}})),
         }
     });
-    kp.connect(
-        "gmail",
-        "BEARER_TOKEN",
-        &format!("{}/gmail/v1", upstream.base),
-        json!({}),
-        "alice",
-        json!({"token": "ya29.fetch"}),
-    );
+    gmail(&kp, &upstream.base, "ya29.fetch");
     let (status, answer) = kp.execute(
         "GMAIL_FETCH_EMAILS",
         json!({"entityId": "alice", "input": {"query": "is:unread", "max_results": 2}}),
