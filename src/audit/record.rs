@@ -83,13 +83,13 @@ pub const GENESIS: [u8; 32] = [0; 32];
 
 /// HMAC over the previous MAC, the sequence number and every field, each length-prefixed
 /// (and `None` told apart from `Some("")`), so no two different records encode alike.
+/// The fields are laid out in one buffer and signed in one pass.
 pub fn chain_mac(key: &hmac::Key, prev: &[u8], seq: i64, entry: &Entry) -> Vec<u8> {
-    let mut ctx = hmac::Context::with_key(key);
-    ctx.update(b"keyport audit record v1");
-    put(&mut ctx, Some(prev));
-    ctx.update(&seq.to_be_bytes());
-    ctx.update(&entry.at_ms.to_be_bytes());
-    put(&mut ctx, Some(entry.event.as_bytes()));
+    let mut m = Message::with_label(b"keyport audit record v1", 256);
+    m.put(Some(prev));
+    m.raw(&seq.to_be_bytes());
+    m.raw(&entry.at_ms.to_be_bytes());
+    m.put(Some(entry.event.as_bytes()));
     for field in [
         &entry.key_id,
         &entry.key_name,
@@ -101,44 +101,62 @@ pub fn chain_mac(key: &hmac::Key, prev: &[u8], seq: i64, entry: &Entry) -> Vec<u
         &entry.host,
         &entry.path,
     ] {
-        put(&mut ctx, field.as_deref().map(str::as_bytes));
+        m.put(field.as_deref().map(str::as_bytes));
     }
-    put(&mut ctx, Some(entry.outcome.as_bytes()));
-    put_int(&mut ctx, entry.status);
-    put(&mut ctx, entry.detail.as_deref().map(str::as_bytes));
-    put_int(&mut ctx, entry.latency_ms);
-    ctx.sign().as_ref().to_vec()
+    m.put(Some(entry.outcome.as_bytes()));
+    m.put_int(entry.status);
+    m.put(entry.detail.as_deref().map(str::as_bytes));
+    m.put_int(entry.latency_ms);
+    m.sign(key)
 }
 
 /// HMAC over the chain's two ends (see `audit_chain`).
 pub fn ends_mac(key: &hmac::Key, first: (i64, &[u8]), last: (i64, &[u8])) -> Vec<u8> {
-    let mut ctx = hmac::Context::with_key(key);
-    ctx.update(b"keyport audit ends v1");
-    ctx.update(&first.0.to_be_bytes());
-    put(&mut ctx, Some(first.1));
-    ctx.update(&last.0.to_be_bytes());
-    put(&mut ctx, Some(last.1));
-    ctx.sign().as_ref().to_vec()
+    let mut m = Message::with_label(b"keyport audit ends v1", 128);
+    m.raw(&first.0.to_be_bytes());
+    m.put(Some(first.1));
+    m.raw(&last.0.to_be_bytes());
+    m.put(Some(last.1));
+    m.sign(key)
 }
 
-fn put(ctx: &mut hmac::Context, value: Option<&[u8]>) {
-    match value {
-        None => ctx.update(&[0]),
-        Some(bytes) => {
-            ctx.update(&[1]);
-            ctx.update(&(bytes.len() as u64).to_be_bytes());
-            ctx.update(bytes);
+/// The bytes a MAC is computed over.
+struct Message(Vec<u8>);
+
+impl Message {
+    fn with_label(label: &[u8], capacity: usize) -> Message {
+        let mut bytes = Vec::with_capacity(capacity);
+        bytes.extend_from_slice(label);
+        Message(bytes)
+    }
+
+    fn raw(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+
+    fn put(&mut self, value: Option<&[u8]>) {
+        match value {
+            None => self.0.push(0),
+            Some(bytes) => {
+                self.0.push(1);
+                self.raw(&(bytes.len() as u64).to_be_bytes());
+                self.raw(bytes);
+            }
         }
     }
-}
 
-fn put_int(ctx: &mut hmac::Context, value: Option<i64>) {
-    match value {
-        None => ctx.update(&[0]),
-        Some(n) => {
-            ctx.update(&[1]);
-            ctx.update(&n.to_be_bytes());
+    fn put_int(&mut self, value: Option<i64>) {
+        match value {
+            None => self.0.push(0),
+            Some(n) => {
+                self.0.push(1);
+                self.raw(&n.to_be_bytes());
+            }
         }
+    }
+
+    fn sign(self, key: &hmac::Key) -> Vec<u8> {
+        hmac::sign(key, &self.0).as_ref().to_vec()
     }
 }
 
@@ -189,6 +207,65 @@ mod tests {
         );
         let other = hmac::Key::new(hmac::HMAC_SHA256, &[8; 32]);
         assert_ne!(base, chain_mac(&other, &GENESIS, 1, &entry), "key");
+    }
+
+    /// Logs written before the MAC was computed in one buffer still verify: the bytes
+    /// are the v1 layout, fed to HMAC piece by piece as the first writer did.
+    #[test]
+    fn the_mac_is_the_v1_layout_of_earlier_logs() {
+        let entry = Entry {
+            at_ms: 1_764_000_000_123,
+            event: "proxy".into(),
+            key_id: Some("k1".into()),
+            key_name: Some("agent".into()),
+            entity: Some("alice".into()),
+            connection: Some("c1".into()),
+            app: Some("github".into()),
+            action: None,
+            method: Some("GET".into()),
+            host: Some("api.github.com".into()),
+            path: Some("/user".into()),
+            outcome: "ok".into(),
+            status: Some(200),
+            detail: Some(String::new()),
+            latency_ms: None,
+        };
+        let mut ctx = hmac::Context::with_key(&key());
+        let field = |ctx: &mut hmac::Context, v: Option<&[u8]>| match v {
+            None => ctx.update(&[0]),
+            Some(b) => {
+                ctx.update(&[1]);
+                ctx.update(&(b.len() as u64).to_be_bytes());
+                ctx.update(b);
+            }
+        };
+        ctx.update(b"keyport audit record v1");
+        field(&mut ctx, Some(&[9; 32]));
+        ctx.update(&7i64.to_be_bytes());
+        ctx.update(&entry.at_ms.to_be_bytes());
+        field(&mut ctx, Some(b"proxy"));
+        for v in ["k1", "agent", "alice", "c1", "github"] {
+            field(&mut ctx, Some(v.as_bytes()));
+        }
+        field(&mut ctx, None);
+        for v in ["GET", "api.github.com", "/user", "ok"] {
+            field(&mut ctx, Some(v.as_bytes()));
+        }
+        ctx.update(&[1]);
+        ctx.update(&200i64.to_be_bytes());
+        field(&mut ctx, Some(b""));
+        ctx.update(&[0]);
+        let expected = ctx.sign().as_ref().to_vec();
+        assert_eq!(chain_mac(&key(), &[9; 32], 7, &entry), expected);
+
+        let mut ctx = hmac::Context::with_key(&key());
+        ctx.update(b"keyport audit ends v1");
+        ctx.update(&3i64.to_be_bytes());
+        field(&mut ctx, Some(&[1; 32]));
+        ctx.update(&9i64.to_be_bytes());
+        field(&mut ctx, Some(&[2; 32]));
+        let expected = ctx.sign().as_ref().to_vec();
+        assert_eq!(ends_mac(&key(), (3, &[1; 32]), (9, &[2; 32])), expected);
     }
 
     #[test]

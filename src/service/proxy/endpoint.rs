@@ -64,8 +64,16 @@ fn segments(path: &str) -> Vec<&str> {
 /// The URL for `endpoint` (a path relative to `base_url`, with an optional query), or an
 /// `invalid_input` error saying why it is refused.
 pub fn resolve_endpoint(base_url: &str, endpoint: &str) -> Result<Url> {
-    let base = Url::parse(base_url)
-        .map_err(|_| Error::Conflict("the integration's base URL is not a valid URL".into()))?;
+    resolve_under(&parse_base(base_url)?, endpoint)
+}
+
+fn parse_base(base_url: &str) -> Result<Url> {
+    Url::parse(base_url)
+        .map_err(|_| Error::Conflict("the integration's base URL is not a valid URL".into()))
+}
+
+/// [`resolve_endpoint`] under a base URL already parsed.
+fn resolve_under(base: &Url, endpoint: &str) -> Result<Url> {
     if !matches!(base.scheme(), "http" | "https") || base.host().is_none() {
         return Err(Error::Conflict(
             "the integration's base URL must be an http(s) URL with a host".into(),
@@ -136,7 +144,7 @@ pub fn resolve_endpoint(base_url: &str, endpoint: &str) -> Result<Url> {
         };
         url.set_query(Some(&combined));
     }
-    check_within(&base, &url)?;
+    check_within(base, &url)?;
     Ok(url)
 }
 
@@ -149,14 +157,14 @@ pub fn resolve_on_hosts(
     extra_hosts: &[String],
     endpoint: &str,
 ) -> Result<(Url, Url)> {
-    let base = Url::parse(base_url)
-        .map_err(|_| Error::Conflict("the integration's base URL is not a valid URL".into()))?;
+    let base = parse_base(base_url)?;
     let prefix = format!("{}://", base.scheme());
     let absolute = endpoint
         .get(..prefix.len())
         .is_some_and(|p| p.eq_ignore_ascii_case(&prefix));
     if !absolute {
-        return Ok((base, resolve_endpoint(base_url, endpoint)?));
+        let url = resolve_under(&base, endpoint)?;
+        return Ok((base, url));
     }
     let after = &endpoint[prefix.len()..];
     let cut = after.find(['/', '?']).unwrap_or(after.len());
@@ -212,7 +220,7 @@ pub fn resolve_on_hosts(
     } else {
         below.to_string()
     };
-    let url = resolve_endpoint(host_base.as_str(), &below)?;
+    let url = resolve_under(&host_base, &below)?;
     Ok((host_base, url))
 }
 
