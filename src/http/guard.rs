@@ -112,12 +112,11 @@ pub async fn guard(
     };
     // The response carries the request: method and path are read in place, nothing copied.
     let request = response.request();
-    tracing::info!(
-        method = %request.method(),
-        path = %request.path(),
-        status = response.status().as_u16(),
-        ms = started.elapsed().as_millis() as u64,
-        "request"
+    crate::logging::request(
+        request.method().as_str(),
+        request.path(),
+        response.status().as_u16(),
+        started.elapsed().as_millis() as u64,
     );
     Ok(response)
 }
