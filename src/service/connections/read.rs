@@ -102,18 +102,23 @@ struct Row {
 
 impl Connections<'_> {
     /// One connection as a reader sees it; a reveal key's read may renew its token.
-    fn view_connection(&self, caller: &Caller, connection: Connection) -> Result<ConnectionView> {
-        let integration = self.ctx.load_integration(connection.integration_id)?;
+    fn view_with(
+        &self,
+        caller: &Caller,
+        connection: Connection,
+        integration: &Integration,
+    ) -> ConnectionView {
         let params = redacted(&connection.params, &connection.secret_keys);
-        let auth = self.live_auth_params(caller, &connection, &integration, &params);
-        Ok(ConnectionView::new(connection, &integration, params, auth))
+        let auth = self.live_auth_params(caller, &connection, integration, &params);
+        ConnectionView::new(connection, integration, params, auth)
     }
 
     pub fn get(&self, caller: &Caller, id: ConnectionId) -> Result<ConnectionView> {
         caller.require(Permission::Use)?;
         self.flows().sweep()?;
-        let connection = self.ctx.load_connection(caller, id)?;
-        self.view_connection(caller, connection)
+        // The connection comes with its integration: one read of the row cache, not two.
+        let loaded = self.ctx.load_for(caller, id)?;
+        Ok(self.view_with(caller, loaded.connection, &loaded.integration))
     }
 
     /// The store filter and page for `req` as `caller` may see it; `None` when nothing can
