@@ -6,25 +6,21 @@
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use ring::hmac;
-use rusqlite::Connection;
-
 use super::Retention;
 use super::record::Entry;
 use super::verify::{Verdict, verify};
 use super::writer::{Msg, Writer};
 use crate::clock::Clock;
+use crate::store::Store;
+use ring::hmac;
 
 fn key() -> hmac::Key {
     hmac::Key::new(hmac::HMAC_SHA256, &[42; 32])
 }
 
-fn open(path: &std::path::Path) -> Connection {
-    let mut db = Connection::open(path).unwrap();
-    let tx = db.transaction().unwrap();
-    crate::store::migrate::apply(&tx).unwrap();
-    tx.commit().unwrap();
-    db
+/// Runs `sql` on the store behind the writer's back (someone editing the database).
+fn tamper(store: &Store, sql: &str) {
+    store.read(|db| db.batch(sql)).unwrap();
 }
 
 fn entry(n: usize) -> Entry {
@@ -40,10 +36,10 @@ fn entry(n: usize) -> Entry {
     }
 }
 
-/// Runs a writer on `path` until `n` more records are on disk, then stops it.
-fn write(path: &std::path::Path, n: usize, retention: Retention) {
+/// Runs a writer on `store` until `n` more records are on disk, then stops it.
+fn write(store: &Store, n: usize, retention: Retention) {
     let writer = Writer {
-        db: open(path),
+        db: store.appender().unwrap(),
         key: key(),
         clock: Clock::system(),
         retention,
@@ -60,21 +56,21 @@ fn write(path: &std::path::Path, n: usize, retention: Retention) {
     thread.join().unwrap();
 }
 
-fn check(path: &std::path::Path) -> Verdict {
-    verify(&open(path), &key()).unwrap()
+fn check(store: &Store) -> Verdict {
+    store.snapshot(|db| verify(db, &key())).unwrap()
 }
 
-fn logged(n: usize) -> (tempfile::TempDir, std::path::PathBuf) {
+fn logged(n: usize) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("audit.db");
-    write(&path, n, Retention::default());
-    (dir, path)
+    let store = Store::scratch(dir.path());
+    write(&store, n, Retention::default());
+    (dir, store)
 }
 
 fn tampered(sql: &str) -> Verdict {
-    let (_dir, path) = logged(5);
-    open(&path).execute_batch(sql).unwrap();
-    check(&path)
+    let (_dir, store) = logged(5);
+    tamper(&store, sql);
+    check(&store)
 }
 
 fn broken_at(verdict: &Verdict) -> i64 {
@@ -83,15 +79,15 @@ fn broken_at(verdict: &Verdict) -> i64 {
 
 #[test]
 fn an_untouched_log_verifies_and_a_restart_continues_the_chain() {
-    let (_dir, path) = logged(5);
-    let verdict = check(&path);
+    let (_dir, store) = logged(5);
+    let verdict = check(&store);
     assert!(verdict.intact(), "{verdict:?}");
     assert_eq!(
         (verdict.records, verdict.first_seq, verdict.last_seq),
         (5, Some(1), Some(5))
     );
-    write(&path, 3, Retention::default());
-    let verdict = check(&path);
+    write(&store, 3, Retention::default());
+    let verdict = check(&store);
     assert!(verdict.intact(), "{verdict:?}");
     assert_eq!(verdict.last_seq, Some(8));
 }
@@ -123,30 +119,26 @@ fn every_kind_of_rewrite_is_named() {
 
 #[test]
 fn pruning_keeps_what_remains_verifiable() {
-    let (_dir, path) = logged(10);
+    let (_dir, store) = logged(10);
     let small = Retention {
         days: 90,
         max_records: 3,
     };
-    write(&path, 0, small);
-    let verdict = check(&path);
+    write(&store, 0, small);
+    let verdict = check(&store);
     assert!(verdict.intact(), "{verdict:?}");
     assert_eq!((verdict.records, verdict.first_seq), (3, Some(8)));
     // Cutting more of the old end than pruning did shows.
-    open(&path)
-        .execute_batch("DELETE FROM audit_log WHERE seq = 8")
-        .unwrap();
-    assert_eq!(broken_at(&check(&path)), 8);
+    tamper(&store, "DELETE FROM audit_log WHERE seq = 8");
+    assert_eq!(broken_at(&check(&store)), 8);
 }
 
 #[test]
 fn a_writer_restarted_on_a_cut_log_leaves_the_damage_visible() {
-    let (_dir, path) = logged(5);
-    open(&path)
-        .execute_batch("DELETE FROM audit_log WHERE seq = 5")
-        .unwrap();
-    write(&path, 2, Retention::default());
-    let verdict = check(&path);
+    let (_dir, store) = logged(5);
+    tamper(&store, "DELETE FROM audit_log WHERE seq = 5");
+    write(&store, 2, Retention::default());
+    let verdict = check(&store);
     assert!(!verdict.intact(), "{verdict:?}");
     assert_eq!(
         verdict.last_seq,
