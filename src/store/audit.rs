@@ -139,9 +139,11 @@ pub struct AuditFilter {
 pub fn list(db: &Db<'_>, filter: &AuditFilter, limit: u32) -> Result<Vec<Record>, StoreError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM audit_log WHERE \
-         (?1 IS NULL OR entity_id = ?1) AND (?2 IS NULL OR connection_id = ?2) \
-         AND (?3 IS NULL OR key_id = ?3) AND (?4 IS NULL OR at_ms >= ?4) \
-         AND (?5 IS NULL OR at_ms < ?5) AND seq > ?6 ORDER BY seq LIMIT ?7"
+         (CAST(?1 AS TEXT) IS NULL OR entity_id = ?1) \
+         AND (CAST(?2 AS TEXT) IS NULL OR connection_id = ?2) \
+         AND (CAST(?3 AS TEXT) IS NULL OR key_id = ?3) \
+         AND (CAST(?4 AS BIGINT) IS NULL OR at_ms >= ?4) \
+         AND (CAST(?5 AS BIGINT) IS NULL OR at_ms < ?5) AND seq > ?6 ORDER BY seq LIMIT ?7"
     );
     db.query(
         &sql,

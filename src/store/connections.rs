@@ -165,6 +165,9 @@ fn matching(filter: &ConnectionFilter, dialect: Dialect) -> (String, Vec<String>
             Dialect::Sqlite => format!(
                 " AND EXISTS (SELECT 1 FROM json_each(connections.labels) WHERE json_each.value = ?{n})"
             ),
+            Dialect::Postgres => format!(
+                " AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(connections.labels::jsonb) AS l (value) WHERE l.value = ?{n})"
+            ),
         });
     }
     (sql, args)
@@ -224,6 +227,9 @@ pub fn set_param(db: &Db<'_>, id: ConnectionId, key: &str, value: &str) -> Resul
         Dialect::Sqlite => {
             "UPDATE connections SET params = json_set(params, '$.' || ?2, ?3) WHERE id = ?1"
         }
+        Dialect::Postgres => {
+            "UPDATE connections SET params = jsonb_set(params::jsonb, ARRAY[?2::text], to_jsonb(?3::text))::text WHERE id = ?1"
+        }
     };
     db.execute(sql, &args![id.to_string().as_str(), key, value])?;
     Ok(())
@@ -252,6 +258,13 @@ fn default_sql(dialect: Dialect) -> [&'static str; 3] {
                AND (entity_id, app_key) = (SELECT entity_id, app_key FROM connections WHERE id = ?1)",
             "UPDATE connections SET params = json_set(params, '$.default', json('true')), updated_at = ?2 WHERE id = ?1",
             "UPDATE connections SET params = json_remove(params, '$.default'), updated_at = ?2 WHERE id = ?1",
+        ],
+        Dialect::Postgres => [
+            "UPDATE connections SET params = (params::jsonb - 'default')::text, updated_at = ?2
+             WHERE id <> ?1 AND status <> 'DELETED' AND params::jsonb -> 'default' IS NOT NULL
+               AND (entity_id, app_key) = (SELECT entity_id, app_key FROM connections WHERE id = ?1)",
+            "UPDATE connections SET params = jsonb_set(params::jsonb, '{default}', 'true')::text, updated_at = ?2 WHERE id = ?1",
+            "UPDATE connections SET params = (params::jsonb - 'default')::text, updated_at = ?2 WHERE id = ?1",
         ],
     }
 }
@@ -338,7 +351,7 @@ pub fn active_counts(
 ) -> Result<Vec<(IntegrationId, u64)>, StoreError> {
     let rows = db.query(
         "SELECT integration_id, COUNT(*) FROM connections
-         WHERE status = 'ACTIVE' AND (?1 IS NULL OR entity_id = ?1) GROUP BY integration_id",
+         WHERE status = 'ACTIVE' AND (CAST(?1 AS TEXT) IS NULL OR entity_id = ?1) GROUP BY integration_id",
         &args![entity.map(EntityId::as_str)],
     )?;
     let mut out = Vec::new();

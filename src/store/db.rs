@@ -8,14 +8,15 @@
 //! A `Db` also remembers whether anything was written through it, so that a change made
 //! through `Store::read` invalidates the row cache all the same, whatever the engine.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
-use super::{StoreError, corrupt, sqlite};
+use super::{StoreError, corrupt, postgres, sqlite};
 
 /// Which SQL dialect a [`Db`] speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
     Sqlite,
+    Postgres,
 }
 
 /// A value bound to a placeholder.
@@ -179,6 +180,8 @@ pub struct Db<'a> {
 
 pub(super) enum Conn<'a> {
     Sqlite(&'a rusqlite::Connection),
+    /// PostgreSQL runs every closure in a transaction, whose methods take `&mut self`.
+    Postgres(RefCell<::postgres::Transaction<'a>>),
 }
 
 impl std::fmt::Debug for Db<'_> {
@@ -200,6 +203,15 @@ impl<'a> Db<'a> {
     pub fn dialect(&self) -> Dialect {
         match self.conn {
             Conn::Sqlite(_) => Dialect::Sqlite,
+            Conn::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// The PostgreSQL transaction this handle ran in, to commit.
+    pub(super) fn into_postgres(self) -> Result<::postgres::Transaction<'a>, StoreError> {
+        match self.conn {
+            Conn::Postgres(tx) => Ok(tx.into_inner()),
+            Conn::Sqlite(_) => Err(StoreError::Database("not a PostgreSQL transaction".into())),
         }
     }
 
@@ -213,6 +225,7 @@ impl<'a> Db<'a> {
         self.wrote.set(true);
         match &self.conn {
             Conn::Sqlite(c) => sqlite::execute(c, sql, params),
+            Conn::Postgres(tx) => postgres::execute(&mut tx.borrow_mut(), sql, params),
         }
     }
 
@@ -220,6 +233,7 @@ impl<'a> Db<'a> {
     pub fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError> {
         match &self.conn {
             Conn::Sqlite(c) => sqlite::query(c, sql, params),
+            Conn::Postgres(tx) => postgres::query(&mut tx.borrow_mut(), sql, params),
         }
     }
 
@@ -243,6 +257,7 @@ impl<'a> Db<'a> {
     ) -> Result<(), E> {
         match &self.conn {
             Conn::Sqlite(c) => sqlite::for_each(c, sql, params, each),
+            Conn::Postgres(tx) => postgres::for_each(&mut tx.borrow_mut(), sql, params, each),
         }
     }
 
@@ -252,6 +267,7 @@ impl<'a> Db<'a> {
         self.wrote.set(true);
         match &self.conn {
             Conn::Sqlite(c) => sqlite::batch(c, sql),
+            Conn::Postgres(tx) => postgres::batch(&mut tx.borrow_mut(), sql),
         }
     }
 }

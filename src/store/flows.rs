@@ -55,6 +55,14 @@ pub fn insert(db: &Db<'_>, new: &NewFlow<'_>) -> Result<(), StoreError> {
             "INSERT OR REPLACE INTO oauth_flows (connection_id, state_hash, connect_hash, app_key, secrets, redirect_after, expected_issuer, created_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
         }
+        Dialect::Postgres => {
+            "INSERT INTO oauth_flows (connection_id, state_hash, connect_hash, app_key, secrets, redirect_after, expected_issuer, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (connection_id) DO UPDATE SET state_hash = excluded.state_hash,
+               connect_hash = excluded.connect_hash, app_key = excluded.app_key, secrets = excluded.secrets,
+               redirect_after = excluded.redirect_after, expected_issuer = excluded.expected_issuer,
+               created_at = excluded.created_at, expires_at = excluded.expires_at, used_at = NULL"
+        }
     };
     db.execute(
         sql,

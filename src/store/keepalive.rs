@@ -30,6 +30,17 @@ pub fn renewable(db: &Db<'_>) -> Result<Vec<Renewable>, StoreError> {
                  AND auth_scheme = 'OAUTH2' AND json_extract(config, '$.grant_type') IS NOT 'client_credentials')
            AND EXISTS (SELECT 1 FROM json_each(c.secret_keys) WHERE json_each.value = 'refresh_token')"
         }
+        // As SQLite's CAST, a fractional number is cut to its integer part.
+        Dialect::Postgres => {
+            "SELECT c.id, c.app_key,
+                trunc((c.params::jsonb ->> 'issued_at')::numeric)::bigint,
+                trunc((c.params::jsonb ->> 'refresh_token_expires_at')::numeric)::bigint
+         FROM connections c
+         WHERE c.status = 'ACTIVE'
+           AND c.integration_id IN (SELECT id FROM integrations WHERE enabled AND NOT deleted
+                 AND auth_scheme = 'OAUTH2' AND (config::jsonb ->> 'grant_type') IS DISTINCT FROM 'client_credentials')
+           AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(c.secret_keys::jsonb) AS k (value) WHERE k.value = 'refresh_token')"
+        }
     };
     let mut out = Vec::new();
     for row in db.query(sql, &[])? {
@@ -114,8 +125,12 @@ mod tests {
 
     #[test]
     fn only_active_oauth_grants_with_a_refresh_token_on_enabled_integrations_are_renewable() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::scratch(dir.path());
+        for (store, scratch) in crate::store::testing::scratches() {
+            renewable_on(&store, scratch.name);
+        }
+    }
+
+    fn renewable_on(store: &Store, backend: &str) {
         let tokens = ["access_token", "refresh_token"];
         let active = ConnectionStatus::Active;
         let (kept, fresh) = store
@@ -171,7 +186,8 @@ mod tests {
                     issued_at: None,
                     refresh_expires_at: None,
                 },
-            ]
+            ],
+            "{backend}"
         );
     }
 }

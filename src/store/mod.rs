@@ -1,6 +1,7 @@
 //! Persistence: the tables keyport keeps, behind one narrow seam ([`db::Db`]) with a
-//! backend per database engine. SQLite (`sqlite`, the default: one file, WAL,
-//! `synchronous=FULL`) is the only one today. Every write is one transaction, so an
+//! backend per database engine: SQLite (`sqlite`, the default: one file, WAL,
+//! `synchronous=FULL`) or PostgreSQL (`postgres`, for a database several machines reach;
+//! same tables, same sealed blobs). Every write is one transaction, so an
 //! operation is either fully stored or not at all, and acknowledged means durable. The
 //! hot read path — a connection and its integration — is also served from an in-memory
 //! row cache (`cache`, `hot`) that every write invalidates before it returns. The store
@@ -16,7 +17,13 @@ pub mod flows;
 mod hot;
 pub mod integrations;
 pub mod keepalive;
+mod location;
+mod postgres;
 mod sqlite;
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;
 mod vault_row;
 
 use std::path::Path;
@@ -27,6 +34,7 @@ pub use cache::{Sealed, SealedConnection, SealedIntegration};
 pub use connections::{ConnectionFilter, NewConnection, Order, SecretUpdate, Window};
 pub use db::Db;
 pub use integrations::{IntegrationPatch, NewIntegration};
+pub use location::{DatabaseUrl, Location, UrlError};
 
 use crate::vault::VaultRecord;
 
@@ -61,6 +69,7 @@ impl StoreError {
 #[derive(Debug)]
 enum Backend {
     Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
 }
 
 #[derive(Debug)]
@@ -76,6 +85,7 @@ pub struct Appender(AppenderConn);
 #[derive(Debug)]
 enum AppenderConn {
     Sqlite(sqlite::Appender),
+    Postgres(postgres::Appender),
 }
 
 impl Appender {
@@ -86,6 +96,7 @@ impl Appender {
     ) -> Result<T, StoreError> {
         match &mut self.0 {
             AppenderConn::Sqlite(a) => a.read(f),
+            AppenderConn::Postgres(a) => a.read(f),
         }
     }
 
@@ -96,6 +107,7 @@ impl Appender {
     ) -> Result<T, StoreError> {
         match &mut self.0 {
             AppenderConn::Sqlite(a) => a.write(f),
+            AppenderConn::Postgres(a) => a.write(f),
         }
     }
 }
@@ -103,21 +115,42 @@ impl Appender {
 impl Store {
     /// Reads the vault record without writing anything to the database, so that a failed
     /// unlock leaves it as it was. `Ok(None)` when there is no database yet.
-    pub fn peek_vault(path: &Path) -> Result<Option<VaultRecord>, StoreError> {
-        sqlite::peek_vault(path)
+    pub fn peek_vault(at: impl Into<Location>) -> Result<Option<VaultRecord>, StoreError> {
+        match at.into() {
+            Location::File(path) => sqlite::peek_vault(&path),
+            Location::Postgres(url) => postgres::peek_vault(&url),
+        }
     }
 
     /// Creates a new database holding `record`, schema and vault row in one transaction.
-    pub fn create(path: &Path, record: &VaultRecord, now: &str) -> Result<Store, StoreError> {
-        Ok(Self::with(Backend::Sqlite(sqlite::Sqlite::create(
-            path, record, now,
-        )?)))
+    pub fn create(
+        at: impl Into<Location>,
+        record: &VaultRecord,
+        now: &str,
+    ) -> Result<Store, StoreError> {
+        Ok(Self::with(match at.into() {
+            Location::File(path) => Backend::Sqlite(sqlite::Sqlite::create(&path, record, now)?),
+            Location::Postgres(url) => {
+                Backend::Postgres(postgres::Postgres::create(&url, record, now)?)
+            }
+        }))
     }
 
     /// Opens an existing database (after its vault was unlocked) and applies pending
     /// migrations.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        Ok(Self::with(Backend::Sqlite(sqlite::Sqlite::open(path)?)))
+    pub fn open(at: impl Into<Location>) -> Result<Store, StoreError> {
+        Ok(Self::with(match at.into() {
+            Location::File(path) => Backend::Sqlite(sqlite::Sqlite::open(&path)?),
+            Location::Postgres(url) => Backend::Postgres(postgres::Postgres::open(&url)?),
+        }))
+    }
+
+    /// Where this store's database is.
+    pub fn location(&self) -> Location {
+        match &self.backend {
+            Backend::Sqlite(s) => Location::File(s.path().to_path_buf()),
+            Backend::Postgres(p) => Location::Postgres(p.url().clone()),
+        }
     }
 
     fn with(backend: Backend) -> Store {
@@ -132,6 +165,7 @@ impl Store {
     pub fn appender(&self) -> Result<Appender, StoreError> {
         match &self.backend {
             Backend::Sqlite(s) => Ok(Appender(AppenderConn::Sqlite(s.appender()?))),
+            Backend::Postgres(p) => Ok(Appender(AppenderConn::Postgres(p.appender()?))),
         }
     }
 
@@ -139,6 +173,7 @@ impl Store {
     pub fn path(&self) -> Option<&Path> {
         match &self.backend {
             Backend::Sqlite(s) => Some(s.path()),
+            Backend::Postgres(_) => None,
         }
     }
 
@@ -152,6 +187,7 @@ impl Store {
         crate::inline::check()?;
         let (value, changed) = match &self.backend {
             Backend::Sqlite(s) => s.read(f)?,
+            Backend::Postgres(p) => p.read(f)?,
         };
         if changed {
             self.cache.changed();
@@ -168,6 +204,7 @@ impl Store {
         crate::inline::check().map_err(StoreError::from)?;
         let (value, changed) = match &self.backend {
             Backend::Sqlite(s) => s.snapshot(f)?,
+            Backend::Postgres(p) => p.snapshot(f)?,
         };
         if changed {
             self.cache.changed();
@@ -187,6 +224,7 @@ impl Store {
         let _writing = self.cache.writing();
         match &self.backend {
             Backend::Sqlite(s) => s.write(f),
+            Backend::Postgres(p) => p.write(f),
         }
     }
 
@@ -213,11 +251,8 @@ impl Store {
     /// see (as another process's would not be), for tests.
     #[cfg(test)]
     pub(crate) fn reopen(&self) -> Store {
-        let opened = match &self.backend {
-            Backend::Sqlite(s) => sqlite::Sqlite::open(s.path()).map(Backend::Sqlite),
-        };
-        match opened {
-            Ok(backend) => Self::with(backend),
+        match Store::open(self.location()) {
+            Ok(store) => store,
             Err(e) => unreachable!("reopening a scratch store: {e}"),
         }
     }
@@ -235,6 +270,7 @@ impl Store {
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sqlite(s) => s.checkpoint(),
+            Backend::Postgres(_) => Ok(()),
         }
     }
 }
