@@ -244,6 +244,11 @@ struct Shared {
 
 #[test]
 fn sigkill_at_random_moments_loses_no_acknowledged_write_or_refresh() {
+    if crate::common::database::sqlite_only(
+        "sigkill_at_random_moments_loses_no_acknowledged_write_or_refresh",
+    ) {
+        return;
+    }
     let started = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
