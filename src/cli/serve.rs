@@ -62,9 +62,10 @@ pub(crate) fn database_arg(text: &str) -> Result<DatabaseArg, std::convert::Infa
 /// Where the vault lives: the database named by `--database`, else `DATA/keyport.db`.
 pub fn database_location(dir: &Path, arg: Option<&DatabaseArg>) -> Result<Location, CliError> {
     use secrecy::ExposeSecret;
-    match arg {
+    // A blank variable counts as unset, as every KEYPORT_* setting's does.
+    match arg.filter(|DatabaseArg(url)| !url.expose_secret().trim().is_empty()) {
         None => Ok(Location::File(dir.join(DB_FILE))),
-        Some(DatabaseArg(url)) => DatabaseUrl::parse(url.expose_secret())
+        Some(DatabaseArg(url)) => DatabaseUrl::parse(url.expose_secret().trim())
             .map(Location::Postgres)
             .map_err(|e| CliError::new(format!("--database: {e}"))),
     }

@@ -26,8 +26,6 @@ pub(crate) mod testing;
 mod tests;
 mod vault_row;
 
-use std::path::Path;
-
 pub use api_keys::NewApiKey;
 use cache::RowCache;
 pub use cache::{Sealed, SealedConnection, SealedIntegration};
@@ -169,14 +167,6 @@ impl Store {
         }
     }
 
-    /// The database file, for SQLite.
-    pub fn path(&self) -> Option<&Path> {
-        match &self.backend {
-            Backend::Sqlite(s) => Some(s.path()),
-            Backend::Postgres(_) => None,
-        }
-    }
-
     /// Runs `f` on a pooled connection. Reads only: changes belong in `write`. Should `f`
     /// change rows all the same, the row cache is invalidated before this returns. I/O
     /// follows, so never inside an inline attempt.
@@ -240,7 +230,7 @@ impl Store {
 
     /// A new store in `dir` with a fake vault row (the store never opens it), for tests.
     #[cfg(test)]
-    pub(crate) fn scratch(dir: &Path) -> Store {
+    pub(crate) fn scratch(dir: &std::path::Path) -> Store {
         match Store::create(&dir.join("keyport.db"), &Self::scratch_record(), "t0") {
             Ok(store) => store,
             Err(e) => unreachable!("a scratch store: {e}"),

@@ -228,3 +228,22 @@ fn a_failed_write_rolls_back_and_raw_statements_bind_alike() {
         assert!(listed.is_empty(), "{backend}: disabled ones are left out");
     }
 }
+
+#[test]
+fn a_database_that_cannot_be_reached_is_named_without_its_password() {
+    let url = super::DatabaseUrl::parse("postgres://keyport:hunter2@127.0.0.1:1/vault").unwrap();
+    let at = super::Location::Postgres(url);
+    // Nothing listens on port 1: both fail.
+    for failed in [
+        Store::open(&at).err().map(|e| e.to_string()),
+        Store::peek_vault(&at).err().map(|e| e.to_string()),
+    ] {
+        let failed = failed.unwrap();
+        assert!(!failed.contains("hunter2"), "{failed}");
+    }
+    let shown = format!("{at} {at:?}");
+    assert!(
+        !shown.contains("hunter2") && shown.contains("127.0.0.1:1/vault"),
+        "{shown}"
+    );
+}
