@@ -90,7 +90,6 @@ mod tests {
     use crate::clock::Deadline;
     use crate::domain::{AuthScheme, ConnectionStatus};
     use crate::ids::EntityId;
-    use crate::store::db::args;
     use crate::store::{IntegrationPatch, NewConnection, NewIntegration, SecretUpdate, flows};
 
     struct Fixture {
@@ -197,10 +196,10 @@ mod tests {
         );
         // A change behind the store's back (which keyport never makes: `serve` is the
         // only writer) is not seen by a hit, proving the hit read no SQLite.
-        let other = f.store.reopen();
-        other
-            .write(|db| db.execute("UPDATE connections SET secrets = ?1", &args![&b"\0"[..]]))
-            .unwrap();
+        crate::store::testing::behind_the_back(
+            &f.store,
+            "UPDATE connections SET secrets = substr(secrets, 2)",
+        );
         let hit = f.store.cached_sealed(f.connection).unwrap();
         assert_eq!(hit.connection.secrets.as_deref(), Some(&b"tokens-v1"[..]));
     }

@@ -47,6 +47,8 @@ pub enum StoreError {
     TooNew { found: u32, supported: u32 },
     #[error("the database has no vault header; it was not created by keyport or is damaged")]
     NoVault,
+    #[error("another keyport is using this database")]
+    InUse,
     #[error("stored JSON is malformed: {0}")]
     Json(#[from] serde_json::Error),
     #[error("no database connection became free: {0}")]
@@ -67,7 +69,7 @@ impl StoreError {
 #[derive(Debug)]
 enum Backend {
     Sqlite(sqlite::Sqlite),
-    Postgres(postgres::Postgres),
+    Postgres(Box<postgres::Postgres>),
 }
 
 #[derive(Debug)]
@@ -129,7 +131,7 @@ impl Store {
         Ok(Self::with(match at.into() {
             Location::File(path) => Backend::Sqlite(sqlite::Sqlite::create(&path, record, now)?),
             Location::Postgres(url) => {
-                Backend::Postgres(postgres::Postgres::create(&url, record, now)?)
+                Backend::Postgres(Box::new(postgres::Postgres::create(&url, record, now)?))
             }
         }))
     }
@@ -139,7 +141,7 @@ impl Store {
     pub fn open(at: impl Into<Location>) -> Result<Store, StoreError> {
         Ok(Self::with(match at.into() {
             Location::File(path) => Backend::Sqlite(sqlite::Sqlite::open(&path)?),
-            Location::Postgres(url) => Backend::Postgres(postgres::Postgres::open(&url)?),
+            Location::Postgres(url) => Backend::Postgres(Box::new(postgres::Postgres::open(&url)?)),
         }))
     }
 
@@ -234,16 +236,6 @@ impl Store {
         match Store::create(&dir.join("keyport.db"), &Self::scratch_record(), "t0") {
             Ok(store) => store,
             Err(e) => unreachable!("a scratch store: {e}"),
-        }
-    }
-
-    /// A second store on the same database, whose writes this one's row cache does not
-    /// see (as another process's would not be), for tests.
-    #[cfg(test)]
-    pub(crate) fn reopen(&self) -> Store {
-        match Store::open(self.location()) {
-            Ok(store) => store,
-            Err(e) => unreachable!("reopening a scratch store: {e}"),
         }
     }
 

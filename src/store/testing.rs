@@ -66,3 +66,30 @@ pub(crate) fn scratches() -> Vec<(Store, Scratch)> {
     }
     out
 }
+
+/// Runs `sql` on `store`'s database on a connection of its own, as another process would:
+/// `store` (its row cache) does not see it.
+pub(crate) fn behind_the_back(store: &Store, sql: &str) {
+    match store.location() {
+        Location::File(path) => {
+            rusqlite::Connection::open(path)
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap();
+        }
+        Location::Postgres(url) => {
+            postgres::Client::connect(url.expose_secret(), postgres::NoTls)
+                .unwrap()
+                .batch_execute(sql)
+                .unwrap();
+        }
+    }
+}
+
+/// Connects to `store`'s PostgreSQL database as a second keyport would; `None` on SQLite.
+pub(crate) fn second_instance(store: &Store) -> Option<Result<Store, super::StoreError>> {
+    match store.location() {
+        Location::File(_) => None,
+        Location::Postgres(url) => Some(Store::open(Location::Postgres(url))),
+    }
+}

@@ -247,3 +247,19 @@ fn a_database_that_cannot_be_reached_is_named_without_its_password() {
         "{shown}"
     );
 }
+
+#[test]
+fn a_second_keyport_on_the_same_postgres_database_is_refused() {
+    for (store, scratch) in super::testing::scratches() {
+        let at = store.location();
+        let Some(second) = super::testing::second_instance(&store) else {
+            continue;
+        };
+        assert!(matches!(second, Err(StoreError::InUse)), "{second:?}");
+        drop(store);
+        let again = Store::open(&at);
+        assert!(again.is_ok(), "free once the first has gone: {again:?}");
+        drop(again);
+        drop(scratch);
+    }
+}

@@ -33,6 +33,11 @@ impl From<postgres::Error> for StoreError {
 /// The advisory lock every write transaction takes first ("keyport" in ASCII).
 pub const WRITE_LOCK: i64 = 0x006b_6579_706f_7274;
 
+/// The session-level advisory lock a serving keyport holds for as long as it runs: the row
+/// cache assumes its process is the database's only writer, so a second keyport on the same
+/// database is refused until several instances are supported.
+pub const INSTANCE_LOCK: i64 = WRITE_LOCK + 1;
+
 const POOL_SIZE: u32 = 8;
 
 type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
@@ -41,6 +46,9 @@ type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 pub struct Postgres {
     url: DatabaseUrl,
     pool: Pool,
+    /// The connection holding [`INSTANCE_LOCK`]; closing it (dropping the store, or the
+    /// process ending however it ends) releases the lock.
+    _instance: std::sync::Mutex<Client>,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -105,6 +113,28 @@ pub fn peek_vault(url: &DatabaseUrl) -> Result<Option<VaultRecord>, StoreError> 
     Ok(Some(record))
 }
 
+/// How long a starting keyport waits for [`INSTANCE_LOCK`]: a keyport that stopped or was
+/// killed a moment ago releases it as soon as the server sees its connection close.
+const INSTANCE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A connection holding [`INSTANCE_LOCK`], or `InUse` if another keyport keeps it.
+fn alone(url: &DatabaseUrl) -> Result<Client, StoreError> {
+    let mut instance = connect(url)?;
+    let deadline = crate::clock::Deadline::after(INSTANCE_WAIT);
+    loop {
+        let alone: bool = instance
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&INSTANCE_LOCK])?
+            .try_get(0)?;
+        if alone {
+            return Ok(instance);
+        }
+        if deadline.passed() {
+            return Err(StoreError::InUse);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 impl Postgres {
     /// Creates the schema and the vault row in one transaction.
     pub fn create(url: &DatabaseUrl, record: &VaultRecord, now: &str) -> Result<Self, StoreError> {
@@ -123,6 +153,7 @@ impl Postgres {
         transaction(&mut client, IsolationLevel::ReadCommitted, true, |db| {
             migrate::apply(db)
         })?;
+        let instance = alone(url)?;
         let manager = PostgresConnectionManager::new(config(url)?, NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
@@ -132,6 +163,7 @@ impl Postgres {
         Ok(Postgres {
             url: url.clone(),
             pool,
+            _instance: std::sync::Mutex::new(instance),
         })
     }
 
