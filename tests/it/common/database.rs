@@ -135,6 +135,33 @@ impl super::Server {
         }
     }
 
+    /// The first column of every row `sql` selects, as text.
+    pub fn sql_strings(&self, sql: &str) -> Vec<String> {
+        match self.database() {
+            Some(database) => {
+                let (url, sql) = (database.url().to_string(), sql.to_string());
+                std::thread::spawn(move || {
+                    let mut client = postgres::Client::connect(&url, postgres::NoTls)?;
+                    client
+                        .query(&sql, &[])?
+                        .iter()
+                        .map(|row| row.try_get::<_, String>(0))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .join()
+                .expect("the database thread")
+                .expect("SQL on PostgreSQL")
+            }
+            None => {
+                let db = rusqlite::Connection::open(self.dir.join("keyport.db")).expect("SQLite");
+                let mut stmt = db.prepare(sql).expect("SQL on SQLite");
+                stmt.query_map([], |row| row.get::<_, String>(0))
+                    .and_then(|rows| rows.collect())
+                    .expect("SQL on SQLite")
+            }
+        }
+    }
+
     /// The one integer `sql` selects.
     pub fn sql_i64(&self, sql: &str) -> i64 {
         match self.database() {
