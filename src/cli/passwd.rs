@@ -52,9 +52,7 @@ pub fn run(data_dir: Option<PathBuf>, args: PasswdArgs) -> CliResult {
     let rewrapped = vault
         .rewrap(&new, vault.params())
         .map_err(|e| CliError::new(e.to_string()))?;
-    let store = Store::open(&db).map_err(|e| CliError::new(format!("{db}: {e}")))?;
-    let changed = store
-        .replace_vault(&rewrapped, &Clock::system().stamp())
+    let changed = Store::replace_vault_at(&db, &rewrapped, &Clock::system().stamp())
         .map_err(|e| CliError::new(format!("{db}: {e}")))?;
     println!(
         "keyport: passphrase changed ({changed} row rewritten; no stored secret was re-encrypted)"

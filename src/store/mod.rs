@@ -220,6 +220,19 @@ impl Store {
         }
     }
 
+    /// Replaces the vault row of the database at `at` (`keyport passwd`), whether or not a
+    /// keyport serves it: one row, one transaction. Returns the number of rows changed.
+    pub fn replace_vault_at(
+        at: impl Into<Location>,
+        record: &VaultRecord,
+        now: &str,
+    ) -> Result<usize, StoreError> {
+        match at.into() {
+            Location::File(path) => Store::open(Location::File(path))?.replace_vault(record, now),
+            Location::Postgres(url) => postgres::Postgres::replace_vault(&url, record, now),
+        }
+    }
+
     /// Replaces the vault row (passphrase change): one row, one transaction. Returns the
     /// number of rows the statement changed.
     pub fn replace_vault(&self, record: &VaultRecord, now: &str) -> Result<usize, StoreError> {

@@ -167,6 +167,22 @@ impl Postgres {
         })
     }
 
+    /// Replaces the vault row on a connection of its own, without [`INSTANCE_LOCK`], so
+    /// that `keyport passwd` works while a keyport serves the database (which keeps its
+    /// unlocked data key, the same under the new passphrase).
+    pub fn replace_vault(
+        url: &DatabaseUrl,
+        record: &VaultRecord,
+        now: &str,
+    ) -> Result<usize, StoreError> {
+        let mut client = connect(url)?;
+        let (changed, _) = transaction(&mut client, IsolationLevel::ReadCommitted, true, |db| {
+            migrate::apply(db)?;
+            vault_row::replace(db, record, now)
+        })?;
+        Ok(changed)
+    }
+
     pub fn url(&self) -> &DatabaseUrl {
         &self.url
     }
