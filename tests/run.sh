@@ -69,6 +69,9 @@ echo "==> cargo test"
 # --show-output: the hardening, storage and load tests print their figures when they pass.
 cargo test --all-targets -- --show-output
 
+# The same store and API tests on the PostgreSQL backend, in a throw-away cluster.
+bash tests/postgres.sh
+
 # Fuzzing last (its build is separate and slow): a short run of every target from the
 # committed seeds. cargo-fuzz drives libFuzzer; it is installed here when missing.
 if ! command -v cargo-fuzz >/dev/null; then

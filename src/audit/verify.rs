@@ -2,12 +2,11 @@
 //! does not verify.
 
 use ring::hmac;
-use rusqlite::Connection;
 use subtle::ConstantTimeEq;
 
 use super::record::{GENESIS, chain_mac, ends_mac};
-use crate::store::StoreError;
 use crate::store::audit::{self, Ends};
+use crate::store::{Db, StoreError};
 
 /// What a walk of the chain found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,7 +41,7 @@ pub fn ends_signed(key: &hmac::Key, ends: &Ends) -> bool {
     macs_equal(&expected, &ends.mac)
 }
 
-pub fn verify(db: &Connection, key: &hmac::Key) -> Result<Verdict, StoreError> {
+pub fn verify(db: &Db<'_>, key: &hmac::Key) -> Result<Verdict, StoreError> {
     let ends = audit::ends(db)?;
     let mut verdict = Verdict {
         records: 0,

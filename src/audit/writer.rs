@@ -6,14 +6,13 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
 use ring::hmac;
-use rusqlite::{Connection, TransactionBehavior};
 
 use super::Retention;
 use super::record::{Entry, GENESIS, Record, chain_mac, ends_mac};
 use super::verify::ends_signed;
 use crate::clock::Clock;
-use crate::store::StoreError;
 use crate::store::audit::{self, Ends};
+use crate::store::{Appender, StoreError};
 
 /// At most this many records per transaction.
 const BATCH: usize = 1024;
@@ -31,7 +30,7 @@ pub(super) enum Msg {
 }
 
 pub(super) struct Writer {
-    pub db: Connection,
+    pub db: Appender,
     pub key: hmac::Key,
     pub clock: Clock,
     pub retention: Retention,
@@ -84,20 +83,10 @@ impl Writer {
     }
 
     /// The chain's state as stored, checked against the log's last record.
-    fn head(&self) -> Result<Head, StoreError> {
-        let last: Option<(i64, Vec<u8>)> = self
+    fn head(&mut self) -> Result<Head, StoreError> {
+        let (last, stored) = self
             .db
-            .query_row(
-                "SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1",
-                [],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .map(Some)
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                e => Err(e),
-            })?;
-        let stored = audit::ends(&self.db)?;
+            .read(|db| Ok((audit::last(db)?, audit::ends(db)?)))?;
         let fresh = Ends {
             first_seq: 1,
             first_prev: GENESIS.to_vec(),
@@ -179,17 +168,15 @@ impl Writer {
     }
 
     fn append(&mut self, records: &[Record], ends: Option<&Ends>) -> Result<(), StoreError> {
-        let tx = self
-            .db
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for record in records {
-            audit::append(&tx, record)?;
-        }
-        if let Some(ends) = ends {
-            audit::put_ends(&tx, ends)?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.db.write(|db| {
+            for record in records {
+                audit::append(db, record)?;
+            }
+            if let Some(ends) = ends {
+                audit::put_ends(db, ends)?;
+            }
+            Ok(())
+        })
     }
 
     fn sign(&self, ends: &mut Ends) {
@@ -215,7 +202,10 @@ impl Writer {
 
     fn prune_once(&mut self, head: &mut Head) -> Result<usize, StoreError> {
         let cutoff = self.clock.unix_ms() - self.retention.keep_ms();
-        let by_age = audit::last_before(&self.db, cutoff)?.map(|(seq, _)| seq);
+        let by_age = self
+            .db
+            .read(|db| audit::last_before(db, cutoff))?
+            .map(|(seq, _)| seq);
         let by_count = head.ends.last_seq - self.retention.max_records;
         let Some(through) = by_age.into_iter().chain([by_count]).max() else {
             return Ok(0);
@@ -223,11 +213,10 @@ impl Writer {
         if through < head.ends.first_seq {
             return Ok(0);
         }
-        let prev: Vec<u8> = self.db.query_row(
-            "SELECT mac FROM audit_log WHERE seq = ?1",
-            [through],
-            |row| row.get(0),
-        )?;
+        let prev = self
+            .db
+            .read(|db| audit::mac_at(db, through))?
+            .ok_or_else(|| crate::store::corrupt(format!("audit record #{through} is missing")))?;
         let mut ends = head.ends.clone();
         (ends.first_seq, ends.first_prev) = (through + 1, prev);
         self.sign(&mut ends);
@@ -237,12 +226,10 @@ impl Writer {
     }
 
     fn drop_through(&mut self, through: i64, ends: &Ends) -> Result<usize, StoreError> {
-        let tx = self
-            .db
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let removed = audit::prune_through(&tx, through)?;
-        audit::put_ends(&tx, ends)?;
-        tx.commit()?;
-        Ok(removed)
+        self.db.write(|db| {
+            let removed = audit::prune_through(db, through)?;
+            audit::put_ends(db, ends)?;
+            Ok(removed)
+        })
     }
 }

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::serve::EXIT_UNLOCK;
+use super::serve::{DATABASE_ENV, DatabaseArg, EXIT_UNLOCK, database_location};
 use super::{CliError, CliResult, passphrase};
 use crate::clock::Clock;
-use crate::config::{self, DB_FILE};
+use crate::config;
 use crate::store::Store;
 use crate::vault::{Vault, VaultError};
 
@@ -21,19 +21,18 @@ pub struct PasswdArgs {
     /// Read the new passphrase from this file instead of KEYPORT_NEW_PASSPHRASE or a prompt.
     #[arg(long)]
     pub new_passphrase_file: Option<PathBuf>,
+    /// The PostgreSQL database the vault is in, as given to `keyport serve --database`.
+    #[arg(long, env = DATABASE_ENV, hide_env_values = true, value_name = "URL",
+          value_parser = super::serve::database_arg)]
+    pub database: Option<DatabaseArg>,
 }
 
 pub fn run(data_dir: Option<PathBuf>, args: PasswdArgs) -> CliResult {
     let dir = config::data_dir(data_dir)?;
-    let db = dir.join(DB_FILE);
+    let db = database_location(&dir, args.database.as_ref())?;
     let record = Store::peek_vault(&db)
-        .map_err(|e| CliError::with_code(format!("{}: {e}", db.display()), EXIT_UNLOCK))?
-        .ok_or_else(|| {
-            CliError::new(format!(
-                "no vault at {}; run `keyport serve` first",
-                db.display()
-            ))
-        })?;
+        .map_err(|e| CliError::with_code(format!("{db}: {e}"), EXIT_UNLOCK))?
+        .ok_or_else(|| CliError::new(format!("no vault at {db}; run `keyport serve` first")))?;
     let old = passphrase::obtain(
         args.passphrase_file.as_deref(),
         passphrase::ENV,
@@ -53,10 +52,8 @@ pub fn run(data_dir: Option<PathBuf>, args: PasswdArgs) -> CliResult {
     let rewrapped = vault
         .rewrap(&new, vault.params())
         .map_err(|e| CliError::new(e.to_string()))?;
-    let store = Store::open(&db).map_err(|e| CliError::new(format!("{}: {e}", db.display())))?;
-    let changed = store
-        .replace_vault(&rewrapped, &Clock::system().stamp())
-        .map_err(|e| CliError::new(format!("{}: {e}", db.display())))?;
+    let changed = Store::replace_vault_at(&db, &rewrapped, &Clock::system().stamp())
+        .map_err(|e| CliError::new(format!("{db}: {e}")))?;
     println!(
         "keyport: passphrase changed ({changed} row rewritten; no stored secret was re-encrypted)"
     );

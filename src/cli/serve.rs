@@ -20,7 +20,7 @@ use crate::config::{self, Config, DB_FILE, Settings};
 use crate::http::{self, HostPolicy};
 use crate::providers::Catalog;
 use crate::service::{KeepAliveSettings, Service};
-use crate::store::{Store, StoreError};
+use crate::store::{DatabaseUrl, Location, Store, StoreError};
 use crate::vault::{KdfParams, Vault, VaultError};
 
 #[derive(Args, Debug)]
@@ -34,6 +34,41 @@ pub struct ServeArgs {
     /// Allow listening on a non-loopback address (anyone who can reach it can try API keys).
     #[arg(long)]
     pub allow_remote: bool,
+    /// Keep the vault in this PostgreSQL database (`postgres://user:password@host/db`)
+    /// instead of the SQLite file in the data directory.
+    #[arg(long, env = DATABASE_ENV, hide_env_values = true, value_name = "URL",
+          value_parser = database_arg)]
+    pub database: Option<DatabaseArg>,
+}
+
+/// The environment variable `--database` is read from when not given.
+pub const DATABASE_ENV: &str = "KEYPORT_DATABASE_URL";
+
+/// `--database` as given: checked only once it is parsed by [`database_location`], so
+/// that clap never echoes a URL (and its password) in an error.
+#[derive(Clone)]
+pub struct DatabaseArg(secrecy::SecretString);
+
+impl std::fmt::Debug for DatabaseArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseArg([redacted])")
+    }
+}
+
+pub(crate) fn database_arg(text: &str) -> Result<DatabaseArg, std::convert::Infallible> {
+    Ok(DatabaseArg(text.to_owned().into()))
+}
+
+/// Where the vault lives: the database named by `--database`, else `DATA/keyport.db`.
+pub fn database_location(dir: &Path, arg: Option<&DatabaseArg>) -> Result<Location, CliError> {
+    use secrecy::ExposeSecret;
+    // A blank variable counts as unset, as every KEYPORT_* setting's does.
+    match arg.filter(|DatabaseArg(url)| !url.expose_secret().trim().is_empty()) {
+        None => Ok(Location::File(dir.join(DB_FILE))),
+        Some(DatabaseArg(url)) => DatabaseUrl::parse(url.expose_secret().trim())
+            .map(Location::Postgres)
+            .map_err(|e| CliError::new(format!("--database: {e}"))),
+    }
 }
 
 /// How long a stopping server waits for token exchanges under way to commit.
@@ -52,12 +87,10 @@ fn unlock_error(e: VaultError) -> CliError {
     }
 }
 
-fn store_error(db: &Path, e: StoreError) -> CliError {
+fn store_error(db: &Location, e: StoreError) -> CliError {
     match e {
-        StoreError::NoVault => {
-            CliError::with_code(format!("{}: corrupt: {e}", db.display()), EXIT_UNLOCK)
-        }
-        other => CliError::new(format!("{}: {other}", db.display())),
+        StoreError::NoVault => CliError::with_code(format!("{db}: corrupt: {e}"), EXIT_UNLOCK),
+        other => CliError::new(format!("{db}: {other}")),
     }
 }
 
@@ -72,7 +105,7 @@ fn harden_process() {
 /// Opens the existing vault, or creates one. Returns the store, the unlocked vault and
 /// whether it was created.
 pub fn open_or_create(
-    db: &Path,
+    db: &Location,
     config: &Config,
     passphrase_file: Option<&Path>,
     clock: &Clock,
@@ -88,7 +121,7 @@ pub fn open_or_create(
             Ok((store, vault, false))
         }
         None => {
-            eprintln!("keyport: creating a new vault at {}", db.display());
+            eprintln!("keyport: creating a new vault at {db}");
             let pass = passphrase::obtain(
                 passphrase_file,
                 passphrase::ENV,
@@ -129,7 +162,7 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
     let addr = config.listen;
 
     let clock = Clock::system();
-    let db = dir.join(DB_FILE);
+    let db = database_location(&dir, args.database.as_ref())?;
     let (store, vault, created) =
         open_or_create(&db, &config, args.passphrase_file.as_deref(), &clock)?;
 

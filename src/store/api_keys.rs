@@ -1,9 +1,8 @@
 //! The `api_keys` table: SHA-256 hashes of keys, never the keys, with each key's
 //! restrictions (JSON arrays of strings; NULL for none).
 
-use rusqlite::{Connection, Row, params};
-
-use super::StoreError;
+use super::db::{Db, Row, args};
+use super::{StoreError, corrupt};
 use crate::domain::api_key::{ApiKey, Approval, Permission, ProxyMethod, Restrictions};
 use crate::ids::{ApiKeyId, EntityId};
 
@@ -24,46 +23,50 @@ fn list_json<T: AsRef<str>>(list: Option<&[T]>) -> Option<String> {
     })
 }
 
-pub fn insert(db: &Connection, new: &NewApiKey<'_>) -> Result<(), StoreError> {
+pub fn insert(db: &Db<'_>, new: &NewApiKey<'_>) -> Result<(), StoreError> {
     let r = new.restrictions;
     let methods: Option<Vec<&str>> = r
         .methods
         .as_ref()
         .map(|m| m.iter().map(|m| m.as_str()).collect());
+    let id = new.id.to_string();
+    let apps = list_json(r.apps.as_deref());
+    let actions = list_json(r.actions.as_deref());
+    let methods = list_json(methods.as_deref());
     db.execute(
         "INSERT INTO api_keys (id, name, key_hash, prefix, permission, entity_id, created_at, \
          expires_at, allowed_apps, allowed_actions, allowed_methods, approval) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        params![
-            new.id.to_string(),
+        &args![
+            &id,
             new.name,
             new.key_hash,
             new.prefix,
             new.permission.as_str(),
             new.entity.map(EntityId::as_str),
             new.now,
-            r.expires_at,
-            list_json(r.apps.as_deref()),
-            list_json(r.actions.as_deref()),
-            list_json(methods.as_deref()),
+            r.expires_at.as_deref(),
+            apps.as_deref(),
+            actions.as_deref(),
+            methods.as_deref(),
             r.approval.as_str(),
         ],
     )?;
     Ok(())
 }
 
-fn bad(column: &str) -> rusqlite::Error {
-    rusqlite::Error::InvalidColumnName(column.into())
+fn bad(column: &str) -> StoreError {
+    corrupt(format!("api key column {column}"))
 }
 
 /// A stored list column: NULL, or a JSON array of strings.
-fn list_at(row: &Row<'_>, at: usize, column: &str) -> rusqlite::Result<Option<Vec<String>>> {
+fn list_at(row: &Row, at: usize, column: &str) -> Result<Option<Vec<String>>, StoreError> {
     let text: Option<String> = row.get(at)?;
     text.map(|t| serde_json::from_str(&t).map_err(|_| bad(column)))
         .transpose()
 }
 
-fn restrictions(row: &Row<'_>) -> rusqlite::Result<Restrictions> {
+fn restrictions(row: &Row) -> Result<Restrictions, StoreError> {
     let methods = list_at(row, 11, "allowed_methods")?
         .map(|m| {
             m.iter()
@@ -78,13 +81,13 @@ fn restrictions(row: &Row<'_>) -> rusqlite::Result<Restrictions> {
         actions: list_at(row, 10, "allowed_actions")?,
         methods,
         approval: row
-            .get::<_, String>(12)?
+            .get::<String>(12)?
             .parse::<Approval>()
             .map_err(|_| bad("approval"))?,
     })
 }
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<(ApiKey, Vec<u8>)> {
+fn from_row(row: &Row) -> Result<(ApiKey, Vec<u8>), StoreError> {
     let id: String = row.get(0)?;
     let permission: String = row.get(4)?;
     let entity: Option<String> = row.get(5)?;
@@ -106,17 +109,19 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<(ApiKey, Vec<u8>)> {
 }
 
 /// Every key with its hash, oldest first.
-pub fn all(db: &Connection) -> Result<Vec<(ApiKey, Vec<u8>)>, StoreError> {
-    let mut stmt = db.prepare(
+pub fn all(db: &Db<'_>) -> Result<Vec<(ApiKey, Vec<u8>)>, StoreError> {
+    db.query(
         "SELECT id, name, key_hash, prefix, permission, entity_id, created_at, revoked_at, \
          expires_at, allowed_apps, allowed_actions, allowed_methods, approval \
          FROM api_keys ORDER BY created_at, id",
-    )?;
-    let rows = stmt.query_map([], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        &[],
+    )?
+    .iter()
+    .map(from_row)
+    .collect()
 }
 
-pub fn revoke(db: &Connection, id: ApiKeyId, now: &str) -> Result<bool, StoreError> {
+pub fn revoke(db: &Db<'_>, id: ApiKeyId, now: &str) -> Result<bool, StoreError> {
     super::update_one(
         db,
         "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
@@ -126,9 +131,9 @@ pub fn revoke(db: &Connection, id: ApiKeyId, now: &str) -> Result<bool, StoreErr
 }
 
 /// Revokes every active key that is not an admin key; returns how many.
-pub fn revoke_all_but_admin(db: &Connection, now: &str) -> Result<usize, StoreError> {
-    Ok(db.execute(
+pub fn revoke_all_but_admin(db: &Db<'_>, now: &str) -> Result<usize, StoreError> {
+    db.execute(
         "UPDATE api_keys SET revoked_at = ?1 WHERE revoked_at IS NULL AND permission != 'admin'",
-        params![now],
-    )?)
+        &args![now],
+    )
 }

@@ -1,9 +1,8 @@
 //! The `audit_log` and `audit_chain` tables. Rows are only ever appended (and pruned from
 //! the old end); the MACs are computed by `crate::audit`, never here.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
-
 use super::StoreError;
+use super::db::{Db, Row, args};
 use crate::audit::record::{Entry, Record};
 
 /// The chain's two ends as stored (see the migration).
@@ -19,35 +18,37 @@ pub struct Ends {
 const COLUMNS: &str = "seq, at_ms, event, key_id, key_name, entity_id, connection_id, app_key, \
      action, method, host, path, outcome, status, detail, latency_ms, mac";
 
-pub fn append(db: &Connection, record: &Record) -> Result<(), StoreError> {
+pub fn append(db: &Db<'_>, record: &Record) -> Result<(), StoreError> {
     let e = &record.entry;
-    db.prepare_cached(&format!(
-        "INSERT INTO audit_log ({COLUMNS}) VALUES \
-         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
-    ))?
-    .execute(params![
-        record.seq,
-        e.at_ms,
-        e.event,
-        e.key_id,
-        e.key_name,
-        e.entity,
-        e.connection,
-        e.app,
-        e.action,
-        e.method,
-        e.host,
-        e.path,
-        e.outcome,
-        e.status,
-        e.detail,
-        e.latency_ms,
-        record.mac,
-    ])?;
+    db.execute(
+        &format!(
+            "INSERT INTO audit_log ({COLUMNS}) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+        ),
+        &args![
+            record.seq,
+            e.at_ms,
+            &e.event,
+            e.key_id.as_deref(),
+            e.key_name.as_deref(),
+            e.entity.as_deref(),
+            e.connection.as_deref(),
+            e.app.as_deref(),
+            e.action.as_deref(),
+            e.method.as_deref(),
+            e.host.as_deref(),
+            e.path.as_deref(),
+            &e.outcome,
+            e.status,
+            e.detail.as_deref(),
+            e.latency_ms,
+            &record.mac,
+        ],
+    )?;
     Ok(())
 }
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Record> {
+fn from_row(row: &Row) -> Result<Record, StoreError> {
     Ok(Record {
         seq: row.get(0)?,
         entry: Entry {
@@ -71,39 +72,55 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Record> {
     })
 }
 
-pub fn ends(db: &Connection) -> Result<Option<Ends>, StoreError> {
-    Ok(db
-        .query_row(
-            "SELECT first_seq, first_prev, last_seq, last_mac, mac FROM audit_chain WHERE id = 1",
-            [],
-            |row| {
-                Ok(Ends {
-                    first_seq: row.get(0)?,
-                    first_prev: row.get(1)?,
-                    last_seq: row.get(2)?,
-                    last_mac: row.get(3)?,
-                    mac: row.get(4)?,
-                })
-            },
-        )
-        .optional()?)
+pub fn ends(db: &Db<'_>) -> Result<Option<Ends>, StoreError> {
+    let Some(row) = db.query_opt(
+        "SELECT first_seq, first_prev, last_seq, last_mac, mac FROM audit_chain WHERE id = 1",
+        &[],
+    )?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Ends {
+        first_seq: row.get(0)?,
+        first_prev: row.get(1)?,
+        last_seq: row.get(2)?,
+        last_mac: row.get(3)?,
+        mac: row.get(4)?,
+    }))
 }
 
-pub fn put_ends(db: &Connection, ends: &Ends) -> Result<(), StoreError> {
-    db.prepare_cached(
+pub fn put_ends(db: &Db<'_>, ends: &Ends) -> Result<(), StoreError> {
+    db.execute(
         "INSERT INTO audit_chain (id, first_seq, first_prev, last_seq, last_mac, mac) \
          VALUES (1, ?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET \
          first_seq = excluded.first_seq, first_prev = excluded.first_prev, \
          last_seq = excluded.last_seq, last_mac = excluded.last_mac, mac = excluded.mac",
-    )?
-    .execute(params![
-        ends.first_seq,
-        ends.first_prev,
-        ends.last_seq,
-        ends.last_mac,
-        ends.mac
-    ])?;
+        &args![
+            ends.first_seq,
+            &ends.first_prev,
+            ends.last_seq,
+            &ends.last_mac,
+            &ends.mac
+        ],
+    )?;
     Ok(())
+}
+
+/// The newest record's sequence number and MAC.
+pub fn last(db: &Db<'_>) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+    db.query_opt(
+        "SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1",
+        &[],
+    )?
+    .map(|row| Ok((row.get(0)?, row.get(1)?)))
+    .transpose()
+}
+
+/// The MAC of record `seq`, if it is stored.
+pub fn mac_at(db: &Db<'_>, seq: i64) -> Result<Option<Vec<u8>>, StoreError> {
+    db.query_opt("SELECT mac FROM audit_log WHERE seq = ?1", &args![seq])?
+        .map(|row| row.get(0))
+        .transpose()
 }
 
 /// Which records a listing wants; `None` fields do not filter.
@@ -119,57 +136,56 @@ pub struct AuditFilter {
 }
 
 /// Up to `limit` records matching `filter`, oldest first.
-pub fn list(db: &Connection, filter: &AuditFilter, limit: u32) -> Result<Vec<Record>, StoreError> {
+pub fn list(db: &Db<'_>, filter: &AuditFilter, limit: u32) -> Result<Vec<Record>, StoreError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM audit_log WHERE \
-         (?1 IS NULL OR entity_id = ?1) AND (?2 IS NULL OR connection_id = ?2) \
-         AND (?3 IS NULL OR key_id = ?3) AND (?4 IS NULL OR at_ms >= ?4) \
-         AND (?5 IS NULL OR at_ms < ?5) AND seq > ?6 ORDER BY seq LIMIT ?7"
+         (CAST(?1 AS TEXT) IS NULL OR entity_id = ?1) \
+         AND (CAST(?2 AS TEXT) IS NULL OR connection_id = ?2) \
+         AND (CAST(?3 AS TEXT) IS NULL OR key_id = ?3) \
+         AND (CAST(?4 AS BIGINT) IS NULL OR at_ms >= ?4) \
+         AND (CAST(?5 AS BIGINT) IS NULL OR at_ms < ?5) AND seq > ?6 ORDER BY seq LIMIT ?7"
     );
-    let mut stmt = db.prepare_cached(&sql)?;
-    let rows = stmt.query_map(
-        params![
-            filter.entity,
-            filter.connection,
-            filter.key,
+    db.query(
+        &sql,
+        &args![
+            filter.entity.as_deref(),
+            filter.connection.as_deref(),
+            filter.key.as_deref(),
             filter.since_ms,
             filter.until_ms,
             filter.after.unwrap_or(0),
-            limit
+            i64::from(limit)
         ],
-        from_row,
-    )?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    )?
+    .iter()
+    .map(from_row)
+    .collect()
 }
 
 /// Calls `each` on every record in sequence order, stopping at its first error.
 pub fn scan<E: From<StoreError>>(
-    db: &Connection,
+    db: &Db<'_>,
     mut each: impl FnMut(Record) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut stmt = db
-        .prepare(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq"))
-        .map_err(StoreError::from)?;
-    let mut rows = stmt.query([]).map_err(StoreError::from)?;
-    while let Some(row) = rows.next().map_err(StoreError::from)? {
-        each(from_row(row).map_err(StoreError::from)?)?;
-    }
-    Ok(())
+    db.for_each(
+        &format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq"),
+        &[],
+        |row| each(from_row(&row)?),
+    )
 }
 
 /// The last record written before `at_ms` (the one whose MAC the first kept record will
 /// chain from once everything up to it is pruned).
-pub fn last_before(db: &Connection, at_ms: i64) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
-    Ok(db
-        .query_row(
-            "SELECT seq, mac FROM audit_log WHERE at_ms < ?1 ORDER BY seq DESC LIMIT 1",
-            [at_ms],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()?)
+pub fn last_before(db: &Db<'_>, at_ms: i64) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+    db.query_opt(
+        "SELECT seq, mac FROM audit_log WHERE at_ms < ?1 ORDER BY seq DESC LIMIT 1",
+        &args![at_ms],
+    )?
+    .map(|row| Ok((row.get(0)?, row.get(1)?)))
+    .transpose()
 }
 
 /// Removes every record up to and including `seq`; returns how many.
-pub fn prune_through(db: &Connection, seq: i64) -> Result<usize, StoreError> {
-    Ok(db.execute("DELETE FROM audit_log WHERE seq <= ?1", [seq])?)
+pub fn prune_through(db: &Db<'_>, seq: i64) -> Result<usize, StoreError> {
+    db.execute("DELETE FROM audit_log WHERE seq <= ?1", &args![seq])
 }

@@ -3,11 +3,9 @@
 //! cache (worked out from the row's text columns, whatever the table), or the sealed
 //! secrets alone.
 
-use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OptionalExtension, Row};
-
 use super::StoreError;
 use super::cache::{SealedRow, weight};
+use super::db::{Db, Row, args};
 
 /// How a table's rows are read: the `SELECT` list, and the read of one row into the domain
 /// type.
@@ -15,18 +13,7 @@ pub(super) struct Table<T> {
     pub name: &'static str,
     /// The row's columns, comma-separated; the sealed secrets come right after them.
     pub columns: &'static str,
-    pub read: fn(&Row<'_>) -> Result<T, StoreError>,
-}
-
-/// Bytes held by a row's text columns (the first `width`), for weighing it in the cache.
-fn text_len(row: &Row<'_>, width: usize) -> rusqlite::Result<usize> {
-    let mut len = 0;
-    for i in 0..width {
-        if let ValueRef::Text(text) = row.get_ref(i)? {
-            len += text.len();
-        }
-    }
-    Ok(len)
+    pub read: fn(&Row) -> Result<T, StoreError>,
 }
 
 impl<T> Table<T> {
@@ -35,46 +22,39 @@ impl<T> Table<T> {
         self.columns.split(',').count()
     }
 
-    pub fn get(&self, db: &Connection, id: String) -> Result<Option<T>, StoreError> {
+    pub fn get(&self, db: &Db<'_>, id: String) -> Result<Option<T>, StoreError> {
         let sql = format!("SELECT {} FROM {} WHERE id = ?1", self.columns, self.name);
-        // Cached: this runs on every read that misses the row cache.
-        db.prepare_cached(&sql)?
-            .query_row([id], |r| Ok((self.read)(r)))
-            .optional()?
+        db.query_opt(&sql, &args![&id])?
+            .map(|row| (self.read)(&row))
             .transpose()
     }
 
     /// The row, its sealed secrets, and its weight in the row cache, in one statement.
     pub fn get_sealed(
         &self,
-        db: &Connection,
+        db: &Db<'_>,
         id: String,
     ) -> Result<Option<(SealedRow<T>, u64)>, StoreError> {
         let sql = format!(
             "SELECT {}, secrets FROM {} WHERE id = ?1",
             self.columns, self.name
         );
-        let found = db
-            .prepare_cached(&sql)?
-            .query_row([id], |r| {
-                let width = self.width();
-                let secrets: Option<Vec<u8>> = r.get(width)?;
-                Ok(((self.read)(r), text_len(r, width)?, secrets))
-            })
-            .optional()?;
-        let Some((row, text_bytes, secrets)) = found else {
+        let Some(found) = db.query_opt(&sql, &args![&id])? else {
             return Ok(None);
         };
-        let weight = weight(text_bytes, secrets.as_deref());
-        Ok(Some((SealedRow { row: row?, secrets }, weight)))
+        let width = self.width();
+        let secrets: Option<Vec<u8>> = found.get(width)?;
+        let weight = weight(found.text_len(width), secrets.as_deref());
+        let row = (self.read)(&found)?;
+        Ok(Some((SealedRow { row, secrets }, weight)))
     }
 
-    pub fn secrets(&self, db: &Connection, id: String) -> Result<Option<Vec<u8>>, StoreError> {
+    pub fn secrets(&self, db: &Db<'_>, id: String) -> Result<Option<Vec<u8>>, StoreError> {
         let sql = format!("SELECT secrets FROM {} WHERE id = ?1", self.name);
         Ok(db
-            .prepare_cached(&sql)?
-            .query_row([id], |r| r.get(0))
-            .optional()?
+            .query_opt(&sql, &args![&id])?
+            .map(|row| row.get::<Option<Vec<u8>>>(0))
+            .transpose()?
             .flatten())
     }
 }
@@ -91,21 +71,21 @@ macro_rules! by_id_table {
         };
 
         #[doc = concat!("One ", $what, ".")]
-        pub fn get(db: &rusqlite::Connection, id: $id) -> Result<Option<$row>, StoreError> {
+        pub fn get(db: &super::Db<'_>, id: $id) -> Result<Option<$row>, StoreError> {
             TABLE.get(db, id.to_string())
         }
 
         #[doc = concat!("One ", $what, " with its sealed secrets, in one statement, and its")]
         /// weight in the row cache.
         pub fn get_sealed(
-            db: &rusqlite::Connection,
+            db: &super::Db<'_>,
             id: $id,
         ) -> Result<Option<(super::cache::SealedRow<$row>, u64)>, StoreError> {
             TABLE.get_sealed(db, id.to_string())
         }
 
         #[doc = concat!("The sealed secrets of one ", $what, ".")]
-        pub fn secrets(db: &rusqlite::Connection, id: $id) -> Result<Option<Vec<u8>>, StoreError> {
+        pub fn secrets(db: &super::Db<'_>, id: $id) -> Result<Option<Vec<u8>>, StoreError> {
             TABLE.secrets(db, id.to_string())
         }
     };

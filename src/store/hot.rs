@@ -96,14 +96,19 @@ mod tests {
         store: Store,
         connection: ConnectionId,
         integration: IntegrationId,
-        _dir: tempfile::TempDir,
+        _scratch: crate::store::testing::Scratch,
     }
 
     /// A store holding one integration and one ACTIVE connection, with fake sealed blobs
     /// (the store never opens them).
-    fn fixture() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::scratch(dir.path());
+    fn fixtures() -> Vec<Fixture> {
+        crate::store::testing::scratches()
+            .into_iter()
+            .map(|(store, scratch)| fixture(store, scratch))
+            .collect()
+    }
+
+    fn fixture(store: Store, scratch: crate::store::testing::Scratch) -> Fixture {
         let (integration, connection) = (IntegrationId::new(), ConnectionId::new());
         store
             .write(|tx| {
@@ -147,7 +152,7 @@ mod tests {
             store,
             connection,
             integration,
-            _dir: dir,
+            _scratch: scratch,
         }
     }
 
@@ -176,7 +181,12 @@ mod tests {
 
     #[test]
     fn a_hit_is_served_from_memory_without_sqlite() {
-        let f = fixture();
+        for f in fixtures() {
+            a_hit_is_served_from_memory_without_sqlite_on(f);
+        }
+    }
+
+    fn a_hit_is_served_from_memory_without_sqlite_on(f: Fixture) {
         assert!(f.store.cached_sealed(f.connection).is_none(), "cold");
         let hit = f.warm();
         assert_eq!(hit.connection.secrets.as_deref(), Some(&b"tokens-v1"[..]));
@@ -186,16 +196,22 @@ mod tests {
         );
         // A change behind the store's back (which keyport never makes: `serve` is the
         // only writer) is not seen by a hit, proving the hit read no SQLite.
-        let raw = rusqlite::Connection::open(f.store.path()).unwrap();
-        raw.execute("UPDATE connections SET secrets = x'00'", [])
-            .unwrap();
+        crate::store::testing::behind_the_back(
+            &f.store,
+            "UPDATE connections SET secrets = substr(secrets, 2)",
+        );
         let hit = f.store.cached_sealed(f.connection).unwrap();
         assert_eq!(hit.connection.secrets.as_deref(), Some(&b"tokens-v1"[..]));
     }
 
     #[test]
     fn a_token_refresh_is_visible_to_the_next_read() {
-        let f = fixture();
+        for f in fixtures() {
+            a_token_refresh_is_visible_to_the_next_read_on(f);
+        }
+    }
+
+    fn a_token_refresh_is_visible_to_the_next_read_on(f: Fixture) {
         f.warm();
         f.update_secrets(
             ConnectionStatus::Active,
@@ -214,7 +230,12 @@ mod tests {
 
     #[test]
     fn status_changes_and_deletes_are_visible_to_the_next_read() {
-        let f = fixture();
+        for f in fixtures() {
+            status_changes_and_deletes_are_visible_to_the_next_read_on(f);
+        }
+    }
+
+    fn status_changes_and_deletes_are_visible_to_the_next_read_on(f: Fixture) {
         f.warm();
         f.store
             .write(|tx| {
@@ -232,7 +253,12 @@ mod tests {
 
     #[test]
     fn an_expired_flow_failing_its_connection_is_visible_to_the_next_read() {
-        let f = fixture();
+        for f in fixtures() {
+            an_expired_flow_failing_its_connection_is_visible_to_the_next_read_on(f);
+        }
+    }
+
+    fn an_expired_flow_failing_its_connection_is_visible_to_the_next_read_on(f: Fixture) {
         f.store
             .write(|tx| {
                 connections::set_status(tx, f.connection, ConnectionStatus::Initiated, None, "t0")?;
@@ -265,7 +291,12 @@ mod tests {
 
     #[test]
     fn an_integration_update_is_visible_through_its_connections() {
-        let f = fixture();
+        for f in fixtures() {
+            an_integration_update_is_visible_through_its_connections_on(f);
+        }
+    }
+
+    fn an_integration_update_is_visible_through_its_connections_on(f: Fixture) {
         f.warm();
         assert!(f.store.integration(f.integration).unwrap().is_some());
         let patch = IntegrationPatch {
@@ -296,7 +327,12 @@ mod tests {
 
     #[test]
     fn an_integration_delete_cascades_to_the_next_read_of_its_connections() {
-        let f = fixture();
+        for f in fixtures() {
+            an_integration_delete_cascades_to_the_next_read_of_its_connections_on(f);
+        }
+    }
+
+    fn an_integration_delete_cascades_to_the_next_read_of_its_connections_on(f: Fixture) {
         f.warm();
         let deleted = f
             .store
@@ -315,7 +351,12 @@ mod tests {
 
     #[test]
     fn a_rolled_back_write_leaves_the_rows_as_they_were() {
-        let f = fixture();
+        for f in fixtures() {
+            a_rolled_back_write_leaves_the_rows_as_they_were_on(f);
+        }
+    }
+
+    fn a_rolled_back_write_leaves_the_rows_as_they_were_on(f: Fixture) {
         f.warm();
         let failed: Result<(), StoreError> = f.store.write(|tx| {
             connections::soft_delete(tx, f.connection, "t1")?;
@@ -329,7 +370,12 @@ mod tests {
 
     #[test]
     fn a_change_made_through_read_invalidates_all_the_same() {
-        let f = fixture();
+        for f in fixtures() {
+            a_change_made_through_read_invalidates_all_the_same_on(f);
+        }
+    }
+
+    fn a_change_made_through_read_invalidates_all_the_same_on(f: Fixture) {
         f.warm();
         f.store
             .read(|db| connections::soft_delete(db, f.connection, "t1"))
@@ -340,7 +386,12 @@ mod tests {
 
     #[test]
     fn missing_rows_are_none() {
-        let f = fixture();
+        for f in fixtures() {
+            missing_rows_are_none_on(f);
+        }
+    }
+
+    fn missing_rows_are_none_on(f: Fixture) {
         assert!(f.store.sealed(ConnectionId::new()).unwrap().is_none());
         assert!(f.store.integration(IntegrationId::new()).unwrap().is_none());
     }
@@ -349,7 +400,12 @@ mod tests {
     /// acknowledged before their read began.
     #[test]
     fn racing_readers_never_see_an_acknowledged_write_undone() {
-        let f = fixture();
+        for f in fixtures() {
+            racing_readers_never_see_an_acknowledged_write_undone_on(f);
+        }
+    }
+
+    fn racing_readers_never_see_an_acknowledged_write_undone_on(f: Fixture) {
         let acknowledged = AtomicU64::new(0);
         let version = |s: &Sealed| {
             let v = s.connection.row.params.get("v");

@@ -1,10 +1,9 @@
 //! The `integrations` table.
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, Row, params_from_iter};
 use serde_json::{Map, Value};
 
 use super::by_id::by_id_table;
+use super::db::{Db, Param, Row};
 use super::{StoreError, json_column, parsed_column, to_json};
 use crate::domain::{AuthScheme, Integration};
 use crate::ids::IntegrationId;
@@ -32,7 +31,7 @@ pub struct IntegrationPatch<'a> {
 const COLUMNS: &str = "id, app_key, name, auth_scheme, config, secret_keys, scopes, base_url, enabled, deleted, created_at, updated_at";
 
 /// An integration from its row (`COLUMNS`, in order).
-fn read(row: &Row<'_>) -> Result<Integration, StoreError> {
+fn read(row: &Row) -> Result<Integration, StoreError> {
     Ok(Integration {
         id: parsed_column(row, 0, "bad integration id")?,
         app_key: row.get(1)?,
@@ -49,35 +48,48 @@ fn read(row: &Row<'_>) -> Result<Integration, StoreError> {
     })
 }
 
+/// A patch's JSON columns, serialized: `config`, `secret_keys`, `scopes`.
+struct Json([String; 3]);
+
 impl IntegrationPatch<'_> {
+    fn json(&self) -> Result<Json, StoreError> {
+        Ok(Json([
+            to_json(self.config)?,
+            to_json(&self.secret_keys)?,
+            to_json(&self.scopes)?,
+        ]))
+    }
+
     /// The mutable columns in the order `name, config, secret_keys, secrets, scopes,
     /// base_url, enabled, updated_at`, as insert and update bind them.
-    fn values(&self) -> Result<Vec<SqlValue>, StoreError> {
-        Ok(vec![
-            SqlValue::Text(self.name.to_string()),
-            SqlValue::Text(to_json(self.config)?),
-            SqlValue::Text(to_json(&self.secret_keys)?),
-            self.secrets
-                .map_or(SqlValue::Null, |b| SqlValue::Blob(b.to_vec())),
-            SqlValue::Text(to_json(&self.scopes)?),
-            SqlValue::Text(self.base_url.to_string()),
-            SqlValue::Integer(i64::from(self.enabled)),
-            SqlValue::Text(self.now.to_string()),
-        ])
+    fn values<'a>(&'a self, json: &'a Json) -> [Param<'a>; 8] {
+        let [config, secret_keys, scopes] = &json.0;
+        [
+            Param::Text(self.name),
+            Param::Text(config),
+            Param::Text(secret_keys),
+            self.secrets.into(),
+            Param::Text(scopes),
+            Param::Text(self.base_url),
+            Param::Bool(self.enabled),
+            Param::Text(self.now),
+        ]
     }
 }
 
-pub fn insert(conn: &Connection, new: &NewIntegration<'_>) -> Result<(), StoreError> {
+pub fn insert(db: &Db<'_>, new: &NewIntegration<'_>) -> Result<(), StoreError> {
+    let id = new.id.to_string();
+    let json = new.fields.json()?;
     let mut values = vec![
-        SqlValue::Text(new.id.to_string()),
-        SqlValue::Text(new.app_key.to_string()),
-        SqlValue::Text(new.auth_scheme.as_str().to_string()),
+        Param::Text(&id),
+        Param::Text(new.app_key),
+        Param::Text(new.auth_scheme.as_str()),
     ];
-    values.extend(new.fields.values()?);
-    conn.execute(
+    values.extend(new.fields.values(&json));
+    db.execute(
         "INSERT INTO integrations (id, app_key, auth_scheme, name, config, secret_keys, secrets, scopes, base_url, enabled, deleted, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11, ?11)",
-        params_from_iter(values),
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, FALSE, ?11, ?11)",
+        &values,
     )?;
     Ok(())
 }
@@ -85,38 +97,38 @@ pub fn insert(conn: &Connection, new: &NewIntegration<'_>) -> Result<(), StoreEr
 by_id_table!("integrations", "integration", IntegrationId => Integration);
 
 /// Integrations that are not deleted, oldest first.
-pub fn list(conn: &Connection, show_disabled: bool) -> Result<Vec<Integration>, StoreError> {
-    let mut sql = format!("SELECT {COLUMNS} FROM integrations WHERE deleted = 0");
+pub fn list(db: &Db<'_>, show_disabled: bool) -> Result<Vec<Integration>, StoreError> {
+    let mut sql = format!("SELECT {COLUMNS} FROM integrations WHERE deleted = FALSE");
     if !show_disabled {
-        sql.push_str(" AND enabled = 1");
+        sql.push_str(" AND enabled = TRUE");
     }
     sql.push_str(" ORDER BY created_at, id");
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([], |r| Ok(read(r)))?;
-    rows.map(|r| r?).collect()
+    db.query(&sql, &[])?.iter().map(read).collect()
 }
 
 pub fn update(
-    conn: &Connection,
+    db: &Db<'_>,
     id: IntegrationId,
     patch: &IntegrationPatch<'_>,
 ) -> Result<bool, StoreError> {
-    let mut values = vec![SqlValue::Text(id.to_string())];
-    values.extend(patch.values()?);
-    let changed = conn.execute(
+    let id = id.to_string();
+    let json = patch.json()?;
+    let mut values = vec![Param::Text(&id)];
+    values.extend(patch.values(&json));
+    let changed = db.execute(
         "UPDATE integrations SET name = ?2, config = ?3, secret_keys = ?4, secrets = ?5, scopes = ?6, base_url = ?7, enabled = ?8, updated_at = ?9
-         WHERE id = ?1 AND deleted = 0",
-        params_from_iter(values),
+         WHERE id = ?1 AND deleted = FALSE",
+        &values,
     )?;
     Ok(changed == 1)
 }
 
 /// Marks the integration deleted and wipes its sealed secrets. Its connections are handled
 /// by the caller in the same transaction.
-pub fn soft_delete(conn: &Connection, id: IntegrationId, now: &str) -> Result<bool, StoreError> {
+pub fn soft_delete(db: &Db<'_>, id: IntegrationId, now: &str) -> Result<bool, StoreError> {
     super::update_one(
-        conn,
-        "UPDATE integrations SET deleted = 1, enabled = 0, secrets = NULL, secret_keys = '[]', updated_at = ?2 WHERE id = ?1 AND deleted = 0",
+        db,
+        "UPDATE integrations SET deleted = TRUE, enabled = FALSE, secrets = NULL, secret_keys = '[]', updated_at = ?2 WHERE id = ?1 AND deleted = FALSE",
         id,
         now,
     )

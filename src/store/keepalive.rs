@@ -1,8 +1,7 @@
 //! The one query keep-alive schedules by: the connections whose grant may lapse unused,
 //! joined with their integrations, reading only the two parameters the schedule needs.
 
-use rusqlite::Connection as Db;
-
+use super::db::{Db, Dialect};
 use super::{StoreError, corrupt};
 use crate::ids::ConnectionId;
 
@@ -19,35 +18,40 @@ pub struct Renewable {
 
 /// Every connection whose grant keep-alive may have to refresh, read in one query that
 /// parses no more of a row than those two parameters.
-pub fn renewable(db: &Db) -> Result<Vec<Renewable>, StoreError> {
-    let mut stmt = db.prepare_cached(
-        "SELECT c.id, c.app_key,
+pub fn renewable(db: &Db<'_>) -> Result<Vec<Renewable>, StoreError> {
+    let sql = match db.dialect() {
+        Dialect::Sqlite => {
+            "SELECT c.id, c.app_key,
                 CAST(json_extract(c.params, '$.issued_at') AS INTEGER),
                 CAST(json_extract(c.params, '$.refresh_token_expires_at') AS INTEGER)
          FROM connections c
          WHERE c.status = 'ACTIVE'
            AND c.integration_id IN (SELECT id FROM integrations WHERE enabled = 1 AND deleted = 0
                  AND auth_scheme = 'OAUTH2' AND json_extract(config, '$.grant_type') IS NOT 'client_credentials')
-           AND EXISTS (SELECT 1 FROM json_each(c.secret_keys) WHERE json_each.value = 'refresh_token')",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, Option<i64>>(2)?,
-            r.get::<_, Option<i64>>(3)?,
-        ))
-    })?;
+           AND EXISTS (SELECT 1 FROM json_each(c.secret_keys) WHERE json_each.value = 'refresh_token')"
+        }
+        // As SQLite's CAST, a fractional number is cut to its integer part.
+        Dialect::Postgres => {
+            "SELECT c.id, c.app_key,
+                trunc((c.params::jsonb ->> 'issued_at')::numeric)::bigint,
+                trunc((c.params::jsonb ->> 'refresh_token_expires_at')::numeric)::bigint
+         FROM connections c
+         WHERE c.status = 'ACTIVE'
+           AND c.integration_id IN (SELECT id FROM integrations WHERE enabled AND NOT deleted
+                 AND auth_scheme = 'OAUTH2' AND (config::jsonb ->> 'grant_type') IS DISTINCT FROM 'client_credentials')
+           AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(c.secret_keys::jsonb) AS k (value) WHERE k.value = 'refresh_token')"
+        }
+    };
     let mut out = Vec::new();
-    for row in rows {
-        let (id, app_key, issued_at, refresh_expires_at) = row?;
+    for row in db.query(sql, &[])? {
+        let id: String = row.get(0)?;
         out.push(Renewable {
             id: id
                 .parse()
                 .map_err(|_| corrupt("bad connection id".into()))?,
-            app_key,
-            issued_at,
-            refresh_expires_at,
+            app_key: row.get(1)?,
+            issued_at: row.get(2)?,
+            refresh_expires_at: row.get(3)?,
         });
     }
     Ok(out)
@@ -121,8 +125,12 @@ mod tests {
 
     #[test]
     fn only_active_oauth_grants_with_a_refresh_token_on_enabled_integrations_are_renewable() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::scratch(dir.path());
+        for (store, scratch) in crate::store::testing::scratches() {
+            renewable_on(&store, scratch.name);
+        }
+    }
+
+    fn renewable_on(store: &Store, backend: &str) {
         let tokens = ["access_token", "refresh_token"];
         let active = ConnectionStatus::Active;
         let (kept, fresh) = store
@@ -178,7 +186,8 @@ mod tests {
                     issued_at: None,
                     refresh_expires_at: None,
                 },
-            ]
+            ],
+            "{backend}"
         );
     }
 }

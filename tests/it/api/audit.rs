@@ -214,18 +214,11 @@ fn verify_names_the_record_edited_removed_or_moved_while_the_server_was_stopped(
         let (mut server, _upstream, ..) = session();
         let (code, text) = verify_cli(&server);
         assert_eq!(code, 0, "intact before: {text}");
-        let expected: i64 = rusqlite::Connection::open(server.dir.join("keyport.db"))
-            .unwrap()
-            .query_row(
-                "SELECT MIN(seq) FROM audit_log WHERE event = 'refused' AND key_name = 'agent'",
-                [],
-                |row| row.get(0),
-            )
-            .unwrap();
+        let expected = server.sql_i64(
+            "SELECT MIN(seq) FROM audit_log WHERE event = 'refused' AND key_name = 'agent'",
+        );
         server.stop();
-        let db = rusqlite::Connection::open(server.dir.join("keyport.db")).unwrap();
-        db.execute_batch(sql).unwrap();
-        drop(db);
+        server.sql(sql);
         server.restart();
         let (code, text) = verify_cli(&server);
         assert_eq!(code, 3, "{sql}: {text}");

@@ -3,14 +3,18 @@
 //! `<dir>.log`, ready once `/healthz` answers; plus the API calls tests make of it.
 //! `Launch` holds what differs between callers (binary, passphrase, KDF, log level, extra
 //! environment); `Server::spawn` takes a prepared command for tests that wrap the binary.
+//! On a PostgreSQL run (`KEYPORT_TEST_DATABASE_URL`), each data dir's vault lives in a
+//! database of its own (`database`), given to keyport as `KEYPORT_DATABASE_URL`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use super::client::{agent, call};
+use super::database::{self, Database};
 
 pub const PASSPHRASE: &str = "correct horse battery staple";
 
@@ -95,8 +99,12 @@ impl Launch {
             "KEYPORT_PASSPHRASE_FILE",
             "KEYPORT_DATA_DIR",
             "KEYPORT_KDF_MS",
+            "KEYPORT_DATABASE_URL",
         ] {
             cmd.env_remove(name);
+        }
+        if let Some(database) = database::existing(dir) {
+            cmd.env("KEYPORT_DATABASE_URL", database.url());
         }
         if let Some(ms) = &self.kdf_ms {
             cmd.env("KEYPORT_KDF_MS", ms);
@@ -108,6 +116,9 @@ impl Launch {
     pub fn serve(&self, dir: &Path) -> Command {
         let log = std::fs::File::create(dir.with_extension("log")).expect("log file");
         let mut cmd = self.command(dir);
+        if let Some(database) = database::for_dir(dir) {
+            cmd.env("KEYPORT_DATABASE_URL", database.url());
+        }
         cmd.args(["serve", "--listen", "127.0.0.1:0"])
             .env("KEYPORT_PASSPHRASE", &self.passphrase)
             .env_remove("KEYPORT_LOG")
@@ -152,6 +163,8 @@ pub struct Server {
     pub ready: Duration,
     launch: Launch,
     child: Option<Child>,
+    /// The server's PostgreSQL database, on a PostgreSQL run (see `database`).
+    database: Option<Arc<Database>>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -199,6 +212,7 @@ impl Server {
                     ready: started.elapsed(),
                     launch: Launch::default(),
                     child: Some(child),
+                    database: database::take(dir),
                     _tmp: None,
                 });
             }
@@ -208,6 +222,11 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(2));
         }
+    }
+
+    /// The server's PostgreSQL database, on a PostgreSQL run.
+    pub fn database(&self) -> Option<&Database> {
+        self.database.as_deref()
     }
 
     /// Keeps a temp dir alive as long as the server.

@@ -11,7 +11,7 @@ use keyport::ids::{ConnectionId, EntityId, IntegrationId};
 use keyport::providers::Catalog;
 use keyport::service::Error;
 use keyport::service::{Caller, CreateConnection, CreateIntegration, Prepared, Service};
-use keyport::store::{NewConnection, Store, StoreError, connections};
+use keyport::store::{DatabaseUrl, Location, NewConnection, Store, StoreError, connections};
 use keyport::vault::{Aad, KdfParams, Vault};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
@@ -19,6 +19,8 @@ use serde_json::{Map, Value, json};
 pub struct Library {
     pub service: Service,
     pub admin: Caller,
+    /// The store's PostgreSQL database on a PostgreSQL run; dropped after the service.
+    _database: Option<std::sync::Arc<super::database::Database>>,
     _tmp: tempfile::TempDir,
 }
 
@@ -30,8 +32,17 @@ impl Library {
         let clock = Clock::system();
         let pass = SecretString::from("library tests".to_string());
         let (vault, record) = Vault::create(&pass, KdfParams::FLOOR).expect("vault");
-        let store =
-            Store::create(&tmp.path().join("keyport.db"), &record, &clock.stamp()).expect("store");
+        // The SQLite file in the temporary dir, or on a PostgreSQL run a database of its own.
+        let database = super::database::for_dir(tmp.path());
+        // This library is the database's only user: the registry need not keep it.
+        drop(super::database::take(tmp.path()));
+        let at = match &database {
+            Some(database) => {
+                Location::Postgres(DatabaseUrl::parse(database.url()).expect("database URL"))
+            }
+            None => Location::File(tmp.path().join("keyport.db")),
+        };
+        let store = Store::create(at, &record, &clock.stamp()).expect("store");
         std::fs::create_dir(tmp.path().join("providers")).expect("providers dir");
         providers(tmp.path());
         let (catalog, problems) = Catalog::load(&tmp.path().join("providers"));
@@ -53,6 +64,7 @@ impl Library {
         Library {
             service,
             admin,
+            _database: database,
             _tmp: tmp,
         }
     }

@@ -181,6 +181,19 @@ fn check_files(dir: &Path, scratch: &Path) -> HashSet<String> {
         .collect()
 }
 
+/// The connection ids stored when `server` was killed: on SQLite, in a copy of its files
+/// (`check_files`); on PostgreSQL, in its database (whose recovery is the server's own).
+fn on_disk(server: &Server, scratch: &Path) -> HashSet<String> {
+    if server.database().is_some() {
+        server
+            .sql_strings("SELECT id FROM connections")
+            .into_iter()
+            .collect()
+    } else {
+        check_files(&server.dir, scratch)
+    }
+}
+
 /// After a restart: the OAUTH2 connections hold the newest refresh token of their family,
 /// or are EXPIRED; none went back behind what a caller saw.
 fn check_oauth(server: &Server, acked: &Mutex<Acked>, tokens: &TokenServer) {
@@ -277,7 +290,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write_or_refresh() {
         let pause = Duration::from_millis(10 + random(300));
         load_until_killed(&mut server, &bearer, &oauth, &shared, pause);
         kills += 1;
-        nothing_lost(&check_files(&dir, &scratch), &shared.acked, kills);
+        nothing_lost(&on_disk(&server, &scratch), &shared.acked, kills);
         let restarting = Instant::now();
         server = Server::start_in(&dir, PASSPHRASE).expect("keyport restarts after SIGKILL");
         restart_time += restarting.elapsed();
@@ -290,10 +303,14 @@ fn sigkill_at_random_moments_loses_no_acknowledged_write_or_refresh() {
         audit["intact"], true,
         "the audit chain after {kills} SIGKILLs: {audit}"
     );
+    let stored = match server.database() {
+        Some(_) => "stored in PostgreSQL".to_string(),
+        None => format!("integrity_check ok {kills}/{kills}"),
+    };
     let a = shared.acked.lock().unwrap();
     let ledger = tokens.ledger.lock().unwrap();
     println!(
-        "{kills} SIGKILLs in {:.0} s (restarts {:.0} s): {} acknowledged writes, 0 lost: all on disk after every kill, {revealed} revealed right after their restart, all {opened} revealed at the end ({unacked} of them unacknowledged but committed); integrity_check ok {kills}/{kills}; audit chain intact over {} records; {} refreshes ({} OAuth connections, {} EXPIRED after a refresh response was lost in a crash, {} spent refresh tokens replayed), 0 ACTIVE with a spent refresh token",
+        "{kills} SIGKILLs in {:.0} s (restarts {:.0} s): {} acknowledged writes, 0 lost: all on disk after every kill, {revealed} revealed right after their restart, all {opened} revealed at the end ({unacked} of them unacknowledged but committed); {stored}; audit chain intact over {} records; {} refreshes ({} OAuth connections, {} EXPIRED after a refresh response was lost in a crash, {} spent refresh tokens replayed), 0 ACTIVE with a spent refresh token",
         started.elapsed().as_secs_f64(),
         restart_time.as_secs_f64(),
         a.tokens.len(),

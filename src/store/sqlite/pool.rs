@@ -42,8 +42,6 @@ impl r2d2::ManageConnection for Manager {
 }
 
 pub type Pool = r2d2::Pool<Manager>;
-/// A connection checked out of the pool.
-pub type Conn = r2d2::PooledConnection<Manager>;
 
 /// How long a caller waits for a free connection before the request fails; connections
 /// are held for one statement or one transaction, so a wait this long means a stall.
