@@ -14,16 +14,23 @@ use crate::common::{Launch, Server, call, error_message};
 const TOKEN: &str = "ghp_approvalCANARY0123456789abcdef";
 /// How long a held request waits in these tests.
 const TIMEOUT_MS: u64 = 4000;
+/// How long it waits in the browser test: Chromium's start on a loaded machine can take
+/// longer than `TIMEOUT_MS`, and the request must still be waiting when the click comes.
+const BROWSER_TIMEOUT_MS: u64 = 60_000;
 
-fn server() -> Server {
+fn server_waiting(ms: u64) -> Server {
     Launch::default()
-        .env("KEYPORT_APPROVAL_TIMEOUT_MS", &TIMEOUT_MS.to_string())
+        .env("KEYPORT_APPROVAL_TIMEOUT_MS", &ms.to_string())
         .start()
 }
 
 /// A server, a GitHub stand-in, and alice's connection to it with the canary token.
 fn setup() -> (Server, Upstream, String) {
-    let server = server();
+    setup_waiting(TIMEOUT_MS)
+}
+
+fn setup_waiting(ms: u64) -> (Server, Upstream, String) {
+    let server = server_waiting(ms);
     let upstream = Upstream::ok();
     let connection = server.bearer("github", &upstream.base, "alice", TOKEN);
     (server, upstream, connection)
@@ -312,7 +319,7 @@ fn click(url: &str, button: &str) -> Value {
 
 #[test]
 fn the_local_page_shows_a_held_request_and_answers_it_in_a_browser() {
-    let (server, upstream, connection) = setup();
+    let (server, upstream, connection) = setup_waiting(BROWSER_TIMEOUT_MS);
     let created = key(&server, json!({"approval": "writes"}));
     let key = created["key"].as_str().unwrap().to_string();
     let url = page_link(&server, &key);
