@@ -203,7 +203,7 @@ fn smoke() {
     let open = raise_nofile();
     let tmp = tempfile::tempdir().unwrap();
     for delay in [Duration::ZERO, Duration::from_millis(50)] {
-        let upstream = upstream::Upstream::start(delay);
+        let upstream = upstream::Upstream::answering(delay);
         let kp = start(
             &tmp.path().join(format!("smoke-{}", delay.as_millis())),
             Some("0"),

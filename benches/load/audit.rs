@@ -39,7 +39,7 @@ fn proxy(kp: &Server, base: &str) -> Target {
 
 pub fn section_audit(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
     println!("== the audit log's cost: proxy with it on vs off");
-    let upstream = Upstream::start(Duration::ZERO);
+    let upstream = Upstream::answering(Duration::ZERO);
     let on = server(&root.join("audit-on"), "90");
     let off = server(&root.join("audit-off"), "0");
     let (with_log, without) = (proxy(&on, &upstream.base), proxy(&off, &upstream.base));

@@ -212,7 +212,7 @@ pub fn smoke(kp: &Server, id: &str, dir: &Path) {
 
 pub fn section_mcp(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
     println!("== keyport_proxy through MCP vs through POST /api/v2/actions/proxy");
-    let upstream = Upstream::start(Duration::ZERO);
+    let upstream = Upstream::answering(Duration::ZERO);
     let (kp, id) = with_connection(&root.join("mcp"), &upstream.base);
     let key = alice_key(&kp);
 

@@ -152,10 +152,10 @@ fn read_pinned(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
 
 pub fn section_proxy(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
     println!("== proxy vs the same GET sent directly");
-    let upstream = Upstream::start(Duration::ZERO);
+    let upstream = Upstream::answering(Duration::ZERO);
     let (kp, id) = with_connection(&root.join("proxy"), &upstream.base);
     proxy_works(&kp, &id);
-    let forwarder = Forwarder::start(&upstream.base, &format!("Bearer {TOKEN}"));
+    let forwarder = Forwarder::forwarding(&upstream.base, &format!("Bearer {TOKEN}"));
     let (proxied, direct) = (proxy_target(&kp, &id), direct_target(&upstream));
     let bare = Target::get(&format!("{}/api/v2/actions/proxy", forwarder.base)).post_json(
         &json!({"connectedAccountId": id, "endpoint": "/user", "method": "GET"}).to_string(),
@@ -205,7 +205,7 @@ pub fn section_burst(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
         "== {} concurrent calls to an upstream that answers after 1 s",
         s.burst
     );
-    let upstream = Upstream::start(SLOW);
+    let upstream = Upstream::answering(SLOW);
     let (kp, id) = with_connection(&root.join("burst"), &upstream.base);
     proxy_works(&kp, &id);
     let pid = pid(&kp);
