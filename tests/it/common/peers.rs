@@ -142,6 +142,12 @@ pub struct Process(pub Child);
 impl Process {
     /// The first line the process printed on its stdout.
     pub fn first_line(&mut self, within: Duration) -> String {
+        self.try_first_line(within)
+            .unwrap_or_else(|| panic!("the peer said nothing within {within:?}"))
+    }
+
+    /// The first line the process printed on its stdout, if it printed one in time.
+    fn try_first_line(&mut self, within: Duration) -> Option<String> {
         let stdout = self.0.stdout.take().expect("peer stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -149,8 +155,7 @@ impl Process {
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = tx.send(line);
         });
-        rx.recv_timeout(within)
-            .unwrap_or_else(|_| panic!("the peer said nothing within {within:?}"))
+        rx.recv_timeout(within).ok()
     }
 }
 
@@ -218,33 +223,51 @@ impl OidcProvider {
         redirect_uri: &str,
         access_ttl: Option<u32>,
     ) -> OidcProvider {
-        let mut cmd = Command::new(node());
-        cmd.arg(dir().join("oidc/server.js"))
-            .args(["--port", "0", "--client-id", client.0])
-            .args(["--client-secret", client.1, "--redirect-uri", redirect_uri]);
-        if let Some(ttl) = access_ttl {
-            cmd.args(["--access-ttl", &ttl.to_string()]);
-        }
-        Self::spawn(cmd).0
+        let command = move || {
+            let mut cmd = Command::new(node());
+            cmd.arg(dir().join("oidc/server.js"))
+                .args(["--port", "0", "--client-id", client.0])
+                .args(["--client-secret", client.1, "--redirect-uri", redirect_uri]);
+            if let Some(ttl) = access_ttl {
+                cmd.args(["--access-ttl", &ttl.to_string()]);
+            }
+            cmd
+        };
+        Self::spawn(command).0
     }
 
     /// The peer configured by `config` alone (its `OIDC_PEER_CONFIG` keys, see its
     /// README), and the ready line it printed.
     pub fn start_config(config: &Value) -> (OidcProvider, Value) {
-        let mut cmd = Command::new(node());
-        cmd.arg(dir().join("oidc/server.js"))
-            .env("OIDC_PEER_CONFIG", config.to_string());
-        Self::spawn(cmd)
+        Self::spawn(|| {
+            let mut cmd = Command::new(node());
+            cmd.arg(dir().join("oidc/server.js"))
+                .env("OIDC_PEER_CONFIG", config.to_string());
+            cmd
+        })
     }
 
-    fn spawn(mut cmd: Command) -> (OidcProvider, Value) {
-        let child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node runs the oidc-provider peer");
-        let mut process = Process(child);
-        let line = process.first_line(Duration::from_secs(180));
+    /// Starts the peer `command` builds and waits for its ready line. A peer that stays
+    /// silent is killed and started once more: a CI run saw one print nothing for 180 s
+    /// on a loaded machine, then a rerun start in seconds.
+    fn spawn(command: impl Fn() -> Command) -> (OidcProvider, Value) {
+        let start = || {
+            let child = command()
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("node runs the oidc-provider peer");
+            Process(child)
+        };
+        let mut process = start();
+        let line = match process.try_first_line(Duration::from_secs(90)) {
+            Some(line) => line,
+            None => {
+                drop(process);
+                process = start();
+                process.first_line(Duration::from_secs(180))
+            }
+        };
         let info: Value =
             serde_json::from_str(&line).unwrap_or_else(|e| panic!("peer said {line:?}: {e}"));
         let provider = OidcProvider {
