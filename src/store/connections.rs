@@ -322,6 +322,11 @@ pub fn live_for_integration(
         "SELECT id FROM connections WHERE integration_id = ?1 AND status <> 'DELETED'",
         &args![integration.to_string().as_str()],
     )?;
+    connection_ids(rows)
+}
+
+/// The connection ids in the first column of `rows`; a value that is not an id is skipped.
+pub(super) fn connection_ids(rows: Vec<Row>) -> Result<Vec<ConnectionId>, StoreError> {
     let mut ids = Vec::with_capacity(rows.len());
     for row in rows {
         if let Ok(id) = row.get::<String>(0)?.parse() {

@@ -271,3 +271,27 @@ impl<'a> Db<'a> {
         }
     }
 }
+
+/// Brings a schema at version `current` to the last of `steps` (step `i`, 1-based, moves it
+/// from `i - 1` to `i`), recording each version reached with `record`, inside the
+/// transaction `db`; a schema newer than this build knows is refused. Returns the version
+/// reached.
+pub fn apply_steps(
+    db: &Db<'_>,
+    current: u32,
+    steps: &[&str],
+    record: impl Fn(&Db<'_>, u32) -> Result<(), StoreError>,
+) -> Result<u32, StoreError> {
+    let latest = steps.len() as u32;
+    if current > latest {
+        return Err(StoreError::TooNew {
+            found: current,
+            supported: latest,
+        });
+    }
+    for (index, sql) in steps.iter().enumerate().skip(current as usize) {
+        db.batch(sql)?;
+        record(db, index as u32 + 1)?;
+    }
+    Ok(latest)
+}

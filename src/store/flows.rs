@@ -133,13 +133,7 @@ pub fn expire(db: &Db<'_>, now_unix: i64, now: &str) -> Result<Vec<ConnectionId>
         "UPDATE oauth_flows SET used_at = ?2 WHERE used_at IS NULL AND expires_at < ?1",
         &args![now_unix, now],
     )?;
-    let mut ids = Vec::with_capacity(rows.len());
-    for row in rows {
-        if let Ok(id) = row.get::<String>(0)?.parse() {
-            ids.push(id);
-        }
-    }
-    Ok(ids)
+    super::connections::connection_ids(rows)
 }
 
 /// Why a connection whose flow lapsed is FAILED.

@@ -7,7 +7,7 @@
 use postgres::Client;
 
 use crate::store::StoreError;
-use crate::store::db::{Db, args};
+use crate::store::db::{Db, apply_steps, args};
 
 /// Migration `i` (1-based) brings the schema from version `i - 1` to `i`.
 const MIGRATIONS: &[&str] = &[
@@ -60,19 +60,12 @@ pub fn apply(db: &Db<'_>) -> Result<u32, StoreError> {
         .map(|row| row.get::<i64>(0))
         .transpose()?
         .map_or(0, as_version);
-    if current > LATEST {
-        return Err(StoreError::TooNew {
-            found: current,
-            supported: LATEST,
-        });
-    }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        db.batch(sql)?;
+    apply_steps(db, current, MIGRATIONS, |db, reached| {
         db.execute(
             "INSERT INTO keyport_schema (id, version) VALUES (1, ?1)
              ON CONFLICT (id) DO UPDATE SET version = excluded.version",
-            &args![index as i64 + 1],
-        )?;
-    }
-    Ok(LATEST)
+            &args![i64::from(reached)],
+        )
+        .map(|_| ())
+    })
 }

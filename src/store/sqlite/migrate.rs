@@ -6,7 +6,7 @@
 use rusqlite::Connection;
 
 use crate::store::StoreError;
-use crate::store::db::Db;
+use crate::store::db::{Db, apply_steps};
 
 /// Migration `i` (1-based) brings the schema from version `i - 1` to `i`.
 const MIGRATIONS: &[&str] = &[
@@ -34,18 +34,9 @@ fn version(db: &Db<'_>) -> Result<u32, StoreError> {
 
 /// Applies every pending migration inside the transaction `db`; returns the version reached.
 pub fn apply(db: &Db<'_>) -> Result<u32, StoreError> {
-    let current = version(db)?;
-    if current > LATEST {
-        return Err(StoreError::TooNew {
-            found: current,
-            supported: LATEST,
-        });
-    }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        db.batch(sql)?;
-        db.batch(&format!("PRAGMA user_version = {}", index + 1))?;
-    }
-    Ok(LATEST)
+    apply_steps(db, version(db)?, MIGRATIONS, |db, reached| {
+        db.batch(&format!("PRAGMA user_version = {reached}"))
+    })
 }
 
 #[cfg(test)]
