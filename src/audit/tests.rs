@@ -170,3 +170,32 @@ fn a_writer_restarted_on_a_cut_log_leaves_the_damage_visible_on(store: &Store) {
         "the chain goes on from the last record"
     );
 }
+
+#[test]
+fn writers_of_two_instances_extend_one_chain() {
+    for (first, scratch) in crate::store::testing::scratches() {
+        let Some(second) = crate::store::testing::second_instance(&first) else {
+            continue;
+        };
+        let second = second.unwrap();
+        let (a, b) = (&first, &second);
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| write(a, 50, Retention::default()));
+                s.spawn(|| write(b, 50, Retention::default()));
+            }
+        });
+        let verdict = check(&first);
+        assert!(verdict.intact() && verdict.records == 300, "{verdict:?}");
+        let count = first
+            .read(|db| Ok(crate::store::audit::last(db)?.map(|(seq, _)| seq)))
+            .unwrap();
+        assert_eq!(
+            count,
+            Some(300),
+            "every record of both writers, numbered once"
+        );
+        drop((first, second));
+        drop(scratch);
+    }
+}

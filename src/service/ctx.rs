@@ -272,10 +272,17 @@ impl Ctx {
     /// cache when it holds them (no SQLite, so this may run inline on a worker), else
     /// from one read snapshot, which fills the cache.
     pub fn load(&self, id: ConnectionId) -> Result<Loaded> {
-        let sealed = self
-            .store
-            .sealed(id)?
-            .ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
+        Self::loaded(id, self.store.sealed(id)?)
+    }
+
+    /// [`Ctx::load`] from the database itself, never the cache: what a renewal decides on,
+    /// since another instance may have renewed a moment ago.
+    pub fn load_stored(&self, id: ConnectionId) -> Result<Loaded> {
+        Self::loaded(id, self.store.sealed_stored(id)?)
+    }
+
+    fn loaded(id: ConnectionId, sealed: Option<crate::store::Sealed>) -> Result<Loaded> {
+        let sealed = sealed.ok_or_else(|| Error::not_found("connected account", id.to_string()))?;
         Ok(Loaded {
             connection: sealed.connection.row.clone(),
             integration: sealed.integration.row.clone(),

@@ -16,7 +16,7 @@ use super::ctx::{Ctx, random_token, token_hash};
 use crate::domain::api_key::{ApiKey, Approval, Permission, ProxyMethod, Restrictions};
 use crate::ids::{ApiKeyId, EntityId};
 use crate::service::error::{Error, Result};
-use crate::store::{NewApiKey, Store, api_keys};
+use crate::store::{Db, NewApiKey, Store, StoreError, api_keys};
 
 mod restrict;
 
@@ -89,7 +89,12 @@ pub struct KeyRing {
 
 impl KeyRing {
     pub fn load(store: &Store) -> Result<Self> {
-        let all = store.read(api_keys::all)?;
+        Ok(store.read(Self::read)?)
+    }
+
+    /// The active keys as `db` holds them.
+    pub fn read(db: &Db<'_>) -> std::result::Result<Self, StoreError> {
+        let all = api_keys::all(db)?;
         let mut active = HashMap::new();
         for (key, key_hash) in all {
             if key.revoked_at.is_none()

@@ -49,7 +49,7 @@ mod remote_mcp;
 mod tokens;
 
 use std::sync::atomic::AtomicI64;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use secrecy::SecretString;
 
@@ -117,8 +117,9 @@ pub struct Service {
     ctx: Ctx,
     /// The token lifecycle's client, single-flight table and back-off.
     tokens: TokenState,
-    /// The active API keys, so authentication does no I/O.
-    keys: RwLock<KeyRing>,
+    /// The active API keys, so authentication does no I/O (reloaded when another instance
+    /// changes them).
+    keys: Arc<RwLock<KeyRing>>,
     /// Set once the server is stopping: long-lived streams end.
     stopping: tokio::sync::watch::Sender<bool>,
 }
@@ -142,7 +143,13 @@ impl Service {
         public_url: String,
         config: &Config,
     ) -> Result<Self> {
-        let keys = KeyRing::load(&store)?;
+        let keys = Arc::new(RwLock::new(KeyRing::load(&store)?));
+        let ring = Arc::clone(&keys);
+        store.watch(Box::new(move |db| {
+            let fresh = KeyRing::read(db)?;
+            *ring.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+            Ok(())
+        }))?;
         let actions = Actions::builtin(&catalog)?;
         let flow_deadline = store
             .read(crate::store::flows::next_expiry)?
@@ -178,7 +185,7 @@ impl Service {
         Ok(Service {
             ctx,
             tokens: TokenState::new(config.token_timeout),
-            keys: RwLock::new(keys),
+            keys,
             stopping: tokio::sync::watch::channel(false).0,
         })
     }

@@ -9,7 +9,10 @@
 //! - **Single flight**: one renewal per connection at a time. Callers queue on the
 //!   connection's entry in one table (dropped once nobody holds or waits for it) and the
 //!   ones behind the first find its token in the store. A caller whose token was refused
-//!   (`stale`) renews only if nobody has replaced that token yet.
+//!   (`stale`) renews only if nobody has replaced that token yet. Across the instances
+//!   sharing a PostgreSQL database, the one at the front of its queue also holds the
+//!   connection's named lock (`Store::hold`) from before it decides, on the row as
+//!   stored, until its renewal is committed: one renewal per token lifetime in all.
 //! - **Commit before use**: the new token (and a rotated refresh token) is committed in one
 //!   transaction before any caller is handed it (RFC 9700 §4.14).
 //! - **Dead grant → EXPIRED**: a refused refresh token or login makes the connection
@@ -62,6 +65,8 @@ pub(super) struct TokenState {
     flights: Flights,
     backoff: Mutex<HashMap<ConnectionId, Backoff>>,
     exchanges: Exchanges,
+    /// How long a renewal waits for another instance's renewal of the same connection.
+    patience: Duration,
 }
 
 /// The token exchanges under way, and whether new ones may start.
@@ -134,6 +139,8 @@ impl TokenState {
             flights: Flights::default(),
             backoff: Mutex::default(),
             exchanges: Exchanges::default(),
+            // Its token request, a retry and the commit.
+            patience: timeout * 2 + Duration::from_secs(5),
         }
     }
 
@@ -233,6 +240,13 @@ fn fresh(held: &Cached, now: i64) -> Option<&AccessToken> {
     }
 }
 
+/// The token-issuing side of a connection's credentials.
+fn issuer_of(credentials: &Credentials) -> Result<&dyn Issuer> {
+    credentials
+        .issuer()
+        .ok_or_else(|| Error::Internal("not a token-issuing connection".into()))
+}
+
 /// The held token, if it has not expired (it may be due for renewal).
 fn unexpired(held: &Cached, now: i64) -> Option<&AccessToken> {
     let token = held.access_token.as_ref()?;
@@ -283,23 +297,56 @@ impl<'a> Tokens<'a> {
         crate::inline::check().map_err(StoreError::from)?;
         let flight = self.state.flights.join(connection.id);
         let _turn = lock(&flight.turn);
+        // A caller ahead in this process may have renewed: its commit is in the cache.
         let loaded = self.ctx.load(connection.id)?;
+        if let Some(token) = self.settled(&loaded, seen.as_ref(), stale.is_some(), now)? {
+            return Ok(token);
+        }
+        // Then, one renewal at a time across every instance on the database, deciding
+        // again on the row as stored: another instance may have just renewed.
+        let _held = self.hold(connection.id)?;
+        let loaded = self.ctx.load_stored(connection.id)?;
+        if let Some(token) = self.settled(&loaded, seen.as_ref(), stale.is_some(), now)? {
+            return Ok(token);
+        }
+        let credentials = self.ctx.open(&loaded)?;
+        let issuer = issuer_of(&credentials)?;
+        let fallback = unexpired(issuer.cached(), now).filter(|_| stale.is_none());
+        self.renew(&loaded.connection, issuer, fallback, now)
+    }
+
+    /// The token to use without renewing, if `loaded` holds one: one that replaced `seen`
+    /// (another caller renewed), or a fresh one unless the caller's was refused (`stale`).
+    fn settled(
+        &self,
+        loaded: &Loaded,
+        seen: Option<&AccessToken>,
+        stale: bool,
+        now: i64,
+    ) -> Result<Option<AccessToken>> {
         if !loaded.connection.status.usable() {
             return Err(not_usable(&loaded.connection));
         }
-        let credentials = self.ctx.open(&loaded)?;
-        let issuer = credentials
-            .issuer()
-            .ok_or_else(|| Error::Internal("not a token-issuing connection".into()))?;
-        let held = issuer.cached();
-        if let Some(token) = &held.access_token {
-            let replaced = seen.is_none_or(|s| !token.is(s.expose_secret()));
-            if replaced || (stale.is_none() && fresh(held, now).is_some()) {
-                return Ok(token.clone());
-            }
-        }
-        let fallback = unexpired(held, now).filter(|_| stale.is_none());
-        self.renew(&loaded.connection, issuer, fallback, now)
+        let credentials = self.ctx.open(loaded)?;
+        let held = issuer_of(&credentials)?.cached();
+        let Some(token) = &held.access_token else {
+            return Ok(None);
+        };
+        let replaced = seen.is_none_or(|s| !token.is(s.expose_secret()));
+        Ok((replaced || (!stale && fresh(held, now).is_some())).then(|| token.clone()))
+    }
+
+    /// Holds `id`'s renewal lock across the instances sharing the database.
+    fn hold(&self, id: ConnectionId) -> Result<crate::store::Held<'a>> {
+        self.ctx
+            .store
+            .hold(&format!("renew:{id}"), self.state.patience)
+            .map_err(|e| match e {
+                StoreError::Busy(why) => Error::Upstream(format!(
+                    "another keyport instance is renewing this token: {why}"
+                )),
+                e => e.into(),
+            })
     }
 
     /// A keep-alive refresh of `id`'s grant, taken in the connection's flight like any
@@ -313,7 +360,8 @@ impl<'a> Tokens<'a> {
     ) -> Result<bool> {
         let flight = self.state.flights.join(id);
         let _turn = lock(&flight.turn);
-        let loaded = self.ctx.load(id)?;
+        let _held = self.hold(id)?;
+        let loaded = self.ctx.load_stored(id)?;
         if check_may_act(&loaded.connection, &loaded.integration).is_err()
             || !still_due(&loaded.connection)
         {

@@ -33,6 +33,7 @@ pub fn insert(db: &Db<'_>, new: &NewApiKey<'_>) -> Result<(), StoreError> {
     let apps = list_json(r.apps.as_deref());
     let actions = list_json(r.actions.as_deref());
     let methods = list_json(methods.as_deref());
+    db.announce_keys()?;
     db.execute(
         "INSERT INTO api_keys (id, name, key_hash, prefix, permission, entity_id, created_at, \
          expires_at, allowed_apps, allowed_actions, allowed_methods, approval) \
@@ -122,6 +123,7 @@ pub fn all(db: &Db<'_>) -> Result<Vec<(ApiKey, Vec<u8>)>, StoreError> {
 }
 
 pub fn revoke(db: &Db<'_>, id: ApiKeyId, now: &str) -> Result<bool, StoreError> {
+    db.announce_keys()?;
     super::update_one(
         db,
         "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
@@ -132,6 +134,7 @@ pub fn revoke(db: &Db<'_>, id: ApiKeyId, now: &str) -> Result<bool, StoreError> 
 
 /// Revokes every active key that is not an admin key; returns how many.
 pub fn revoke_all_but_admin(db: &Db<'_>, now: &str) -> Result<usize, StoreError> {
+    db.announce_keys()?;
     db.execute(
         "UPDATE api_keys SET revoked_at = ?1 WHERE revoked_at IS NULL AND permission != 'admin'",
         &args![now],

@@ -18,9 +18,13 @@
 //!   is visible to the very next read once `Store::write` returns.
 //!
 //! While a write is in flight nothing is served or filled: reads go to SQLite. Writes are
-//! rare next to reads (token refreshes, flows, configuration), so this costs little. The
-//! cache assumes this process is the database's only writer, as `keyport serve` is (every
-//! other CLI command goes through its API).
+//! rare next to reads (token refreshes, flows, configuration), so this costs little. Those
+//! guarantees hold for the writes of this process. On SQLite it is the database's only
+//! writer (every other CLI command goes through its API). On PostgreSQL other instances
+//! may write too: their commits reach this cache as notifications, each counted as a
+//! change (`changed`), so an entry is served at most until the notification of a later
+//! remote write arrives; while the notification link is down, the cache is paused
+//! (`pause`) and every read goes to the database (`postgres::listen`).
 //!
 //! Storage is `quick_cache`'s sharded concurrent cache: bounded by a weight budget (the
 //! approximate bytes of each row, so 100,000 connections cannot grow memory past it),
@@ -120,6 +124,22 @@ impl Drop for Writing<'_> {
     }
 }
 
+/// A pause of the cache ([`RowCache::pause`]), ended when dropped.
+#[must_use]
+pub struct Paused(Arc<RowCache>);
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        self.0.finished.fetch_add(1, SeqCst);
+    }
+}
+
+impl std::fmt::Debug for Paused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Paused")
+    }
+}
+
 #[derive(Debug)]
 pub struct RowCache {
     started: AtomicU64,
@@ -157,6 +177,14 @@ impl RowCache {
     /// Records a change made outside `writing()`: every entry read before it is stale.
     pub fn changed(&self) {
         drop(self.writing());
+    }
+
+    /// Stops serving and filling until the guard is dropped, as a write in flight does: for
+    /// as long as changes made elsewhere (another instance on the same database) could go
+    /// unnoticed.
+    pub fn pause(self: &Arc<Self>) -> Paused {
+        self.started.fetch_add(1, SeqCst);
+        Paused(Arc::clone(self))
     }
 
     /// The stamp for rows about to be read from SQLite, or `None` while a write is in

@@ -261,6 +261,15 @@ impl<'a> Db<'a> {
         }
     }
 
+    /// Tells the other instances on the database, once this transaction commits, that API
+    /// keys changed, so they reload theirs. SQLite has no other instance to tell.
+    pub fn announce_keys(&self) -> Result<(), StoreError> {
+        match &self.conn {
+            Conn::Sqlite(_) => Ok(()),
+            Conn::Postgres(tx) => postgres::announce(&mut tx.borrow_mut(), postgres::listen::KEYS),
+        }
+    }
+
     /// Runs several statements separated by `;`, with no parameters (tests tampering with
     /// stored rows, migrations).
     pub fn batch(&self, sql: &str) -> Result<(), StoreError> {

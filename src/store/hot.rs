@@ -26,6 +26,13 @@ impl Store {
         if let Some(hit) = self.cache.sealed(id) {
             return Ok(Some(hit));
         }
+        self.sealed_stored(id)
+    }
+
+    /// The connection `id` and its integration as the database holds them now, never from
+    /// the cache (another instance may have changed them a moment ago, and its notice may
+    /// still be on its way); fills the cache. Blocking.
+    pub fn sealed_stored(&self, id: ConnectionId) -> Result<Option<Sealed>, StoreError> {
         // Taken before the snapshot begins: see `cache` for why the order matters.
         let stamp = self.cache.fill_stamp();
         let found = self.snapshot(|db| {

@@ -47,8 +47,9 @@ pub enum StoreError {
     TooNew { found: u32, supported: u32 },
     #[error("the database has no vault header; it was not created by keyport or is damaged")]
     NoVault,
-    #[error("another keyport is using this database")]
-    InUse,
+    /// A lock shared with other instances stayed taken past the caller's patience.
+    #[error("busy: {0}")]
+    Busy(String),
     #[error("stored JSON is malformed: {0}")]
     Json(#[from] serde_json::Error),
     #[error("no database connection became free: {0}")]
@@ -75,8 +76,21 @@ enum Backend {
 #[derive(Debug)]
 pub struct Store {
     backend: Backend,
-    cache: RowCache,
+    cache: std::sync::Arc<RowCache>,
+    /// Following other instances' changes (PostgreSQL, once `watch` was called).
+    listener: std::sync::OnceLock<postgres::listen::Listener>,
 }
+
+/// A lock held across instances ([`Store::hold`]), released when dropped.
+#[derive(Debug)]
+#[must_use]
+pub enum Held<'a> {
+    /// SQLite: this process is the database's only server; its callers queue in memory.
+    Alone,
+    Shared(postgres::named::Held<'a>),
+}
+
+pub use postgres::listen::KeysHook;
 
 /// The audit log writer's own connection: see [`Store::appender`].
 #[derive(Debug)]
@@ -156,7 +170,36 @@ impl Store {
     fn with(backend: Backend) -> Store {
         Store {
             backend,
-            cache: RowCache::new(cache::CONNECTION_BUDGET, cache::INTEGRATION_BUDGET),
+            cache: std::sync::Arc::new(RowCache::new(
+                cache::CONNECTION_BUDGET,
+                cache::INTEGRATION_BUDGET,
+            )),
+            listener: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Follows the changes other instances make to the database, for as long as this
+    /// store lives: cached rows go stale as they commit, and `keys` reloads the API key
+    /// ring when keys change (and whenever following resumes after a lost link). Called
+    /// once by a serving keyport; nothing to follow on SQLite, which one process serves.
+    pub fn watch(&self, keys: KeysHook) -> Result<(), StoreError> {
+        let Backend::Postgres(p) = &self.backend else {
+            return Ok(());
+        };
+        let listener = postgres::listen::start(p.url(), &self.cache, keys)?;
+        // A second call would leave the first listener running: keep the first.
+        let _ = self.listener.set(listener);
+        Ok(())
+    }
+
+    /// Holds the lock `name` across every instance serving the database, waiting at most
+    /// `patience`: work under it (a token renewal) runs once at a time across them all.
+    /// Blocking; callers within this process must already queue among themselves.
+    pub fn hold(&self, name: &str, patience: std::time::Duration) -> Result<Held<'_>, StoreError> {
+        crate::inline::check()?;
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(Held::Alone),
+            Backend::Postgres(p) => Ok(Held::Shared(p.hold(name, patience)?)),
         }
     }
 

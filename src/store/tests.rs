@@ -248,18 +248,79 @@ fn a_database_that_cannot_be_reached_is_named_without_its_password() {
     );
 }
 
+/// Polls `done` for up to two seconds: what another instance committed reaches this one
+/// as a notification, not at once.
+fn soon(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = crate::clock::Deadline::after(std::time::Duration::from_secs(2));
+    while !done() {
+        assert!(!deadline.passed(), "{what}: not within 2 s");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 #[test]
-fn a_second_keyport_on_the_same_postgres_database_is_refused() {
-    for (store, scratch) in super::testing::scratches() {
-        let at = store.location();
-        let Some(second) = super::testing::second_instance(&store) else {
+fn instances_on_one_postgres_database_follow_each_others_writes() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    for (first, scratch) in super::testing::scratches() {
+        let Some(second) = super::testing::second_instance(&first) else {
             continue;
         };
-        assert!(matches!(second, Err(StoreError::InUse)), "{second:?}");
-        drop(store);
-        let again = Store::open(&at);
-        assert!(again.is_ok(), "free once the first has gone: {again:?}");
-        drop(again);
+        let second = second.unwrap();
+        let reloads = Arc::new(AtomicUsize::new(0));
+        let keys = Arc::new(AtomicUsize::new(0));
+        let (r, k) = (Arc::clone(&reloads), Arc::clone(&keys));
+        second
+            .watch(Box::new(move |db| {
+                k.store(super::api_keys::all(db)?.len(), Ordering::SeqCst);
+                r.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }))
+            .unwrap();
+        soon("listening (the key ring loaded)", || {
+            reloads.load(Ordering::SeqCst) >= 1
+        });
+
+        // A row the second instance caches goes stale when the first changes it.
+        let app = integration(&first);
+        let id = connection(&first, app, "alice", &[]);
+        soon("the insert's notice heard", || {
+            second.sealed(id).unwrap().is_some() && second.cached_sealed(id).is_some()
+        });
+        first
+            .write(|db| connections::set_param(db, id, "region", "eu"))
+            .unwrap();
+        soon("the cached row dropped", || {
+            second.cached_sealed(id).is_none()
+        });
+        let seen = second.sealed(id).unwrap().unwrap();
+        assert_eq!(seen.connection.row.params.get("region"), Some(&json!("eu")));
+
+        // A new API key reloads the second instance's key ring.
+        let new = super::NewApiKey {
+            id: crate::ids::ApiKeyId::new(),
+            name: "agent",
+            key_hash: &[7; 32],
+            prefix: "kp_1234",
+            permission: crate::domain::api_key::Permission::Use,
+            entity: None,
+            restrictions: &crate::domain::api_key::Restrictions::default(),
+            now: "t2",
+        };
+        first.write(|db| super::api_keys::insert(db, &new)).unwrap();
+        soon("the key ring reloaded with the new key", || {
+            keys.load(Ordering::SeqCst) == 1
+        });
+
+        // A named lock is held across instances until it is dropped.
+        let patience = std::time::Duration::from_millis(200);
+        let held = first.hold("renew:x", patience).unwrap();
+        let busy = second.hold("renew:x", patience).map(drop);
+        assert!(matches!(busy, Err(StoreError::Busy(_))), "{busy:?}");
+        assert!(second.hold("renew:y", patience).is_ok(), "another name");
+        drop(held);
+        assert!(second.hold("renew:x", patience).is_ok(), "released");
+        drop((first, second));
         drop(scratch);
     }
 }

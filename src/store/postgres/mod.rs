@@ -4,16 +4,23 @@
 //! after taking one transaction-scoped advisory lock ([`WRITE_LOCK`]). That lock is what
 //! SQLite's `BEGIN IMMEDIATE` is: writers run one at a time, each seeing every write
 //! committed before it, so a read-then-write (a refresh, a flow marked used) cannot
-//! interleave with another and no write ever fails to serialize. PostgreSQL commits are
-//! durable when acknowledged (`synchronous_commit` is the server's, on by default); only
-//! the audit appender turns it off for its own connection, as SQLite's appender runs
+//! interleave with another and no write ever fails to serialize — across every instance
+//! on the database, since the lock is the server's. PostgreSQL commits are durable when
+//! acknowledged (`synchronous_commit` is the server's, on by default); only the audit
+//! appender turns it off for its own connection, as SQLite's appender runs
 //! `synchronous=NORMAL`.
+//!
+//! Several `keyport serve` instances may share a database: writes announce themselves to
+//! the others (`listen`), and a token renewal holds a named lock across instances
+//! (`named`) from before its token request until its result is committed.
 //!
 //! The client runs a runtime of its own and must never be called on an async worker: the
 //! store is reached only from blocking threads (`web::block`, the audit writer, keep-alive),
 //! and `crate::inline::check` refuses I/O inside an inline attempt.
 
+pub(super) mod listen;
 mod migrate;
+pub(super) mod named;
 mod value;
 
 use postgres::{Client, IsolationLevel, NoTls, Transaction};
@@ -33,10 +40,8 @@ impl From<postgres::Error> for StoreError {
 /// The advisory lock every write transaction takes first ("keyport" in ASCII).
 pub const WRITE_LOCK: i64 = 0x006b_6579_706f_7274;
 
-/// The session-level advisory lock a serving keyport holds for as long as it runs: the row
-/// cache assumes its process is the database's only writer, so a second keyport on the same
-/// database is refused until several instances are supported.
-pub const INSTANCE_LOCK: i64 = WRITE_LOCK + 1;
+/// The advisory lock every audit append takes first: one chain, one appender at a time.
+pub const AUDIT_LOCK: i64 = WRITE_LOCK + 2;
 
 const POOL_SIZE: u32 = 8;
 
@@ -46,9 +51,8 @@ type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 pub struct Postgres {
     url: DatabaseUrl,
     pool: Pool,
-    /// The connection holding [`INSTANCE_LOCK`]; closing it (dropping the store, or the
-    /// process ending however it ends) releases the lock.
-    _instance: std::sync::Mutex<Client>,
+    /// The connection holding this instance's named locks.
+    named: named::Locks,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -70,12 +74,24 @@ fn connect(url: &DatabaseUrl) -> Result<Client, StoreError> {
     Ok(config(url)?.connect(NoTls)?)
 }
 
+/// The advisory lock a transaction takes before its first statement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Lock {
+    /// None: reads, and the listener's reloads.
+    None,
+    /// [`WRITE_LOCK`]: the store's writes; one that changed rows tells the other instances
+    /// when it commits (`listen`).
+    Write,
+    /// [`AUDIT_LOCK`]: the audit log's appends, which the row cache never holds.
+    Audit,
+}
+
 /// Runs `f` in a transaction of `level` on `client`, committing only if `f` succeeds (a
-/// transaction dropped uncommitted rolls back). `lock`: take the write lock first.
+/// transaction dropped uncommitted rolls back). Returns whether `f` wrote.
 fn transaction<T, E: From<StoreError>>(
     client: &mut Client,
     level: IsolationLevel,
-    lock: bool,
+    lock: Lock,
     f: impl FnOnce(&Db<'_>) -> Result<T, E>,
 ) -> Result<(T, bool), E> {
     let mut tx = client
@@ -83,15 +99,30 @@ fn transaction<T, E: From<StoreError>>(
         .isolation_level(level)
         .start()
         .map_err(StoreError::from)?;
-    if lock {
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+    let key = match lock {
+        Lock::None => None,
+        Lock::Write => Some(WRITE_LOCK),
+        Lock::Audit => Some(AUDIT_LOCK),
+    };
+    if let Some(key) = key {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])
             .map_err(StoreError::from)?;
     }
     let db = Db::new(Conn::Postgres(std::cell::RefCell::new(tx)));
     let value = f(&db)?;
     let wrote = db.wrote();
-    db.into_postgres()?.commit().map_err(StoreError::from)?;
+    let mut tx = db.into_postgres()?;
+    if wrote && lock != Lock::Audit {
+        announce(&mut tx, listen::ROWS)?;
+    }
+    tx.commit().map_err(StoreError::from)?;
     Ok((value, wrote))
+}
+
+/// Tells the other instances, once `tx` commits, that it changed `what` (`listen`).
+pub(super) fn announce(tx: &mut Transaction<'_>, what: &str) -> Result<(), StoreError> {
+    tx.execute("SELECT pg_notify($1, $2)", &[&listen::CHANNEL, &what])?;
+    Ok(())
 }
 
 /// Reads the vault record without writing anything. `Ok(None)` when the database has no
@@ -107,53 +138,41 @@ pub fn peek_vault(url: &DatabaseUrl) -> Result<Option<VaultRecord>, StoreError> 
             supported: migrate::LATEST,
         });
     }
-    let (record, _) = transaction(&mut client, IsolationLevel::ReadCommitted, false, |db| {
-        vault_row::read(db)
-    })?;
+    let (record, _) = transaction(
+        &mut client,
+        IsolationLevel::ReadCommitted,
+        Lock::None,
+        |db| vault_row::read(db),
+    )?;
     Ok(Some(record))
-}
-
-/// How long a starting keyport waits for [`INSTANCE_LOCK`]: a keyport that stopped or was
-/// killed a moment ago releases it as soon as the server sees its connection close.
-const INSTANCE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// A connection holding [`INSTANCE_LOCK`], or `InUse` if another keyport keeps it.
-fn alone(url: &DatabaseUrl) -> Result<Client, StoreError> {
-    let mut instance = connect(url)?;
-    let deadline = crate::clock::Deadline::after(INSTANCE_WAIT);
-    loop {
-        let alone: bool = instance
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&INSTANCE_LOCK])?
-            .try_get(0)?;
-        if alone {
-            return Ok(instance);
-        }
-        if deadline.passed() {
-            return Err(StoreError::InUse);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
 }
 
 impl Postgres {
     /// Creates the schema and the vault row in one transaction.
     pub fn create(url: &DatabaseUrl, record: &VaultRecord, now: &str) -> Result<Self, StoreError> {
         let mut client = connect(url)?;
-        transaction(&mut client, IsolationLevel::ReadCommitted, true, |db| {
-            migrate::apply(db)?;
-            vault_row::insert(db, record, now)
-        })?;
+        transaction(
+            &mut client,
+            IsolationLevel::ReadCommitted,
+            Lock::Write,
+            |db| {
+                migrate::apply(db)?;
+                vault_row::insert(db, record, now)
+            },
+        )?;
         Self::open(url)
     }
 
-    /// Opens the database and applies pending migrations (under the write lock, so two
-    /// instances starting together migrate once).
+    /// Opens the database and applies pending migrations (under the write lock, so
+    /// instances starting together migrate once). Other instances may serve it too.
     pub fn open(url: &DatabaseUrl) -> Result<Self, StoreError> {
         let mut client = connect(url)?;
-        transaction(&mut client, IsolationLevel::ReadCommitted, true, |db| {
-            migrate::apply(db)
-        })?;
-        let instance = alone(url)?;
+        transaction(
+            &mut client,
+            IsolationLevel::ReadCommitted,
+            Lock::Write,
+            |db| migrate::apply(db),
+        )?;
         let manager = PostgresConnectionManager::new(config(url)?, NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
@@ -163,23 +182,28 @@ impl Postgres {
         Ok(Postgres {
             url: url.clone(),
             pool,
-            _instance: std::sync::Mutex::new(instance),
+            named: named::Locks::new(url),
         })
     }
 
-    /// Replaces the vault row on a connection of its own, without [`INSTANCE_LOCK`], so
-    /// that `keyport passwd` works while a keyport serves the database (which keeps its
-    /// unlocked data key, the same under the new passphrase).
+    /// Replaces the vault row on a connection of its own, so that `keyport passwd` works
+    /// while keyport instances serve the database (they keep their unlocked data key, the
+    /// same under the new passphrase).
     pub fn replace_vault(
         url: &DatabaseUrl,
         record: &VaultRecord,
         now: &str,
     ) -> Result<usize, StoreError> {
         let mut client = connect(url)?;
-        let (changed, _) = transaction(&mut client, IsolationLevel::ReadCommitted, true, |db| {
-            migrate::apply(db)?;
-            vault_row::replace(db, record, now)
-        })?;
+        let (changed, _) = transaction(
+            &mut client,
+            IsolationLevel::ReadCommitted,
+            Lock::Write,
+            |db| {
+                migrate::apply(db)?;
+                vault_row::replace(db, record, now)
+            },
+        )?;
         Ok(changed)
     }
 
@@ -187,12 +211,22 @@ impl Postgres {
         &self.url
     }
 
+    /// Holds the lock `name` across every instance on the database, waiting at most
+    /// `patience` for it.
+    pub fn hold(
+        &self,
+        name: &str,
+        patience: std::time::Duration,
+    ) -> Result<named::Held<'_>, StoreError> {
+        self.named.hold(name, patience)
+    }
+
     pub fn read<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&Db<'_>) -> Result<T, E>,
     ) -> Result<(T, bool), E> {
         let mut client = self.pool.get().map_err(StoreError::from)?;
-        transaction(&mut client, IsolationLevel::ReadCommitted, false, f)
+        transaction(&mut client, IsolationLevel::ReadCommitted, Lock::None, f)
     }
 
     pub fn snapshot<T, E: From<StoreError>>(
@@ -200,7 +234,7 @@ impl Postgres {
         f: impl FnOnce(&Db<'_>) -> Result<T, E>,
     ) -> Result<(T, bool), E> {
         let mut client = self.pool.get().map_err(StoreError::from)?;
-        transaction(&mut client, IsolationLevel::RepeatableRead, false, f)
+        transaction(&mut client, IsolationLevel::RepeatableRead, Lock::None, f)
     }
 
     pub fn write<T, E: From<StoreError>>(
@@ -208,7 +242,7 @@ impl Postgres {
         f: impl FnOnce(&Db<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
         let mut client = self.pool.get().map_err(StoreError::from)?;
-        transaction(&mut client, IsolationLevel::ReadCommitted, true, f).map(|(v, _)| v)
+        transaction(&mut client, IsolationLevel::ReadCommitted, Lock::Write, f).map(|(v, _)| v)
     }
 
     /// The audit writer's own connection, its commits asynchronous (see the module).
@@ -233,15 +267,16 @@ impl Appender {
         &mut self,
         f: impl FnOnce(&Db<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        transaction(&mut self.0, IsolationLevel::ReadCommitted, false, f).map(|(v, _)| v)
+        transaction(&mut self.0, IsolationLevel::ReadCommitted, Lock::None, f).map(|(v, _)| v)
     }
 
-    /// One transaction; the audit log has one writer, so it takes no write lock.
+    /// One transaction under [`AUDIT_LOCK`]: every instance's audit writer appends to one
+    /// chain, one at a time, each reading the chain's end inside its transaction.
     pub fn write<T>(
         &mut self,
         f: impl FnOnce(&Db<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        transaction(&mut self.0, IsolationLevel::ReadCommitted, false, f).map(|(v, _)| v)
+        transaction(&mut self.0, IsolationLevel::ReadCommitted, Lock::Audit, f).map(|(v, _)| v)
     }
 }
 
