@@ -142,7 +142,7 @@ pub fn peek_vault(url: &DatabaseUrl) -> Result<Option<VaultRecord>, StoreError> 
         &mut client,
         IsolationLevel::ReadCommitted,
         Lock::None,
-        |db| vault_row::read(db),
+        vault_row::read,
     )?;
     Ok(Some(record))
 }
@@ -171,7 +171,7 @@ impl Postgres {
             &mut client,
             IsolationLevel::ReadCommitted,
             Lock::Write,
-            |db| migrate::apply(db),
+            migrate::apply,
         )?;
         let manager = PostgresConnectionManager::new(config(url)?, NoTls);
         let pool = r2d2::Pool::builder()
