@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub mod public_url;
 mod webhook;
 
 pub use webhook::{Webhook, WebhookSecret};
@@ -44,6 +45,7 @@ pub const DEFAULT_KEEP_ALIVE: bool = true;
 /// The `KEYPORT_*` variables behind each setting.
 pub mod env {
     pub const LISTEN: &str = "KEYPORT_LISTEN";
+    pub const PUBLIC_URL: &str = "KEYPORT_PUBLIC_URL";
     pub const LOG: &str = "KEYPORT_LOG";
     pub const KDF_MS: &str = "KEYPORT_KDF_MS";
     pub const UPSTREAM_TIMEOUT_MS: &str = "KEYPORT_UPSTREAM_TIMEOUT_MS";
@@ -67,6 +69,11 @@ pub struct Settings {
     /// Address to listen on [env: KEYPORT_LISTEN] [default: 127.0.0.1:7790].
     #[arg(long)]
     pub listen: Option<String>,
+    /// The URL browsers and agents reach keyport at, when it is not the listen address
+    /// (instances behind one load balancer, a TLS proxy): connect links and OAuth callbacks
+    /// are built on it [env: KEYPORT_PUBLIC_URL] [default: http://LISTEN].
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
     /// Log filter, e.g. `info` or `keyport=debug` [env: KEYPORT_LOG] [default: info].
     #[arg(long)]
     pub log: Option<String>,
@@ -147,6 +154,7 @@ impl Settings {
         };
         Ok(Settings {
             listen: text(env::LISTEN),
+            public_url: text(env::PUBLIC_URL),
             log: text(env::LOG),
             kdf_target_ms: millis(env::KDF_MS)?,
             upstream_timeout_ms: millis(env::UPSTREAM_TIMEOUT_MS)?,
@@ -174,6 +182,7 @@ impl Settings {
     pub fn over(self, lower: Settings) -> Settings {
         Settings {
             listen: self.listen.or(lower.listen),
+            public_url: self.public_url.or(lower.public_url),
             log: self.log.or(lower.log),
             kdf_target_ms: self.kdf_target_ms.or(lower.kdf_target_ms),
             upstream_timeout_ms: self.upstream_timeout_ms.or(lower.upstream_timeout_ms),
@@ -195,6 +204,8 @@ impl Settings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// Where browsers and agents reach this keyport, when not at `listen`.
+    pub public_url: Option<url::Url>,
     /// Listening on a non-loopback address was asked for (`--allow-remote`).
     pub allow_remote: bool,
     pub log: String,
@@ -217,6 +228,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 7790)),
+            public_url: None,
             allow_remote: false,
             log: DEFAULT_LOG.to_string(),
             kdf_target: Duration::from_millis(DEFAULT_KDF_MS),
@@ -254,6 +266,7 @@ impl Config {
         let ms = |given: Option<u64>, default| given.map_or(default, Duration::from_millis);
         let config = Config {
             listen,
+            public_url: public_url::parse(settings.public_url.as_deref())?,
             allow_remote,
             log: settings.log.unwrap_or(defaults.log),
             kdf_target: ms(settings.kdf_target_ms, defaults.kdf_target),
@@ -413,177 +426,4 @@ pub fn read_trimmed(path: &Path) -> Result<Option<String>, ConfigError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn config_file_rejects_unknown_keys() -> Result<(), Box<dyn std::error::Error>> {
-        let dir = tempfile::tempdir()?;
-        fs::write(dir.path().join(CONFIG_FILE), "listen = \"127.0.0.1:9\"\n")?;
-        assert_eq!(
-            load_file(dir.path())?.listen.as_deref(),
-            Some("127.0.0.1:9")
-        );
-        fs::write(dir.path().join(CONFIG_FILE), "lisen = \"x\"\n")?;
-        let err = refusal(load_file(dir.path()));
-        assert!(err.contains("lisen"), "{err}");
-        Ok(())
-    }
-
-    #[test]
-    fn private_files_and_dirs() -> Result<(), Box<dyn std::error::Error>> {
-        let dir = tempfile::tempdir()?;
-        let sub = dir.path().join("data");
-        ensure_private_dir(&sub)?;
-        assert_eq!(fs::metadata(&sub)?.permissions().mode() & 0o777, 0o700);
-        let file = sub.join("k");
-        write_private(&file, b"secret\n")?;
-        assert_eq!(fs::metadata(&file)?.permissions().mode() & 0o777, 0o600);
-        assert_eq!(read_trimmed(&file)?.as_deref(), Some("secret"));
-        assert_eq!(read_trimmed(&sub.join("none"))?, None);
-        Ok(())
-    }
-
-    /// What `result`'s error says (empty if it is not one).
-    fn refusal<T>(result: Result<T, ConfigError>) -> String {
-        result.err().map(|e| e.to_string()).unwrap_or_default()
-    }
-
-    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: std::collections::HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
-
-    #[test]
-    fn flags_beat_env_beat_file_beat_defaults() -> Result<(), ConfigError> {
-        let file = Settings {
-            listen: Some("127.0.0.1:1001".into()),
-            log: Some("debug".into()),
-            kdf_target_ms: Some(1),
-            upstream_timeout_ms: Some(2),
-            token_timeout_ms: Some(3),
-            approval_timeout_ms: None,
-            audit_days: Some(0),
-            keep_alive: Some(true),
-            refresh_token_idle_secs: Some(4),
-            ..Settings::default()
-        };
-        let env = Settings::from_env(vars(&[
-            (env::LISTEN, "127.0.0.1:1002"),
-            (env::KDF_MS, " 10 "),
-            (env::UPSTREAM_TIMEOUT_MS, "20"),
-            (env::KEEP_ALIVE, "off"),
-        ]))?;
-        let flags = Settings {
-            listen: Some("127.0.0.1:1003".into()),
-            upstream_timeout_ms: Some(200),
-            ..Settings::default()
-        };
-        let config = Config::resolve(flags.over(env.clone().over(file.clone())), false)?;
-        assert_eq!(config.listen.to_string(), "127.0.0.1:1003");
-        assert_eq!(config.log, "debug");
-        assert_eq!(config.kdf_target, Duration::from_millis(10));
-        assert_eq!(config.upstream_timeout, Duration::from_millis(200));
-        assert_eq!(config.token_timeout, Duration::from_millis(3));
-        assert_eq!(config.audit_days, None, "0 days turns the audit log off");
-        assert!(!config.keep_alive, "the environment beats the file");
-        assert_eq!(config.refresh_token_idle, Some(Duration::from_secs(4)));
-
-        let config = Config::resolve(env.over(file), false)?;
-        assert_eq!(config.listen.to_string(), "127.0.0.1:1002");
-        assert_eq!(config.upstream_timeout, Duration::from_millis(20));
-
-        assert_eq!(
-            Config::resolve(Settings::default(), false)?,
-            Config::default()
-        );
-        assert_eq!(Config::default().listen.to_string(), DEFAULT_LISTEN);
-        Ok(())
-    }
-
-    #[test]
-    fn environment_values_are_parsed_and_blank_is_unset() -> Result<(), ConfigError> {
-        let blank = Settings::from_env(vars(&[(env::LOG, "  "), (env::KDF_MS, "")]))?;
-        assert_eq!(blank, Settings::default());
-        let err = refusal(Settings::from_env(vars(&[(
-            env::UPSTREAM_TIMEOUT_MS,
-            "30s",
-        )])));
-        assert!(
-            err.contains(env::UPSTREAM_TIMEOUT_MS) && err.contains("\"30s\""),
-            "{err}"
-        );
-        for (raw, on) in [
-            ("on", true),
-            ("TRUE", true),
-            ("1", true),
-            ("off", false),
-            ("no", false),
-        ] {
-            let read = Settings::from_env(vars(&[(env::KEEP_ALIVE, raw)]))?;
-            assert_eq!(read.keep_alive, Some(on), "{raw}");
-        }
-        let err = refusal(Settings::from_env(vars(&[(env::KEEP_ALIVE, "sometimes")])));
-        assert!(err.contains(env::KEEP_ALIVE), "{err}");
-        let err = refusal(Settings::from_env(vars(&[(
-            env::REFRESH_TOKEN_IDLE_SECS,
-            "90d",
-        )])));
-        assert!(err.contains("whole number of seconds"), "{err}");
-        Ok(())
-    }
-
-    #[test]
-    fn validate_names_the_setting_that_would_not_work() {
-        let refused = |settings: Settings, allow_remote: bool| {
-            refusal(Config::resolve(settings, allow_remote))
-        };
-        let listen = |raw: &str| Settings {
-            listen: Some(raw.into()),
-            ..Settings::default()
-        };
-        let err = refused(listen("0.0.0.0:7790"), false);
-        assert!(err.contains("--allow-remote"), "{err}");
-        assert!(Config::resolve(listen("0.0.0.0:7790"), true).is_ok());
-        let err = refused(listen("localhost"), false);
-        assert!(
-            err.contains("KEYPORT_LISTEN") && err.contains("IP:PORT"),
-            "{err}"
-        );
-        let log = Settings {
-            log: Some("keyport=loud".into()),
-            ..Settings::default()
-        };
-        let err = refused(log, false);
-        assert!(err.contains("KEYPORT_LOG"), "{err}");
-        for (settings, name) in [
-            (
-                Settings {
-                    upstream_timeout_ms: Some(0),
-                    ..Settings::default()
-                },
-                env::UPSTREAM_TIMEOUT_MS,
-            ),
-            (
-                Settings {
-                    token_timeout_ms: Some(0),
-                    ..Settings::default()
-                },
-                env::TOKEN_TIMEOUT_MS,
-            ),
-            (
-                Settings {
-                    refresh_token_idle_secs: Some(0),
-                    ..Settings::default()
-                },
-                env::REFRESH_TOKEN_IDLE_SECS,
-            ),
-        ] {
-            let err = refused(settings, false);
-            assert!(err.contains(name) && err.contains("at least 1"), "{err}");
-        }
-    }
-}
+mod tests;

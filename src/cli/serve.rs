@@ -180,9 +180,16 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
     if !is_loopback(&bound) {
         eprintln!("keyport: WARNING: listening on {bound}, reachable from other machines");
     }
-    let public_url = format!("http://{bound}");
+    let local_url = format!("http://{bound}");
     let extra_host = (!is_loopback(&bound)).then(|| bound.to_string());
-    let policy = HostPolicy::for_port(bound.port(), extra_host);
+    let mut policy = HostPolicy::for_port(bound.port(), extra_host);
+    let public_url = match &config.public_url {
+        Some(url) => {
+            policy = policy.with_public(url);
+            crate::config::public_url::base(url)
+        }
+        None => local_url.clone(),
+    };
 
     let actions = load_actions(&dir, &catalog)?;
     let service = Service::new(store, vault, catalog, clock, public_url.clone(), &config)
@@ -200,12 +207,15 @@ pub fn run(data_dir: Option<PathBuf>, args: ServeArgs) -> CliResult {
         )?;
     }
     let url_path = dir.join(config::SERVER_URL_FILE);
-    config::write_private(&url_path, format!("{public_url}\n").as_bytes())?;
+    config::write_private(&url_path, format!("{local_url}\n").as_bytes())?;
 
     if created {
         println!("keyport: new vault created in {}", dir.display());
     }
-    println!("keyport: listening on {public_url}");
+    println!("keyport: listening on {local_url}");
+    if public_url != local_url {
+        println!("keyport: reached as {public_url}");
+    }
     println!("keyport: admin API key in {}", key_path.display());
 
     let data = web::Data::new(service);

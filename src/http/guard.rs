@@ -36,6 +36,14 @@ impl HostPolicy {
         HostPolicy { hosts, origins }
     }
 
+    /// Also reachable as `url` (the configured public URL): its authority as a Host, its
+    /// origin as an Origin.
+    pub fn with_public(mut self, url: &url::Url) -> Self {
+        self.hosts.push(crate::config::public_url::authority(url));
+        self.origins.push(url.origin().ascii_serialization());
+        self
+    }
+
     pub fn host_allowed(&self, host: Option<&str>) -> bool {
         host.is_some_and(|h| {
             self.hosts
@@ -71,7 +79,7 @@ fn check(req: &ServiceRequest) -> Result<Option<Caller>, Error> {
         .get(header::HOST)
         .and_then(|v| v.to_str().ok());
     if !policy.host_allowed(host) {
-        return Err(Error::Forbidden("this Host is not keyport's; requests must name 127.0.0.1, localhost or [::1] with keyport's port".into()));
+        return Err(Error::Forbidden("this Host is not keyport's; requests must name 127.0.0.1, localhost or [::1] with keyport's port, or its public URL's host".into()));
     }
     let is_api = req.path().starts_with("/api/") || req.path() == "/mcp";
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD);
