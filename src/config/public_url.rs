@@ -13,9 +13,14 @@ pub fn parse(raw: Option<&str>) -> Result<Option<url::Url>, ConfigError> {
     let Some(raw) = raw else {
         return Ok(None);
     };
+    // A URL with credentials is not quoted back: they belong in no message.
+    let shown = match raw.contains('@') {
+        true => "the URL given".to_string(),
+        false => format!("{raw:?}"),
+    };
     let invalid = |reason: &str| ConfigError::Invalid {
         setting: NAMES.to_string(),
-        reason: format!("{raw:?}: {reason}"),
+        reason: format!("{shown}: {reason}"),
     };
     let url = url::Url::parse(raw).map_err(|e| invalid(&e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
