@@ -14,6 +14,7 @@
 mod api;
 mod checks;
 mod cli;
+mod cluster;
 mod common;
 mod hardening;
 mod mcp;

@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use crate::common::Server;
 use crate::common::peers::OidcProvider;
 
-const CLIENT_ID: &str = "keyport-it";
-const CLIENT_SECRET: &str = "keyport-it-secret-9f2c";
+pub(crate) const CLIENT_ID: &str = "keyport-it";
+pub(crate) const CLIENT_SECRET: &str = "keyport-it-secret-9f2c";
 
 /// The oidc-provider, its one client redirecting to keyport's `testidp` callback.
 fn idp(server: &Server, access_ttl: u32) -> OidcProvider {
@@ -31,12 +31,17 @@ fn idp(server: &Server, access_ttl: u32) -> OidcProvider {
     )
 }
 
-fn oauth_integration(server: &Server, idp: &OidcProvider, extra: Value) -> String {
+pub(crate) fn oauth_integration(server: &Server, idp: &OidcProvider, extra: Value) -> String {
     oauth_integration_of(server, "testidp", idp, extra)
 }
 
 /// [`oauth_integration`] of another app declared like `testidp`.
-fn oauth_integration_of(server: &Server, app: &str, idp: &OidcProvider, extra: Value) -> String {
+pub(crate) fn oauth_integration_of(
+    server: &Server,
+    app: &str,
+    idp: &OidcProvider,
+    extra: Value,
+) -> String {
     let mut config = json!({
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
