@@ -253,6 +253,39 @@ impl Postgres {
     }
 }
 
+/// Runs `f` in one write transaction on a connection of its own (a copy into a new
+/// database), committing only if `f` succeeds.
+pub(super) fn write_new<T, E: From<StoreError>>(
+    url: &DatabaseUrl,
+    f: impl FnOnce(&Db<'_>) -> Result<T, E>,
+) -> Result<T, E> {
+    let mut client = connect(url)?;
+    transaction(&mut client, IsolationLevel::ReadCommitted, Lock::Write, f).map(|(v, _)| v)
+}
+
+/// Applies pending migrations in the transaction `db`.
+pub(super) fn apply_migrations(db: &Db<'_>) -> Result<u32, StoreError> {
+    migrate::apply(db)
+}
+
+/// The `application_name` of a serving keyport's connections.
+pub const SERVING: &str = "keyport serve";
+
+/// How many connections of a serving keyport are open on the database at `url` (but ours),
+/// if any.
+pub(super) fn serving(url: &DatabaseUrl) -> Result<Option<String>, StoreError> {
+    let mut client = connect(url)?;
+    let count: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = $1
+               AND pid <> pg_backend_pid()",
+            &[&SERVING],
+        )?
+        .try_get(0)?;
+    Ok((count > 0).then(|| format!("{count} connection(s) of a `{SERVING}`")))
+}
+
 /// The audit writer's own connection.
 pub struct Appender(Client);
 
