@@ -173,7 +173,10 @@ impl Postgres {
             Lock::Write,
             migrate::apply,
         )?;
-        let manager = PostgresConnectionManager::new(config(url)?, NoTls);
+        let mut pooled = config(url)?;
+        // How `keyport migrate` (and an administrator) tells a serving keyport's connections.
+        pooled.application_name(SERVING);
+        let manager = PostgresConnectionManager::new(pooled, NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
