@@ -17,6 +17,7 @@ mod cli;
 mod common;
 mod hardening;
 mod mcp;
+mod migrate;
 mod oauth;
 mod proxy;
 mod quirks;
