@@ -237,3 +237,23 @@ fn values_move_only_where_they_keep_their_meaning() {
     let refused = bind(&Value::Blob(b"sealed secret".to_vec()), Kind::Text).unwrap_err();
     assert!(!refused.contains("115"), "no byte of the value: {refused}");
 }
+
+#[test]
+fn a_served_postgres_database_is_seen_until_its_keyport_has_gone() {
+    for (store, scratch) in scratches() {
+        let at = store.location();
+        if let Location::File(_) = at {
+            // Another process's lock is what shows on SQLite: the CLI tests hold that.
+            assert_eq!(Store::served(&at).unwrap(), None, "{}", scratch.name);
+            continue;
+        }
+        let seen = Store::served(&at).unwrap();
+        assert!(seen.is_some_and(|who| who.contains("keyport serve")));
+        drop(store);
+        let deadline = crate::clock::Deadline::after(std::time::Duration::from_secs(10));
+        while Store::served(&at).unwrap().is_some() {
+            assert!(!deadline.passed(), "still seen as served");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}

@@ -298,6 +298,25 @@ fn nothing_is_written_for_a_wrong_passphrase_a_served_source_or_a_full_destinati
     assert!(stderr(&again).contains("not empty"), "{}", stderr(&again));
     assert_eq!(tables(target.url()), count);
 
+    // A PostgreSQL source a keyport serves is refused as the SQLite file was.
+    let elsewhere = tmp.path().join("elsewhere");
+    let mut server = serve(&elsewhere, Some(target.url()));
+    let copy = elsewhere.join("copy.db");
+    let served = migrate(
+        &elsewhere,
+        Some(target.url()),
+        copy.to_str().unwrap(),
+        PASSPHRASE,
+    );
+    assert_eq!(served.status.code(), Some(1), "{}", stderr(&served));
+    assert!(
+        stderr(&served).contains("keyport serve"),
+        "{}",
+        stderr(&served)
+    );
+    assert!(!copy.exists());
+    server.stop();
+
     // A SQLite destination that holds a vault is refused the same way, byte for byte kept.
     let file = laptop.join("keyport.db");
     let bytes = std::fs::read(&file).unwrap();
