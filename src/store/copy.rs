@@ -307,6 +307,52 @@ fn bind<'v>(value: &'v Value, kind: Kind) -> Result<Param<'v>, String> {
     })
 }
 
+/// How many values one `INSERT` binds at most: rows go in batches (one round trip each on
+/// PostgreSQL, where a row at a time made a large audit log slow to copy), well under both
+/// engines' limits (SQLite 32,766 placeholders, PostgreSQL 65,535).
+const BATCH_VALUES: usize = 8_000;
+
+/// One `INSERT` of `rows` rows into `columns` of `table`.
+fn insert(table: &str, columns: &[(String, Kind)], rows: usize) -> String {
+    let names: Vec<String> = columns.iter().map(|(c, _)| format!("\"{c}\"")).collect();
+    let width = columns.len();
+    let tuples: Vec<String> = (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (1..=width).map(|c| format!("?{}", r * width + c)).collect();
+            format!("({})", row.join(", "))
+        })
+        .collect();
+    format!(
+        "INSERT INTO \"{table}\" ({}) VALUES {}",
+        names.join(", "),
+        tuples.join(", ")
+    )
+}
+
+/// Writes `rows` into `table` in one statement.
+fn flush(
+    destination: &Db<'_>,
+    table: &'static str,
+    columns: &[(String, Kind)],
+    rows: &[Row],
+) -> Result<(), CopyError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut params = Vec::with_capacity(rows.len() * columns.len());
+    for row in rows {
+        for (value, (column, kind)) in row.0.iter().zip(columns) {
+            params.push(bind(value, *kind).map_err(|what| CopyError::Column {
+                table,
+                column: column.clone(),
+                what,
+            })?);
+        }
+    }
+    destination.execute(&insert(table, columns, rows.len()), &params)?;
+    Ok(())
+}
+
 /// Copies every row of `table`; returns its tally.
 fn copy_table(
     source: &Db<'_>,
@@ -314,31 +360,19 @@ fn copy_table(
     table: &'static str,
     columns: &[(String, Kind)],
 ) -> Result<Tally, CopyError> {
-    let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
-    let names: Vec<String> = columns.iter().map(|(c, _)| format!("\"{c}\"")).collect();
-    let insert = format!(
-        "INSERT INTO \"{table}\" ({}) VALUES ({})",
-        names.join(", "),
-        placeholders.join(", ")
-    );
+    let per_batch = (BATCH_VALUES / columns.len().max(1)).max(1);
+    let mut batch = Vec::with_capacity(per_batch);
     let mut tally = Tally::new(table);
     source.for_each(&select(table, columns), &[], |row: Row| {
-        let params = row
-            .0
-            .iter()
-            .zip(columns)
-            .map(|(value, (column, kind))| {
-                bind(value, *kind).map_err(|what| CopyError::Column {
-                    table,
-                    column: column.clone(),
-                    what,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        destination.execute(&insert, &params)?;
         tally.add(&row);
+        batch.push(row);
+        if batch.len() == per_batch {
+            flush(destination, table, columns, &batch)?;
+            batch.clear();
+        }
         Ok::<_, CopyError>(())
     })?;
+    flush(destination, table, columns, &batch)?;
     Ok(tally)
 }
 

@@ -257,3 +257,32 @@ fn a_served_postgres_database_is_seen_until_its_keyport_has_gone() {
         }
     }
 }
+
+#[test]
+fn rows_that_take_several_batches_all_arrive() {
+    for (source, scratch) in scratches() {
+        // 1,201 records: two full batches of audit_log's 17 columns and a partial one.
+        source
+            .write(|db| {
+                for seq in 1..=1201_i64 {
+                    db.execute(
+                        "INSERT INTO audit_log (seq, at_ms, event, outcome, status, mac)
+                         VALUES (?1, ?2, 'proxy', 'ok', 200, ?3)",
+                        &args![seq, seq * 1000, &seq.to_le_bytes().to_vec()],
+                    )?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        let before = source.tally().unwrap();
+        for (to, _database, _dir) in destinations() {
+            assert_eq!(
+                source.copy_into(&to).unwrap(),
+                before,
+                "{} -> {to}",
+                scratch.name
+            );
+            assert_eq!(Store::open(&to).unwrap().tally().unwrap(), before);
+        }
+    }
+}
