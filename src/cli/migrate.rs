@@ -2,6 +2,8 @@
 //! dir's SQLite file, or `--database`) into an empty PostgreSQL database or SQLite file, then
 //! checks the copy. Like `passwd`, an offline admin command: it opens both stores itself,
 //! and refuses a source a keyport is serving (whose writes after the snapshot would be lost).
+//! A source written by an older keyport is brought to this build's schema first, as `serve`
+//! and `passwd` would, so that both sides have the same tables.
 //!
 //! Nothing is decrypted to be copied: sealed blobs, hashes, MACs and the vault row move as
 //! they are stored (`store::copy`), so the copy opens under the same passphrase and data

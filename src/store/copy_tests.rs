@@ -161,6 +161,23 @@ fn a_destination_holding_anything_is_refused_and_left_as_it_was() {
     }
 }
 
+#[test]
+fn a_fresh_keyport_schema_with_no_vault_is_empty_enough() {
+    for (source, scratch) in scratches() {
+        fill(&source);
+        for (to, _database, _dir) in destinations() {
+            drop(Store::open(&to).unwrap());
+            let copied = source.copy_into(&to);
+            assert_eq!(
+                copied.unwrap(),
+                source.tally().unwrap(),
+                "{} -> {to}",
+                scratch.name
+            );
+        }
+    }
+}
+
 /// Runs `sql` on the database at `at` (a file or a PostgreSQL database).
 fn behind_the_back_at(at: &Location, sql: &str) {
     match at {

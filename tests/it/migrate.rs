@@ -293,9 +293,12 @@ fn nothing_is_written_for_a_wrong_passphrase_a_served_source_or_a_full_destinati
 
     succeeded(&migrate(&laptop, None, target.url(), PASSPHRASE));
     let count = tables(target.url());
-    let again = migrate(&laptop, None, target.url(), PASSPHRASE);
+    let mut with_password = url::Url::parse(target.url()).unwrap();
+    with_password.set_password(Some("hunter2-CANARY")).unwrap();
+    let again = migrate(&laptop, None, with_password.as_str(), PASSPHRASE);
     assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
     assert!(stderr(&again).contains("not empty"), "{}", stderr(&again));
+    assert!(!stderr(&again).contains("hunter2"), "{}", stderr(&again));
     assert_eq!(tables(target.url()), count);
 
     // A PostgreSQL source a keyport serves is refused as the SQLite file was.
