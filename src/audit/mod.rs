@@ -144,7 +144,7 @@ impl AuditLog {
 }
 
 /// The HKDF purpose of the chain's MAC key.
-const KEY_PURPOSE: &str = "audit log chain";
+pub(crate) const KEY_PURPOSE: &str = "audit log chain";
 
 #[cfg(test)]
 mod tests;

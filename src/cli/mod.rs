@@ -1,4 +1,4 @@
-//! The command line. `serve` and `passwd` open the vault themselves; every other
+//! The command line. `serve`, `passwd` and `migrate` open the vault themselves; every other
 //! subcommand is a client of the running server's API, authenticated with `admin.key`.
 //! One file per noun.
 
@@ -13,6 +13,7 @@ mod events;
 mod integrations;
 mod keys;
 mod mcp;
+mod migrate;
 mod output;
 mod passphrase;
 mod passwd;
@@ -55,6 +56,9 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Change the vault passphrase (re-wraps the data key; nothing else is rewritten).
     Passwd(passwd::PasswdArgs),
+    /// Copy the vault into another database (PostgreSQL or a SQLite file), sealed records
+    /// as they are, then check the copy opens and matches.
+    Migrate(migrate::MigrateArgs),
     /// Manage integrations (one app's auth configuration).
     #[command(subcommand)]
     Integrations(integrations::IntegrationsCmd),
@@ -130,6 +134,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Connect(args) => Client::connect(cli.data_dir, cli.url)
                 .and_then(|c| connect::run(&c, args, cli.json)),
             Command::Passwd(args) => passwd::run(cli.data_dir, args),
+            Command::Migrate(args) => migrate::run(cli.data_dir, args),
             Command::Integrations(cmd) => Client::connect(cli.data_dir, cli.url)
                 .and_then(|c| integrations::run(&c, cmd, cli.json)),
             Command::Connections(cmd) => Client::connect(cli.data_dir, cli.url)

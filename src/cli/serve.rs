@@ -55,6 +55,13 @@ impl std::fmt::Debug for DatabaseArg {
     }
 }
 
+impl DatabaseArg {
+    /// The text as given, which may hold a password.
+    pub(crate) fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
 pub(crate) fn database_arg(text: &str) -> Result<DatabaseArg, std::convert::Infallible> {
     Ok(DatabaseArg(text.to_owned().into()))
 }
@@ -77,7 +84,7 @@ const EXCHANGE_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 /// Exit code for a refused unlock (wrong passphrase, corrupt vault).
 pub const EXIT_UNLOCK: u8 = 2;
 
-fn unlock_error(e: VaultError) -> CliError {
+pub(crate) fn unlock_error(e: VaultError) -> CliError {
     match e {
         VaultError::WrongPassphrase => CliError::with_code("wrong passphrase", EXIT_UNLOCK),
         VaultError::Corrupt(why) => {
@@ -96,7 +103,7 @@ fn store_error(db: &Location, e: StoreError) -> CliError {
 
 /// Hardening that needs no privileges: files created from here on are private, and the
 /// process cannot be core-dumped or ptrace-attached by other same-user processes.
-fn harden_process() {
+pub(crate) fn harden_process() {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
     let _ = nix::sys::prctl::set_dumpable(false);

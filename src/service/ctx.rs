@@ -167,6 +167,18 @@ fn aad<'a>(table: &'a str, row: &'a str) -> Aad<'a> {
     }
 }
 
+/// Opens the sealed fields of `row` in `table` with `vault`: what [`Ctx::open_fields`] does,
+/// shared with `keyport migrate`, which checks every blob of a copy opens.
+pub(crate) fn open_sealed(
+    vault: &Vault,
+    table: &str,
+    row: &str,
+    blob: &[u8],
+) -> Result<SecretFields> {
+    let plaintext = vault.open(&aad(table, row), blob)?;
+    Ok(serde_json::from_slice(&plaintext)?)
+}
+
 impl Ctx {
     pub fn notify_change(&self) {
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
@@ -195,8 +207,7 @@ impl Ctx {
         let Some(blob) = blob else {
             return Ok(SecretFields::default());
         };
-        let plaintext = self.vault.open(&aad(table, row), blob)?;
-        Ok(serde_json::from_slice(&plaintext)?)
+        open_sealed(&self.vault, table, row, blob)
     }
 
     /// Seals validated caller input; `None` when there is nothing to seal.

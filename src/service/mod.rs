@@ -65,6 +65,7 @@ pub use connections::{
     AuthParams, ConnectionPage, ConnectionPatch, ConnectionView, CreateConnection, EntitySummary,
     LinkedConnection, ListConnections, RevealedCredential,
 };
+pub(crate) use ctx::open_sealed;
 pub use error::{Error, Result};
 pub use events::{EventFeed, StatusEvent};
 pub use flows::{CallbackOutcome, CallbackQuery, ConnectPage, CreatedConnection};

@@ -67,6 +67,20 @@ pub(crate) fn scratches() -> Vec<(Store, Scratch)> {
     out
 }
 
+/// An empty database on the test server, if there is one: its location, and what drops it.
+pub(crate) fn empty_postgres() -> Option<(Location, Scratch)> {
+    let server = std::env::var(TEST_DATABASE_ENV).ok()?;
+    let (url, name) = database(&server);
+    Some((
+        Location::Postgres(DatabaseUrl::parse(&url).unwrap()),
+        Scratch {
+            name: "postgres",
+            _dir: tempfile::tempdir().unwrap(),
+            database: Some((server, name)),
+        },
+    ))
+}
+
 /// Runs `sql` on `store`'s database on a connection of its own, as another process would:
 /// `store` (its row cache) does not see it.
 pub(crate) fn behind_the_back(store: &Store, sql: &str) {

@@ -18,6 +18,7 @@ mod cluster;
 mod common;
 mod hardening;
 mod mcp;
+mod migrate;
 mod oauth;
 mod proxy;
 mod quirks;

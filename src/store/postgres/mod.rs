@@ -173,7 +173,10 @@ impl Postgres {
             Lock::Write,
             migrate::apply,
         )?;
-        let manager = PostgresConnectionManager::new(config(url)?, NoTls);
+        let mut pooled = config(url)?;
+        // How `keyport migrate` (and an administrator) tells a serving keyport's connections.
+        pooled.application_name(SERVING);
+        let manager = PostgresConnectionManager::new(pooled, NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
@@ -251,6 +254,39 @@ impl Postgres {
         client.batch_execute("SET synchronous_commit = off")?;
         Ok(Appender(client))
     }
+}
+
+/// Runs `f` in one write transaction on a connection of its own (a copy into a new
+/// database), committing only if `f` succeeds.
+pub(super) fn write_new<T, E: From<StoreError>>(
+    url: &DatabaseUrl,
+    f: impl FnOnce(&Db<'_>) -> Result<T, E>,
+) -> Result<T, E> {
+    let mut client = connect(url)?;
+    transaction(&mut client, IsolationLevel::ReadCommitted, Lock::Write, f).map(|(v, _)| v)
+}
+
+/// Applies pending migrations in the transaction `db`.
+pub(super) fn apply_migrations(db: &Db<'_>) -> Result<u32, StoreError> {
+    migrate::apply(db)
+}
+
+/// The `application_name` of a serving keyport's connections.
+pub const SERVING: &str = "keyport serve";
+
+/// How many connections of a serving keyport are open on the database at `url` (but ours),
+/// if any.
+pub(super) fn serving(url: &DatabaseUrl) -> Result<Option<String>, StoreError> {
+    let mut client = connect(url)?;
+    let count: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = $1
+               AND pid <> pg_backend_pid()",
+            &[&SERVING],
+        )?
+        .try_get(0)?;
+    Ok((count > 0).then(|| format!("{count} connection(s) of a `{SERVING}`")))
 }
 
 /// The audit writer's own connection.

@@ -178,6 +178,63 @@ impl Sqlite {
     }
 }
 
+/// Runs `f` in one immediate transaction on the database file at `path`, creating it if
+/// there is none; a file this created is removed again if `f` fails, and an existing one is
+/// left as it was (its journal mode is changed to WAL only once `f` has committed).
+pub(super) fn write_new<T, E: From<StoreError>>(
+    path: &Path,
+    f: impl FnOnce(&Db<'_>) -> Result<T, E>,
+) -> Result<T, E> {
+    let existed = path.exists();
+    let written = (|| {
+        let mut conn = Connection::open(path).map_err(StoreError::from)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
+            .map_err(StoreError::from)?;
+        let value = immediate(&mut conn, f)?;
+        configure(&conn)?;
+        Ok(value)
+    })();
+    if written.is_err() && !existed {
+        for suffix in ["", "-journal", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let _ = std::fs::remove_file(name);
+        }
+    }
+    written
+}
+
+/// The byte of the `-shm` file every connection to a WAL database keeps a shared lock on for
+/// as long as it is open (SQLite's unix VFS: `UNIX_SHM_DMS`, 120 + 8).
+const SHM_DMS: i64 = 128;
+
+/// Another process holding the database at `path` open, if one does (a keyport serving it,
+/// which keeps its pool's connections open): the process id holding the lock SQLite takes
+/// on the shared-memory index of a WAL database, read with `F_GETLK`, which takes no lock.
+pub(super) fn holder(path: &Path) -> Result<Option<String>, StoreError> {
+    use nix::fcntl::{FcntlArg, fcntl};
+    use nix::libc;
+    let mut shm = path.as_os_str().to_owned();
+    shm.push("-shm");
+    let file = match std::fs::File::open(&shm) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StoreError::Database(format!("{}: {e}", path.display()))),
+    };
+    let mut probe = libc::flock {
+        l_type: libc::F_WRLCK as _,
+        l_whence: libc::SEEK_SET as _,
+        l_start: SHM_DMS,
+        l_len: 1,
+        l_pid: 0,
+    };
+    fcntl(&file, FcntlArg::F_GETLK(&mut probe))
+        .map_err(|e| StoreError::Database(format!("{}: {e}", path.display())))?;
+    let unlocked = libc::F_UNLCK as libc::c_short;
+    Ok((probe.l_type != unlocked).then(|| format!("process {}", probe.l_pid)))
+}
+
 /// The audit writer's own connection (see [`Sqlite::appender`]).
 #[derive(Debug)]
 pub struct Appender(Connection);
