@@ -290,9 +290,11 @@ fn instances_on_one_postgres_database_follow_each_others_writes() {
         first
             .write(|db| connections::set_param(db, id, "region", "eu"))
             .unwrap();
+        let written = std::time::Instant::now();
         soon("the cached row dropped", || {
             second.cached_sealed(id).is_none()
         });
+        println!("the notice came after {:?}", written.elapsed());
         let seen = second.sealed(id).unwrap().unwrap();
         assert_eq!(seen.connection.row.params.get("region"), Some(&json!("eu")));
 

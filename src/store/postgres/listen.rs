@@ -152,11 +152,17 @@ impl Listening {
     fn next_batch(&self, client: &mut Client) -> Result<(), StoreError> {
         let (mut heard, mut keys) = (false, false);
         {
+            // Waits for the first, then takes what else has arrived without waiting (the
+            // timed iterator would wait a whole heartbeat again after each).
             let mut notifications = client.notifications();
-            let mut batch = notifications.timeout_iter(HEARTBEAT);
-            while let Some(note) = batch.next()? {
+            let first = notifications.timeout_iter(HEARTBEAT).next()?;
+            if let Some(first) = first {
                 heard = true;
-                keys |= note.payload() == KEYS;
+                keys = first.payload() == KEYS;
+                let mut more = notifications.iter();
+                while let Some(note) = more.next()? {
+                    keys |= note.payload() == KEYS;
+                }
             }
         }
         if heard {
