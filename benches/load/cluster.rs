@@ -8,6 +8,12 @@
 //! data dir (`server.url`, `admin.key`) and the same `KEYPORT_DATABASE_URL`; the second and
 //! third find the first one's `admin.key` in theirs, so one key serves all three.
 //!
+//! Both requests write an audit record, queued to a writer thread per instance (up to 4,096
+//! waiting before a request waits), which on PostgreSQL appends under one lock for all
+//! instances. So that what one run queued is neither written during the next nor left out,
+//! every server's queue is written out before each run, and each run's figure counts, after
+//! wrk's window, the wait until the records it queued are written.
+//!
 //! The PostgreSQL server is the one `LOAD_DATABASE_URL` names (a role that may create
 //! databases; `benches/run.sh` starts a throw-away cluster and sets it); the section makes
 //! a database of its own there and drops it after. Without it the section is skipped.
@@ -88,15 +94,15 @@ fn instances(root: &Path, url: &str) -> Vec<Server> {
     all
 }
 
-/// One wrk per target at the same time, `load`'s connections and threads shared out
-/// among them; their answers added up.
-fn spread(w: &Wrk, name: &str, targets: &[&Target], load: Load) -> Figures {
-    let n = targets.len();
+/// One wrk per server of `side` at the same time, `load`'s connections and threads shared
+/// out among them; their answers added up.
+fn spread(w: &Wrk, name: &str, side: &Side, load: Load) -> Figures {
+    let n = side.len();
     let parts: Vec<Figures> = std::thread::scope(|scope| {
-        let running: Vec<_> = targets
+        let running: Vec<_> = side
             .iter()
             .enumerate()
-            .map(|(i, target)| {
+            .map(|(i, (_, target))| {
                 let share = Load {
                     connections: load.connections / n + usize::from(i < load.connections % n),
                     threads: (load.threads / n).max(1),
@@ -156,15 +162,123 @@ pub fn section_cluster(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
     let pg_id = on(&pg[0]);
     let lite = targets(&sqlite, &sqlite_id);
     let each: Vec<[Target; 2]> = pg.iter().map(|kp| targets(kp, &pg_id)).collect();
-    let load = s.load(s.connections);
-    backends(s, w, r, (&lite, &each[0]), load);
-    scale_out(s, w, r, &each, load);
+    let everyone: Vec<&Server> = std::iter::once(&sqlite).chain(&pg).collect();
+    let bench = Bench {
+        w,
+        everyone: &everyone,
+        load: s.load(s.connections),
+        rounds: s.rounds,
+    };
+    let one = |k: usize| vec![(&pg[0], &each[0][k])];
+    let all = |k: usize| pg.iter().zip(&each).map(|(kp, t)| (kp, &t[k])).collect();
+    let sides: [(&str, Side); 8] = [
+        ("sqlite-credentials", vec![(&sqlite, &lite[0])]),
+        ("pg-credentials", one(0)),
+        ("sqlite-proxy", vec![(&sqlite, &lite[1])]),
+        ("pg-proxy", one(1)),
+        ("pg1-credentials", one(0)),
+        (PG_ALL[0], all(0)),
+        ("pg1-proxy", one(1)),
+        (PG_ALL[1], all(1)),
+    ];
+    let (f, drained) = bench.alternate(&sides[..4]);
+    let c = s.connections;
+    let what = ["credential read", "proxy GET → local upstream"];
+    for k in 0..2 {
+        r.compared(
+            &format!("{} on PostgreSQL, 1 instance, {c} connections", what[k]),
+            (&f[2 * k + 1], &f[2 * k]),
+            "the same on SQLite",
+            Goal::default(),
+        );
+    }
+    let (g, more) = bench.alternate(&sides[4..]);
+    for k in 0..2 {
+        r.compared(
+            &format!(
+                "{} on PostgreSQL, {INSTANCES} instances on one database ({c} connections spread)",
+                what[k]
+            ),
+            (&g[2 * k + 1], &g[2 * k]),
+            "1 instance, same database",
+            Goal::default(),
+        );
+    }
+    notes(r, &server, &pg[INSTANCES - 1], bench.load);
+    let names = sides.iter().map(|(name, _)| *name);
+    let waits = names.zip(drained.iter().chain(&more));
+    let waits: Vec<String> = waits
+        .map(|(n, d)| format!("{n} {:.2} s", d.as_secs_f64()))
+        .collect();
+    r.note(format!(
+        "cluster: each run's figure counts, after wrk's window, the wait until every audit record it queued was written (an admin read of the audit log on each instance, which waits for its writer): {}",
+        waits.join(", ")
+    ));
+}
+
+/// The names of the runs with all instances at once.
+const PG_ALL: [&str; 2] = ["pg3-credentials", "pg3-proxy"];
+
+/// The servers one side of a comparison sends its load to, with the request for each.
+type Side<'a> = Vec<(&'a Server, &'a Target)>;
+
+/// How the section runs wrk.
+struct Bench<'a> {
+    w: &'a Wrk,
+    /// Every server of the section, settled before each run.
+    everyone: &'a [&'a Server],
+    load: Load,
+    rounds: usize,
+}
+
+impl Bench<'_> {
+    /// The sides in turn, `rounds` times over (a b c … a b c …), each run on quiet servers;
+    /// the merged figures of each side, and its summed waits for the audit writers.
+    fn alternate(&self, sides: &[(&str, Side)]) -> (Vec<Figures>, Vec<Duration>) {
+        let mut runs = vec![Vec::new(); sides.len()];
+        let mut waits = vec![Duration::ZERO; sides.len()];
+        for _ in 0..self.rounds {
+            for (i, (name, side)) in sides.iter().enumerate() {
+                settle(self.everyone);
+                let mut f = match side.as_slice() {
+                    [(_, target)] => self.w.run(name, target, self.load),
+                    _ => spread(self.w, name, side, self.load),
+                };
+                let began = Instant::now();
+                let servers: Vec<&Server> = side.iter().map(|(kp, _)| *kp).collect();
+                settle(&servers);
+                let waited = began.elapsed();
+                f.secs += waited.as_secs_f64();
+                f.rounds = vec![f.rps()];
+                waits[i] += waited;
+                runs[i].push(f);
+            }
+        }
+        (runs.iter().map(|r| Figures::merge(r)).collect(), waits)
+    }
+}
+
+/// Returns once every audit record each server queued is written: an admin read of the
+/// audit log waits for its writer, up to 5 s, so a read that took nearly that is repeated.
+fn settle(servers: &[&Server]) {
+    for kp in servers {
+        loop {
+            let began = Instant::now();
+            kp.ok("GET", "/api/v1/audit?limit=1", None);
+            if began.elapsed() < Duration::from_millis(4_500) {
+                break;
+            }
+        }
+    }
+}
+
+fn notes(r: &mut Report, server: &str, kp: &Server, load: Load) {
     let began = Instant::now();
-    let verdict = pg[INSTANCES - 1].ok("GET", "/api/v1/audit/verify", None);
+    let verdict = kp.ok("GET", "/api/v1/audit/verify", None);
     assert_eq!(verdict["intact"], true, "{verdict}");
     r.note(format!(
-        "cluster: PostgreSQL {} on 127.0.0.1, on this machine; keyport's pool holds 8 connections per instance; after the runs the one audit chain the {INSTANCES} instances wrote ({} records) verified intact in {:.1} s",
-        server_settings(&server),
+        "cluster: PostgreSQL {} (127.0.0.1, this machine); keyport's pool holds 8 connections per instance; after the runs the one audit chain the {INSTANCES} instances wrote ({} records) verified intact in {:.1} s",
+        server_settings(server),
         verdict["records"],
         began.elapsed().as_secs_f64()
     ));
@@ -174,68 +288,4 @@ pub fn section_cluster(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
         load.connections,
         (load.threads / INSTANCES).max(1)
     ));
-}
-
-/// (1) One instance on PostgreSQL against one on SQLite, both requests alternated.
-fn backends(
-    s: &Settings,
-    w: &Wrk,
-    r: &mut Report,
-    (lite, pg): (&[Target; 2], &[Target; 2]),
-    load: Load,
-) {
-    let f = w.alternate(
-        &[
-            ("sqlite-credentials", &lite[0]),
-            ("pg-credentials", &pg[0]),
-            ("sqlite-proxy", &lite[1]),
-            ("pg-proxy", &pg[1]),
-        ],
-        load,
-        s.rounds,
-    );
-    let c = s.connections;
-    r.compared(
-        &format!("credential read on PostgreSQL, 1 instance, {c} connections"),
-        (&f[1], &f[0]),
-        "the same on SQLite",
-        Goal::default(),
-    );
-    r.compared(
-        &format!("proxy GET → local upstream on PostgreSQL, 1 instance, {c} connections"),
-        (&f[3], &f[2]),
-        "the same on SQLite",
-        Goal::default(),
-    );
-}
-
-/// (2) On PostgreSQL: all instances at once (a wrk each) against the first alone, round by
-/// round, for each request.
-fn scale_out(s: &Settings, w: &Wrk, r: &mut Report, each: &[[Target; 2]], load: Load) {
-    let names = ["credentials", "proxy"];
-    let mut runs: Vec<(Vec<Figures>, Vec<Figures>)> = vec![(Vec::new(), Vec::new()); 2];
-    for _ in 0..s.rounds {
-        for (k, name) in names.iter().enumerate() {
-            runs[k]
-                .0
-                .push(w.run(&format!("pg1-{name}"), &each[0][k], load));
-            let all: Vec<&Target> = each.iter().map(|t| &t[k]).collect();
-            runs[k]
-                .1
-                .push(spread(w, &format!("pg{INSTANCES}-{name}"), &all, load));
-        }
-    }
-    let what = ["credential read", "proxy GET → local upstream"];
-    for (k, (one, many)) in runs.iter().enumerate() {
-        let (one, many) = (Figures::merge(one), Figures::merge(many));
-        r.compared(
-            &format!(
-                "{} on PostgreSQL, {INSTANCES} instances on one database ({} connections spread)",
-                what[k], s.connections
-            ),
-            (&many, &one),
-            "1 instance, same database",
-            Goal::default(),
-        );
-    }
 }
