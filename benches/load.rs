@@ -10,7 +10,9 @@
 //! concurrent proxied calls to an upstream that answers after 1 s, with keyport's memory;
 //! 10,000 idle keep-alive connections; the access log's cost; a token refresh under 500
 //! concurrent users against a counting token endpoint; reads in a 100,000-connection
-//! database against a 100-connection one; start-up, size and memory. Every run is bounded
+//! database against a 100-connection one; start-up, size and memory; the credential read
+//! and the proxy on PostgreSQL against SQLite, and with three instances on one PostgreSQL
+//! database against one (when `LOAD_DATABASE_URL` names a server). Every run is bounded
 //! in time, and every server listens on a loopback address.
 //!
 //! `cargo test --all-targets` also runs this binary (without `--bench`): a smoke run that
@@ -22,7 +24,9 @@
 //! `LOAD_THREADS` (2), `LOAD_BURST` (1000), `LOAD_BURST_SECS` (10), `LOAD_IDLE` (10000),
 //! `LOAD_CLIENTS` creating rows (8), `LOAD_ROWS` (100000), `LOAD_ENTITIES` (10000),
 //! `LOAD_CREATE_SECS` (1200, a cap on the bulk create), `LOAD_OUT`
-//! (`target/bench/load.md`), `KEYPORT_BIN` (the binary to measure), `WRK` (the wrk to use).
+//! (`target/bench/load.md`), `KEYPORT_BIN` (the binary to measure), `WRK` (the wrk to use),
+//! `LOAD_DATABASE_URL` (a PostgreSQL server for the `cluster` section; `benches/run.sh`
+//! starts one).
 
 #![expect(
     clippy::unwrap_used,
@@ -59,6 +63,8 @@ mod common;
 // them for benchmarks of their own).
 #[path = "load/audit.rs"]
 mod audit;
+#[path = "load/cluster.rs"]
+mod cluster;
 #[path = "load/harness.rs"]
 mod harness;
 #[path = "load/idle.rs"]
@@ -234,6 +240,8 @@ fn smoke() {
     let f = Figures::parse(report).expect("the wrk lines");
     assert_eq!((f.requests, f.bad_status, f.socket_errors), (1200, 200, 1));
     assert!((f.rps() - 1000.0).abs() < 1e-6);
+    let side_by_side = Figures::together(&[f.clone(), f.clone()]);
+    assert!((side_by_side.rps() - 2000.0).abs() < 1e-6);
     let twice = Figures::merge(&[f.clone(), f]);
     assert_eq!(
         (twice.requests, twice.p50_us, twice.p99_us),
@@ -291,7 +299,7 @@ fn main() {
     let mut r = Report::default();
     let began = Instant::now();
     type Section = fn(&Settings, &Wrk, &mut Report, &Path);
-    let sections: [(&str, Section); 10] = [
+    let sections: [(&str, Section); 11] = [
         ("read", plane::section_read),
         ("proxy", plane::section_proxy),
         ("mcp", mcp::section_mcp),
@@ -302,6 +310,7 @@ fn main() {
         ("refresh", |_, _, r, root| section_refresh(r, root)),
         ("scale", scale::section_scale),
         ("start", scale::section_start),
+        ("cluster", cluster::section_cluster),
     ];
     for (name, section) in sections {
         if s.wants(name) {

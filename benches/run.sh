@@ -7,10 +7,13 @@
 #   benches/run.sh                 everything; rewrites BENCHMARKS.md
 #   benches/run.sh read burst      only the named sections; prints, writes nothing
 #
-# Sections: read proxy mcp audit burst idle log refresh scale start. Every server it starts listens
-# on 127.0.0.1 and every load run is bounded in time (see the knobs at the top of
-# benches/load.rs). A full run takes about four minutes on 2 cores, a third of it creating
-# 100,000 connections.
+# Sections: read proxy mcp audit burst idle log refresh scale start cluster. Every server it
+# starts listens on 127.0.0.1 and every load run is bounded in time (see the knobs at the top
+# of benches/load.rs). A full run takes about five minutes on 2 cores, a third of it creating
+# 100,000 connections. For the cluster section (keyport on PostgreSQL, one instance and
+# three), it starts a throw-away PostgreSQL cluster (tests/pg-cluster.sh; Debian's
+# postgresql package installed when missing), unless LOAD_DATABASE_URL names a server
+# already, and removes it on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +42,12 @@ mkdir -p "$out"
 
 echo "==> cargo build --release"
 cargo build --release --bins
+
+if [ -z "${LOAD_DATABASE_URL:-}" ] && { [ "$#" -eq 0 ] || printf '%s\n' "$@" | grep -qx cluster; }; then
+    . tests/pg-cluster.sh
+    pg_cluster_start
+    export LOAD_DATABASE_URL="$PG_CLUSTER_URL"
+fi
 
 echo "==> cargo bench --bench load $*"
 LOAD_OUT="$out/load.md" LOAD_COMMAND="benches/run.sh" cargo bench --bench load -- "$@"

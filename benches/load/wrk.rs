@@ -168,6 +168,15 @@ impl Figures {
         sum.with_histogram(joined.collect())
     }
 
+    /// Runs made at the same time (one wrk per server) added up: counts summed over their
+    /// common window (the mean of their durations), latency histograms joined.
+    pub fn together(runs: &[Figures]) -> Figures {
+        let mut sum = Figures::merge(runs);
+        sum.secs /= runs.len().max(1) as f64;
+        sum.rounds = vec![sum.rps()];
+        sum
+    }
+
     /// Parses the `wrk-figures` and `wrk-histogram` lines of wrk's output.
     pub fn parse(output: &str) -> Option<Figures> {
         let line = |prefix: &str| output.lines().find_map(|l| l.strip_prefix(prefix));
