@@ -118,13 +118,15 @@ impl Writer {
         let key = &self.key;
         self.db.write(|db| {
             let mut head = head(db, key)?;
+            let mut records = Vec::with_capacity(entries.len());
             for entry in entries {
                 let ends = &mut head.ends;
                 let seq = ends.last_seq + 1;
                 let mac = chain_mac(key, &ends.last_mac, seq, &entry);
                 (ends.last_seq, ends.last_mac) = (seq, mac.clone());
-                audit::append(db, &Record { seq, entry, mac })?;
+                records.push(Record { seq, entry, mac });
             }
+            audit::append(db, &records)?;
             if head.trusted {
                 sign(key, &mut head.ends);
                 audit::put_ends(db, &head.ends)?;

@@ -290,7 +290,7 @@ fn instances_on_one_postgres_database_follow_each_others_writes() {
         first
             .write(|db| connections::set_param(db, id, "region", "eu"))
             .unwrap();
-        let written = std::time::Instant::now();
+        let written = crate::clock::Stopwatch::start();
         soon("the cached row dropped", || {
             second.cached_sealed(id).is_none()
         });
