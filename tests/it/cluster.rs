@@ -241,3 +241,59 @@ fn a_killed_instance_loses_no_acknowledged_write_and_the_other_serves_on() {
         from_b.len()
     );
 }
+
+/// An instance killed while its refresh is at the authorization server (which does not
+/// rotate refresh tokens, so it keeps the login whatever happens to that answer): the
+/// renewal lock dies with it, the other instance renews in its place, and the login lives.
+#[test]
+fn a_login_outlives_an_instance_killed_mid_refresh() {
+    if !postgres_run("a_login_outlives") {
+        return;
+    }
+    let b = crate::common::idp::server_with_testidp(&Launch::default());
+    let mut a = instance_of(&b, Some(&b.url));
+    let (idp, _) = OidcProvider::start_config(&json!({
+        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+        "redirect_uris": [format!("{}/callback/testidp", b.url)],
+        "access_ttl": 3, "rotate_refresh_tokens": false,
+    }));
+    let integration = oauth_integration(&a, &idp, json!({"base_url": idp.issuer}));
+    let created =
+        a.create_connection(json!({"integrationId": integration, "userUuid": "bob", "data": {}}));
+    let id = created["connectedAccountId"].as_str().unwrap().to_string();
+    drive(
+        created["redirectUrl"].as_str().unwrap(),
+        &["--expect-text", "Connected"],
+    );
+
+    std::thread::sleep(Duration::from_secs(4));
+    idp.configure(&json!({"refresh_delay_ms": 3000}));
+    let refreshes = idp.token_calls("refresh_token");
+    let act = json!({"connectedAccountId": id, "endpoint": "/me", "method": "GET"});
+    let (url, admin, body) = (a.url.clone(), a.admin.clone(), act.clone());
+    let on_a = std::thread::spawn(move || {
+        let sent = crate::common::agent()
+            .post(format!("{url}/api/v2/actions/proxy"))
+            .header("x-api-key", &admin)
+            .send_json(&body);
+        sent.map(|answer| answer.status().as_u16()).ok()
+    });
+    within(
+        "A's refresh reached the server",
+        Duration::from_secs(10),
+        || idp.token_calls("refresh_token") > refreshes,
+    );
+    a.kill();
+    assert_eq!(on_a.join().unwrap(), None, "A died before answering");
+    idp.configure(&json!({"refresh_delay_ms": 0}));
+
+    let (status, acted) = b.proxy(act);
+    assert_eq!((status, &acted["status"]), (200, &json!(200)), "{acted}");
+    assert_eq!(b.connection(&id)["status"], "ACTIVE");
+    let stats = idp.stats();
+    assert_eq!(stats["token_errors"]["refresh_token"], 0, "{stats}");
+    println!(
+        "killed mid-refresh: {} refresh(es) in all, the login lives on B",
+        idp.token_calls("refresh_token") - refreshes
+    );
+}
