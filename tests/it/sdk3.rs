@@ -116,7 +116,7 @@ pub(crate) fn run(mut cmd: Command) -> Run {
         .stderr(Stdio::piped());
     run_lines(cmd, |line, stdin| {
         if let Some(url) = line.strip_prefix("CONSENT ") {
-            drive(url, &["--expect-text", "Connected", "--timeout", "15"]);
+            drive(url, &["--expect-text", "Connected", "--timeout", "60"]);
             let stdin = stdin.expect("the suite's stdin");
             stdin.write_all(b"DONE\n").expect("tell the suite");
         }
