@@ -150,29 +150,17 @@ pub fn peek_vault(url: &DatabaseUrl) -> Result<Option<VaultRecord>, StoreError> 
 impl Postgres {
     /// Creates the schema and the vault row in one transaction.
     pub fn create(url: &DatabaseUrl, record: &VaultRecord, now: &str) -> Result<Self, StoreError> {
-        let mut client = connect(url)?;
-        transaction(
-            &mut client,
-            IsolationLevel::ReadCommitted,
-            Lock::Write,
-            |db| {
-                migrate::apply(db)?;
-                vault_row::insert(db, record, now)
-            },
-        )?;
+        write_new(url, |db| {
+            migrate::apply(db)?;
+            vault_row::insert(db, record, now)
+        })?;
         Self::open(url)
     }
 
     /// Opens the database and applies pending migrations (under the write lock, so
     /// instances starting together migrate once). Other instances may serve it too.
     pub fn open(url: &DatabaseUrl) -> Result<Self, StoreError> {
-        let mut client = connect(url)?;
-        transaction(
-            &mut client,
-            IsolationLevel::ReadCommitted,
-            Lock::Write,
-            migrate::apply,
-        )?;
+        write_new(url, migrate::apply)?;
         let mut pooled = config(url)?;
         // How `keyport migrate` (and an administrator) tells a serving keyport's connections.
         pooled.application_name(SERVING);
@@ -197,17 +185,10 @@ impl Postgres {
         record: &VaultRecord,
         now: &str,
     ) -> Result<usize, StoreError> {
-        let mut client = connect(url)?;
-        let (changed, _) = transaction(
-            &mut client,
-            IsolationLevel::ReadCommitted,
-            Lock::Write,
-            |db| {
-                migrate::apply(db)?;
-                vault_row::replace(db, record, now)
-            },
-        )?;
-        Ok(changed)
+        write_new(url, |db| {
+            migrate::apply(db)?;
+            vault_row::replace(db, record, now)
+        })
     }
 
     pub fn url(&self) -> &DatabaseUrl {
@@ -256,8 +237,8 @@ impl Postgres {
     }
 }
 
-/// Runs `f` in one write transaction on a connection of its own (a copy into a new
-/// database), committing only if `f` succeeds.
+/// Runs `f` in one write transaction on a connection of its own (schema set-up, the vault
+/// row, a copy into a new database), committing only if `f` succeeds.
 pub(super) fn write_new<T, E: From<StoreError>>(
     url: &DatabaseUrl,
     f: impl FnOnce(&Db<'_>) -> Result<T, E>,
