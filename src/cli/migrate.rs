@@ -19,7 +19,7 @@ use clap::Args;
 use secrecy::SecretString;
 
 use super::serve::{
-    DATABASE_ENV, DatabaseArg, EXIT_UNLOCK, database_arg, database_location, harden_process,
+    DATABASE_ENV, DatabaseArg, database_arg, database_location, harden_process, stored_vault,
     unlock_error,
 };
 use super::{CliError, CliResult, passphrase};
@@ -114,9 +114,7 @@ pub fn run(data_dir: Option<PathBuf>, args: MigrateArgs) -> CliResult {
     let dir = config::data_dir(data_dir)?;
     let from = database_location(&dir, args.database.as_ref())?;
     let to = destination(&args.to)?;
-    let record = Store::peek_vault(&from)
-        .map_err(|e| CliError::with_code(format!("{from}: {e}"), EXIT_UNLOCK))?
-        .ok_or_else(|| CliError::new(format!("no vault at {from}; nothing to copy")))?;
+    let record = stored_vault(&from, "nothing to copy")?;
     if let Some(who) = Store::served(&from).map_err(|e| CliError::new(format!("{from}: {e}")))? {
         return Err(CliError::new(format!(
             "{from} is in use ({who}): stop the keyport serving it, then copy; nothing was copied"

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::serve::{DATABASE_ENV, DatabaseArg, EXIT_UNLOCK, database_location};
+use super::serve::{DATABASE_ENV, DatabaseArg, database_location, stored_vault, unlock_error};
 use super::{CliError, CliResult, passphrase};
 use crate::clock::Clock;
 use crate::config;
 use crate::store::Store;
-use crate::vault::{Vault, VaultError};
+use crate::vault::Vault;
 
 #[derive(Args, Debug)]
 pub struct PasswdArgs {
@@ -30,19 +30,14 @@ pub struct PasswdArgs {
 pub fn run(data_dir: Option<PathBuf>, args: PasswdArgs) -> CliResult {
     let dir = config::data_dir(data_dir)?;
     let db = database_location(&dir, args.database.as_ref())?;
-    let record = Store::peek_vault(&db)
-        .map_err(|e| CliError::with_code(format!("{db}: {e}"), EXIT_UNLOCK))?
-        .ok_or_else(|| CliError::new(format!("no vault at {db}; run `keyport serve` first")))?;
+    let record = stored_vault(&db, "run `keyport serve` first")?;
     let old = passphrase::obtain(
         args.passphrase_file.as_deref(),
         passphrase::ENV,
         "Current passphrase",
         false,
     )?;
-    let vault = Vault::unlock(&record, &old).map_err(|e| match e {
-        VaultError::WrongPassphrase => CliError::with_code("wrong passphrase", EXIT_UNLOCK),
-        other => CliError::with_code(other.to_string(), EXIT_UNLOCK),
-    })?;
+    let vault = Vault::unlock(&record, &old).map_err(unlock_error)?;
     let new = passphrase::obtain(
         args.new_passphrase_file.as_deref(),
         "KEYPORT_NEW_PASSPHRASE",

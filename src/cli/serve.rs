@@ -21,7 +21,7 @@ use crate::http::{self, HostPolicy};
 use crate::providers::Catalog;
 use crate::service::{KeepAliveSettings, Service};
 use crate::store::{DatabaseUrl, Location, Store, StoreError};
-use crate::vault::{KdfParams, Vault, VaultError};
+use crate::vault::{KdfParams, Vault, VaultError, VaultRecord};
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -92,6 +92,14 @@ pub(crate) fn unlock_error(e: VaultError) -> CliError {
         }
         other => CliError::with_code(other.to_string(), EXIT_UNLOCK),
     }
+}
+
+/// The vault record at `db`, for a command that opens the vault offline (`passwd`,
+/// `migrate`): an unreadable one exits as a refused unlock; `missing` when there is none.
+pub(crate) fn stored_vault(db: &Location, missing: &str) -> Result<VaultRecord, CliError> {
+    Store::peek_vault(db)
+        .map_err(|e| CliError::with_code(format!("{db}: {e}"), EXIT_UNLOCK))?
+        .ok_or_else(|| CliError::new(format!("no vault at {db}; {missing}")))
 }
 
 fn store_error(db: &Location, e: StoreError) -> CliError {
