@@ -62,6 +62,14 @@ fn migrate(dir: &Path, from: Option<&str>, to: &str, passphrase: &str) -> Output
     cmd.output().expect("keyport migrate")
 }
 
+/// Asserts that `out` exited with `code` and said `says`; returns what it said.
+fn refused(out: &Output, code: i32, says: &str) -> String {
+    let said = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "{said}");
+    assert!(said.contains(says), "{said}");
+    said
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -277,18 +285,12 @@ fn nothing_is_written_for_a_wrong_passphrase_a_served_source_or_a_full_destinati
     let target = Database::create(&pg);
 
     let served = migrate(&laptop, None, target.url(), PASSPHRASE);
-    assert_eq!(served.status.code(), Some(1), "{}", stderr(&served));
-    assert!(stderr(&served).contains("in use"), "{}", stderr(&served));
+    refused(&served, 1, "in use");
     assert_eq!(tables(target.url()), 0);
     server.stop();
 
     let wrong = migrate(&laptop, None, target.url(), "not the passphrase");
-    assert_eq!(wrong.status.code(), Some(2), "{}", stderr(&wrong));
-    assert!(
-        stderr(&wrong).contains("wrong passphrase"),
-        "{}",
-        stderr(&wrong)
-    );
+    refused(&wrong, 2, "wrong passphrase");
     assert_eq!(tables(target.url()), 0);
 
     succeeded(&migrate(&laptop, None, target.url(), PASSPHRASE));
@@ -296,9 +298,8 @@ fn nothing_is_written_for_a_wrong_passphrase_a_served_source_or_a_full_destinati
     let mut with_password = url::Url::parse(target.url()).unwrap();
     with_password.set_password(Some("hunter2-CANARY")).unwrap();
     let again = migrate(&laptop, None, with_password.as_str(), PASSPHRASE);
-    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
-    assert!(stderr(&again).contains("not empty"), "{}", stderr(&again));
-    assert!(!stderr(&again).contains("hunter2"), "{}", stderr(&again));
+    let said = refused(&again, 1, "not empty");
+    assert!(!said.contains("hunter2"), "{said}");
     assert_eq!(tables(target.url()), count);
 
     // A PostgreSQL source a keyport serves is refused as the SQLite file was.
@@ -311,12 +312,7 @@ fn nothing_is_written_for_a_wrong_passphrase_a_served_source_or_a_full_destinati
         copy.to_str().unwrap(),
         PASSPHRASE,
     );
-    assert_eq!(served.status.code(), Some(1), "{}", stderr(&served));
-    assert!(
-        stderr(&served).contains("keyport serve"),
-        "{}",
-        stderr(&served)
-    );
+    refused(&served, 1, "keyport serve");
     assert!(!copy.exists());
     server.stop();
 
@@ -329,11 +325,6 @@ fn nothing_is_written_for_a_wrong_passphrase_a_served_source_or_a_full_destinati
         file.to_str().unwrap(),
         PASSPHRASE,
     );
-    assert_eq!(onto.status.code(), Some(1), "{}", stderr(&onto));
-    assert!(
-        stderr(&onto).contains("holds a keyport vault"),
-        "{}",
-        stderr(&onto)
-    );
+    refused(&onto, 1, "holds a keyport vault");
     assert_eq!(std::fs::read(&file).unwrap(), bytes);
 }
