@@ -2,7 +2,9 @@
 //! the old end); the MACs are computed by `crate::audit`, never here.
 
 use super::StoreError;
-use super::db::{Db, Param, Row, args};
+use std::sync::OnceLock;
+
+use super::db::{Db, Dialect, Param, Row, args};
 use crate::audit::record::{Entry, Record};
 
 /// The chain's two ends as stored (see the migration).
@@ -18,27 +20,43 @@ pub struct Ends {
 const COLUMNS: &str = "seq, at_ms, event, key_id, key_name, entity_id, connection_id, app_key, \
      action, method, host, path, outcome, status, detail, latency_ms, mac";
 
-/// Records per INSERT statement: one round trip for many rows on PostgreSQL, and far below
-/// either engine's limit on bound values (17 per row).
+/// Records per INSERT statement on PostgreSQL: one round trip for many rows, and far below
+/// its limit on bound values (17 per row).
 const ROWS_PER_INSERT: usize = 64;
 
-/// Appends `records` in order, a few statements for the lot.
+/// Appends `records` in order. On PostgreSQL a statement carries up to `ROWS_PER_INSERT`
+/// rows (a round trip each); SQLite has no round trips, so each row goes through the one
+/// single-row statement, prepared once per connection.
 pub fn append(db: &Db<'_>, records: &[Record]) -> Result<(), StoreError> {
-    for chunk in records.chunks(ROWS_PER_INSERT) {
-        let mut values = Vec::with_capacity(chunk.len());
-        let mut params: Vec<Param<'_>> = Vec::with_capacity(chunk.len() * 17);
-        for (i, record) in chunk.iter().enumerate() {
-            let holes: Vec<String> = (1..=17).map(|k| format!("?{}", i * 17 + k)).collect();
-            values.push(format!("({})", holes.join(", ")));
-            params.extend(row_params(record));
-        }
-        let sql = format!(
-            "INSERT INTO audit_log ({COLUMNS}) VALUES {}",
-            values.join(", ")
-        );
-        db.execute(&sql, &params)?;
+    let per_statement = match db.dialect() {
+        Dialect::Sqlite => 1,
+        Dialect::Postgres => ROWS_PER_INSERT,
+    };
+    for chunk in records.chunks(per_statement) {
+        let params: Vec<Param<'_>> = chunk.iter().flat_map(row_params).collect();
+        db.execute(insert_sql(chunk.len()), &params)?;
     }
     Ok(())
+}
+
+/// The INSERT of `rows` records (1 to `ROWS_PER_INSERT`), built once per row count: the
+/// writer appends on every request, and formatting 17 placeholders a row cost more than
+/// the row's insert.
+fn insert_sql(rows: usize) -> &'static str {
+    static BUILT: [OnceLock<String>; ROWS_PER_INSERT] =
+        [const { OnceLock::new() }; ROWS_PER_INSERT];
+    BUILT[rows.clamp(1, ROWS_PER_INSERT) - 1].get_or_init(|| {
+        let values: Vec<String> = (0..rows)
+            .map(|i| {
+                let holes: Vec<String> = (1..=17).map(|k| format!("?{}", i * 17 + k)).collect();
+                format!("({})", holes.join(", "))
+            })
+            .collect();
+        format!(
+            "INSERT INTO audit_log ({COLUMNS}) VALUES {}",
+            values.join(", ")
+        )
+    })
 }
 
 fn row_params(record: &Record) -> [Param<'_>; 17] {
