@@ -4,9 +4,14 @@
 //! pattern with a `{param}` by running a regex, and tries resources in order until one
 //! matches, so a flat table costs every request a regex per pattern ahead of its own; with
 //! scopes, a request passes the other groups on a literal prefix comparison and runs only
-//! the few patterns of its own group. Shorter paths (`/healthz`, `/connect/{token}`) are
-//! mounted as they are. Groups never overlap (a scope takes every path under its prefix),
-//! and what no resource takes falls through to the app's default service, as before.
+//! the patterns of its own group. Inside a group, the paths that go on with a parameter
+//! (`/{id}`, `/{id}/credentials`, `/{id}/info`…) share one nested scope for it, after the
+//! group's other paths: the regex reads the id once, and the rest is compared as literals
+//! (before, each of those patterns ran its regex over the id until one matched). Literal
+//! paths therefore come before the parameter they would match, as the table lists them.
+//! Shorter paths (`/healthz`, `/connect/{token}`) are mounted as they are. Groups never
+//! overlap (a scope takes every path under its prefix), and what no resource takes falls
+//! through to the app's default service, as before.
 
 use actix_web::{Scope, web};
 
@@ -24,6 +29,56 @@ fn group(path: &str) -> Option<&str> {
     (!prefix.contains('{')).then_some(prefix)
 }
 
+/// A path inside its group that goes on with a parameter: the parameter's segment, and the
+/// rest (`""` when the parameter ends the path).
+fn by_parameter(at: &str) -> Option<(&str, &str)> {
+    let rest = at.strip_prefix('/')?;
+    let (first, rest) = match rest.find('/') {
+        Some(end) => (&at[..=end], &rest[end..]),
+        None => (at, ""),
+    };
+    (first.starts_with("/{") && first.ends_with('}')).then_some((first, rest))
+}
+
+/// One group's resources: those of its own, then one nested scope per parameter.
+struct Group {
+    prefix: &'static str,
+    resources: Vec<actix_web::Resource>,
+    nested: Vec<(&'static str, Scope)>,
+}
+
+impl Group {
+    fn add(
+        &mut self,
+        at: &'static str,
+        resource: impl FnOnce(&'static str) -> actix_web::Resource,
+    ) {
+        let Some((parameter, rest)) = by_parameter(at) else {
+            self.resources.push(resource(at));
+            return;
+        };
+        let at = match self.nested.iter().position(|(p, _)| *p == parameter) {
+            Some(at) => at,
+            None => {
+                self.nested.push((parameter, web::scope(parameter)));
+                self.nested.len() - 1
+            }
+        };
+        let scope = std::mem::replace(&mut self.nested[at].1, web::scope(parameter));
+        self.nested[at].1 = scope.service(resource(rest));
+    }
+
+    fn into_scope(self) -> Scope {
+        let scope = self
+            .resources
+            .into_iter()
+            .fold(web::scope(self.prefix), Scope::service);
+        self.nested
+            .into_iter()
+            .fold(scope, |scope, (_, nested)| scope.service(nested))
+    }
+}
+
 /// Mounts every route of `routes` on `cfg`.
 pub fn mount(cfg: &mut web::ServiceConfig, routes: &[RouteDef]) {
     let mut paths: Vec<(&'static str, Vec<&RouteDef>)> = Vec::new();
@@ -33,35 +88,56 @@ pub fn mount(cfg: &mut web::ServiceConfig, routes: &[RouteDef]) {
             None => paths.push((route.path, vec![route])),
         }
     }
-    let mut scopes: Vec<(&'static str, Scope)> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     for (path, same) in paths {
-        let prefix = group(path);
-        let at = prefix.map_or(path, |p| &path[p.len()..]);
-        let resource = same
-            .iter()
-            .fold(web::resource(at), |resource, route| (route.add)(resource));
-        let Some(prefix) = prefix else {
-            cfg.service(resource);
+        // A method the path is not served under goes to the app's answer for requests no
+        // route takes, a JSON 405 naming the methods it is served under (a resource's own
+        // default is an empty 405).
+        let resource = |at: &'static str| {
+            let resource = web::resource(at).default_service(web::to(super::not_found));
+            same.iter()
+                .fold(resource, |resource, route| (route.add)(resource))
+        };
+        let Some(prefix) = group(path) else {
+            cfg.service(resource(path));
             continue;
         };
-        let at = match scopes.iter().position(|(p, _)| *p == prefix) {
+        let at = match groups.iter().position(|g| g.prefix == prefix) {
             Some(at) => at,
             None => {
-                scopes.push((prefix, web::scope(prefix)));
-                scopes.len() - 1
+                groups.push(Group {
+                    prefix,
+                    resources: Vec::new(),
+                    nested: Vec::new(),
+                });
+                groups.len() - 1
             }
         };
-        let scope = std::mem::replace(&mut scopes[at].1, web::scope(prefix));
-        scopes[at].1 = scope.service(resource);
+        groups[at].add(&path[prefix.len()..], resource);
     }
-    for (_, scope) in scopes {
-        cfg.service(scope);
+    for group in groups {
+        cfg.service(group.into_scope());
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::group;
+    use super::{by_parameter, group};
+
+    #[test]
+    fn paths_that_go_on_with_a_parameter_nest_under_it() {
+        let cases = [
+            ("/{id}", Some(("/{id}", ""))),
+            ("/{id}/credentials", Some(("/{id}", "/credentials"))),
+            ("/{nanoid}/{status}", Some(("/{nanoid}", "/{status}"))),
+            ("/execute/{tool_slug}", None),
+            ("/link", None),
+            ("", None),
+        ];
+        for (at, want) in cases {
+            assert_eq!(by_parameter(at), want, "{at}");
+        }
+    }
 
     #[test]
     fn paths_group_by_their_first_three_literal_segments() {

@@ -40,6 +40,10 @@ const CASES: &[Case] = &[
     ("GET", "/api/v1/integrations/nope", None, 404, NOT_FOUND, "nope"),
     ("POST", "/api/v1/keys", Some(r#"{"name": "k", "permission": "root"}"#), 400, INVALID, "permission"),
     ("GET", "/api/v1/nothing-here", None, 404, NOT_FOUND, "route"),
+    ("PUT", "/api/v1/connectedAccounts/00000000-0000-4000-8000-000000000000", None, 405, "method_not_allowed", "GET, PATCH, DELETE"),
+    ("PUT", "/api/v1/connectedAccounts/00000000-0000-4000-8000-000000000000/info", None, 405, "method_not_allowed", "takes GET"),
+    ("GET", "/api/v2/actions/proxy", None, 405, "method_not_allowed", "takes POST"),
+    ("DELETE", "/healthz", None, 405, "method_not_allowed", "takes GET"),
     ("POST", "/api/v2/actions/GITHUB_GET_THE_AUTHENTICATED_USER/execute", Some(r#"{"entityId": "alice", "input": {}, "authConfig": {"parameters": [{"in": "header", "name": "Authorization", "value": "x"}]}}"#), 400, INVALID, "authConfig"),
 ];
 
