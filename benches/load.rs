@@ -65,6 +65,8 @@ mod common;
 mod audit;
 #[path = "load/cluster.rs"]
 mod cluster;
+#[path = "load/floor.rs"]
+mod floor;
 #[path = "load/harness.rs"]
 mod harness;
 #[path = "load/idle.rs"]
@@ -205,6 +207,19 @@ fn section_refresh(r: &mut Report, root: &Path) {
 // The run
 
 /// `cargo test --all-targets`: every part of the bench but wrk, briefly.
+/// The forwarder process answers a proxied POST with the upstream's body.
+fn floor_smoke(upstream: &str) {
+    let child = floor::Child::start(upstream);
+    let answer = agent()
+        .post(format!("{}/api/v2/actions/proxy", child.base))
+        .send("{}")
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    assert_eq!(answer, upstream::BODY);
+}
+
 fn smoke() {
     let open = raise_nofile();
     let tmp = tempfile::tempdir().unwrap();
@@ -225,6 +240,7 @@ fn smoke() {
         );
         if delay.is_zero() {
             mcp::smoke(&kp, &id, tmp.path());
+            floor_smoke(&upstream.base);
             let addr = kp.url.trim_start_matches("http://").parse().unwrap();
             let held = idle::hold(addr, 20, Duration::from_millis(10), 5, || {});
             assert_eq!(
@@ -279,6 +295,10 @@ fn settings(args: &[String]) -> Settings {
 }
 
 fn main() {
+    if let Ok(target) = std::env::var(floor::ENV) {
+        floor::serve(&target, &format!("Bearer {}", plane::TOKEN));
+        return;
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     if !args.iter().any(|a| a == "--bench") {
         smoke();

@@ -16,13 +16,13 @@ use crate::common::Server;
 use crate::harness::{
     Settings, bearer_integration, connect, on_cpu, peak_rss, pid, rss_kib, start, start_logged,
 };
-use crate::idle;
 use crate::report::{Goal, Report, count, mb_kib, ms};
 use crate::upstream::{Forwarder, Upstream};
 use crate::wrk::{Figures, Load, Target, Wrk};
+use crate::{floor, idle};
 
 /// The token keyport injects, and the direct calls send themselves.
-const TOKEN: &str = "ghp_benchmark_token";
+pub const TOKEN: &str = "ghp_benchmark_token";
 /// The upstream's answer delay in the burst.
 const SLOW: Duration = Duration::from_secs(1);
 /// RSS ceiling during and after the burst, in bytes (the 40 MB).
@@ -252,6 +252,34 @@ pub fn section_burst(s: &Settings, w: &Wrk, r: &mut Report, root: &Path) {
         ),
         "",
         ("≤ 40 MB during and after", Some(met)),
+    );
+    burst_floor(&upstream, load, w, r);
+}
+
+/// The same burst through the bare forwarder in a process of its own: the RSS any proxy
+/// made of actix-web and awc holds for as many calls in flight.
+fn burst_floor(upstream: &Upstream, load: Load, w: &Wrk, r: &mut Report) {
+    let child = floor::Child::start(&upstream.base);
+    let target = Target::get(&format!("{}/api/v2/actions/proxy", child.base)).post_json("{}");
+    let idle = rss_kib(child.pid(), "VmRSS:");
+    let (forwarded, peak) = peak_rss(child.pid(), Duration::from_millis(50), || {
+        w.run("burst-forwarder", &target, load)
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let after = rss_kib(child.pid(), "VmRSS:");
+    r.row(
+        "the floor: a bare actix-web + awc forwarder (its own process) around the same burst",
+        (
+            format!(
+                "peak {} during, {} 2 s after ({:.0} req/s)",
+                mb_kib(peak),
+                mb_kib(after),
+                forwarded.rps()
+            ),
+            format!("idle before: {}", mb_kib(idle)),
+        ),
+        "",
+        ("", None),
     );
 }
 

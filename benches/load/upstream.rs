@@ -80,14 +80,20 @@ impl Served {
     }
 
     /// A bare forwarder: takes the proxy's POST, sends one GET to `target`'s `/user` through
-    /// `awc` (a client per worker, as keyport's `Upstream`) with `authorization`, and
-    /// returns the answer's body. No key check, credential, JSON or log.
+    /// `awc` (a client per worker, as keyport's `Upstream`, with no cap on connections) with
+    /// `authorization`, and returns the answer's body. No key check, credential, JSON or
+    /// log.
     pub fn forwarding(target: &str, authorization: &str) -> Forwarder {
         let url = format!("{target}/user");
         let authorization = authorization.to_owned();
         Served::serve("forwarder", move |cfg| {
             let (url, authorization) = (url.clone(), authorization.clone());
-            cfg.app_data(web::Data::new(awc::Client::default()))
+            // As keyport's client: no cap on connections (awc's default is 100).
+            let client = awc::Client::builder()
+                .connector(awc::Connector::new().limit(0))
+                .disable_redirects()
+                .finish();
+            cfg.app_data(web::Data::new(client))
                 .default_service(web::to(
                     move |client: web::Data<awc::Client>, _body: web::Bytes| {
                         forward(client, url.clone(), authorization.clone())
