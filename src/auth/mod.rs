@@ -478,3 +478,31 @@ pub(crate) fn required<'a>(value: &'a Option<Secret>, name: &str) -> Result<&'a 
         .filter(|v| !v.is_empty())
         .ok_or_else(|| AuthError::Missing(name.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `traits(..).issues_tokens` decides without opening anything (a credential read skips
+    /// the token lifecycle on it): it must say what the opened credentials say.
+    #[test]
+    fn the_schemes_that_issue_tokens_are_the_issuers() {
+        let (plain, sealed) = (Map::new(), SecretFields::default());
+        for scheme in AuthScheme::ALL {
+            let opened = Credentials::open(&Stored {
+                scheme,
+                spec: None,
+                app_key: "app",
+                integration: Fields::new(&plain, &sealed),
+                scopes: &[],
+                connection: Fields::new(&plain, &sealed),
+                callback_url: "http://127.0.0.1:7790/callback/app",
+            });
+            assert_eq!(
+                traits(scheme).issues_tokens,
+                opened.issuer().is_some(),
+                "{scheme}"
+            );
+        }
+    }
+}

@@ -514,6 +514,10 @@ impl<'a> Tokens<'a> {
     /// Makes a token-issuing connection's token valid now (for a reveal); `true` when the
     /// connection is of such a scheme, so its stored material may have changed.
     pub fn for_reveal(&self, loaded: &Loaded) -> Result<bool> {
+        // A static credential has nothing to renew: nothing to open for it here.
+        if !crate::auth::traits(loaded.integration.auth_scheme).issues_tokens {
+            return Ok(false);
+        }
         let credentials = self.ctx.open(loaded)?;
         let Some(issuer) = credentials.issuer() else {
             return Ok(false);
