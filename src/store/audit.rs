@@ -4,7 +4,7 @@
 use super::StoreError;
 use std::sync::OnceLock;
 
-use super::db::{Db, Dialect, Param, Row, args};
+use super::db::{Db, Param, Row, args};
 use crate::audit::record::{Entry, Record};
 
 /// The chain's two ends as stored (see the migration).
@@ -20,33 +20,37 @@ pub struct Ends {
 const COLUMNS: &str = "seq, at_ms, event, key_id, key_name, entity_id, connection_id, app_key, \
      action, method, host, path, outcome, status, detail, latency_ms, mac";
 
-/// Records per INSERT statement on PostgreSQL: one round trip for many rows, and far below
-/// its limit on bound values (17 per row).
-const ROWS_PER_INSERT: usize = 64;
+/// How many records one INSERT statement carries: a batch is cut into statements of these
+/// sizes, largest first (37 records: 16 + 16 + 4 + 1). A multi-row INSERT opens the table
+/// and its indexes once for all its rows (on PostgreSQL it is one round trip too), and a
+/// few fixed sizes keep every statement in the connection's prepared-statement cache.
+const STATEMENT_ROWS: [usize; 4] = [64, 16, 4, 1];
 
-/// Appends `records` in order. On PostgreSQL a statement carries up to `ROWS_PER_INSERT`
-/// rows (a round trip each); SQLite has no round trips, so each row goes through the one
-/// single-row statement, prepared once per connection.
+/// Appends `records` in order, a few statements for the lot.
 pub fn append(db: &Db<'_>, records: &[Record]) -> Result<(), StoreError> {
-    let per_statement = match db.dialect() {
-        Dialect::Sqlite => 1,
-        Dialect::Postgres => ROWS_PER_INSERT,
-    };
-    for chunk in records.chunks(per_statement) {
+    let mut rest = records;
+    while !rest.is_empty() {
+        let (which, rows) = STATEMENT_ROWS
+            .iter()
+            .copied()
+            .enumerate()
+            .find(|&(_, rows)| rows <= rest.len())
+            .unwrap_or((STATEMENT_ROWS.len() - 1, 1));
+        let (chunk, after) = rest.split_at(rows);
         let params: Vec<Param<'_>> = chunk.iter().flat_map(row_params).collect();
-        db.execute(insert_sql(chunk.len()), &params)?;
+        db.execute(insert_sql(which), &params)?;
+        rest = after;
     }
     Ok(())
 }
 
-/// The INSERT of `rows` records (1 to `ROWS_PER_INSERT`), built once per row count: the
-/// writer appends on every request, and formatting 17 placeholders a row cost more than
-/// the row's insert.
-fn insert_sql(rows: usize) -> &'static str {
-    static BUILT: [OnceLock<String>; ROWS_PER_INSERT] =
-        [const { OnceLock::new() }; ROWS_PER_INSERT];
-    BUILT[rows.clamp(1, ROWS_PER_INSERT) - 1].get_or_init(|| {
-        let values: Vec<String> = (0..rows)
+/// The INSERT of `STATEMENT_ROWS[which]` records, built once: the writer appends on every
+/// request, and formatting 17 placeholders a row cost more than the row's insert.
+fn insert_sql(which: usize) -> &'static str {
+    static BUILT: [OnceLock<String>; STATEMENT_ROWS.len()] =
+        [const { OnceLock::new() }; STATEMENT_ROWS.len()];
+    BUILT[which].get_or_init(|| {
+        let values: Vec<String> = (0..STATEMENT_ROWS[which])
             .map(|i| {
                 let holes: Vec<String> = (1..=17).map(|k| format!("?{}", i * 17 + k)).collect();
                 format!("({})", holes.join(", "))
@@ -222,4 +226,50 @@ pub fn last_before(db: &Db<'_>, at_ms: i64) -> Result<Option<(i64, Vec<u8>)>, St
 /// Removes every record up to and including `seq`; returns how many.
 pub fn prune_through(db: &Db<'_>, seq: i64) -> Result<usize, StoreError> {
     db.execute("DELETE FROM audit_log WHERE seq <= ?1", &args![seq])
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    fn record(seq: i64) -> Record {
+        Record {
+            seq,
+            entry: Entry {
+                at_ms: seq * 10,
+                event: "credential.read".into(),
+                path: Some(format!("/p/{seq}")),
+                outcome: "ok".into(),
+                status: Some(200),
+                ..Entry::default()
+            },
+            mac: seq.to_be_bytes().to_vec(),
+        }
+    }
+
+    /// Batches of every size up to two full statements and a remainder land whole, in
+    /// order, on both engines (85 = 64 + 16 + 4 + 1 statements, 149 = 2 × 64 + 16 + 4 + 1).
+    #[test]
+    fn batches_are_cut_into_statements_and_stored_whole_in_order() {
+        for (store, _scratch) in crate::store::testing::scratches() {
+            let mut next = 1;
+            for size in (1..=20).chain([63, 64, 65, 85, 149]) {
+                let batch: Vec<Record> = (next..next + size).map(record).collect();
+                store.write(|db| append(db, &batch)).unwrap();
+                next += size;
+            }
+            let mut stored = Vec::new();
+            store
+                .read(|db| {
+                    scan(db, |r| {
+                        stored.push(r);
+                        Ok::<_, StoreError>(())
+                    })
+                })
+                .unwrap();
+            let want: Vec<Record> = (1..next).map(record).collect();
+            assert_eq!(stored, want);
+        }
+    }
 }
