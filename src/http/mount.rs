@@ -9,7 +9,8 @@
 //! group's other paths: the regex reads the id once, and the rest is compared as literals
 //! (before, each of those patterns ran its regex over the id until one matched). Literal
 //! paths therefore come before the parameter they would match, as the table lists them.
-//! Shorter paths (`/healthz`, `/connect/{token}`) are mounted as they are. Groups never
+//! Shorter paths (`/healthz`, `/connect/{token}`) are mounted as they are, after the
+//! groups. Groups never
 //! overlap (a scope takes every path under its prefix), and what no resource takes falls
 //! through to the app's default service, as before.
 
@@ -89,6 +90,7 @@ pub fn mount(cfg: &mut web::ServiceConfig, routes: &[RouteDef]) {
         }
     }
     let mut groups: Vec<Group> = Vec::new();
+    let mut shorter = Vec::new();
     for (path, same) in paths {
         // A method the path is not served under goes to the app's answer for requests no
         // route takes, a JSON 405 naming the methods it is served under (a resource's own
@@ -99,7 +101,7 @@ pub fn mount(cfg: &mut web::ServiceConfig, routes: &[RouteDef]) {
                 .fold(resource, |resource, route| (route.add)(resource))
         };
         let Some(prefix) = group(path) else {
-            cfg.service(resource(path));
+            shorter.push(resource(path));
             continue;
         };
         let at = match groups.iter().position(|g| g.prefix == prefix) {
@@ -118,11 +120,48 @@ pub fn mount(cfg: &mut web::ServiceConfig, routes: &[RouteDef]) {
     for group in groups {
         cfg.service(group.into_scope());
     }
+    // After the groups: an API request then passes them on literal prefixes alone, where
+    // the pages' patterns (`/connect/{token}`…) would each run a regex first. No shorter
+    // path lies under a group's prefix, so the order changes no match.
+    for resource in shorter {
+        cfg.service(resource);
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use actix_web::dev::ResourceDef;
+
     use super::{by_parameter, group};
+
+    /// Mounting the shorter paths after the groups changes no match: no shorter path, its
+    /// parameters filled in, lies under a group's prefix, and no group's path matches one.
+    #[test]
+    fn no_shorter_path_lies_under_a_group() {
+        let routes = crate::http::routes();
+        let prefixes: Vec<&str> = routes.iter().filter_map(|r| group(r.path)).collect();
+        let filled = |pattern: &str| {
+            let segments: Vec<&str> = pattern
+                .split('/')
+                .map(|s| if s.starts_with('{') { "x" } else { s })
+                .collect();
+            segments.join("/")
+        };
+        for shorter in routes.iter().filter(|r| group(r.path).is_none()) {
+            let path = filled(shorter.path);
+            for prefix in &prefixes {
+                let under = ResourceDef::prefix(*prefix);
+                assert!(!under.is_match(&path), "{} under {prefix}", shorter.path);
+                let own = ResourceDef::new(shorter.path);
+                assert!(!own.is_match(prefix), "{} takes {prefix}", shorter.path);
+                assert!(
+                    !own.is_match(&format!("{prefix}/x")),
+                    "{} takes {prefix}/x",
+                    shorter.path
+                );
+            }
+        }
+    }
 
     #[test]
     fn paths_that_go_on_with_a_parameter_nest_under_it() {
