@@ -10,9 +10,8 @@
 //! (before, each of those patterns ran its regex over the id until one matched). Literal
 //! paths therefore come before the parameter they would match, as the table lists them.
 //! Shorter paths (`/healthz`, `/connect/{token}`) are mounted as they are, after the
-//! groups. Groups never
-//! overlap (a scope takes every path under its prefix), and what no resource takes falls
-//! through to the app's default service, as before.
+//! groups. Groups never overlap (a scope takes every path under its prefix), and what no
+//! resource takes falls through to the app's default service, as before.
 
 use actix_web::{Scope, web};
 
@@ -41,11 +40,12 @@ fn by_parameter(at: &str) -> Option<(&str, &str)> {
     (first.starts_with("/{") && first.ends_with('}')).then_some((first, rest))
 }
 
-/// One group's resources: those of its own, then one nested scope per parameter.
+/// One group's resources: those of its own, then those under each parameter, which become
+/// one nested scope per parameter.
 struct Group {
     prefix: &'static str,
     resources: Vec<actix_web::Resource>,
-    nested: Vec<(&'static str, Scope)>,
+    nested: Vec<(&'static str, Vec<actix_web::Resource>)>,
 }
 
 impl Group {
@@ -58,15 +58,10 @@ impl Group {
             self.resources.push(resource(at));
             return;
         };
-        let at = match self.nested.iter().position(|(p, _)| *p == parameter) {
-            Some(at) => at,
-            None => {
-                self.nested.push((parameter, web::scope(parameter)));
-                self.nested.len() - 1
-            }
-        };
-        let scope = std::mem::replace(&mut self.nested[at].1, web::scope(parameter));
-        self.nested[at].1 = scope.service(resource(rest));
+        match self.nested.iter_mut().find(|(p, _)| *p == parameter) {
+            Some((_, under)) => under.push(resource(rest)),
+            None => self.nested.push((parameter, vec![resource(rest)])),
+        }
     }
 
     fn into_scope(self) -> Scope {
@@ -76,7 +71,13 @@ impl Group {
             .fold(web::scope(self.prefix), Scope::service);
         self.nested
             .into_iter()
-            .fold(scope, |scope, (_, nested)| scope.service(nested))
+            .fold(scope, |scope, (parameter, under)| {
+                scope.service(
+                    under
+                        .into_iter()
+                        .fold(web::scope(parameter), Scope::service),
+                )
+            })
     }
 }
 
@@ -149,10 +150,10 @@ mod tests {
         };
         for shorter in routes.iter().filter(|r| group(r.path).is_none()) {
             let path = filled(shorter.path);
+            let own = ResourceDef::new(shorter.path);
             for prefix in &prefixes {
                 let under = ResourceDef::prefix(*prefix);
                 assert!(!under.is_match(&path), "{} under {prefix}", shorter.path);
-                let own = ResourceDef::new(shorter.path);
                 assert!(!own.is_match(prefix), "{} takes {prefix}", shorter.path);
                 assert!(
                     !own.is_match(&format!("{prefix}/x")),
