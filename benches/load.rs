@@ -206,7 +206,6 @@ fn section_refresh(r: &mut Report, root: &Path) {
 // ---------------------------------------------------------------------------------------
 // The run
 
-/// `cargo test --all-targets`: every part of the bench but wrk, briefly.
 /// The forwarder process answers a proxied POST with the upstream's body.
 fn floor_smoke(upstream: &str) {
     let child = floor::Child::start(upstream);
@@ -220,6 +219,7 @@ fn floor_smoke(upstream: &str) {
     assert_eq!(answer, upstream::BODY);
 }
 
+/// `cargo test --all-targets`: every part of the bench but wrk, briefly.
 fn smoke() {
     let open = raise_nofile();
     let tmp = tempfile::tempdir().unwrap();
