@@ -1,9 +1,9 @@
 //! The `audit_log` and `audit_chain` tables. Rows are only ever appended (and pruned from
 //! the old end); the MACs are computed by `crate::audit`, never here.
 
-use super::StoreError;
 use std::sync::OnceLock;
 
+use super::StoreError;
 use super::db::{Db, Param, Row, args};
 use crate::audit::record::{Entry, Record};
 
