@@ -227,8 +227,11 @@ fn actions_keys_and_errors_match_the_goldens() {
     pin(&server, "error", &missing);
 }
 
-/// An ACTIVE `testidp` connection whose code exchange got a token that expires in a
-/// second, from a stand-in token endpoint that answers 503 to everything after that.
+/// An ACTIVE `testidp` connection whose code exchange got a token that is due for renewal
+/// two seconds into the second it was issued in and expired at three (issue times are whole
+/// seconds), from a stand-in token endpoint that answers 503 to everything after that. The
+/// callback's who-am-I check, made just after the exchange, still finds it fresh: with a
+/// 1 s lifetime it did not when the exchange fell late in a second, and renewed it.
 fn expiring_connection(server: &Server) -> (String, Upstream) {
     let answered = AtomicBool::new(false);
     let tokens = Upstream::start(move |_| {
@@ -238,7 +241,7 @@ fn expiring_connection(server: &Server) -> (String, Upstream) {
             reply(
                 200,
                 "application/json",
-                r#"{"access_token":"at-1","refresh_token":"rt-1","token_type":"Bearer","expires_in":1}"#,
+                r#"{"access_token":"at-1","refresh_token":"rt-1","token_type":"Bearer","expires_in":3}"#,
             )
         }
     });
@@ -269,7 +272,7 @@ fn a_list_read_with_a_reveal_key_makes_no_token_request() {
         Some(&json!({"name": "agent", "permission": "reveal"})),
     );
     let reveal = key["key"].as_str().unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(3100));
 
     // The token has expired. A list shows it as stored, live to a reveal key, unrenewed.
     for query in ["", "?user_uuid=frank", "?showActiveOnly=true&pageSize=10"] {
