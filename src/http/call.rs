@@ -123,9 +123,13 @@ impl Call {
     {
         let id = path.id()?;
         match crate::inline::attempt(|| work(&self.svc, &self.caller, id.clone())) {
-            Err(e) if e.would_block() => self.run(move |svc, caller| work(svc, caller, id)).await,
-            done => self.answered(done),
+            Err(e) if e.would_block() => {}
+            done => return self.answered(done),
         }
+        // Boxed, and after the attempt's result is gone: the fallback is rare, and its
+        // state would otherwise make every handler's future too large for the allocator's
+        // small sizes.
+        Box::pin(self.run(move |svc, caller| work(svc, caller, id))).await
     }
 
     /// The extract → service → map shape of an operation on one resource: [`Call::run_on`],
@@ -174,5 +178,31 @@ impl FromRequest for Call {
                 Ok(Call { svc, caller, line })
             });
         ready(call)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The size of the future an async handler taking two extractors returns.
+    fn future_size<A, B, F, H: Fn(A, B) -> F>(_: &H) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// actix boxes each handler's future, with its extractors, once per request. At 1 KiB
+    /// and more that is one of glibc's large sizes, whose allocation first consolidates
+    /// every small free chunk: a few per cent of a credential read went there while the
+    /// blocking fallback's state was part of every hot handler's future (856 bytes, then
+    /// over the line with actix's wrapper).
+    #[test]
+    fn hot_handlers_futures_stay_small() {
+        for (name, size) in [
+            (
+                "credentials",
+                future_size(&super::super::connections::credentials),
+            ),
+            ("get", future_size(&super::super::connections::get)),
+        ] {
+            assert!(size <= 512, "{name}'s future is {size} bytes");
+        }
     }
 }
