@@ -46,6 +46,11 @@ enum Numbering {
 /// Appends `records` (consecutive `seq`s, in order), a few statements for the lot.
 pub fn append(db: &Db<'_>, records: &[Record]) -> Result<(), StoreError> {
     let numbering = numbering(db, records)?;
+    // Rows that SQLite numbers leave out their first value, `seq`.
+    let skip = match numbering {
+        Numbering::Named => 0,
+        Numbering::Rowid => 1,
+    };
     let mut rest = records;
     while !rest.is_empty() {
         let (which, rows) = STATEMENT_ROWS
@@ -55,10 +60,6 @@ pub fn append(db: &Db<'_>, records: &[Record]) -> Result<(), StoreError> {
             .find(|&(_, rows)| rows <= rest.len())
             .unwrap_or((STATEMENT_ROWS.len() - 1, 1));
         let (chunk, after) = rest.split_at(rows);
-        let skip = match numbering {
-            Numbering::Named => 0,
-            Numbering::Rowid => 1,
-        };
         let params: Vec<Param<'_>> = chunk
             .iter()
             .flat_map(|r| row_params(r).into_iter().skip(skip))
